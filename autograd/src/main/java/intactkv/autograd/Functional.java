@@ -1,0 +1,135 @@
+package intactkv.autograd;
+
+import intactkv.tensor.Elementwise;
+import intactkv.tensor.Reduce;
+import intactkv.tensor.Shape;
+import intactkv.tensor.Tensor;
+
+/**
+ * The composite functions the model and the training losses need, each built only from the
+ * primitives of this package, so their gradients follow from the primitives' (tinygrad's
+ * approach). Shapes use the glossary of {@link intactkv.tensor}.
+ */
+public final class Functional {
+    private Functional() {
+    }
+
+    /** {@code sigmoid(a) = 1 / (1 + exp(-a))}. */
+    public static Value sigmoid(Value a) {
+        Value one = Value.constant(Tensor.scalar(1.0));
+        return Arithmetic.div(one, Arithmetic.addScalar(Pointwise.exp(Arithmetic.neg(a)), 1.0));
+    }
+
+    /** {@code silu(a) = a * sigmoid(a)}, the SwiGLU gate activation (HF {@code ACT2FN["silu"]}). */
+    public static Value silu(Value a) {
+        return Arithmetic.mul(a, sigmoid(a));
+    }
+
+    /**
+     * Softmax along {@code axis}: {@code e = exp(a - m)}, {@code e / sum(e)}. The shift
+     * {@code m = max(a)} is a stop-gradient constant: softmax is invariant to it, so its
+     * gradient contribution is exactly zero.
+     */
+    public static Value softmax(Value a, int axis) {
+        Value shifted = Arithmetic.sub(a, Value.constant(stableShift(a.data(), axis)));
+        Value e = Pointwise.exp(shifted);
+        return Arithmetic.div(e, Reductions.sum(e, true, axis));
+    }
+
+    /** Log-softmax along {@code axis}: {@code z - log(sum(exp(z)))} with {@code z = a - stopgrad(max a)}. */
+    public static Value logSoftmax(Value a, int axis) {
+        Value z = Arithmetic.sub(a, Value.constant(stableShift(a.data(), axis)));
+        return Arithmetic.sub(z, Pointwise.log(Reductions.sum(Pointwise.exp(z), true, axis)));
+    }
+
+    /** The per-row maximum (kept axis), with fully masked rows ({@code -inf}) shifted by 0. */
+    private static Tensor stableShift(Tensor a, int axis) {
+        return Elementwise.map(Reduce.max(a, true, axis), m -> Double.isInfinite(m) ? 0.0 : m);
+    }
+
+    /**
+     * RMSNorm over the last axis, as HF {@code LlamaRMSNorm}:
+     * {@code y = x * rsqrt(mean(x^2) + eps) * weight}; x (..., d), weight (d).
+     */
+    public static Value rmsNorm(Value x, Value weight, double eps) {
+        Value ms = Reductions.mean(Arithmetic.mul(x, x), true, -1);
+        Value inv = Pointwise.rsqrt(Arithmetic.addScalar(ms, eps));
+        return Arithmetic.mul(Arithmetic.mul(x, inv), weight);
+    }
+
+    /**
+     * Rotary position embedding in HF's {@code rotate_half} convention
+     * ({@code apply_rotary_pos_emb}): {@code y = x * cos + rotate_half(x) * sin} with
+     * {@code rotate_half([x1, x2]) = [-x2, x1]} on the two halves of the last axis. x is
+     * (..., T, d_h); cos and sin are constants of shape (T, d_h).
+     */
+    public static Value rope(Value x, Tensor cos, Tensor sin) {
+        int dh = x.shape().dim(-1);
+        if (dh % 2 != 0) {
+            throw new IllegalArgumentException("rope: head dimension must be even, got shape " + x.shape());
+        }
+        Value x1 = Shaping.slice(x, -1, 0, dh / 2);
+        Value x2 = Shaping.slice(x, -1, dh / 2, dh);
+        Value rotated = Shaping.concat(-1, Arithmetic.neg(x2), x1);
+        return Arithmetic.add(Arithmetic.mul(x, Value.constant(cos)),
+                Arithmetic.mul(rotated, Value.constant(sin)));
+    }
+
+    /** Target value that {@link #crossEntropy} skips, as PyTorch's default {@code ignore_index}. */
+    public static final int IGNORE_INDEX = -100;
+
+    /**
+     * Mean cross-entropy of {@code logits (N, V)} against class ids {@code targets (N)}, like
+     * {@code torch.nn.functional.cross_entropy}: {@code -mean_i log_softmax(logits_i)[targets_i]}
+     * over the rows whose target is not {@link #IGNORE_INDEX}.
+     */
+    public static Value crossEntropy(Value logits, int[] targets) {
+        logits.shape().requireRank("crossEntropy (logits)", 2);
+        int n = logits.shape().dim(0);
+        int v = logits.shape().dim(1);
+        if (targets.length != n) {
+            throw new IllegalArgumentException("crossEntropy: " + targets.length + " targets for logits of shape "
+                    + logits.shape());
+        }
+        int[] safe = new int[n];
+        double[] keep = new double[n];
+        int counted = 0;
+        for (int i = 0; i < n; i++) {
+            if (targets[i] == IGNORE_INDEX) {
+                continue;
+            }
+            if (targets[i] < 0 || targets[i] >= v) {
+                throw new IndexOutOfBoundsException("crossEntropy: target " + targets[i] + " at row " + i
+                        + " out of range [0, " + v + ")");
+            }
+            safe[i] = targets[i];
+            keep[i] = 1.0;
+            counted++;
+        }
+        if (counted == 0) {
+            throw new IllegalArgumentException("crossEntropy: every target is IGNORE_INDEX; nothing to average");
+        }
+        Value logp = logSoftmax(logits, -1);
+        Value picked = Selection.gather(logp, 1, safe, Shape.of(n, 1));
+        Value kept = Arithmetic.mul(picked, Value.constant(Tensor.wrap(keep, n, 1)));
+        return Arithmetic.scale(Reductions.sum(kept, false), -1.0 / counted);
+    }
+
+    /** Mean squared error {@code mean((a - b)^2)} over all elements, like {@code F.mse_loss}. */
+    public static Value mse(Value a, Value b) {
+        Value d = Arithmetic.sub(a, b);
+        return Reductions.mean(Arithmetic.mul(d, d), false);
+    }
+
+    /** Sum of several losses or terms (left to right). */
+    public static Value sum(Value... terms) {
+        if (terms.length == 0) {
+            throw new IllegalArgumentException("sum: no terms");
+        }
+        Value acc = terms[0];
+        for (int i = 1; i < terms.length; i++) {
+            acc = Arithmetic.add(acc, terms[i]);
+        }
+        return acc;
+    }
+}

@@ -1,0 +1,159 @@
+package intactkv.tensor;
+
+import java.util.function.DoubleUnaryOperator;
+
+/**
+ * Elementwise operations with NumPy/PyTorch broadcasting.
+ *
+ * <p>For {@code c = op(a, b)}: the shapes are aligned from the last axis, each pair of sizes
+ * must be equal or contain a 1, and {@code c[i] = op(a[i'], b[i''])} where {@code i'} and
+ * {@code i''} clamp the broadcast axes of {@code i} to 0. Arguments are not modified.
+ */
+public final class Elementwise {
+    private Elementwise() {
+    }
+
+    /** {@code op(a, b)} broadcast; see the class comment. */
+    public static Tensor binary(BinaryOp op, Tensor a, Tensor b) {
+        Shape out = Shape.broadcast(op.name().toLowerCase(java.util.Locale.ROOT), a.shape(), b.shape());
+        double[] x = a.data();
+        double[] y = b.data();
+        double[] z = new double[out.numel()];
+        if (a.shape().equals(b.shape())) {
+            sameShape(op, x, y, z);
+        } else if (y.length == 1 && a.shape().equals(out)) {
+            scalarRight(op, x, y[0], z);
+        } else {
+            general(op, a, b, out, z);
+        }
+        return Tensor.wrap(z, out);
+    }
+
+    private static void sameShape(BinaryOp op, double[] x, double[] y, double[] z) {
+        int n = z.length;
+        switch (op) {
+            case ADD -> {
+                for (int i = 0; i < n; i++) {
+                    z[i] = x[i] + y[i];
+                }
+            }
+            case SUB -> {
+                for (int i = 0; i < n; i++) {
+                    z[i] = x[i] - y[i];
+                }
+            }
+            case MUL -> {
+                for (int i = 0; i < n; i++) {
+                    z[i] = x[i] * y[i];
+                }
+            }
+            case DIV -> {
+                for (int i = 0; i < n; i++) {
+                    z[i] = x[i] / y[i];
+                }
+            }
+            default -> {
+                for (int i = 0; i < n; i++) {
+                    z[i] = op.applyAsDouble(x[i], y[i]);
+                }
+            }
+        }
+    }
+
+    private static void scalarRight(BinaryOp op, double[] x, double s, double[] z) {
+        for (int i = 0; i < z.length; i++) {
+            z[i] = op.applyAsDouble(x[i], s);
+        }
+    }
+
+    /** The general path: walks the output in row-major order, carrying both input offsets. */
+    private static void general(BinaryOp op, Tensor a, Tensor b, Shape out, double[] z) {
+        int r = out.rank();
+        int[] dims = out.dims();
+        int[] sa = broadcastStrides(a.shape(), out);
+        int[] sb = broadcastStrides(b.shape(), out);
+        double[] x = a.data();
+        double[] y = b.data();
+        if (z.length == 0) {
+            return;
+        }
+        int[] idx = new int[r];
+        int inner = r == 0 ? 1 : dims[r - 1];
+        int ia = r == 0 ? 0 : sa[r - 1];
+        int ib = r == 0 ? 0 : sb[r - 1];
+        int offA = 0;
+        int offB = 0;
+        for (int o = 0; o < z.length; o += inner) {
+            int pa = offA;
+            int pb = offB;
+            for (int j = 0; j < inner; j++) {
+                z[o + j] = op.applyAsDouble(x[pa], y[pb]);
+                pa += ia;
+                pb += ib;
+            }
+            // advance the multi-index over the outer axes (odometer)
+            for (int ax = r - 2; ax >= 0; ax--) {
+                idx[ax]++;
+                offA += sa[ax];
+                offB += sb[ax];
+                if (idx[ax] < dims[ax]) {
+                    break;
+                }
+                offA -= sa[ax] * dims[ax];
+                offB -= sb[ax] * dims[ax];
+                idx[ax] = 0;
+            }
+        }
+    }
+
+    /**
+     * Strides of {@code src} aligned to the broadcast shape {@code out}: 0 on axes that
+     * {@code src} lacks or has with size 1.
+     */
+    static int[] broadcastStrides(Shape src, Shape out) {
+        int r = out.rank();
+        int[] s = new int[r];
+        int[] st = src.strides();
+        int shift = r - src.rank();
+        for (int i = 0; i < src.rank(); i++) {
+            s[i + shift] = src.dim(i) == 1 ? 0 : st[i];
+        }
+        return s;
+    }
+
+    /** {@code f(a)} elementwise. */
+    public static Tensor map(Tensor a, DoubleUnaryOperator f) {
+        double[] x = a.data();
+        double[] z = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            z[i] = f.applyAsDouble(x[i]);
+        }
+        return Tensor.wrap(z, a.shape());
+    }
+
+    /** {@code a} broadcast to {@code shape} (copied), like {@code torch.Tensor.expand(...).clone()}. */
+    public static Tensor broadcastTo(Tensor a, Shape shape) {
+        Shape out = Shape.broadcast("broadcastTo", a.shape(), shape);
+        if (!out.equals(shape)) {
+            throw new IllegalArgumentException("broadcastTo: shape " + a.shape() + " cannot be expanded to "
+                    + shape);
+        }
+        return binary(BinaryOp.ADD, a, Tensor.zeros(shape));
+    }
+
+    /**
+     * {@code cond != 0 ? a : b} elementwise with broadcasting over all three, like
+     * {@code torch.where}.
+     */
+    public static Tensor where(Tensor cond, Tensor a, Tensor b) {
+        Shape out = Shape.broadcast("where", Shape.broadcast("where", cond.shape(), a.shape()), b.shape());
+        Tensor c = broadcastTo(cond, out);
+        Tensor x = broadcastTo(a, out);
+        Tensor y = broadcastTo(b, out);
+        double[] z = new double[out.numel()];
+        for (int i = 0; i < z.length; i++) {
+            z[i] = c.data()[i] != 0 ? x.data()[i] : y.data()[i];
+        }
+        return Tensor.wrap(z, out);
+    }
+}

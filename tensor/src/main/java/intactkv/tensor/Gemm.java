@@ -1,0 +1,69 @@
+package intactkv.tensor;
+
+/**
+ * The 2-D matrix-multiply kernel: {@code C = A B} or {@code C = A B^T} on flat row-major arrays.
+ *
+ * <p>Every output element is accumulated in the same order by every path:
+ * <pre>
+ *   c = 0;  for k = 0..K-1:  c = fma(A[i,k], B[k,j], c)      (one rounding per step)
+ * </pre>
+ * so the Vector-API kernel ({@link VectorGemm}, vectorised across columns {@code j}, never
+ * across {@code k}) and the scalar {@link #reference} kernel give bit-identical results, on
+ * any vector width and any number of threads. The fast path is used when the
+ * {@code jdk.incubator.vector} module is present at run time (the launcher, Surefire and JMH
+ * add it); otherwise the scalar kernel runs and the numbers are the same.
+ */
+public final class Gemm {
+    private Gemm() {
+    }
+
+    private static final boolean VECTOR = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+
+    /** Whether the Vector-API kernel is in use. */
+    public static boolean vectorized() {
+        return VECTOR;
+    }
+
+    /**
+     * {@code C (M, N) = A (M, K) * op(B)}, with {@code op(B) = B} of shape (K, N) or, when
+     * {@code transB}, {@code B^T} with B stored as (N, K). {@code c} is <em>modified</em>
+     * (overwritten) from {@code cOff}; the other arrays are not modified. May run on several
+     * threads when {@code parallel}.
+     */
+    public static void multiply(int m, int n, int k, double[] a, int aOff, double[] b, int bOff, boolean transB,
+                                double[] c, int cOff, boolean parallel) {
+        if (m == 0 || n == 0) {
+            return;
+        }
+        if (VECTOR) {
+            VectorGemm.multiply(m, n, k, a, aOff, b, bOff, transB, c, cOff, parallel);
+        } else {
+            reference(m, n, k, a, aOff, b, bOff, transB, c, cOff);
+        }
+    }
+
+    /**
+     * The scalar kernel with the accumulation order stated in the class comment; the oracle
+     * for {@link VectorGemm} and the fallback without the Vector API.
+     */
+    public static void reference(int m, int n, int k, double[] a, int aOff, double[] b, int bOff, boolean transB,
+                                 double[] c, int cOff) {
+        for (int i = 0; i < m; i++) {
+            int ci = cOff + i * n;
+            java.util.Arrays.fill(c, ci, ci + n, 0.0);
+            for (int p = 0; p < k; p++) {
+                double aip = a[aOff + i * k + p];
+                if (transB) {
+                    for (int j = 0; j < n; j++) {
+                        c[ci + j] = Math.fma(aip, b[bOff + j * k + p], c[ci + j]);
+                    }
+                } else {
+                    int bp = bOff + p * n;
+                    for (int j = 0; j < n; j++) {
+                        c[ci + j] = Math.fma(aip, b[bp + j], c[ci + j]);
+                    }
+                }
+            }
+        }
+    }
+}

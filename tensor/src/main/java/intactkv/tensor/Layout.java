@@ -1,0 +1,165 @@
+package intactkv.tensor;
+
+import java.util.Arrays;
+
+/**
+ * Operations that rearrange elements without arithmetic: permute/transpose, slice, concat,
+ * split. Each returns a new contiguous tensor (see the package comment).
+ */
+public final class Layout {
+    private Layout() {
+    }
+
+    /** Swaps axes {@code a1} and {@code a2}, like {@code torch.transpose}. */
+    public static Tensor transpose(Tensor x, int a1, int a2) {
+        int r = x.rank();
+        int[] perm = new int[r];
+        for (int i = 0; i < r; i++) {
+            perm[i] = i;
+        }
+        int i1 = x.shape().normalizeAxis(a1);
+        int i2 = x.shape().normalizeAxis(a2);
+        perm[i1] = i2;
+        perm[i2] = i1;
+        return permute(x, perm);
+    }
+
+    /**
+     * Reorders axes: output axis {@code i} is input axis {@code perm[i]}, like
+     * {@code torch.permute}. {@code out[j_0..j_{r-1}] = x[k]} with {@code k[perm[i]] = j_i}.
+     */
+    public static Tensor permute(Tensor x, int... perm) {
+        int r = x.rank();
+        if (perm.length != r) {
+            throw new IllegalArgumentException("permute: permutation " + Arrays.toString(perm)
+                    + " does not match shape " + x.shape());
+        }
+        boolean[] seen = new boolean[r];
+        for (int p : perm) {
+            if (p < 0 || p >= r || seen[p]) {
+                throw new IllegalArgumentException("permute: " + Arrays.toString(perm)
+                        + " is not a permutation of the axes of shape " + x.shape());
+            }
+            seen[p] = true;
+        }
+        int[] inStrides = x.shape().strides();
+        int[] outDims = new int[r];
+        int[] srcStride = new int[r];
+        for (int i = 0; i < r; i++) {
+            outDims[i] = x.dim(perm[i]);
+            srcStride[i] = inStrides[perm[i]];
+        }
+        double[] src = x.data();
+        double[] dst = new double[src.length];
+        if (dst.length > 0) {
+            int[] idx = new int[r];
+            int off = 0;
+            for (int o = 0; o < dst.length; o++) {
+                dst[o] = src[off];
+                for (int ax = r - 1; ax >= 0; ax--) {
+                    idx[ax]++;
+                    off += srcStride[ax];
+                    if (idx[ax] < outDims[ax]) {
+                        break;
+                    }
+                    off -= srcStride[ax] * outDims[ax];
+                    idx[ax] = 0;
+                }
+            }
+        }
+        return Tensor.wrap(dst, outDims);
+    }
+
+    /** Elements {@code start <= i < end} along {@code axis}, like {@code x.narrow(axis, start, end-start)}. */
+    public static Tensor slice(Tensor x, int axis, int start, int end) {
+        int ax = x.shape().normalizeAxis(axis);
+        int n = x.dim(ax);
+        if (start < 0 || end > n || start > end) {
+            throw new IndexOutOfBoundsException("slice: range [" + start + ", " + end + ") out of bounds for axis "
+                    + axis + " of shape " + x.shape());
+        }
+        int[] dims = x.shape().dims();
+        int inner = 1;
+        for (int i = ax + 1; i < dims.length; i++) {
+            inner *= dims[i];
+        }
+        int outer = 1;
+        for (int i = 0; i < ax; i++) {
+            outer *= dims[i];
+        }
+        int len = end - start;
+        double[] src = x.data();
+        double[] dst = new double[outer * len * inner];
+        for (int o = 0; o < outer; o++) {
+            System.arraycopy(src, (o * n + start) * inner, dst, o * len * inner, len * inner);
+        }
+        dims[ax] = len;
+        return Tensor.wrap(dst, dims);
+    }
+
+    /** Joins tensors along {@code axis}; all other sizes must agree, like {@code torch.cat}. */
+    public static Tensor concat(int axis, Tensor... parts) {
+        if (parts.length == 0) {
+            throw new IllegalArgumentException("concat: no tensors given");
+        }
+        Shape first = parts[0].shape();
+        int ax = first.normalizeAxis(axis);
+        int total = 0;
+        for (Tensor t : parts) {
+            if (t.rank() != first.rank()) {
+                throw new IllegalArgumentException("concat: shapes " + first + " and " + t.shape()
+                        + " have different ranks");
+            }
+            for (int i = 0; i < first.rank(); i++) {
+                if (i != ax && t.dim(i) != first.dim(i)) {
+                    throw new IllegalArgumentException("concat along axis " + axis + ": shapes " + first
+                            + " and " + t.shape() + " differ at axis " + i);
+                }
+            }
+            total += t.dim(ax);
+        }
+        int[] dims = first.dims();
+        int inner = 1;
+        for (int i = ax + 1; i < dims.length; i++) {
+            inner *= dims[i];
+        }
+        int outer = 1;
+        for (int i = 0; i < ax; i++) {
+            outer *= dims[i];
+        }
+        double[] dst = new double[outer * total * inner];
+        int at = 0;
+        for (Tensor t : parts) {
+            int len = t.dim(ax) * inner;
+            for (int o = 0; o < outer; o++) {
+                System.arraycopy(t.data(), o * len, dst, o * total * inner + at, len);
+            }
+            at += len;
+        }
+        dims[ax] = total;
+        return Tensor.wrap(dst, dims);
+    }
+
+    /** Splits along {@code axis} into consecutive pieces of the given sizes, which must add up to the axis. */
+    public static Tensor[] split(Tensor x, int axis, int... sizes) {
+        int ax = x.shape().normalizeAxis(axis);
+        int sum = 0;
+        for (int s : sizes) {
+            if (s < 0) {
+                throw new IllegalArgumentException("split: negative size in " + Arrays.toString(sizes));
+            }
+            sum += s;
+        }
+        if (sum != x.dim(ax)) {
+            throw new IllegalArgumentException("split: sizes " + Arrays.toString(sizes) + " add up to " + sum
+                    + ", but axis " + axis + " of shape " + x.shape() + " has " + x.dim(ax));
+        }
+        Tensor[] out = new Tensor[sizes.length];
+        int at = 0;
+        for (int i = 0; i < sizes.length; i++) {
+            out[i] = slice(x, ax, at, at + sizes[i]);
+            at += sizes[i];
+        }
+        return out;
+    }
+}
