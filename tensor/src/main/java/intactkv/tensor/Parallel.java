@@ -9,15 +9,15 @@ import java.util.concurrent.ForkJoinWorkerThread;
 /**
  * The one place where this project runs work on several threads.
  *
- * <p>{@link #forRange} splits {@code [0, n)} into contiguous chunks and runs each chunk on a
- * pool with one thread per core. Callers only parallelise loops whose iterations write
+ * <p>{@link #forRange} splits {@code [0, n)} into contiguous chunks, one per core: the calling
+ * thread runs the first and a pool of {@code cores - 1} daemon threads the others. Callers only parallelise loops whose iterations write
  * disjoint outputs and whose per-element arithmetic does not depend on the chunking, so
  * results are bit-identical for any number of threads. A call made from inside a chunk runs
  * sequentially (no nested fan-out).
  */
 public final class Parallel {
     private static final int THREADS = Math.max(1, Runtime.getRuntime().availableProcessors());
-    private static final ForkJoinPool POOL = new ForkJoinPool(THREADS, pool -> {
+    private static final ForkJoinPool POOL = new ForkJoinPool(Math.max(1, THREADS - 1), pool -> {
         ForkJoinWorkerThread t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
         t.setName("intactkv-worker-" + t.getPoolIndex());
         t.setDaemon(true);
@@ -49,16 +49,19 @@ public final class Parallel {
             body.run(0, n);
             return;
         }
-        List<ForkJoinTask<?>> tasks = new ArrayList<>(chunks);
-        for (int c = 0; c < chunks; c++) {
+        // Chunks 1.. go to the pool; the calling thread runs chunk 0 itself, then waits.
+        List<ForkJoinTask<?>> tasks = new ArrayList<>(chunks - 1);
+        for (int c = 1; c < chunks; c++) {
             int lo = (int) ((long) n * c / chunks);
             int hi = (int) ((long) n * (c + 1) / chunks);
-            tasks.add(ForkJoinTask.adapt(() -> body.run(lo, hi)));
-        }
-        for (ForkJoinTask<?> t : tasks) {
-            POOL.execute(t);
+            tasks.add(POOL.submit(() -> body.run(lo, hi)));
         }
         RuntimeException failure = null;
+        try {
+            body.run(0, (int) ((long) n / chunks));
+        } catch (RuntimeException e) {
+            failure = e;
+        }
         for (ForkJoinTask<?> t : tasks) {
             try {
                 t.join();

@@ -8,23 +8,30 @@ import jdk.incubator.vector.VectorSpecies;
  * GotoBLAS/BLIS, kept small enough to read.
  *
  * <ol>
- *   <li>Columns are processed in panels of {@code NR = 3 * lanes} (24 doubles with AVX-512).
- *       The panel {@code B[0..K, j0..j0+NR)} is packed into a contiguous (K, NR) buffer,
- *       zero-padded past N; packing also absorbs the {@code B^T} layout.</li>
- *   <li>For each block of {@code MR = 4} rows of A, twelve vector accumulators hold the
- *       (4, NR) block of C; each step k loads three vectors of the panel, broadcasts four
- *       elements of A and issues twelve lane-wise FMAs.</li>
- *   <li>Leftover rows use a one-row kernel; leftover columns are computed on the zero
- *       padding and only the valid ones are stored.</li>
+ *   <li>Columns are processed in panels of {@code NR = 3 * lanes} (24 doubles with AVX-512),
+ *       spread over threads with {@link Parallel}.</li>
+ *   <li>The inner dimension is cut into blocks of {@code KC} so that the packed panel
+ *       {@code B[p0..p0+KC, j0..j0+NR)} (contiguous, zero-padded past N; packing also absorbs
+ *       the {@code B^T} layout) stays in the L1/L2 cache while every row block of A uses it.
+ *       The matching columns of A are packed once per k-block, row block by row block, so
+ *       the kernel's broadcasts read consecutive addresses.</li>
+ *   <li>A block of {@code MR} rows of C (8 with 512-bit vectors, else 4) lives in
+ *       {@code 3 * MR} vector registers; each step k loads three vectors of the panel,
+ *       broadcasts MR elements of A and issues {@code 3 * MR} lane-wise FMAs. The first
+ *       k-block starts from zero, later ones continue from the partial sums stored in C.</li>
+ *   <li>Leftover rows use the 4-row and 1-row kernels; a partial panel (N not a multiple of
+ *       NR) is computed in a small NR-wide buffer and its valid columns copied out.</li>
  * </ol>
- * Panels are independent, so they are spread over threads with {@link Parallel}. Each C
- * element still sees {@code c = fma(a_ik, b_kj, c)} for k = 0, 1, ..., as stated in {@link Gemm}.
+ * Each C element still sees {@code c = fma(a_ik, b_kj, c)} for k = 0, 1, ... in order, as
+ * stated in {@link Gemm}: only the columns are vectorised, never the sum over k.
  */
 final class VectorGemm {
     private static final VectorSpecies<Double> S = DoubleVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     private static final int NR = 3 * L;
-    private static final int MR = 4;
+    /** Rows per register block: 8 when there are 32 vector registers (AVX-512), else 4. */
+    private static final int MR = L >= 8 ? 8 : 4;
+    private static final int KC = 256;
 
     private VectorGemm() {
     }
@@ -32,37 +39,73 @@ final class VectorGemm {
     static void multiply(int m, int n, int k, double[] a, int aOff, double[] b, int bOff, boolean transB,
                          double[] c, int cOff, boolean parallel) {
         int panels = (n + NR - 1) / NR;
-        // Work per panel is about m*k*NR FMAs; ask for chunks worth at least ~64k FMAs.
-        long perPanel = (long) m * k * NR;
-        int minChunk = parallel ? (int) Math.max(1, Math.min(panels, 65536 / Math.max(1, perPanel))) : panels;
-        Parallel.forRange(panels, minChunk, (lo, hi) -> {
-            double[] panel = new double[k * NR];
-            double[] tail = new double[MR * NR];
-            for (int pj = lo; pj < hi; pj++) {
-                int j0 = pj * NR;
-                int nc = Math.min(NR, n - j0);
-                pack(k, n, b, bOff, transB, j0, nc, panel);
-                int i = 0;
-                for (; i + MR <= m; i += MR) {
-                    kernel4(k, a, aOff + i * k, panel, c, cOff + i * n + j0, n, nc, tail);
+        if (k == 0) {
+            java.util.Arrays.fill(c, cOff, cOff + m * n, 0.0);
+            return;
+        }
+        // Waking a worker costs tens of microseconds: split only into chunks of >= 4M FMAs (~0.1 ms).
+        long perPanel = (long) m * Math.min(k, KC) * NR;
+        int minChunk = parallel ? (int) Math.min(panels, Math.max(1, (4L << 20) / Math.max(1, perPanel))) : panels;
+        double[] aPack = new double[m * Math.min(k, KC)];
+        for (int kStart = 0; kStart < k; kStart += KC) {
+            int p0 = kStart;
+            int kc = Math.min(KC, k - p0);
+            boolean first = p0 == 0;
+            packA(m, kc, k, a, aOff + p0, aPack);
+            Parallel.forRange(panels, minChunk, (lo, hi) -> {
+                double[] panel = new double[kc * NR];
+                double[] tail = new double[MR * NR];
+                for (int pj = lo; pj < hi; pj++) {
+                    int j0 = pj * NR;
+                    int nc = Math.min(NR, n - j0);
+                    packB(kc, k, n, b, bOff, transB, p0, j0, nc, panel);
+                    int i = 0;
+                    for (; i + MR <= m; i += MR) {
+                        block(MR, kc, aPack, i * kc, panel, c, cOff + i * n + j0, n, nc, first, tail);
+                    }
+                    for (; i + 4 <= m; i += 4) {
+                        block(4, kc, aPack, i * kc, panel, c, cOff + i * n + j0, n, nc, first, tail);
+                    }
+                    for (; i < m; i++) {
+                        block(1, kc, aPack, i * kc, panel, c, cOff + i * n + j0, n, nc, first, tail);
+                    }
                 }
-                for (; i < m; i++) {
-                    kernel1(k, a, aOff + i * k, panel, c, cOff + i * n + j0, nc, tail);
-                }
-            }
-        });
+            });
+        }
     }
 
-    /** {@code panel[p*NR + j] = op(B)[p, j0 + j]} for j < nc, 0 beyond. */
-    private static void pack(int k, int n, double[] b, int bOff, boolean transB, int j0, int nc, double[] panel) {
-        for (int p = 0; p < k; p++) {
+    /**
+     * Packs the columns {@code [0, kc)} of A (rows at stride {@code lda} from {@code a0}) block
+     * by block, in the same row blocks as {@link #multiply} walks (MR, then 4, then 1 rows):
+     * the block starting at row i holds {@code aPack[i*kc + p*rows + r] = A[i + r, p]}, so the
+     * kernels read the MR values of step p from consecutive addresses.
+     */
+    private static void packA(int m, int kc, int lda, double[] a, int a0, double[] aPack) {
+        int i = 0;
+        while (i < m) {
+            int rows = i + MR <= m ? MR : i + 4 <= m ? 4 : 1;
+            int base = i * kc;
+            for (int r = 0; r < rows; r++) {
+                int src = a0 + (i + r) * lda;
+                for (int p = 0; p < kc; p++) {
+                    aPack[base + p * rows + r] = a[src + p];
+                }
+            }
+            i += rows;
+        }
+    }
+
+    /** {@code panel[p*NR + j] = op(B)[p0 + p, j0 + j]} for p < kc, j < nc; 0 for j >= nc. */
+    private static void packB(int kc, int k, int n, double[] b, int bOff, boolean transB, int p0, int j0, int nc,
+                             double[] panel) {
+        for (int p = 0; p < kc; p++) {
             int dst = p * NR;
             if (transB) {
                 for (int j = 0; j < nc; j++) {
-                    panel[dst + j] = b[bOff + (j0 + j) * k + p];
+                    panel[dst + j] = b[bOff + (j0 + j) * k + p0 + p];
                 }
             } else {
-                System.arraycopy(b, bOff + p * n + j0, panel, dst, nc);
+                System.arraycopy(b, bOff + (p0 + p) * n + j0, panel, dst, nc);
             }
             for (int j = nc; j < NR; j++) {
                 panel[dst + j] = 0.0;
@@ -70,71 +113,210 @@ final class VectorGemm {
         }
     }
 
-    /** C[4 rows, nc cols] = A[4 rows, 0..k) * panel; rows of A at stride k, of C at stride ldc. */
-    private static void kernel4(int k, double[] a, int a0, double[] panel, double[] c, int c0, int ldc, int nc,
-                                double[] tail) {
-        DoubleVector c00 = DoubleVector.zero(S), c01 = DoubleVector.zero(S), c02 = DoubleVector.zero(S);
-        DoubleVector c10 = DoubleVector.zero(S), c11 = DoubleVector.zero(S), c12 = DoubleVector.zero(S);
-        DoubleVector c20 = DoubleVector.zero(S), c21 = DoubleVector.zero(S), c22 = DoubleVector.zero(S);
-        DoubleVector c30 = DoubleVector.zero(S), c31 = DoubleVector.zero(S), c32 = DoubleVector.zero(S);
-        int a1 = a0 + k;
-        int a2 = a1 + k;
-        int a3 = a2 + k;
-        for (int p = 0; p < k; p++) {
-            int bp = p * NR;
-            DoubleVector b0 = DoubleVector.fromArray(S, panel, bp);
-            DoubleVector b1 = DoubleVector.fromArray(S, panel, bp + L);
-            DoubleVector b2 = DoubleVector.fromArray(S, panel, bp + 2 * L);
-            DoubleVector x = DoubleVector.broadcast(S, a[a0 + p]);
-            c00 = b0.fma(x, c00);
-            c01 = b1.fma(x, c01);
-            c02 = b2.fma(x, c02);
-            x = DoubleVector.broadcast(S, a[a1 + p]);
-            c10 = b0.fma(x, c10);
-            c11 = b1.fma(x, c11);
-            c12 = b2.fma(x, c12);
-            x = DoubleVector.broadcast(S, a[a2 + p]);
-            c20 = b0.fma(x, c20);
-            c21 = b1.fma(x, c21);
-            c22 = b2.fma(x, c22);
-            x = DoubleVector.broadcast(S, a[a3 + p]);
-            c30 = b0.fma(x, c30);
-            c31 = b1.fma(x, c31);
-            c32 = b2.fma(x, c32);
+    /**
+     * One {@code rows x NR} block of C (rows = MR, 4 or 1) over one k-block; a partial panel
+     * goes through {@code tail} so the kernels always read and write NR full columns.
+     */
+    private static void block(int rows, int kc, double[] a, int a0, double[] panel, double[] c, int c0,
+                              int ldc, int nc, boolean first, double[] tail) {
+        double[] dst = c;
+        int d0 = c0;
+        int ldd = ldc;
+        if (nc < NR) {
+            dst = tail;
+            d0 = 0;
+            ldd = NR;
+            java.util.Arrays.fill(tail, 0.0);
+            if (!first) {
+                for (int r = 0; r < rows; r++) {
+                    System.arraycopy(c, c0 + r * ldc, tail, r * NR, nc);
+                }
+            }
+        } else if (first) {
+            for (int r = 0; r < rows; r++) {
+                java.util.Arrays.fill(c, c0 + r * ldc, c0 + r * ldc + NR, 0.0);
+            }
         }
-        if (nc == NR) {
-            store(c00, c01, c02, c, c0);
-            store(c10, c11, c12, c, c0 + ldc);
-            store(c20, c21, c22, c, c0 + 2 * ldc);
-            store(c30, c31, c32, c, c0 + 3 * ldc);
-        } else {
-            store(c00, c01, c02, tail, 0);
-            store(c10, c11, c12, tail, NR);
-            store(c20, c21, c22, tail, 2 * NR);
-            store(c30, c31, c32, tail, 3 * NR);
-            for (int r = 0; r < MR; r++) {
+        switch (rows) {
+            case 8 -> kernel8(kc, a, a0, panel, dst, d0, ldd);
+            case 4 -> kernel4(kc, a, a0, panel, dst, d0, ldd);
+            default -> kernel1(kc, a, a0, panel, dst, d0);
+        }
+        if (nc < NR) {
+            for (int r = 0; r < rows; r++) {
                 System.arraycopy(tail, r * NR, c, c0 + r * ldc, nc);
             }
         }
     }
 
-    /** One row: C[1, nc] = A[1, 0..k) * panel. */
-    private static void kernel1(int k, double[] a, int a0, double[] panel, double[] c, int c0, int nc,
-                                double[] tail) {
-        DoubleVector c0v = DoubleVector.zero(S), c1v = DoubleVector.zero(S), c2v = DoubleVector.zero(S);
-        for (int p = 0; p < k; p++) {
+
+    /** C[8 rows, NR] += A[8 rows, kc] * panel; rows of A at stride lda, of C at stride ldc. */
+    private static void kernel8(int kc, double[] a, int a0, double[] panel, double[] c, int c0, int ldc) {
+        int r0 = c0 + 0 * ldc;
+        DoubleVector c00 = DoubleVector.fromArray(S, c, r0);
+        DoubleVector c01 = DoubleVector.fromArray(S, c, r0 + L);
+        DoubleVector c02 = DoubleVector.fromArray(S, c, r0 + 2 * L);
+        int r1 = c0 + 1 * ldc;
+        DoubleVector c10 = DoubleVector.fromArray(S, c, r1);
+        DoubleVector c11 = DoubleVector.fromArray(S, c, r1 + L);
+        DoubleVector c12 = DoubleVector.fromArray(S, c, r1 + 2 * L);
+        int r2 = c0 + 2 * ldc;
+        DoubleVector c20 = DoubleVector.fromArray(S, c, r2);
+        DoubleVector c21 = DoubleVector.fromArray(S, c, r2 + L);
+        DoubleVector c22 = DoubleVector.fromArray(S, c, r2 + 2 * L);
+        int r3 = c0 + 3 * ldc;
+        DoubleVector c30 = DoubleVector.fromArray(S, c, r3);
+        DoubleVector c31 = DoubleVector.fromArray(S, c, r3 + L);
+        DoubleVector c32 = DoubleVector.fromArray(S, c, r3 + 2 * L);
+        int r4 = c0 + 4 * ldc;
+        DoubleVector c40 = DoubleVector.fromArray(S, c, r4);
+        DoubleVector c41 = DoubleVector.fromArray(S, c, r4 + L);
+        DoubleVector c42 = DoubleVector.fromArray(S, c, r4 + 2 * L);
+        int r5 = c0 + 5 * ldc;
+        DoubleVector c50 = DoubleVector.fromArray(S, c, r5);
+        DoubleVector c51 = DoubleVector.fromArray(S, c, r5 + L);
+        DoubleVector c52 = DoubleVector.fromArray(S, c, r5 + 2 * L);
+        int r6 = c0 + 6 * ldc;
+        DoubleVector c60 = DoubleVector.fromArray(S, c, r6);
+        DoubleVector c61 = DoubleVector.fromArray(S, c, r6 + L);
+        DoubleVector c62 = DoubleVector.fromArray(S, c, r6 + 2 * L);
+        int r7 = c0 + 7 * ldc;
+        DoubleVector c70 = DoubleVector.fromArray(S, c, r7);
+        DoubleVector c71 = DoubleVector.fromArray(S, c, r7 + L);
+        DoubleVector c72 = DoubleVector.fromArray(S, c, r7 + 2 * L);
+        for (int p = 0; p < kc; p++) {
+            int bp = p * NR;
+            int ap = a0 + p * 8;
+            DoubleVector b0 = DoubleVector.fromArray(S, panel, bp);
+            DoubleVector b1 = DoubleVector.fromArray(S, panel, bp + L);
+            DoubleVector b2 = DoubleVector.fromArray(S, panel, bp + 2 * L);
+            DoubleVector x = DoubleVector.broadcast(S, a[ap]);
+            c00 = b0.fma(x, c00);
+            c01 = b1.fma(x, c01);
+            c02 = b2.fma(x, c02);
+            x = DoubleVector.broadcast(S, a[ap + 1]);
+            c10 = b0.fma(x, c10);
+            c11 = b1.fma(x, c11);
+            c12 = b2.fma(x, c12);
+            x = DoubleVector.broadcast(S, a[ap + 2]);
+            c20 = b0.fma(x, c20);
+            c21 = b1.fma(x, c21);
+            c22 = b2.fma(x, c22);
+            x = DoubleVector.broadcast(S, a[ap + 3]);
+            c30 = b0.fma(x, c30);
+            c31 = b1.fma(x, c31);
+            c32 = b2.fma(x, c32);
+            x = DoubleVector.broadcast(S, a[ap + 4]);
+            c40 = b0.fma(x, c40);
+            c41 = b1.fma(x, c41);
+            c42 = b2.fma(x, c42);
+            x = DoubleVector.broadcast(S, a[ap + 5]);
+            c50 = b0.fma(x, c50);
+            c51 = b1.fma(x, c51);
+            c52 = b2.fma(x, c52);
+            x = DoubleVector.broadcast(S, a[ap + 6]);
+            c60 = b0.fma(x, c60);
+            c61 = b1.fma(x, c61);
+            c62 = b2.fma(x, c62);
+            x = DoubleVector.broadcast(S, a[ap + 7]);
+            c70 = b0.fma(x, c70);
+            c71 = b1.fma(x, c71);
+            c72 = b2.fma(x, c72);
+        }
+        c00.intoArray(c, r0);
+        c01.intoArray(c, r0 + L);
+        c02.intoArray(c, r0 + 2 * L);
+        c10.intoArray(c, r1);
+        c11.intoArray(c, r1 + L);
+        c12.intoArray(c, r1 + 2 * L);
+        c20.intoArray(c, r2);
+        c21.intoArray(c, r2 + L);
+        c22.intoArray(c, r2 + 2 * L);
+        c30.intoArray(c, r3);
+        c31.intoArray(c, r3 + L);
+        c32.intoArray(c, r3 + 2 * L);
+        c40.intoArray(c, r4);
+        c41.intoArray(c, r4 + L);
+        c42.intoArray(c, r4 + 2 * L);
+        c50.intoArray(c, r5);
+        c51.intoArray(c, r5 + L);
+        c52.intoArray(c, r5 + 2 * L);
+        c60.intoArray(c, r6);
+        c61.intoArray(c, r6 + L);
+        c62.intoArray(c, r6 + 2 * L);
+        c70.intoArray(c, r7);
+        c71.intoArray(c, r7 + L);
+        c72.intoArray(c, r7 + 2 * L);
+    }
+
+    /** C[4 rows, NR] (+)= A[4 rows, kc] * panel; rows of A at stride lda, of C at stride ldc. */
+    private static void kernel4(int kc, double[] a, int a0, double[] panel, double[] c, int c0, int ldc) {
+        int r0 = c0 + 0 * ldc;
+        DoubleVector c00 = DoubleVector.fromArray(S, c, r0);
+        DoubleVector c01 = DoubleVector.fromArray(S, c, r0 + L);
+        DoubleVector c02 = DoubleVector.fromArray(S, c, r0 + 2 * L);
+        int r1 = c0 + 1 * ldc;
+        DoubleVector c10 = DoubleVector.fromArray(S, c, r1);
+        DoubleVector c11 = DoubleVector.fromArray(S, c, r1 + L);
+        DoubleVector c12 = DoubleVector.fromArray(S, c, r1 + 2 * L);
+        int r2 = c0 + 2 * ldc;
+        DoubleVector c20 = DoubleVector.fromArray(S, c, r2);
+        DoubleVector c21 = DoubleVector.fromArray(S, c, r2 + L);
+        DoubleVector c22 = DoubleVector.fromArray(S, c, r2 + 2 * L);
+        int r3 = c0 + 3 * ldc;
+        DoubleVector c30 = DoubleVector.fromArray(S, c, r3);
+        DoubleVector c31 = DoubleVector.fromArray(S, c, r3 + L);
+        DoubleVector c32 = DoubleVector.fromArray(S, c, r3 + 2 * L);
+        for (int p = 0; p < kc; p++) {
+            int bp = p * NR;
+            int ap = a0 + p * 4;
+            DoubleVector b0 = DoubleVector.fromArray(S, panel, bp);
+            DoubleVector b1 = DoubleVector.fromArray(S, panel, bp + L);
+            DoubleVector b2 = DoubleVector.fromArray(S, panel, bp + 2 * L);
+            DoubleVector x = DoubleVector.broadcast(S, a[ap]);
+            c00 = b0.fma(x, c00);
+            c01 = b1.fma(x, c01);
+            c02 = b2.fma(x, c02);
+            x = DoubleVector.broadcast(S, a[ap + 1]);
+            c10 = b0.fma(x, c10);
+            c11 = b1.fma(x, c11);
+            c12 = b2.fma(x, c12);
+            x = DoubleVector.broadcast(S, a[ap + 2]);
+            c20 = b0.fma(x, c20);
+            c21 = b1.fma(x, c21);
+            c22 = b2.fma(x, c22);
+            x = DoubleVector.broadcast(S, a[ap + 3]);
+            c30 = b0.fma(x, c30);
+            c31 = b1.fma(x, c31);
+            c32 = b2.fma(x, c32);
+        }
+        c00.intoArray(c, r0);
+        c01.intoArray(c, r0 + L);
+        c02.intoArray(c, r0 + 2 * L);
+        c10.intoArray(c, r1);
+        c11.intoArray(c, r1 + L);
+        c12.intoArray(c, r1 + 2 * L);
+        c20.intoArray(c, r2);
+        c21.intoArray(c, r2 + L);
+        c22.intoArray(c, r2 + 2 * L);
+        c30.intoArray(c, r3);
+        c31.intoArray(c, r3 + L);
+        c32.intoArray(c, r3 + 2 * L);
+    }
+
+    /** One row: C[1, NR] (+)= A[1, kc] * panel. */
+    private static void kernel1(int kc, double[] a, int a0, double[] panel, double[] c, int c0) {
+        DoubleVector c0v = DoubleVector.fromArray(S, c, c0);
+        DoubleVector c1v = DoubleVector.fromArray(S, c, c0 + L);
+        DoubleVector c2v = DoubleVector.fromArray(S, c, c0 + 2 * L);
+        for (int p = 0; p < kc; p++) {
             int bp = p * NR;
             DoubleVector x = DoubleVector.broadcast(S, a[a0 + p]);
             c0v = DoubleVector.fromArray(S, panel, bp).fma(x, c0v);
             c1v = DoubleVector.fromArray(S, panel, bp + L).fma(x, c1v);
             c2v = DoubleVector.fromArray(S, panel, bp + 2 * L).fma(x, c2v);
         }
-        if (nc == NR) {
-            store(c0v, c1v, c2v, c, c0);
-        } else {
-            store(c0v, c1v, c2v, tail, 0);
-            System.arraycopy(tail, 0, c, c0, nc);
-        }
+        store(c0v, c1v, c2v, c, c0);
     }
 
     private static void store(DoubleVector v0, DoubleVector v1, DoubleVector v2, double[] dst, int off) {

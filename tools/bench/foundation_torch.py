@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""PyTorch CPU side of the foundation benchmarks (MatMulBench, MlpBench): the same shapes,
+float64, all cores. Prints one JSON object. Run through tools/bench/foundation.sh."""
+import json
+import sys
+import time
+
+import os
+
+import torch
+
+
+def best_time(fn, min_seconds=1.0, repeats=5):
+    """Mean seconds per call, the best of `repeats` timing rounds of at least min_seconds each."""
+    for _ in range(3):
+        fn()
+    best = float("inf")
+    for _ in range(repeats):
+        n, t0 = 0, time.perf_counter()
+        while True:
+            fn()
+            n += 1
+            el = time.perf_counter() - t0
+            if el >= min_seconds / repeats:
+                break
+        best = min(best, el / n)
+    return best
+
+
+def main():
+    torch.set_num_threads(os.cpu_count())
+    torch.manual_seed(0)
+    res = {"torch": torch.__version__, "threads": torch.get_num_threads(), "matmul_us": {}}
+    for n in (128, 512, 1024):
+        a = torch.randn(n, n, dtype=torch.float64)
+        b = torch.randn(n, n, dtype=torch.float64)
+        res["matmul_us"][str(n)] = best_time(lambda: a @ b) * 1e6
+    x = torch.randn(256, 256, dtype=torch.float64)
+    y = torch.randn(256, 256, dtype=torch.float64)
+    w1 = (torch.randn(1024, 256, dtype=torch.float64) / 16).requires_grad_()
+    b1 = torch.zeros(1024, dtype=torch.float64).requires_grad_()
+    w2 = (torch.randn(256, 1024, dtype=torch.float64) / 32).requires_grad_()
+
+    def mlp():
+        for p in (w1, b1, w2):
+            p.grad = None
+        h = torch.nn.functional.silu(torch.nn.functional.linear(x, w1, b1))
+        loss = torch.nn.functional.mse_loss(torch.nn.functional.linear(h, w2), y)
+        loss.backward()
+
+    res["mlp_us"] = best_time(mlp) * 1e6
+    json.dump(res, sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()
