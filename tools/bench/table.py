@@ -15,7 +15,8 @@ for b in jmh:
         mm.setdefault(int(b["params"]["n"]), {})[name] = us
     else:
         mlp = us
-print(f"PyTorch {torch['torch']} with {torch['threads']} threads (OpenBLAS), float64.\n")
+print(f"PyTorch {torch['torch']} (OpenBLAS), float64, {torch['cores']} cores; torch intra-op threads: "
+      f"the faster of 1 and {torch['cores']} (matmul: {torch['matmul_threads']}, MLP: {torch['mlp_threads']}).\n")
 print("| n | intactkv GFLOP/s | EJML mult | EJML mult (MT) | PyTorch | intactkv / PyTorch |")
 print("|---|---|---|---|---|---|")
 for n in sorted(mm):
