@@ -6,9 +6,10 @@ import intactkv.tensor.Shape;
 import intactkv.tensor.Tensor;
 
 /**
- * The composite functions the model and the training losses need, each built only from the
- * primitives of this package, so their gradients follow from the primitives' (tinygrad's
- * approach). Shapes use the glossary of {@link intactkv.tensor}.
+ * The composite functions the model and the training losses need, built from the primitives
+ * of this package so that their gradients follow from the primitives' (tinygrad's approach).
+ * The one exception is {@link #silu}, fused for speed, whose gradient is tested against its
+ * composed form. Shapes use the glossary of {@link intactkv.tensor}.
  */
 public final class Functional {
     private Functional() {
@@ -20,9 +21,28 @@ public final class Functional {
         return Arithmetic.div(one, Arithmetic.addScalar(Pointwise.exp(Arithmetic.neg(a)), 1.0));
     }
 
-    /** {@code silu(a) = a * sigmoid(a)}, the SwiGLU gate activation (HF {@code ACT2FN["silu"]}). */
+    /**
+     * {@code silu(a) = a * sigmoid(a)}, the SwiGLU gate activation (HF {@code ACT2FN["silu"]}).
+     * Fused for speed (the MLP applies it to every (T, d_ff) activation); with
+     * {@code s = sigmoid(a)}: {@code dL/da = G * s * (1 + a (1 - s))}. Its gradient is tested
+     * against the composed {@code mul(a, sigmoid(a))}.
+     */
     public static Value silu(Value a) {
-        return Arithmetic.mul(a, sigmoid(a));
+        double[] x = a.data().data();
+        double[] s = new double[x.length];
+        double[] y = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            s[i] = 1.0 / (1.0 + Math.exp(-x[i]));
+            y[i] = x[i] * s[i];
+        }
+        return Value.result("silu", Tensor.wrap(y, a.shape()), g -> {
+            double[] gd = g.data();
+            double[] dx = new double[x.length];
+            for (int i = 0; i < x.length; i++) {
+                dx[i] = gd[i] * s[i] * (1.0 + x[i] * (1.0 - s[i]));
+            }
+            a.accumulate(Tensor.wrap(dx, a.shape()));
+        }, a);
     }
 
     /**

@@ -1,6 +1,5 @@
 package intactkv.autograd;
 
-import intactkv.tensor.Layout;
 import intactkv.tensor.MatMul;
 import intactkv.tensor.Tensor;
 
@@ -24,7 +23,7 @@ public final class LinearAlgebra {
                 a.accumulateBroadcast(MatMul.matmulTransB(g, b.data()));
             }
             if (b.requiresGrad()) {
-                b.accumulateBroadcast(MatMul.matmul(Layout.transpose(a.data(), -1, -2), g));
+                b.accumulateBroadcast(MatMul.matmulTransA(a.data(), g));
             }
         }, a, b);
     }
@@ -37,7 +36,7 @@ public final class LinearAlgebra {
                 a.accumulateBroadcast(MatMul.matmul(g, b.data()));
             }
             if (b.requiresGrad()) {
-                b.accumulateBroadcast(MatMul.matmul(Layout.transpose(g, -1, -2), a.data()));
+                b.accumulateBroadcast(MatMul.matmulTransA(g, a.data()));
             }
         }, a, b);
     }
@@ -56,7 +55,7 @@ public final class LinearAlgebra {
                 x.accumulate(MatMul.matmul(g2, w.data()).reshape(x.shape()));
             }
             if (w.requiresGrad()) {
-                w.accumulate(MatMul.matmul(Layout.transpose(g2, 0, 1), x.data().reshape(-1, k)));
+                w.accumulate(MatMul.matmulTransA(g2, x.data().reshape(-1, k)));
             }
         }, x, w);
     }

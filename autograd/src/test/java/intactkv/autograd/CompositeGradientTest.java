@@ -25,6 +25,18 @@ class CompositeGradientTest {
     void activations() {
         assertGradients("sigmoid", in -> Functional.sigmoid(in[0]), 1, DEFAULT_TOLERANCE, normal(3, 4));
         assertGradients("silu", in -> Functional.silu(in[0]), 2, DEFAULT_TOLERANCE, normal(2, 1, 5));
+        // the fused SiLU against its composed definition a * sigmoid(a): values and gradients
+        Tensor x = Tensor.vector(-30, -2.5, -0.1, 0, 0.3, 4, 35);
+        Tensor g = Tensor.vector(1, -2, 3, 0.5, -1, 2, 1);
+        Value fused = Value.param(x.copy());
+        Value composed = Value.param(x.copy());
+        Value yf = Functional.silu(fused);
+        Value yc = Arithmetic.mul(composed, Functional.sigmoid(composed));
+        // the two formulas round differently: a few ulps of values and gradients of order |G| <= 3
+        assertArrayEquals(yc.data().data(), yf.data().data(), 1e-14);
+        yf.backward(g);
+        yc.backward(g);
+        assertArrayEquals(composed.grad().data(), fused.grad().data(), 1e-14);
         Value v = Functional.silu(Value.constant(Tensor.vector(0, 1, -1)));
         assertArrayEquals(new double[] {0, 1 / (1 + Math.exp(-1)), -1 / (1 + Math.exp(1))}, v.data().data(), 1e-15);
     }

@@ -22,7 +22,13 @@ public final class Elementwise {
         if (a.shape().equals(b.shape())) {
             sameShape(op, x, y, z);
         } else if (y.length == 1 && a.shape().equals(out)) {
-            scalarRight(op, x, y[0], z);
+            for (int i = 0; i < z.length; i++) {
+                z[i] = op.applyAsDouble(x[i], y[0]);
+            }
+        } else if (x.length == 1 && b.shape().equals(out)) {
+            for (int i = 0; i < z.length; i++) {
+                z[i] = op.applyAsDouble(x[0], y[i]);
+            }
         } else {
             general(op, a, b, out, z);
         }
@@ -57,12 +63,6 @@ public final class Elementwise {
                     z[i] = op.applyAsDouble(x[i], y[i]);
                 }
             }
-        }
-    }
-
-    private static void scalarRight(BinaryOp op, double[] x, double s, double[] z) {
-        for (int i = 0; i < z.length; i++) {
-            z[i] = op.applyAsDouble(x[i], s);
         }
     }
 

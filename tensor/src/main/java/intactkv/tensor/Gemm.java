@@ -25,20 +25,21 @@ public final class Gemm {
     }
 
     /**
-     * {@code C (M, N) = A (M, K) * op(B)}, with {@code op(B) = B} of shape (K, N) or, when
-     * {@code transB}, {@code B^T} with B stored as (N, K). {@code c} is <em>modified</em>
+     * {@code C (M, N) = op(A) * op(B)}: {@code op(A) = A} stored as (M, K) or, when
+     * {@code transA}, {@code A^T} with A stored as (K, M); {@code op(B) = B} stored as (K, N)
+     * or, when {@code transB}, {@code B^T} with B stored as (N, K). {@code c} is <em>modified</em>
      * (overwritten) from {@code cOff}; the other arrays are not modified. May run on several
      * threads when {@code parallel}.
      */
-    public static void multiply(int m, int n, int k, double[] a, int aOff, double[] b, int bOff, boolean transB,
-                                double[] c, int cOff, boolean parallel) {
+    public static void multiply(int m, int n, int k, double[] a, int aOff, boolean transA, double[] b, int bOff,
+                                boolean transB, double[] c, int cOff, boolean parallel) {
         if (m == 0 || n == 0) {
             return;
         }
         if (VECTOR) {
-            VectorGemm.multiply(m, n, k, a, aOff, b, bOff, transB, c, cOff, parallel);
+            VectorGemm.multiply(m, n, k, a, aOff, transA, b, bOff, transB, c, cOff, parallel);
         } else {
-            reference(m, n, k, a, aOff, b, bOff, transB, c, cOff);
+            reference(m, n, k, a, aOff, transA, b, bOff, transB, c, cOff);
         }
     }
 
@@ -46,13 +47,13 @@ public final class Gemm {
      * The scalar kernel with the accumulation order stated in the class comment; the oracle
      * for {@link VectorGemm} and the fallback without the Vector API.
      */
-    public static void reference(int m, int n, int k, double[] a, int aOff, double[] b, int bOff, boolean transB,
-                                 double[] c, int cOff) {
+    public static void reference(int m, int n, int k, double[] a, int aOff, boolean transA, double[] b, int bOff,
+                                 boolean transB, double[] c, int cOff) {
         for (int i = 0; i < m; i++) {
             int ci = cOff + i * n;
             java.util.Arrays.fill(c, ci, ci + n, 0.0);
             for (int p = 0; p < k; p++) {
-                double aip = a[aOff + i * k + p];
+                double aip = transA ? a[aOff + p * m + i] : a[aOff + i * k + p];
                 if (transB) {
                     for (int j = 0; j < n; j++) {
                         c[ci + j] = Math.fma(aip, b[bOff + j * k + p], c[ci + j]);

@@ -10,6 +10,8 @@ import java.util.Arrays;
  *   <li>{@link #matmul}: {@code (..., M, K) x (..., K, N) -> (..., M, N)}</li>
  *   <li>{@link #matmulTransB}: {@code (..., M, K) x (..., N, K) -> (..., M, N)}, i.e. {@code A B^T}
  *       without materialising the transpose (attention scores, {@code x W^T})</li>
+ *   <li>{@link #matmulTransA}: {@code (..., K, M) x (..., K, N) -> (..., M, N)}, i.e. {@code A^T B}
+ *       (weight gradients)</li>
  *   <li>{@link #linear}: {@code x (..., K), W (N, K) -> x W^T (..., N)}, {@code torch.nn.functional.linear}
  *       without bias</li>
  * </ul>
@@ -20,12 +22,17 @@ public final class MatMul {
 
     /** {@code A B} on the last two axes, batch axes broadcast. */
     public static Tensor matmul(Tensor a, Tensor b) {
-        return batched("matmul", a, b, false);
+        return batched("matmul", a, b, false, false);
     }
 
     /** {@code A B^T} on the last two axes, batch axes broadcast. */
     public static Tensor matmulTransB(Tensor a, Tensor b) {
-        return batched("matmulTransB", a, b, true);
+        return batched("matmulTransB", a, b, false, true);
+    }
+
+    /** {@code A^T B} on the last two axes ({@code (..., K, M) x (..., K, N) -> (..., M, N)}), batch axes broadcast. */
+    public static Tensor matmulTransA(Tensor a, Tensor b) {
+        return batched("matmulTransA", a, b, true, false);
     }
 
     /** {@code x W^T}: x of shape (..., K) and W of shape (N, K) give (..., N). */
@@ -44,17 +51,17 @@ public final class MatMul {
         int[] outDims = x.shape().dims();
         outDims[outDims.length - 1] = n;
         double[] c = new double[m * n];
-        Gemm.multiply(m, n, k, x.data(), 0, w.data(), 0, true, c, 0, true);
+        Gemm.multiply(m, n, k, x.data(), 0, false, w.data(), 0, true, c, 0, true);
         return Tensor.wrap(c, outDims);
     }
 
-    private static Tensor batched(String op, Tensor a, Tensor b, boolean transB) {
+    private static Tensor batched(String op, Tensor a, Tensor b, boolean transA, boolean transB) {
         if (a.rank() < 2 || b.rank() < 2) {
             throw new IllegalArgumentException(op + ": needs rank >= 2 operands, got shapes " + a.shape()
                     + " and " + b.shape());
         }
-        int m = a.dim(-2);
-        int k = a.dim(-1);
+        int m = transA ? a.dim(-1) : a.dim(-2);
+        int k = transA ? a.dim(-2) : a.dim(-1);
         int kb = transB ? b.dim(-1) : b.dim(-2);
         int n = transB ? b.dim(-2) : b.dim(-1);
         if (k != kb) {
@@ -74,7 +81,7 @@ public final class MatMul {
         int aMat = m * k;
         int bMat = k * n;
         if (nb == 1) {
-            Gemm.multiply(m, n, k, a.data(), 0, b.data(), 0, transB, c, 0, true);
+            Gemm.multiply(m, n, k, a.data(), 0, transA, b.data(), 0, transB, c, 0, true);
         } else {
             Parallel.forRange(nb, 1, (lo, hi) -> {
                 for (int t = lo; t < hi; t++) {
@@ -85,7 +92,8 @@ public final class MatMul {
                         offA += idx[i] * sa[i];
                         offB += idx[i] * sb[i];
                     }
-                    Gemm.multiply(m, n, k, a.data(), offA * aMat, b.data(), offB * bMat, transB, c, t * m * n, false);
+                    Gemm.multiply(m, n, k, a.data(), offA * aMat, transA, b.data(), offB * bMat, transB, c, t * m * n,
+                            false);
                 }
             });
         }

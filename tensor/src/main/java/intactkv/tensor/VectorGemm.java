@@ -36,8 +36,8 @@ final class VectorGemm {
     private VectorGemm() {
     }
 
-    static void multiply(int m, int n, int k, double[] a, int aOff, double[] b, int bOff, boolean transB,
-                         double[] c, int cOff, boolean parallel) {
+    static void multiply(int m, int n, int k, double[] a, int aOff, boolean transA, double[] b, int bOff,
+                         boolean transB, double[] c, int cOff, boolean parallel) {
         int panels = (n + NR - 1) / NR;
         if (k == 0) {
             java.util.Arrays.fill(c, cOff, cOff + m * n, 0.0);
@@ -51,7 +51,7 @@ final class VectorGemm {
             int p0 = kStart;
             int kc = Math.min(KC, k - p0);
             boolean first = p0 == 0;
-            packA(m, kc, k, a, aOff + p0, aPack);
+            packA(m, kc, k, a, aOff, transA, p0, aPack);
             Parallel.forRange(panels, minChunk, (lo, hi) -> {
                 double[] panel = new double[kc * NR];
                 double[] tail = new double[MR * NR];
@@ -75,20 +75,19 @@ final class VectorGemm {
     }
 
     /**
-     * Packs the columns {@code [0, kc)} of A (rows at stride {@code lda} from {@code a0}) block
-     * by block, in the same row blocks as {@link #multiply} walks (MR, then 4, then 1 rows):
-     * the block starting at row i holds {@code aPack[i*kc + p*rows + r] = A[i + r, p]}, so the
-     * kernels read the MR values of step p from consecutive addresses.
+     * Packs the columns {@code [p0, p0 + kc)} of op(A) block by block, in the same row blocks as
+     * {@link #multiply} walks (MR, then 4, then 1 rows): the block starting at row i holds
+     * {@code aPack[i*kc + p*rows + r] = op(A)[i + r, p0 + p]}, so the kernels read the values of
+     * step p from consecutive addresses. Packing also absorbs the {@code A^T} layout.
      */
-    private static void packA(int m, int kc, int lda, double[] a, int a0, double[] aPack) {
+    private static void packA(int m, int kc, int k, double[] a, int aOff, boolean transA, int p0, double[] aPack) {
         int i = 0;
         while (i < m) {
             int rows = i + MR <= m ? MR : i + 4 <= m ? 4 : 1;
             int base = i * kc;
             for (int r = 0; r < rows; r++) {
-                int src = a0 + (i + r) * lda;
                 for (int p = 0; p < kc; p++) {
-                    aPack[base + p * rows + r] = a[src + p];
+                    aPack[base + p * rows + r] = transA ? a[aOff + (p0 + p) * m + i + r] : a[aOff + (i + r) * k + p0 + p];
                 }
             }
             i += rows;

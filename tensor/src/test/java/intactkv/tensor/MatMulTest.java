@@ -37,14 +37,17 @@ class MatMulTest {
             int k = s[2];
             double[] a = Init.normal(rng, 1, m * k).data();
             double[] b = Init.normal(rng, 1, k * n).data();
-            for (boolean transB : new boolean[] {false, true}) {
+            for (int layout = 0; layout < 4; layout++) {
+                boolean transA = (layout & 1) != 0;
+                boolean transB = (layout & 2) != 0;
                 for (boolean parallel : new boolean[] {false, true}) {
                     double[] c = new double[m * n];
                     double[] r = new double[m * n];
                     java.util.Arrays.fill(c, Double.NaN); // output must be fully overwritten
-                    Gemm.multiply(m, n, k, a, 0, b, 0, transB, c, 0, parallel);
-                    Gemm.reference(m, n, k, a, 0, b, 0, transB, r, 0);
-                    assertArrayEquals(r, c, 0.0, "M,N,K = " + m + "," + n + "," + k + " transB " + transB);
+                    Gemm.multiply(m, n, k, a, 0, transA, b, 0, transB, c, 0, parallel);
+                    Gemm.reference(m, n, k, a, 0, transA, b, 0, transB, r, 0);
+                    assertArrayEquals(r, c, 0.0, "M,N,K = " + m + "," + n + "," + k + " transA " + transA
+                            + " transB " + transB);
                 }
             }
         }
@@ -97,6 +100,8 @@ class MatMulTest {
         }
         Tensor bt = Layout.transpose(b, -1, -2);
         assertArrayEquals(c.data(), MatMul.matmulTransB(a, bt).data(), 0.0);
+        Tensor at = Layout.transpose(a, -1, -2);
+        assertArrayEquals(c.data(), MatMul.matmulTransA(at, b).data(), 0.0);
     }
 
     @Test
