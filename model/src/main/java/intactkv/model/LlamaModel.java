@@ -1,0 +1,207 @@
+package intactkv.model;
+
+import intactkv.autograd.Arithmetic;
+import intactkv.autograd.Functional;
+import intactkv.autograd.LinearAlgebra;
+import intactkv.autograd.Selection;
+import intactkv.autograd.Shaping;
+import intactkv.autograd.Value;
+import intactkv.tensor.Masks;
+import intactkv.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The LLaMA forward pass, as Hugging Face's {@code LlamaForCausalLM} (modeling_llama.py), on
+ * the autograd engine. There is one implementation: run it inside
+ * {@link intactkv.autograd.GradMode#noGrad()} (or with constant weights and no trainable input)
+ * for inference, where no graph is recorded, and outside for training.
+ *
+ * <p>Per decoder layer, for hidden states x of shape (B, T, d):
+ * <pre>
+ *   h  = x + o_proj( attention( rms_norm(x) ) )            residual connection around attention
+ *   x' = h + down_proj( silu(gate_proj(n)) * up_proj(n) ),  n = rms_norm(h)
+ * </pre>
+ * then {@code logits = lm_head(rms_norm(x_L))}. Attention for query head j uses key/value head
+ * {@code j / (h / h_kv)} (HF's {@code repeat_kv}), scores {@code q k^T / sqrt(d_h)}, a causal
+ * mask over the past and current positions, and RoPE on q and k at absolute positions
+ * {@code p .. p+T-1} after a past of length p.
+ */
+public final class LlamaModel {
+    /** What a forward pass returns besides the present KV cache. */
+    public record Options(boolean logits, boolean hiddenStates, boolean attentions) {
+        /** Logits only. */
+        public static final Options LOGITS = new Options(true, false, false);
+        /** Logits and every layer's output. */
+        public static final Options WITH_HIDDEN = new Options(true, true, false);
+    }
+
+    /**
+     * @param logits     (B, T, V), or null if not requested
+     * @param hidden     output of each decoder layer l = 0..L-1, (B, T, d) (before the final norm); empty if not requested
+     * @param attentions attention probabilities of each layer, (B, h, T, p+T); empty if not requested
+     * @param present    past plus current keys and values, per layer (B, h_kv, p+T, d_h)
+     * @param last       output of the last decoder layer after the final norm, (B, T, d)
+     */
+    public record Output(Value logits, List<Value> hidden, List<Tensor> attentions, KvCache present, Value last) {
+    }
+
+    private final LlamaWeights w;
+    private final LlamaConfig c;
+    private final Rope rope;
+    private final ModelHooks hooks;
+
+    public LlamaModel(LlamaWeights weights) {
+        this(weights, ModelHooks.NONE);
+    }
+
+    public LlamaModel(LlamaWeights weights, ModelHooks hooks) {
+        this.w = weights;
+        this.c = weights.config();
+        this.rope = new Rope(c.headDim(), c.ropeTheta());
+        this.hooks = hooks;
+    }
+
+    public LlamaConfig config() {
+        return c;
+    }
+
+    public LlamaWeights weights() {
+        return w;
+    }
+
+    /** A model with the same weights and other hooks. */
+    public LlamaModel withHooks(ModelHooks other) {
+        return new LlamaModel(w, other);
+    }
+
+    /** Forward pass of one sequence {@code ids (T)}; see {@link #forward(int[][], KvCache, Options)}. */
+    public Output forward(int[] ids, KvCache past, Options opt) {
+        return forward(new int[][] {ids}, past, opt);
+    }
+
+    /**
+     * Forward pass of a batch {@code ids (B, T)} after an optional {@code past} (null for none).
+     * Token ids are checked against the vocabulary.
+     */
+    public Output forward(int[][] ids, KvCache past, Options opt) {
+        int b = ids.length;
+        int t = b == 0 ? 0 : ids[0].length;
+        if (b == 0 || t == 0) {
+            throw new IllegalArgumentException("forward: empty input (" + b + " sequences of " + t + " tokens)");
+        }
+        int[] flat = new int[b * t];
+        for (int i = 0; i < b; i++) {
+            if (ids[i].length != t) {
+                throw new IllegalArgumentException("forward: sequence " + i + " has " + ids[i].length
+                        + " tokens, sequence 0 has " + t);
+            }
+            for (int j = 0; j < t; j++) {
+                int id = ids[i][j];
+                if (id < 0 || id >= c.vocabSize()) {
+                    throw new IllegalArgumentException("forward: token id " + id + " at sequence " + i + ", position " + j
+                            + " is outside the vocabulary [0, " + c.vocabSize() + ")");
+                }
+                flat[i * t + j] = id;
+            }
+        }
+        if (past != null) {
+            past.requireFits(c, "past key/values");
+        }
+        int p = past == null ? 0 : past.length();
+        Tensor[] cs = rope.tables(p, t);
+        Value mask = Value.constant(Masks.causal(t, p));
+
+        Value x = Shaping.reshape(Selection.embedding(w.embed(), flat), b, t, c.hiddenSize());
+        List<Value> hidden = new ArrayList<>();
+        List<Tensor> attentions = new ArrayList<>();
+        List<Value> presentK = new ArrayList<>();
+        List<Value> presentV = new ArrayList<>();
+        for (int l = 0; l < c.numHiddenLayers(); l++) {
+            LlamaWeights.Block blk = w.block(l);
+            // self-attention block with residual connection
+            Value n = Functional.rmsNorm(x, blk.inputNorm(), c.rmsNormEps());
+            Value pk = past == null ? null : past.keys().get(l);
+            Value pv = past == null ? null : past.values().get(l);
+            Value[] kv = new Value[2];
+            Value attn = attention(l, blk, n, pk, pv, cs, mask, kv, opt.attentions() ? attentions : null);
+            presentK.add(kv[0]);
+            presentV.add(kv[1]);
+            x = Arithmetic.add(x, attn);
+            // SwiGLU MLP block with residual connection
+            Value m = Functional.rmsNorm(x, blk.postNorm(), c.rmsNormEps());
+            Value gate = Functional.silu(linear(l, 4, m, blk.gate()));
+            Value up = linear(l, 5, m, blk.up());
+            x = Arithmetic.add(x, linear(l, 6, Arithmetic.mul(gate, up), blk.down()));
+            if (opt.hiddenStates()) {
+                hidden.add(x);
+            }
+        }
+        Value last = Functional.rmsNorm(x, w.norm(), c.rmsNormEps());
+        Value logits = opt.logits() ? LinearAlgebra.linear(last, w.lmHead()) : null;
+        return new Output(logits, hidden, attentions, new KvCache(presentK, presentV), last);
+    }
+
+    /** {@code x W^T} for linear layer {@code LINEAR_NAMES[index]} of layer {@code l}, input through the hook. */
+    private Value linear(int l, int index, Value x, Value weight) {
+        return LinearAlgebra.linear(hooks.linearInput(l, LlamaWeights.LINEAR_NAMES.get(index), x), weight);
+    }
+
+    /**
+     * Grouped-query attention of layer {@code l} on normalised input {@code n (B, T, d)};
+     * writes the present K and V (B, h_kv, p+T, d_h) into {@code kvOut}.
+     */
+    private Value attention(int l, LlamaWeights.Block blk, Value n, Value pastK, Value pastV, Tensor[] cs, Value mask,
+                            Value[] kvOut, List<Tensor> attentions) {
+        int b = n.shape().dim(0);
+        int t = n.shape().dim(1);
+        int h = c.numAttentionHeads();
+        int hkv = c.numKeyValueHeads();
+        int dh = c.headDim();
+        int g = c.groups();
+        // projections to heads: (B, T, heads*d_h) -> (B, heads, T, d_h), RoPE on q and k
+        Value q = heads(linear(l, 0, n, blk.q()), b, t, h, dh);
+        Value k = heads(linear(l, 1, n, blk.k()), b, t, hkv, dh);
+        Value v = heads(linear(l, 2, n, blk.v()), b, t, hkv, dh);
+        q = Functional.rope(q, cs[0], cs[1]);
+        k = hooks.newKeys(l, Functional.rope(k, cs[0], cs[1]));
+        v = hooks.newValues(l, v);
+        if (pastK != null) {
+            k = Shaping.concat(2, batched(pastK, b), k);
+            v = Shaping.concat(2, batched(pastV, b), v);
+        }
+        kvOut[0] = k;
+        kvOut[1] = v;
+        int s = k.shape().dim(2);
+        // group the query heads by the key/value head they share: (B, h_kv, g, T, d_h) x (B, h_kv, 1, S, d_h)
+        Value q5 = Shaping.reshape(q, b, hkv, g, t, dh);
+        Value k5 = Shaping.reshape(k, b, hkv, 1, s, dh);
+        Value v5 = Shaping.reshape(v, b, hkv, 1, s, dh);
+        Value scores = Arithmetic.div(LinearAlgebra.matmulTransB(q5, k5), Value.constant(Tensor.scalar(Math.sqrt(dh))));
+        Value probs = Functional.softmax(Arithmetic.add(scores, mask), -1);
+        if (attentions != null) {
+            attentions.add(probs.data().reshape(b, h, t, s));
+        }
+        Value ctx = Shaping.reshape(LinearAlgebra.matmul(probs, v5), b, h, t, dh);
+        Value merged = Shaping.reshape(Shaping.permute(ctx, 0, 2, 1, 3), b, t, h * dh);
+        return linear(l, 3, merged, blk.o());
+    }
+
+    /** (B, T, heads*d_h) -> (B, heads, T, d_h). */
+    private static Value heads(Value x, int b, int t, int heads, int dh) {
+        return Shaping.permute(Shaping.reshape(x, b, t, heads, dh), 0, 2, 1, 3);
+    }
+
+    /** A past of shape (h_kv, p, d_h) repeated for B sequences (differentiably); (B, h_kv, p, d_h) as it is. */
+    private static Value batched(Value past, int b) {
+        if (past.shape().rank() == 4) {
+            if (past.shape().dim(0) != b) {
+                throw new IllegalArgumentException("past key/values for " + past.shape().dim(0) + " sequences, input has "
+                        + b);
+            }
+            return past;
+        }
+        Value p4 = Shaping.reshape(past, 1, past.shape().dim(0), past.shape().dim(1), past.shape().dim(2));
+        return b == 1 ? p4 : Arithmetic.add(p4, Value.constant(Tensor.zeros(b, 1, 1, 1)));
+    }
+}

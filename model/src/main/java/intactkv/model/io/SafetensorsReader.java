@@ -1,0 +1,243 @@
+package intactkv.model.io;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import intactkv.tensor.HalfFloat;
+import intactkv.tensor.Shape;
+import intactkv.tensor.Tensor;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Reads a safetensors file: an 8-byte little-endian header length N, N bytes of JSON
+ * ({@code {"name": {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}}}),
+ * then the data, little-endian, offsets relative to the end of the header.
+ *
+ * <p>Only the header is read when the file is opened, and it is validated completely first:
+ * its length against the file size (nothing is allocated from an unchecked length), every
+ * dtype, every offset pair against the data size and the element count, and no two tensors
+ * overlapping. Tensors are then read one at a time ({@link #read}), converted to double, so a
+ * checkpoint is never held twice in memory.
+ */
+public final class SafetensorsReader implements AutoCloseable {
+    /** Largest header accepted (the format's own limit is 100 MB). */
+    private static final long MAX_HEADER = 100L << 20;
+
+    /** Where one tensor is. */
+    public record Entry(String name, DType dtype, Shape shape, long begin, long end) {
+    }
+
+    private final Path file;
+    private final FileChannel channel;
+    private final long dataStart;
+    private final Map<String, Entry> entries;
+    private final Map<String, String> metadata;
+
+    private SafetensorsReader(Path file, FileChannel channel, long dataStart, Map<String, Entry> entries,
+                              Map<String, String> metadata) {
+        this.file = file;
+        this.channel = channel;
+        this.dataStart = dataStart;
+        this.entries = entries;
+        this.metadata = metadata;
+    }
+
+    /** Opens and validates {@code file}; see the class comment. */
+    public static SafetensorsReader open(Path file) throws IOException {
+        FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
+        try {
+            long size = ch.size();
+            if (size < 8) {
+                throw new IOException(file + ": truncated safetensors file (" + size + " bytes, need at least 8)");
+            }
+            ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            readFully(ch, len, 0, file);
+            long n = len.flip().getLong();
+            if (n < 2 || n > MAX_HEADER || n > size - 8) {
+                throw new IOException(file + ": header length " + Long.toUnsignedString(n)
+                        + " is impossible for a file of " + size + " bytes");
+            }
+            ByteBuffer hb = ByteBuffer.allocate((int) n);
+            readFully(ch, hb, 8, file);
+            String json = new String(hb.array(), StandardCharsets.UTF_8);
+            long dataSize = size - 8 - n;
+            Map<String, String> meta = new LinkedHashMap<>();
+            Map<String, Entry> entries = parseHeader(file, json, dataSize, meta);
+            return new SafetensorsReader(file, ch, 8 + n, entries, meta);
+        } catch (IOException | RuntimeException e) {
+            ch.close();
+            throw e;
+        }
+    }
+
+    private static Map<String, Entry> parseHeader(Path file, String json, long dataSize, Map<String, String> meta)
+            throws IOException {
+        JsonObject root;
+        try {
+            JsonElement e = JsonParser.parseString(json);
+            if (!e.isJsonObject()) {
+                throw new IOException(file + ": safetensors header is not a JSON object");
+            }
+            root = e.getAsJsonObject();
+        } catch (JsonParseException e) {
+            throw new IOException(file + ": safetensors header is not valid JSON: " + e.getMessage(), e);
+        }
+        Map<String, Entry> out = new LinkedHashMap<>();
+        for (Map.Entry<String, JsonElement> kv : root.entrySet()) {
+            String name = kv.getKey();
+            if (name.equals("__metadata__")) {
+                if (kv.getValue().isJsonObject()) {
+                    for (Map.Entry<String, JsonElement> m : kv.getValue().getAsJsonObject().entrySet()) {
+                        meta.put(m.getKey(), m.getValue().isJsonPrimitive() ? m.getValue().getAsString()
+                                : m.getValue().toString());
+                    }
+                }
+                continue;
+            }
+            try {
+                JsonObject t = kv.getValue().getAsJsonObject();
+                DType dtype = DType.parse(t.get("dtype").getAsString(), file.toString(), name);
+                JsonArray shapeJson = t.getAsJsonArray("shape");
+                int[] dims = new int[shapeJson.size()];
+                long numel = 1;
+                for (int i = 0; i < dims.length; i++) {
+                    long d = shapeJson.get(i).getAsLong();
+                    if (d < 0 || d > Integer.MAX_VALUE) {
+                        throw new IOException(file + ": tensor '" + name + "' has invalid dimension " + d);
+                    }
+                    dims[i] = (int) d;
+                    numel *= d;
+                    if (numel > Integer.MAX_VALUE - 8) {
+                        throw new IOException(file + ": tensor '" + name + "' has too many elements for one array");
+                    }
+                }
+                JsonArray off = t.getAsJsonArray("data_offsets");
+                long begin = off.get(0).getAsLong();
+                long end = off.get(1).getAsLong();
+                if (off.size() != 2 || begin < 0 || end < begin || end > dataSize) {
+                    throw new IOException(file + ": tensor '" + name + "' has data offsets [" + begin + ", " + end
+                            + "] outside the " + dataSize + " data bytes");
+                }
+                if (end - begin != numel * dtype.bytes()) {
+                    throw new IOException(file + ": tensor '" + name + "' has " + (end - begin) + " bytes, but shape "
+                            + java.util.Arrays.toString(dims) + " of " + dtype + " needs " + numel * dtype.bytes());
+                }
+                out.put(name, new Entry(name, dtype, Shape.of(dims), begin, end));
+            } catch (IllegalStateException | NullPointerException | UnsupportedOperationException
+                     | IndexOutOfBoundsException | ClassCastException e) {
+                throw new IOException(file + ": tensor '" + name + "' has a malformed header entry: "
+                        + kv.getValue(), e);
+            }
+        }
+        List<Entry> sorted = new ArrayList<>(out.values());
+        sorted.sort((a, b) -> Long.compare(a.begin(), b.begin()));
+        for (int i = 1; i < sorted.size(); i++) {
+            Entry prev = sorted.get(i - 1);
+            Entry cur = sorted.get(i);
+            if (cur.begin() < prev.end()) {
+                throw new IOException(file + ": tensors '" + prev.name() + "' [" + prev.begin() + ", " + prev.end()
+                        + ") and '" + cur.name() + "' [" + cur.begin() + ", " + cur.end() + ") overlap");
+            }
+        }
+        return out;
+    }
+
+    private static void readFully(FileChannel ch, ByteBuffer buf, long pos, Path file) throws IOException {
+        long p = pos;
+        while (buf.hasRemaining()) {
+            int r = ch.read(buf, p);
+            if (r < 0) {
+                throw new IOException(file + ": truncated safetensors file (unexpected end at byte " + p + ")");
+            }
+            p += r;
+        }
+    }
+
+    public Path file() {
+        return file;
+    }
+
+    /** Tensor names in header order. */
+    public List<String> names() {
+        return List.copyOf(entries.keySet());
+    }
+
+    public boolean contains(String name) {
+        return entries.containsKey(name);
+    }
+
+    /** The header entry of {@code name}, or an error naming the file and tensor. */
+    public Entry entry(String name) {
+        Entry e = entries.get(name);
+        if (e == null) {
+            throw new IllegalArgumentException(file + ": no tensor named '" + name + "'");
+        }
+        return e;
+    }
+
+    /** The {@code __metadata__} strings (empty if none). */
+    public Map<String, String> metadata() {
+        return Collections.unmodifiableMap(metadata);
+    }
+
+    /** Reads tensor {@code name} as doubles (exact for every dtype; integers beyond 2^53 excepted). */
+    public Tensor read(String name) throws IOException {
+        Entry e = entry(name);
+        double[] out = new double[e.shape().numel()];
+        int per = e.dtype().bytes();
+        int chunkElems = Math.max(1, (1 << 22) / per);
+        ByteBuffer buf = ByteBuffer.allocate(Math.min(out.length, chunkElems) * per).order(ByteOrder.LITTLE_ENDIAN);
+        for (int at = 0; at < out.length; at += chunkElems) {
+            int count = Math.min(chunkElems, out.length - at);
+            buf.clear().limit(count * per);
+            readFully(channel, buf, dataStart + e.begin() + (long) at * per, file);
+            buf.flip();
+            for (int i = 0; i < count; i++) {
+                out[at + i] = switch (e.dtype()) {
+                    case F64 -> buf.getDouble();
+                    case F32 -> buf.getFloat();
+                    case F16 -> HalfFloat.fromFp16Bits(buf.getShort());
+                    case BF16 -> HalfFloat.fromBf16Bits(buf.getShort());
+                    case I64 -> buf.getLong();
+                    case I32 -> buf.getInt();
+                };
+            }
+        }
+        return Tensor.wrap(out, e.shape());
+    }
+
+    /** Reads an integer tensor ({@code I64} or {@code I32}) as longs. */
+    public long[] readLongs(String name) throws IOException {
+        Entry e = entry(name);
+        if (!e.dtype().isInteger()) {
+            throw new IllegalArgumentException(file + ": tensor '" + name + "' is " + e.dtype()
+                    + ", expected an integer dtype (I64 or I32)");
+        }
+        ByteBuffer buf = ByteBuffer.allocate((int) (e.end() - e.begin())).order(ByteOrder.LITTLE_ENDIAN);
+        readFully(channel, buf, dataStart + e.begin(), file);
+        buf.flip();
+        long[] out = new long[e.shape().numel()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = e.dtype() == DType.I64 ? buf.getLong() : buf.getInt();
+        }
+        return out;
+    }
+
+    @Override
+    public void close() throws IOException {
+        channel.close();
+    }
+}
