@@ -136,6 +136,8 @@ public final class SafetensorsReader implements AutoCloseable {
                             + java.util.Arrays.toString(dims) + " of " + dtype + " needs " + numel * dtype.bytes());
                 }
                 out.put(name, new Entry(name, dtype, Shape.of(dims), begin, end));
+            } catch (IllegalArgumentException e) { // unsupported dtype; the message names file and tensor
+                throw new IOException(e.getMessage(), e);
             } catch (IllegalStateException | NullPointerException | UnsupportedOperationException
                      | IndexOutOfBoundsException | ClassCastException e) {
                 throw new IOException(file + ": tensor '" + name + "' has a malformed header entry: "
