@@ -1,0 +1,416 @@
+package intactkv.model.text;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.PriorityQueue;
+
+/**
+ * The SentencePiece-style BPE tokenizer of LLaMA / LLaMA-2 / Vicuna / TinyLlama, read from a
+ * Hugging Face {@code tokenizer.json} ({@code model.type = "BPE"}, {@code byte_fallback}).
+ *
+ * <p>Encoding, as the {@code tokenizers} library does for these files:
+ * <ol>
+ *   <li>Added tokens ({@code <s>}, {@code </s>}, ...) found literally in the text are split out
+ *       and encoded as themselves.</li>
+ *   <li>Each remaining piece is normalised: spaces become U+2581 ("▁") and one "▁" is
+ *       prepended (the {@code Prepend}+{@code Replace} normaliser, or the {@code Metaspace}
+ *       pre-tokenizer with {@code prepend_scheme} "first"/"always").</li>
+ *   <li>BPE: start from one symbol per character; a character missing from the vocabulary
+ *       becomes its UTF-8 bytes as {@code <0xNN>} tokens (byte fallback), or {@code <unk>}.
+ *       Then repeatedly merge the adjacent pair with the lowest merge rank (the leftmost among
+ *       equal ranks) until no pair has a merge.</li>
+ *   <li>{@code <s>} is put in front when the post-processor (or the caller) asks for it.</li>
+ * </ol>
+ * Decoding maps ids to pieces, turns runs of byte tokens back into UTF-8, "▁" into spaces,
+ * and drops the one leading space the normaliser added.
+ */
+public final class Tokenizer {
+    /** U+2581, SentencePiece's visible space. */
+    public static final String SPACE = "\u2581";
+
+    private final Path source;
+    private final String[] pieces;
+    private final Map<String, Integer> vocab;
+    private final Map<Long, int[]> merges; // (left << 32 | right) -> {rank, merged id}
+    private final List<String> addedContents; // longest first
+    private final Map<String, Integer> added;
+    private final boolean[] special;
+    private final int[] byteIds; // byte -> id of <0xNN>, -1 if absent
+    private final int unkId;
+    private final int bosId;
+    private final int eosId;
+    private final boolean prependSpace;
+    private final boolean addBosByDefault;
+
+    private Tokenizer(Path source, String[] pieces, Map<String, Integer> vocab, Map<Long, int[]> merges,
+                      Map<String, Integer> added, boolean[] special, int unkId, int bosId, int eosId,
+                      boolean prependSpace, boolean addBosByDefault) {
+        this.source = source;
+        this.pieces = pieces;
+        this.vocab = vocab;
+        this.merges = merges;
+        this.added = added;
+        this.special = special;
+        this.addedContents = new ArrayList<>(added.keySet());
+        this.addedContents.sort(Comparator.comparingInt(String::length).reversed());
+        this.unkId = unkId;
+        this.bosId = bosId;
+        this.eosId = eosId;
+        this.prependSpace = prependSpace;
+        this.addBosByDefault = addBosByDefault;
+        this.byteIds = new int[256];
+        for (int b = 0; b < 256; b++) {
+            Integer id = vocab.get(String.format("<0x%02X>", b));
+            byteIds[b] = id == null ? -1 : id;
+        }
+    }
+
+    /** Reads {@code tokenizer.json}; errors name the file and the field that is wrong. */
+    public static Tokenizer load(Path file) throws IOException {
+        JsonObject root;
+        try {
+            root = JsonParser.parseString(Files.readString(file, StandardCharsets.UTF_8)).getAsJsonObject();
+        } catch (JsonParseException | IllegalStateException e) {
+            throw new IOException(file + ": not a valid tokenizer.json: " + e.getMessage(), e);
+        } catch (java.nio.charset.MalformedInputException e) {
+            throw new IOException(file + ": not UTF-8", e);
+        }
+        try {
+            JsonObject model = root.getAsJsonObject("model");
+            if (model == null || !"BPE".equals(str(model, "type"))) {
+                throw new IOException(file + ": field model.type must be \"BPE\" (the LLaMA tokenizer), got "
+                        + (model == null ? "no model" : model.get("type")));
+            }
+            JsonObject vocabJson = model.getAsJsonObject("vocab");
+            if (vocabJson == null) {
+                throw new IOException(file + ": missing field model.vocab");
+            }
+            Map<String, Integer> vocab = new HashMap<>();
+            int max = -1;
+            for (Map.Entry<String, JsonElement> e : vocabJson.entrySet()) {
+                int id = e.getValue().getAsInt();
+                if (id < 0) {
+                    throw new IOException(file + ": model.vocab entry '" + e.getKey() + "' has negative id " + id);
+                }
+                vocab.put(e.getKey(), id);
+                max = Math.max(max, id);
+            }
+            List<JsonObject> addedJson = new ArrayList<>();
+            if (root.has("added_tokens") && root.get("added_tokens").isJsonArray()) {
+                for (JsonElement e : root.getAsJsonArray("added_tokens")) {
+                    addedJson.add(e.getAsJsonObject());
+                    max = Math.max(max, e.getAsJsonObject().get("id").getAsInt());
+                }
+            }
+            String[] pieces = new String[max + 1];
+            for (Map.Entry<String, Integer> e : vocab.entrySet()) {
+                if (pieces[e.getValue()] != null) {
+                    throw new IOException(file + ": model.vocab gives id " + e.getValue() + " to both '"
+                            + pieces[e.getValue()] + "' and '" + e.getKey() + "'");
+                }
+                pieces[e.getValue()] = e.getKey();
+            }
+            Map<String, Integer> added = new HashMap<>();
+            boolean[] special = new boolean[max + 1];
+            for (JsonObject a : addedJson) {
+                int id = a.get("id").getAsInt();
+                String content = a.get("content").getAsString();
+                added.put(content, id);
+                pieces[id] = content;
+                special[id] = a.has("special") && a.get("special").getAsBoolean();
+                vocab.putIfAbsent(content, id);
+            }
+            for (int i = 0; i < pieces.length; i++) {
+                if (pieces[i] == null) {
+                    throw new IOException(file + ": no token has id " + i + " (ids must be contiguous 0.." + max + ")");
+                }
+            }
+            Map<Long, int[]> merges = new HashMap<>();
+            JsonArray mergeJson = model.getAsJsonArray("merges");
+            if (mergeJson == null) {
+                throw new IOException(file + ": missing field model.merges");
+            }
+            for (int rank = 0; rank < mergeJson.size(); rank++) {
+                JsonElement m = mergeJson.get(rank);
+                String left;
+                String right;
+                if (m.isJsonArray()) {
+                    left = m.getAsJsonArray().get(0).getAsString();
+                    right = m.getAsJsonArray().get(1).getAsString();
+                } else {
+                    String s = m.getAsString();
+                    int sp = s.indexOf(' ', 1);
+                    if (sp < 0) {
+                        throw new IOException(file + ": model.merges[" + rank + "] = \"" + s + "\" is not \"left right\"");
+                    }
+                    left = s.substring(0, sp);
+                    right = s.substring(sp + 1);
+                }
+                Integer l = vocab.get(left);
+                Integer r = vocab.get(right);
+                Integer merged = vocab.get(left + right);
+                if (l == null || r == null || merged == null) {
+                    throw new IOException(file + ": model.merges[" + rank + "] (" + left + ", " + right
+                            + ") uses a piece that is not in model.vocab");
+                }
+                merges.putIfAbsent(key(l, r), new int[] {rank, merged});
+            }
+            String unk = model.has("unk_token") && !model.get("unk_token").isJsonNull()
+                    ? model.get("unk_token").getAsString() : "<unk>";
+            int unkId = vocab.getOrDefault(unk, -1);
+            int bos = vocab.getOrDefault("<s>", -1);
+            int eos = vocab.getOrDefault("</s>", -1);
+            boolean prepend = detectPrepend(root);
+            boolean addBos = detectAddBos(root, bos);
+            return new Tokenizer(file, pieces, vocab, merges, added, special, unkId, bos, eos, prepend, addBos);
+        } catch (IllegalStateException | ClassCastException | NullPointerException | UnsupportedOperationException e) {
+            throw new IOException(file + ": malformed tokenizer.json (" + e + ")", e);
+        }
+    }
+
+    private static String str(JsonObject o, String field) {
+        return o.has(field) && !o.get(field).isJsonNull() ? o.get(field).getAsString() : null;
+    }
+
+    /** Whether a "▁" is prepended: Prepend normaliser, or Metaspace with a prepend scheme other than "never". */
+    private static boolean detectPrepend(JsonObject root) {
+        String all = String.valueOf(root.get("normalizer")) + root.get("pre_tokenizer");
+        if (all.contains("\"Prepend\"")) {
+            return true;
+        }
+        if (all.contains("\"Metaspace\"")) {
+            return !all.contains("\"prepend_scheme\":\"never\"") && !all.contains("\"add_prefix_space\":false");
+        }
+        return false;
+    }
+
+    /** Whether the post-processor puts {@code <s>} first (TemplateProcessing with a leading special token). */
+    private static boolean detectAddBos(JsonObject root, int bos) {
+        JsonElement pp = root.get("post_processor");
+        return bos >= 0 && pp != null && !pp.isJsonNull() && pp.toString().contains("\"<s>\"");
+    }
+
+    private static long key(int left, int right) {
+        return ((long) left << 32) | (right & 0xffffffffL);
+    }
+
+    public int vocabSize() {
+        return pieces.length;
+    }
+
+    public int bosId() {
+        return bosId;
+    }
+
+    public int eosId() {
+        return eosId;
+    }
+
+    public int unkId() {
+        return unkId;
+    }
+
+    /** The piece (token string) of {@code id}. */
+    public String piece(int id) {
+        checkId(id);
+        return pieces[id];
+    }
+
+    /** The id of piece {@code p}, or -1. */
+    public int id(String p) {
+        return vocab.getOrDefault(p, -1);
+    }
+
+    /** Whether {@code id} is a special added token ({@code <s>}, {@code </s>}, ...). */
+    public boolean isSpecial(int id) {
+        checkId(id);
+        return special[id];
+    }
+
+    /** Encodes with {@code <s>} first when the tokenizer's post-processor adds it (as HF's default). */
+    public int[] encode(String text) {
+        return encode(text, addBosByDefault);
+    }
+
+    /** Encodes {@code text}; see the class comment. */
+    public int[] encode(String text, boolean addBos) {
+        List<Integer> out = new ArrayList<>();
+        if (addBos) {
+            if (bosId < 0) {
+                throw new IllegalStateException(source + ": this tokenizer has no <s> token");
+            }
+            out.add(bosId);
+        }
+        int start = 0;
+        int i = 0;
+        while (i < text.length()) {
+            String hit = null;
+            for (String a : addedContents) {
+                if (text.startsWith(a, i)) {
+                    hit = a;
+                    break;
+                }
+            }
+            if (hit == null) {
+                i++;
+                continue;
+            }
+            if (i > start) {
+                bpe(text.substring(start, i), out);
+            }
+            out.add(added.get(hit));
+            i += hit.length();
+            start = i;
+        }
+        if (start < text.length()) {
+            bpe(text.substring(start), out);
+        }
+        return out.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /** Normalises one piece of text and appends its BPE tokens to {@code out}. */
+    private void bpe(String raw, List<Integer> out) {
+        String text = (prependSpace ? SPACE : "") + raw.replace(" ", SPACE);
+        // initial symbols: characters, or their UTF-8 bytes for characters outside the vocabulary
+        int[] ids = new int[text.length() * 4];
+        int n = 0;
+        for (int off = 0; off < text.length(); ) {
+            int cp = text.codePointAt(off);
+            String ch = new String(Character.toChars(cp));
+            off += Character.charCount(cp);
+            Integer id = vocab.get(ch);
+            if (id != null && !added.containsKey(ch)) {
+                ids[n++] = id;
+                continue;
+            }
+            byte[] bytes = ch.getBytes(StandardCharsets.UTF_8);
+            boolean allBytes = true;
+            for (byte b : bytes) {
+                allBytes &= byteIds[b & 0xff] >= 0;
+            }
+            if (allBytes) {
+                for (byte b : bytes) {
+                    ids[n++] = byteIds[b & 0xff];
+                }
+            } else {
+                ids[n++] = unkId;
+            }
+        }
+        // merges: a doubly linked list of symbols and a heap of (rank, position) candidates
+        int[] next = new int[n];
+        int[] prev = new int[n];
+        for (int k = 0; k < n; k++) {
+            next[k] = k + 1 < n ? k + 1 : -1;
+            prev[k] = k - 1;
+        }
+        PriorityQueue<long[]> heap = new PriorityQueue<>((a, b) -> a[0] != b[0] ? Long.compare(a[0], b[0])
+                : Long.compare(a[1], b[1]));
+        for (int k = 0; k + 1 < n; k++) {
+            push(heap, ids, k, k + 1);
+        }
+        while (!heap.isEmpty()) {
+            long[] top = heap.poll();
+            int left = (int) top[1];
+            int right = (int) top[2];
+            // stale if either symbol changed since the candidate was pushed
+            if (ids[left] < 0 || next[left] != right || ids[right] < 0 || ids[left] != (int) top[3]
+                    || ids[right] != (int) top[4]) {
+                continue;
+            }
+            ids[left] = (int) top[5];
+            ids[right] = -1;
+            next[left] = next[right];
+            if (next[right] >= 0) {
+                prev[next[right]] = left;
+            }
+            if (prev[left] >= 0) {
+                push(heap, ids, prev[left], left);
+            }
+            if (next[left] >= 0) {
+                push(heap, ids, left, next[left]);
+            }
+        }
+        for (int k = n == 0 ? -1 : 0; k >= 0; k = next[k]) {
+            out.add(ids[k]);
+        }
+    }
+
+    private void push(PriorityQueue<long[]> heap, int[] ids, int left, int right) {
+        int[] m = merges.get(key(ids[left], ids[right]));
+        if (m != null) {
+            heap.add(new long[] {m[0], left, right, ids[left], ids[right], m[1]});
+        }
+    }
+
+    /** Decodes ids to text, special tokens included; see {@link #decode(int[], boolean)}. */
+    public String decode(int[] ids) {
+        return decode(ids, false);
+    }
+
+    /**
+     * Decodes {@code ids}: byte tokens are gathered into UTF-8 (invalid sequences become
+     * U+FFFD), "▁" becomes a space, and the leading space of the first piece is dropped.
+     */
+    public String decode(int[] ids, boolean skipSpecial) {
+        StringBuilder sb = new StringBuilder();
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        for (int id : ids) {
+            checkId(id);
+            if (skipSpecial && special[id]) {
+                continue;
+            }
+            int b = byteValue(id);
+            if (b >= 0) {
+                bytes.write(b);
+                continue;
+            }
+            flush(bytes, sb);
+            sb.append(special[id] ? pieces[id] : pieces[id].replace(SPACE, " "));
+        }
+        flush(bytes, sb);
+        if (prependSpace && sb.length() > 0 && sb.charAt(0) == ' ') {
+            sb.deleteCharAt(0);
+        }
+        return sb.toString();
+    }
+
+    private int byteValue(int id) {
+        String p = pieces[id];
+        if (p.length() == 6 && p.startsWith("<0x") && p.endsWith(">")) {
+            try {
+                return Integer.parseInt(p.substring(3, 5), 16);
+            } catch (NumberFormatException e) {
+                return -1;
+            }
+        }
+        return -1;
+    }
+
+    private static void flush(ByteArrayOutputStream bytes, StringBuilder sb) {
+        if (bytes.size() > 0) {
+            sb.append(new String(bytes.toByteArray(), StandardCharsets.UTF_8));
+            bytes.reset();
+        }
+    }
+
+    private void checkId(int id) {
+        if (id < 0 || id >= pieces.length) {
+            throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + pieces.length
+                    + ") of " + source);
+        }
+    }
+}
