@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
             "",
             "Run './intactkv COMMAND --help' for the options of a command."
         },
-        subcommands = {InfoCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {GenerateCommand.class, DumpCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

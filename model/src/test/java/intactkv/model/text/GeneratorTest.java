@@ -1,0 +1,78 @@
+package intactkv.model.text;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import intactkv.autograd.GradMode;
+import intactkv.model.LlamaConfig;
+import intactkv.model.LlamaModel;
+import intactkv.model.LlamaWeights;
+import intactkv.tensor.Reduce;
+import java.nio.file.Path;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+
+class GeneratorTest {
+    static Tokenizer tokenizer() throws Exception {
+        return Tokenizer.load(Path.of(GeneratorTest.class.getResource("/oracle/tokenizer/tokenizer.json").toURI()));
+    }
+
+    static LlamaModel model(int vocab) {
+        LlamaConfig c = new LlamaConfig(16, 24, 4, 2, 2, 1e-5, 10000, vocab, 64, false, 1, 2);
+        return new LlamaModel(LlamaWeights.random(c, 11, 0.4, true, false));
+    }
+
+    /** Greedy decoding with the KV cache equals recomputing the whole sequence at every step. */
+    @Test
+    void cachedGreedyEqualsFullRecomputation() throws Exception {
+        Tokenizer tok = tokenizer();
+        LlamaModel m = model(tok.vocabSize());
+        int[] prompt = tok.encode("kalo mine ruza");
+        StringBuilder streamed = new StringBuilder();
+        Generator.Result r = new Generator(m, tok).generate(prompt, 12, Sampler.greedy(), streamed::append);
+        int[] seq = prompt.clone();
+        try (GradMode.Scope s = GradMode.noGrad()) {
+            for (int step = 0; step < r.tokens().length; step++) {
+                var logits = m.forward(seq, null, LlamaModel.Options.LOGITS).logits().data().reshape(seq.length, -1);
+                int next = Reduce.argmaxLastAxis(logits)[seq.length - 1];
+                assertEquals(next, r.tokens()[step], "step " + step);
+                seq = Arrays.copyOf(seq, seq.length + 1);
+                seq[seq.length - 1] = next;
+            }
+        }
+        assertEquals(r.text(), streamed.toString(), "streamed pieces add up to the text");
+        assertTrue(r.stopReason().equals("eos") || r.tokens().length == 12);
+    }
+
+    @Test
+    void seededSamplingIsReproducibleAndTopPRestricts() {
+        double[] logits = {0.0, 3.0, 2.9, -5.0};
+        Sampler a = new Sampler(1.0, 1.0, 42);
+        Sampler b = new Sampler(1.0, 1.0, 42);
+        int[] sa = new int[50];
+        int[] sb = new int[50];
+        for (int i = 0; i < 50; i++) {
+            sa[i] = a.next(logits);
+            sb[i] = b.next(logits);
+        }
+        assertArrayEquals(sa, sb);
+        // p(1) = 0.50, p(2) = 0.46: top-p 0.9 keeps only tokens 1 and 2
+        Sampler nucleus = new Sampler(1.0, 0.9, 7);
+        int[] counts = new int[4];
+        for (int i = 0; i < 2000; i++) {
+            counts[nucleus.next(logits)]++;
+        }
+        assertEquals(0, counts[0] + counts[3]);
+        assertTrue(counts[1] > 900 && counts[2] > 800, Arrays.toString(counts));
+        assertEquals(1, Sampler.greedy().next(logits));
+        assertThrows(IllegalArgumentException.class, () -> new Sampler(-1, 1, 0));
+    }
+
+    @Test
+    void vicunaTemplate() {
+        assertEquals(ChatTemplate.VICUNA_SYSTEM + " USER: Hi ASSISTANT:", ChatTemplate.vicunaPrompt("Hi"));
+        assertTrue(ChatTemplate.vicunaPrompt("Hi").startsWith(ChatTemplate.vicunaPrefix()));
+    }
+}
