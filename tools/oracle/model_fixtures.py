@@ -21,7 +21,7 @@ import sys
 
 import torch
 
-DT = torch.float64
+DT = torch.float64  # the benchmark (tools/bench/model_torch.py) switches it to float32 too
 
 CASES = [
     # name, d, h, h_kv, L, d_ff, V, tied, dtype, sharded
