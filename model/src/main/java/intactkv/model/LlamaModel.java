@@ -70,6 +70,10 @@ public final class LlamaModel {
         return w;
     }
 
+    public ModelHooks hooks() {
+        return hooks;
+    }
+
     /** A model with the same weights and other hooks. */
     public LlamaModel withHooks(ModelHooks other) {
         return new LlamaModel(w, other);
@@ -118,21 +122,12 @@ public final class LlamaModel {
         List<Value> presentK = new ArrayList<>();
         List<Value> presentV = new ArrayList<>();
         for (int l = 0; l < c.numHiddenLayers(); l++) {
-            LlamaWeights.Block blk = w.block(l);
-            // self-attention block with residual connection
-            Value n = Functional.rmsNorm(x, blk.inputNorm(), c.rmsNormEps());
             Value pk = past == null ? null : past.keys().get(l);
             Value pv = past == null ? null : past.values().get(l);
             Value[] kv = new Value[2];
-            Value attn = attention(l, blk, n, pk, pv, cs, mask, kv, opt.attentions() ? attentions : null);
+            x = layer(l, x, pk, pv, cs, mask, kv, opt.attentions() ? attentions : null);
             presentK.add(kv[0]);
             presentV.add(kv[1]);
-            x = Arithmetic.add(x, attn);
-            // SwiGLU MLP block with residual connection
-            Value m = Functional.rmsNorm(x, blk.postNorm(), c.rmsNormEps());
-            Value gate = Functional.silu(linear(l, 4, m, blk.gate()));
-            Value up = linear(l, 5, m, blk.up());
-            x = Arithmetic.add(x, linear(l, 6, Arithmetic.mul(gate, up), blk.down()));
             if (opt.hiddenStates()) {
                 hidden.add(x);
             }
@@ -140,6 +135,54 @@ public final class LlamaModel {
         Value last = Functional.rmsNorm(x, w.norm(), c.rmsNormEps());
         Value logits = opt.logits() ? LinearAlgebra.linear(last, w.lmHead()) : null;
         return new Output(logits, hidden, attentions, new KvCache(presentK, presentV), last);
+    }
+
+    /**
+     * Decoder layer {@code l} on hidden states {@code x (B, T, d)} at positions {@code 0..T-1}
+     * without a past: what layer-by-layer calibration (GPTQ, AWQ, clipping) runs.
+     */
+    public Value layer(int l, Value x) {
+        int t = x.shape().dim(1);
+        return layer(l, x, null, null, rope.tables(0, t), Value.constant(Masks.causal(t, 0)), new Value[2], null);
+    }
+
+    /**
+     * The attention block of layer {@code l} (o_proj output, no residual) on already
+     * normalised input {@code n (B, T, d)} at positions 0..T-1: the module AWQ inspects.
+     */
+    public Value attentionBlock(int l, Value n) {
+        int t = n.shape().dim(1);
+        return attention(l, w.block(l), n, null, null, rope.tables(0, t), Value.constant(Masks.causal(t, 0)),
+                new Value[2], null);
+    }
+
+    /** The MLP block of layer {@code l} (down_proj output, no residual) on normalised input {@code m (B, T, d)}. */
+    public Value mlpBlock(int l, Value m) {
+        LlamaWeights.Block blk = w.block(l);
+        Value gate = Functional.silu(linear(l, 4, m, blk.gate()));
+        return linear(l, 6, Arithmetic.mul(gate, linear(l, 5, m, blk.up())), blk.down());
+    }
+
+    /** The embeddings of {@code ids (B, T)}: (B, T, d). */
+    public Value embed(int[][] ids) {
+        int b = ids.length;
+        int t = ids[0].length;
+        int[] flat = new int[b * t];
+        for (int i = 0; i < b; i++) {
+            System.arraycopy(ids[i], 0, flat, i * t, t);
+        }
+        return Shaping.reshape(Selection.embedding(w.embed(), flat), b, t, c.hiddenSize());
+    }
+
+    /** One decoder layer: attention and MLP blocks, each with its residual connection. */
+    private Value layer(int l, Value x, Value pastK, Value pastV, Tensor[] cs, Value mask, Value[] kvOut,
+                        List<Tensor> attentions) {
+        LlamaWeights.Block blk = w.block(l);
+        // self-attention block with residual connection
+        Value n = Functional.rmsNorm(x, blk.inputNorm(), c.rmsNormEps());
+        Value h = Arithmetic.add(x, attention(l, blk, n, pastK, pastV, cs, mask, kvOut, attentions));
+        // SwiGLU MLP block with residual connection
+        return Arithmetic.add(h, mlpBlock(l, Functional.rmsNorm(h, blk.postNorm(), c.rmsNormEps())));
     }
 
     /** {@code x W^T} for linear layer {@code LINEAR_NAMES[index]} of layer {@code l}, input through the hook. */

@@ -1,6 +1,16 @@
 /**
- * Fake quantization with straight-through estimators and the quantizers the paper combines
- * IntactKV with: RTN, GPTQ, AWQ, OmniQuant-style clipping, KV-cache and activation
- * quantization, QuaRot rotation. Not yet implemented: filled by the quantization issue.
+ * Fake quantization (quantize then dequantize, in double) and the quantizers the paper
+ * combines IntactKV with.
+ *
+ * <p>Every quantizer ends in the one canonical function {@link intactkv.quant.FakeQuant#quantize}:
+ * {@code x^ = (clamp(rint(x / s) + z, qmin, qmax) - z) * s} with round-half-to-even; they differ
+ * only in how the scale {@code s}, zero point {@code z} and integer range are found:
+ * <ul>
+ *   <li>{@link intactkv.quant.WeightQuantizer}: RTN per group of g inputs, AWQ's
+ *       {@code pseudo_quantize_tensor};</li>
+ *   <li>{@link intactkv.quant.DynamicQuantizer}: per token / per (token, head), OmniQuant's
+ *       {@code UniformAffineQuantizer} (activations, KV cache);</li>
+ *   <li>{@link intactkv.quant.Gptq}: GPTQ with the range including 0, as AutoGPTQ's {@code Quantizer}.</li>
+ * </ul>
  */
 package intactkv.quant;

@@ -19,7 +19,7 @@ public final class AtomicFiles {
     public static void write(Path target, IoConsumer<OutputStream> body) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+        Path tmp = createTemp(dir, target);
         try {
             try (OutputStream out = new java.io.BufferedOutputStream(Files.newOutputStream(tmp), 1 << 20)) {
                 body.accept(out);
@@ -32,6 +32,16 @@ public final class AtomicFiles {
         } finally {
             Files.deleteIfExists(tmp);
         }
+    }
+
+    /** A temporary file next to the target, readable by others like a normally created file (not 0600). */
+    private static Path createTemp(Path dir, Path target) throws IOException {
+        String prefix = "." + target.getFileName() + ".";
+        if (dir.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+            return Files.createTempFile(dir, prefix, ".tmp", java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--")));
+        }
+        return Files.createTempFile(dir, prefix, ".tmp");
     }
 
     /** Writes {@code text} (UTF-8) as {@code target}. */

@@ -1,0 +1,44 @@
+package intactkv.quant;
+
+import intactkv.autograd.Arithmetic;
+import intactkv.autograd.QuantOps;
+import intactkv.autograd.Value;
+
+/**
+ * The canonical fake-quantization function, which every quantizer of this module calls:
+ * <pre>
+ *   x^ = (clamp(rint(x / s) + z, qmin, qmax) - z) * s
+ * </pre>
+ * with {@code rint} rounding half to even ({@link Math#rint}, like {@code torch.round}); ties
+ * decide bit-exactness when porting. GPTQ's {@code quantize(x, scale, zero, maxq)} has the same
+ * form with {@code qmin = 0}.
+ */
+public final class FakeQuant {
+    private FakeQuant() {
+    }
+
+    /** {@code x^} for one value; see the class comment. */
+    public static double quantize(double x, double s, double z, double qmin, double qmax) {
+        double q = Math.rint(x / s) + z;
+        return (Math.min(Math.max(q, qmin), qmax) - z) * s;
+    }
+
+    /**
+     * The same function on the autograd engine with the straight-through estimator:
+     * {@code rint} is {@link QuantOps#roundSte} (gradient 1) and the clamp passes the gradient
+     * only inside {@code [qmin, qmax]}. {@code s} and {@code z} broadcast against {@code x};
+     * gradients reach them too where they require one (learnable clipping).
+     */
+    public static Value quantizeSte(Value x, Value s, Value z, double qmin, double qmax) {
+        Value q = Arithmetic.add(QuantOps.roundSte(Arithmetic.div(x, s)), z);
+        return Arithmetic.mul(Arithmetic.sub(QuantOps.clamp(q, qmin, qmax), z), s);
+    }
+
+    /** Checks a bit width is in the supported range 2..16, naming {@code what}. */
+    static int checkBits(String what, int bits) {
+        if (bits < 2 || bits > 16) {
+            throw new IllegalArgumentException(what + ": bit width " + bits + " is outside 2..16");
+        }
+        return bits;
+    }
+}

@@ -1,0 +1,328 @@
+package intactkv.quant;
+
+import intactkv.autograd.GradMode;
+import intactkv.autograd.Value;
+import intactkv.model.LlamaModel;
+import intactkv.model.LlamaWeights;
+import intactkv.model.ModelHooks;
+import intactkv.tensor.MatMul;
+import intactkv.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.ejml.data.DMatrixRMaj;
+import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
+import org.ejml.dense.row.factory.LinearSolverFactory_DDRM;
+import org.ejml.interfaces.decomposition.CholeskyDecomposition_F64;
+import org.ejml.interfaces.linsol.LinearSolverDense;
+
+/**
+ * GPTQ (Frantar et al. 2023) as AutoGPTQ 0.6 runs it for IntactKV: act-order, lazy batch
+ * updates of {@link #BLOCK} columns, dampening 1 % of the mean diagonal, groups found in
+ * act-order as the columns are reached.
+ *
+ * <p>For a linear layer with weight W (out, in) and Hessian {@code H = (2/N) sum X^T X} of its
+ * inputs:
+ * <pre>
+ *   permute columns by decreasing diag(H); H += 0.01 mean(diag H) I
+ *   Hinv = upper Cholesky factor of H^-1                   (EJML)
+ *   for each column i (in blocks of 128):
+ *       q_i = quantize(w_i);  err = (w_i - q_i) / Hinv[i,i]
+ *       w_j -= err * Hinv[i, j]   for the later columns j of the block
+ *   after each block: W[:, later] -= Err * Hinv[block, later]
+ * </pre>
+ * Reference: AutoGPTQ {@code gptq.py::GPTQ.fasterquant} and {@code quantizer.py::Quantizer}.
+ * The quantizer includes 0 in each row's range: {@code xmin = min(min w, 0)},
+ * {@code xmax = max(max w, 0)}; {@code s = (xmax - xmin) / (2^b - 1)}, {@code z = rint(-xmin / s)}
+ * (symmetric: {@code xmax = max(|xmin|, xmax)}, {@code xmin = -xmax}, {@code z = 2^(b-1)}).
+ * Local names follow gptq.py (H, Hinv, W, Q, Err).
+ */
+public final class Gptq {
+    /** Columns per lazy batch update. */
+    public static final int BLOCK = 128;
+    /** Dampening as a fraction of the mean diagonal of H. */
+    public static final double PERCDAMP = 0.01;
+
+    private Gptq() {
+    }
+
+    /**
+     * Quantizes {@code w (out, in)} given the Hessian {@code h (in, in)}; returns Q (fake-quantized,
+     * original column order). Neither argument is modified.
+     */
+    public static Tensor quantizeLayer(Tensor w, Tensor h, WeightQuantizer.Spec spec, boolean actOrder, String layer) {
+        int rows = w.dim(0);
+        int cols = w.dim(1);
+        h.shape().requireEqual(layer + " (Hessian)", intactkv.tensor.Shape.of(cols, cols));
+        int g = spec.groupFor(cols, layer);
+        boolean grouped = spec.groupSize() != WeightQuantizer.Spec.PER_CHANNEL;
+        double maxq = Math.pow(2, spec.bits()) - 1;
+        // work on W^T (in, out) so that a column of W is a contiguous row
+        double[] wt = intactkv.tensor.Layout.transpose(w, 0, 1).data();
+        double[] hm = h.data().clone();
+        for (int i = 0; i < cols; i++) {
+            if (hm[i * cols + i] == 0) { // dead input: never active in calibration
+                hm[i * cols + i] = 1;
+                Arrays.fill(wt, i * rows, (i + 1) * rows, 0.0);
+            }
+        }
+        int[] perm = new int[cols];
+        for (int i = 0; i < cols; i++) {
+            perm[i] = i;
+        }
+        if (actOrder) {
+            Integer[] order = new Integer[cols];
+            for (int i = 0; i < cols; i++) {
+                order[i] = i;
+            }
+            double[] diag = new double[cols];
+            for (int i = 0; i < cols; i++) {
+                diag[i] = hm[i * cols + i];
+            }
+            Arrays.sort(order, (a, b) -> Double.compare(diag[b], diag[a])); // stable: ties keep index order
+            for (int i = 0; i < cols; i++) {
+                perm[i] = order[i];
+            }
+            wt = permuteRows(wt, perm, rows);
+            hm = permuteSymmetric(hm, perm, cols);
+        }
+        double mean = 0;
+        for (int i = 0; i < cols; i++) {
+            mean += hm[i * cols + i];
+        }
+        double damp = PERCDAMP * mean / cols;
+        for (int i = 0; i < cols; i++) {
+            hm[i * cols + i] += damp;
+        }
+        double[] hinv = upperCholeskyOfInverse(hm, cols, layer);
+
+        double[] q = new double[wt.length];
+        double[] scale = new double[rows];
+        double[] zero = new double[rows];
+        if (!grouped) {
+            findParams(wt, rows, 0, cols, spec, scale, zero);
+        }
+        for (int i1 = 0; i1 < cols; i1 += BLOCK) {
+            int i2 = Math.min(i1 + BLOCK, cols);
+            int count = i2 - i1;
+            double[] w1 = Arrays.copyOfRange(wt, i1 * rows, i2 * rows);
+            double[] err1 = new double[count * rows];
+            for (int i = 0; i < count; i++) {
+                int col = i1 + i;
+                if (grouped && col % g == 0) {
+                    // parameters of the next group from the current W (updated by earlier blocks only)
+                    findParams(wt, rows, col, Math.min(col + g, cols), spec, scale, zero);
+                }
+                double d = hinv[col * cols + col];
+                for (int r = 0; r < rows; r++) {
+                    double wv = w1[i * rows + r];
+                    double qv = FakeQuant.quantize(wv, scale[r], zero[r], 0, maxq);
+                    q[col * rows + r] = qv;
+                    err1[i * rows + r] = (wv - qv) / d;
+                }
+                for (int j = i + 1; j < count; j++) {
+                    double hij = hinv[col * cols + i1 + j];
+                    for (int r = 0; r < rows; r++) {
+                        w1[j * rows + r] -= err1[i * rows + r] * hij;
+                    }
+                }
+            }
+            if (i2 < cols) {
+                // W[:, i2:] -= Err1 Hinv[i1:i2, i2:]  (in the transposed layout: rows i2.. of W^T)
+                int rest = cols - i2;
+                double[] hb = new double[count * rest];
+                for (int i = 0; i < count; i++) {
+                    System.arraycopy(hinv, (i1 + i) * cols + i2, hb, i * rest, rest);
+                }
+                Tensor upd = MatMul.matmulTransA(Tensor.wrap(hb, count, rest), Tensor.wrap(err1, count, rows));
+                double[] u = upd.data();
+                for (int k = 0; k < rest * rows; k++) {
+                    wt[i2 * rows + k] -= u[k];
+                }
+            }
+        }
+        if (actOrder) {
+            int[] inv = new int[cols];
+            for (int i = 0; i < cols; i++) {
+                inv[perm[i]] = i;
+            }
+            q = permuteRows(q, inv, rows);
+        }
+        return intactkv.tensor.Layout.transpose(Tensor.wrap(q, cols, rows), 0, 1);
+    }
+
+    /** GPTQ's {@code Quantizer.find_params} per output row over W columns {@code [c0, c1)}. */
+    private static void findParams(double[] wt, int rows, int c0, int c1, WeightQuantizer.Spec spec, double[] scale,
+                                   double[] zero) {
+        double maxq = Math.pow(2, spec.bits()) - 1;
+        for (int r = 0; r < rows; r++) {
+            double xmin = 0;
+            double xmax = 0;
+            for (int c = c0; c < c1; c++) {
+                double v = wt[c * rows + r];
+                xmin = Math.min(xmin, v);
+                xmax = Math.max(xmax, v);
+            }
+            if (spec.symmetric()) {
+                xmax = Math.max(Math.abs(xmin), xmax);
+                if (xmin < 0) {
+                    xmin = -xmax;
+                }
+            }
+            if (xmin == 0 && xmax == 0) {
+                xmin = -1;
+                xmax = 1;
+            }
+            scale[r] = (xmax - xmin) / maxq;
+            zero[r] = spec.symmetric() ? (maxq + 1) / 2 : Math.rint(-xmin / scale[r]);
+        }
+    }
+
+    /** {@code out[i] = src[perm[i]]} for rows of length {@code rows}. */
+    private static double[] permuteRows(double[] src, int[] perm, int rows) {
+        double[] out = new double[src.length];
+        for (int i = 0; i < perm.length; i++) {
+            System.arraycopy(src, perm[i] * rows, out, i * rows, rows);
+        }
+        return out;
+    }
+
+    private static double[] permuteSymmetric(double[] h, int[] perm, int n) {
+        double[] out = new double[h.length];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                out[i * n + j] = h[perm[i] * n + perm[j]];
+            }
+        }
+        return out;
+    }
+
+    /** {@code torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(H)), upper=True)} with EJML. */
+    static double[] upperCholeskyOfInverse(double[] h, int n, String layer) {
+        DMatrixRMaj hm = DMatrixRMaj.wrap(n, n, h.clone());
+        LinearSolverDense<DMatrixRMaj> solver = LinearSolverFactory_DDRM.chol(n);
+        if (!solver.setA(hm)) {
+            throw new IllegalArgumentException(layer + ": the damped Hessian is not positive definite");
+        }
+        DMatrixRMaj inv = new DMatrixRMaj(n, n);
+        solver.invert(inv);
+        CholeskyDecomposition_F64<DMatrixRMaj> upper = DecompositionFactory_DDRM.chol(n, false);
+        if (!upper.decompose(inv)) {
+            throw new IllegalArgumentException(layer + ": the inverse Hessian is not positive definite");
+        }
+        return upper.getT(null).getData();
+    }
+
+    /**
+     * Quantizes every decoder layer in order, as AutoGPTQ's {@code quantize} with
+     * {@code true_sequential}: within a layer the groups (k, v, q), (o), (up, gate), (down)
+     * are quantized one after another, each with inputs recorded while running the layer with
+     * the groups before it already quantized; the next layer's inputs are the outputs of the
+     * fully quantized layer.
+     */
+    static LlamaWeights quantizeModel(LlamaWeights fp, QuantConfig config, List<int[]> calib,
+                                      ModelQuantizer.Progress progress) {
+        return sequential(fp, calib, progress, "gptq", config, true, ModelHooks.NONE);
+    }
+
+    /** The true-sequential groups of a LLaMA layer, by index into {@link LlamaWeights#LINEAR_NAMES}. */
+    static final List<int[]> GROUPS = List.of(new int[] {1, 2, 0}, new int[] {3}, new int[] {5, 4}, new int[] {6});
+
+    /**
+     * The layer-by-layer driver shared by GPTQ and QuaRot: for each layer and each
+     * true-sequential group, the Hessians of the group's linears are accumulated from the
+     * layer's current inputs, the group is quantized with {@link #quantizeLayer}, and the layer
+     * weights updated. {@code runtime} are hooks that are part of the model function during
+     * calibration (QuaRot's online Hadamard transforms); GPTQ calibrates with full-precision
+     * activations.
+     */
+    static LlamaWeights sequential(LlamaWeights fp, List<int[]> calib, ModelQuantizer.Progress progress, String stage,
+                                   QuantConfig config, boolean actOrder, ModelHooks runtime) {
+        LlamaWeights current = fp;
+        int layers = fp.config().numHiddenLayers();
+        List<Value> inputs;
+        try (GradMode.Scope s = GradMode.noGrad()) {
+            LlamaModel m = new LlamaModel(fp);
+            inputs = new ArrayList<>();
+            for (int[] seq : calib) {
+                inputs.add(m.embed(new int[][] {seq}));
+            }
+            for (int l = 0; l < layers; l++) {
+                for (int[] group : GROUPS) {
+                    LlamaModel lm = new LlamaModel(current);
+                    Map<String, Tensor> h = hessians(lm.withHooks(runtime), l, inputs, group);
+                    Map<Integer, Tensor> quantized = new HashMap<>();
+                    for (int j : group) {
+                        String name = LlamaWeights.LINEAR_NAMES.get(j);
+                        Tensor w = current.block(l).linears().get(j).data();
+                        quantized.put(j, quantizeLayer(w, h.get(name), config.weight(), actOrder,
+                                LlamaWeights.blockName(l, name)));
+                    }
+                    current = replaceLinears(current, l, quantized);
+                }
+                LlamaModel qm = new LlamaModel(current).withHooks(runtime);
+                List<Value> next = new ArrayList<>();
+                for (Value x : inputs) {
+                    next.add(qm.layer(l, x));
+                }
+                inputs = next;
+                progress.update(stage, (l + 1.0) / layers);
+            }
+        }
+        return current;
+    }
+
+    /**
+     * {@code H = (2 / N) sum_n X_n^T X_n} for the input X of every linear in {@code group} of
+     * layer {@code l}, over the N calibration sequences (AutoGPTQ's {@code add_batch}).
+     */
+    static Map<String, Tensor> hessians(LlamaModel m, int l, List<Value> inputs, int[] group) {
+        Map<String, Tensor> h = new HashMap<>();
+        List<String> names = new ArrayList<>();
+        for (int j : group) {
+            names.add(LlamaWeights.LINEAR_NAMES.get(j));
+        }
+        ModelHooks capture = new ModelHooks() {
+            @Override
+            public Value linearInput(int layer, String name, Value x) {
+                Value q = m.hooks().linearInput(layer, name, x);
+                if (layer == l && names.contains(name)) {
+                    Tensor x2 = q.data().reshape(-1, q.shape().dim(-1));
+                    Tensor xtx = MatMul.matmulTransA(x2, x2);
+                    h.merge(name, xtx, Tensor::add);
+                }
+                return q;
+            }
+
+            @Override
+            public Value newKeys(int layer, Value k) {
+                return m.hooks().newKeys(layer, k);
+            }
+
+            @Override
+            public Value newValues(int layer, Value v) {
+                return m.hooks().newValues(layer, v);
+            }
+        };
+        LlamaModel probe = m.withHooks(capture);
+        for (Value x : inputs) {
+            probe.layer(l, x);
+        }
+        double factor = 2.0 / inputs.size();
+        h.replaceAll((k, v) -> v.scale(factor));
+        return h;
+    }
+
+    /** {@code w} with the given linears of block {@code l} replaced. */
+    static LlamaWeights replaceLinears(LlamaWeights w, int l, Map<Integer, Tensor> repl) {
+        List<LlamaWeights.Block> blocks = new ArrayList<>(w.blocks());
+        LlamaWeights.Block b = blocks.get(l);
+        List<Value> lin = new ArrayList<>(b.linears());
+        repl.forEach((j, t) -> lin.set(j, Value.constant(t)));
+        blocks.set(l, new LlamaWeights.Block(b.inputNorm(), lin.get(0), lin.get(1), lin.get(2), lin.get(3), b.postNorm(),
+                lin.get(4), lin.get(5), lin.get(6)));
+        return new LlamaWeights(w.config(), w.embed(), blocks, w.norm(), w.lmHead());
+    }
+}

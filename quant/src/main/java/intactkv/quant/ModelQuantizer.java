@@ -1,0 +1,70 @@
+package intactkv.quant;
+
+import intactkv.autograd.Value;
+import intactkv.model.LlamaWeights;
+import intactkv.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.BiFunction;
+
+/**
+ * Applies a {@link QuantConfig}'s weight method to a full-precision model and returns new
+ * weights (the input is not modified). Only the seven linear layers of every decoder block
+ * are quantized; embeddings, norms and the LM head stay in full precision, as in the
+ * official code.
+ */
+public final class ModelQuantizer {
+    private ModelQuantizer() {
+    }
+
+    /** Progress callback: (stage, fraction done in [0, 1]). */
+    @FunctionalInterface
+    public interface Progress {
+        void update(String stage, double done);
+
+        Progress NONE = (s, d) -> { };
+    }
+
+    /**
+     * Quantizes {@code fp} with {@code config}; {@code calib} holds the calibration sequences of
+     * the methods that need them (ignored by RTN).
+     */
+    public static LlamaWeights quantize(LlamaWeights fp, QuantConfig config, List<int[]> calib, Progress progress) {
+        return switch (config.method()) {
+            case NONE -> fp;
+            case RTN -> mapLinears(fp, (name, w) -> WeightQuantizer.quantize(w, config.weight(), name), progress);
+            case GPTQ -> Gptq.quantizeModel(fp, config, requireCalib(calib, config), progress);
+            case AWQ -> Awq.quantizeModel(fp, config, requireCalib(calib, config), progress);
+            case OMNIQUANT -> OmniQuantLwc.quantizeModel(fp, config, requireCalib(calib, config), progress);
+            case QUAROT -> QuaRot.quantizeModel(fp, config, requireCalib(calib, config), progress);
+        };
+    }
+
+    private static List<int[]> requireCalib(List<int[]> calib, QuantConfig config) {
+        if (calib == null || calib.isEmpty()) {
+            throw new IllegalArgumentException(config.method().id() + " needs calibration data (--calib FILE)");
+        }
+        return calib;
+    }
+
+    /** New weights with every decoder linear replaced by {@code f(name, weight)}; the rest shared. */
+    static LlamaWeights mapLinears(LlamaWeights w, BiFunction<String, Tensor, Tensor> f, Progress progress) {
+        List<LlamaWeights.Block> blocks = new ArrayList<>();
+        for (int i = 0; i < w.blocks().size(); i++) {
+            blocks.add(mapBlock(w.block(i), i, f));
+            progress.update("rtn", (i + 1.0) / w.blocks().size());
+        }
+        return new LlamaWeights(w.config(), w.embed(), blocks, w.norm(), w.lmHead());
+    }
+
+    /** Block {@code i} with its linears mapped; norms shared. */
+    static LlamaWeights.Block mapBlock(LlamaWeights.Block b, int i, BiFunction<String, Tensor, Tensor> f) {
+        List<Value> lin = b.linears();
+        Value[] q = new Value[lin.size()];
+        for (int j = 0; j < lin.size(); j++) {
+            String name = LlamaWeights.blockName(i, LlamaWeights.LINEAR_NAMES.get(j));
+            q[j] = Value.constant(f.apply(name, lin.get(j).data()));
+        }
+        return new LlamaWeights.Block(b.inputNorm(), q[0], q[1], q[2], q[3], b.postNorm(), q[4], q[5], q[6]);
+    }
+}

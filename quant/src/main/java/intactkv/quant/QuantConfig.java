@@ -1,0 +1,135 @@
+package intactkv.quant;
+
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import intactkv.model.io.AtomicFiles;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Everything that defines a quantized model: the weight method and format (applied once,
+ * offline), and the run-time activation and KV-cache quantizers (applied in every forward
+ * pass). Stored next to a quantized checkpoint as {@code quant_config.json}.
+ *
+ * @param method     weight quantization method
+ * @param weight     weight format (bits 16 = full precision)
+ * @param activation per-token quantizer of the inputs of every decoder linear layer
+ * @param kv         per-(token, head) quantizer of newly computed keys and values
+ * @param seed       seed of everything random in the method (calibration sampling, rotations)
+ */
+public record QuantConfig(Method method, WeightQuantizer.Spec weight, DynamicQuantizer activation,
+                          DynamicQuantizer kv, long seed) {
+    /** Quantizers switched off. */
+    public static final DynamicQuantizer OFF = DynamicQuantizer.perToken(16);
+
+    public QuantConfig {
+        if (method == Method.NONE && weight.bits() < 16) {
+            throw new IllegalArgumentException("method 'none' with " + weight.bits() + "-bit weights: choose a method");
+        }
+        if (method != Method.NONE && weight.bits() >= 16) {
+            throw new IllegalArgumentException("method '" + method.id() + "' needs weight bits below 16");
+        }
+        if (activation.groupSize() != 0) {
+            throw new IllegalArgumentException("activation quantization is per token (group size 0)");
+        }
+    }
+
+    /** Full precision everywhere. */
+    public static QuantConfig fullPrecision() {
+        return new QuantConfig(Method.NONE, new WeightQuantizer.Spec(16, -1, false), OFF, OFF, 0);
+    }
+
+    /** RTN weights, asymmetric, b bits, groups of g. */
+    public static QuantConfig rtn(int bits, int group) {
+        return new QuantConfig(Method.RTN, WeightQuantizer.Spec.asym(bits, group), OFF, OFF, 0);
+    }
+
+    /** The paper's INT3 weight-only setting with RTN: 3 bits, groups of 128. */
+    public static QuantConfig w3g128() {
+        return rtn(3, 128);
+    }
+
+    /** INT4 weight-only RTN, groups of 128. */
+    public static QuantConfig w4g128() {
+        return rtn(4, 128);
+    }
+
+    /** KV cache only, 4-bit asymmetric per (token, head). */
+    public static QuantConfig kv4() {
+        return new QuantConfig(Method.NONE, new WeightQuantizer.Spec(16, -1, false), OFF,
+                new DynamicQuantizer(4, false, 1.0, 0), 0);
+    }
+
+    /**
+     * QuaRot W4A4KV4: 4-bit symmetric per-channel GPTQ weights, 4-bit symmetric per-token
+     * activations (clip 0.9), 4-bit asymmetric per-head KV (clip 0.95).
+     */
+    public static QuantConfig w4a4kv4() {
+        return new QuantConfig(Method.QUAROT, new WeightQuantizer.Spec(4, -1, true),
+                new DynamicQuantizer(4, true, 0.9, 0), new DynamicQuantizer(4, false, 0.95, 0), 0);
+    }
+
+    /** This config with other run-time activation/KV bit widths (e.g. a W3 model evaluated with KV4). */
+    public QuantConfig withRuntime(Integer abits, Integer kvbits) {
+        DynamicQuantizer a = abits == null ? activation
+                : new DynamicQuantizer(abits, activation.symmetric(), activation.clip(), 0);
+        DynamicQuantizer k = kvbits == null ? kv : new DynamicQuantizer(kvbits, kv.symmetric(), kv.clip(), 0);
+        return new QuantConfig(method, weight, a, k, seed);
+    }
+
+    /** A short label, e.g. {@code rtn w3g128 a16 kv4}. */
+    public String label() {
+        String w = weight.bits() >= 16 ? "w16" : "w" + weight.bits()
+                + (weight.groupSize() == WeightQuantizer.Spec.PER_CHANNEL ? "" : "g" + weight.groupSize());
+        return method.id() + " " + w + " a" + activation.bits() + " kv" + kv.bits();
+    }
+
+    /** Writes {@code quant_config.json} (atomically). */
+    public void write(Path file) throws IOException {
+        JsonObject o = new JsonObject();
+        o.addProperty("method", method.id());
+        o.addProperty("wbits", weight.bits());
+        o.addProperty("group_size", weight.groupSize());
+        o.addProperty("w_symmetric", weight.symmetric());
+        o.add("activation", dyn(activation));
+        o.add("kv_cache", dyn(kv));
+        o.addProperty("seed", seed);
+        AtomicFiles.writeString(file, new GsonBuilder().setPrettyPrinting().create().toJson(o) + "\n");
+    }
+
+    private static JsonObject dyn(DynamicQuantizer q) {
+        JsonObject o = new JsonObject();
+        o.addProperty("bits", q.bits());
+        o.addProperty("symmetric", q.symmetric());
+        o.addProperty("clip_ratio", q.clip());
+        return o;
+    }
+
+    /** Reads {@code quant_config.json}; errors name the file and field. */
+    public static QuantConfig read(Path file) throws IOException {
+        try {
+            JsonObject o = JsonParser.parseString(Files.readString(file, StandardCharsets.UTF_8)).getAsJsonObject();
+            JsonObject a = o.getAsJsonObject("activation");
+            JsonObject k = o.getAsJsonObject("kv_cache");
+            return new QuantConfig(Method.parse(o.get("method").getAsString()),
+                    new WeightQuantizer.Spec(o.get("wbits").getAsInt(), o.get("group_size").getAsInt(),
+                            o.get("w_symmetric").getAsBoolean()),
+                    new DynamicQuantizer(a.get("bits").getAsInt(), a.get("symmetric").getAsBoolean(),
+                            a.get("clip_ratio").getAsDouble(), 0),
+                    new DynamicQuantizer(k.get("bits").getAsInt(), k.get("symmetric").getAsBoolean(),
+                            k.get("clip_ratio").getAsDouble(), 0),
+                    o.has("seed") ? o.get("seed").getAsLong() : 0);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new IOException(file + ": no such file (a quantized model directory holds quant_config.json)", e);
+        } catch (JsonParseException | IllegalStateException | NullPointerException | ClassCastException
+                 | UnsupportedOperationException e) {
+            throw new IOException(file + ": malformed quant_config.json (" + e + ")", e);
+        } catch (IllegalArgumentException e) {
+            throw new IOException(file + ": " + e.getMessage(), e);
+        }
+    }
+}
