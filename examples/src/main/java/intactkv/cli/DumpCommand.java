@@ -16,7 +16,8 @@ import picocli.CommandLine.Option;
 /** {@code ./intactkv dump}: every layer's output and the logits, for tensor-by-tensor comparison. */
 @Command(name = "dump", mixinStandardHelpOptions = true,
         description = {"Run the model on one sequence and write input_ids (T, I64), logits (T, V) and hidden.{l} (T, d),",
-            "the output of decoder layer l = 0..L-1, as float64 safetensors for comparison with other frameworks."})
+            "the output of decoder layer l = 0..L-1, as float64 safetensors for comparison with other frameworks.",
+            "With --quantized Q_DIR or the quantization flags, the quantized model is run."})
 final class DumpCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -38,9 +39,17 @@ final class DumpCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "output .safetensors file")
     Path out;
 
+    @picocli.CommandLine.Mixin
+    QuantOptions quant;
+
     @Override
     public Integer call() throws Exception {
         LlamaModel m = ModelDir.model(model);
+        if (quant.any()) {
+            try (ProgressBar bar = new ProgressBar()) {
+                m = quant.build(model, m.weights(), bar).model();
+            }
+        }
         int[] ids = input.tokens != null ? input.tokens : ModelDir.tokenizer(model).encode(input.text, true);
         if (ids.length == 0) {
             throw new IllegalArgumentException("no tokens to run");

@@ -15,7 +15,8 @@ import picocli.CommandLine.Command;
             "",
             "Run './intactkv COMMAND --help' for the options of a command."
         },
-        subcommands = {GenerateCommand.class, DumpCommand.class, InfoCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {GenerateCommand.class, DumpCommand.class, QuantizeCommand.class, InfoCommand.class,
+            CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -28,6 +29,7 @@ public final class Main implements Runnable {
     /** Builds the command line with the project's error handling. */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
+        cl.setUsageHelpWidth(110);
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
                     || ex instanceof java.io.IOException || ex instanceof IndexOutOfBoundsException) {

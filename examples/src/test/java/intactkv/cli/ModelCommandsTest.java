@@ -86,6 +86,56 @@ class ModelCommandsTest {
     }
 
     @Test
+    void quantizeWritesACheckpointThatDumpRuns() throws Exception {
+        Path calib = dir.resolve("calib.txt");
+        Files.writeString(calib, "ab a b ab ba ".repeat(400));
+        Path q = dir.resolve("q-gptq");
+        String[] r = run("quantize", "--model", modelDir.toString(), "--method", "gptq", "--wbits", "3", "--group", "8",
+                "--calib", calib.toString(), "--nsamples", "4", "--seqlen", "32", "--out", q.toString());
+        assertEquals("0", r[0], r[2]);
+        assertTrue(r[1].contains("gptq w3g8 a16 kv16"), r[1]);
+        assertTrue(Files.isRegularFile(q.resolve("quant_config.json")) && Files.isRegularFile(q.resolve("tokenizer.json")));
+        Path out = dir.resolve("qdump.safetensors");
+        String[] d = run("dump", "--model", modelDir.toString(), "--quantized", q.toString(), "--kvbits", "4",
+                "--tokens", "1,260,261", "--out", out.toString());
+        assertEquals("0", d[0], d[2]);
+        var loaded = intactkv.quant.QuantizedModel.load(q, LlamaWeights.load(modelDir, false).config(), null, 4);
+        try (SafetensorsReader f = SafetensorsReader.open(out); GradMode.Scope s = GradMode.noGrad()) {
+            assertArrayEquals(loaded.model().forward(new int[] {1, 260, 261}, null, LlamaModel.Options.LOGITS)
+                    .logits().data().data(), f.read("logits").data(), 0.0);
+        }
+        // a quant_config.json that disagrees with the weights
+        Files.writeString(q.resolve("quant_config.json"),
+                Files.readString(q.resolve("quant_config.json")).replace("\"wbits\": 3", "\"wbits\": 2"));
+        String[] bad = run("dump", "--model", modelDir.toString(), "--quantized", q.toString(), "--tokens", "1",
+                "--out", dir.resolve("never2.safetensors").toString());
+        assertEquals("1", bad[0]);
+        assertTrue(bad[2].contains("model.layers.0") && bad[2].contains("2-bit"), bad[2]);
+        // QuaRot W4A4KV4 on the fly (d_ff 24 is not a power of two: random orthogonal online transform)
+        String[] qr = run("dump", "--model", modelDir.toString(), "--method", "quarot", "--calib", calib.toString(),
+                "--nsamples", "2", "--calib-seqlen", "16", "--group", "-1", "--tokens", "1,260", "--out",
+                dir.resolve("quarot.safetensors").toString());
+        assertEquals("0", qr[0], qr[2]);
+    }
+
+    @Test
+    void calibrationDataErrors() throws Exception {
+        Path empty = dir.resolve("empty.txt");
+        Files.writeString(empty, "  \n");
+        Path latin1 = dir.resolve("latin1.txt");
+        Files.write(latin1, new byte[] {(byte) 0xE9, 't', (byte) 0xE9});
+        for (Path p : new Path[] {empty, latin1, dir.resolve("missing.txt")}) {
+            String[] r = run("quantize", "--model", modelDir.toString(), "--method", "awq", "--calib", p.toString(),
+                    "--out", dir.resolve("never-q").toString());
+            assertEquals("1", r[0], r[2]);
+            assertTrue(r[2].contains(p.toString()), r[2]);
+        }
+        assertFalse(Files.exists(dir.resolve("never-q")));
+        String[] noMethod = run("quantize", "--model", modelDir.toString(), "--out", dir.resolve("never-q").toString());
+        assertTrue(noMethod[2].contains("--method"), noMethod[2]);
+    }
+
+    @Test
     void badInputGetsActionableErrors() {
         String[] missing = run("dump", "--model", dir.resolve("nope").toString(), "--tokens", "1", "--out", "x");
         assertEquals("1", missing[0]);

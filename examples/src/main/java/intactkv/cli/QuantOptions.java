@@ -1,0 +1,107 @@
+package intactkv.cli;
+
+import intactkv.model.LlamaWeights;
+import intactkv.model.text.Tokenizer;
+import intactkv.quant.Calibration;
+import intactkv.quant.DynamicQuantizer;
+import intactkv.quant.Method;
+import intactkv.quant.QuantConfig;
+import intactkv.quant.QuantizedModel;
+import intactkv.quant.WeightQuantizer;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import picocli.CommandLine.Option;
+
+/**
+ * The quantization flags shared by every command that evaluates a quantized model: either
+ * {@code --quantized DIR} (written by {@code quantize}) or the method flags to quantize on the
+ * fly; {@code --abits}/{@code --kvbits} add run-time quantization to either.
+ */
+final class QuantOptions {
+    @Option(names = "--quantized", paramLabel = "Q_DIR", description = "a model written by './intactkv quantize'")
+    Path quantized;
+
+    @Option(names = "--method", paramLabel = "M", description = "quantize on the fly: rtn, gptq, awq, omniquant, quarot")
+    String method;
+
+    @Option(names = "--wbits", paramLabel = "B", description = "weight bits, 2..8 (default: 4 with --method)")
+    Integer wbits;
+
+    @Option(names = "--group", paramLabel = "G", description = "weight group size; -1 = per channel (default 128; quarot: -1)")
+    Integer group;
+
+    @Option(names = "--abits", paramLabel = "B", description = "per-token activation bits (default 16 = off; quarot: 4)")
+    Integer abits;
+
+    @Option(names = "--kvbits", paramLabel = "B", description = "per-head KV-cache bits for new tokens (default 16 = off; quarot: 4)")
+    Integer kvbits;
+
+    @Option(names = "--calib", paramLabel = "FILE", description = "calibration text for gptq, awq, omniquant, quarot")
+    Path calib;
+
+    @Option(names = "--nsamples", defaultValue = "128", paramLabel = "N", description = "calibration sequences (default ${DEFAULT-VALUE})")
+    int nsamples;
+
+    @Option(names = "--calib-seqlen", defaultValue = "512", paramLabel = "T", description = "calibration sequence length (default ${DEFAULT-VALUE})")
+    int calibSeqlen;
+
+    @Option(names = "--qseed", defaultValue = "42", paramLabel = "S", description = "seed for calibration sampling and rotations (default ${DEFAULT-VALUE})")
+    long seed;
+
+    /** Whether any quantization was asked for. */
+    boolean any() {
+        return quantized != null || method != null || abits != null || kvbits != null;
+    }
+
+    /** The configuration the method flags describe (without --quantized). */
+    QuantConfig config() {
+        Method m = method == null ? Method.NONE : Method.parse(method);
+        if (method == null && (wbits != null || group != null)) {
+            throw new IllegalArgumentException("--wbits/--group need --method (e.g. --method rtn --wbits 3 --group 128)");
+        }
+        QuantConfig base = switch (m) {
+            case NONE -> QuantConfig.fullPrecision();
+            case QUAROT -> QuantConfig.w4a4kv4();
+            default -> QuantConfig.rtn(4, 128);
+        };
+        int bits = wbits != null ? wbits : base.weight().bits();
+        int g = group != null ? group : base.weight().groupSize();
+        WeightQuantizer.Spec spec = new WeightQuantizer.Spec(bits, g, base.weight().symmetric());
+        QuantConfig c = new QuantConfig(m, spec, base.activation(), kvQuant(base.kv()), seed);
+        return c.withRuntime(abits, null);
+    }
+
+    private DynamicQuantizer kvQuant(DynamicQuantizer base) {
+        if (kvbits == null) {
+            return base;
+        }
+        return new DynamicQuantizer(kvbits, base.symmetric(), base.clip(), 0);
+    }
+
+    /** Checks that the flags do not contradict each other. */
+    void validate() {
+        if (quantized != null && (method != null || wbits != null || group != null || calib != null)) {
+            throw new IllegalArgumentException("--quantized loads a model that is already quantized; do not combine it with"
+                    + " --method/--wbits/--group/--calib (use either --quantized Q_DIR or the method flags)");
+        }
+    }
+
+    /** The quantized model the flags describe, from the full-precision model in {@code fpDir}. */
+    QuantizedModel build(Path fpDir, LlamaWeights fp, ProgressBar bar) throws IOException {
+        validate();
+        if (quantized != null) {
+            return QuantizedModel.load(quantized, fp.config(), abits, kvbits);
+        }
+        QuantConfig c = config();
+        List<int[]> cal = null;
+        if (c.method().needsCalibration()) {
+            if (calib == null) {
+                throw new IllegalArgumentException("--method " + c.method().id() + " needs calibration text: add --calib FILE");
+            }
+            Tokenizer tok = ModelDir.tokenizer(fpDir);
+            cal = Calibration.windows(tok, Calibration.readText(calib), nsamples, calibSeqlen, seed, calib.toString());
+        }
+        return QuantizedModel.quantize(fp, c, cal, (stage, done) -> bar.update(stage, done));
+    }
+}

@@ -1,0 +1,99 @@
+package intactkv.cli;
+
+import intactkv.model.LlamaWeights;
+import intactkv.model.io.DType;
+import intactkv.quant.QuantizedModel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code ./intactkv quantize}: write a fake-quantized checkpoint with its quant_config.json. */
+@Command(name = "quantize", mixinStandardHelpOptions = true,
+        description = {"Quantize the decoder linear layers of a LLaMA model and write a Hugging Face-layout checkpoint",
+            "of the dequantized weights plus quant_config.json (method, bits, group, run-time activation/KV settings).",
+            "Examples:",
+            "  ./intactkv quantize --model DIR --method rtn --wbits 3 --group 128 --out DIR-w3",
+            "  ./intactkv quantize --model DIR --method gptq --wbits 3 --calib train.txt --out DIR-gptq"})
+final class QuantizeCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "full-precision Hugging Face LLaMA directory")
+    Path model;
+
+    @Mixin
+    QuantOptions quant;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "output directory")
+    Path out;
+
+    @Option(names = "--seqlen", paramLabel = "T", description = "calibration sequence length (same as --calib-seqlen)")
+    Integer seqlen;
+
+    @Option(names = "--dtype", defaultValue = "f64", paramLabel = "T",
+            description = "storage type of the written weights: f64 (exact, default), f32, bf16, f16")
+    String dtype;
+
+    @Override
+    public Integer call() throws Exception {
+        if (quant.method == null) {
+            throw new IllegalArgumentException("quantize needs --method (rtn, gptq, awq, omniquant or quarot)");
+        }
+        if (quant.quantized != null) {
+            throw new IllegalArgumentException("quantize starts from the full-precision --model; drop --quantized");
+        }
+        if (seqlen != null) {
+            quant.calibSeqlen = seqlen;
+        }
+        DType t = DType.valueOf(dtype.toUpperCase(Locale.ROOT));
+        LlamaWeights fp = LlamaWeights.load(ModelDir.check(model), false);
+        QuantizedModel q;
+        long t0 = System.nanoTime();
+        try (ProgressBar bar = new ProgressBar()) {
+            q = quant.build(model, fp, bar);
+        }
+        // write everything into a sibling temporary directory, then move it into place
+        Path target = out.toAbsolutePath();
+        if (Files.exists(target) && !Files.isRegularFile(target.resolve(QuantizedModel.CONFIG_FILE))) {
+            try (var entries = Files.list(target)) {
+                if (entries.findAny().isPresent()) {
+                    throw new IllegalArgumentException(out + " exists and is not a quantized model directory;"
+                            + " choose another --out");
+                }
+            }
+        }
+        Files.createDirectories(target.getParent());
+        Path tmp = Files.createTempDirectory(target.getParent(), "." + target.getFileName() + ".");
+        try {
+            q.save(tmp, t);
+            Path tok = model.resolve("tokenizer.json");
+            if (Files.isRegularFile(tok)) {
+                Files.copy(tok, tmp.resolve("tokenizer.json"), StandardCopyOption.REPLACE_EXISTING);
+            }
+            deleteTree(target);
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            deleteTree(tmp);
+        }
+        spec.commandLine().getOut().printf(Locale.ROOT, "quantized %s with %s in %.1f s -> %s%n", model, q.config().label(),
+                (System.nanoTime() - t0) / 1e9, out);
+        return 0;
+    }
+
+    private static void deleteTree(Path p) throws java.io.IOException {
+        if (!Files.exists(p)) {
+            return;
+        }
+        try (var walk = Files.walk(p)) {
+            for (Path f : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(f);
+            }
+        }
+    }
+}

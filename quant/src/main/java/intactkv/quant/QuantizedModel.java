@@ -1,0 +1,95 @@
+package intactkv.quant;
+
+import intactkv.model.LlamaConfig;
+import intactkv.model.LlamaModel;
+import intactkv.model.LlamaWeights;
+import intactkv.model.ModelHooks;
+import intactkv.model.io.DType;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * A quantized model ready to run: fake-quantized weights with the run-time hooks of its
+ * {@link QuantConfig} (activation and KV quantization, QuaRot's online transforms).
+ */
+public record QuantizedModel(LlamaModel model, QuantConfig config) {
+    public static final String CONFIG_FILE = "quant_config.json";
+
+    /** The run-time hooks of {@code config} for a model of shape {@code c}. */
+    public static ModelHooks hooks(LlamaConfig c, QuantConfig config) {
+        return config.method() == Method.QUAROT ? QuaRot.runtimeHooks(c, config) : QuantHooks.of(config);
+    }
+
+    /** Quantizes {@code fp} with {@code config} (calibration sequences for the methods that need them). */
+    public static QuantizedModel quantize(LlamaWeights fp, QuantConfig config, List<int[]> calib,
+                                          ModelQuantizer.Progress progress) {
+        LlamaWeights q = ModelQuantizer.quantize(fp, config, calib, progress);
+        return new QuantizedModel(new LlamaModel(q, hooks(q.config(), config)), config);
+    }
+
+    /**
+     * Loads a directory written by {@link #save} (weights, {@code config.json},
+     * {@code quant_config.json}), checking it against the full-precision config {@code fp}.
+     * {@code abits}/{@code kvbits} (null = as saved) change the run-time quantizers.
+     */
+    public static QuantizedModel load(Path dir, LlamaConfig fp, Integer abits, Integer kvbits) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            throw new IOException(dir + ": quantized model directory does not exist (write one with ./intactkv quantize)");
+        }
+        QuantConfig config = QuantConfig.read(dir.resolve(CONFIG_FILE)).withRuntime(abits, kvbits);
+        LlamaWeights w = LlamaWeights.load(dir, false);
+        LlamaConfig c = w.config();
+        if (c.hiddenSize() != fp.hiddenSize() || c.numHiddenLayers() != fp.numHiddenLayers()
+                || c.vocabSize() != fp.vocabSize() || c.intermediateSize() != fp.intermediateSize()
+                || c.numAttentionHeads() != fp.numAttentionHeads() || c.numKeyValueHeads() != fp.numKeyValueHeads()) {
+            throw new IOException(dir + ": the quantized model's config.json does not match the full-precision model"
+                    + " (" + c + " vs " + fp + ")");
+        }
+        checkLevels(dir, w, config);
+        return new QuantizedModel(new LlamaModel(w, hooks(c, config)), config);
+    }
+
+    /**
+     * Checks that the weights look quantized as {@code quant_config.json} says: at most 2^b
+     * distinct values in the first group of the first rows of every linear.
+     */
+    private static void checkLevels(Path dir, LlamaWeights w, QuantConfig config) throws IOException {
+        if (config.weight().bits() >= 16) {
+            return;
+        }
+        int levels = 1 << config.weight().bits();
+        for (int l = 0; l < w.blocks().size(); l++) {
+            List<intactkv.autograd.Value> lin = w.block(l).linears();
+            for (int j = 0; j < lin.size(); j++) {
+                var t = lin.get(j).data();
+                int in = t.dim(1);
+                int g = config.weight().groupSize() == WeightQuantizer.Spec.PER_CHANNEL ? in : config.weight().groupSize();
+                if (in % g != 0) {
+                    throw new IOException(dir + ": quant_config.json group size " + g + " does not divide layer "
+                            + LlamaWeights.blockName(l, LlamaWeights.LINEAR_NAMES.get(j)) + " with " + in + " inputs");
+                }
+                for (int r = 0; r < Math.min(4, t.dim(0)); r++) {
+                    Set<Double> v = new HashSet<>();
+                    for (int c = 0; c < g; c++) {
+                        v.add(t.data()[r * in + c]);
+                    }
+                    if (v.size() > levels) {
+                        throw new IOException(dir + ": layer " + LlamaWeights.blockName(l, LlamaWeights.LINEAR_NAMES.get(j))
+                                + " row " + r + " has " + v.size() + " distinct values in a group, but quant_config.json"
+                                + " says " + config.weight().bits() + "-bit weights (at most " + levels + ")");
+                    }
+                }
+            }
+        }
+    }
+
+    /** Writes the weights ({@code dtype}), {@code config.json} and {@code quant_config.json} into {@code dir}. */
+    public void save(Path dir, DType dtype) throws IOException {
+        model.weights().save(dir, dtype);
+        config.write(dir.resolve(CONFIG_FILE));
+    }
+}
