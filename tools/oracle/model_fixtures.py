@@ -81,8 +81,9 @@ def rms_norm(x, w, eps):
     return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
 
 
-def forward(W, cfg, ids, past=None):
-    """ids: (T,) tokens after a past of length p. Returns logits, per-layer outputs, present (K, V) per layer."""
+def forward(W, cfg, ids, past=None, kvq=None):
+    """ids: (T,) tokens after a past of length p. Returns logits, per-layer outputs, present (K, V) per layer.
+    kvq, if given, fake-quantizes the new keys (after RoPE) and values before they join the past."""
     d, h, hkv = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
     dh, L, eps = d // h, cfg["num_hidden_layers"], cfg["rms_norm_eps"]
     p = 0 if past is None else past[0][0].shape[1]
@@ -97,6 +98,8 @@ def forward(W, cfg, ids, past=None):
         k = (n @ W[pre + "self_attn.k_proj.weight"].T).view(T, hkv, dh).transpose(0, 1)
         v = (n @ W[pre + "self_attn.v_proj.weight"].T).view(T, hkv, dh).transpose(0, 1)
         q, k = rope(q, pos, dh, cfg["rope_theta"]), rope(k, pos, dh, cfg["rope_theta"])
+        if kvq is not None:
+            k, v = kvq(k), kvq(v)
         if past is not None:
             k = torch.cat((past[l][0], k), dim=1)
             v = torch.cat((past[l][1], v), dim=1)

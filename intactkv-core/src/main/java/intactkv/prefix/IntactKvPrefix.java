@@ -1,0 +1,201 @@
+package intactkv.prefix;
+
+import intactkv.autograd.GradMode;
+import intactkv.autograd.Value;
+import intactkv.model.KvCache;
+import intactkv.model.LlamaConfig;
+import intactkv.model.LlamaModel;
+import intactkv.model.io.DType;
+import intactkv.model.io.SafetensorsReader;
+import intactkv.model.io.SafetensorsWriter;
+import intactkv.model.text.ChatTemplate;
+import intactkv.model.text.Tokenizer;
+import intactkv.tensor.Shape;
+import intactkv.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The IntactKV prefix: the keys and values of the pivot tokens, computed once by the
+ * full-precision model and given losslessly to the quantized model as past key/values.
+ *
+ * <p>Holds, for every layer, K (after RoPE) and V of shape {@code (h_kv, p, d_h)}, the p
+ * prefix token ids, and the full-precision logits {@code (p, V)} of the prefix positions
+ * (the quantized model never computes those positions). IntactKV_[B] is [BOS] alone
+ * ({@code intactkv/utils.py::gen_bos_kv}); IntactKV_[P] is [BOS] plus the Vicuna system prompt
+ * and {@code "USER:"} ({@code gen_vicuna_prompt_kv}); any first k tokens serve the size sweep.
+ */
+public record IntactKvPrefix(int[] ids, List<Tensor> keys, List<Tensor> values, Tensor logits) {
+    public IntactKvPrefix {
+        ids = ids.clone();
+        keys = List.copyOf(keys);
+        values = List.copyOf(values);
+        if (ids.length == 0) {
+            throw new IllegalArgumentException("an IntactKV prefix needs at least one token");
+        }
+        if (keys.size() != values.size() || keys.isEmpty()) {
+            throw new IllegalArgumentException("prefix needs one K and one V per layer, got " + keys.size() + " and "
+                    + values.size());
+        }
+        for (int l = 0; l < keys.size(); l++) {
+            Shape k = keys.get(l).shape();
+            if (k.rank() != 3 || k.dim(1) != ids.length || !k.equals(values.get(l).shape())) {
+                throw new IllegalArgumentException("prefix layer " + l + ": K " + k + " and V " + values.get(l).shape()
+                        + " must both be (h_kv, p, d_h) with p = " + ids.length);
+            }
+        }
+        if (logits.rank() != 2 || logits.dim(0) != ids.length) {
+            throw new IllegalArgumentException("prefix logits must be (p, V) with p = " + ids.length + ", got "
+                    + logits.shape());
+        }
+    }
+
+    /** Prefix length p. */
+    public int length() {
+        return ids.length;
+    }
+
+    /** Runs the full-precision {@code model} on {@code ids} and keeps its cache and logits. */
+    public static IntactKvPrefix generate(LlamaModel model, int[] ids) {
+        try (GradMode.Scope s = GradMode.noGrad()) {
+            LlamaModel.Output o = model.forward(ids, null, LlamaModel.Options.LOGITS);
+            List<Tensor> k = new ArrayList<>();
+            List<Tensor> v = new ArrayList<>();
+            for (int l = 0; l < o.present().layers(); l++) {
+                k.add(squeeze(o.present().keys().get(l).data()));
+                v.add(squeeze(o.present().values().get(l).data()));
+            }
+            return new IntactKvPrefix(ids, k, v, o.logits().data().reshape(ids.length, model.config().vocabSize()));
+        }
+    }
+
+    private static Tensor squeeze(Tensor t) {
+        return t.reshape(t.dim(1), t.dim(2), t.dim(3)).copy();
+    }
+
+    /** IntactKV_[B]: the [BOS] token alone. */
+    public static IntactKvPrefix bos(LlamaModel fp) {
+        return generate(fp, new int[] {fp.config().bosTokenId()});
+    }
+
+    /** The ids of IntactKV_[P]: [BOS] + the Vicuna v1.1 system prompt + {@code " USER:"}. */
+    public static int[] vicunaPromptIds(Tokenizer tok) {
+        int[] ids = tok.encode(ChatTemplate.vicunaPrefix(), false);
+        int[] out = new int[ids.length + 1];
+        out[0] = tok.bosId();
+        System.arraycopy(ids, 0, out, 1, ids.length);
+        return out;
+    }
+
+    /** IntactKV_[P]. */
+    public static IntactKvPrefix vicunaPrompt(LlamaModel fp, Tokenizer tok) {
+        return generate(fp, vicunaPromptIds(tok));
+    }
+
+    /** The first {@code k} tokens of {@code ids} (the IntactKV size sweep). */
+    public static IntactKvPrefix firstTokens(LlamaModel fp, int[] ids, int k) {
+        if (k < 1 || k > ids.length) {
+            throw new IllegalArgumentException("prefix size " + k + " must be in 1.." + ids.length);
+        }
+        return generate(fp, Arrays.copyOf(ids, k));
+    }
+
+    /** The prefix as past key/values; {@code trainable} makes every K and V a trainable leaf. */
+    public KvCache asCache(boolean trainable) {
+        List<Value> k = new ArrayList<>();
+        List<Value> v = new ArrayList<>();
+        for (int l = 0; l < keys.size(); l++) {
+            k.add(trainable ? Value.param(keys.get(l).copy()) : Value.constant(keys.get(l)));
+            v.add(trainable ? Value.param(values.get(l).copy()) : Value.constant(values.get(l)));
+        }
+        return new KvCache(k, v);
+    }
+
+    /** A prefix with the same ids and logits and the (trained) keys and values of {@code cache}. */
+    public IntactKvPrefix withCache(KvCache cache) {
+        List<Tensor> k = new ArrayList<>();
+        List<Tensor> v = new ArrayList<>();
+        for (int l = 0; l < cache.layers(); l++) {
+            k.add(cache.keys().get(l).data().copy());
+            v.add(cache.values().get(l).data().copy());
+        }
+        return new IntactKvPrefix(ids, k, v, logits);
+    }
+
+    /** Whether {@code input} starts with this prefix's ids. */
+    public boolean isPrefixOf(int[] input) {
+        if (input.length < ids.length) {
+            return false;
+        }
+        for (int i = 0; i < ids.length; i++) {
+            if (input[i] != ids[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Checks that this prefix fits {@code c} (layers, KV heads, head dimension, vocabulary); {@code source} names it. */
+    public void requireFits(LlamaConfig c, String source) {
+        if (keys.size() != c.numHiddenLayers()) {
+            throw new IllegalArgumentException(source + ": prefix has " + keys.size() + " layers, the model has "
+                    + c.numHiddenLayers() + " (a prefix from another model?)");
+        }
+        Shape k = keys.get(0).shape();
+        if (k.dim(0) != c.numKeyValueHeads() || k.dim(2) != c.headDim()) {
+            throw new IllegalArgumentException(source + ": prefix K/V have shape " + k + ", the model needs (h_kv, p, d_h) = ("
+                    + c.numKeyValueHeads() + ", p, " + c.headDim() + ")");
+        }
+        if (logits.dim(1) != c.vocabSize()) {
+            throw new IllegalArgumentException(source + ": prefix logits cover " + logits.dim(1)
+                    + " tokens, the model's vocabulary has " + c.vocabSize());
+        }
+    }
+
+    /**
+     * Writes {@code k.{l}}, {@code v.{l}} (h_kv, p, d_h), {@code prefix_ids} (p, I64) and
+     * {@code prefix_logits} (p, V), all F64, as one safetensors file (atomically).
+     */
+    public void save(Path file) throws IOException {
+        SafetensorsWriter w = new SafetensorsWriter().metadata("format", "intactkv-prefix")
+                .metadata("layers", String.valueOf(keys.size()));
+        w.putLongs("prefix_ids", DType.I64, Arrays.stream(ids).asLongStream().toArray(), Shape.of(ids.length));
+        w.put("prefix_logits", DType.F64, logits);
+        for (int l = 0; l < keys.size(); l++) {
+            w.put("k." + l, DType.F64, keys.get(l));
+            w.put("v." + l, DType.F64, values.get(l));
+        }
+        w.write(file);
+    }
+
+    /** Reads a prefix file and checks that it fits {@code c}; errors name the file. */
+    public static IntactKvPrefix load(Path file, LlamaConfig c) throws IOException {
+        try (SafetensorsReader r = SafetensorsReader.open(file)) {
+            if (!r.contains("prefix_ids") || !r.contains("prefix_logits") || !r.contains("k.0")) {
+                throw new IOException(file + ": not an IntactKV prefix file (needs prefix_ids, prefix_logits, k.0, v.0, ...)");
+            }
+            int[] ids = Arrays.stream(r.readLongs("prefix_ids")).mapToInt(Math::toIntExact).toArray();
+            List<Tensor> k = new ArrayList<>();
+            List<Tensor> v = new ArrayList<>();
+            for (int l = 0; r.contains("k." + l); l++) {
+                if (!r.contains("v." + l)) {
+                    throw new IOException(file + ": has k." + l + " but no v." + l);
+                }
+                k.add(r.read("k." + l));
+                v.add(r.read("v." + l));
+            }
+            IntactKvPrefix p;
+            try {
+                p = new IntactKvPrefix(ids, k, v, r.read("prefix_logits"));
+                p.requireFits(c, file.toString());
+            } catch (IllegalArgumentException e) {
+                throw new IOException(e.getMessage().startsWith(file.toString()) ? e.getMessage()
+                        : file + ": " + e.getMessage(), e);
+            }
+            return p;
+        }
+    }
+}

@@ -1,0 +1,83 @@
+package intactkv.prefix;
+
+import intactkv.autograd.GradMode;
+import intactkv.model.LlamaModel;
+import intactkv.model.text.Tokenizer;
+import intactkv.tensor.Tensor;
+import java.util.Arrays;
+import java.util.List;
+import java.util.function.DoubleConsumer;
+
+/**
+ * Perplexity exactly as the official {@code eval_utils/ppl.py::ppl_eval}: the documents are
+ * joined with {@code "\n\n"} and tokenized whole (with [BOS] first); the tokens are cut into
+ * {@code n = floor(N / T)} non-overlapping windows of T; the first token of each window is
+ * overwritten with [BOS]; the prediction made at [BOS] is not scored, so each window scores
+ * the T - 2 predictions of tokens 2..T-1; and
+ * <pre>
+ *   PPL = exp( (1/n) sum_windows mean_t CE(logits_t, token_{t+1}) )
+ * </pre>
+ * With IntactKV_[B] the window's [BOS] is the prefix ({@link PrefixedModel} strips it and
+ * supplies its full-precision logits, which are not scored anyway).
+ */
+public final class Perplexity {
+    private Perplexity() {
+    }
+
+    /** The outcome of an evaluation. */
+    public record Result(double ppl, double meanNll, int windows, int seqlen, long scoredTokens) {
+    }
+
+    /** The evaluation tokens of a list of documents (lines of a data file). */
+    public static int[] tokenize(Tokenizer tok, List<String> documents) {
+        return tok.encode(String.join("\n\n", documents), true);
+    }
+
+    /** Evaluates {@code model} on {@code tokens} in windows of {@code seqlen}; {@code progress} gets the fraction done. */
+    public static Result evaluate(PrefixedModel model, int[] tokens, int seqlen, int bos, DoubleConsumer progress) {
+        if (seqlen < 3) {
+            throw new IllegalArgumentException("--seqlen must be at least 3 (two positions are never scored), got " + seqlen);
+        }
+        if (model.prefix() != null && model.prefix().length() >= seqlen) {
+            throw new IllegalArgumentException("the IntactKV prefix has " + model.prefix().length()
+                    + " tokens, not less than --seqlen " + seqlen);
+        }
+        int n = tokens.length / seqlen;
+        if (n == 0) {
+            throw new IllegalArgumentException("the data has " + tokens.length + " tokens, fewer than one window of --seqlen "
+                    + seqlen);
+        }
+        double sum = 0;
+        try (GradMode.Scope s = GradMode.noGrad()) {
+            for (int i = 0; i < n; i++) {
+                int[] w = Arrays.copyOfRange(tokens, i * seqlen, (i + 1) * seqlen);
+                w[0] = bos;
+                Tensor logits = model.forward(w, LlamaModel.Options.LOGITS).logits();
+                sum += windowLoss(logits, w);
+                progress.accept((i + 1.0) / n);
+            }
+        }
+        double mean = sum / n;
+        return new Result(Math.exp(mean), mean, n, seqlen, (long) n * (seqlen - 2));
+    }
+
+    /** Mean cross-entropy of positions 1..T-2 predicting tokens 2..T-1 (logits (T, V)). */
+    static double windowLoss(Tensor logits, int[] w) {
+        int v = logits.dim(1);
+        double[] d = logits.data();
+        double sum = 0;
+        for (int t = 1; t < w.length - 1; t++) {
+            int off = t * v;
+            double max = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < v; j++) {
+                max = Math.max(max, d[off + j]);
+            }
+            double z = 0;
+            for (int j = 0; j < v; j++) {
+                z += Math.exp(d[off + j] - max);
+            }
+            sum += max + Math.log(z) - d[off + w[t + 1]];
+        }
+        return sum / (w.length - 2);
+    }
+}

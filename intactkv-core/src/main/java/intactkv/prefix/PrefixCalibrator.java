@@ -1,0 +1,168 @@
+package intactkv.prefix;
+
+import intactkv.autograd.AdamW;
+import intactkv.autograd.Arithmetic;
+import intactkv.autograd.Functional;
+import intactkv.autograd.GradClip;
+import intactkv.autograd.GradMode;
+import intactkv.autograd.LrSchedule;
+import intactkv.autograd.Parameter;
+import intactkv.autograd.Selection;
+import intactkv.autograd.Shaping;
+import intactkv.autograd.Value;
+import intactkv.model.KvCache;
+import intactkv.model.LlamaModel;
+import intactkv.tensor.Indexing;
+import intactkv.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * IntactKV calibration ("+Cal"): the prefix keys and values are the only trainable parameters
+ * of the quantized model (all weights frozen), trained to make every decoder layer's output
+ * match the full-precision model's, as {@code train_model.py::LlamaForPTQLoss}:
+ * <pre>
+ *   L = sum_l 0.5 * mean_{t in counted, c} (h~_l[t, c] - h_l[t, c])^2
+ * </pre>
+ * with h_l the full-precision layer output on the whole sequence (computed once) and h~_l the
+ * quantized model's on the tokens after the prefix, with the trainable prefix as past; prefix
+ * positions never count. Official settings ({@link Settings#official()}): AdamW lr 2e-4 (no
+ * weight decay), constant schedule with 3 % warm-up, batch 1 with 16-step gradient
+ * accumulation (the loss of each micro-batch divided by 16, as the HF Trainer does), 160
+ * optimizer steps, gradient-norm clip 0.3, seed 42 (sample order shuffled every epoch).
+ */
+public final class PrefixCalibrator {
+    /** Calibration hyper-parameters, validated. */
+    public record Settings(double lr, double warmupRatio, int accumulation, int steps, double clip, long seed,
+                           double weightDecay) {
+        public Settings {
+            if (!(lr > 0) || warmupRatio < 0 || warmupRatio > 1 || accumulation < 1 || steps < 1 || !(clip > 0)
+                    || weightDecay < 0) {
+                throw new IllegalArgumentException("invalid calibration settings: lr " + lr + ", warm-up ratio "
+                        + warmupRatio + ", accumulation " + accumulation + ", steps " + steps + ", clip " + clip);
+            }
+        }
+
+        /** The official code's settings (scripts/train/train.sh). */
+        public static Settings official() {
+            return new Settings(2e-4, 0.03, 16, 160, 0.3, 42, 0.0);
+        }
+
+        /** Warm-up steps: {@code ceil(steps * ratio)}, as HF's {@code get_warmup_steps}. */
+        public int warmupSteps() {
+            return (int) Math.ceil(steps * warmupRatio);
+        }
+    }
+
+    /** Progress: optimizer step (1-based), total steps, mean loss of the step. */
+    @FunctionalInterface
+    public interface Listener {
+        void step(int step, int total, double loss);
+    }
+
+    /** The trained prefix and the mean loss over all samples before and after. */
+    public record Result(IntactKvPrefix prefix, double lossBefore, double lossAfter, double[] stepLosses) {
+    }
+
+    private final LlamaModel fp;
+    private final LlamaModel quantized;
+
+    public PrefixCalibrator(LlamaModel fp, LlamaModel quantized) {
+        this.fp = fp;
+        this.quantized = quantized;
+    }
+
+    /** Full-precision layer outputs at the counted positions of a sample, one (n, d) tensor per layer. */
+    List<Tensor> targets(CalibrationSample s) {
+        try (GradMode.Scope g = GradMode.noGrad()) {
+            LlamaModel.Output o = fp.forward(s.ids(), null, LlamaModel.Options.WITH_HIDDEN);
+            List<Tensor> out = new ArrayList<>();
+            for (Value h : o.hidden()) {
+                Tensor h2 = h.data().reshape(s.ids().length, fp.config().hiddenSize());
+                out.add(Indexing.indexSelect(h2, s.counted()));
+            }
+            return out;
+        }
+    }
+
+    /** The loss of one sample with prefix cache {@code cache}, recorded on the engine when the cache is trainable. */
+    Value loss(CalibrationSample s, List<Tensor> targets, IntactKvPrefix prefix, KvCache cache) {
+        int p = prefix.length();
+        if (!prefix.isPrefixOf(s.ids())) {
+            throw new IllegalArgumentException("calibration sample does not start with the prefix ids");
+        }
+        int[] rest = Arrays.copyOfRange(s.ids(), p, s.ids().length);
+        LlamaModel.Output o = quantized.forward(rest, cache, LlamaModel.Options.WITH_HIDDEN);
+        int[] rows = Arrays.stream(s.counted()).map(i -> i - p).toArray();
+        Value total = null;
+        for (int l = 0; l < o.hidden().size(); l++) {
+            Value h = Shaping.reshape(o.hidden().get(l), rest.length, quantized.config().hiddenSize());
+            Value picked = Selection.embedding(h, rows);
+            Value term = Arithmetic.scale(Functional.mse(picked, Value.constant(targets.get(l))), 0.5);
+            total = total == null ? term : Arithmetic.add(total, term);
+        }
+        return total;
+    }
+
+    /** Mean loss over {@code samples} with {@code prefix}. */
+    public double meanLoss(List<CalibrationSample> samples, List<List<Tensor>> targets, IntactKvPrefix prefix) {
+        KvCache cache = prefix.asCache(false);
+        double sum = 0;
+        try (GradMode.Scope g = GradMode.noGrad()) {
+            for (int i = 0; i < samples.size(); i++) {
+                sum += loss(samples.get(i), targets.get(i), prefix, cache).item();
+            }
+        }
+        return sum / samples.size();
+    }
+
+    /** Trains {@code prefix} on {@code samples}; see the class comment. */
+    public Result calibrate(IntactKvPrefix prefix, List<CalibrationSample> samples, Settings st, Listener listener) {
+        prefix.requireFits(quantized.config(), "IntactKV prefix");
+        List<List<Tensor>> targets = new ArrayList<>();
+        for (CalibrationSample s : samples) {
+            targets.add(targets(s));
+        }
+        double before = meanLoss(samples, targets, prefix);
+        KvCache cache = prefix.asCache(true);
+        List<Parameter> params = new ArrayList<>();
+        for (int l = 0; l < cache.layers(); l++) {
+            params.add(new Parameter("intactkv.k." + l, cache.keys().get(l)));
+            params.add(new Parameter("intactkv.v." + l, cache.values().get(l)));
+        }
+        AdamW opt = new AdamW(params, new AdamW.Config(0.9, 0.999, 1e-8, st.weightDecay()));
+        LrSchedule schedule = LrSchedule.constantWithWarmup(st.lr(), st.warmupSteps());
+        Random rng = new Random(st.seed());
+        List<Integer> order = new ArrayList<>();
+        int cursor = 0;
+        double[] stepLosses = new double[st.steps()];
+        for (int step = 0; step < st.steps(); step++) {
+            Parameter.zeroGrad(params);
+            double sum = 0;
+            for (int micro = 0; micro < st.accumulation(); micro++) {
+                if (cursor == order.size()) { // a new epoch: reshuffle
+                    order.clear();
+                    for (int i = 0; i < samples.size(); i++) {
+                        order.add(i);
+                    }
+                    Collections.shuffle(order, rng);
+                    cursor = 0;
+                }
+                int k = order.get(cursor++);
+                Value loss = loss(samples.get(k), targets.get(k), prefix, cache);
+                sum += loss.item();
+                Arithmetic.scale(loss, 1.0 / st.accumulation()).backward();
+            }
+            GradClip.clipGradNorm(params, st.clip());
+            opt.step(schedule.lr(step));
+            stepLosses[step] = sum / st.accumulation();
+            listener.step(step + 1, st.steps(), stepLosses[step]);
+        }
+        IntactKvPrefix trained = prefix.withCache(cache);
+        double after = meanLoss(samples, targets, trained);
+        return new Result(trained, before, after, stepLosses);
+    }
+}
