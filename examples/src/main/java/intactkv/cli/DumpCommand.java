@@ -2,6 +2,10 @@ package intactkv.cli;
 
 import intactkv.autograd.GradMode;
 import intactkv.model.LlamaModel;
+import intactkv.model.LlamaWeights;
+import intactkv.prefix.IntactKvPrefix;
+import intactkv.prefix.PrefixSpec;
+import intactkv.prefix.PrefixedModel;
 import intactkv.model.io.DType;
 import intactkv.model.io.SafetensorsWriter;
 import intactkv.tensor.Shape;
@@ -42,33 +46,49 @@ final class DumpCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     QuantOptions quant;
 
+    @Option(names = "--intactkv", defaultValue = "none", paramLabel = "WHICH",
+            description = "none (default), bos, prompt, or a prefix file: logits then cover the prefix positions (full-precision"
+                    + " logits there) and hidden.{l} the positions the quantized model computed")
+    String intactkv;
+
     @Override
     public Integer call() throws Exception {
-        LlamaModel m = ModelDir.model(model);
+        LlamaWeights fp = LlamaWeights.load(ModelDir.check(model), false);
+        LlamaModel m = new LlamaModel(fp);
+        intactkv.quant.QuantConfig config = null;
         if (quant.any()) {
             try (ProgressBar bar = new ProgressBar()) {
-                m = quant.build(model, m.weights(), bar).model();
+                intactkv.quant.QuantizedModel q = quant.build(model, fp, bar);
+                m = q.model();
+                config = q.config();
             }
         }
-        int[] ids = input.tokens != null ? input.tokens : ModelDir.tokenizer(model).encode(input.text, true);
+        boolean needTok = input.text != null || intactkv.equals("prompt");
+        intactkv.model.text.Tokenizer tok = needTok ? ModelDir.tokenizer(model) : null;
+        int[] ids = input.tokens != null ? input.tokens : tok.encode(input.text, true);
         if (ids.length == 0) {
             throw new IllegalArgumentException("no tokens to run");
         }
-        LlamaModel.Output o;
+        IntactKvPrefix prefix = PrefixSpec.resolve(intactkv, fp, config, tok);
+        PrefixedModel.Result r;
         try (GradMode.Scope s = GradMode.noGrad()) {
-            o = m.forward(ids, null, LlamaModel.Options.WITH_HIDDEN);
+            r = new PrefixedModel(m, prefix).forward(ids, LlamaModel.Options.WITH_HIDDEN);
         }
         int t = ids.length;
         SafetensorsWriter w = new SafetensorsWriter().metadata("producer", "intactkv dump")
                 .metadata("model", model.toAbsolutePath().toString())
+                .metadata("intactkv", intactkv)
                 .putLongs("input_ids", DType.I64, Arrays.stream(ids).asLongStream().toArray(), Shape.of(t))
-                .put("logits", DType.F64, o.logits().data().reshape(t, m.config().vocabSize()));
-        for (int l = 0; l < o.hidden().size(); l++) {
-            w.put("hidden." + l, DType.F64, o.hidden().get(l).data().reshape(t, m.config().hiddenSize()));
+                .put("logits", DType.F64, r.logits());
+        LlamaModel.Output o = r.output();
+        int computed = t - r.stripped();
+        int layers = o == null ? 0 : o.hidden().size();
+        for (int l = 0; l < layers; l++) {
+            w.put("hidden." + l, DType.F64, o.hidden().get(l).data().reshape(computed, m.config().hiddenSize()));
         }
         w.write(out);
-        spec.commandLine().getOut().printf("wrote %s: input_ids (%d), logits (%d, %d), hidden.0..%d (%d, %d)%n", out, t, t,
-                m.config().vocabSize(), o.hidden().size() - 1, t, m.config().hiddenSize());
+        spec.commandLine().getOut().printf("wrote %s: input_ids (%d), logits (%d, %d), hidden.0..%d (%d, %d)%n", out, t,
+                r.logits().dim(0), m.config().vocabSize(), layers - 1, computed, m.config().hiddenSize());
         return 0;
     }
 }

@@ -15,7 +15,8 @@ import picocli.CommandLine.Command;
             "",
             "Run './intactkv COMMAND --help' for the options of a command."
         },
-        subcommands = {GenerateCommand.class, DumpCommand.class, QuantizeCommand.class, InfoCommand.class,
+        subcommands = {GenerateCommand.class, DumpCommand.class, QuantizeCommand.class, PplCommand.class,
+            CalibrateCommand.class, InfoCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec

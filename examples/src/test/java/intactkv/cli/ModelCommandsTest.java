@@ -119,6 +119,60 @@ class ModelCommandsTest {
     }
 
     @Test
+    void pplCalibrateAndDumpWithIntactKv() throws Exception {
+        Path data = dir.resolve("eval.txt");
+        Files.writeString(data, "ab a b ab ba\nb a ab\n".repeat(60));
+        String[] base = run("ppl", "--model", modelDir.toString(), "--data", data.toString(), "--seqlen", "32",
+                "--method", "rtn", "--wbits", "3", "--group", "8", "--json");
+        assertEquals("0", base[0], base[2]);
+        String[] withB = run("ppl", "--model", modelDir.toString(), "--data", data.toString(), "--seqlen", "32",
+                "--method", "rtn", "--wbits", "3", "--group", "8", "--intactkv", "bos", "--json");
+        assertEquals("0", withB[0], withB[2]);
+        com.google.gson.JsonObject a = com.google.gson.JsonParser.parseString(base[1]).getAsJsonObject();
+        com.google.gson.JsonObject b = com.google.gson.JsonParser.parseString(withB[1]).getAsJsonObject();
+        assertEquals(a.get("windows").getAsInt(), b.get("windows").getAsInt());
+        assertTrue(a.get("ppl").getAsDouble() > 1 && b.get("ppl").getAsDouble() > 1);
+        // full precision: IntactKV_[B] changes nothing
+        String[] fp = run("ppl", "--model", modelDir.toString(), "--data", data.toString(), "--seqlen", "32", "--json");
+        String[] fpB = run("ppl", "--model", modelDir.toString(), "--data", data.toString(), "--seqlen", "32",
+                "--intactkv", "bos", "--json");
+        double p0 = com.google.gson.JsonParser.parseString(fp[1]).getAsJsonObject().get("ppl").getAsDouble();
+        double p1 = com.google.gson.JsonParser.parseString(fpB[1]).getAsJsonObject().get("ppl").getAsDouble();
+        assertEquals(p0, p1, 1e-9 * p0);
+
+        Path prefix = dir.resolve("prefix.safetensors");
+        String[] cal = run("calibrate", "--model", modelDir.toString(), "--method", "rtn", "--wbits", "3", "--group", "8",
+                "--data", data.toString(), "--intactkv", "bos", "--samples", "4", "--seqlen", "24", "--steps", "6",
+                "--accumulation", "2", "--lr", "1e-2", "--out", prefix.toString());
+        assertEquals("0", cal[0], cal[2]);
+        assertTrue(cal[1].contains("loss") && Files.isRegularFile(prefix), cal[1]);
+        String[] withFile = run("ppl", "--model", modelDir.toString(), "--data", data.toString(), "--seqlen", "32",
+                "--method", "rtn", "--wbits", "3", "--group", "8", "--intactkv", prefix.toString());
+        assertEquals("0", withFile[0], withFile[2]);
+
+        Path chat = dir.resolve("chat.jsonl");
+        Files.writeString(chat, ("{\"conversations\": [{\"from\": \"human\", \"value\": \"ab\"},"
+                + " {\"from\": \"gpt\", \"value\": \"b a ab\"}]}\n").repeat(3));
+        String[] calChat = run("calibrate", "--model", modelDir.toString(), "--method", "rtn", "--wbits", "3", "--group",
+                "8", "--data", chat.toString(), "--samples", "3", "--seqlen", "400", "--steps", "2", "--accumulation", "1",
+                "--out", dir.resolve("prefix-p.safetensors").toString());
+        assertEquals("0", calChat[0], calChat[2]);
+
+        Path out = dir.resolve("dump-ikv.safetensors");
+        String[] d = run("dump", "--model", modelDir.toString(), "--method", "rtn", "--wbits", "3", "--group", "8",
+                "--intactkv", "bos", "--tokens", "1,260,261,259", "--out", out.toString());
+        assertEquals("0", d[0], d[2]);
+        try (SafetensorsReader f = SafetensorsReader.open(out)) {
+            assertEquals(intactkv.tensor.Shape.of(4, 263), f.entry("logits").shape());
+            assertEquals(intactkv.tensor.Shape.of(3, 16), f.entry("hidden.0").shape());
+        }
+        String[] longPrefix = run("ppl", "--model", modelDir.toString(), "--data", data.toString(), "--seqlen", "3",
+                "--intactkv", "prompt");
+        assertEquals("1", longPrefix[0]);
+        assertTrue(longPrefix[2].contains("--seqlen 3"), longPrefix[2]);
+    }
+
+    @Test
     void calibrationDataErrors() throws Exception {
         Path empty = dir.resolve("empty.txt");
         Files.writeString(empty, "  \n");

@@ -1,0 +1,93 @@
+package intactkv.cli;
+
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import intactkv.model.LlamaModel;
+import intactkv.model.LlamaWeights;
+import intactkv.model.text.Tokenizer;
+import intactkv.prefix.IntactKvPrefix;
+import intactkv.prefix.Perplexity;
+import intactkv.prefix.PrefixSpec;
+import intactkv.prefix.PrefixedModel;
+import intactkv.quant.Calibration;
+import intactkv.quant.QuantConfig;
+import intactkv.quant.QuantizedModel;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code ./intactkv ppl}: perplexity with the official protocol, with or without IntactKV. */
+@Command(name = "ppl", mixinStandardHelpOptions = true,
+        description = {"Perplexity as the official eval_utils/ppl.py: the lines of --data joined with \"\\n\\n\", tokenized",
+            "whole, non-overlapping windows of --seqlen whose first token is [BOS]; the prediction after [BOS] is not",
+            "scored. --intactkv bos replaces each window's [BOS] by the full-precision prefix."})
+final class PplCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--model", required = true, paramLabel = "FP_DIR", description = "full-precision model directory")
+    Path model;
+
+    @Mixin
+    QuantOptions quant;
+
+    @Option(names = "--data", required = true, paramLabel = "FILE", description = "UTF-8 text, one document per line")
+    Path data;
+
+    @Option(names = "--seqlen", defaultValue = "2048", paramLabel = "T", description = "window length (default ${DEFAULT-VALUE})")
+    int seqlen;
+
+    @Option(names = "--intactkv", defaultValue = "none", paramLabel = "WHICH",
+            description = "none (default), bos, prompt, or a prefix file written by 'calibrate'")
+    String intactkv;
+
+    @Option(names = "--json", description = "print the result as JSON")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        quant.validate();
+        String text = Calibration.readText(data);
+        List<String> docs = text.lines().toList();
+        LlamaWeights fp = LlamaWeights.load(ModelDir.check(model), false);
+        Tokenizer tok = ModelDir.tokenizer(model);
+        int[] tokens = Perplexity.tokenize(tok, docs);
+        LlamaModel m;
+        QuantConfig config = null;
+        try (ProgressBar bar = new ProgressBar()) {
+            if (quant.any()) {
+                QuantizedModel q = quant.build(model, fp, bar);
+                m = q.model();
+                config = q.config();
+            } else {
+                m = new LlamaModel(fp);
+            }
+            IntactKvPrefix prefix = PrefixSpec.resolve(intactkv, fp, config, tok);
+            Perplexity.Result r = Perplexity.evaluate(new PrefixedModel(m, prefix), tokens, seqlen, fp.config().bosTokenId(),
+                    d -> bar.update("ppl", d));
+            String label = config == null ? "fp" : config.label();
+            if (json) {
+                JsonObject o = new JsonObject();
+                o.addProperty("ppl", r.ppl());
+                o.addProperty("mean_nll", r.meanNll());
+                o.addProperty("windows", r.windows());
+                o.addProperty("seqlen", r.seqlen());
+                o.addProperty("scored_tokens", r.scoredTokens());
+                o.addProperty("model", model.toString());
+                o.addProperty("quantization", label);
+                o.addProperty("intactkv", intactkv);
+                o.addProperty("data", data.toString());
+                spec.commandLine().getOut().println(new GsonBuilder().setPrettyPrinting().create().toJson(o));
+            } else {
+                spec.commandLine().getOut().printf(Locale.ROOT, "ppl %.4f  (%s, intactkv %s, %d windows of %d tokens)%n",
+                        r.ppl(), label, intactkv, r.windows(), r.seqlen());
+            }
+        }
+        return 0;
+    }
+}
