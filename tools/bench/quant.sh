@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mvn -B -q -DskipTests package -pl benchmarks -am
-java --add-modules jdk.incubator.vector -Xmx4g -cp benchmarks/target/benchmarks.jar intactkv.bench.QuantThroughput 2>/dev/null
+java --add-modules jdk.incubator.vector -Xmx4g -cp benchmarks/target/benchmarks.jar intactkv.bench.QuantThroughput 2> >(grep -v "^WARNING: Using incubator" >&2)
 /usr/bin/python3 tools/bench/quant_torch.py

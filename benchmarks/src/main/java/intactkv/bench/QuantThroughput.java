@@ -19,7 +19,8 @@ import java.util.Random;
  * Time of each quantization method (a bench command; one run of a method takes seconds):
  * GPTQ of one 1024 x 1024 layer with a Hessian from 128 x 512 calibration tokens (Hessian
  * accumulation and the quantization itself, timed separately), and every method on the 1M
- * model of {@link ModelThroughput} with 32 calibration sequences of 128 tokens.
+ * model of {@link ModelThroughput} (W3 per channel; W4A4KV4 for QuaRot) with 32 calibration sequences of
+ * 128 tokens.
  * {@code tools/bench/quant.sh} runs it beside PyTorch's GPTQ on the same layer.
  */
 public final class QuantThroughput {
@@ -51,9 +52,10 @@ public final class QuantThroughput {
             }
             calib.add(s);
         }
-        WeightQuantizer.Spec w3 = WeightQuantizer.Spec.asym(3, 128);
+        // per-channel: the 1M model's d_ff = 344 has no group size of 128
+        WeightQuantizer.Spec w3 = WeightQuantizer.Spec.asym(3, WeightQuantizer.Spec.PER_CHANNEL);
         QuantConfig[] configs = {
-            QuantConfig.rtn(3, 128),
+            QuantConfig.rtn(3, WeightQuantizer.Spec.PER_CHANNEL),
             new QuantConfig(Method.GPTQ, w3, QuantConfig.OFF, QuantConfig.OFF, 0),
             new QuantConfig(Method.AWQ, w3, QuantConfig.OFF, QuantConfig.OFF, 0),
             new QuantConfig(Method.OMNIQUANT, w3, QuantConfig.OFF, QuantConfig.OFF, 0),

@@ -173,6 +173,26 @@ class ModelCommandsTest {
     }
 
     @Test
+    void analyzeWritesPlotsAndJson() throws Exception {
+        Path out = dir.resolve("analysis");
+        String[] r = run("analyze", "--model", modelDir.toString(), "--text", "ab a b ab ba b a ab ba ab a b",
+                "--out", out.toString(), "--max-prefix", "3", "--method", "rtn", "--wbits", "3", "--group", "8");
+        assertEquals("0", r[0], r[2]);
+        assertTrue(r[1].contains("mean attention on [BOS]") && r[1].contains("size 3"), r[1]);
+        for (String f : new String[] {"activations_layer0.png", "attention_layer1.png", "attention_on_bos.png",
+            "mse_vs_intactkv_size.png"}) {
+            byte[] png = Files.readAllBytes(out.resolve(f));
+            assertTrue(png.length > 1000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G', f);
+        }
+        var json = com.google.gson.JsonParser.parseString(Files.readString(out.resolve("analysis.json"))).getAsJsonObject();
+        assertEquals(4, json.getAsJsonArray("last_layer_mse_by_intactkv_size").size());
+        String[] bad = run("analyze", "--model", modelDir.toString(), "--text", "ab", "--out", out.toString(),
+                "--layers", "7");
+        assertEquals("1", bad[0]);
+        assertTrue(bad[2].contains("layer 7"), bad[2]);
+    }
+
+    @Test
     void calibrationDataErrors() throws Exception {
         Path empty = dir.resolve("empty.txt");
         Files.writeString(empty, "  \n");

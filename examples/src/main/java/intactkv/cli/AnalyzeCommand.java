@@ -1,0 +1,168 @@
+package intactkv.cli;
+
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import intactkv.model.LlamaModel;
+import intactkv.model.LlamaWeights;
+import intactkv.model.io.AtomicFiles;
+import intactkv.model.text.Tokenizer;
+import intactkv.prefix.PivotAnalysis;
+import intactkv.prefix.PrefixSpec;
+import intactkv.quant.QuantizedModel;
+import intactkv.tensor.Elementwise;
+import intactkv.tensor.Layout;
+import intactkv.tensor.Tensor;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code ./intactkv analyze}: pivot tokens, massive activations, and the error against IntactKV size. */
+@Command(name = "analyze", mixinStandardHelpOptions = true,
+        description = {"Pivot-token analysis of a model on a text: attention mass on the first positions per layer and head,",
+            "massive activations (token, channel, value, ratio to the median token's largest |h|), and the",
+            "quantized model's last-layer output MSE against IntactKV size 0..K (RTN W3 unless quantization flags are",
+            "given). Writes PNG plots (paper Fig. 1 and Fig. 2 style) and analysis.json into --out."})
+final class AnalyzeCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "full-precision model directory")
+    Path model;
+
+    @Mixin
+    QuantOptions quant;
+
+    @Option(names = "--text", required = true, paramLabel = "TEXT", description = "text to analyse ([BOS] is put first)")
+    String text;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "output directory for PNGs and analysis.json")
+    Path out;
+
+    @Option(names = "--layers", split = ",", paramLabel = "L", description = "layers to plot (default: first, middle, last)")
+    int[] layers;
+
+    @Option(names = "--max-prefix", defaultValue = "8", paramLabel = "K", description = "largest IntactKV size (default ${DEFAULT-VALUE})")
+    int maxPrefix;
+
+    @Option(names = "--from-query", defaultValue = "32", paramLabel = "Q",
+            description = "attention is averaged over queries at positions >= Q (default ${DEFAULT-VALUE}, at most half the text)")
+    int fromQuery;
+
+    @Override
+    public Integer call() throws Exception {
+        LlamaWeights fp = LlamaWeights.load(ModelDir.check(model), false);
+        Tokenizer tok = ModelDir.tokenizer(model);
+        int[] ids = tok.encode(text, true);
+        int nl = fp.config().numHiddenLayers();
+        int[] plot = layers != null ? layers : new int[] {0, nl / 2, nl - 1};
+        for (int l : plot) {
+            if (l < 0 || l >= nl) {
+                throw new IllegalArgumentException("--layers: layer " + l + " outside 0.." + (nl - 1));
+            }
+        }
+        int q0 = Math.min(fromQuery, ids.length / 2);
+        int k = Math.min(maxPrefix, ids.length - 1);
+        LlamaModel fpModel = new LlamaModel(fp);
+        Files.createDirectories(out);
+        PrintWriter o = spec.commandLine().getOut();
+        // attention on the first positions
+        double[][][] mass = PivotAnalysis.attentionMass(fpModel, ids, 4, q0);
+        o.printf("text: %d tokens; attention averaged over queries at positions >= %d%n", ids.length, q0);
+        o.println("layer  mean attention on [BOS]  heads with >= 30% on [BOS]  on position 1");
+        JsonObject json = new JsonObject();
+        JsonArray layerJson = new JsonArray();
+        double[][] bosByLayer = new double[2][nl];
+        for (int l = 0; l < nl; l++) {
+            double mean = Arrays.stream(mass[l]).mapToDouble(h -> h[0]).average().orElse(0);
+            long strong = Arrays.stream(mass[l]).filter(h -> h[0] >= 0.3).count();
+            double pos1 = Arrays.stream(mass[l]).mapToDouble(h -> h.length > 1 ? h[1] : 0).average().orElse(0);
+            o.printf(Locale.ROOT, "%5d  %23.3f  %15d / %-10d  %12.3f%n", l, mean, strong, mass[l].length, pos1);
+            bosByLayer[0][l] = l;
+            bosByLayer[1][l] = mean;
+            JsonObject lj = new JsonObject();
+            lj.addProperty("layer", l);
+            lj.addProperty("mean_attention_on_bos", mean);
+            lj.addProperty("heads_with_30pct_on_bos", strong);
+            JsonArray heads = new JsonArray();
+            for (double[] h : mass[l]) {
+                heads.add(h[0]);
+            }
+            lj.add("attention_on_bos_by_head", heads);
+            layerJson.add(lj);
+        }
+        json.add("layers", layerJson);
+        // massive activations
+        List<Tensor> hidden = PivotAnalysis.hiddenStates(fpModel, ids);
+        List<PivotAnalysis.Massive> massive = PivotAnalysis.massiveActivations(hidden, 8);
+        o.println("largest activations (ratio = |h| / median over tokens of each token's largest |h| in that layer):");
+        JsonArray mj = new JsonArray();
+        for (PivotAnalysis.Massive m : massive) {
+            o.printf(Locale.ROOT, "  layer %d token %d ('%s') channel %d value %.3f ratio %.1fx%n", m.layer(), m.token(),
+                    tok.piece(ids[m.token()]), m.channel(), m.value(), m.ratio());
+            JsonObject e = new JsonObject();
+            e.addProperty("layer", m.layer());
+            e.addProperty("token", m.token());
+            e.addProperty("channel", m.channel());
+            e.addProperty("value", m.value());
+            e.addProperty("ratio", m.ratio());
+            mj.add(e);
+        }
+        json.add("massive_activations", mj);
+        // error against IntactKV size
+        QuantOptions qo = quant;
+        if (!qo.any()) {
+            qo.method = "rtn";
+            qo.wbits = 3;
+            qo.group = fp.config().hiddenSize() % 128 == 0 && fp.config().intermediateSize() % 128 == 0 ? 128 : -1;
+        }
+        QuantizedModel q;
+        try (ProgressBar bar = new ProgressBar()) {
+            q = qo.build(model, fp, bar);
+        }
+        double[] mse = PivotAnalysis.lastLayerMseBySize(fpModel, PrefixSpec.generator(fp, q.config()), q.model(), ids, k);
+        o.printf("last-layer output MSE of %s against IntactKV size (positions >= %d):%n", q.config().label(), k);
+        double[][] curve = new double[2][k + 1];
+        JsonArray cj = new JsonArray();
+        for (int s = 0; s <= k; s++) {
+            o.printf(Locale.ROOT, "  size %d (%s): %.6g%n", s, s == 0 ? "none" : "..'" + tok.piece(ids[s - 1]) + "'", mse[s]);
+            curve[0][s] = s;
+            curve[1][s] = mse[s];
+            cj.add(mse[s]);
+        }
+        json.add("last_layer_mse_by_intactkv_size", cj);
+        json.addProperty("quantization", q.config().label());
+        // plots
+        for (int l : plot) {
+            Tensor absH = Elementwise.map(hidden.get(l), Math::abs);
+            Charts.heat(out.resolve("activations_layer" + l + ".png"), "|hidden state|, output of layer " + l,
+                    "channel", "token position", absH);
+            Tensor att = PivotAnalysis.meanAttentionMap(fpModel, ids, l);
+            int shown = Math.min(ids.length, 64);
+            Charts.heat(out.resolve("attention_layer" + l + ".png"), "attention (mean over heads), layer " + l,
+                    "key position", "query position", Layout.slice(Layout.slice(att, 0, 0, shown), 1, 0, shown));
+        }
+        Map<String, double[][]> bos = new LinkedHashMap<>();
+        bos.put("mean attention on [BOS]", bosByLayer);
+        Charts.line(out.resolve("attention_on_bos.png"), "Attention on [BOS] by layer", "layer",
+                "mean attention probability", bos, false);
+        Map<String, double[][]> series = new LinkedHashMap<>();
+        series.put(q.config().label(), curve);
+        Charts.line(out.resolve("mse_vs_intactkv_size.png"), "Last-layer output MSE vs IntactKV size",
+                "IntactKV size (tokens kept lossless)", "MSE to full precision", series, false);
+        AtomicFiles.writeString(out.resolve("analysis.json"), new GsonBuilder().setPrettyPrinting().create().toJson(json));
+        o.println("wrote " + out.resolve("analysis.json") + " and PNG plots (activations_layer*.png, attention_layer*.png,"
+                + " attention_on_bos.png, mse_vs_intactkv_size.png) in " + out);
+        return 0;
+    }
+}

@@ -1,0 +1,76 @@
+package intactkv.cli;
+
+import intactkv.model.io.AtomicFiles;
+import intactkv.tensor.Tensor;
+import java.awt.Color;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.HeatMapChart;
+import org.knowm.xchart.HeatMapChartBuilder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.internal.chartpart.Chart;
+import org.knowm.xchart.style.markers.SeriesMarkers;
+
+/** PNG charts (XChart, headless), written atomically: line charts and heat maps with titles, axis labels and legends. */
+final class Charts {
+    private Charts() {
+    }
+
+    static {
+        System.setProperty("java.awt.headless", "true");
+    }
+
+    /** A line chart with one series per map entry: {x values, y values}. */
+    static void line(Path file, String title, String xTitle, String yTitle, Map<String, double[][]> series, boolean logY)
+            throws IOException {
+        XYChart c = new XYChartBuilder().width(900).height(540).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
+        c.getStyler().setYAxisLogarithmic(logY);
+        c.getStyler().setChartBackgroundColor(Color.WHITE);
+        for (Map.Entry<String, double[][]> e : series.entrySet()) {
+            c.addSeries(e.getKey(), e.getValue()[0], e.getValue()[1]).setMarker(SeriesMarkers.CIRCLE);
+        }
+        save(file, c);
+    }
+
+    /**
+     * A heat map of {@code values (rows, cols)}: x = column index, y = row index (0 at the
+     * bottom). Tick labels are hidden (there is one per cell); the axis titles give the ranges.
+     */
+    static void heat(Path file, String title, String xTitle, String yTitle, Tensor values) throws IOException {
+        int rows = values.dim(0);
+        int cols = values.dim(1);
+        HeatMapChart c = new HeatMapChartBuilder().width(1000).height(640).title(title)
+                .xAxisTitle(xTitle + " (0.." + (cols - 1) + ", left to right)")
+                .yAxisTitle(yTitle + " (0.." + (rows - 1) + ", bottom to top)").build();
+        c.getStyler().setShowValue(false);
+        c.getStyler().setChartBackgroundColor(Color.WHITE);
+        c.getStyler().setRangeColors(new Color[] {new Color(255, 255, 255), new Color(255, 200, 0), new Color(200, 0, 0)});
+        c.getStyler().setXAxisTicksVisible(false);
+        c.getStyler().setYAxisTicksVisible(false);
+        List<Number> x = new ArrayList<>();
+        List<Number> y = new ArrayList<>();
+        for (int j = 0; j < cols; j++) {
+            x.add(j);
+        }
+        for (int i = 0; i < rows; i++) {
+            y.add(i);
+        }
+        List<Number[]> cells = new ArrayList<>();
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) {
+                cells.add(new Number[] {j, i, values.get(i, j)});
+            }
+        }
+        c.addSeries(title, x, y, cells);
+        save(file, c);
+    }
+
+    private static void save(Path file, Chart<?, ?> chart) throws IOException {
+        AtomicFiles.write(file, out -> BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG));
+    }
+}
