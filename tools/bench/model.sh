@@ -8,6 +8,6 @@ mvn -B -q -DskipTests package -pl benchmarks -am
 for cfg in "1m 256 64 5" "tinyllama 256 16 1"; do
   set -- $cfg
   java --add-modules jdk.incubator.vector -Xmx14g -cp benchmarks/target/benchmarks.jar \
-    intactkv.bench.ModelThroughput "$@" 2>/dev/null
+    intactkv.bench.ModelThroughput "$@" 2> >(grep -v "^WARNING: Using incubator" >&2)
   /usr/bin/python3 tools/bench/model_torch.py "$@"
 done
