@@ -37,6 +37,33 @@ final class Charts {
         save(file, c);
     }
 
+    /** A log-log scatter chart with one series per map entry: {x values, y values}, and the line y = x. */
+    static void scatter(Path file, String title, String xTitle, String yTitle, Map<String, double[][]> series)
+            throws IOException {
+        XYChart c = new XYChartBuilder().width(900).height(640).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
+        c.getStyler().setDefaultSeriesRenderStyle(org.knowm.xchart.XYSeries.XYSeriesRenderStyle.Scatter);
+        c.getStyler().setXAxisLogarithmic(true);
+        c.getStyler().setYAxisLogarithmic(true);
+        c.getStyler().setChartBackgroundColor(Color.WHITE);
+        c.getStyler().setMarkerSize(5);
+        double lo = Double.POSITIVE_INFINITY;
+        double hi = 0;
+        for (Map.Entry<String, double[][]> e : series.entrySet()) {
+            c.addSeries(e.getKey(), e.getValue()[0], e.getValue()[1]);
+            for (double v : e.getValue()[0]) {
+                if (v > 0) {
+                    lo = Math.min(lo, v);
+                    hi = Math.max(hi, v);
+                }
+            }
+        }
+        if (hi > 0) {
+            c.addSeries("y = x", new double[] {lo, hi}, new double[] {lo, hi})
+                    .setXYSeriesRenderStyle(org.knowm.xchart.XYSeries.XYSeriesRenderStyle.Line).setMarker(SeriesMarkers.NONE);
+        }
+        save(file, c);
+    }
+
     /**
      * A heat map of {@code values (rows, cols)}: x = column index, y = row index (0 at the
      * bottom). Tick labels are hidden (there is one per cell); the axis titles give the ranges.

@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
             "Run './intactkv COMMAND --help' for the options of a command."
         },
         subcommands = {GenerateCommand.class, DumpCommand.class, QuantizeCommand.class, PplCommand.class,
-            CalibrateCommand.class, AnalyzeCommand.class, InfoCommand.class,
+            CalibrateCommand.class, AnalyzeCommand.class, TheoryReportCommand.class, InfoCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
