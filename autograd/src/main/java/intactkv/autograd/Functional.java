@@ -8,8 +8,8 @@ import intactkv.tensor.Tensor;
 /**
  * The composite functions the model and the training losses need, built from the primitives
  * of this package so that their gradients follow from the primitives' (tinygrad's approach).
- * The one exception is {@link #silu}, fused for speed, whose gradient is tested against its
- * composed form. Shapes use the glossary of {@link intactkv.tensor}.
+ * The exceptions, fused for speed, are {@link #silu} and {@link #softmax} / {@link #logSoftmax}
+ * along the last axis; each gradient is tested against its composed form. Shapes use the glossary of {@link intactkv.tensor}.
  */
 public final class Functional {
     private Functional() {
@@ -46,18 +46,76 @@ public final class Functional {
     }
 
     /**
-     * Softmax along {@code axis}: {@code e = exp(a - m)}, {@code e / sum(e)}. The shift
+     * Softmax along {@code axis}. Along the last axis it is fused for speed (attention applies
+     * it to every (T, T) score matrix): with {@code s = softmax(a)},
+     * {@code dL/da = s * (G - sum(G * s))} per row; its gradient is tested against the composed
+     * form {@link #softmaxComposed}. Other axes use the composed form.
+     */
+    public static Value softmax(Value a, int axis) {
+        int ax = a.shape().normalizeAxis(axis);
+        if (ax != a.shape().rank() - 1) {
+            return softmaxComposed(a, axis);
+        }
+        Tensor s = intactkv.tensor.Softmax.softmax(a.data(), -1);
+        return Value.result("softmax", s, g -> {
+            int n = s.dim(-1);
+            double[] sd = s.data();
+            double[] gd = g.data();
+            double[] dx = new double[sd.length];
+            for (int r = 0; r < sd.length; r += n) {
+                double dot = 0;
+                for (int j = r; j < r + n; j++) {
+                    dot += gd[j] * sd[j];
+                }
+                for (int j = r; j < r + n; j++) {
+                    dx[j] = sd[j] * (gd[j] - dot);
+                }
+            }
+            a.accumulate(Tensor.wrap(dx, a.shape()));
+        }, a);
+    }
+
+    /**
+     * Softmax from primitives: {@code e = exp(a - m)}, {@code e / sum(e)}. The shift
      * {@code m = max(a)} is a stop-gradient constant: softmax is invariant to it, so its
      * gradient contribution is exactly zero.
      */
-    public static Value softmax(Value a, int axis) {
+    static Value softmaxComposed(Value a, int axis) {
         Value shifted = Arithmetic.sub(a, Value.constant(stableShift(a.data(), axis)));
         Value e = Pointwise.exp(shifted);
         return Arithmetic.div(e, Reductions.sum(e, true, axis));
     }
 
-    /** Log-softmax along {@code axis}: {@code z - log(sum(exp(z)))} with {@code z = a - stopgrad(max a)}. */
+    /**
+     * Log-softmax along {@code axis}; fused along the last axis ({@code dL/da = G - softmax(a) sum(G)}
+     * per row, tested against {@link #logSoftmaxComposed}), composed otherwise.
+     */
     public static Value logSoftmax(Value a, int axis) {
+        int ax = a.shape().normalizeAxis(axis);
+        if (ax != a.shape().rank() - 1) {
+            return logSoftmaxComposed(a, axis);
+        }
+        Tensor ls = intactkv.tensor.Softmax.logSoftmax(a.data(), -1);
+        return Value.result("logSoftmax", ls, g -> {
+            int n = ls.dim(-1);
+            double[] l = ls.data();
+            double[] gd = g.data();
+            double[] dx = new double[l.length];
+            for (int r = 0; r < l.length; r += n) {
+                double sum = 0;
+                for (int j = r; j < r + n; j++) {
+                    sum += gd[j];
+                }
+                for (int j = r; j < r + n; j++) {
+                    dx[j] = gd[j] - Math.exp(l[j]) * sum;
+                }
+            }
+            a.accumulate(Tensor.wrap(dx, a.shape()));
+        }, a);
+    }
+
+    /** Log-softmax from primitives: {@code z - log(sum(exp(z)))} with {@code z = a - stopgrad(max a)}. */
+    static Value logSoftmaxComposed(Value a, int axis) {
         Value z = Arithmetic.sub(a, Value.constant(stableShift(a.data(), axis)));
         return Arithmetic.sub(z, Pointwise.log(Reductions.sum(Pointwise.exp(z), true, axis)));
     }

@@ -55,6 +55,18 @@ class CompositeGradientTest {
             assertArrayEquals(Softmax.logSoftmax(x, ax).data(),
                     Functional.logSoftmax(Value.constant(x), ax).data().data(), 1e-14);
         }
+        // the fused last-axis versions against the composed ones: values and gradients
+        Tensor g = normal(2, 3, 5);
+        for (boolean log : new boolean[] {false, true}) {
+            Value pf = Value.param(x.copy());
+            Value pc = Value.param(x.copy());
+            Value yf = log ? Functional.logSoftmax(pf, -1) : Functional.softmax(pf, -1);
+            Value yc = log ? Functional.logSoftmaxComposed(pc, -1) : Functional.softmaxComposed(pc, -1);
+            assertArrayEquals(yc.data().data(), yf.data().data(), 1e-14);
+            yf.backward(g);
+            yc.backward(g);
+            assertArrayEquals(pc.grad().data(), pf.grad().data(), 1e-14);
+        }
         // with a causal -inf entry and huge logits
         Tensor masked = Tensor.of(new double[] {800, Double.NEGATIVE_INFINITY, 801, 0.3, 0.1, -0.2}, 2, 3);
         Value p = Value.param(masked);

@@ -12,7 +12,13 @@ final class ModelDir {
     private ModelDir() {
     }
 
-    static Path check(Path dir) {
+    static Path check(Path arg) {
+        Path dir;
+        try {
+            dir = DefaultModel.resolve(arg);
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
         if (!Files.isDirectory(dir)) {
             throw new IllegalArgumentException("model directory " + dir + " does not exist; pass --model with a "
                     + "Hugging Face LLaMA directory (config.json, model.safetensors, tokenizer.json)");
@@ -25,8 +31,9 @@ final class ModelDir {
         return new LlamaModel(LlamaWeights.load(check(dir), false));
     }
 
-    static Tokenizer tokenizer(Path dir) throws IOException {
-        Path f = check(dir).resolve("tokenizer.json");
+    static Tokenizer tokenizer(Path arg) throws IOException {
+        Path dir = check(arg);
+        Path f = dir.resolve("tokenizer.json");
         if (!Files.isRegularFile(f)) {
             throw new IllegalArgumentException(dir + " has no tokenizer.json; text input needs the model's tokenizer "
                     + "(use --tokens to give ids directly where the command allows it)");

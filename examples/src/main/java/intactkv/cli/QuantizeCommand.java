@@ -52,7 +52,8 @@ final class QuantizeCommand implements Callable<Integer> {
             quant.calibSeqlen = seqlen;
         }
         DType t = DType.valueOf(dtype.toUpperCase(Locale.ROOT));
-        LlamaWeights fp = LlamaWeights.load(ModelDir.check(model), false);
+        Path modelDir = ModelDir.check(model);
+        LlamaWeights fp = LlamaWeights.load(modelDir, false);
         QuantizedModel q;
         long t0 = System.nanoTime();
         try (ProgressBar bar = new ProgressBar()) {
@@ -72,7 +73,7 @@ final class QuantizeCommand implements Callable<Integer> {
         Path tmp = Files.createTempDirectory(target.getParent(), "." + target.getFileName() + ".");
         try {
             q.save(tmp, t);
-            Path tok = model.resolve("tokenizer.json");
+            Path tok = modelDir.resolve("tokenizer.json");
             if (Files.isRegularFile(tok)) {
                 Files.copy(tok, tmp.resolve("tokenizer.json"), StandardCopyOption.REPLACE_EXISTING);
             }

@@ -193,6 +193,42 @@ class ModelCommandsTest {
     }
 
     @Test
+    void demoRunsEndToEndOnASmallModel() throws Exception {
+        Path out = dir.resolve("demo");
+        // the byte-level test tokenizer makes IntactKV_[P] 162 tokens long: windows must be longer
+        String[] r = run("demo", "--model", modelDir.toString(), "--out", out.toString(), "--seqlen", "180",
+                "--eval-windows", "2", "--calib-samples", "2", "--cal-steps", "1");
+        assertEquals("0", r[0], r[2]);
+        assertTrue(r[1].contains("| FP ") && r[1].contains("| QUAROT ") && r[1].contains("[P]+Cal"), r[1]);
+        var json = com.google.gson.JsonParser.parseString(Files.readString(out.resolve("results.json"))).getAsJsonObject();
+        assertEquals(19, json.getAsJsonArray("table").size());
+        assertTrue(Files.size(out.resolve("fig2_mse_vs_intactkv_size.png")) > 1000);
+    }
+
+    @Test
+    void corruptedBuiltInModelIsDetected() throws Exception {
+        Path d = dir.resolve("builtin");
+        Files.createDirectories(d);
+        for (String f : DefaultModel.FILES) {
+            Files.copy(modelDir.resolve(f), d.resolve(f));
+        }
+        DefaultModel.writeChecksums(d);
+        DefaultModel.verify(d);
+        byte[] b = Files.readAllBytes(d.resolve("model.safetensors"));
+        b[b.length - 1] ^= 1;
+        Files.write(d.resolve("model.safetensors"), b);
+        java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                () -> DefaultModel.verify(d));
+        assertTrue(e.getMessage().contains("corrupted") && e.getMessage().contains("git checkout"), e.getMessage());
+        b[b.length - 1] ^= 1;
+        Files.write(d.resolve("model.safetensors"), b);
+        DefaultModel.verify(d);
+        Files.delete(d.resolve("tokenizer.json"));
+        e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class, () -> DefaultModel.verify(d));
+        assertTrue(e.getMessage().contains("missing"), e.getMessage());
+    }
+
+    @Test
     void calibrationDataErrors() throws Exception {
         Path empty = dir.resolve("empty.txt");
         Files.writeString(empty, "  \n");

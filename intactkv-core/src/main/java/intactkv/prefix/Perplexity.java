@@ -17,8 +17,11 @@ import java.util.function.DoubleConsumer;
  * <pre>
  *   PPL = exp( (1/n) sum_windows mean_t CE(logits_t, token_{t+1}) )
  * </pre>
- * With IntactKV_[B] the window's [BOS] is the prefix ({@link PrefixedModel} strips it and
- * supplies its full-precision logits, which are not scored anyway).
+ * With IntactKV the window's [BOS] is replaced by the prefix: the model sees the prefix ids
+ * followed by tokens 1..T-1 of the window, {@link PrefixedModel} strips the prefix and supplies
+ * its full-precision logits, and the last T rows of logits line up with the window (row 0, the
+ * prefix's last position, predicts token 1 and is not scored). For IntactKV_[B] (p = 1) this
+ * is exactly the official {@code IntactKVLlamaForCausalLM} on a window starting with [BOS].
  */
 public final class Perplexity {
     private Perplexity() {
@@ -38,8 +41,9 @@ public final class Perplexity {
         if (seqlen < 3) {
             throw new IllegalArgumentException("--seqlen must be at least 3 (two positions are never scored), got " + seqlen);
         }
-        if (model.prefix() != null && model.prefix().length() >= seqlen) {
-            throw new IllegalArgumentException("the IntactKV prefix has " + model.prefix().length()
+        IntactKvPrefix prefix = model.prefix();
+        if (prefix != null && prefix.length() >= seqlen) {
+            throw new IllegalArgumentException("the IntactKV prefix has " + prefix.length()
                     + " tokens, not less than --seqlen " + seqlen);
         }
         int n = tokens.length / seqlen;
@@ -52,7 +56,17 @@ public final class Perplexity {
             for (int i = 0; i < n; i++) {
                 int[] w = Arrays.copyOfRange(tokens, i * seqlen, (i + 1) * seqlen);
                 w[0] = bos;
-                Tensor logits = model.forward(w, LlamaModel.Options.LOGITS).logits();
+                Tensor logits;
+                if (prefix == null) {
+                    logits = model.forward(w, LlamaModel.Options.LOGITS).logits();
+                } else {
+                    int p = prefix.length();
+                    int[] input = new int[p + seqlen - 1];
+                    System.arraycopy(prefix.ids(), 0, input, 0, p);
+                    System.arraycopy(w, 1, input, p, seqlen - 1);
+                    Tensor all = model.forward(input, LlamaModel.Options.LOGITS).logits();
+                    logits = intactkv.tensor.Layout.slice(all, 0, p - 1, p - 1 + seqlen);
+                }
                 sum += windowLoss(logits, w);
                 progress.accept((i + 1.0) / n);
             }

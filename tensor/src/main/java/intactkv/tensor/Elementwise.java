@@ -29,6 +29,18 @@ public final class Elementwise {
             for (int i = 0; i < z.length; i++) {
                 z[i] = op.applyAsDouble(x[0], y[i]);
             }
+        } else if (a.shape().equals(out) && isSuffix(b.shape(), out) && y.length > 0) {
+            // b repeats over the leading axes (a bias, a mask): b index = i mod |b|
+            int n = y.length;
+            for (int i = 0; i < z.length; i++) {
+                z[i] = op.applyAsDouble(x[i], y[i % n]);
+            }
+        } else if (a.shape().equals(out) && isRowBroadcast(b.shape(), out)) {
+            // b has the shape of a with the last axis 1 (a per-row statistic): b index = i / d
+            int d = out.dim(-1);
+            for (int i = 0; i < z.length; i++) {
+                z[i] = op.applyAsDouble(x[i], y[i / d]);
+            }
         } else {
             general(op, a, b, out, z);
         }
@@ -64,6 +76,37 @@ public final class Elementwise {
                 }
             }
         }
+    }
+
+    /** Whether {@code s}, without its leading size-1 axes, equals the trailing axes of {@code out}. */
+    private static boolean isSuffix(Shape s, Shape out) {
+        int lead = 0;
+        while (lead < s.rank() && s.dim(lead) == 1) {
+            lead++;
+        }
+        int k = s.rank() - lead;
+        if (k > out.rank()) {
+            return false;
+        }
+        for (int i = 0; i < k; i++) {
+            if (s.dim(lead + i) != out.dim(out.rank() - k + i)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Whether {@code s} is {@code out} with the last axis 1 (same rank). */
+    private static boolean isRowBroadcast(Shape s, Shape out) {
+        if (s.rank() != out.rank() || out.rank() == 0 || s.dim(-1) != 1 || out.dim(-1) == 0) {
+            return false;
+        }
+        for (int i = 0; i < out.rank() - 1; i++) {
+            if (s.dim(i) != out.dim(i)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The general path: walks the output in row-major order, carrying both input offsets. */

@@ -85,9 +85,16 @@ final class VectorGemm {
         while (i < m) {
             int rows = i + MR <= m ? MR : i + 4 <= m ? 4 : 1;
             int base = i * kc;
-            for (int r = 0; r < rows; r++) {
+            if (transA) { // A^T stored (k, m): for each p the block's rows are adjacent
                 for (int p = 0; p < kc; p++) {
-                    aPack[base + p * rows + r] = transA ? a[aOff + (p0 + p) * m + i + r] : a[aOff + (i + r) * k + p0 + p];
+                    System.arraycopy(a, aOff + (p0 + p) * m + i, aPack, base + p * rows, rows);
+                }
+            } else { // A stored (m, k): read each row along p
+                for (int r = 0; r < rows; r++) {
+                    int src = aOff + (i + r) * k + p0;
+                    for (int p = 0; p < kc; p++) {
+                        aPack[base + p * rows + r] = a[src + p];
+                    }
                 }
             }
             i += rows;

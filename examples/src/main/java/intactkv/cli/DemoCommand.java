@@ -1,0 +1,236 @@
+package intactkv.cli;
+
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import intactkv.model.LlamaModel;
+import intactkv.model.LlamaWeights;
+import intactkv.model.io.AtomicFiles;
+import intactkv.model.text.Tokenizer;
+import intactkv.prefix.CalibrationSample;
+import intactkv.prefix.IntactKvPrefix;
+import intactkv.prefix.Perplexity;
+import intactkv.prefix.PivotAnalysis;
+import intactkv.prefix.PrefixCalibrator;
+import intactkv.prefix.PrefixSpec;
+import intactkv.prefix.PrefixedModel;
+import intactkv.quant.Calibration;
+import intactkv.quant.DynamicQuantizer;
+import intactkv.quant.Method;
+import intactkv.quant.QuantConfig;
+import intactkv.quant.QuantizedModel;
+import intactkv.quant.WeightQuantizer;
+import intactkv.tensor.Elementwise;
+import intactkv.tensor.Layout;
+import intactkv.tensor.Tensor;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code ./intactkv demo}: the paper's Table 1 and Figures 1-2 on the built-in model, offline. */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = {"Run the whole paper on the built-in model (examples/default-model), offline: perplexity on its test",
+            "split for full precision, RTN / GPTQ / AWQ at W3 and W4, W4A4 (QuaRot) and KV4, each without and with",
+            "IntactKV_[B], and RTN W3 with IntactKV_[P] + calibration; then the pivot-token plots. Writes results.json and",
+            "PNG files into --out."})
+final class DemoCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--model", defaultValue = "default", paramLabel = "DIR", description = "model (default: the built-in one)")
+    Path model;
+
+    @Option(names = "--out", defaultValue = "demo-output", paramLabel = "DIR", description = "output directory (default ${DEFAULT-VALUE})")
+    Path out;
+
+    @Option(names = "--seqlen", defaultValue = "128", paramLabel = "T", description = "perplexity window (default ${DEFAULT-VALUE})")
+    int seqlen;
+
+    @Option(names = "--eval-windows", defaultValue = "48", paramLabel = "N",
+            description = "windows of the test split to evaluate (default ${DEFAULT-VALUE})")
+    int evalWindows;
+
+    @Option(names = "--calib-samples", defaultValue = "16", paramLabel = "N",
+            description = "calibration sequences for GPTQ/AWQ/QuaRot and IntactKV (default ${DEFAULT-VALUE})")
+    int calibSamples;
+
+    @Option(names = "--cal-steps", defaultValue = "20", paramLabel = "S",
+            description = "IntactKV calibration steps, 4-step accumulation (default ${DEFAULT-VALUE}; the official 160 x 16"
+                    + " takes minutes)")
+    int calSteps;
+
+    @Option(names = "--cal-lr", defaultValue = "2e-3", paramLabel = "LR",
+            description = "IntactKV calibration learning rate (default ${DEFAULT-VALUE}, 10x the official 2e-4 for the"
+                    + " shortened run)")
+    double calLr;
+
+    /** One row of the table. */
+    private record Row(String method, String bits, String intactkv, double ppl) {
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        long start = System.nanoTime();
+        PrintWriter o = spec.commandLine().getOut();
+        Path dir = ModelDir.check(model);
+        LlamaWeights fp = LlamaWeights.load(dir, false);
+        Tokenizer tok = ModelDir.tokenizer(model);
+        Path dataDir = dir.resolve("data");
+        List<String> testDocs = readSplit(dataDir, "test");
+        List<String> trainDocs = readSplit(dataDir, "train");
+        int[] testTokens = Perplexity.tokenize(tok, testDocs);
+        int windows = Math.min(evalWindows, testTokens.length / seqlen);
+        int[] eval = Arrays.copyOf(testTokens, windows * seqlen);
+        String calText = String.join("\n\n", trainDocs.subList(0, Math.min(trainDocs.size(), 4000)));
+        List<int[]> calib = Calibration.windows(tok, calText, calibSamples, seqlen, 42, "train split");
+        o.printf(Locale.ROOT, "built-in model: %d layers, d %d, %d heads, vocabulary %d (%s)%n",
+                fp.config().numHiddenLayers(), fp.config().hiddenSize(), fp.config().numAttentionHeads(),
+                fp.config().vocabSize(), dir);
+        o.printf("perplexity on the test split: %d windows of %d tokens ([BOS] first, official protocol)%n", windows, seqlen);
+        int g = fp.config().hiddenSize() % 128 == 0 && fp.config().intermediateSize() % 128 == 0 ? 128 : -1;
+        List<Row> rows = new ArrayList<>();
+        LlamaModel fpModel = new LlamaModel(fp);
+        try (ProgressBar bar = new ProgressBar()) {
+            rows.add(new Row("FP", "W16A16KV16", "-", ppl(new PrefixedModel(fpModel, null), eval, fp, bar, "FP")));
+            List<QuantConfig> configs = new ArrayList<>();
+            for (int bits : new int[] {3, 4}) {
+                for (Method m : new Method[] {Method.RTN, Method.GPTQ, Method.AWQ}) {
+                    configs.add(new QuantConfig(m, WeightQuantizer.Spec.asym(bits, g), QuantConfig.OFF, QuantConfig.OFF, 42));
+                }
+            }
+            QuantConfig quarot = QuantConfig.w4a4kv4();
+            configs.add(new QuantConfig(Method.QUAROT, quarot.weight(), quarot.activation(), quarot.kv(), 42));
+            configs.add(QuantConfig.kv4());
+            QuantizedModel rtn3 = null;
+            for (QuantConfig c : configs) {
+                String name = c.method() == Method.NONE ? "KV-cache" : c.method().name();
+                String bits = bitsLabel(c, g);
+                QuantizedModel q = QuantizedModel.quantize(fp, c, calib, (stage, d) -> bar.update(stage, d,
+                        name + " " + bits));
+                if (c.method() == Method.RTN && c.weight().bits() == 3) {
+                    rtn3 = q;
+                }
+                rows.add(new Row(name, bits, "none", ppl(new PrefixedModel(q.model(), null), eval, fp, bar, name)));
+                IntactKvPrefix b = IntactKvPrefix.bos(PrefixSpec.generator(fp, c));
+                rows.add(new Row(name, bits, "[B]", ppl(new PrefixedModel(q.model(), b), eval, fp, bar, name + " [B]")));
+            }
+            // IntactKV_[P] + calibration on RTN W3
+            IntactKvPrefix p = IntactKvPrefix.vicunaPrompt(fpModel, tok);
+            List<CalibrationSample> samples = CalibrationSample.fromText(tok, calText, p.ids(), calibSamples,
+                    p.length() + seqlen, 7, "train split");
+            PrefixCalibrator.Result cal = new PrefixCalibrator(fpModel, rtn3.model()).calibrate(p, samples,
+                    new PrefixCalibrator.Settings(calLr, 0.03, 4, calSteps, 0.3, 42, 0),
+                    (step, total, loss) -> bar.update("calibrate", (double) step / total,
+                            String.format(Locale.ROOT, "step %d loss %.4f", step, loss)));
+            rows.add(new Row("RTN", bitsLabel(rtn3.config(), g), "[P]",
+                    ppl(new PrefixedModel(rtn3.model(), p), eval, fp, bar, "RTN [P]")));
+            rows.add(new Row("RTN", bitsLabel(rtn3.config(), g), "[P]+Cal",
+                    ppl(new PrefixedModel(rtn3.model(), cal.prefix()), eval, fp, bar, "RTN [P]+Cal")));
+            o.printf(Locale.ROOT, "IntactKV_[P] (%d tokens) calibration on %d samples, %d steps: loss %.5f -> %.5f%n",
+                    p.length(), samples.size(), calSteps, cal.lossBefore(), cal.lossAfter());
+        }
+        double fpPpl = rows.get(0).ppl();
+        o.println();
+        o.println("| Method   | Bits        | IntactKV | PPL     | vs FP   |");
+        o.println("|----------|-------------|----------|---------|---------|");
+        JsonArray jr = new JsonArray();
+        for (Row r : rows) {
+            String delta = r.method().equals("FP") ? "-" : String.format(Locale.ROOT, "%+.3f", r.ppl() - fpPpl);
+            o.printf(Locale.ROOT, "| %-8s | %-11s | %-8s | %7.3f | %7s |%n", r.method(), r.bits(), r.intactkv(), r.ppl(), delta);
+            JsonObject j = new JsonObject();
+            j.addProperty("method", r.method());
+            j.addProperty("bits", r.bits());
+            j.addProperty("intactkv", r.intactkv());
+            j.addProperty("ppl", r.ppl());
+            j.addProperty("delta_vs_fp", r.ppl() - fpPpl);
+            jr.add(j);
+        }
+        Files.createDirectories(out);
+        // figures: pivot tokens on a test gloss
+        String text = String.join(" ", testDocs.subList(0, Math.min(6, testDocs.size())));
+        int[] ids = tok.encode(text, true);
+        ids = Arrays.copyOf(ids, Math.min(ids.length, 96));
+        int nl = fp.config().numHiddenLayers();
+        List<Tensor> hidden = PivotAnalysis.hiddenStates(fpModel, ids);
+        for (int l : new int[] {0, nl - 1}) {
+            Charts.heat(out.resolve("fig1_activations_layer" + l + ".png"),
+                    "|hidden state|, output of layer " + l + " (built-in model, test text)", "channel", "token position",
+                    Elementwise.map(hidden.get(l), Math::abs));
+            Tensor att = PivotAnalysis.meanAttentionMap(fpModel, ids, l);
+            int shown = Math.min(ids.length, 64);
+            Charts.heat(out.resolve("fig1_attention_layer" + l + ".png"), "attention (mean over heads), layer " + l,
+                    "key position", "query position", Layout.slice(Layout.slice(att, 0, 0, shown), 1, 0, shown));
+        }
+        int maxK = Math.min(8, ids.length - 1);
+        double[] mse = PivotAnalysis.lastLayerMseBySize(fpModel, fpModel, rtn3Model(fp, g, calib), ids, maxK);
+        double[][] curve = new double[2][maxK + 1];
+        for (int k = 0; k <= maxK; k++) {
+            curve[0][k] = k;
+            curve[1][k] = mse[k];
+        }
+        Map<String, double[][]> series = new LinkedHashMap<>();
+        series.put("RTN W3", curve);
+        Charts.line(out.resolve("fig2_mse_vs_intactkv_size.png"), "Last-layer output MSE vs IntactKV size (RTN W3)",
+                "IntactKV size (tokens kept lossless)", "MSE to full precision", series, false);
+        double[][][] mass = PivotAnalysis.attentionMass(fpModel, ids, 1, Math.min(32, ids.length / 2));
+        JsonObject json = new JsonObject();
+        json.add("table", jr);
+        JsonArray bosAtt = new JsonArray();
+        for (double[][] layer : mass) {
+            bosAtt.add(Arrays.stream(layer).mapToDouble(h -> h[0]).average().orElse(0));
+        }
+        json.add("mean_attention_on_bos_by_layer", bosAtt);
+        JsonArray mj = new JsonArray();
+        for (double v : mse) {
+            mj.add(v);
+        }
+        json.add("last_layer_mse_by_intactkv_size", mj);
+        json.addProperty("eval_windows", windows);
+        json.addProperty("seqlen", seqlen);
+        AtomicFiles.writeString(out.resolve("results.json"), new GsonBuilder().setPrettyPrinting().create().toJson(json));
+        o.println();
+        o.printf(Locale.ROOT, "mean attention on [BOS] by layer: %s%n", bosAtt);
+        o.printf(Locale.ROOT, "last-layer MSE of RTN W3 vs IntactKV size 0..%d: %s%n", maxK, mj);
+        o.printf(Locale.ROOT, "wrote %s/results.json and fig1_*.png, fig2_mse_vs_intactkv_size.png (%.0f s)%n", out,
+                (System.nanoTime() - start) / 1e9);
+        return 0;
+    }
+
+    private static LlamaModel rtn3Model(LlamaWeights fp, int g, List<int[]> calib) {
+        return QuantizedModel.quantize(fp, QuantConfig.rtn(3, g), calib, (s, d) -> { }).model();
+    }
+
+    private static String bitsLabel(QuantConfig c, int g) {
+        String group = c.weight().groupSize() == WeightQuantizer.Spec.PER_CHANNEL ? "" : " g" + c.weight().groupSize();
+        return "W" + c.weight().bits() + "A" + c.activation().bits() + "KV" + c.kv().bits()
+                + (c.weight().bits() < 16 ? group : "");
+    }
+
+    private double ppl(PrefixedModel m, int[] eval, LlamaWeights fp, ProgressBar bar, String label) {
+        return Perplexity.evaluate(m, eval, seqlen, fp.config().bosTokenId(), d -> bar.update("ppl", d, label)).ppl();
+    }
+
+    /** A corpus split: from the model directory's data/ if present, else from the WordNet dependency. */
+    private static List<String> readSplit(Path dataDir, String split) throws java.io.IOException {
+        Path f = dataDir.resolve(split + ".txt");
+        if (Files.isRegularFile(f)) {
+            return Calibration.readText(f).lines().toList();
+        }
+        intactkv.model.train.WordNetCorpus.Splits s = intactkv.model.train.WordNetCorpus.splits();
+        return switch (split) {
+            case "train" -> s.train();
+            case "valid" -> s.valid();
+            default -> s.test();
+        };
+    }
+}

@@ -1,0 +1,279 @@
+package intactkv.model.train;
+
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import intactkv.autograd.AdamW;
+import intactkv.autograd.Functional;
+import intactkv.autograd.GradClip;
+import intactkv.autograd.GradMode;
+import intactkv.autograd.LrSchedule;
+import intactkv.autograd.Parameter;
+import intactkv.autograd.Shaping;
+import intactkv.autograd.Value;
+import intactkv.model.LlamaConfig;
+import intactkv.model.LlamaModel;
+import intactkv.model.LlamaWeights;
+import intactkv.model.io.AtomicFiles;
+import intactkv.model.io.DType;
+import intactkv.model.io.SafetensorsReader;
+import intactkv.model.io.SafetensorsWriter;
+import intactkv.tensor.Shape;
+import intactkv.tensor.Tensor;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * Trains a LLaMA from scratch with the project's autograd engine: next-token cross-entropy on
+ * batches of windows that start at a document boundary with [BOS] in front (as the perplexity
+ * protocol's windows have), AdamW with linear warm-up and cosine decay, global gradient-norm
+ * clipping, periodic validation and atomic, resumable checkpoints.
+ *
+ * <p>Determinism: the batch of step s is drawn from {@code new Random(seed + s)}, so a resumed
+ * run sees the same batches as an uninterrupted one. A checkpoint directory holds the weights,
+ * the optimizer moments and step counts, and {@code state.json}; it is written to a temporary
+ * directory and moved into place, so an interruption loses at most one checkpoint interval.
+ */
+public final class Trainer {
+    /** Training settings, validated. */
+    public record Config(LlamaConfig model, int seqlen, int batch, int steps, double lr, int warmup,
+                         double weightDecay, double clip, int evalEvery, int evalWindows, int checkpointEvery,
+                         long seed, double initStd) {
+        public Config {
+            if (seqlen < 2 || batch < 1 || steps < 1 || !(lr > 0) || warmup < 0 || warmup > steps || weightDecay < 0
+                    || !(clip > 0) || evalEvery < 1 || evalWindows < 1 || checkpointEvery < 1 || !(initStd > 0)) {
+                throw new IllegalArgumentException("invalid training settings: seqlen " + seqlen + ", batch " + batch
+                        + ", steps " + steps + ", lr " + lr + ", warm-up " + warmup + " (at most the steps), weight decay "
+                        + weightDecay + ", clip " + clip + ", intervals " + evalEvery + "/" + checkpointEvery);
+            }
+        }
+    }
+
+    /** What the listener sees after each step. */
+    public record Progress(int step, int steps, double loss, double tokensPerSecond, double lr) {
+    }
+
+    /** One validation measurement. */
+    public record Eval(int step, double trainLoss, double validLoss, double bosAttention) {
+    }
+
+    /** Receives progress and evaluations. */
+    public interface Listener {
+        void progress(Progress p);
+
+        void eval(Eval e);
+    }
+
+    private final Config cfg;
+    private final int[] train;
+    private final int[] starts;
+    private final int[] valid;
+    private final int bos;
+
+    /**
+     * @param train  the training token stream (documents joined with "\n\n", tokenized whole)
+     * @param starts token positions where a document begins
+     * @param valid  the validation token stream
+     */
+    public Trainer(Config cfg, int[] train, int[] starts, int[] valid) {
+        this.cfg = cfg;
+        this.train = train;
+        this.starts = Arrays.stream(starts).filter(s -> s + cfg.seqlen() - 1 <= train.length).toArray();
+        this.valid = valid;
+        this.bos = cfg.model().bosTokenId();
+        if (this.starts.length == 0 || valid.length < cfg.seqlen()) {
+            throw new IllegalArgumentException("not enough data for windows of " + cfg.seqlen() + " tokens (train "
+                    + train.length + ", valid " + valid.length + ")");
+        }
+    }
+
+    /** Positions right after each "\n\n" (two {@code newline} tokens) and 0: where documents start. */
+    public static int[] documentStarts(int[] stream, int newline) {
+        List<Integer> out = new ArrayList<>(List.of(0));
+        for (int i = 1; i < stream.length; i++) {
+            if (stream[i] == newline && stream[i - 1] == newline && i + 1 < stream.length) {
+                out.add(i + 1);
+            }
+        }
+        return out.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /** The batch of step {@code step}: [BOS] + the tokens of a random document start. */
+    int[][] batch(int step) {
+        Random rng = new Random(cfg.seed() + step);
+        int[][] b = new int[cfg.batch()][];
+        for (int i = 0; i < b.length; i++) {
+            int s = starts[rng.nextInt(starts.length)];
+            int[] w = new int[cfg.seqlen()];
+            w[0] = bos;
+            System.arraycopy(train, s, w, 1, cfg.seqlen() - 1);
+            b[i] = w;
+        }
+        return b;
+    }
+
+    /** Mean next-token cross-entropy of a batch (B, T). */
+    static Value loss(LlamaModel m, int[][] ids) {
+        int b = ids.length;
+        int t = ids[0].length;
+        Value logits = m.forward(ids, null, LlamaModel.Options.LOGITS).logits();
+        int v = m.config().vocabSize();
+        Value flat = Shaping.reshape(Shaping.slice(logits, 1, 0, t - 1), b * (t - 1), v);
+        int[] targets = new int[b * (t - 1)];
+        for (int i = 0; i < b; i++) {
+            System.arraycopy(ids[i], 1, targets, i * (t - 1), t - 1);
+        }
+        return Functional.crossEntropy(flat, targets);
+    }
+
+    /** Validation: mean loss over the first {@code evalWindows} windows of the validation stream, and attention on [BOS]. */
+    public double[] validate(LlamaModel m) {
+        try (GradMode.Scope s = GradMode.noGrad()) {
+            int n = Math.min(cfg.evalWindows(), valid.length / cfg.seqlen());
+            double sum = 0;
+            for (int i = 0; i < n; i++) {
+                int[] w = Arrays.copyOfRange(valid, i * cfg.seqlen(), (i + 1) * cfg.seqlen());
+                w[0] = bos;
+                sum += loss(m, new int[][] {w}).item();
+            }
+            int[] w = Arrays.copyOfRange(valid, 0, cfg.seqlen());
+            w[0] = bos;
+            return new double[] {sum / n, bosAttention(m, w, Math.min(32, cfg.seqlen() / 2))};
+        }
+    }
+
+    /** Mean attention on position 0 over layers >= 1, heads and queries >= {@code from}. */
+    static double bosAttention(LlamaModel m, int[] w, int from) {
+        List<Tensor> att = m.forward(w, null, new LlamaModel.Options(false, false, true)).attentions();
+        int t = w.length;
+        int h = m.config().numAttentionHeads();
+        double sum = 0;
+        int count = 0;
+        for (int l = Math.min(1, att.size() - 1); l < att.size(); l++) {
+            double[] a = att.get(l).data();
+            for (int head = 0; head < h; head++) {
+                for (int q = from; q < t; q++) {
+                    sum += a[(head * t + q) * t];
+                    count++;
+                }
+            }
+        }
+        return sum / count;
+    }
+
+    /**
+     * Trains into {@code out} (final weights in {@code out}, checkpoints in {@code out/checkpoint}),
+     * resuming from the checkpoint if there is one. Returns the final weights.
+     */
+    public LlamaWeights train(Path out, Listener listener) throws IOException {
+        Files.createDirectories(out);
+        Path ckpt = out.resolve("checkpoint");
+        LlamaWeights w;
+        int start = 0;
+        AdamW opt;
+        if (Files.isRegularFile(ckpt.resolve("state.json"))) {
+            w = LlamaWeights.load(ckpt, true);
+            opt = new AdamW(w.parameters(), new AdamW.Config(0.9, 0.95, 1e-8, cfg.weightDecay()));
+            start = restore(ckpt, w, opt);
+        } else {
+            w = LlamaWeights.random(cfg.model(), cfg.seed(), cfg.initStd(), false, true);
+            opt = new AdamW(w.parameters(), new AdamW.Config(0.9, 0.95, 1e-8, cfg.weightDecay()));
+        }
+        LlamaModel m = new LlamaModel(w);
+        List<Parameter> params = w.parameters();
+        LrSchedule schedule = LrSchedule.cosineWithWarmup(cfg.lr(), cfg.warmup(), cfg.steps());
+        double recent = Double.NaN;
+        for (int step = start; step < cfg.steps(); step++) {
+            long t0 = System.nanoTime();
+            Parameter.zeroGrad(params);
+            Value loss = loss(m, batch(step));
+            loss.backward();
+            GradClip.clipGradNorm(params, cfg.clip());
+            double lr = schedule.lr(step);
+            opt.step(lr);
+            double l = loss.item();
+            if (!Double.isFinite(l)) {
+                throw new IllegalStateException("training diverged at step " + step + " (loss " + l + "); lower --lr");
+            }
+            recent = Double.isNaN(recent) ? l : 0.95 * recent + 0.05 * l;
+            double tps = (double) cfg.batch() * cfg.seqlen() / ((System.nanoTime() - t0) / 1e9);
+            listener.progress(new Progress(step + 1, cfg.steps(), recent, tps, lr));
+            boolean last = step + 1 == cfg.steps();
+            if ((step + 1) % cfg.evalEvery() == 0 || last) {
+                double[] v = validate(m);
+                listener.eval(new Eval(step + 1, recent, v[0], v[1]));
+            }
+            if ((step + 1) % cfg.checkpointEvery() == 0 && !last) {
+                checkpoint(ckpt, w, opt, step + 1);
+            }
+        }
+        return w;
+    }
+
+    private void checkpoint(Path dir, LlamaWeights w, AdamW opt, int step) throws IOException {
+        Path tmp = Files.createTempDirectory(dir.toAbsolutePath().getParent(), ".checkpoint.");
+        try {
+            w.save(tmp, DType.F64);
+            SafetensorsWriter sw = new SafetensorsWriter();
+            for (Parameter p : w.parameters()) {
+                double[][] mv = opt.moments(p);
+                if (mv != null) {
+                    sw.put(p.name() + ".exp_avg", DType.F64, Tensor.wrap(mv[0], p.value().shape()));
+                    sw.put(p.name() + ".exp_avg_sq", DType.F64, Tensor.wrap(mv[1], p.value().shape()));
+                    sw.putLongs(p.name() + ".step", DType.I64, new long[] {opt.stepCount(p)}, Shape.of(1));
+                }
+            }
+            sw.write(tmp.resolve("optimizer.safetensors"));
+            JsonObject state = new JsonObject();
+            state.addProperty("step", step);
+            state.addProperty("seed", cfg.seed());
+            AtomicFiles.writeString(tmp.resolve("state.json"), new GsonBuilder().setPrettyPrinting().create().toJson(state));
+            Path old = dir.resolveSibling(".checkpoint.old");
+            deleteTree(old);
+            if (Files.exists(dir)) {
+                Files.move(dir, old, StandardCopyOption.ATOMIC_MOVE);
+            }
+            Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+            deleteTree(old);
+        } finally {
+            deleteTree(tmp);
+        }
+    }
+
+    private static int restore(Path dir, LlamaWeights w, AdamW opt) throws IOException {
+        JsonObject state = JsonParser.parseString(Files.readString(dir.resolve("state.json"), StandardCharsets.UTF_8))
+                .getAsJsonObject();
+        try (SafetensorsReader r = SafetensorsReader.open(dir.resolve("optimizer.safetensors"))) {
+            for (Parameter p : w.parameters()) {
+                if (r.contains(p.name() + ".exp_avg")) {
+                    opt.restore(p, r.read(p.name() + ".exp_avg").data(), r.read(p.name() + ".exp_avg_sq").data(),
+                            (int) r.readLongs(p.name() + ".step")[0]);
+                }
+            }
+        }
+        return state.get("step").getAsInt();
+    }
+
+    static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p)) {
+            return;
+        }
+        try (var walk = Files.walk(p)) {
+            walk.sorted(java.util.Comparator.reverseOrder()).forEach(f -> {
+                try {
+                    Files.delete(f);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+        }
+    }
+}
