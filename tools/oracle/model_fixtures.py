@@ -31,9 +31,9 @@ CASES = [
 ]
 
 
-def write_safetensors(path, tensors):
+def write_safetensors(path, tensors, meta=None):
     """tensors: list of (name, dtype string, torch tensor) in file order."""
-    header, blobs, off = {"__metadata__": {"format": "pt"}}, [], 0
+    header, blobs, off = {"__metadata__": meta or {"format": "pt"}}, [], 0
     for name, dt, t in tensors:
         t = t.contiguous()
         if dt == "F64":

@@ -7,31 +7,20 @@ for one layer from a fixed Hessian.
 
 Usage: /usr/bin/python3 tools/oracle/quant_fixtures.py quant/src/test/resources/oracle/quant.safetensors
 """
-import json
-import math
 import os
-import struct
 import sys
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import model_fixtures  # noqa: E402  (its safetensors writer)
 
 DT = torch.float64
 
 
 def write_safetensors(path, tensors, meta):
-    header, blobs, off = {"__metadata__": meta}, [], 0
-    for name, t in tensors:
-        raw = t.contiguous().to(DT).numpy().tobytes()
-        header[name] = {"dtype": "F64", "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
-        blobs.append(raw)
-        off += len(raw)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - (8 + len(h)) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+    """All tensors as F64 through the model oracle's writer (one implementation of the format)."""
+    model_fixtures.write_safetensors(path, [(n, "F64", t) for n, t in tensors], meta)
 
 
 def rtn(w, n_bit, group, zero_point):

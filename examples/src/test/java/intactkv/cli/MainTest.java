@@ -9,7 +9,8 @@ import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
 class MainTest {
-    private static String[] run(String... args) {
+    /** Runs the command line in process: {exit code, standard output, standard error}. */
+    static String[] run(String... args) {
         CommandLine cl = Main.commandLine();
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();

@@ -11,14 +11,11 @@ import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.model.io.DType;
 import intactkv.model.io.SafetensorsReader;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
 /** {@code generate} and {@code dump} end to end on a small random model with a byte-level tokenizer. */
 class ModelCommandsTest {
@@ -47,13 +44,7 @@ class ModelCommandsTest {
     }
 
     static String[] run(String... args) {
-        CommandLine cl = Main.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out));
-        cl.setErr(new PrintWriter(err));
-        int code = cl.execute(args);
-        return new String[] {String.valueOf(code), out.toString(), err.toString()};
+        return MainTest.run(args);
     }
 
     @Test

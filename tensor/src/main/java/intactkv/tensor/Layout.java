@@ -112,14 +112,8 @@ public final class Layout {
                     + axis + " of shape " + x.shape());
         }
         int[] dims = x.shape().dims();
-        int inner = 1;
-        for (int i = ax + 1; i < dims.length; i++) {
-            inner *= dims[i];
-        }
-        int outer = 1;
-        for (int i = 0; i < ax; i++) {
-            outer *= dims[i];
-        }
+        int inner = x.shape().sizeAfter(ax);
+        int outer = x.shape().sizeBefore(ax);
         int len = end - start;
         double[] src = x.data();
         double[] dst = new double[outer * len * inner];
@@ -152,14 +146,8 @@ public final class Layout {
             total += t.dim(ax);
         }
         int[] dims = first.dims();
-        int inner = 1;
-        for (int i = ax + 1; i < dims.length; i++) {
-            inner *= dims[i];
-        }
-        int outer = 1;
-        for (int i = 0; i < ax; i++) {
-            outer *= dims[i];
-        }
+        int inner = first.sizeAfter(ax);
+        int outer = first.sizeBefore(ax);
         double[] dst = new double[outer * total * inner];
         int at = 0;
         for (Tensor t : parts) {

@@ -78,6 +78,26 @@ public final class Shape {
         return a;
     }
 
+    /** Product of the sizes before axis {@code axis} (the "outer" count when a kernel views the tensor as (outer, n, inner)). */
+    public int sizeBefore(int axis) {
+        int a = normalizeAxis(axis);
+        int n = 1;
+        for (int i = 0; i < a; i++) {
+            n *= dims[i];
+        }
+        return n;
+    }
+
+    /** Product of the sizes after axis {@code axis} (the "inner" stride of that axis). */
+    public int sizeAfter(int axis) {
+        int a = normalizeAxis(axis);
+        int n = 1;
+        for (int i = a + 1; i < dims.length; i++) {
+            n *= dims[i];
+        }
+        return n;
+    }
+
     /** This shape with axis {@code axis} replaced by {@code size}. */
     public Shape withDim(int axis, int size) {
         int[] d = dims.clone();

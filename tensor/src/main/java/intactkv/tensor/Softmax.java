@@ -37,14 +37,8 @@ public final class Softmax {
         int ax = x.shape().normalizeAxis(axis);
         int[] dims = x.shape().dims();
         int n = dims[ax];
-        int inner = 1;
-        for (int i = ax + 1; i < dims.length; i++) {
-            inner *= dims[i];
-        }
-        int outer = 1;
-        for (int i = 0; i < ax; i++) {
-            outer *= dims[i];
-        }
+        int inner = x.shape().sizeAfter(ax);
+        int outer = x.shape().sizeBefore(ax);
         double[] src = x.data();
         double[] dst = new double[kind == Kind.LOGSUMEXP ? outer * inner : src.length];
         for (int o = 0; o < outer; o++) {

@@ -19,6 +19,10 @@ class ShapeTest {
         assertEquals("(5,)", Shape.of(5).toString());
         assertEquals(1, Shape.scalar().numel());
         assertEquals(0, Shape.of(3, 0).numel());
+        assertEquals(2, s.sizeBefore(1));
+        assertEquals(4, s.sizeAfter(1));
+        assertEquals(1, s.sizeBefore(0));
+        assertEquals(1, s.sizeAfter(-1));
     }
 
     @Test
