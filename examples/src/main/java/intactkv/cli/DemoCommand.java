@@ -141,12 +141,12 @@ final class DemoCommand implements Callable<Integer> {
         }
         double fpPpl = rows.get(0).ppl();
         o.println();
-        o.println("| Method   | Bits        | IntactKV | PPL     | vs FP   |");
-        o.println("|----------|-------------|----------|---------|---------|");
+        o.println("| Method   | Bits           | IntactKV | PPL     | vs FP   |");
+        o.println("|----------|----------------|----------|---------|---------|");
         JsonArray jr = new JsonArray();
         for (Row r : rows) {
             String delta = r.method().equals("FP") ? "-" : String.format(Locale.ROOT, "%+.3f", r.ppl() - fpPpl);
-            o.printf(Locale.ROOT, "| %-8s | %-11s | %-8s | %7.3f | %7s |%n", r.method(), r.bits(), r.intactkv(), r.ppl(), delta);
+            o.printf(Locale.ROOT, "| %-8s | %-14s | %-8s | %7.3f | %7s |%n", r.method(), r.bits(), r.intactkv(), r.ppl(), delta);
             JsonObject j = new JsonObject();
             j.addProperty("method", r.method());
             j.addProperty("bits", r.bits());

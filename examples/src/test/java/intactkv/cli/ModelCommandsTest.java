@@ -196,6 +196,19 @@ class ModelCommandsTest {
         assertTrue(Files.size(out.resolve("fig2_mse_vs_intactkv_size.png")) > 1000);
     }
 
+    /** The committed built-in model passes its checksums and runs as {@code --model default}. */
+    @Test
+    void builtInModelIsIntactAndRuns() throws Exception {
+        System.setProperty("intactkv.home", Path.of("..").toAbsolutePath().normalize().toString());
+        DefaultModel.verify(DefaultModel.dir());
+        Path out = dir.resolve("default-dump.safetensors");
+        String[] r = run("dump", "--model", "default", "--text", "a small dog", "--out", out.toString());
+        assertEquals("0", r[0], r[2]);
+        try (SafetensorsReader f = SafetensorsReader.open(out)) {
+            assertEquals(4, f.names().stream().filter(n -> n.startsWith("hidden.")).count());
+        }
+    }
+
     @Test
     void corruptedBuiltInModelIsDetected() throws Exception {
         Path d = dir.resolve("builtin");
