@@ -15,7 +15,6 @@ import intactkv.prefix.PrefixCalibrator;
 import intactkv.prefix.PrefixSpec;
 import intactkv.prefix.PrefixedModel;
 import intactkv.quant.Calibration;
-import intactkv.quant.DynamicQuantizer;
 import intactkv.quant.Method;
 import intactkv.quant.QuantConfig;
 import intactkv.quant.QuantizedModel;
