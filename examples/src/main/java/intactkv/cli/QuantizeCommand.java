@@ -78,24 +78,13 @@ final class QuantizeCommand implements Callable<Integer> {
             if (Files.isRegularFile(tok)) {
                 Files.copy(tok, tmp.resolve("tokenizer.json"), StandardCopyOption.REPLACE_EXISTING);
             }
-            deleteTree(target);
+            intactkv.model.io.AtomicFiles.deleteTree(target);
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
         } finally {
-            deleteTree(tmp);
+            intactkv.model.io.AtomicFiles.deleteTree(tmp);
         }
         spec.commandLine().getOut().printf(Locale.ROOT, "quantized %s with %s in %.1f s -> %s%n", model, q.config().label(),
                 (System.nanoTime() - t0) / 1e9, out);
         return 0;
-    }
-
-    private static void deleteTree(Path p) throws java.io.IOException {
-        if (!Files.exists(p)) {
-            return;
-        }
-        try (var walk = Files.walk(p)) {
-            for (Path f : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.delete(f);
-            }
-        }
     }
 }

@@ -49,6 +49,18 @@ public final class AtomicFiles {
         write(target, out -> out.write(text.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
     }
 
+    /** Deletes {@code p} and everything below it; nothing happens if it does not exist. */
+    public static void deleteTree(Path p) throws IOException {
+        if (!Files.exists(p)) {
+            return;
+        }
+        try (var walk = Files.walk(p)) {
+            for (Path f : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(f);
+            }
+        }
+    }
+
     /** A consumer that may throw {@link IOException}. */
     @FunctionalInterface
     public interface IoConsumer<T> {

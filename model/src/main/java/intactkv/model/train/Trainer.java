@@ -21,7 +21,6 @@ import intactkv.model.io.SafetensorsWriter;
 import intactkv.tensor.Shape;
 import intactkv.tensor.Tensor;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -237,14 +236,14 @@ public final class Trainer {
             state.addProperty("seed", cfg.seed());
             AtomicFiles.writeString(tmp.resolve("state.json"), new GsonBuilder().setPrettyPrinting().create().toJson(state));
             Path old = dir.resolveSibling(".checkpoint.old");
-            deleteTree(old);
+            AtomicFiles.deleteTree(old);
             if (Files.exists(dir)) {
                 Files.move(dir, old, StandardCopyOption.ATOMIC_MOVE);
             }
             Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
-            deleteTree(old);
+            AtomicFiles.deleteTree(old);
         } finally {
-            deleteTree(tmp);
+            AtomicFiles.deleteTree(tmp);
         }
     }
 
@@ -260,20 +259,5 @@ public final class Trainer {
             }
         }
         return state.get("step").getAsInt();
-    }
-
-    static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) {
-            return;
-        }
-        try (var walk = Files.walk(p)) {
-            walk.sorted(java.util.Comparator.reverseOrder()).forEach(f -> {
-                try {
-                    Files.delete(f);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
-        }
     }
 }
