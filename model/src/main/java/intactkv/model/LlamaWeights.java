@@ -37,6 +37,12 @@ public final class LlamaWeights {
         public List<Value> linears() {
             return List.of(q, k, v, o, gate, up, down);
         }
+
+        /** This block with the seven linears replaced, in {@link #linears()} order; the norms kept. */
+        public Block withLinears(List<Value> lin) {
+            return new Block(inputNorm, lin.get(0), lin.get(1), lin.get(2), lin.get(3), postNorm, lin.get(4),
+                    lin.get(5), lin.get(6));
+        }
     }
 
     /** Short names of the linear layers of a block, in {@link Block#linears()} order. */
@@ -85,6 +91,13 @@ public final class LlamaWeights {
 
     public Value lmHead() {
         return lmHead;
+    }
+
+    /** These weights with block {@code l} replaced; every other tensor shared. */
+    public LlamaWeights withBlock(int l, Block block) {
+        List<Block> b = new ArrayList<>(blocks);
+        b.set(l, block);
+        return new LlamaWeights(config, embed, b, norm, lmHead);
     }
 
     /** HF name of block tensor {@code suffix} (e.g. {@code "mlp.up_proj"}) of layer {@code i}. */

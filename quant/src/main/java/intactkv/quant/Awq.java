@@ -208,7 +208,7 @@ public final class Awq {
         for (int j : idx) {
             lin.set(j, Value.constant(lin.get(j).data().mul(sv)));
         }
-        return withBlock(w, l, new LlamaWeights.Block(inputNorm ? norm : b.inputNorm(), lin.get(0), lin.get(1),
+        return w.withBlock(l, new LlamaWeights.Block(inputNorm ? norm : b.inputNorm(), lin.get(0), lin.get(1),
                 lin.get(2), lin.get(3), inputNorm ? b.postNorm() : norm, lin.get(4), lin.get(5), lin.get(6)));
     }
 
@@ -219,14 +219,7 @@ public final class Awq {
         Tensor col = Tensor.of(s, s.length, 1);
         lin.set(prev, Value.constant(lin.get(prev).data().div(col)));
         lin.set(fc, Value.constant(lin.get(fc).data().mul(Tensor.vector(s))));
-        return withBlock(w, l, new LlamaWeights.Block(b.inputNorm(), lin.get(0), lin.get(1), lin.get(2), lin.get(3),
-                b.postNorm(), lin.get(4), lin.get(5), lin.get(6)));
-    }
-
-    static LlamaWeights withBlock(LlamaWeights w, int l, LlamaWeights.Block nb) {
-        List<LlamaWeights.Block> blocks = new ArrayList<>(w.blocks());
-        blocks.set(l, nb);
-        return new LlamaWeights(w.config(), w.embed(), blocks, w.norm(), w.lmHead());
+        return w.withBlock(l, b.withLinears(lin));
     }
 
     /** AWQ's {@code auto_clip_layer} followed by {@code apply_clip}: the clamped weights. */

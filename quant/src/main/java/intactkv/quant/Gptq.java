@@ -317,12 +317,8 @@ public final class Gptq {
 
     /** {@code w} with the given linears of block {@code l} replaced. */
     static LlamaWeights replaceLinears(LlamaWeights w, int l, Map<Integer, Tensor> repl) {
-        List<LlamaWeights.Block> blocks = new ArrayList<>(w.blocks());
-        LlamaWeights.Block b = blocks.get(l);
-        List<Value> lin = new ArrayList<>(b.linears());
+        List<Value> lin = new ArrayList<>(w.block(l).linears());
         repl.forEach((j, t) -> lin.set(j, Value.constant(t)));
-        blocks.set(l, new LlamaWeights.Block(b.inputNorm(), lin.get(0), lin.get(1), lin.get(2), lin.get(3), b.postNorm(),
-                lin.get(4), lin.get(5), lin.get(6)));
-        return new LlamaWeights(w.config(), w.embed(), blocks, w.norm(), w.lmHead());
+        return w.withBlock(l, w.block(l).withLinears(lin));
     }
 }

@@ -65,6 +65,6 @@ public final class ModelQuantizer {
             String name = LlamaWeights.blockName(i, LlamaWeights.LINEAR_NAMES.get(j));
             q[j] = Value.constant(f.apply(name, lin.get(j).data()));
         }
-        return new LlamaWeights.Block(b.inputNorm(), q[0], q[1], q[2], q[3], b.postNorm(), q[4], q[5], q[6]);
+        return b.withLinears(List.of(q));
     }
 }

@@ -89,14 +89,12 @@ public final class OmniQuantLwc {
             }
             try (GradMode.Scope s = GradMode.noGrad()) {
                 current = withQuantized(current, l, ws, factors, spec);
-                List<LlamaWeights.Block> frozen = new ArrayList<>(current.blocks());
-                LlamaWeights.Block qb = frozen.get(l);
+                LlamaWeights.Block qb = current.block(l);
                 List<Value> lin = new ArrayList<>();
                 for (Value v : qb.linears()) {
                     lin.add(Value.constant(v.data()));
                 }
-                current = Awq.withBlock(current, l, new LlamaWeights.Block(qb.inputNorm(), lin.get(0), lin.get(1),
-                        lin.get(2), lin.get(3), qb.postNorm(), lin.get(4), lin.get(5), lin.get(6)));
+                current = current.withBlock(l, qb.withLinears(lin));
                 LlamaModel qm = new LlamaModel(current);
                 List<Value> nq = new ArrayList<>();
                 List<Value> nf = new ArrayList<>();
@@ -119,8 +117,7 @@ public final class OmniQuantLwc {
         for (int j = 0; j < 7; j++) {
             q[j] = lwc(ws.get(j), factors.get(2 * j).value(), factors.get(2 * j + 1).value(), spec);
         }
-        return Awq.withBlock(w, l, new LlamaWeights.Block(b.inputNorm(), q[0], q[1], q[2], q[3], b.postNorm(), q[4],
-                q[5], q[6]));
+        return w.withBlock(l, b.withLinears(List.of(q)));
     }
 
     /** The formula in the class comment for weight {@code w (out, in)} with per-group factors (groups, 1). */
