@@ -78,7 +78,8 @@ final class AnalyzeCommand implements Callable<Integer> {
         Files.createDirectories(out);
         PrintWriter o = spec.commandLine().getOut();
         // attention on the first positions
-        double[][][] mass = PivotAnalysis.attentionMass(fpModel, ids, 4, q0);
+        List<Tensor> attentions = PivotAnalysis.attentions(fpModel, ids);
+        double[][][] mass = PivotAnalysis.attentionMass(attentions, 4, q0);
         o.printf("text: %d tokens; attention averaged over queries at positions >= %d%n", ids.length, q0);
         o.println("layer  mean attention on [BOS]  heads with >= 30% on [BOS]  on position 1");
         JsonObject json = new JsonObject();
@@ -148,7 +149,7 @@ final class AnalyzeCommand implements Callable<Integer> {
             Tensor absH = Elementwise.map(hidden.get(l), Math::abs);
             Charts.heat(out.resolve("activations_layer" + l + ".png"), "|hidden state|, output of layer " + l,
                     "channel", "token position", absH);
-            Tensor att = PivotAnalysis.meanAttentionMap(fpModel, ids, l);
+            Tensor att = PivotAnalysis.meanAttentionMap(attentions.get(l));
             int shown = Math.min(ids.length, 64);
             Charts.heat(out.resolve("attention_layer" + l + ".png"), "attention (mean over heads), layer " + l,
                     "key position", "query position", Layout.slice(Layout.slice(att, 0, 0, shown), 1, 0, shown));

@@ -100,6 +100,7 @@ final class DemoCommand implements Callable<Integer> {
         int g = fp.config().hiddenSize() % 128 == 0 && fp.config().intermediateSize() % 128 == 0 ? 128 : -1;
         List<Row> rows = new ArrayList<>();
         LlamaModel fpModel = new LlamaModel(fp);
+        QuantizedModel rtn3 = null;
         try (ProgressBar bar = new ProgressBar()) {
             rows.add(new Row("FP", "W16A16KV16", "-", ppl(new PrefixedModel(fpModel, null), eval, fp, bar, "FP")));
             List<QuantConfig> configs = new ArrayList<>();
@@ -111,7 +112,6 @@ final class DemoCommand implements Callable<Integer> {
             QuantConfig quarot = QuantConfig.w4a4kv4();
             configs.add(new QuantConfig(Method.QUAROT, quarot.weight(), quarot.activation(), quarot.kv(), 42));
             configs.add(QuantConfig.kv4());
-            QuantizedModel rtn3 = null;
             for (QuantConfig c : configs) {
                 String name = c.method() == Method.NONE ? "KV-cache" : c.method().name();
                 String bits = bitsLabel(c, g);
@@ -162,17 +162,18 @@ final class DemoCommand implements Callable<Integer> {
         ids = Arrays.copyOf(ids, Math.min(ids.length, 96));
         int nl = fp.config().numHiddenLayers();
         List<Tensor> hidden = PivotAnalysis.hiddenStates(fpModel, ids);
+        List<Tensor> attentions = PivotAnalysis.attentions(fpModel, ids);
         for (int l : new int[] {0, nl - 1}) {
             Charts.heat(out.resolve("fig1_activations_layer" + l + ".png"),
                     "|hidden state|, output of layer " + l + " (built-in model, test text)", "channel", "token position",
                     Elementwise.map(hidden.get(l), Math::abs));
-            Tensor att = PivotAnalysis.meanAttentionMap(fpModel, ids, l);
+            Tensor att = PivotAnalysis.meanAttentionMap(attentions.get(l));
             int shown = Math.min(ids.length, 64);
             Charts.heat(out.resolve("fig1_attention_layer" + l + ".png"), "attention (mean over heads), layer " + l,
                     "key position", "query position", Layout.slice(Layout.slice(att, 0, 0, shown), 1, 0, shown));
         }
         int maxK = Math.min(8, ids.length - 1);
-        double[] mse = PivotAnalysis.lastLayerMseBySize(fpModel, fpModel, rtn3Model(fp, g, calib), ids, maxK);
+        double[] mse = PivotAnalysis.lastLayerMseBySize(fpModel, fpModel, rtn3.model(), ids, maxK);
         double[][] curve = new double[2][maxK + 1];
         for (int k = 0; k <= maxK; k++) {
             curve[0][k] = k;
@@ -182,7 +183,7 @@ final class DemoCommand implements Callable<Integer> {
         series.put("RTN W3", curve);
         Charts.line(out.resolve("fig2_mse_vs_intactkv_size.png"), "Last-layer output MSE vs IntactKV size (RTN W3)",
                 "IntactKV size (tokens kept lossless)", "MSE to full precision", series, false);
-        double[][][] mass = PivotAnalysis.attentionMass(fpModel, ids, 1, Math.min(32, ids.length / 2));
+        double[][][] mass = PivotAnalysis.attentionMass(attentions, 1, Math.min(32, ids.length / 2));
         JsonObject json = new JsonObject();
         json.add("table", jr);
         JsonArray bosAtt = new JsonArray();
@@ -204,10 +205,6 @@ final class DemoCommand implements Callable<Integer> {
         o.printf(Locale.ROOT, "wrote %s/results.json and fig1_*.png, fig2_mse_vs_intactkv_size.png (%.0f s)%n", out,
                 (System.nanoTime() - start) / 1e9);
         return 0;
-    }
-
-    private static LlamaModel rtn3Model(LlamaWeights fp, int g, List<int[]> calib) {
-        return QuantizedModel.quantize(fp, QuantConfig.rtn(3, g), calib, (s, d) -> { }).model();
     }
 
     private static String bitsLabel(QuantConfig c, int g) {

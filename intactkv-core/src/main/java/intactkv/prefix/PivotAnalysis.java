@@ -18,21 +18,24 @@ public final class PivotAnalysis {
     private PivotAnalysis() {
     }
 
+    /** Attention probabilities of every layer on {@code ids}, each (1, h, T, T): one forward pass. */
+    public static List<Tensor> attentions(LlamaModel m, int[] ids) {
+        try (GradMode.Scope s = GradMode.noGrad()) {
+            return m.forward(ids, null, new LlamaModel.Options(false, false, true)).attentions();
+        }
+    }
+
     /**
      * Mean attention probability that queries at positions {@code >= fromQuery} give to each
-     * of the first {@code positions} keys: {@code [layer][head][key]}.
+     * of the first {@code positions} keys: {@code [layer][head][key]}, from {@link #attentions}.
      */
-    public static double[][][] attentionMass(LlamaModel m, int[] ids, int positions, int fromQuery) {
-        if (fromQuery >= ids.length) {
-            throw new IllegalArgumentException("the text has " + ids.length + " tokens; attention is measured for queries"
+    public static double[][][] attentionMass(List<Tensor> att, int positions, int fromQuery) {
+        int h = att.get(0).dim(1);
+        int t = att.get(0).dim(2);
+        if (fromQuery >= t) {
+            throw new IllegalArgumentException("the text has " + t + " tokens; attention is measured for queries"
                     + " from position " + fromQuery + " on (use a longer --text)");
         }
-        List<Tensor> att;
-        try (GradMode.Scope s = GradMode.noGrad()) {
-            att = m.forward(ids, null, new LlamaModel.Options(false, false, true)).attentions();
-        }
-        int t = ids.length;
-        int h = m.config().numAttentionHeads();
         int e = Math.min(positions, t);
         double[][][] out = new double[att.size()][h][e];
         for (int l = 0; l < att.size(); l++) {
@@ -48,15 +51,11 @@ public final class PivotAnalysis {
         return out;
     }
 
-    /** The attention probabilities of layer {@code l} averaged over heads, (T, T). */
-    public static Tensor meanAttentionMap(LlamaModel m, int[] ids, int l) {
-        List<Tensor> att;
-        try (GradMode.Scope s = GradMode.noGrad()) {
-            att = m.forward(ids, null, new LlamaModel.Options(false, false, true)).attentions();
-        }
-        int t = ids.length;
-        int h = m.config().numAttentionHeads();
-        double[] a = att.get(l).data();
+    /** One layer's attention probabilities {@code (1, h, T, T)} averaged over heads, (T, T). */
+    public static Tensor meanAttentionMap(Tensor layerAttention) {
+        int h = layerAttention.dim(1);
+        int t = layerAttention.dim(2);
+        double[] a = layerAttention.data();
         double[] out = new double[t * t];
         for (int head = 0; head < h; head++) {
             for (int i = 0; i < t * t; i++) {
