@@ -15,9 +15,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -79,6 +81,19 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--checkpoint-every", defaultValue = "100", description = "checkpoint interval (default ${DEFAULT-VALUE})")
     int checkpointEvery;
 
+    @Option(names = "--backcopy-fraction", defaultValue = "0", paramLabel = "F", description = "share of training"
+            + " sequences that are synthetic Bigram-Backcopy sequences made from the corpus's bigram statistics (Guo et al."
+            + " 2024), which grow attention sinks on [BOS]; in [0, 1) (default ${DEFAULT-VALUE})")
+    double backcopyFraction;
+
+    @Option(names = "--backcopy-triggers", defaultValue = "4", paramLabel = "K", description = "back-copy trigger"
+            + " tokens: the K most frequent tokens (default ${DEFAULT-VALUE})")
+    int backcopyTriggers;
+
+    @Option(names = "--backcopy-branching", defaultValue = "0", paramLabel = "B", description = "keep only each"
+            + " token's B most frequent successors in the back-copy bigram (0 = all) (default ${DEFAULT-VALUE})")
+    int backcopyBranching;
+
     @Option(names = "--seed", defaultValue = "1", description = "seed (default ${DEFAULT-VALUE})")
     long seed;
 
@@ -107,11 +122,17 @@ final class TrainCommand implements Callable<Integer> {
         LlamaConfig c = new LlamaConfig(dim, ffn, heads, kvHeads, layers, 1e-5, 10000, tok.vocabSize(),
                 Math.max(2048, seqlen), false, tok.bosId(), tok.eosId());
         Trainer.Config tc = new Trainer.Config(c, seqlen, batch, steps, lr, warmup, weightDecay, 1.0, evalEvery, 8,
-                checkpointEvery, seed, 0.02);
-        Trainer trainer = new Trainer(tc, train, Trainer.documentStarts(train, newline), valid);
+                checkpointEvery, seed, 0.02, backcopyFraction, backcopyTriggers,
+                backcopyBranching);
+        Trainer trainer = new Trainer(tc, train, Trainer.documentStarts(train, newline), valid, newline);
+        if (trainer.backcopy() != null) {
+            o.printf("back-copy: %.0f%% of the sequences are Bigram-Backcopy; triggers %s%n", 100 * backcopyFraction,
+                    Arrays.stream(trainer.backcopy().triggerIds()).mapToObj(id -> "'" + tok.piece(id) + "'")
+                            .collect(Collectors.joining(" ")));
+        }
         Path log = out.resolve("train_log.csv");
         if (!Files.exists(log)) {
-            Files.writeString(log, "step,train_loss,valid_loss,valid_ppl,bos_attention\n");
+            Files.writeString(log, "step,train_loss,valid_loss,valid_ppl,bos_attention,sink_heads,backcopy_bos_attention,backcopy_sink_heads\n");
         }
         LlamaWeights w;
         try (ProgressBar bar = new ProgressBar()) {
@@ -125,8 +146,9 @@ final class TrainCommand implements Callable<Integer> {
                 @Override
                 public void eval(Trainer.Eval e) {
                     try {
-                        Files.writeString(log, String.format(Locale.ROOT, "%d,%.5f,%.5f,%.3f,%.5f%n", e.step(),
-                                e.trainLoss(), e.validLoss(), Math.exp(e.validLoss()), e.bosAttention()),
+                        Files.writeString(log, String.format(Locale.ROOT, "%d,%.5f,%.5f,%.3f,%.5f,%d,%.5f,%d%n", e.step(),
+                                e.trainLoss(), e.validLoss(), Math.exp(e.validLoss()), e.bosAttention(), e.sinkHeads(),
+                                e.backcopyBosAttention(), e.backcopySinkHeads()),
                                 StandardOpenOption.APPEND);
                     } catch (IOException ex) {
                         throw new java.io.UncheckedIOException(ex);

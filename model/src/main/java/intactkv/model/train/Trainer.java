@@ -36,7 +36,7 @@ import java.util.Random;
  * protocol's windows have), AdamW with linear warm-up and cosine decay, global gradient-norm
  * clipping, periodic validation and atomic, resumable checkpoints.
  *
- * <p>Determinism: the batch of step s is drawn from {@code new Random(seed + s)}, so a resumed
+ * <p>Determinism: the batch of step s is drawn from {@code new Random(stepSeed(seed, s))}, so a resumed
  * run sees the same batches as an uninterrupted one. A checkpoint directory holds the weights,
  * the optimizer moments and step counts, and {@code state.json}; it is written to a temporary
  * directory and moved into place, so an interruption loses at most one checkpoint interval.
@@ -45,13 +45,17 @@ public final class Trainer {
     /** Training settings, validated. */
     public record Config(LlamaConfig model, int seqlen, int batch, int steps, double lr, int warmup,
                          double weightDecay, double clip, int evalEvery, int evalWindows, int checkpointEvery,
-                         long seed, double initStd) {
+                         long seed, double initStd, double backcopyFraction, int backcopyTriggers,
+                         int backcopyBranching) {
         public Config {
             if (seqlen < 2 || batch < 1 || steps < 1 || !(lr > 0) || warmup < 0 || warmup > steps || weightDecay < 0
-                    || !(clip > 0) || evalEvery < 1 || evalWindows < 1 || checkpointEvery < 1 || !(initStd > 0)) {
+                    || !(clip > 0) || evalEvery < 1 || evalWindows < 1 || checkpointEvery < 1 || !(initStd > 0)
+                    || !(backcopyFraction >= 0 && backcopyFraction < 1) || backcopyTriggers < 1 || backcopyBranching < 0) {
                 throw new IllegalArgumentException("invalid training settings: seqlen " + seqlen + ", batch " + batch
                         + ", steps " + steps + ", lr " + lr + ", warm-up " + warmup + " (at most the steps), weight decay "
-                        + weightDecay + ", clip " + clip + ", intervals " + evalEvery + "/" + checkpointEvery);
+                        + weightDecay + ", clip " + clip + ", intervals " + evalEvery + "/" + checkpointEvery
+                        + ", backcopy fraction " + backcopyFraction + " (in [0, 1)), triggers " + backcopyTriggers
+                        + ", branching " + backcopyBranching);
             }
         }
     }
@@ -60,8 +64,14 @@ public final class Trainer {
     public record Progress(int step, int steps, double loss, double tokensPerSecond, double lr) {
     }
 
-    /** One validation measurement. */
-    public record Eval(int step, double trainLoss, double validLoss, double bosAttention) {
+    /**
+     * One validation measurement: losses, the mean attention on [BOS] over layers >= 1, heads and
+     * queries >= 32 of the first validation window, and how many of those heads put at least 30 % of
+     * their attention on [BOS] (the built-in model's pivot-token criterion); the same two numbers on one
+     * Bigram-Backcopy sequence when the run mixes them in (NaN and -1 otherwise).
+     */
+    public record Eval(int step, double trainLoss, double validLoss, double bosAttention, int sinkHeads,
+                       double backcopyBosAttention, int backcopySinkHeads) {
     }
 
     /** Receives progress and evaluations. */
@@ -76,13 +86,15 @@ public final class Trainer {
     private final int[] starts;
     private final int[] valid;
     private final int bos;
+    private final BigramBackcopy backcopy;
 
     /**
      * @param train  the training token stream (documents joined with "\n\n", tokenized whole)
      * @param starts token positions where a document begins
      * @param valid  the validation token stream
+     * @param newline the newline token id (never a back-copy trigger)
      */
-    public Trainer(Config cfg, int[] train, int[] starts, int[] valid) {
+    public Trainer(Config cfg, int[] train, int[] starts, int[] valid, int newline) {
         this.cfg = cfg;
         this.train = train;
         this.starts = Arrays.stream(starts).filter(s -> s + cfg.seqlen() - 1 <= train.length).toArray();
@@ -92,6 +104,14 @@ public final class Trainer {
             throw new IllegalArgumentException("not enough data for windows of " + cfg.seqlen() + " tokens (train "
                     + train.length + ", valid " + valid.length + ")");
         }
+        this.backcopy = cfg.backcopyFraction() > 0
+                ? new BigramBackcopy(train, cfg.model().vocabSize(), cfg.backcopyTriggers(),
+                cfg.backcopyBranching(), bos, newline) : null;
+    }
+
+    /** The back-copy generator, or null when the run mixes in no synthetic sequences. */
+    public BigramBackcopy backcopy() {
+        return backcopy;
     }
 
     /** Positions right after each "\n\n" (two {@code newline} tokens) and 0: where documents start. */
@@ -105,11 +125,18 @@ public final class Trainer {
         return out.stream().mapToInt(Integer::intValue).toArray();
     }
 
-    /** The batch of step {@code step}: [BOS] + the tokens of a random document start. */
+    /**
+     * The batch of step {@code step}: each sequence is [BOS] + the tokens from a random document
+     * start, or, with probability {@code backcopyFraction}, a {@link BigramBackcopy} sequence.
+     */
     int[][] batch(int step) {
-        Random rng = new Random(cfg.seed() + step);
+        Random rng = new Random(stepSeed(cfg.seed(), step));
         int[][] b = new int[cfg.batch()][];
         for (int i = 0; i < b.length; i++) {
+            if (backcopy != null && rng.nextDouble() < cfg.backcopyFraction()) {
+                b[i] = backcopy.sample(rng, cfg.seqlen(), bos);
+                continue;
+            }
             int s = starts[rng.nextInt(starts.length)];
             int[] w = new int[cfg.seqlen()];
             w[0] = bos;
@@ -117,6 +144,19 @@ public final class Trainer {
             b[i] = w;
         }
         return b;
+    }
+
+    /**
+     * The seed of step {@code step}'s batch: SplitMix64's finalizer applied to {@code seed} and
+     * {@code step}. Seeding {@code java.util.Random} with {@code seed + step} directly would not do:
+     * its first {@code nextDouble()} grows by only about 9e-5 from one seed to the next, so the first
+     * draw of consecutive batches would be nearly the same.
+     */
+    static long stepSeed(long seed, int step) {
+        long z = seed * 0x9E3779B97F4A7C15L + step;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
     }
 
     /** Mean next-token cross-entropy of a batch (B, T). */
@@ -145,27 +185,39 @@ public final class Trainer {
             }
             int[] w = Arrays.copyOfRange(valid, 0, cfg.seqlen());
             w[0] = bos;
-            return new double[] {sum / n, bosAttention(m, w, Math.min(32, cfg.seqlen() / 2))};
+            int from = Math.min(32, cfg.seqlen() / 2);
+            double[] bos = bosAttention(m, w, from);
+            double[] bb = backcopy == null ? new double[] {Double.NaN, -1}
+                    : bosAttention(m, backcopy.sample(new Random(cfg.seed() ^ 0x5EED), cfg.seqlen(), this.bos), from);
+            return new double[] {sum / n, bos[0], bos[1], bb[0], bb[1]};
         }
     }
 
-    /** Mean attention on position 0 over layers >= 1, heads and queries >= {@code from}. */
-    static double bosAttention(LlamaModel m, int[] w, int from) {
+    /**
+     * Attention on position 0 over layers >= 1 and queries >= {@code from}: {mean over heads, number
+     * of heads whose mean is >= 0.3}.
+     */
+    static double[] bosAttention(LlamaModel m, int[] w, int from) {
         List<Tensor> att = m.forward(w, null, new LlamaModel.Options(false, false, true)).attentions();
         int t = w.length;
         int h = m.config().numAttentionHeads();
         double sum = 0;
-        int count = 0;
+        int heads = 0;
+        int sinks = 0;
         for (int l = Math.min(1, att.size() - 1); l < att.size(); l++) {
             double[] a = att.get(l).data();
             for (int head = 0; head < h; head++) {
+                double s = 0;
                 for (int q = from; q < t; q++) {
-                    sum += a[(head * t + q) * t];
-                    count++;
+                    s += a[(head * t + q) * t];
                 }
+                s /= t - from;
+                sum += s;
+                heads++;
+                sinks += s >= 0.3 ? 1 : 0;
             }
         }
-        return sum / count;
+        return new double[] {sum / heads, sinks};
     }
 
     /**
@@ -208,7 +260,7 @@ public final class Trainer {
             boolean last = step + 1 == cfg.steps();
             if ((step + 1) % cfg.evalEvery() == 0 || last) {
                 double[] v = validate(m);
-                listener.eval(new Eval(step + 1, recent, v[0], v[1]));
+                listener.eval(new Eval(step + 1, recent, v[0], v[1], (int) v[2], v[3], (int) v[4]));
             }
             if ((step + 1) % cfg.checkpointEvery() == 0 && !last) {
                 checkpoint(ckpt, w, opt, step + 1);

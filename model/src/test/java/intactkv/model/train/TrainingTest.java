@@ -49,13 +49,18 @@ class TrainingTest {
     }
 
     static Trainer trainer(Tokenizer tok, int steps) {
+        return trainer(tok, steps, 0.0);
+    }
+
+    static Trainer trainer(Tokenizer tok, int steps, double backcopy) {
         int newline = tok.id("<0x0A>");
         List<String> docs = corpus();
         int[] train = stream(tok, docs.subList(0, 250), newline);
         int[] valid = stream(tok, docs.subList(250, 300), newline);
         LlamaConfig c = new LlamaConfig(16, 32, 2, 2, 2, 1e-5, 10000, tok.vocabSize(), 64, false, 1, 2);
-        Trainer.Config tc = new Trainer.Config(c, 24, 4, steps, 1e-2, 2, 0.0, 1.0, 5, 2, 4, 3, 0.1);
-        return new Trainer(tc, train, Trainer.documentStarts(train, newline), valid);
+        Trainer.Config tc = new Trainer.Config(c, 24, 4, steps, 1e-2, 2, 0.0, 1.0, 5, 2, 4, 3, 0.1, backcopy,
+                2, 0);
+        return new Trainer(tc, train, Trainer.documentStarts(train, newline), valid, newline);
     }
 
     static int[] stream(Tokenizer tok, List<String> docs, int newline) {
@@ -100,6 +105,66 @@ class TrainingTest {
         LlamaWeights resumed = trainer(tok, 10).train(tmp.resolve("resumed"), record);
         assertArrayEquals(full.embed().data().data(), resumed.embed().data().data(), 0.0);
         assertArrayEquals(full.block(1).down().data().data(), resumed.block(1).down().data().data(), 0.0);
+    }
+
+    /**
+     * Without back-copy every sequence is [BOS] + a slice of the training stream from a document
+     * start; with a back-copy fraction of 0.5 about half of them are synthetic, and a step's batch
+     * does not depend on the trainer instance.
+     */
+    @Test
+    void mixesBackcopySequencesAtTheRequestedRate() throws Exception {
+        Path f = tmp.resolve("tokenizer.json");
+        BpeTrainer.write(BpeTrainer.train(corpus(), 300), f);
+        Tokenizer tok = Tokenizer.load(f);
+        int newline = tok.id("<0x0A>");
+        int[] train = stream(tok, corpus().subList(0, 250), newline);
+        java.util.Set<Integer> starts = new java.util.HashSet<>();
+        for (int s : Trainer.documentStarts(train, newline)) {
+            starts.add(s);
+        }
+        Trainer plain = trainer(tok, 10, 0.0);
+        Trainer mixed = trainer(tok, 10, 0.5);
+        int synthetic = 0;
+        int total = 0;
+        for (int step = 0; step < 50; step++) {
+            for (int[] w : plain.batch(step)) {
+                assertTrue(isSliceAtStart(train, starts, w), "step " + step + ": a natural window");
+            }
+            int[][] b = mixed.batch(step);
+            assertTrue(java.util.Arrays.deepEquals(b, trainer(tok, 10, 0.5).batch(step)), "deterministic batch");
+            for (int[] w : b) {
+                assertEquals(tok.bosId(), w[0]);
+                synthetic += isSliceAtStart(train, starts, w) ? 0 : 1;
+                total++;
+            }
+        }
+        assertTrue(synthetic > 0.35 * total && synthetic < 0.65 * total, synthetic + " of " + total + " synthetic");
+    }
+
+    /** The first draw of consecutive steps is spread over [0, 1), not bunched as with Random(seed + step). */
+    @Test
+    void consecutiveStepsGetUnrelatedSeeds() {
+        int below = 0;
+        for (int step = 0; step < 200; step++) {
+            below += new Random(Trainer.stepSeed(1, step)).nextDouble() < 0.5 ? 1 : 0;
+        }
+        assertTrue(below > 70 && below < 130, below + " of 200 first draws below 0.5");
+        int naive = 0;
+        for (int step = 0; step < 200; step++) {
+            naive += new Random(1 + step).nextDouble() < 0.5 ? 1 : 0;
+        }
+        assertTrue(naive == 0 || naive == 200 || Math.abs(naive - 100) > 50, "the naive seeding is bunched: " + naive);
+    }
+
+    private static boolean isSliceAtStart(int[] train, java.util.Set<Integer> starts, int[] w) {
+        for (int s : starts) {
+            if (s + w.length - 1 <= train.length
+                    && java.util.Arrays.equals(w, 1, w.length, train, s, s + w.length - 1)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @Test
