@@ -100,6 +100,7 @@ final class TrainCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter o = spec.commandLine().getOut();
+        checkFlags();
         Files.createDirectories(out);
         WordNetCorpus.Splits splits = WordNetCorpus.splits();
         Path data = out.resolve("data");
@@ -160,6 +161,27 @@ final class TrainCommand implements Callable<Integer> {
         DefaultModel.writeChecksums(out);
         o.println("wrote " + out + " (config.json, model.safetensors, tokenizer.json, train_log.csv, SHA256SUMS)");
         return 0;
+    }
+
+    /** Rejects out-of-range flags before any work is done or anything is written, naming the flag. */
+    void checkFlags() {
+        require(steps >= 1, "--steps must be >= 1: " + steps);
+        require(warmup >= 0 && warmup <= steps, "--warmup must be in [0, --steps]: " + warmup);
+        require(batch >= 1, "--batch must be >= 1: " + batch);
+        require(seqlen >= 2, "--seqlen must be >= 2: " + seqlen);
+        require(lr > 0, "--lr must be > 0: " + lr);
+        require(weightDecay >= 0, "--weight-decay must be >= 0: " + weightDecay);
+        require(evalEvery >= 1 && checkpointEvery >= 1, "--eval-every and --checkpoint-every must be >= 1");
+        require(backcopyFraction >= 0 && backcopyFraction < 1, "--backcopy-fraction must be in [0, 1): "
+                + backcopyFraction);
+        require(backcopyTriggers >= 1, "--backcopy-triggers must be >= 1: " + backcopyTriggers);
+        require(backcopyBranching >= 0, "--backcopy-branching must be >= 0 (0 = all successors): " + backcopyBranching);
+    }
+
+    private static void require(boolean ok, String message) {
+        if (!ok) {
+            throw new IllegalArgumentException(message);
+        }
     }
 
     /** Tokenizes documents joined with "\n\n", in chunks of 2000 documents joined by two newline tokens. */

@@ -249,6 +249,20 @@ class ModelCommandsTest {
         assertTrue(noMethod[2].contains("--method"), noMethod[2]);
     }
 
+    /** Out-of-range training flags are rejected by name before a tokenizer is trained or a file written. */
+    @Test
+    void trainRejectsBadFlagsBeforeWritingAnything() {
+        String[][] cases = {{"--backcopy-fraction", "1.5"}, {"--warmup", "5000"}, {"--backcopy-triggers", "0"},
+            {"--lr", "-1"}};
+        for (String[] c : cases) {
+            Path out = dir.resolve("never-trained");
+            String[] r = run("train", "--out", out.toString(), c[0], c[1]);
+            assertEquals("1", r[0], r[2]);
+            assertTrue(r[2].contains(c[0]), r[2]);
+            assertFalse(Files.exists(out), "nothing written for " + c[0]);
+        }
+    }
+
     @Test
     void badInputGetsActionableErrors() {
         String[] missing = run("dump", "--model", dir.resolve("nope").toString(), "--tokens", "1", "--out", "x");
