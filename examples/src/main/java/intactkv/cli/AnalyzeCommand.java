@@ -3,6 +3,7 @@ package intactkv.cli;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
+import intactkv.model.AttentionMass;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.model.io.AtomicFiles;
@@ -78,8 +79,8 @@ final class AnalyzeCommand implements Callable<Integer> {
         Files.createDirectories(out);
         PrintWriter o = spec.commandLine().getOut();
         // attention on the first positions
-        List<Tensor> attentions = PivotAnalysis.attentions(fpModel, ids);
-        double[][][] mass = PivotAnalysis.attentionMass(attentions, 4, q0);
+        List<Tensor> attentions = AttentionMass.attentions(fpModel, ids);
+        double[][][] mass = AttentionMass.onFirstKeys(attentions, 4, q0);
         o.printf("text: %d tokens; attention averaged over queries at positions >= %d%n", ids.length, q0);
         o.println("layer  mean attention on [BOS]  heads with >= 30% on [BOS]  on position 1");
         JsonObject json = new JsonObject();
@@ -87,7 +88,7 @@ final class AnalyzeCommand implements Callable<Integer> {
         double[][] bosByLayer = new double[2][nl];
         for (int l = 0; l < nl; l++) {
             double mean = Arrays.stream(mass[l]).mapToDouble(h -> h[0]).average().orElse(0);
-            long strong = Arrays.stream(mass[l]).filter(h -> h[0] >= 0.3).count();
+            int strong = AttentionMass.sinkHeads(mass[l]);
             double pos1 = Arrays.stream(mass[l]).mapToDouble(h -> h.length > 1 ? h[1] : 0).average().orElse(0);
             o.printf(Locale.ROOT, "%5d  %23.3f  %15d / %-10d  %12.3f%n", l, mean, strong, mass[l].length, pos1);
             bosByLayer[0][l] = l;

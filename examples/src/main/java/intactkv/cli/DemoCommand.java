@@ -3,6 +3,7 @@ package intactkv.cli;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
+import intactkv.model.AttentionMass;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.model.io.AtomicFiles;
@@ -162,7 +163,7 @@ final class DemoCommand implements Callable<Integer> {
         ids = Arrays.copyOf(ids, Math.min(ids.length, 96));
         int nl = fp.config().numHiddenLayers();
         List<Tensor> hidden = PivotAnalysis.hiddenStates(fpModel, ids);
-        List<Tensor> attentions = PivotAnalysis.attentions(fpModel, ids);
+        List<Tensor> attentions = AttentionMass.attentions(fpModel, ids);
         for (int l : new int[] {0, nl - 1}) {
             Charts.heat(out.resolve("fig1_activations_layer" + l + ".png"),
                     "|hidden state|, output of layer " + l + " (built-in model, test text)", "channel", "token position",
@@ -183,7 +184,7 @@ final class DemoCommand implements Callable<Integer> {
         series.put("RTN W3", curve);
         Charts.line(out.resolve("fig2_mse_vs_intactkv_size.png"), "Last-layer output MSE vs IntactKV size (RTN W3)",
                 "IntactKV size (tokens kept lossless)", "MSE to full precision", series, false);
-        double[][][] mass = PivotAnalysis.attentionMass(attentions, 1, Math.min(32, ids.length / 2));
+        double[][][] mass = AttentionMass.onFirstKeys(attentions, 1, Math.min(32, ids.length / 2));
         JsonObject json = new JsonObject();
         json.add("table", jr);
         JsonArray bosAtt = new JsonArray();

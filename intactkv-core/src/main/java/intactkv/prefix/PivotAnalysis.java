@@ -12,43 +12,11 @@ import java.util.List;
 /**
  * Measurements of pivot tokens (the paper's Section 3 and Figures 1-2): how much attention
  * each early position receives, which hidden states carry massive activations, and how the
- * quantized model's last-layer error falls as the IntactKV prefix grows.
+ * quantized model's last-layer error falls as the IntactKV prefix grows. The attention each
+ * early position receives is {@link intactkv.model.AttentionMass}.
  */
 public final class PivotAnalysis {
     private PivotAnalysis() {
-    }
-
-    /** Attention probabilities of every layer on {@code ids}, each (1, h, T, T): one forward pass. */
-    public static List<Tensor> attentions(LlamaModel m, int[] ids) {
-        try (GradMode.Scope s = GradMode.noGrad()) {
-            return m.forward(ids, null, new LlamaModel.Options(false, false, true)).attentions();
-        }
-    }
-
-    /**
-     * Mean attention probability that queries at positions {@code >= fromQuery} give to each
-     * of the first {@code positions} keys: {@code [layer][head][key]}, from {@link #attentions}.
-     */
-    public static double[][][] attentionMass(List<Tensor> att, int positions, int fromQuery) {
-        int h = att.get(0).dim(1);
-        int t = att.get(0).dim(2);
-        if (fromQuery >= t) {
-            throw new IllegalArgumentException("the text has " + t + " tokens; attention is measured for queries"
-                    + " from position " + fromQuery + " on (use a longer --text)");
-        }
-        int e = Math.min(positions, t);
-        double[][][] out = new double[att.size()][h][e];
-        for (int l = 0; l < att.size(); l++) {
-            double[] a = att.get(l).data(); // (1, h, T, T)
-            for (int head = 0; head < h; head++) {
-                for (int q = fromQuery; q < t; q++) {
-                    for (int k = 0; k < e; k++) {
-                        out[l][head][k] += a[(head * t + q) * t + k] / (t - fromQuery);
-                    }
-                }
-            }
-        }
-        return out;
     }
 
     /** One layer's attention probabilities {@code (1, h, T, T)} averaged over heads, (T, T). */

@@ -11,6 +11,7 @@ import intactkv.autograd.LrSchedule;
 import intactkv.autograd.Parameter;
 import intactkv.autograd.Shaping;
 import intactkv.autograd.Value;
+import intactkv.model.AttentionMass;
 import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
@@ -87,6 +88,8 @@ public final class Trainer {
     private final int[] valid;
     private final int bos;
     private final BigramBackcopy backcopy;
+    /** The back-copy sequence whose attention on [BOS] each validation measures (null without back-copy). */
+    private final int[] backcopyWindow;
 
     /**
      * @param train  the training token stream (documents joined with "\n\n", tokenized whole)
@@ -107,6 +110,8 @@ public final class Trainer {
         this.backcopy = cfg.backcopyFraction() > 0
                 ? new BigramBackcopy(train, cfg.model().vocabSize(), cfg.backcopyTriggers(),
                 cfg.backcopyBranching(), bos, newline) : null;
+        this.backcopyWindow = backcopy == null ? null
+                : backcopy.sample(new Random(cfg.seed() ^ 0x5EED), cfg.seqlen(), bos);
     }
 
     /** The back-copy generator, or null when the run mixes in no synthetic sequences. */
@@ -187,35 +192,26 @@ public final class Trainer {
             w[0] = bos;
             int from = Math.min(32, cfg.seqlen() / 2);
             double[] bos = bosAttention(m, w, from);
-            double[] bb = backcopy == null ? new double[] {Double.NaN, -1}
-                    : bosAttention(m, backcopy.sample(new Random(cfg.seed() ^ 0x5EED), cfg.seqlen(), this.bos), from);
+            double[] bb = backcopyWindow == null ? new double[] {Double.NaN, -1} : bosAttention(m, backcopyWindow, from);
             return new double[] {sum / n, bos[0], bos[1], bb[0], bb[1]};
         }
     }
 
     /**
      * Attention on position 0 over layers >= 1 and queries >= {@code from}: {mean over heads, number
-     * of heads whose mean is >= 0.3}.
+     * of heads with at least {@link AttentionMass#SINK_SHARE}}.
      */
     static double[] bosAttention(LlamaModel m, int[] w, int from) {
-        List<Tensor> att = m.forward(w, null, new LlamaModel.Options(false, false, true)).attentions();
-        int t = w.length;
-        int h = m.config().numAttentionHeads();
+        double[][][] mass = AttentionMass.onFirstKeys(AttentionMass.attentions(m, w), 1, from);
         double sum = 0;
         int heads = 0;
         int sinks = 0;
-        for (int l = Math.min(1, att.size() - 1); l < att.size(); l++) {
-            double[] a = att.get(l).data();
-            for (int head = 0; head < h; head++) {
-                double s = 0;
-                for (int q = from; q < t; q++) {
-                    s += a[(head * t + q) * t];
-                }
-                s /= t - from;
-                sum += s;
+        for (int l = Math.min(1, mass.length - 1); l < mass.length; l++) {
+            for (double[] head : mass[l]) {
+                sum += head[0];
                 heads++;
-                sinks += s >= 0.3 ? 1 : 0;
             }
+            sinks += AttentionMass.sinkHeads(mass[l]);
         }
         return new double[] {sum / heads, sinks};
     }
