@@ -1,12 +1,12 @@
 package intactkv.model;
 
 import intactkv.autograd.Arithmetic;
+import intactkv.autograd.Attention;
 import intactkv.autograd.Functional;
 import intactkv.autograd.LinearAlgebra;
 import intactkv.autograd.Selection;
 import intactkv.autograd.Shaping;
 import intactkv.autograd.Value;
-import intactkv.tensor.Masks;
 import intactkv.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
@@ -114,7 +114,6 @@ public final class LlamaModel {
         }
         int p = past == null ? 0 : past.length();
         Tensor[] cs = rope.tables(p, t);
-        Value mask = Value.constant(Masks.causal(t, p));
 
         Value x = Shaping.reshape(Selection.embedding(w.embed(), flat), b, t, c.hiddenSize());
         List<Value> hidden = new ArrayList<>();
@@ -125,7 +124,7 @@ public final class LlamaModel {
             Value pk = past == null ? null : past.keys().get(l);
             Value pv = past == null ? null : past.values().get(l);
             Value[] kv = new Value[2];
-            x = layer(l, x, pk, pv, cs, mask, kv, opt.attentions() ? attentions : null);
+            x = layer(l, x, pk, pv, cs, kv, opt.attentions() ? attentions : null);
             presentK.add(kv[0]);
             presentV.add(kv[1]);
             if (opt.hiddenStates()) {
@@ -143,7 +142,7 @@ public final class LlamaModel {
      */
     public Value layer(int l, Value x) {
         int t = x.shape().dim(1);
-        return layer(l, x, null, null, rope.tables(0, t), Value.constant(Masks.causal(t, 0)), new Value[2], null);
+        return layer(l, x, null, null, rope.tables(0, t), new Value[2], null);
     }
 
     /**
@@ -152,8 +151,7 @@ public final class LlamaModel {
      */
     public Value attentionBlock(int l, Value n) {
         int t = n.shape().dim(1);
-        return attention(l, w.block(l), n, null, null, rope.tables(0, t), Value.constant(Masks.causal(t, 0)),
-                new Value[2], null);
+        return attention(l, w.block(l), n, null, null, rope.tables(0, t), new Value[2], null);
     }
 
     /** The MLP block of layer {@code l} (down_proj output, no residual) on normalised input {@code m (B, T, d)}. */
@@ -175,12 +173,12 @@ public final class LlamaModel {
     }
 
     /** One decoder layer: attention and MLP blocks, each with its residual connection. */
-    private Value layer(int l, Value x, Value pastK, Value pastV, Tensor[] cs, Value mask, Value[] kvOut,
+    private Value layer(int l, Value x, Value pastK, Value pastV, Tensor[] cs, Value[] kvOut,
                         List<Tensor> attentions) {
         LlamaWeights.Block blk = w.block(l);
         // self-attention block with residual connection
         Value n = Functional.rmsNorm(x, blk.inputNorm(), c.rmsNormEps());
-        Value h = Arithmetic.add(x, attention(l, blk, n, pastK, pastV, cs, mask, kvOut, attentions));
+        Value h = Arithmetic.add(x, attention(l, blk, n, pastK, pastV, cs, kvOut, attentions));
         // SwiGLU MLP block with residual connection
         return Arithmetic.add(h, mlpBlock(l, Functional.rmsNorm(h, blk.postNorm(), c.rmsNormEps())));
     }
@@ -194,14 +192,13 @@ public final class LlamaModel {
      * Grouped-query attention of layer {@code l} on normalised input {@code n (B, T, d)};
      * writes the present K and V (B, h_kv, p+T, d_h) into {@code kvOut}.
      */
-    private Value attention(int l, LlamaWeights.Block blk, Value n, Value pastK, Value pastV, Tensor[] cs, Value mask,
+    private Value attention(int l, LlamaWeights.Block blk, Value n, Value pastK, Value pastV, Tensor[] cs,
                             Value[] kvOut, List<Tensor> attentions) {
         int b = n.shape().dim(0);
         int t = n.shape().dim(1);
         int h = c.numAttentionHeads();
         int hkv = c.numKeyValueHeads();
         int dh = c.headDim();
-        int g = c.groups();
         // projections to heads: (B, T, heads*d_h) -> (B, heads, T, d_h), RoPE on q and k
         Value q = heads(linear(l, 0, n, blk.q()), b, t, h, dh);
         Value k = heads(linear(l, 1, n, blk.k()), b, t, hkv, dh);
@@ -215,17 +212,13 @@ public final class LlamaModel {
         }
         kvOut[0] = k;
         kvOut[1] = v;
-        int s = k.shape().dim(2);
-        // group the query heads by the key/value head they share: (B, h_kv, g, T, d_h) x (B, h_kv, 1, S, d_h)
-        Value q5 = Shaping.reshape(q, b, hkv, g, t, dh);
-        Value k5 = Shaping.reshape(k, b, hkv, 1, s, dh);
-        Value v5 = Shaping.reshape(v, b, hkv, 1, s, dh);
-        Value scores = Arithmetic.div(LinearAlgebra.matmulTransB(q5, k5), Value.constant(Tensor.scalar(Math.sqrt(dh))));
-        Value probs = Functional.softmax(Arithmetic.add(scores, mask), -1);
+        // fused scores / sqrt(d_h) + causal mask, softmax over keys, weighted sum of values;
+        // query head j reads key/value head j / g (HF's repeat_kv)
+        Attention.Result att = Attention.causalWithProbs(q, k, v);
         if (attentions != null) {
-            attentions.add(probs.data().reshape(b, h, t, s));
+            attentions.add(att.probs());
         }
-        Value ctx = Shaping.reshape(LinearAlgebra.matmul(probs, v5), b, h, t, dh);
+        Value ctx = att.output();
         Value merged = Shaping.reshape(Shaping.permute(ctx, 0, 2, 1, 3), b, t, h * dh);
         return linear(l, 3, merged, blk.o());
     }

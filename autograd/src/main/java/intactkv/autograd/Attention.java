@@ -1,0 +1,206 @@
+package intactkv.autograd;
+
+import intactkv.tensor.Axpy;
+import intactkv.tensor.Parallel;
+import intactkv.tensor.Tensor;
+
+/**
+ * Fused causal scaled-dot-product attention with grouped-query heads, forward and backward
+ * side by side. It computes exactly what the composed form computes (HF's
+ * {@code LlamaAttention.forward} / {@code eager_attention_forward}):
+ * <pre>
+ *   S_raw = Q K^T                      (B, h, T, p+T), query head j uses key/value head j / (h / h_kv)
+ *   S     = S_raw / sqrt(d_h) + mask   mask: 0 where key s <= p + t, -inf after (causal after a past of p)
+ *   P     = softmax(S)                 along the keys
+ *   O     = P V                        (B, h, T, d_h)
+ * </pre>
+ * but per (sequence, key/value head) in one pass, skipping the masked keys, without
+ * materialising S_raw, S, the mask or broadcast copies of K and V. Shapes:
+ * q (B, h, T, d_h); k, v (B, h_kv, p+T, d_h).
+ *
+ * <p><b>Same numbers as the composed form.</b> Every score is summed as the GEMM kernel sums
+ * ({@code c = fma(q_i, k_i, c)} for i = 0..d_h-1 from c = 0), divided (not multiplied) by
+ * {@code sqrt(d_h)}; the softmax subtracts the row maximum, sums {@code exp} in key order and
+ * divides, as {@link intactkv.tensor.Softmax}; the output sums {@code fma(P_ts, v_s, o)} in key
+ * order. A masked key contributes {@code exp(-inf) = 0} to the sum and {@code fma(0, v, o) = o}
+ * to the output in the composed form, so skipping it changes no bit: the forward is
+ * bit-identical to {@code softmax(matmulTransB(q, k) / sqrt(d_h) + mask) v} (tested).
+ *
+ * <p><b>Backward</b>, with {@code G = dL/dO} and {@code c = 1 / sqrt(d_h)} applied as a division:
+ * <pre>
+ *   dL/dV_s  = sum_t P_ts G_t                          (summed over the h / h_kv query heads of the group)
+ *   dP_ts    = G_t . V_s
+ *   dS_ts    = P_ts (dP_ts - sum_s' P_ts' dP_ts') / sqrt(d_h)
+ *   dL/dQ_t  = sum_s dS_ts K_s,     dL/dK_s = sum_t dS_ts Q_t
+ * </pre>
+ * The gradient is tested against the composed form's and against finite differences; it
+ * sums in a different order than the composed form, so it agrees to rounding, not bit for bit.
+ *
+ * <p>Work is split over (sequence, key/value head) pairs with {@link Parallel}; each pair is
+ * computed by one thread in a fixed order, so results do not depend on the number of threads.
+ */
+public final class Attention {
+    private Attention() {
+    }
+
+    /** The attention output and the probabilities P (B, h, T, p+T), zero on masked keys. */
+    public record Result(Value output, Tensor probs) {
+    }
+
+    /** Causal attention output {@code softmax(q k^T / sqrt(d_h) + mask) v}, (B, h, T, d_h); see the class comment. */
+    public static Value causal(Value q, Value k, Value v) {
+        return causalWithProbs(q, k, v).output();
+    }
+
+    /** {@link #causal}, also returning the attention probabilities (what {@code output_attentions} gives). */
+    public static Result causalWithProbs(Value q, Value k, Value v) {
+        Dims dm = Dims.of(q.data(), k.data(), v.data());
+        double[] qd = q.data().data();
+        double[] kd = k.data().data();
+        double[] vd = v.data().data();
+        double[] probs = new double[dm.b * dm.h * dm.t * dm.s];
+        double[] out = new double[dm.b * dm.h * dm.t * dm.dh];
+        Parallel.forRange(dm.b * dm.hkv, 1, (lo, hi) -> {
+            double[] kT = new double[dm.dh * dm.s];
+            for (int task = lo; task < hi; task++) {
+                forwardPair(dm, task, qd, kd, vd, kT, probs, out);
+            }
+        });
+        Tensor p = Tensor.wrap(probs, dm.b, dm.h, dm.t, dm.s);
+        Value o = Value.result("attention", Tensor.wrap(out, dm.b, dm.h, dm.t, dm.dh), g -> {
+            double[] gq = new double[qd.length];
+            double[] gk = new double[kd.length];
+            double[] gv = new double[vd.length];
+            double[] gd = g.data();
+            double[] ds = new double[probs.length];
+            Parallel.forRange(dm.b * dm.hkv, 1, (lo, hi) -> {
+                double[] vT = new double[dm.dh * dm.s];
+                for (int task = lo; task < hi; task++) {
+                    backwardPair(dm, task, qd, kd, vd, probs, gd, vT, ds, gq, gk, gv);
+                }
+            });
+            q.accumulate(Tensor.wrap(gq, q.shape()));
+            k.accumulate(Tensor.wrap(gk, k.shape()));
+            v.accumulate(Tensor.wrap(gv, v.shape()));
+        }, q, k, v);
+        return new Result(o, p);
+    }
+
+    /** Forward for sequence {@code task / h_kv}, key/value head {@code task % h_kv}: its g query heads. */
+    private static void forwardPair(Dims dm, int task, double[] q, double[] k, double[] v, double[] kT,
+                                    double[] probs, double[] out) {
+        int bi = task / dm.hkv;
+        int kvh = task % dm.hkv;
+        int kvOff = (bi * dm.hkv + kvh) * dm.s * dm.dh;
+        transpose(k, kvOff, dm.s, dm.dh, kT);
+        double scale = Math.sqrt(dm.dh);
+        for (int gi = 0; gi < dm.g; gi++) {
+            int head = bi * dm.h + kvh * dm.g + gi;
+            for (int t = 0; t < dm.t; t++) {
+                int keys = dm.p + t + 1;
+                int qRow = (head * dm.t + t) * dm.dh;
+                int row = (head * dm.t + t) * dm.s;
+                // scores of keys 0..keys-1, summed over d_h in order as the GEMM does (row starts at 0)
+                for (int i = 0; i < dm.dh; i++) {
+                    double qi = q[qRow + i];
+                    Axpy.fma(qi, kT, i * dm.s, probs, row, keys);
+                }
+                double m = Double.NEGATIVE_INFINITY;
+                for (int s = 0; s < keys; s++) {
+                    probs[row + s] = probs[row + s] / scale;
+                    m = Math.max(m, probs[row + s]);
+                }
+                double sum = 0;
+                for (int s = 0; s < keys; s++) {
+                    double e = Math.exp(probs[row + s] - m);
+                    probs[row + s] = e;
+                    sum += e;
+                }
+                for (int s = 0; s < keys; s++) {
+                    probs[row + s] = probs[row + s] / sum;
+                }
+                // output row: sum over keys in order of P_ts v_s
+                Axpy.combine(probs, row, 1, keys, v, kvOff, dm.dh, out, (head * dm.t + t) * dm.dh, dm.dh);
+            }
+        }
+    }
+
+    /** Backward for one (sequence, key/value head) pair; writes its slices of ds (dL/dS, laid out as P), gq, gk, gv. */
+    private static void backwardPair(Dims dm, int task, double[] q, double[] k, double[] v, double[] probs,
+                                     double[] g, double[] vT, double[] ds, double[] gq, double[] gk,
+                                     double[] gv) {
+        int bi = task / dm.hkv;
+        int kvh = task % dm.hkv;
+        int kvOff = (bi * dm.hkv + kvh) * dm.s * dm.dh;
+        transpose(v, kvOff, dm.s, dm.dh, vT);
+        double scale = Math.sqrt(dm.dh);
+        for (int gi = 0; gi < dm.g; gi++) {
+            int head = bi * dm.h + kvh * dm.g + gi;
+            for (int t = 0; t < dm.t; t++) {
+                int keys = dm.p + t + 1;
+                int row = (head * dm.t + t) * dm.s;
+                int tRow = (head * dm.t + t) * dm.dh;
+                // dP_ts = G_t . V_s, vectorised across keys through V^T
+                for (int j = 0; j < dm.dh; j++) {
+                    Axpy.fma(g[tRow + j], vT, j * dm.s, ds, row, keys);
+                }
+                double dot = 0;
+                for (int s = 0; s < keys; s++) {
+                    dot += ds[row + s] * probs[row + s];
+                }
+                for (int s = 0; s < keys; s++) {
+                    ds[row + s] = probs[row + s] * (ds[row + s] - dot) / scale;
+                }
+                // dL/dQ_t = sum_s dS_ts K_s
+                Axpy.combine(ds, row, 1, keys, k, kvOff, dm.dh, gq, tRow, dm.dh);
+            }
+        }
+        // dL/dK_s = sum_t dS_ts Q_t and dL/dV_s = sum_t P_ts G_t, over the group's heads then t in order
+        for (int gi = 0; gi < dm.g; gi++) {
+            int head = bi * dm.h + kvh * dm.g + gi;
+            int rows = head * dm.t * dm.s;
+            int qRows = head * dm.t * dm.dh;
+            for (int s = 0; s < dm.s; s++) {
+                int t0 = Math.max(0, s - dm.p);
+                if (t0 >= dm.t) {
+                    continue;
+                }
+                int cOff = rows + t0 * dm.s + s;
+                int kvRow = kvOff + s * dm.dh;
+                Axpy.combine(ds, cOff, dm.s, dm.t - t0, q, qRows + t0 * dm.dh, dm.dh, gk, kvRow, dm.dh);
+                Axpy.combine(probs, cOff, dm.s, dm.t - t0, g, qRows + t0 * dm.dh, dm.dh, gv, kvRow, dm.dh);
+            }
+        }
+    }
+
+    /** {@code dst[j * rows + r] = src[off + r * cols + j]}: a (rows, cols) block transposed. */
+    private static void transpose(double[] src, int off, int rows, int cols, double[] dst) {
+        for (int r = 0; r < rows; r++) {
+            for (int j = 0; j < cols; j++) {
+                dst[j * rows + r] = src[off + r * cols + j];
+            }
+        }
+    }
+
+    /** The sizes of one call, validated: B, h, h_kv, g = h / h_kv, T, S = p + T, p, d_h. */
+    private record Dims(int b, int h, int hkv, int g, int t, int s, int p, int dh) {
+        static Dims of(Tensor q, Tensor k, Tensor v) {
+            q.shape().requireRank("attention (q)", 4);
+            k.shape().requireRank("attention (k)", 4);
+            if (!k.shape().equals(v.shape())) {
+                throw new IllegalArgumentException("attention: k and v shapes differ: " + k.shape() + " and " + v.shape());
+            }
+            int b = q.dim(0);
+            int h = q.dim(1);
+            int t = q.dim(2);
+            int dh = q.dim(3);
+            int hkv = k.dim(1);
+            int s = k.dim(2);
+            if (k.dim(0) != b || k.dim(3) != dh || hkv == 0 || h % hkv != 0 || s < t) {
+                throw new IllegalArgumentException("attention: expected q (B, h, T, d_h) and k, v (B, h_kv, p+T, d_h)"
+                        + " with h a multiple of h_kv and p >= 0, got q " + q.shape() + " and k " + k.shape());
+            }
+            return new Dims(b, h, hkv, h / hkv, t, s, s - t, dh);
+        }
+    }
+}
