@@ -72,9 +72,9 @@ public final class Attention {
             double[] gk = new double[kd.length];
             double[] gv = new double[vd.length];
             double[] gd = g.data();
-            double[] ds = new double[probs.length];
             Parallel.forRange(dm.b * dm.hkv, 1, (lo, hi) -> {
                 double[] vT = new double[dm.dh * dm.s];
+                double[] ds = new double[dm.g * dm.t * dm.s];
                 for (int task = lo; task < hi; task++) {
                     backwardPair(dm, task, qd, kd, vd, probs, gd, vT, ds, gq, gk, gv);
                 }
@@ -101,10 +101,7 @@ public final class Attention {
                 int qRow = (head * dm.t + t) * dm.dh;
                 int row = (head * dm.t + t) * dm.s;
                 // scores of keys 0..keys-1, summed over d_h in order as the GEMM does (row starts at 0)
-                for (int i = 0; i < dm.dh; i++) {
-                    double qi = q[qRow + i];
-                    Axpy.fma(qi, kT, i * dm.s, probs, row, keys);
-                }
+                Axpy.combine(q, qRow, 1, dm.dh, kT, 0, dm.s, probs, row, keys);
                 double m = Double.NEGATIVE_INFINITY;
                 for (int s = 0; s < keys; s++) {
                     probs[row + s] = probs[row + s] / scale;
@@ -125,7 +122,10 @@ public final class Attention {
         }
     }
 
-    /** Backward for one (sequence, key/value head) pair; writes its slices of ds (dL/dS, laid out as P), gq, gk, gv. */
+    /**
+     * Backward for one (sequence, key/value head) pair; writes its slices of gq, gk, gv. {@code ds} is
+     * scratch for dL/dS of the pair's g heads, (g, T, p+T), overwritten.
+     */
     private static void backwardPair(Dims dm, int task, double[] q, double[] k, double[] v, double[] probs,
                                      double[] g, double[] vT, double[] ds, double[] gq, double[] gk,
                                      double[] gv) {
@@ -139,20 +139,20 @@ public final class Attention {
             for (int t = 0; t < dm.t; t++) {
                 int keys = dm.p + t + 1;
                 int row = (head * dm.t + t) * dm.s;
+                int dRow = (gi * dm.t + t) * dm.s;
                 int tRow = (head * dm.t + t) * dm.dh;
                 // dP_ts = G_t . V_s, vectorised across keys through V^T
-                for (int j = 0; j < dm.dh; j++) {
-                    Axpy.fma(g[tRow + j], vT, j * dm.s, ds, row, keys);
-                }
+                java.util.Arrays.fill(ds, dRow, dRow + keys, 0.0);
+                Axpy.combine(g, tRow, 1, dm.dh, vT, 0, dm.s, ds, dRow, keys);
                 double dot = 0;
                 for (int s = 0; s < keys; s++) {
-                    dot += ds[row + s] * probs[row + s];
+                    dot += ds[dRow + s] * probs[row + s];
                 }
                 for (int s = 0; s < keys; s++) {
-                    ds[row + s] = probs[row + s] * (ds[row + s] - dot) / scale;
+                    ds[dRow + s] = probs[row + s] * (ds[dRow + s] - dot) / scale;
                 }
                 // dL/dQ_t = sum_s dS_ts K_s
-                Axpy.combine(ds, row, 1, keys, k, kvOff, dm.dh, gq, tRow, dm.dh);
+                Axpy.combine(ds, dRow, 1, keys, k, kvOff, dm.dh, gq, tRow, dm.dh);
             }
         }
         // dL/dK_s = sum_t dS_ts Q_t and dL/dV_s = sum_t P_ts G_t, over the group's heads then t in order
@@ -166,8 +166,9 @@ public final class Attention {
                     continue;
                 }
                 int cOff = rows + t0 * dm.s + s;
+                int dOff = (gi * dm.t + t0) * dm.s + s;
                 int kvRow = kvOff + s * dm.dh;
-                Axpy.combine(ds, cOff, dm.s, dm.t - t0, q, qRows + t0 * dm.dh, dm.dh, gk, kvRow, dm.dh);
+                Axpy.combine(ds, dOff, dm.s, dm.t - t0, q, qRows + t0 * dm.dh, dm.dh, gk, kvRow, dm.dh);
                 Axpy.combine(probs, cOff, dm.s, dm.t - t0, g, qRows + t0 * dm.dh, dm.dh, gv, kvRow, dm.dh);
             }
         }

@@ -23,6 +23,17 @@ public final class TrainThroughput {
     private TrainThroughput() {
     }
 
+    private static void step(LlamaModel m, LlamaWeights w, AdamW opt, int[][] ids, int[] targets) {
+        int b = ids.length;
+        int t = ids[0].length;
+        Parameter.zeroGrad(w.parameters());
+        Value logits = m.forward(ids, null, LlamaModel.Options.LOGITS).logits();
+        Value flat = Shaping.reshape(Shaping.slice(logits, 1, 0, t - 1), b * (t - 1), m.config().vocabSize());
+        Functional.crossEntropy(flat, targets).backward();
+        GradClip.clipGradNorm(w.parameters(), 1.0);
+        opt.step(1e-3);
+    }
+
     public static void main(String[] args) {
         int b = Integer.parseInt(args[0]);
         int t = Integer.parseInt(args[1]);
@@ -43,12 +54,8 @@ public final class TrainThroughput {
                 System.arraycopy(ids[i], 1, targets, i * (t - 1), t - 1);
             }
             long t0 = System.nanoTime();
-            Parameter.zeroGrad(w.parameters());
-            Value logits = m.forward(ids, null, LlamaModel.Options.LOGITS).logits();
-            Value flat = Shaping.reshape(Shaping.slice(logits, 1, 0, t - 1), b * (t - 1), c.vocabSize());
-            Functional.crossEntropy(flat, targets).backward();
-            GradClip.clipGradNorm(w.parameters(), 1.0);
-            opt.step(1e-3);
+            step(m, w, opt, ids, targets);
+            if (System.getProperty("gcEachStep") != null) { System.gc(); }
             if (s >= 3) {
                 best = Math.min(best, (System.nanoTime() - t0) / 1e9);
             }
