@@ -10,6 +10,7 @@ import intactkv.model.io.AtomicFiles;
 import intactkv.model.text.Tokenizer;
 import intactkv.prefix.PivotAnalysis;
 import intactkv.prefix.PrefixSpec;
+import intactkv.quant.Calibration;
 import intactkv.quant.QuantizedModel;
 import intactkv.tensor.Elementwise;
 import intactkv.tensor.Layout;
@@ -45,8 +46,21 @@ final class AnalyzeCommand implements Callable<Integer> {
     @Mixin
     QuantOptions quant;
 
-    @Option(names = "--text", required = true, paramLabel = "TEXT", description = "text to analyse ([BOS] is put first)")
-    String text;
+    @picocli.CommandLine.ArgGroup(exclusive = true, multiplicity = "1")
+    Input input;
+
+    static final class Input {
+        @Option(names = "--text", paramLabel = "TEXT", description = "text to analyse ([BOS] is put first)")
+        String text;
+
+        @Option(names = "--text-file", paramLabel = "FILE",
+                description = "UTF-8 file whose lines are joined with \"\\n\\n\" (as ppl --data joins them) and analysed")
+        Path textFile;
+    }
+
+    @Option(names = "--max-tokens", defaultValue = "0", paramLabel = "N",
+            description = "keep only the first N tokens, [BOS] included (default: all)")
+    int maxTokens;
 
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "output directory for PNGs and analysis.json")
     Path out;
@@ -63,9 +77,26 @@ final class AnalyzeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (maxPrefix < 1) {
+            throw new IllegalArgumentException("--max-prefix must be >= 1: " + maxPrefix);
+        }
+        if (fromQuery < 1) {
+            throw new IllegalArgumentException("--from-query must be >= 1: " + fromQuery);
+        }
+        if (maxTokens < 0 || maxTokens == 1) {
+            throw new IllegalArgumentException("--max-tokens must be 0 (all) or >= 2: " + maxTokens);
+        }
+        if (Files.exists(out) && !Files.isDirectory(out)) {
+            throw new IllegalArgumentException("--out " + out + " exists and is not a directory");
+        }
         LlamaWeights fp = LlamaWeights.load(ModelDir.check(model), false);
         Tokenizer tok = ModelDir.tokenizer(model);
+        String text = input.text != null ? input.text
+                : String.join("\n\n", Calibration.readText(input.textFile).lines().toList());
         int[] ids = tok.encode(text, true);
+        if (maxTokens > 0 && ids.length > maxTokens) {
+            ids = Arrays.copyOf(ids, maxTokens);
+        }
         int nl = fp.config().numHiddenLayers();
         int[] plot = layers != null ? layers : new int[] {0, nl / 2, nl - 1};
         for (int l : plot) {

@@ -101,18 +101,26 @@ final class TrainCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter o = spec.commandLine().getOut();
         checkFlags();
-        Files.createDirectories(out);
         WordNetCorpus.Splits splits = WordNetCorpus.splits();
+        Path tokFile = out.resolve("tokenizer.json");
+        BpeTrainer.Model bpe = null;
+        if (!Files.isRegularFile(tokFile)) { // trained before anything is written: a vocabulary too small fails here
+            long t0 = System.nanoTime();
+            try {
+                bpe = BpeTrainer.train(splits.train(), vocab);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--vocab " + vocab + ": " + e.getMessage(), e);
+            }
+            o.printf(Locale.ROOT, "trained a %d-piece BPE tokenizer in %.1f s%n", vocab, (System.nanoTime() - t0) / 1e9);
+        }
+        Files.createDirectories(out);
         Path data = out.resolve("data");
         Files.createDirectories(data);
         writeLines(data.resolve("train.txt"), splits.train());
         writeLines(data.resolve("valid.txt"), splits.valid());
         writeLines(data.resolve("test.txt"), splits.test());
-        Path tokFile = out.resolve("tokenizer.json");
-        if (!Files.isRegularFile(tokFile)) {
-            long t0 = System.nanoTime();
-            BpeTrainer.write(BpeTrainer.train(splits.train(), vocab), tokFile);
-            o.printf(Locale.ROOT, "trained a %d-piece BPE tokenizer in %.1f s%n", vocab, (System.nanoTime() - t0) / 1e9);
+        if (bpe != null) {
+            BpeTrainer.write(bpe, tokFile);
         }
         Tokenizer tok = Tokenizer.load(tokFile);
         int newline = tok.id("<0x0A>");
@@ -176,6 +184,17 @@ final class TrainCommand implements Callable<Integer> {
                 + backcopyFraction);
         require(backcopyTriggers >= 1, "--backcopy-triggers must be >= 1: " + backcopyTriggers);
         require(backcopyBranching >= 0, "--backcopy-branching must be >= 0 (0 = all successors): " + backcopyBranching);
+        // the model shape, checked here so that a bad one fails before the tokenizer is trained
+        require(dim >= 2, "--dim must be >= 2: " + dim);
+        require(heads >= 1 && dim % heads == 0, "--dim " + dim + " must be a multiple of --heads " + heads);
+        require((dim / Math.max(1, heads)) % 2 == 0, "--dim / --heads = " + dim / Math.max(1, heads)
+                + " (the head dimension) must be even for RoPE");
+        require(kvHeads >= 1 && heads % kvHeads == 0, "--heads " + heads + " must be a multiple of --kv-heads "
+                + kvHeads);
+        require(layers >= 1, "--layers must be >= 1: " + layers);
+        require(ffn >= 1, "--ffn must be >= 1: " + ffn);
+        require(vocab >= 260, "--vocab must be >= 260 (256 byte pieces, <unk>, <s>, </s> and the alphabet): " + vocab);
+        require(!Files.exists(out) || Files.isDirectory(out), "--out " + out + " exists and is not a directory");
     }
 
     private static void require(boolean ok, String message) {

@@ -1,6 +1,7 @@
 package intactkv.cli;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -13,6 +14,7 @@ import intactkv.model.io.DType;
 import intactkv.model.io.SafetensorsReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -181,6 +183,23 @@ class ModelCommandsTest {
                 "--layers", "7");
         assertEquals("1", bad[0]);
         assertTrue(bad[2].contains("layer 7"), bad[2]);
+        // a text file (lines joined with "\n\n", as ppl --data) cut to its first tokens
+        Path text = dir.resolve("analyze-text.txt");
+        Files.writeString(text, "ab a b ab ba\nb a ab ba ab a b\nba ab a\n");
+        Path out2 = dir.resolve("analysis2");
+        String[] f = run("analyze", "--model", modelDir.toString(), "--text-file", text.toString(), "--max-tokens", "20",
+                "--out", out2.toString(), "--max-prefix", "2");
+        assertEquals("0", f[0], f[2]);
+        assertTrue(f[1].contains("text: 20 tokens"), f[1]);
+        // out-of-range flags are named before any work, and no folder is left behind
+        for (String[] c : new String[][] {{"--max-prefix", "-3"}, {"--from-query", "-1"}, {"--max-tokens", "-2"}}) {
+            Path never = dir.resolve("never-analysed");
+            String[] e = run("analyze", "--model", modelDir.toString(), "--text", "ab", "--out", never.toString(), c[0],
+                    c[1]);
+            assertEquals("1", e[0], e[2]);
+            assertTrue(e[2].contains(c[0]), e[2]);
+            assertFalse(Files.exists(never), c[0]);
+        }
     }
 
     @Test
@@ -194,6 +213,27 @@ class ModelCommandsTest {
         var json = com.google.gson.JsonParser.parseString(Files.readString(out.resolve("results.json"))).getAsJsonObject();
         assertEquals(19, json.getAsJsonArray("table").size());
         assertTrue(Files.size(out.resolve("fig2_mse_vs_intactkv_size.png")) > 1000);
+        // every IntactKV row whose quantized baseline lost perplexity reports the share it recovered
+        var table = json.getAsJsonArray("table");
+        for (int i = 0; i < table.size(); i++) {
+            var row = table.get(i).getAsJsonObject();
+            if (row.get("intactkv").getAsString().equals("[B]")) {
+                double base = table.get(i - 1).getAsJsonObject().get("ppl").getAsDouble();
+                double fp = table.get(0).getAsJsonObject().get("ppl").getAsDouble();
+                if (base > fp) {
+                    assertEquals((base - row.get("ppl").getAsDouble()) / (base - fp),
+                            row.get("gap_recovered").getAsDouble(), 1e-12, row.toString());
+                }
+            }
+        }
+    }
+
+    @Test
+    void recoveredShareIsThePaperMeasure() {
+        // LLaMA-2-7B C4 W3 g128 RTN: 8.97 -> 8.61 with IntactKV_[B], FP 7.28
+        assertEquals(0.2130, DemoCommand.recoveredShare(8.97, 8.61, 7.28), 1e-4);
+        assertEquals(-0.5, DemoCommand.recoveredShare(10, 11, 8), 1e-15);
+        assertTrue(Double.isNaN(DemoCommand.recoveredShare(7.0, 7.0, 7.28)));
     }
 
     /** The committed built-in model passes its checksums and runs as {@code --model default}. */
@@ -253,14 +293,23 @@ class ModelCommandsTest {
     @Test
     void trainRejectsBadFlagsBeforeWritingAnything() {
         String[][] cases = {{"--backcopy-fraction", "1.5"}, {"--warmup", "5000"}, {"--backcopy-triggers", "0"},
-            {"--lr", "-1"}};
+            {"--lr", "-1"}, {"--dim", "7", "--heads", "2"}, {"--heads", "8", "--kv-heads", "3"},
+            {"--dim", "24", "--heads", "8"}, {"--layers", "0"}, {"--ffn", "0"}, {"--vocab", "100"}};
         for (String[] c : cases) {
             Path out = dir.resolve("never-trained");
-            String[] r = run("train", "--out", out.toString(), c[0], c[1]);
+            List<String> args = new java.util.ArrayList<>(List.of("train", "--out", out.toString()));
+            args.addAll(List.of(c));
+            String[] r = run(args.toArray(String[]::new));
             assertEquals("1", r[0], r[2]);
             assertTrue(r[2].contains(c[0]), r[2]);
-            assertFalse(Files.exists(out), "nothing written for " + c[0]);
+            assertFalse(Files.exists(out), "nothing written for " + String.join(" ", c));
         }
+        // an --out that is a file is named before any work
+        Path file = dir.resolve("a-file");
+        assertDoesNotThrow(() -> Files.writeString(file, "x"));
+        String[] r = run("train", "--out", file.toString());
+        assertEquals("1", r[0], r[2]);
+        assertTrue(r[2].contains("--out") && r[2].contains("not a directory"), r[2]);
     }
 
     @Test
