@@ -136,6 +136,39 @@ final class AnalyzeCommand implements Callable<Integer> {
             layerJson.add(lj);
         }
         json.add("layers", layerJson);
+        // which tokens soak up attention wherever they are (pivot-token candidates beyond position 0)
+        o.println("tokens receiving the most attention (mean over heads; heads with >= 30% on the token):");
+        List<List<Map<Integer, Double>>> byToken = AttentionMass.onKeyTokens(attentions, ids, q0);
+        JsonArray tokJson = new JsonArray();
+        for (int l = 0; l < nl; l++) {
+            Map<Integer, double[]> stats = new java.util.TreeMap<>(); // id -> {mean over heads, heads >= 30 %}
+            for (Map<Integer, Double> head : byToken.get(l)) {
+                for (Map.Entry<Integer, Double> e : head.entrySet()) {
+                    double[] st = stats.computeIfAbsent(e.getKey(), id -> new double[2]);
+                    st[0] += e.getValue() / byToken.get(l).size();
+                    st[1] += e.getValue() >= AttentionMass.SINK_SHARE ? 1 : 0;
+                }
+            }
+            List<Map.Entry<Integer, double[]>> top = stats.entrySet().stream()
+                    .sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0])).limit(3).toList();
+            StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%5d ", l));
+            JsonArray lt = new JsonArray();
+            for (Map.Entry<Integer, double[]> e : top) {
+                int count = (int) Arrays.stream(ids, 0, ids.length).filter(id -> id == e.getKey()).count();
+                line.append(String.format(Locale.ROOT, "  '%s' (x%d) %.3f, %d heads", tok.piece(e.getKey()), count,
+                        e.getValue()[0], (int) e.getValue()[1]));
+                JsonObject tj = new JsonObject();
+                tj.addProperty("token_id", e.getKey());
+                tj.addProperty("piece", tok.piece(e.getKey()));
+                tj.addProperty("occurrences", count);
+                tj.addProperty("mean_attention", e.getValue()[0]);
+                tj.addProperty("heads_with_30pct", (int) e.getValue()[1]);
+                lt.add(tj);
+            }
+            o.println(line);
+            tokJson.add(lt);
+        }
+        json.add("most_attended_tokens_by_layer", tokJson);
         // massive activations
         List<Tensor> hidden = PivotAnalysis.hiddenStates(fpModel, ids);
         List<PivotAnalysis.Massive> massive = PivotAnalysis.massiveActivations(hidden, 8);

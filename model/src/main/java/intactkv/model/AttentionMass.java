@@ -2,7 +2,10 @@ package intactkv.model;
 
 import intactkv.autograd.GradMode;
 import intactkv.tensor.Tensor;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * How much attention the first key positions receive: the pivot-token measure of the paper's
@@ -45,6 +48,39 @@ public final class AttentionMass {
                     }
                 }
             }
+        }
+        return out;
+    }
+
+    /**
+     * Attention by key token rather than key position: for each layer and head, the mean over
+     * queries at positions {@code >= fromQuery} of the attention given to all keys holding token
+     * id {@code v}, summed over those keys; {@code [layer][head]} maps token id to mass (each map
+     * sums to 1). [BOS] at position 0 is counted under its id like any other token. A token that
+     * soaks up a head's attention wherever it occurs (a separator, for example) shows up here
+     * even where it is far from the first positions that {@link #onFirstKeys} looks at.
+     */
+    public static List<List<Map<Integer, Double>>> onKeyTokens(List<Tensor> att, int[] ids, int fromQuery) {
+        int h = att.get(0).dim(1);
+        int t = att.get(0).dim(2);
+        if (t != ids.length || fromQuery >= t || fromQuery < 0) {
+            throw new IllegalArgumentException("attention over " + t + " keys, " + ids.length + " token ids, queries"
+                    + " from position " + fromQuery);
+        }
+        List<List<Map<Integer, Double>>> out = new ArrayList<>();
+        for (Tensor layer : att) {
+            double[] a = layer.data(); // (1, h, T, T)
+            List<Map<Integer, Double>> heads = new ArrayList<>();
+            for (int head = 0; head < h; head++) {
+                Map<Integer, Double> byToken = new TreeMap<>();
+                for (int q = fromQuery; q < t; q++) {
+                    for (int k = 0; k <= q; k++) {
+                        byToken.merge(ids[k], a[(head * t + q) * t + k] / (t - fromQuery), Double::sum);
+                    }
+                }
+                heads.add(byToken);
+            }
+            out.add(heads);
         }
         return out;
     }
