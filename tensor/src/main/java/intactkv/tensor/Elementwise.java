@@ -20,26 +20,22 @@ public final class Elementwise {
         double[] y = b.data();
         double[] z = new double[out.numel()];
         if (a.shape().equals(b.shape())) {
-            sameShape(op, x, y, z);
+            vecVec(op, x, 0, y, 0, z, 0, z.length);
         } else if (y.length == 1 && a.shape().equals(out)) {
-            for (int i = 0; i < z.length; i++) {
-                z[i] = op.applyAsDouble(x[i], y[0]);
-            }
+            vecScalar(op, x, 0, y[0], z, 0, z.length);
         } else if (x.length == 1 && b.shape().equals(out)) {
-            for (int i = 0; i < z.length; i++) {
-                z[i] = op.applyAsDouble(x[0], y[i]);
-            }
+            scalarVec(op, x[0], y, 0, z, 0, z.length);
         } else if (a.shape().equals(out) && isSuffix(b.shape(), out) && y.length > 0) {
-            // b repeats over the leading axes (a bias, a mask): b index = i mod |b|
+            // b repeats over the leading axes (a bias, a mask, a norm weight): b index = i mod |b|
             int n = y.length;
-            for (int i = 0; i < z.length; i++) {
-                z[i] = op.applyAsDouble(x[i], y[i % n]);
+            for (int base = 0; base < z.length; base += n) {
+                vecVec(op, x, base, y, 0, z, base, n);
             }
         } else if (a.shape().equals(out) && isRowBroadcast(b.shape(), out)) {
             // b has the shape of a with the last axis 1 (a per-row statistic): b index = i / d
             int d = out.dim(-1);
-            for (int i = 0; i < z.length; i++) {
-                z[i] = op.applyAsDouble(x[i], y[i / d]);
+            for (int r = 0; r < y.length; r++) {
+                vecScalar(op, x, r * d, y[r], z, r * d, d);
             }
         } else {
             general(op, a, b, out, z);
@@ -47,32 +43,89 @@ public final class Elementwise {
         return Tensor.wrap(z, out);
     }
 
-    private static void sameShape(BinaryOp op, double[] x, double[] y, double[] z) {
-        int n = z.length;
+    /*
+     * The fast paths below compute exactly op.applyAsDouble element by element; the four
+     * arithmetic operations get plain loops (which the JIT vectorises) instead of a call per element.
+     */
+
+    /** {@code z[zo+i] = op(x[xo+i], y[yo+i])} for i < n. */
+    private static void vecVec(BinaryOp op, double[] x, int xo, double[] y, int yo, double[] z, int zo, int n) {
         switch (op) {
             case ADD -> {
                 for (int i = 0; i < n; i++) {
-                    z[i] = x[i] + y[i];
+                    z[zo + i] = x[xo + i] + y[yo + i];
                 }
             }
             case SUB -> {
                 for (int i = 0; i < n; i++) {
-                    z[i] = x[i] - y[i];
+                    z[zo + i] = x[xo + i] - y[yo + i];
                 }
             }
             case MUL -> {
                 for (int i = 0; i < n; i++) {
-                    z[i] = x[i] * y[i];
+                    z[zo + i] = x[xo + i] * y[yo + i];
                 }
             }
             case DIV -> {
                 for (int i = 0; i < n; i++) {
-                    z[i] = x[i] / y[i];
+                    z[zo + i] = x[xo + i] / y[yo + i];
                 }
             }
             default -> {
                 for (int i = 0; i < n; i++) {
-                    z[i] = op.applyAsDouble(x[i], y[i]);
+                    z[zo + i] = op.applyAsDouble(x[xo + i], y[yo + i]);
+                }
+            }
+        }
+    }
+
+    /** {@code z[zo+i] = op(x[xo+i], c)} for i < n. */
+    private static void vecScalar(BinaryOp op, double[] x, int xo, double c, double[] z, int zo, int n) {
+        switch (op) {
+            case ADD -> {
+                for (int i = 0; i < n; i++) {
+                    z[zo + i] = x[xo + i] + c;
+                }
+            }
+            case SUB -> {
+                for (int i = 0; i < n; i++) {
+                    z[zo + i] = x[xo + i] - c;
+                }
+            }
+            case MUL -> {
+                for (int i = 0; i < n; i++) {
+                    z[zo + i] = x[xo + i] * c;
+                }
+            }
+            case DIV -> {
+                for (int i = 0; i < n; i++) {
+                    z[zo + i] = x[xo + i] / c;
+                }
+            }
+            default -> {
+                for (int i = 0; i < n; i++) {
+                    z[zo + i] = op.applyAsDouble(x[xo + i], c);
+                }
+            }
+        }
+    }
+
+    /** {@code z[zo+i] = op(c, y[yo+i])} for i < n. */
+    private static void scalarVec(BinaryOp op, double c, double[] y, int yo, double[] z, int zo, int n) {
+        switch (op) {
+            case MUL -> {
+                for (int i = 0; i < n; i++) {
+                    z[zo + i] = c * y[yo + i];
+                }
+            }
+            case DIV -> {
+                for (int i = 0; i < n; i++) {
+                    z[zo + i] = c / y[yo + i];
+                }
+            }
+            default -> {
+                for (int i = 0; i < n; i++) {
+                    z[zo + i] = op.applyAsDouble(c, y[yo + i]);
                 }
             }
         }

@@ -84,7 +84,24 @@ public final class Layout {
         }
         double[] src = x.data();
         double[] dst = new double[src.length];
-        if (dst.length > 0) {
+        if (dst.length > 0 && r > 0 && srcStride[r - 1] == 1 && outDims[r - 1] > 1) {
+            // the last axis stays last: copy whole rows, walking the other axes like an odometer
+            int run = outDims[r - 1];
+            int[] idx = new int[r - 1];
+            int off = 0;
+            for (int o = 0; o < dst.length; o += run) {
+                System.arraycopy(src, off, dst, o, run);
+                for (int ax = r - 2; ax >= 0; ax--) {
+                    idx[ax]++;
+                    off += srcStride[ax];
+                    if (idx[ax] < outDims[ax]) {
+                        break;
+                    }
+                    off -= srcStride[ax] * outDims[ax];
+                    idx[ax] = 0;
+                }
+            }
+        } else if (dst.length > 0) {
             int[] idx = new int[r];
             int off = 0;
             for (int o = 0; o < dst.length; o++) {

@@ -99,23 +99,51 @@ public final class Reduce {
         }
         double[] src = x.data();
         double[] out = new double[outer * inner];
-        for (int o = 0; o < outer; o++) {
-            int base = o * n * inner;
-            for (int i = 0; i < inner; i++) {
-                double acc = switch (kind) {
-                    case SUM -> 0.0;
-                    case MAX -> Double.NEGATIVE_INFINITY;
-                    case MIN -> Double.POSITIVE_INFINITY;
-                };
-                for (int j = 0; j < n; j++) {
-                    double v = src[base + j * inner + i];
+        double identity = switch (kind) {
+            case SUM -> 0.0;
+            case MAX -> Double.NEGATIVE_INFINITY;
+            case MIN -> Double.POSITIVE_INFINITY;
+        };
+        // out[o, i] = reduce over j = 0..n-1 in order; j is the outer loop so that the inner loop
+        // runs over consecutive addresses (same order per element, better locality)
+        if (inner == 1) { // the last axis: one running value per row
+            for (int o = 0; o < outer; o++) {
+                double acc = identity;
+                for (int j = o * n; j < (o + 1) * n; j++) {
                     acc = switch (kind) {
-                        case SUM -> acc + v;
-                        case MAX -> Math.max(acc, v);
-                        case MIN -> Math.min(acc, v);
+                        case SUM -> acc + src[j];
+                        case MAX -> Math.max(acc, src[j]);
+                        case MIN -> Math.min(acc, src[j]);
                     };
                 }
-                out[o * inner + i] = acc;
+                out[o] = acc;
+            }
+            dims[axis] = 1;
+            return Tensor.wrap(out, dims);
+        }
+        for (int o = 0; o < outer; o++) {
+            int base = o * n * inner;
+            int dst = o * inner;
+            Arrays.fill(out, dst, dst + inner, identity);
+            for (int j = 0; j < n; j++) {
+                int row = base + j * inner;
+                switch (kind) {
+                    case SUM -> {
+                        for (int i = 0; i < inner; i++) {
+                            out[dst + i] = out[dst + i] + src[row + i];
+                        }
+                    }
+                    case MAX -> {
+                        for (int i = 0; i < inner; i++) {
+                            out[dst + i] = Math.max(out[dst + i], src[row + i]);
+                        }
+                    }
+                    case MIN -> {
+                        for (int i = 0; i < inner; i++) {
+                            out[dst + i] = Math.min(out[dst + i], src[row + i]);
+                        }
+                    }
+                }
             }
         }
         dims[axis] = 1;
