@@ -36,6 +36,10 @@ public final class Gemm {
         if (m == 0 || n == 0) {
             return;
         }
+        if (m == 1 && transB && k > 0) { // one row times a weight: read the weight in place (same sums)
+            Gemv.multiplyTransB(n, k, a, aOff, b, bOff, c, cOff, parallel);
+            return;
+        }
         if (VECTOR) {
             VectorGemm.multiply(m, n, k, a, aOff, transA, b, bOff, transB, c, cOff, parallel);
         } else {

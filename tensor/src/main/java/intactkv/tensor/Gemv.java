@@ -1,0 +1,77 @@
+package intactkv.tensor;
+
+/**
+ * The one-row product {@code c (1, N) = a (1, K) B^T} with B stored as (N, K): what every linear
+ * layer computes per generated token during decoding ({@code x W^T} with one row x).
+ *
+ * <p>It sums in exactly the order of {@link Gemm} ({@code c_j = fma(a_p, B[j, p], c_j)} for
+ * p = 0..K-1 from {@code c_j = 0}), so it gives the same bits as the GEMM kernel and its scalar
+ * reference; it differs only in how it reads memory. The GEMM kernel packs B into panels on
+ * every call, which for one row means copying the whole weight to use each element once;
+ * here B is read in place, once, eight rows at a time: eight independent accumulation chains
+ * keep the FMA units busy while each row is streamed in order, so the product runs at the
+ * speed memory delivers the weight. Rows are split over threads for large products.
+ */
+final class Gemv {
+    /** Rows of B (outputs) accumulated together; eight chains hide the FMA latency. */
+    private static final int ROWS = 8;
+
+    private Gemv() {
+    }
+
+    /** {@code c[cOff + j] = sum_p a[aOff + p] * b[bOff + j*k + p]} for j < n, in the order of the class comment. */
+    static void multiplyTransB(int n, int k, double[] a, int aOff, double[] b, int bOff, double[] c, int cOff,
+                               boolean parallel) {
+        int groups = (n + ROWS - 1) / ROWS;
+        // split only products of >= 4M multiply-adds, as the GEMM kernel does
+        int minChunk = parallel ? (int) Math.max(1, (4L << 20) / Math.max(1L, (long) ROWS * k)) : groups;
+        Parallel.forRange(groups, minChunk, (lo, hi) -> {
+            for (int g = lo; g < hi; g++) {
+                int j0 = g * ROWS;
+                if (j0 + ROWS <= n) {
+                    eightRows(k, a, aOff, b, bOff + j0 * k, c, cOff + j0);
+                } else {
+                    for (int j = j0; j < n; j++) {
+                        double acc = 0.0;
+                        int row = bOff + j * k;
+                        for (int p = 0; p < k; p++) {
+                            acc = Math.fma(a[aOff + p], b[row + p], acc);
+                        }
+                        c[cOff + j] = acc;
+                    }
+                }
+            }
+        });
+    }
+
+    private static void eightRows(int k, double[] a, int aOff, double[] b, int b0, double[] c, int c0) {
+        double s0 = 0.0;
+        double s1 = 0.0;
+        double s2 = 0.0;
+        double s3 = 0.0;
+        double s4 = 0.0;
+        double s5 = 0.0;
+        double s6 = 0.0;
+        double s7 = 0.0;
+        for (int p = 0; p < k; p++) {
+            double x = a[aOff + p];
+            int r = b0 + p;
+            s0 = Math.fma(x, b[r], s0);
+            s1 = Math.fma(x, b[r + k], s1);
+            s2 = Math.fma(x, b[r + 2 * k], s2);
+            s3 = Math.fma(x, b[r + 3 * k], s3);
+            s4 = Math.fma(x, b[r + 4 * k], s4);
+            s5 = Math.fma(x, b[r + 5 * k], s5);
+            s6 = Math.fma(x, b[r + 6 * k], s6);
+            s7 = Math.fma(x, b[r + 7 * k], s7);
+        }
+        c[c0] = s0;
+        c[c0 + 1] = s1;
+        c[c0 + 2] = s2;
+        c[c0 + 3] = s3;
+        c[c0 + 4] = s4;
+        c[c0 + 5] = s5;
+        c[c0 + 6] = s6;
+        c[c0 + 7] = s7;
+    }
+}
