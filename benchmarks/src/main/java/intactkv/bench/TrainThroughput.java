@@ -15,7 +15,8 @@ import java.util.Random;
 /**
  * Training-step speed of the built-in model's shape (d 128, 4 layers, 8 heads, d_ff 384,
  * V 1024) on random tokens: forward, cross-entropy, backward, clipping and AdamW, batch B of T
- * tokens, as {@code intactkv.model.train.Trainer} runs it. Prints tokens/s of the best of the
+ * tokens, as {@code intactkv.model.train.Trainer} runs it (one step per call, a collection between
+ * steps). Prints tokens/s of the best of the
  * timed steps after 3 warm-up steps. {@code tools/bench/train.sh} runs the same loop in PyTorch.
  * Arguments: B, T, steps.
  */
@@ -55,7 +56,7 @@ public final class TrainThroughput {
             }
             long t0 = System.nanoTime();
             step(m, w, opt, ids, targets);
-            if (System.getProperty("gcEachStep") != null) { System.gc(); }
+            System.gc(); // as the Trainer does between steps (timed too)
             if (s >= 3) {
                 best = Math.min(best, (System.nanoTime() - t0) / 1e9);
             }

@@ -17,6 +17,8 @@ class MatMulTest {
         {100, 72, 260}, {200, 150, 300},
         // one row (the decode GEMV path): rows not a multiple of 8, and one large enough to use threads
         {1, 8, 40}, {1, 13, 129}, {1, 2051, 2048},
+        // enough rows for A to be packed on several threads, with 4 + 1 leftover rows
+        {1101, 30, 300},
     };
 
     @Test
