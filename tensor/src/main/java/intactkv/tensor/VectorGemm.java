@@ -54,10 +54,10 @@ final class VectorGemm {
             if (parallel && (long) m * kc >= (1L << 18)) {
                 // pack the full MR-row blocks on all threads (disjoint parts of aPack), the rest here
                 int full = m / MR;
-                Parallel.forRange(full, 1, (lo, hi) -> packA(lo * MR, hi * MR, kc, k, a, aOff, transA, p0, aPack));
-                packA(full * MR, m, kc, k, a, aOff, transA, p0, aPack);
+                Parallel.forRange(full, 1, (lo, hi) -> packA(lo * MR, hi * MR, m, kc, k, a, aOff, transA, p0, aPack));
+                packA(full * MR, m, m, kc, k, a, aOff, transA, p0, aPack);
             } else {
-                packA(0, m, kc, k, a, aOff, transA, p0, aPack);
+                packA(0, m, m, kc, k, a, aOff, transA, p0, aPack);
             }
             Parallel.forRange(panels, minChunk, (lo, hi) -> {
                 double[] panel = new double[kc * NR];
@@ -82,16 +82,16 @@ final class VectorGemm {
     }
 
     /**
-     * Packs the columns {@code [p0, p0 + kc)} of op(A) for rows {@code [from, m)} block by block, in
+     * Packs the columns {@code [p0, p0 + kc)} of op(A) (M rows) for rows {@code [from, to)} block by block, in
      * the same row blocks as {@link #multiply} walks (MR, then 4, then 1 rows; {@code from} is a
      * multiple of MR): the block starting at row i holds
      * {@code aPack[i*kc + p*rows + r] = op(A)[i + r, p0 + p]}, so the kernels read the values of
      * step p from consecutive addresses. Packing also absorbs the {@code A^T} layout.
      */
-    private static void packA(int from, int m, int kc, int k, double[] a, int aOff, boolean transA, int p0,
+    private static void packA(int from, int to, int m, int kc, int k, double[] a, int aOff, boolean transA, int p0,
                               double[] aPack) {
         int i = from;
-        while (i < m) {
+        while (i < to) {
             int rows = i + MR <= m ? MR : i + 4 <= m ? 4 : 1;
             int base = i * kc;
             if (transA) { // A^T stored (k, m): for each p the block's rows are adjacent
