@@ -8,6 +8,7 @@ import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.model.io.AtomicFiles;
 import intactkv.model.text.Tokenizer;
+import intactkv.prefix.Perplexity;
 import intactkv.prefix.PivotAnalysis;
 import intactkv.prefix.PrefixSpec;
 import intactkv.quant.Calibration;
@@ -86,14 +87,11 @@ final class AnalyzeCommand implements Callable<Integer> {
         if (maxTokens < 0 || maxTokens == 1) {
             throw new IllegalArgumentException("--max-tokens must be 0 (all) or >= 2: " + maxTokens);
         }
-        if (Files.exists(out) && !Files.isDirectory(out)) {
-            throw new IllegalArgumentException("--out " + out + " exists and is not a directory");
-        }
+        ModelDir.checkOutput(out);
         LlamaWeights fp = LlamaWeights.load(ModelDir.check(model), false);
         Tokenizer tok = ModelDir.tokenizer(model);
-        String text = input.text != null ? input.text
-                : String.join("\n\n", Calibration.readText(input.textFile).lines().toList());
-        int[] ids = tok.encode(text, true);
+        int[] ids = input.text != null ? tok.encode(input.text, true)
+                : Perplexity.tokenize(tok, Calibration.readText(input.textFile).lines().toList());
         if (maxTokens > 0 && ids.length > maxTokens) {
             ids = Arrays.copyOf(ids, maxTokens);
         }

@@ -26,6 +26,13 @@ final class ModelDir {
         return dir;
     }
 
+    /** Refuses an output directory {@code --out} that exists as something other than a directory. */
+    static void checkOutput(Path out) {
+        if (Files.exists(out) && !Files.isDirectory(out)) {
+            throw new IllegalArgumentException("--out " + out + " exists and is not a directory");
+        }
+    }
+
     /** The model in inference form (constant weights). */
     static LlamaModel model(Path dir) throws IOException {
         return new LlamaModel(LlamaWeights.load(check(dir), false));

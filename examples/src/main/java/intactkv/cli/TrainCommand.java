@@ -194,7 +194,7 @@ final class TrainCommand implements Callable<Integer> {
         require(layers >= 1, "--layers must be >= 1: " + layers);
         require(ffn >= 1, "--ffn must be >= 1: " + ffn);
         require(vocab >= 260, "--vocab must be >= 260 (256 byte pieces, <unk>, <s>, </s> and the alphabet): " + vocab);
-        require(!Files.exists(out) || Files.isDirectory(out), "--out " + out + " exists and is not a directory");
+        ModelDir.checkOutput(out);
     }
 
     private static void require(boolean ok, String message) {

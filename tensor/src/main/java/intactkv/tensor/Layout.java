@@ -84,29 +84,21 @@ public final class Layout {
         }
         double[] src = x.data();
         double[] dst = new double[src.length];
-        if (dst.length > 0 && r > 0 && srcStride[r - 1] == 1 && outDims[r - 1] > 1) {
-            // the last axis stays last: copy whole rows, walking the other axes like an odometer
-            int run = outDims[r - 1];
-            int[] idx = new int[r - 1];
+        if (dst.length > 0) {
+            // Copy runs of `run` consecutive elements, walking the other output axes like an odometer:
+            // whole rows when the last axis stays last (contiguous in both), single elements otherwise.
+            boolean rows = r > 0 && srcStride[r - 1] == 1;
+            int run = rows ? outDims[r - 1] : 1;
+            int walked = rows ? r - 1 : r;
+            int[] idx = new int[walked];
             int off = 0;
             for (int o = 0; o < dst.length; o += run) {
-                System.arraycopy(src, off, dst, o, run);
-                for (int ax = r - 2; ax >= 0; ax--) {
-                    idx[ax]++;
-                    off += srcStride[ax];
-                    if (idx[ax] < outDims[ax]) {
-                        break;
-                    }
-                    off -= srcStride[ax] * outDims[ax];
-                    idx[ax] = 0;
+                if (run == 1) {
+                    dst[o] = src[off];
+                } else {
+                    System.arraycopy(src, off, dst, o, run);
                 }
-            }
-        } else if (dst.length > 0) {
-            int[] idx = new int[r];
-            int off = 0;
-            for (int o = 0; o < dst.length; o++) {
-                dst[o] = src[off];
-                for (int ax = r - 1; ax >= 0; ax--) {
+                for (int ax = walked - 1; ax >= 0; ax--) {
                     idx[ax]++;
                     off += srcStride[ax];
                     if (idx[ax] < outDims[ax]) {

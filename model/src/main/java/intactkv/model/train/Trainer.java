@@ -244,7 +244,7 @@ public final class Trainer {
             double l = step(m, params, opt, step, lr);
             // Collect between steps, when only the weights and optimizer state are alive (tens of MB):
             // a collection in the middle of the next step would copy that step's graph (about 1 GB at
-            // B 16, T 256) instead. Measured: 2245 -> 2600 tokens/s (docs/PERFORMANCE.md).
+            // B 16, T 256) instead. Measured: 1.95 -> 1.58 s per step on one thread (docs/PERFORMANCE.md).
             System.gc();
             if (!Double.isFinite(l)) {
                 throw new IllegalStateException("training diverged at step " + step + " (loss " + l + "); lower --lr");
