@@ -49,12 +49,26 @@ public final class Attention {
 
     /** Causal attention output {@code softmax(q k^T / sqrt(d_h) + mask) v}, (B, h, T, d_h); see the class comment. */
     public static Value causal(Value q, Value k, Value v) {
-        return causalWithProbs(q, k, v).output();
+        return causalWithProbs(q, k, v, null).output();
     }
 
     /** {@link #causal}, also returning the attention probabilities (what {@code output_attentions} gives). */
     public static Result causalWithProbs(Value q, Value k, Value v) {
+        return causalWithProbs(q, k, v, null);
+    }
+
+    /**
+     * Causal attention with document masking: query t of sequence b sees key 0 and keys
+     * {@code visibleFrom[b][t] .. p + t} only (keys 1 .. visibleFrom[b][t] - 1 are masked as the
+     * future is, so their probability is exactly 0). With several documents packed in one window
+     * behind one [BOS], {@code visibleFrom} = the position where the query's document starts makes
+     * [BOS] the only key every query shares. {@code visibleFrom == null} is plain causal attention,
+     * as is a row of ones. The backward needs no change: a masked key has P = 0, so
+     * dS = P (dP - sum) / sqrt(d_h) = 0 and it receives and passes no gradient.
+     */
+    public static Result causalWithProbs(Value q, Value k, Value v, int[][] visibleFrom) {
         Dims dm = Dims.of(q.data(), k.data(), v.data());
+        checkVisibleFrom(dm, visibleFrom);
         double[] qd = q.data().data();
         double[] kd = k.data().data();
         double[] vd = v.data().data();
@@ -63,7 +77,7 @@ public final class Attention {
         Parallel.forRange(dm.b * dm.hkv, 1, (lo, hi) -> {
             double[] kT = new double[dm.dh * dm.s];
             for (int task = lo; task < hi; task++) {
-                forwardPair(dm, task, qd, kd, vd, kT, probs, out);
+                forwardPair(dm, task, qd, kd, vd, kT, probs, out, visibleFrom == null ? null : visibleFrom[task / dm.hkv]);
             }
         });
         Tensor p = Tensor.wrap(probs, dm.b, dm.h, dm.t, dm.s);
@@ -86,9 +100,12 @@ public final class Attention {
         return new Result(o, p);
     }
 
-    /** Forward for sequence {@code task / h_kv}, key/value head {@code task % h_kv}: its g query heads. */
+    /**
+     * Forward for sequence {@code task / h_kv}, key/value head {@code task % h_kv}: its g query heads.
+     * {@code from} is that sequence's row of visibleFrom, or null.
+     */
     private static void forwardPair(Dims dm, int task, double[] q, double[] k, double[] v, double[] kT,
-                                    double[] probs, double[] out) {
+                                    double[] probs, double[] out, int[] from) {
         int bi = task / dm.hkv;
         int kvh = task % dm.hkv;
         int kvOff = (bi * dm.hkv + kvh) * dm.s * dm.dh;
@@ -106,6 +123,14 @@ public final class Attention {
                 for (int s = 0; s < keys; s++) {
                     probs[row + s] = probs[row + s] / scale;
                     m = Math.max(m, probs[row + s]);
+                }
+                if (from != null && from[t] > 1) {
+                    // document mask: keys 1 .. from-1 as if in the future (exp(-inf - m) = 0 below)
+                    java.util.Arrays.fill(probs, row + 1, row + from[t], Double.NEGATIVE_INFINITY);
+                    m = probs[row];
+                    for (int s = from[t]; s < keys; s++) {
+                        m = Math.max(m, probs[row + s]);
+                    }
                 }
                 double sum = 0;
                 for (int s = 0; s < keys; s++) {
@@ -170,6 +195,31 @@ public final class Attention {
                 int kvRow = kvOff + s * dm.dh;
                 Axpy.combine(ds, dOff, dm.s, dm.t - t0, q, qRows + t0 * dm.dh, dm.dh, gk, kvRow, dm.dh);
                 Axpy.combine(probs, cOff, dm.s, dm.t - t0, g, qRows + t0 * dm.dh, dm.dh, gv, kvRow, dm.dh);
+            }
+        }
+    }
+
+    private static void checkVisibleFrom(Dims dm, int[][] visibleFrom) {
+        if (visibleFrom == null) {
+            return;
+        }
+        if (visibleFrom.length != dm.b) {
+            throw new IllegalArgumentException("attention: visibleFrom has " + visibleFrom.length + " rows for "
+                    + dm.b + " sequences");
+        }
+        for (int b = 0; b < dm.b; b++) {
+            if (visibleFrom[b].length != dm.t) {
+                throw new IllegalArgumentException("attention: visibleFrom row " + b + " has " + visibleFrom[b].length
+                        + " entries for " + dm.t + " queries");
+            }
+            for (int t = 0; t < dm.t; t++) {
+                int f = visibleFrom[b][t];
+                int last = Math.max(1, dm.p + t);
+                if (f < 1 || f > last) {
+                    throw new IllegalArgumentException("attention: visibleFrom[" + b + "][" + t + "] = " + f
+                            + " outside [1, " + last + "] (query " + t + " sees key 0 and keys from.." + (dm.p + t)
+                            + ", always itself)");
+                }
             }
         }
     }

@@ -97,6 +97,110 @@ class AttentionTest {
                 Init.normal(rng, 1, 2, 2, 5, 2));
     }
 
+    /** The composed form with an explicit additive document mask (B, 1, 1, T, p+T): -inf where the fused op masks. */
+    private static Value composedDocumentMasked(Value q, Value k, Value v, int[][] from) {
+        int b = q.shape().dim(0);
+        int h = q.shape().dim(1);
+        int t = q.shape().dim(2);
+        int dh = q.shape().dim(3);
+        int hkv = k.shape().dim(1);
+        int s = k.shape().dim(2);
+        double[] mask = new double[b * t * s];
+        for (int bi = 0; bi < b; bi++) {
+            for (int ti = 0; ti < t; ti++) {
+                for (int j = 0; j < s; j++) {
+                    boolean visible = j <= s - t + ti && (j == 0 || j >= from[bi][ti]);
+                    mask[(bi * t + ti) * s + j] = visible ? 0.0 : Double.NEGATIVE_INFINITY;
+                }
+            }
+        }
+        Value q5 = Shaping.reshape(q, b, hkv, h / hkv, t, dh);
+        Value k5 = Shaping.reshape(k, b, hkv, 1, s, dh);
+        Value v5 = Shaping.reshape(v, b, hkv, 1, s, dh);
+        Value scores = Arithmetic.div(LinearAlgebra.matmulTransB(q5, k5), Value.constant(Tensor.scalar(Math.sqrt(dh))));
+        Value probs = Functional.softmax(Arithmetic.add(scores, Value.constant(Tensor.wrap(mask, b, 1, 1, t, s))), -1);
+        return Shaping.reshape(LinearAlgebra.matmul(probs, v5), b, h, t, dh);
+    }
+
+    /** Each query's document start: documents of random lengths 1..6 after key 0, over the p + T keys. */
+    private int[][] randomDocuments(int b, int t, int p) {
+        int[][] from = new int[b][t];
+        for (int bi = 0; bi < b; bi++) {
+            int start = 1;
+            int next = 1 + 1 + rng.nextInt(6);
+            for (int key = 0; key < p + t; key++) {
+                if (key == next) {
+                    start = key;
+                    next = key + 1 + rng.nextInt(6);
+                }
+                if (key >= p) {
+                    from[bi][key - p] = Math.max(1, start);
+                }
+            }
+        }
+        return from;
+    }
+
+    @Test
+    void documentMaskIsBitIdenticalToAnExplicitMaskAndSoIsItsGradient() {
+        int[][] cases = {{2, 4, 2, 19, 0, 8}, {1, 3, 1, 12, 5, 6}, {1, 2, 2, 40, 0, 16}};
+        for (int[] c : cases) {
+            Tensor q = Init.normal(rng, 1.5, c[0], c[1], c[3], c[5]);
+            Tensor k = Init.normal(rng, 1.5, c[0], c[2], c[4] + c[3], c[5]);
+            Tensor v = Init.normal(rng, 1.0, c[0], c[2], c[4] + c[3], c[5]);
+            Tensor g = Init.normal(rng, 1.0, c[0], c[1], c[3], c[5]);
+            int[][] from = randomDocuments(c[0], c[3], c[4]);
+            Value[] fused = {Value.param(q.copy()), Value.param(k.copy()), Value.param(v.copy())};
+            Value[] ref = {Value.param(q.copy()), Value.param(k.copy()), Value.param(v.copy())};
+            Attention.Result r = Attention.causalWithProbs(fused[0], fused[1], fused[2], from);
+            Value expected = composedDocumentMasked(ref[0], ref[1], ref[2], from);
+            assertArrayEquals(expected.data().data(), r.output().data().data(), 0.0, java.util.Arrays.toString(c));
+            int s = c[4] + c[3];
+            for (int row = 0; row < c[0] * c[1] * c[3]; row++) {
+                int bi = row / (c[1] * c[3]);
+                int t = row % c[3];
+                for (int j = 1; j < from[bi][t]; j++) {
+                    assertEquals(0.0, r.probs().data()[row * s + j], "masked key " + j + " of row " + row);
+                }
+            }
+            r.output().backward(g);
+            expected.backward(g);
+            for (int i = 0; i < 3; i++) {
+                // as gradientMatchesTheComposedForm: sums of up to 45 terms of order 1 in another order
+                assertArrayEquals(ref[i].grad().data(), fused[i].grad().data(), 1e-12,
+                        java.util.Arrays.toString(c) + " input " + i);
+            }
+        }
+    }
+
+    @Test
+    @ChecksGradientOf("Attention.causal")
+    void documentMaskFiniteDifferences() {
+        int[][] from = {{1, 1, 2, 2, 4}, {1, 1, 1, 3, 3}};
+        assertGradients("attention with a document mask",
+                in -> Attention.causalWithProbs(in[0], in[1], in[2], from).output(), 3, DEFAULT_TOLERANCE,
+                Init.normal(rng, 1, 2, 2, 5, 3), Init.normal(rng, 1, 2, 1, 5, 3), Init.normal(rng, 1, 2, 1, 5, 3));
+    }
+
+    @Test
+    void documentMaskHandWorkedCaseAndBadRows() {
+        // one head, d_h 1, three tokens, query 2 starts a document: it sees keys 0 and 2 only
+        Value q = Value.constant(Tensor.of(new double[] {0, 0, 0}, 1, 1, 3, 1));
+        Value k = Value.constant(Tensor.of(new double[] {1, 1, 1}, 1, 1, 3, 1));
+        Value v = Value.constant(Tensor.of(new double[] {3, 5, 9}, 1, 1, 3, 1));
+        Attention.Result r = Attention.causalWithProbs(q, k, v, new int[][] {{1, 1, 2}});
+        assertArrayEquals(new double[] {3, 4, 6}, r.output().data().data(), 0.0);
+        assertArrayEquals(new double[] {1, 0, 0, 0.5, 0.5, 0, 0.5, 0, 0.5}, r.probs().data(), 0.0);
+        // a query must see itself; the mask has one row per sequence and one entry per query
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Attention.causalWithProbs(q, k, v, new int[][] {{1, 1, 3}}));
+        assertTrue(e.getMessage().contains("visibleFrom[0][2] = 3"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> Attention.causalWithProbs(q, k, v, new int[][] {{0, 1, 1}}));
+        assertThrows(IllegalArgumentException.class, () -> Attention.causalWithProbs(q, k, v, new int[][] {{1, 1}}));
+        assertThrows(IllegalArgumentException.class,
+                () -> Attention.causalWithProbs(q, k, v, new int[][] {{1, 1, 1}, {1, 1, 1}}));
+    }
+
     @Test
     void handWorkedCase() {
         // one head, d_h 1, two tokens: q = (0, 2), k = (1, 1), v = (3, 5)

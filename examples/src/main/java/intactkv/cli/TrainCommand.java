@@ -94,6 +94,11 @@ final class TrainCommand implements Callable<Integer> {
             + " token's B most frequent successors in the back-copy bigram (0 = all) (default ${DEFAULT-VALUE})")
     int backcopyBranching;
 
+    @Option(names = "--isolate-fraction", defaultValue = "0", paramLabel = "F", description = "share of the natural"
+            + " windows trained with document masking: each gloss attends to [BOS] and to itself only (positions keep"
+            + " counting), so [BOS] is the one token all its queries share; in [0, 1] (default ${DEFAULT-VALUE})")
+    double isolateFraction;
+
     @Option(names = "--seed", defaultValue = "1", description = "seed (default ${DEFAULT-VALUE})")
     long seed;
 
@@ -132,12 +137,16 @@ final class TrainCommand implements Callable<Integer> {
                 Math.max(2048, seqlen), false, tok.bosId(), tok.eosId());
         Trainer.Config tc = new Trainer.Config(c, seqlen, batch, steps, lr, warmup, weightDecay, 1.0, evalEvery, 8,
                 checkpointEvery, seed, 0.02, backcopyFraction, backcopyTriggers,
-                backcopyBranching);
+                backcopyBranching, isolateFraction);
         Trainer trainer = new Trainer(tc, train, Trainer.documentStarts(train, newline), valid, newline);
         if (trainer.backcopy() != null) {
             o.printf("back-copy: %.0f%% of the sequences are Bigram-Backcopy; triggers %s%n", 100 * backcopyFraction,
                     Arrays.stream(trainer.backcopy().triggerIds()).mapToObj(id -> "'" + tok.piece(id) + "'")
                             .collect(Collectors.joining(" ")));
+        }
+        if (isolateFraction > 0) {
+            o.printf(Locale.ROOT, "document masking: %.0f%% of the natural windows see only [BOS] and their own gloss%n",
+                    100 * isolateFraction);
         }
         Path log = out.resolve("train_log.csv");
         if (!Files.exists(log)) {
@@ -184,6 +193,7 @@ final class TrainCommand implements Callable<Integer> {
                 + backcopyFraction);
         require(backcopyTriggers >= 1, "--backcopy-triggers must be >= 1: " + backcopyTriggers);
         require(backcopyBranching >= 0, "--backcopy-branching must be >= 0 (0 = all successors): " + backcopyBranching);
+        require(isolateFraction >= 0 && isolateFraction <= 1, "--isolate-fraction must be in [0, 1]: " + isolateFraction);
         // the model shape, checked here so that a bad one fails before the tokenizer is trained
         require(dim >= 2, "--dim must be >= 2: " + dim);
         require(heads >= 1 && dim % heads == 0, "--dim " + dim + " must be a multiple of --heads " + heads);

@@ -1,10 +1,8 @@
 package intactkv.prefix;
 
-import com.google.gson.JsonArray;
-import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
+import intactkv.model.io.FormatException;
+import intactkv.model.io.JsonFields;
+import intactkv.model.io.JsonFile;
 import intactkv.model.text.ChatTemplate;
 import intactkv.model.text.Tokenizer;
 import java.util.ArrayList;
@@ -66,7 +64,7 @@ public record CalibrationSample(int[] ids, int[] counted) {
      * {@code seqlen}; the first {@code n} usable conversations are taken.
      */
     public static List<CalibrationSample> fromShareGpt(Tokenizer tok, List<String> lines, int[] prefixIds, int n,
-                                                       int seqlen, String source) {
+                                                       int seqlen, String source) throws FormatException {
         List<CalibrationSample> out = new ArrayList<>();
         int lineNo = 0;
         for (String line : lines) {
@@ -74,24 +72,15 @@ public record CalibrationSample(int[] ids, int[] counted) {
             if (line.isBlank()) {
                 continue;
             }
-            JsonArray conv;
-            try {
-                JsonObject o = JsonParser.parseString(line).getAsJsonObject();
-                conv = o.getAsJsonArray("conversations");
-                if (conv == null) {
-                    throw new IllegalArgumentException(source + ":" + lineNo + ": no \"conversations\" array");
-                }
-            } catch (JsonParseException | IllegalStateException e) {
-                throw new IllegalArgumentException(source + ":" + lineNo + ": not a JSON object: " + e.getMessage(), e);
-            }
+            String where = source + ":" + lineNo;
+            List<JsonFields> conv = JsonFile.parse(line, where).objects("conversations");
             // the whole conversation as one string, tokenized whole; an answer's tokens are those
             // between the token counts of the text before it and of the text through its </s>
             StringBuilder text = new StringBuilder(ChatTemplate.VICUNA_SYSTEM);
             List<Integer> counted = new ArrayList<>();
-            for (JsonElement turn : conv) {
-                JsonObject t = turn.getAsJsonObject();
-                String from = t.get("from").getAsString();
-                String value = t.get("value").getAsString();
+            for (JsonFields t : conv) {
+                String from = t.string("from", null);
+                String value = t.string("value", null);
                 if (from.equals("human") || from.equals("user")) {
                     text.append(text.toString().endsWith("</s>") ? "" : " ").append("USER: ").append(value)
                             .append(" ASSISTANT:");
@@ -110,7 +99,7 @@ public record CalibrationSample(int[] ids, int[] counted) {
             int[] arr = ids.subList(0, len).stream().mapToInt(Integer::intValue).toArray();
             int[] c = counted.stream().mapToInt(Integer::intValue).filter(i -> i < len && i >= prefixIds.length).toArray();
             if (!startsWith(arr, prefixIds)) {
-                throw new IllegalArgumentException(source + ":" + lineNo + ": the formatted conversation does not start"
+                throw new FormatException(where, "the formatted conversation does not start"
                         + " with the prefix tokens (use --intactkv prompt or bos with the Vicuna template)");
             }
             if (c.length > 0) {
@@ -121,7 +110,7 @@ public record CalibrationSample(int[] ids, int[] counted) {
             }
         }
         if (out.isEmpty()) {
-            throw new IllegalArgumentException(source + ": no conversation has assistant tokens within --seqlen " + seqlen);
+            throw new FormatException(source, "no conversation has assistant tokens within --seqlen " + seqlen);
         }
         return out;
     }

@@ -6,6 +6,7 @@ import intactkv.model.KvCache;
 import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaModel;
 import intactkv.model.io.DType;
+import intactkv.model.io.FormatException;
 import intactkv.model.io.SafetensorsReader;
 import intactkv.model.io.SafetensorsWriter;
 import intactkv.model.text.ChatTemplate;
@@ -171,29 +172,67 @@ public record IntactKvPrefix(int[] ids, List<Tensor> keys, List<Tensor> values, 
         w.write(file);
     }
 
-    /** Reads a prefix file and checks that it fits {@code c}; errors name the file. */
+    /**
+     * Reads a prefix file and checks that it fits {@code c}: every tensor present with the
+     * shapes the record needs, {@code prefix_ids} token ids of the model's vocabulary (one per
+     * K/V position), and every K, V and logit finite. Errors ({@link FormatException}) name the
+     * file and the tensor.
+     */
     public static IntactKvPrefix load(Path file, LlamaConfig c) throws IOException {
         try (SafetensorsReader r = SafetensorsReader.open(file)) {
             if (!r.contains("prefix_ids") || !r.contains("prefix_logits") || !r.contains("k.0")) {
-                throw new IOException(file + ": not an IntactKV prefix file (needs prefix_ids, prefix_logits, k.0, v.0, ...)");
+                throw new FormatException(file, "not an IntactKV prefix file (needs prefix_ids, prefix_logits, k.0, v.0, ...)");
             }
-            int[] ids = Arrays.stream(r.readLongs("prefix_ids")).mapToInt(Math::toIntExact).toArray();
+            long[] raw;
+            try {
+                raw = r.readLongs("prefix_ids");
+            } catch (IllegalArgumentException e) {
+                throw new FormatException(file, "tensor 'prefix_ids': " + e.getMessage(), e);
+            }
+            if (raw.length == 0) {
+                throw new FormatException(file, "tensor 'prefix_ids' is empty (a prefix has at least one token)");
+            }
+            int[] ids = new int[raw.length];
+            for (int i = 0; i < raw.length; i++) {
+                if (raw[i] < 0 || raw[i] >= c.vocabSize()) {
+                    throw new FormatException(file, "tensor 'prefix_ids' [" + i + "] = " + raw[i]
+                            + " is not a token id of the model (vocabulary " + c.vocabSize() + ")");
+                }
+                ids[i] = (int) raw[i];
+            }
             List<Tensor> k = new ArrayList<>();
             List<Tensor> v = new ArrayList<>();
             for (int l = 0; r.contains("k." + l); l++) {
                 if (!r.contains("v." + l)) {
-                    throw new IOException(file + ": has k." + l + " but no v." + l);
+                    throw new FormatException(file, "has tensor 'k." + l + "' but no 'v." + l + "'");
                 }
-                k.add(r.read("k." + l));
-                v.add(r.read("v." + l));
+                k.add(r.readFinite("k." + l));
+                v.add(r.readFinite("v." + l));
+            }
+            for (int l = 0; l < k.size(); l++) {
+                Shape ks = k.get(l).shape();
+                if (ks.rank() != 3 || ks.dim(1) != ids.length || !ks.equals(v.get(l).shape())) {
+                    throw new FormatException(file, "tensors 'k." + l + "' " + ks + " and 'v." + l + "' "
+                            + v.get(l).shape() + " must both be (h_kv, p, d_h) with p = " + ids.length
+                            + " (the length of 'prefix_ids')");
+                }
+            }
+            if (k.size() != c.numHiddenLayers()) {
+                throw new FormatException(file, "has tensors 'k.0' .. 'k." + (k.size() - 1) + "' for " + k.size()
+                        + " layers, the model has " + c.numHiddenLayers() + " (a prefix from another model?)");
+            }
+            Tensor logits = r.readFinite("prefix_logits");
+            if (logits.shape().rank() != 2 || logits.dim(0) != ids.length || logits.dim(1) != c.vocabSize()) {
+                throw new FormatException(file, "tensor 'prefix_logits' has shape " + logits.shape() + ", expected (p, V) = ("
+                        + ids.length + ", " + c.vocabSize() + ")");
             }
             IntactKvPrefix p;
             try {
-                p = new IntactKvPrefix(ids, k, v, r.read("prefix_logits"));
+                p = new IntactKvPrefix(ids, k, v, logits);
                 p.requireFits(c, file.toString());
             } catch (IllegalArgumentException e) {
-                throw new IOException(e.getMessage().startsWith(file.toString()) ? e.getMessage()
-                        : file + ": " + e.getMessage(), e);
+                String m = e.getMessage();
+                throw new FormatException(file, m.startsWith(file + ": ") ? m.substring(file.toString().length() + 2) : m, e);
             }
             return p;
         }

@@ -1,14 +1,12 @@
 package intactkv.model;
 
 import com.google.gson.GsonBuilder;
-import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import intactkv.model.io.AtomicFiles;
+import intactkv.model.io.FormatException;
+import intactkv.model.io.JsonFields;
+import intactkv.model.io.JsonFile;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -48,8 +46,8 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
                     + " is not divisible by num_key_value_heads " + numKeyValueHeads);
         }
         if ((hiddenSize / numAttentionHeads) % 2 != 0) {
-            throw new IllegalArgumentException("head dimension " + hiddenSize / numAttentionHeads
-                    + " must be even for rotary embeddings");
+            throw new IllegalArgumentException("head dimension hidden_size / num_attention_heads = "
+                    + hiddenSize / numAttentionHeads + " must be even for rotary embeddings");
         }
         if (!(rmsNormEps > 0) || !(ropeTheta > 0)) {
             throw new IllegalArgumentException("rms_norm_eps and rope_theta must be > 0, got " + rmsNormEps + ", "
@@ -85,59 +83,55 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         return (long) vocabSize * d * (tieWordEmbeddings ? 1 : 2) + numHiddenLayers * block + d;
     }
 
-    /** Reads {@code config.json}; errors name the file and the field. */
+    /**
+     * Reads {@code config.json}; errors ({@link FormatException}) name the file and the field.
+     * Sizes are bounded before anything is allocated from them: {@link #MAX_SIZE} for the
+     * dimensions and the vocabulary, {@link #MAX_LAYERS} layers.
+     */
     public static LlamaConfig read(Path file) throws IOException {
-        JsonObject o;
+        JsonFields o;
         try {
-            JsonElement e = JsonParser.parseString(Files.readString(file, StandardCharsets.UTF_8));
-            if (!e.isJsonObject()) {
-                throw new IOException(file + ": not a JSON object");
-            }
-            o = e.getAsJsonObject();
-        } catch (JsonParseException e) {
-            throw new IOException(file + ": not valid JSON: " + e.getMessage(), e);
+            o = JsonFile.read(file);
         } catch (java.nio.file.NoSuchFileException e) {
-            throw new IOException(file + ": no such file (a model directory needs config.json)", e);
+            throw new java.nio.file.NoSuchFileException(file.toString(), null,
+                    "no such file (a model directory needs config.json)");
         }
+        String act = o.string("hidden_act", "silu");
+        if (!act.equals("silu")) {
+            throw new FormatException(file, "hidden_act '" + act + "' is not supported (LLaMA uses silu)");
+        }
+        if (o.has("rope_scaling")) {
+            throw new FormatException(file, "rope_scaling " + o.required("rope_scaling") + " is not supported");
+        }
+        int heads = o.integer("num_attention_heads", null, 1, MAX_SIZE);
+        int eos = o.has("eos_token_id") && o.required("eos_token_id").isJsonArray()
+                // some configs list several EOS ids; the first is the model's own
+                ? (int) o.integerValue(firstOf(o, "eos_token_id"), "eos_token_id[0]", 0, MAX_SIZE)
+                : o.integer("eos_token_id", 2, 0, MAX_SIZE);
         try {
-            if (o.has("hidden_act") && !o.get("hidden_act").getAsString().equals("silu")) {
-                throw new IOException(file + ": hidden_act '" + o.get("hidden_act").getAsString()
-                        + "' is not supported (LLaMA uses silu)");
-            }
-            if (o.has("rope_scaling") && !o.get("rope_scaling").isJsonNull()) {
-                throw new IOException(file + ": rope_scaling " + o.get("rope_scaling") + " is not supported");
-            }
-            int heads = intField(o, file, "num_attention_heads", null);
-            return new LlamaConfig(intField(o, file, "hidden_size", null), intField(o, file, "intermediate_size", null),
-                    heads, intField(o, file, "num_key_value_heads", heads), intField(o, file, "num_hidden_layers", null),
-                    o.has("rms_norm_eps") ? o.get("rms_norm_eps").getAsDouble() : 1e-6,
-                    o.has("rope_theta") ? o.get("rope_theta").getAsDouble() : 10000.0,
-                    intField(o, file, "vocab_size", null), intField(o, file, "max_position_embeddings", 2048),
-                    o.has("tie_word_embeddings") && o.get("tie_word_embeddings").getAsBoolean(),
-                    intField(o, file, "bos_token_id", 1), intField(o, file, "eos_token_id", 2));
+            return new LlamaConfig(o.integer("hidden_size", null, 1, MAX_SIZE),
+                    o.integer("intermediate_size", null, 1, MAX_SIZE), heads,
+                    o.integer("num_key_value_heads", heads, 1, MAX_SIZE),
+                    o.integer("num_hidden_layers", null, 1, MAX_LAYERS), o.number("rms_norm_eps", 1e-6),
+                    o.number("rope_theta", 10000.0), o.integer("vocab_size", null, 1, MAX_SIZE),
+                    o.integer("max_position_embeddings", 2048, 1, Integer.MAX_VALUE),
+                    o.bool("tie_word_embeddings", false), o.integer("bos_token_id", 1, 0, MAX_SIZE), eos);
         } catch (IllegalArgumentException e) {
-            throw new IOException(file + ": " + e.getMessage(), e);
-        } catch (IllegalStateException | ClassCastException | UnsupportedOperationException e) {
-            throw new IOException(file + ": a field has the wrong type: " + e.getMessage(), e);
+            throw new FormatException(file, e.getMessage(), e);
         }
     }
 
-    private static int intField(JsonObject o, Path file, String name, Integer dflt) throws IOException {
-        JsonElement e = o.get(name);
-        if (e == null || e.isJsonNull()) {
-            if (dflt == null) {
-                throw new IOException(file + ": missing field '" + name + "'");
-            }
-            return dflt;
+    /** Largest hidden size, FFN size, head count and vocabulary a config may give (2^24). */
+    public static final int MAX_SIZE = 1 << 24;
+    /** Largest number of layers a config may give. */
+    public static final int MAX_LAYERS = 4096;
+
+    private static com.google.gson.JsonElement firstOf(JsonFields o, String key) throws FormatException {
+        com.google.gson.JsonArray a = o.array(key);
+        if (a.isEmpty()) {
+            throw new FormatException(o.source(), "field '" + key + "' is an empty list");
         }
-        if (e.isJsonArray()) { // some configs list several EOS ids; the first is the model's own
-            return e.getAsJsonArray().get(0).getAsInt();
-        }
-        double v = e.getAsDouble();
-        if (v != Math.rint(v) || Math.abs(v) > Integer.MAX_VALUE) {
-            throw new IOException(file + ": field '" + name + "' must be an integer, got " + e);
-        }
-        return (int) v;
+        return a.get(0);
     }
 
     /** Writes this configuration as a Hugging Face {@code config.json} (atomically). */

@@ -89,6 +89,17 @@ public final class LlamaModel {
      * Token ids are checked against the vocabulary.
      */
     public Output forward(int[][] ids, KvCache past, Options opt) {
+        return forward(ids, past, opt, null);
+    }
+
+    /**
+     * {@link #forward(int[][], KvCache, Options)} with document masking: query t of sequence b
+     * attends to key 0 ([BOS]) and to keys {@code visibleFrom[b][t] .. p + t} only (see
+     * {@link Attention#causalWithProbs(Value, Value, Value, int[][])}); positions (RoPE) keep
+     * counting across documents. Null is plain causal attention. The trainer's
+     * {@code --isolate-fraction} uses it.
+     */
+    public Output forward(int[][] ids, KvCache past, Options opt, int[][] visibleFrom) {
         int b = ids.length;
         int t = b == 0 ? 0 : ids[0].length;
         if (b == 0 || t == 0) {
@@ -124,7 +135,7 @@ public final class LlamaModel {
             Value pk = past == null ? null : past.keys().get(l);
             Value pv = past == null ? null : past.values().get(l);
             Value[] kv = new Value[2];
-            x = layer(l, x, pk, pv, cs, kv, opt.attentions() ? attentions : null);
+            x = layer(l, x, pk, pv, cs, kv, opt.attentions() ? attentions : null, visibleFrom);
             presentK.add(kv[0]);
             presentV.add(kv[1]);
             if (opt.hiddenStates()) {
@@ -142,7 +153,7 @@ public final class LlamaModel {
      */
     public Value layer(int l, Value x) {
         int t = x.shape().dim(1);
-        return layer(l, x, null, null, rope.tables(0, t), new Value[2], null);
+        return layer(l, x, null, null, rope.tables(0, t), new Value[2], null, null);
     }
 
     /**
@@ -151,7 +162,7 @@ public final class LlamaModel {
      */
     public Value attentionBlock(int l, Value n) {
         int t = n.shape().dim(1);
-        return attention(l, w.block(l), n, null, null, rope.tables(0, t), new Value[2], null);
+        return attention(l, w.block(l), n, null, null, rope.tables(0, t), new Value[2], null, null);
     }
 
     /** The MLP block of layer {@code l} (down_proj output, no residual) on normalised input {@code m (B, T, d)}. */
@@ -174,11 +185,11 @@ public final class LlamaModel {
 
     /** One decoder layer: attention and MLP blocks, each with its residual connection. */
     private Value layer(int l, Value x, Value pastK, Value pastV, Tensor[] cs, Value[] kvOut,
-                        List<Tensor> attentions) {
+                        List<Tensor> attentions, int[][] visibleFrom) {
         LlamaWeights.Block blk = w.block(l);
         // self-attention block with residual connection
         Value n = Functional.rmsNorm(x, blk.inputNorm(), c.rmsNormEps());
-        Value h = Arithmetic.add(x, attention(l, blk, n, pastK, pastV, cs, kvOut, attentions));
+        Value h = Arithmetic.add(x, attention(l, blk, n, pastK, pastV, cs, kvOut, attentions, visibleFrom));
         // SwiGLU MLP block with residual connection
         return Arithmetic.add(h, mlpBlock(l, Functional.rmsNorm(h, blk.postNorm(), c.rmsNormEps())));
     }
@@ -193,7 +204,7 @@ public final class LlamaModel {
      * writes the present K and V (B, h_kv, p+T, d_h) into {@code kvOut}.
      */
     private Value attention(int l, LlamaWeights.Block blk, Value n, Value pastK, Value pastV, Tensor[] cs,
-                            Value[] kvOut, List<Tensor> attentions) {
+                            Value[] kvOut, List<Tensor> attentions, int[][] visibleFrom) {
         int b = n.shape().dim(0);
         int t = n.shape().dim(1);
         int h = c.numAttentionHeads();
@@ -214,7 +225,7 @@ public final class LlamaModel {
         kvOut[1] = v;
         // fused scores / sqrt(d_h) + causal mask, softmax over keys, weighted sum of values;
         // query head j reads key/value head j / g (HF's repeat_kv)
-        Attention.Result att = Attention.causalWithProbs(q, k, v);
+        Attention.Result att = Attention.causalWithProbs(q, k, v, visibleFrom);
         if (attentions != null) {
             attentions.add(att.probs());
         }

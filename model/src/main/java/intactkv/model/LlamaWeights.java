@@ -4,6 +4,7 @@ import intactkv.autograd.Parameter;
 import intactkv.autograd.Value;
 import intactkv.model.io.CheckpointReader;
 import intactkv.model.io.DType;
+import intactkv.model.io.FormatException;
 import intactkv.model.io.SafetensorsWriter;
 import intactkv.tensor.Init;
 import intactkv.tensor.Shape;
@@ -169,14 +170,14 @@ public final class LlamaWeights {
             Loader load = name -> {
                 Shape want = expectedShape(c, name);
                 if (!r.contains(name)) {
-                    throw new IOException(dir + ": checkpoint has no tensor '" + name + "' (expected shape " + want + ")");
+                    throw new FormatException(dir, "checkpoint has no tensor '" + name + "' (expected shape " + want + ")");
                 }
                 Shape got = r.entry(name).shape();
                 if (!got.equals(want)) {
-                    throw new IOException(dir + ": tensor '" + name + "' has shape " + got + ", but config.json implies "
+                    throw new FormatException(dir, "tensor '" + name + "' has shape " + got + ", but config.json implies "
                             + want);
                 }
-                Tensor t = r.read(name);
+                Tensor t = r.readFinite(name);
                 return trainable ? Value.param(t) : Value.constant(t);
             };
             Value embed = load.get("model.embed_tokens.weight");

@@ -1,10 +1,9 @@
 package intactkv.quant;
 
+import intactkv.model.io.FormatException;
+import intactkv.model.io.Utf8;
 import intactkv.model.text.Tokenizer;
 import java.io.IOException;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -20,22 +19,20 @@ public final class Calibration {
     private Calibration() {
     }
 
-    /** Reads a UTF-8 text file, with errors that name the file. */
+    /**
+     * Reads a data file (plain UTF-8 text) for evaluation or calibration: malformed UTF-8 (with the
+     * byte offset) and a file with nothing but white space are a {@link FormatException} naming
+     * the file, never replaced characters.
+     */
     public static String readText(Path file) throws IOException {
         if (!Files.isRegularFile(file)) {
-            throw new IOException(file + ": no such data file");
+            throw new java.nio.file.NoSuchFileException(file.toString(), null, "no such data file");
         }
-        byte[] bytes = Files.readAllBytes(file);
-        try {
-            String s = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(java.nio.ByteBuffer.wrap(bytes)).toString();
-            if (s.isBlank()) {
-                throw new IOException(file + ": the data file is empty");
-            }
-            return s;
-        } catch (CharacterCodingException e) {
-            throw new IOException(file + ": not UTF-8 text", e);
+        String s = Utf8.read(file);
+        if (s.isBlank()) {
+            throw new FormatException(file, "the data file is empty");
         }
+        return s;
     }
 
     /** {@code n} random windows of {@code seqlen} tokens from {@code text}, first token replaced by [BOS]. */

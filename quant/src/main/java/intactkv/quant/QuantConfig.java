@@ -2,12 +2,11 @@ package intactkv.quant;
 
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import intactkv.model.io.AtomicFiles;
+import intactkv.model.io.FormatException;
+import intactkv.model.io.JsonFields;
+import intactkv.model.io.JsonFile;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -109,27 +108,46 @@ public record QuantConfig(Method method, WeightQuantizer.Spec weight, DynamicQua
         return o;
     }
 
-    /** Reads {@code quant_config.json}; errors name the file and field. */
+    /**
+     * Reads {@code quant_config.json}; errors ({@link FormatException}) name the file and the
+     * field. Bits are 2..16 (16 = off), the group size -1 (per channel) or 1..2^24, clip ratios in (0, 1].
+     */
     public static QuantConfig read(Path file) throws IOException {
+        JsonFields o;
         try {
-            JsonObject o = JsonParser.parseString(Files.readString(file, StandardCharsets.UTF_8)).getAsJsonObject();
-            JsonObject a = o.getAsJsonObject("activation");
-            JsonObject k = o.getAsJsonObject("kv_cache");
-            return new QuantConfig(Method.parse(o.get("method").getAsString()),
-                    new WeightQuantizer.Spec(o.get("wbits").getAsInt(), o.get("group_size").getAsInt(),
-                            o.get("w_symmetric").getAsBoolean()),
-                    new DynamicQuantizer(a.get("bits").getAsInt(), a.get("symmetric").getAsBoolean(),
-                            a.get("clip_ratio").getAsDouble(), 0),
-                    new DynamicQuantizer(k.get("bits").getAsInt(), k.get("symmetric").getAsBoolean(),
-                            k.get("clip_ratio").getAsDouble(), 0),
-                    o.has("seed") ? o.get("seed").getAsLong() : 0);
+            o = JsonFile.read(file);
         } catch (java.nio.file.NoSuchFileException e) {
-            throw new IOException(file + ": no such file (a quantized model directory holds quant_config.json)", e);
-        } catch (JsonParseException | IllegalStateException | NullPointerException | ClassCastException
-                 | UnsupportedOperationException e) {
-            throw new IOException(file + ": malformed quant_config.json (" + e + ")", e);
-        } catch (IllegalArgumentException e) {
-            throw new IOException(file + ": " + e.getMessage(), e);
+            throw new java.nio.file.NoSuchFileException(file.toString(), null,
+                    "no such file (a quantized model directory holds quant_config.json)");
         }
+        Method method;
+        try {
+            method = Method.parse(o.string("method", null));
+        } catch (IllegalArgumentException e) {
+            throw new FormatException(file, "field 'method': " + e.getMessage(), e);
+        }
+        int wbits = o.integer("wbits", null, 2, 16);
+        int group = o.integer("group_size", null, -1, 1 << 24);
+        if (group == 0) {
+            throw new FormatException(file, "field 'group_size' must be -1 (per channel) or > 0, got 0");
+        }
+        WeightQuantizer.Spec weight = new WeightQuantizer.Spec(wbits, group, o.bool("w_symmetric", null));
+        DynamicQuantizer act = dynamic(o.object("activation"));
+        DynamicQuantizer kv = dynamic(o.object("kv_cache"));
+        try {
+            return new QuantConfig(method, weight, act, kv, o.longInteger("seed", 0, Long.MIN_VALUE, Long.MAX_VALUE));
+        } catch (IllegalArgumentException e) {
+            throw new FormatException(file, e.getMessage(), e);
+        }
+    }
+
+    private static DynamicQuantizer dynamic(JsonFields q) throws FormatException {
+        int bits = q.integer("bits", null, 2, 16);
+        boolean sym = q.bool("symmetric", null);
+        double clip = q.number("clip_ratio", null);
+        if (!(clip > 0 && clip <= 1)) {
+            throw new FormatException(q.source(), "field '" + q.path("clip_ratio") + "' must be in (0, 1], got " + clip);
+        }
+        return new DynamicQuantizer(bits, sym, clip, 0);
     }
 }

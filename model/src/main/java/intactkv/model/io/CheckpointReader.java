@@ -1,12 +1,8 @@
 package intactkv.model.io;
 
 import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import intactkv.tensor.Tensor;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -44,21 +40,19 @@ public final class CheckpointReader implements AutoCloseable {
                 }
             }
         } else if (Files.isRegularFile(index)) {
-            JsonObject map;
-            try {
-                JsonElement root = JsonParser.parseString(Files.readString(index, StandardCharsets.UTF_8));
-                map = root.getAsJsonObject().getAsJsonObject("weight_map");
-                if (map == null) {
-                    throw new IOException(index + ": no \"weight_map\" object");
+            JsonFields map = JsonFile.read(index).object("weight_map");
+            for (Map.Entry<String, JsonElement> e : map.entries()) {
+                String file = map.stringValue(e.getValue(), "weight_map." + e.getKey());
+                Path shard;
+                try {
+                    shard = dir.resolve(file).normalize();
+                } catch (java.nio.file.InvalidPathException bad) {
+                    throw new FormatException(index, "tensor '" + e.getKey() + "' names shard '" + file
+                            + "', which is not a file name: " + bad.getMessage(), bad);
                 }
-            } catch (JsonParseException | IllegalStateException e) {
-                throw new IOException(index + ": not a valid index file: " + e.getMessage(), e);
-            }
-            for (Map.Entry<String, JsonElement> e : map.entrySet()) {
-                Path shard = dir.resolve(e.getValue().getAsString()).normalize();
                 if (!shard.startsWith(dir.normalize()) || !Files.isRegularFile(shard)) {
-                    throw new IOException(index + ": tensor '" + e.getKey() + "' is in shard '"
-                            + e.getValue().getAsString() + "', which does not exist in " + dir);
+                    throw new FormatException(index, "tensor '" + e.getKey() + "' is in shard '" + file
+                            + "', which does not exist in " + dir);
                 }
                 shardOf.put(e.getKey(), shard);
             }
@@ -91,7 +85,7 @@ public final class CheckpointReader implements AutoCloseable {
             open.put(p, r);
         }
         if (!r.contains(name)) {
-            throw new IOException(p + ": the index lists tensor '" + name + "' in this shard, but it is not there");
+            throw new FormatException(p, "the index lists tensor '" + name + "' in this shard, but it is not there");
         }
         return r;
     }
@@ -104,6 +98,11 @@ public final class CheckpointReader implements AutoCloseable {
     /** Reads {@code name} as doubles. */
     public Tensor read(String name) throws IOException {
         return shard(name).read(name);
+    }
+
+    /** Reads {@code name} as doubles, refusing NaN and infinite elements ({@link SafetensorsReader#readFinite}). */
+    public Tensor readFinite(String name) throws IOException {
+        return shard(name).readFinite(name);
     }
 
     @Override

@@ -2,9 +2,6 @@ package intactkv.model.io;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import intactkv.tensor.HalfFloat;
 import intactkv.tensor.Shape;
 import intactkv.tensor.Tensor;
@@ -12,7 +9,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -61,18 +57,18 @@ public final class SafetensorsReader implements AutoCloseable {
         try {
             long size = ch.size();
             if (size < 8) {
-                throw new IOException(file + ": truncated safetensors file (" + size + " bytes, need at least 8)");
+                throw new FormatException(file, "truncated safetensors file (" + size + " bytes, need at least 8)");
             }
             ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
             readFully(ch, len, 0, file);
             long n = len.flip().getLong();
             if (n < 2 || n > MAX_HEADER || n > size - 8) {
-                throw new IOException(file + ": header length " + Long.toUnsignedString(n)
+                throw new FormatException(file, "header length " + Long.toUnsignedString(n)
                         + " is impossible for a file of " + size + " bytes");
             }
             ByteBuffer hb = ByteBuffer.allocate((int) n);
             readFully(ch, hb, 8, file);
-            String json = new String(hb.array(), StandardCharsets.UTF_8);
+            String json = Utf8.decode(hb.array(), file + " (safetensors header)");
             long dataSize = size - 8 - n;
             Map<String, String> meta = new LinkedHashMap<>();
             Map<String, Entry> entries = parseHeader(file, json, dataSize, meta);
@@ -85,64 +81,60 @@ public final class SafetensorsReader implements AutoCloseable {
 
     private static Map<String, Entry> parseHeader(Path file, String json, long dataSize, Map<String, String> meta)
             throws IOException {
-        JsonObject root;
+        JsonFields root;
         try {
-            JsonElement e = JsonParser.parseString(json);
-            if (!e.isJsonObject()) {
-                throw new IOException(file + ": safetensors header is not a JSON object");
-            }
-            root = e.getAsJsonObject();
-        } catch (JsonParseException e) {
-            throw new IOException(file + ": safetensors header is not valid JSON: " + e.getMessage(), e);
+            root = JsonFile.parse(json, file);
+        } catch (FormatException e) {
+            throw new FormatException(file, "safetensors header: " + e.getMessage().substring(file.toString().length() + 2),
+                    e);
         }
         Map<String, Entry> out = new LinkedHashMap<>();
-        for (Map.Entry<String, JsonElement> kv : root.entrySet()) {
+        for (Map.Entry<String, JsonElement> kv : root.entries()) {
             String name = kv.getKey();
             if (name.equals("__metadata__")) {
-                if (kv.getValue().isJsonObject()) {
-                    for (Map.Entry<String, JsonElement> m : kv.getValue().getAsJsonObject().entrySet()) {
-                        meta.put(m.getKey(), m.getValue().isJsonPrimitive() ? m.getValue().getAsString()
-                                : m.getValue().toString());
-                    }
+                for (Map.Entry<String, JsonElement> m : root.object(name).entries()) {
+                    meta.put(m.getKey(), m.getValue().isJsonPrimitive() ? m.getValue().getAsString()
+                            : m.getValue().toString());
                 }
                 continue;
             }
+            JsonFields t = JsonFields.of(file, kv.getValue(), name);
+            DType dtype;
             try {
-                JsonObject t = kv.getValue().getAsJsonObject();
-                DType dtype = DType.parse(t.get("dtype").getAsString(), file.toString(), name);
-                JsonArray shapeJson = t.getAsJsonArray("shape");
-                int[] dims = new int[shapeJson.size()];
-                long numel = 1;
-                for (int i = 0; i < dims.length; i++) {
-                    long d = shapeJson.get(i).getAsLong();
-                    if (d < 0 || d > Integer.MAX_VALUE) {
-                        throw new IOException(file + ": tensor '" + name + "' has invalid dimension " + d);
-                    }
-                    dims[i] = (int) d;
-                    numel *= d;
-                    if (numel > Integer.MAX_VALUE - 8) {
-                        throw new IOException(file + ": tensor '" + name + "' has too many elements for one array");
-                    }
-                }
-                JsonArray off = t.getAsJsonArray("data_offsets");
-                long begin = off.get(0).getAsLong();
-                long end = off.get(1).getAsLong();
-                if (off.size() != 2 || begin < 0 || end < begin || end > dataSize) {
-                    throw new IOException(file + ": tensor '" + name + "' has data offsets [" + begin + ", " + end
-                            + "] outside the " + dataSize + " data bytes");
-                }
-                if (end - begin != numel * dtype.bytes()) {
-                    throw new IOException(file + ": tensor '" + name + "' has " + (end - begin) + " bytes, but shape "
-                            + java.util.Arrays.toString(dims) + " of " + dtype + " needs " + numel * dtype.bytes());
-                }
-                out.put(name, new Entry(name, dtype, Shape.of(dims), begin, end));
+                dtype = DType.parse(t.string("dtype", null), file.toString(), name);
             } catch (IllegalArgumentException e) { // unsupported dtype; the message names file and tensor
-                throw new IOException(e.getMessage(), e);
-            } catch (IllegalStateException | NullPointerException | UnsupportedOperationException
-                     | IndexOutOfBoundsException | ClassCastException e) {
-                throw new IOException(file + ": tensor '" + name + "' has a malformed header entry: "
-                        + kv.getValue(), e);
+                throw new FormatException(file, e.getMessage().substring(file.toString().length() + 2), e);
             }
+            JsonArray shapeJson = t.array("shape");
+            if (shapeJson.size() > 8) {
+                throw new FormatException(file, "tensor '" + name + "' has " + shapeJson.size() + " dimensions (at most 8)");
+            }
+            int[] dims = new int[shapeJson.size()];
+            long numel = 1;
+            for (int i = 0; i < dims.length; i++) {
+                dims[i] = (int) t.integerValue(shapeJson.get(i), name + ".shape[" + i + "]", 0,
+                        Integer.MAX_VALUE);
+                numel *= dims[i];
+                if (numel > Integer.MAX_VALUE - 8) {
+                    throw new FormatException(file, "tensor '" + name + "' has too many elements for one array");
+                }
+            }
+            JsonArray off = t.array("data_offsets");
+            if (off.size() != 2) {
+                throw new FormatException(file, "tensor '" + name + "' has " + off.size()
+                        + " data offsets, expected [begin, end]");
+            }
+            long begin = t.integerValue(off.get(0), name + ".data_offsets[0]", 0, Long.MAX_VALUE);
+            long end = t.integerValue(off.get(1), name + ".data_offsets[1]", 0, Long.MAX_VALUE);
+            if (end < begin || end > dataSize) {
+                throw new FormatException(file, "tensor '" + name + "' has data offsets [" + begin + ", " + end
+                        + "] outside the " + dataSize + " data bytes");
+            }
+            if (end - begin != numel * dtype.bytes()) {
+                throw new FormatException(file, "tensor '" + name + "' has " + (end - begin) + " bytes, but shape "
+                        + java.util.Arrays.toString(dims) + " of " + dtype + " needs " + numel * dtype.bytes());
+            }
+            out.put(name, new Entry(name, dtype, Shape.of(dims), begin, end));
         }
         List<Entry> sorted = new ArrayList<>(out.values());
         sorted.sort((a, b) -> Long.compare(a.begin(), b.begin()));
@@ -150,7 +142,7 @@ public final class SafetensorsReader implements AutoCloseable {
             Entry prev = sorted.get(i - 1);
             Entry cur = sorted.get(i);
             if (cur.begin() < prev.end()) {
-                throw new IOException(file + ": tensors '" + prev.name() + "' [" + prev.begin() + ", " + prev.end()
+                throw new FormatException(file, "tensors '" + prev.name() + "' [" + prev.begin() + ", " + prev.end()
                         + ") and '" + cur.name() + "' [" + cur.begin() + ", " + cur.end() + ") overlap");
             }
         }
@@ -162,7 +154,7 @@ public final class SafetensorsReader implements AutoCloseable {
         while (buf.hasRemaining()) {
             int r = ch.read(buf, p);
             if (r < 0) {
-                throw new IOException(file + ": truncated safetensors file (unexpected end at byte " + p + ")");
+                throw new FormatException(file, "truncated safetensors file (unexpected end at byte " + p + ")");
             }
             p += r;
         }
@@ -219,6 +211,23 @@ public final class SafetensorsReader implements AutoCloseable {
             }
         }
         return Tensor.wrap(out, e.shape());
+    }
+
+    /**
+     * {@link #read}, refusing a tensor with a NaN or infinite element ({@link FormatException}
+     * naming the file, the tensor and the element): what every loader of weights and prefixes uses,
+     * so a bad number stops the command where it enters instead of turning a perplexity into NaN.
+     */
+    public Tensor readFinite(String name) throws IOException {
+        Tensor t = read(name);
+        double[] d = t.data();
+        for (int i = 0; i < d.length; i++) {
+            if (!Double.isFinite(d[i])) {
+                throw new FormatException(file, "tensor '" + name + "' element " + i + " (of shape " + t.shape()
+                        + ") is " + d[i]);
+            }
+        }
+        return t;
     }
 
     /** Reads an integer tensor ({@code I64} or {@code I32}) as longs. */

@@ -3,12 +3,12 @@ package intactkv.model.text;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
+import intactkv.model.io.FormatException;
+import intactkv.model.io.JsonFields;
+import intactkv.model.io.JsonFile;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -78,111 +78,108 @@ public final class Tokenizer {
         }
     }
 
-    /** Reads {@code tokenizer.json}; errors name the file and the field that is wrong. */
-    public static Tokenizer load(Path file) throws IOException {
-        JsonObject root;
-        try {
-            root = JsonParser.parseString(Files.readString(file, StandardCharsets.UTF_8)).getAsJsonObject();
-        } catch (JsonParseException | IllegalStateException e) {
-            throw new IOException(file + ": not a valid tokenizer.json: " + e.getMessage(), e);
-        } catch (java.nio.charset.MalformedInputException e) {
-            throw new IOException(file + ": not UTF-8", e);
-        }
-        try {
-            JsonObject model = root.getAsJsonObject("model");
-            if (model == null || !"BPE".equals(str(model, "type"))) {
-                throw new IOException(file + ": field model.type must be \"BPE\" (the LLaMA tokenizer), got "
-                        + (model == null ? "no model" : model.get("type")));
-            }
-            JsonObject vocabJson = model.getAsJsonObject("vocab");
-            if (vocabJson == null) {
-                throw new IOException(file + ": missing field model.vocab");
-            }
-            Map<String, Integer> vocab = new HashMap<>();
-            int max = -1;
-            for (Map.Entry<String, JsonElement> e : vocabJson.entrySet()) {
-                int id = e.getValue().getAsInt();
-                if (id < 0) {
-                    throw new IOException(file + ": model.vocab entry '" + e.getKey() + "' has negative id " + id);
-                }
-                vocab.put(e.getKey(), id);
-                max = Math.max(max, id);
-            }
-            List<JsonObject> addedJson = new ArrayList<>();
-            if (root.has("added_tokens") && root.get("added_tokens").isJsonArray()) {
-                for (JsonElement e : root.getAsJsonArray("added_tokens")) {
-                    addedJson.add(e.getAsJsonObject());
-                    max = Math.max(max, e.getAsJsonObject().get("id").getAsInt());
-                }
-            }
-            String[] pieces = new String[max + 1];
-            for (Map.Entry<String, Integer> e : vocab.entrySet()) {
-                if (pieces[e.getValue()] != null) {
-                    throw new IOException(file + ": model.vocab gives id " + e.getValue() + " to both '"
-                            + pieces[e.getValue()] + "' and '" + e.getKey() + "'");
-                }
-                pieces[e.getValue()] = e.getKey();
-            }
-            Map<String, Integer> added = new HashMap<>();
-            boolean[] special = new boolean[max + 1];
-            for (JsonObject a : addedJson) {
-                int id = a.get("id").getAsInt();
-                String content = a.get("content").getAsString();
-                added.put(content, id);
-                pieces[id] = content;
-                special[id] = a.has("special") && a.get("special").getAsBoolean();
-                vocab.putIfAbsent(content, id);
-            }
-            for (int i = 0; i < pieces.length; i++) {
-                if (pieces[i] == null) {
-                    throw new IOException(file + ": no token has id " + i + " (ids must be contiguous 0.." + max + ")");
-                }
-            }
-            Map<Long, int[]> merges = new HashMap<>();
-            JsonArray mergeJson = model.getAsJsonArray("merges");
-            if (mergeJson == null) {
-                throw new IOException(file + ": missing field model.merges");
-            }
-            for (int rank = 0; rank < mergeJson.size(); rank++) {
-                JsonElement m = mergeJson.get(rank);
-                String left;
-                String right;
-                if (m.isJsonArray()) {
-                    left = m.getAsJsonArray().get(0).getAsString();
-                    right = m.getAsJsonArray().get(1).getAsString();
-                } else {
-                    String s = m.getAsString();
-                    int sp = s.indexOf(' ', 1);
-                    if (sp < 0) {
-                        throw new IOException(file + ": model.merges[" + rank + "] = \"" + s + "\" is not \"left right\"");
-                    }
-                    left = s.substring(0, sp);
-                    right = s.substring(sp + 1);
-                }
-                Integer l = vocab.get(left);
-                Integer r = vocab.get(right);
-                Integer merged = vocab.get(left + right);
-                if (l == null || r == null || merged == null) {
-                    throw new IOException(file + ": model.merges[" + rank + "] (" + left + ", " + right
-                            + ") uses a piece that is not in model.vocab");
-                }
-                merges.putIfAbsent(key(l, r), new int[] {rank, merged});
-            }
-            String unk = model.has("unk_token") && !model.get("unk_token").isJsonNull()
-                    ? model.get("unk_token").getAsString() : "<unk>";
-            int unkId = vocab.getOrDefault(unk, -1);
-            int bos = vocab.getOrDefault("<s>", -1);
-            int eos = vocab.getOrDefault("</s>", -1);
-            boolean prepend = detectPrepend(root);
-            boolean addBos = detectAddBos(root, bos);
-            return new Tokenizer(file, pieces, vocab, merges, added, special, unkId, bos, eos, prepend, addBos);
-        } catch (IllegalStateException | ClassCastException | NullPointerException | UnsupportedOperationException e) {
-            throw new IOException(file + ": malformed tokenizer.json (" + e + ")", e);
-        }
-    }
+    /** Largest vocabulary accepted (2^24 ids; LLaMA-3 has 128,256). */
+    public static final int MAX_VOCAB = 1 << 24;
 
-    private static String str(JsonObject o, String field) {
-        return o.has(field) && !o.get(field).isJsonNull() ? o.get(field).getAsString() : null;
+    /**
+     * Reads {@code tokenizer.json}; errors ({@link FormatException}) name the file and the field
+     * that is wrong. Ids are checked against {@link #MAX_VOCAB} before the id table is allocated.
+     */
+    public static Tokenizer load(Path file) throws IOException {
+        JsonFields root = JsonFile.read(file);
+        JsonFields model = root.object("model");
+        String type = model.string("type", "");
+        if (!"BPE".equals(type)) {
+            throw new FormatException(file, "field model.type must be \"BPE\" (the LLaMA tokenizer), got \"" + type + "\"");
+        }
+        JsonFields vocabJson = model.object("vocab");
+        Map<String, Integer> vocab = new HashMap<>();
+        int max = -1;
+        for (Map.Entry<String, JsonElement> e : vocabJson.entries()) {
+            int id = (int) vocabJson.integerValue(e.getValue(), "model.vocab." + e.getKey(), 0, MAX_VOCAB - 1);
+            vocab.put(e.getKey(), id);
+            max = Math.max(max, id);
+        }
+        List<JsonFields> addedJson = root.has("added_tokens") ? root.objects("added_tokens") : List.of();
+        int[] addedIds = new int[addedJson.size()];
+        for (int i = 0; i < addedIds.length; i++) {
+            addedIds[i] = addedJson.get(i).integer("id", null, 0, MAX_VOCAB - 1);
+            max = Math.max(max, addedIds[i]);
+        }
+        if ((long) max + 1 > vocab.size() + addedIds.length) { // found before the id table is allocated
+            java.util.Set<Integer> ids = new java.util.HashSet<>(vocab.values());
+            for (int id : addedIds) {
+                ids.add(id);
+            }
+            int missing = 0;
+            while (ids.contains(missing)) {
+                missing++;
+            }
+            throw new FormatException(file, "no token has id " + missing + " (ids must be contiguous 0.." + max + ")");
+        }
+        String[] pieces = new String[max + 1];
+        for (Map.Entry<String, Integer> e : vocab.entrySet()) {
+            if (pieces[e.getValue()] != null) {
+                throw new FormatException(file, "model.vocab gives id " + e.getValue() + " to both '"
+                        + pieces[e.getValue()] + "' and '" + e.getKey() + "'");
+            }
+            pieces[e.getValue()] = e.getKey();
+        }
+        Map<String, Integer> added = new HashMap<>();
+        boolean[] special = new boolean[max + 1];
+        for (int i = 0; i < addedIds.length; i++) {
+            JsonFields a = addedJson.get(i);
+            int id = addedIds[i];
+            String content = a.string("content", null);
+            added.put(content, id);
+            pieces[id] = content;
+            special[id] = a.bool("special", false);
+            vocab.putIfAbsent(content, id);
+        }
+        for (int i = 0; i < pieces.length; i++) {
+            if (pieces[i] == null) {
+                throw new FormatException(file, "no token has id " + i + " (ids must be contiguous 0.." + max + ")");
+            }
+        }
+        Map<Long, int[]> merges = new HashMap<>();
+        JsonArray mergeJson = model.array("merges");
+        for (int rank = 0; rank < mergeJson.size(); rank++) {
+            JsonElement m = mergeJson.get(rank);
+            String where = "model.merges[" + rank + "]";
+            String left;
+            String right;
+            if (m.isJsonArray()) {
+                JsonArray pair = m.getAsJsonArray();
+                if (pair.size() != 2) {
+                    throw new FormatException(file, where + " has " + pair.size() + " pieces, expected [left, right]");
+                }
+                left = model.stringValue(pair.get(0), where + "[0]");
+                right = model.stringValue(pair.get(1), where + "[1]");
+            } else {
+                String t = model.stringValue(m, where);
+                int sp = t.indexOf(' ', 1);
+                if (sp < 0) {
+                    throw new FormatException(file, where + " = \"" + t + "\" is not \"left right\"");
+                }
+                left = t.substring(0, sp);
+                right = t.substring(sp + 1);
+            }
+            Integer l = vocab.get(left);
+            Integer r = vocab.get(right);
+            Integer merged = vocab.get(left + right);
+            if (l == null || r == null || merged == null) {
+                throw new FormatException(file, where + " (" + left + ", " + right
+                        + ") uses a piece that is not in model.vocab");
+            }
+            merges.putIfAbsent(key(l, r), new int[] {rank, merged});
+        }
+        String unk = model.string("unk_token", "<unk>");
+        int unkId = vocab.getOrDefault(unk, -1);
+        int bos = vocab.getOrDefault("<s>", -1);
+        int eos = vocab.getOrDefault("</s>", -1);
+        boolean prepend = detectPrepend(root.raw());
+        boolean addBos = detectAddBos(root.raw(), bos);
+        return new Tokenizer(file, pieces, vocab, merges, added, special, unkId, bos, eos, prepend, addBos);
     }
 
     /** Whether a "▁" is prepended: Prepend normaliser, or Metaspace with a prepend scheme other than "never". */

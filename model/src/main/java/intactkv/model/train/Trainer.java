@@ -47,16 +47,17 @@ public final class Trainer {
     public record Config(LlamaConfig model, int seqlen, int batch, int steps, double lr, int warmup,
                          double weightDecay, double clip, int evalEvery, int evalWindows, int checkpointEvery,
                          long seed, double initStd, double backcopyFraction, int backcopyTriggers,
-                         int backcopyBranching) {
+                         int backcopyBranching, double isolateFraction) {
         public Config {
             if (seqlen < 2 || batch < 1 || steps < 1 || !(lr > 0) || warmup < 0 || warmup > steps || weightDecay < 0
                     || !(clip > 0) || evalEvery < 1 || evalWindows < 1 || checkpointEvery < 1 || !(initStd > 0)
-                    || !(backcopyFraction >= 0 && backcopyFraction < 1) || backcopyTriggers < 1 || backcopyBranching < 0) {
+                    || !(backcopyFraction >= 0 && backcopyFraction < 1) || backcopyTriggers < 1 || backcopyBranching < 0
+                    || !(isolateFraction >= 0 && isolateFraction <= 1)) {
                 throw new IllegalArgumentException("invalid training settings: seqlen " + seqlen + ", batch " + batch
                         + ", steps " + steps + ", lr " + lr + ", warm-up " + warmup + " (at most the steps), weight decay "
                         + weightDecay + ", clip " + clip + ", intervals " + evalEvery + "/" + checkpointEvery
                         + ", backcopy fraction " + backcopyFraction + " (in [0, 1)), triggers " + backcopyTriggers
-                        + ", branching " + backcopyBranching);
+                        + ", branching " + backcopyBranching + ", isolate fraction " + isolateFraction + " (in [0, 1])");
             }
         }
     }
@@ -87,6 +88,7 @@ public final class Trainer {
     private final int[] starts;
     private final int[] valid;
     private final int bos;
+    private final int newline;
     private final BigramBackcopy backcopy;
     /** The back-copy sequence whose attention on [BOS] each validation measures (null without back-copy). */
     private final int[] backcopyWindow;
@@ -103,6 +105,7 @@ public final class Trainer {
         this.starts = Arrays.stream(starts).filter(s -> s + cfg.seqlen() - 1 <= train.length).toArray();
         this.valid = valid;
         this.bos = cfg.model().bosTokenId();
+        this.newline = newline;
         if (this.starts.length == 0 || valid.length < cfg.seqlen()) {
             throw new IllegalArgumentException("not enough data for windows of " + cfg.seqlen() + " tokens (train "
                     + train.length + ", valid " + valid.length + ")");
@@ -131,12 +134,24 @@ public final class Trainer {
     }
 
     /**
-     * The batch of step {@code step}: each sequence is [BOS] + the tokens from a random document
-     * start, or, with probability {@code backcopyFraction}, a {@link BigramBackcopy} sequence.
+     * One training batch: token ids (B, T) and, when some window is isolated, the document mask
+     * {@code visibleFrom} (B, T) of {@link LlamaModel#forward(int[][], intactkv.model.KvCache,
+     * LlamaModel.Options, int[][])} (null when none is).
      */
-    int[][] batch(int step) {
+    record Batch(int[][] ids, int[][] visibleFrom) {
+    }
+
+    /**
+     * The batch of step {@code step}: each sequence is [BOS] + the tokens from a random document
+     * start, or, with probability {@code backcopyFraction}, a {@link BigramBackcopy} sequence. A
+     * natural window is isolated with probability {@code isolateFraction}: each of its documents
+     * then sees only [BOS] and itself ({@link #documentMask}). With {@code isolateFraction} 0 no
+     * extra number is drawn, so the batches are those of a trainer without the option.
+     */
+    Batch batch(int step) {
         Random rng = new Random(stepSeed(cfg.seed(), step));
         int[][] b = new int[cfg.batch()][];
+        int[][] from = null;
         for (int i = 0; i < b.length; i++) {
             if (backcopy != null && rng.nextDouble() < cfg.backcopyFraction()) {
                 b[i] = backcopy.sample(rng, cfg.seqlen(), bos);
@@ -147,8 +162,40 @@ public final class Trainer {
             w[0] = bos;
             System.arraycopy(train, s, w, 1, cfg.seqlen() - 1);
             b[i] = w;
+            if (cfg.isolateFraction() > 0 && rng.nextDouble() < cfg.isolateFraction()) {
+                if (from == null) {
+                    from = new int[b.length][];
+                }
+                from[i] = documentMask(w, newline);
+            }
         }
-        return b;
+        if (from != null) {
+            for (int i = 0; i < b.length; i++) {
+                if (from[i] == null) {
+                    from[i] = new int[cfg.seqlen()];
+                    Arrays.fill(from[i], 1);
+                }
+            }
+        }
+        return new Batch(b, from);
+    }
+
+    /**
+     * The document mask of a window {@code [BOS] doc "\n\n" doc "\n\n" ...}: for each position
+     * t, the position where its document starts (1 for the first document; a document's two
+     * separator tokens belong to it; position 0 gets 1). With it, attention reads [BOS] and the
+     * query's own document only, so [BOS] is the one key all queries share.
+     */
+    static int[] documentMask(int[] window, int newline) {
+        int[] from = new int[window.length];
+        int start = 1;
+        for (int t = 0; t < window.length; t++) {
+            if (t >= 3 && window[t - 1] == newline && window[t - 2] == newline) {
+                start = t;
+            }
+            from[t] = Math.max(1, start);
+        }
+        return from;
     }
 
     /**
@@ -166,9 +213,15 @@ public final class Trainer {
 
     /** Mean next-token cross-entropy of a batch (B, T). */
     static Value loss(LlamaModel m, int[][] ids) {
+        return loss(m, new Batch(ids, null));
+    }
+
+    /** Mean next-token cross-entropy of a batch (B, T), under its document mask if it has one. */
+    static Value loss(LlamaModel m, Batch batch) {
+        int[][] ids = batch.ids();
         int b = ids.length;
         int t = ids[0].length;
-        Value logits = m.forward(ids, null, LlamaModel.Options.LOGITS).logits();
+        Value logits = m.forward(ids, null, LlamaModel.Options.LOGITS, batch.visibleFrom()).logits();
         int v = m.config().vocabSize();
         Value flat = Shaping.reshape(Shaping.slice(logits, 1, 0, t - 1), b * (t - 1), v);
         int[] targets = new int[b * (t - 1)];

@@ -53,13 +53,17 @@ class TrainingTest {
     }
 
     static Trainer trainer(Tokenizer tok, int steps, double backcopy) {
+        return trainer(tok, steps, backcopy, 0.0);
+    }
+
+    static Trainer trainer(Tokenizer tok, int steps, double backcopy, double isolate) {
         int newline = tok.id("<0x0A>");
         List<String> docs = corpus();
         int[] train = stream(tok, docs.subList(0, 250), newline);
         int[] valid = stream(tok, docs.subList(250, 300), newline);
         LlamaConfig c = new LlamaConfig(16, 32, 2, 2, 2, 1e-5, 10000, tok.vocabSize(), 64, false, 1, 2);
         Trainer.Config tc = new Trainer.Config(c, 24, 4, steps, 1e-2, 2, 0.0, 1.0, 5, 2, 4, 3, 0.1, backcopy,
-                2, 0);
+                2, 0, isolate);
         return new Trainer(tc, train, Trainer.documentStarts(train, newline), valid, newline);
     }
 
@@ -128,11 +132,11 @@ class TrainingTest {
         int synthetic = 0;
         int total = 0;
         for (int step = 0; step < 50; step++) {
-            for (int[] w : plain.batch(step)) {
+            for (int[] w : plain.batch(step).ids()) {
                 assertTrue(isSliceAtStart(train, starts, w), "step " + step + ": a natural window");
             }
-            int[][] b = mixed.batch(step);
-            assertTrue(java.util.Arrays.deepEquals(b, trainer(tok, 10, 0.5).batch(step)), "deterministic batch");
+            int[][] b = mixed.batch(step).ids();
+            assertTrue(java.util.Arrays.deepEquals(b, trainer(tok, 10, 0.5).batch(step).ids()), "deterministic batch");
             for (int[] w : b) {
                 assertEquals(tok.bosId(), w[0]);
                 synthetic += isSliceAtStart(train, starts, w) ? 0 : 1;
@@ -140,6 +144,53 @@ class TrainingTest {
             }
         }
         assertTrue(synthetic > 0.35 * total && synthetic < 0.65 * total, synthetic + " of " + total + " synthetic");
+    }
+
+    @Test
+    void documentMaskStartsEachGlossAfterItsSeparator() {
+        int nl = 9;
+        // [BOS] a b \n \n c d \n \n e
+        int[] w = {1, 5, 6, nl, nl, 7, 8, nl, nl, 4};
+        assertArrayEquals(new int[] {1, 1, 1, 1, 1, 5, 5, 5, 5, 9}, Trainer.documentMask(w, nl));
+    }
+
+    /** Isolated windows carry their document mask, the others a row of ones; none without the option. */
+    @Test
+    void isolatedWindowsCarryTheirDocumentMask() throws Exception {
+        Path f = tmp.resolve("tokenizer.json");
+        BpeTrainer.write(BpeTrainer.train(corpus(), 300), f);
+        Tokenizer tok = Tokenizer.load(f);
+        int newline = tok.id("<0x0A>");
+        Trainer plain = trainer(tok, 10, 0.0, 0.0);
+        Trainer half = trainer(tok, 10, 0.0, 0.5);
+        int isolated = 0;
+        int total = 0;
+        for (int step = 0; step < 40; step++) {
+            assertEquals(null, plain.batch(step).visibleFrom());
+            Trainer.Batch b = half.batch(step);
+            assertTrue(java.util.Arrays.deepEquals(b.visibleFrom(), half.batch(step).visibleFrom()), "deterministic");
+            for (int i = 0; b.visibleFrom() != null && i < b.ids().length; i++) {
+                int[] from = b.visibleFrom()[i];
+                boolean ones = java.util.Arrays.stream(from).allMatch(x -> x == 1);
+                int[] mask = Trainer.documentMask(b.ids()[i], newline);
+                assertTrue(ones || java.util.Arrays.equals(mask, from), "step " + step + " row " + i);
+                // windows of 24 tokens hold at least two glosses here, so an isolated one masks something
+                isolated += ones ? 0 : 1;
+            }
+            total += b.ids().length;
+        }
+        assertTrue(isolated > 0.35 * total && isolated < 0.65 * total, isolated + " of " + total + " isolated");
+        // a masked step trains: the loss is finite and the masked model differs from the plain one
+        Trainer all = trainer(tok, 4, 0.0, 1.0);
+        LlamaWeights w = all.train(tmp.resolve("iso"), new Trainer.Listener() {
+            public void progress(Trainer.Progress p) {
+                assertTrue(Double.isFinite(p.loss()));
+            }
+
+            public void eval(Trainer.Eval e) {
+            }
+        });
+        assertTrue(w.parameters().size() > 0);
     }
 
     /** The first draw of consecutive steps is spread over [0, 1), not bunched as with Random(seed + step). */
