@@ -105,129 +105,131 @@ final class AnalyzeCommand implements Callable<Integer> {
         int q0 = Math.min(fromQuery, ids.length / 2);
         int k = Math.min(maxPrefix, ids.length - 1);
         LlamaModel fpModel = new LlamaModel(fp);
-        Files.createDirectories(out);
-        PrintWriter o = spec.commandLine().getOut();
-        // attention on the first positions
-        List<Tensor> attentions = AttentionMass.attentions(fpModel, ids);
-        double[][][] mass = AttentionMass.onFirstKeys(attentions, 4, q0);
-        o.printf("text: %d tokens; attention averaged over queries at positions >= %d%n", ids.length, q0);
-        o.println("layer  mean attention on [BOS]  heads with >= 30% on [BOS]  on position 1");
-        JsonObject json = new JsonObject();
-        JsonArray layerJson = new JsonArray();
-        double[][] bosByLayer = new double[2][nl];
-        for (int l = 0; l < nl; l++) {
-            double mean = Arrays.stream(mass[l]).mapToDouble(h -> h[0]).average().orElse(0);
-            int strong = AttentionMass.sinkHeads(mass[l]);
-            double pos1 = Arrays.stream(mass[l]).mapToDouble(h -> h.length > 1 ? h[1] : 0).average().orElse(0);
-            o.printf(Locale.ROOT, "%5d  %23.3f  %15d / %-10d  %12.3f%n", l, mean, strong, mass[l].length, pos1);
-            bosByLayer[0][l] = l;
-            bosByLayer[1][l] = mean;
-            JsonObject lj = new JsonObject();
-            lj.addProperty("layer", l);
-            lj.addProperty("mean_attention_on_bos", mean);
-            lj.addProperty("heads_with_30pct_on_bos", strong);
-            JsonArray heads = new JsonArray();
-            for (double[] h : mass[l]) {
-                heads.add(h[0]);
-            }
-            lj.add("attention_on_bos_by_head", heads);
-            layerJson.add(lj);
-        }
-        json.add("layers", layerJson);
-        // which tokens soak up attention wherever they are (pivot-token candidates beyond position 0)
-        o.println("tokens receiving the most attention (mean over heads; heads with >= 30% on the token):");
-        List<List<Map<Integer, Double>>> byToken = AttentionMass.onKeyTokens(attentions, ids, q0);
-        JsonArray tokJson = new JsonArray();
-        for (int l = 0; l < nl; l++) {
-            Map<Integer, double[]> stats = new java.util.TreeMap<>(); // id -> {mean over heads, heads >= 30 %}
-            for (Map<Integer, Double> head : byToken.get(l)) {
-                for (Map.Entry<Integer, Double> e : head.entrySet()) {
-                    double[] st = stats.computeIfAbsent(e.getKey(), id -> new double[2]);
-                    st[0] += e.getValue() / byToken.get(l).size();
-                    st[1] += e.getValue() >= AttentionMass.SINK_SHARE ? 1 : 0;
+        try (OutputFolder folder = OutputFolder.open(out)) { // removed again if anything below fails
+            PrintWriter o = spec.commandLine().getOut();
+            // attention on the first positions
+            List<Tensor> attentions = AttentionMass.attentions(fpModel, ids);
+            double[][][] mass = AttentionMass.onFirstKeys(attentions, 4, q0);
+            o.printf("text: %d tokens; attention averaged over queries at positions >= %d%n", ids.length, q0);
+            o.println("layer  mean attention on [BOS]  heads with >= 30% on [BOS]  on position 1");
+            JsonObject json = new JsonObject();
+            JsonArray layerJson = new JsonArray();
+            double[][] bosByLayer = new double[2][nl];
+            for (int l = 0; l < nl; l++) {
+                double mean = Arrays.stream(mass[l]).mapToDouble(h -> h[0]).average().orElse(0);
+                int strong = AttentionMass.sinkHeads(mass[l]);
+                double pos1 = Arrays.stream(mass[l]).mapToDouble(h -> h.length > 1 ? h[1] : 0).average().orElse(0);
+                o.printf(Locale.ROOT, "%5d  %23.3f  %15d / %-10d  %12.3f%n", l, mean, strong, mass[l].length, pos1);
+                bosByLayer[0][l] = l;
+                bosByLayer[1][l] = mean;
+                JsonObject lj = new JsonObject();
+                lj.addProperty("layer", l);
+                lj.addProperty("mean_attention_on_bos", mean);
+                lj.addProperty("heads_with_30pct_on_bos", strong);
+                JsonArray heads = new JsonArray();
+                for (double[] h : mass[l]) {
+                    heads.add(h[0]);
                 }
+                lj.add("attention_on_bos_by_head", heads);
+                layerJson.add(lj);
             }
-            List<Map.Entry<Integer, double[]>> top = stats.entrySet().stream()
-                    .sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0])).limit(3).toList();
-            StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%5d ", l));
-            JsonArray lt = new JsonArray();
-            for (Map.Entry<Integer, double[]> e : top) {
-                int count = (int) Arrays.stream(ids, 0, ids.length).filter(id -> id == e.getKey()).count();
-                line.append(String.format(Locale.ROOT, "  '%s' (x%d) %.3f, %d heads", tok.piece(e.getKey()), count,
-                        e.getValue()[0], (int) e.getValue()[1]));
-                JsonObject tj = new JsonObject();
-                tj.addProperty("token_id", e.getKey());
-                tj.addProperty("piece", tok.piece(e.getKey()));
-                tj.addProperty("occurrences", count);
-                tj.addProperty("mean_attention", e.getValue()[0]);
-                tj.addProperty("heads_with_30pct", (int) e.getValue()[1]);
-                lt.add(tj);
+            json.add("layers", layerJson);
+            // which tokens soak up attention wherever they are (pivot-token candidates beyond position 0)
+            o.println("tokens receiving the most attention (mean over heads; heads with >= 30% on the token):");
+            List<List<Map<Integer, Double>>> byToken = AttentionMass.onKeyTokens(attentions, ids, q0);
+            JsonArray tokJson = new JsonArray();
+            for (int l = 0; l < nl; l++) {
+                Map<Integer, double[]> stats = new java.util.TreeMap<>(); // id -> {mean over heads, heads >= 30 %}
+                for (Map<Integer, Double> head : byToken.get(l)) {
+                    for (Map.Entry<Integer, Double> e : head.entrySet()) {
+                        double[] st = stats.computeIfAbsent(e.getKey(), id -> new double[2]);
+                        st[0] += e.getValue() / byToken.get(l).size();
+                        st[1] += e.getValue() >= AttentionMass.SINK_SHARE ? 1 : 0;
+                    }
+                }
+                List<Map.Entry<Integer, double[]>> top = stats.entrySet().stream()
+                        .sorted((a, b) -> Double.compare(b.getValue()[0], a.getValue()[0])).limit(3).toList();
+                StringBuilder line = new StringBuilder(String.format(Locale.ROOT, "%5d ", l));
+                JsonArray lt = new JsonArray();
+                for (Map.Entry<Integer, double[]> e : top) {
+                    int count = (int) Arrays.stream(ids, 0, ids.length).filter(id -> id == e.getKey()).count();
+                    line.append(String.format(Locale.ROOT, "  '%s' (x%d) %.3f, %d heads", tok.piece(e.getKey()), count,
+                            e.getValue()[0], (int) e.getValue()[1]));
+                    JsonObject tj = new JsonObject();
+                    tj.addProperty("token_id", e.getKey());
+                    tj.addProperty("piece", tok.piece(e.getKey()));
+                    tj.addProperty("occurrences", count);
+                    tj.addProperty("mean_attention", e.getValue()[0]);
+                    tj.addProperty("heads_with_30pct", (int) e.getValue()[1]);
+                    lt.add(tj);
+                }
+                o.println(line);
+                tokJson.add(lt);
             }
-            o.println(line);
-            tokJson.add(lt);
+            json.add("most_attended_tokens_by_layer", tokJson);
+            // massive activations
+            List<Tensor> hidden = PivotAnalysis.hiddenStates(fpModel, ids);
+            List<PivotAnalysis.Massive> massive = PivotAnalysis.massiveActivations(hidden, 8);
+            o.println("largest activations (ratio = |h| / median over tokens of each token's largest |h| in that layer):");
+            JsonArray mj = new JsonArray();
+            for (PivotAnalysis.Massive m : massive) {
+                o.printf(Locale.ROOT, "  layer %d token %d ('%s') channel %d value %.3f ratio %.1fx%n", m.layer(), m.token(),
+                        tok.piece(ids[m.token()]), m.channel(), m.value(), m.ratio());
+                JsonObject e = new JsonObject();
+                e.addProperty("layer", m.layer());
+                e.addProperty("token", m.token());
+                e.addProperty("channel", m.channel());
+                e.addProperty("value", m.value());
+                e.addProperty("ratio", m.ratio());
+                mj.add(e);
+            }
+            json.add("massive_activations", mj);
+            // error against IntactKV size
+            QuantOptions qo = quant;
+            if (!qo.any()) {
+                qo.method = "rtn";
+                qo.wbits = 3;
+                qo.group = fp.config().hiddenSize() % 128 == 0 && fp.config().intermediateSize() % 128 == 0 ? 128 : -1;
+            }
+            QuantizedModel q;
+            try (ProgressBar bar = new ProgressBar()) {
+                q = qo.build(model, fp, bar);
+            }
+            double[] mse = PivotAnalysis.lastLayerMseBySize(fpModel, PrefixSpec.generator(fp, q.config()), q.model(), ids, k);
+            o.printf("last-layer output MSE of %s against IntactKV size (positions >= %d):%n", q.config().label(), k);
+            double[][] curve = new double[2][k + 1];
+            JsonArray cj = new JsonArray();
+            for (int s = 0; s <= k; s++) {
+                o.printf(Locale.ROOT, "  size %d (%s): %.6g%n", s, s == 0 ? "none" : "..'" + tok.piece(ids[s - 1]) + "'", mse[s]);
+                curve[0][s] = s;
+                curve[1][s] = mse[s];
+                cj.add(mse[s]);
+            }
+            json.add("last_layer_mse_by_intactkv_size", cj);
+            json.addProperty("quantization", q.config().label());
+            // plots
+            for (int l : plot) {
+                Tensor absH = Elementwise.map(hidden.get(l), Math::abs);
+                Charts.heat(out.resolve("activations_layer" + l + ".png"), "|hidden state|, output of layer " + l,
+                        "channel", "token position", absH);
+                Tensor att = PivotAnalysis.meanAttentionMap(attentions.get(l));
+                int shown = Math.min(ids.length, 64);
+                Charts.heat(out.resolve("attention_layer" + l + ".png"), "attention (mean over heads), layer " + l,
+                        "key position", "query position", Layout.slice(Layout.slice(att, 0, 0, shown), 1, 0, shown));
+            }
+            Map<String, double[][]> bos = new LinkedHashMap<>();
+            bos.put("mean attention on [BOS]", bosByLayer);
+            Charts.line(out.resolve("attention_on_bos.png"), "Attention on [BOS] by layer", "layer",
+                    "mean attention probability", bos, false);
+            Map<String, double[][]> series = new LinkedHashMap<>();
+            series.put(q.config().label(), curve);
+            Charts.line(out.resolve("mse_vs_intactkv_size.png"), "Last-layer output MSE vs IntactKV size",
+                    "IntactKV size (tokens kept lossless)", "MSE to full precision", series, false);
+            AtomicFiles.writeString(out.resolve("analysis.json"), new GsonBuilder().setPrettyPrinting().create().toJson(json));
+            o.println("wrote " + out.resolve("analysis.json") + " and PNG plots (activations_layer*.png, attention_layer*.png,"
+                    + " attention_on_bos.png, mse_vs_intactkv_size.png) in " + out);
+            folder.done();
+            return 0;
         }
-        json.add("most_attended_tokens_by_layer", tokJson);
-        // massive activations
-        List<Tensor> hidden = PivotAnalysis.hiddenStates(fpModel, ids);
-        List<PivotAnalysis.Massive> massive = PivotAnalysis.massiveActivations(hidden, 8);
-        o.println("largest activations (ratio = |h| / median over tokens of each token's largest |h| in that layer):");
-        JsonArray mj = new JsonArray();
-        for (PivotAnalysis.Massive m : massive) {
-            o.printf(Locale.ROOT, "  layer %d token %d ('%s') channel %d value %.3f ratio %.1fx%n", m.layer(), m.token(),
-                    tok.piece(ids[m.token()]), m.channel(), m.value(), m.ratio());
-            JsonObject e = new JsonObject();
-            e.addProperty("layer", m.layer());
-            e.addProperty("token", m.token());
-            e.addProperty("channel", m.channel());
-            e.addProperty("value", m.value());
-            e.addProperty("ratio", m.ratio());
-            mj.add(e);
-        }
-        json.add("massive_activations", mj);
-        // error against IntactKV size
-        QuantOptions qo = quant;
-        if (!qo.any()) {
-            qo.method = "rtn";
-            qo.wbits = 3;
-            qo.group = fp.config().hiddenSize() % 128 == 0 && fp.config().intermediateSize() % 128 == 0 ? 128 : -1;
-        }
-        QuantizedModel q;
-        try (ProgressBar bar = new ProgressBar()) {
-            q = qo.build(model, fp, bar);
-        }
-        double[] mse = PivotAnalysis.lastLayerMseBySize(fpModel, PrefixSpec.generator(fp, q.config()), q.model(), ids, k);
-        o.printf("last-layer output MSE of %s against IntactKV size (positions >= %d):%n", q.config().label(), k);
-        double[][] curve = new double[2][k + 1];
-        JsonArray cj = new JsonArray();
-        for (int s = 0; s <= k; s++) {
-            o.printf(Locale.ROOT, "  size %d (%s): %.6g%n", s, s == 0 ? "none" : "..'" + tok.piece(ids[s - 1]) + "'", mse[s]);
-            curve[0][s] = s;
-            curve[1][s] = mse[s];
-            cj.add(mse[s]);
-        }
-        json.add("last_layer_mse_by_intactkv_size", cj);
-        json.addProperty("quantization", q.config().label());
-        // plots
-        for (int l : plot) {
-            Tensor absH = Elementwise.map(hidden.get(l), Math::abs);
-            Charts.heat(out.resolve("activations_layer" + l + ".png"), "|hidden state|, output of layer " + l,
-                    "channel", "token position", absH);
-            Tensor att = PivotAnalysis.meanAttentionMap(attentions.get(l));
-            int shown = Math.min(ids.length, 64);
-            Charts.heat(out.resolve("attention_layer" + l + ".png"), "attention (mean over heads), layer " + l,
-                    "key position", "query position", Layout.slice(Layout.slice(att, 0, 0, shown), 1, 0, shown));
-        }
-        Map<String, double[][]> bos = new LinkedHashMap<>();
-        bos.put("mean attention on [BOS]", bosByLayer);
-        Charts.line(out.resolve("attention_on_bos.png"), "Attention on [BOS] by layer", "layer",
-                "mean attention probability", bos, false);
-        Map<String, double[][]> series = new LinkedHashMap<>();
-        series.put(q.config().label(), curve);
-        Charts.line(out.resolve("mse_vs_intactkv_size.png"), "Last-layer output MSE vs IntactKV size",
-                "IntactKV size (tokens kept lossless)", "MSE to full precision", series, false);
-        AtomicFiles.writeString(out.resolve("analysis.json"), new GsonBuilder().setPrettyPrinting().create().toJson(json));
-        o.println("wrote " + out.resolve("analysis.json") + " and PNG plots (activations_layer*.png, attention_layer*.png,"
-                + " attention_on_bos.png, mse_vs_intactkv_size.png) in " + out);
-        return 0;
     }
 }

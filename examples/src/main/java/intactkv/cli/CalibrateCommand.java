@@ -8,6 +8,7 @@ import intactkv.prefix.IntactKvPrefix;
 import intactkv.prefix.PrefixCalibrator;
 import intactkv.prefix.PrefixSpec;
 import intactkv.quant.Calibration;
+import intactkv.quant.QuantConfig;
 import intactkv.quant.QuantizedModel;
 import java.nio.file.Path;
 import java.util.List;
@@ -45,7 +46,7 @@ final class CalibrateCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "output prefix .safetensors")
     Path out;
 
-    @Option(names = "--samples", defaultValue = "128", paramLabel = "N", description = "calibration samples (default ${DEFAULT-VALUE})")
+    @Option(names = "--samples", defaultValue = "128", paramLabel = "N", description = "prefix-calibration samples (default ${DEFAULT-VALUE})")
     int samples;
 
     @Option(names = "--seqlen", defaultValue = "1024", paramLabel = "T", description = "maximum sample length (default ${DEFAULT-VALUE})")
@@ -75,16 +76,27 @@ final class CalibrateCommand implements Callable<Integer> {
             throw new IllegalArgumentException("calibrate trains a prefix: use --intactkv prompt, bos or a prefix file");
         }
         PrefixCalibrator.Settings st = new PrefixCalibrator.Settings(lr, warmupRatio, accumulation, steps, clip, seed, 0);
+        if (samples < 1) {
+            throw new IllegalArgumentException("--samples must be >= 1: " + samples);
+        }
+        if (seqlen < 2) {
+            throw new IllegalArgumentException("--seqlen must be >= 2: " + seqlen);
+        }
+        quant.validate();
+        ModelDir.checkOutputFile(out);
         String text = Calibration.readText(data);
         LlamaWeights fp = LlamaWeights.load(ModelDir.check(model), false);
         Tokenizer tok = ModelDir.tokenizer(model);
+        // the prefix and the samples come from the full-precision model and the data: made and
+        // checked before quantizing, which can take hours
+        QuantConfig planned = quant.plannedConfig();
+        IntactKvPrefix prefix = PrefixSpec.resolve(intactkv, fp, planned, tok);
+        boolean jsonl = data.toString().endsWith(".jsonl") || text.stripLeading().startsWith("{");
+        List<CalibrationSample> set = jsonl
+                ? CalibrationSample.fromShareGpt(tok, text.lines().toList(), prefix.ids(), samples, seqlen, data.toString())
+                : CalibrationSample.fromText(tok, text, prefix.ids(), samples, seqlen, seed, data.toString());
         try (ProgressBar bar = new ProgressBar()) {
             QuantizedModel q = quant.build(model, fp, bar);
-            IntactKvPrefix prefix = PrefixSpec.resolve(intactkv, fp, q.config(), tok);
-            boolean jsonl = data.toString().endsWith(".jsonl") || text.stripLeading().startsWith("{");
-            List<CalibrationSample> set = jsonl
-                    ? CalibrationSample.fromShareGpt(tok, text.lines().toList(), prefix.ids(), samples, seqlen, data.toString())
-                    : CalibrationSample.fromText(tok, text, prefix.ids(), samples, seqlen, seed, data.toString());
             LlamaModel fpModel = PrefixSpec.generator(fp, q.config());
             PrefixCalibrator.Result r = new PrefixCalibrator(fpModel, q.model()).calibrate(prefix, set, st,
                     (step, total, loss) -> bar.update("calibrate", (double) step / total,

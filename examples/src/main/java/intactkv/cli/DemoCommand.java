@@ -75,6 +75,12 @@ final class DemoCommand implements Callable<Integer> {
                     + " shortened run)")
     double calLr;
 
+    private static void require(boolean ok, String message) {
+        if (!ok) {
+            throw new IllegalArgumentException(message);
+        }
+    }
+
     /** One row of the table. */
     private record Row(String method, String bits, String intactkv, double ppl) {
     }
@@ -83,6 +89,14 @@ final class DemoCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         long start = System.nanoTime();
         PrintWriter o = spec.commandLine().getOut();
+        // every flag checked before the first forward pass
+        require(calSteps >= 1, "--cal-steps must be >= 1: " + calSteps);
+        require(calLr > 0 && Double.isFinite(calLr), "--cal-lr must be > 0: " + calLr);
+        PrefixCalibrator.Settings calSettings = new PrefixCalibrator.Settings(calLr, 0.03, 4, calSteps, 0.3, 42, 0);
+        require(seqlen >= 3, "--seqlen must be >= 3: " + seqlen);
+        require(evalWindows >= 1, "--eval-windows must be >= 1: " + evalWindows);
+        require(calibSamples >= 1, "--calib-samples must be >= 1: " + calibSamples);
+        ModelDir.checkOutput(out);
         Path dir = ModelDir.check(model);
         LlamaWeights fp = LlamaWeights.load(dir, false);
         Tokenizer tok = ModelDir.tokenizer(model);
@@ -130,7 +144,7 @@ final class DemoCommand implements Callable<Integer> {
             List<CalibrationSample> samples = CalibrationSample.fromText(tok, calText, p.ids(), calibSamples,
                     p.length() + seqlen, 7, "train split");
             PrefixCalibrator.Result cal = new PrefixCalibrator(fpModel, rtn3.model()).calibrate(p, samples,
-                    new PrefixCalibrator.Settings(calLr, 0.03, 4, calSteps, 0.3, 42, 0),
+                    calSettings,
                     (step, total, loss) -> bar.update("calibrate", (double) step / total,
                             String.format(Locale.ROOT, "step %d loss %.4f", step, loss)));
             rows.add(new Row("RTN", bitsLabel(rtn3.config(), g), "[P]",
@@ -167,56 +181,58 @@ final class DemoCommand implements Callable<Integer> {
             }
             jr.add(j);
         }
-        Files.createDirectories(out);
-        // figures: pivot tokens on a test gloss
-        String text = String.join(" ", testDocs.subList(0, Math.min(6, testDocs.size())));
-        int[] ids = tok.encode(text, true);
-        ids = Arrays.copyOf(ids, Math.min(ids.length, 96));
-        int nl = fp.config().numHiddenLayers();
-        List<Tensor> hidden = PivotAnalysis.hiddenStates(fpModel, ids);
-        List<Tensor> attentions = AttentionMass.attentions(fpModel, ids);
-        for (int l : new int[] {0, nl - 1}) {
-            Charts.heat(out.resolve("fig1_activations_layer" + l + ".png"),
-                    "|hidden state|, output of layer " + l + " (built-in model, test text)", "channel", "token position",
-                    Elementwise.map(hidden.get(l), Math::abs));
-            Tensor att = PivotAnalysis.meanAttentionMap(attentions.get(l));
-            int shown = Math.min(ids.length, 64);
-            Charts.heat(out.resolve("fig1_attention_layer" + l + ".png"), "attention (mean over heads), layer " + l,
-                    "key position", "query position", Layout.slice(Layout.slice(att, 0, 0, shown), 1, 0, shown));
+        try (OutputFolder folder = OutputFolder.open(out)) { // removed again if anything below fails
+            // figures: pivot tokens on a test gloss
+            String text = String.join(" ", testDocs.subList(0, Math.min(6, testDocs.size())));
+            int[] ids = tok.encode(text, true);
+            ids = Arrays.copyOf(ids, Math.min(ids.length, 96));
+            int nl = fp.config().numHiddenLayers();
+            List<Tensor> hidden = PivotAnalysis.hiddenStates(fpModel, ids);
+            List<Tensor> attentions = AttentionMass.attentions(fpModel, ids);
+            for (int l : new int[] {0, nl - 1}) {
+                Charts.heat(out.resolve("fig1_activations_layer" + l + ".png"),
+                        "|hidden state|, output of layer " + l + " (built-in model, test text)", "channel", "token position",
+                        Elementwise.map(hidden.get(l), Math::abs));
+                Tensor att = PivotAnalysis.meanAttentionMap(attentions.get(l));
+                int shown = Math.min(ids.length, 64);
+                Charts.heat(out.resolve("fig1_attention_layer" + l + ".png"), "attention (mean over heads), layer " + l,
+                        "key position", "query position", Layout.slice(Layout.slice(att, 0, 0, shown), 1, 0, shown));
+            }
+            int maxK = Math.min(8, ids.length - 1);
+            double[] mse = PivotAnalysis.lastLayerMseBySize(fpModel, fpModel, rtn3.model(), ids, maxK);
+            double[][] curve = new double[2][maxK + 1];
+            for (int k = 0; k <= maxK; k++) {
+                curve[0][k] = k;
+                curve[1][k] = mse[k];
+            }
+            Map<String, double[][]> series = new LinkedHashMap<>();
+            series.put("RTN W3", curve);
+            Charts.line(out.resolve("fig2_mse_vs_intactkv_size.png"), "Last-layer output MSE vs IntactKV size (RTN W3)",
+                    "IntactKV size (tokens kept lossless)", "MSE to full precision", series, false);
+            double[][][] mass = AttentionMass.onFirstKeys(attentions, 1, Math.min(32, ids.length / 2));
+            JsonObject json = new JsonObject();
+            json.add("table", jr);
+            JsonArray bosAtt = new JsonArray();
+            for (double[][] layer : mass) {
+                bosAtt.add(Arrays.stream(layer).mapToDouble(h -> h[0]).average().orElse(0));
+            }
+            json.add("mean_attention_on_bos_by_layer", bosAtt);
+            JsonArray mj = new JsonArray();
+            for (double v : mse) {
+                mj.add(v);
+            }
+            json.add("last_layer_mse_by_intactkv_size", mj);
+            json.addProperty("eval_windows", windows);
+            json.addProperty("seqlen", seqlen);
+            AtomicFiles.writeString(out.resolve("results.json"), new GsonBuilder().setPrettyPrinting().create().toJson(json));
+            o.println();
+            o.printf(Locale.ROOT, "mean attention on [BOS] by layer: %s%n", bosAtt);
+            o.printf(Locale.ROOT, "last-layer MSE of RTN W3 vs IntactKV size 0..%d: %s%n", maxK, mj);
+            o.printf(Locale.ROOT, "wrote %s/results.json and fig1_*.png, fig2_mse_vs_intactkv_size.png (%.0f s)%n", out,
+                    (System.nanoTime() - start) / 1e9);
+            folder.done();
+            return 0;
         }
-        int maxK = Math.min(8, ids.length - 1);
-        double[] mse = PivotAnalysis.lastLayerMseBySize(fpModel, fpModel, rtn3.model(), ids, maxK);
-        double[][] curve = new double[2][maxK + 1];
-        for (int k = 0; k <= maxK; k++) {
-            curve[0][k] = k;
-            curve[1][k] = mse[k];
-        }
-        Map<String, double[][]> series = new LinkedHashMap<>();
-        series.put("RTN W3", curve);
-        Charts.line(out.resolve("fig2_mse_vs_intactkv_size.png"), "Last-layer output MSE vs IntactKV size (RTN W3)",
-                "IntactKV size (tokens kept lossless)", "MSE to full precision", series, false);
-        double[][][] mass = AttentionMass.onFirstKeys(attentions, 1, Math.min(32, ids.length / 2));
-        JsonObject json = new JsonObject();
-        json.add("table", jr);
-        JsonArray bosAtt = new JsonArray();
-        for (double[][] layer : mass) {
-            bosAtt.add(Arrays.stream(layer).mapToDouble(h -> h[0]).average().orElse(0));
-        }
-        json.add("mean_attention_on_bos_by_layer", bosAtt);
-        JsonArray mj = new JsonArray();
-        for (double v : mse) {
-            mj.add(v);
-        }
-        json.add("last_layer_mse_by_intactkv_size", mj);
-        json.addProperty("eval_windows", windows);
-        json.addProperty("seqlen", seqlen);
-        AtomicFiles.writeString(out.resolve("results.json"), new GsonBuilder().setPrettyPrinting().create().toJson(json));
-        o.println();
-        o.printf(Locale.ROOT, "mean attention on [BOS] by layer: %s%n", bosAtt);
-        o.printf(Locale.ROOT, "last-layer MSE of RTN W3 vs IntactKV size 0..%d: %s%n", maxK, mj);
-        o.printf(Locale.ROOT, "wrote %s/results.json and fig1_*.png, fig2_mse_vs_intactkv_size.png (%.0f s)%n", out,
-                (System.nanoTime() - start) / 1e9);
-        return 0;
     }
 
     /**

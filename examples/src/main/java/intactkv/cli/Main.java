@@ -1,5 +1,10 @@
 package intactkv.cli;
 
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -45,7 +50,40 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(commandLine().execute(args));
+        // output is UTF-8 whatever the locale (Java 17 would otherwise print '?' under LANG=C)
+        PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.UTF_8);
+        PrintStream err = new PrintStream(new FileOutputStream(FileDescriptor.err), true, StandardCharsets.UTF_8);
+        System.setOut(out);
+        System.setErr(err);
+        String refused = undecodableArguments(args, System.getProperty("sun.jnu.encoding", ""));
+        if (refused != null) {
+            err.println("intactkv: error: " + refused);
+            System.exit(2);
+        }
+        CommandLine cl = commandLine();
+        cl.setOut(new PrintWriter(out, true));
+        cl.setErr(new PrintWriter(err, true));
+        System.exit(cl.execute(args));
+    }
+
+    /**
+     * Null when the arguments were decoded faithfully, else the message refusing them. The JVM
+     * decodes the command line with the locale's charset ({@code sun.jnu.encoding}); under the
+     * POSIX locale (LANG unset, as in many containers) every non-ASCII byte becomes U+FFFD, and
+     * the text a user typed is lost before the program sees it. The {@code ./intactkv} launcher
+     * sets a UTF-8 locale itself; this catches a direct {@code java -jar}.
+     */
+    static String undecodableArguments(String[] args, String jnuEncoding) {
+        if (jnuEncoding.equalsIgnoreCase("UTF-8") || jnuEncoding.equalsIgnoreCase("UTF8")) {
+            return null;
+        }
+        for (String a : args) {
+            if (a.indexOf('\uFFFD') >= 0) {
+                return "the command line holds characters that the locale's charset (" + jnuEncoding + ") cannot"
+                        + " decode, in '" + a + "'; run with a UTF-8 locale, e.g. LC_ALL=C.UTF-8 java -jar ...";
+            }
+        }
+        return null;
     }
 
     /** Version from the jar manifest, with the Java runtime it runs on. */

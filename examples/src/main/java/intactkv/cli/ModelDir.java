@@ -33,6 +33,17 @@ final class ModelDir {
         }
     }
 
+    /** Refuses an output file {@code --out} that is a directory or whose folder does not exist. */
+    static void checkOutputFile(Path out) {
+        if (Files.isDirectory(out)) {
+            throw new IllegalArgumentException("--out " + out + " is a directory; give the name of the file to write");
+        }
+        Path parent = out.toAbsolutePath().getParent();
+        if (parent != null && !Files.isDirectory(parent)) {
+            throw new IllegalArgumentException("--out " + out + ": the folder " + parent + " does not exist");
+        }
+    }
+
     /** The model in inference form (constant weights). */
     static LlamaModel model(Path dir) throws IOException {
         return new LlamaModel(LlamaWeights.load(check(dir), false));

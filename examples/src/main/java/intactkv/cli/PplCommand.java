@@ -58,8 +58,11 @@ final class PplCommand implements Callable<Integer> {
         LlamaWeights fp = LlamaWeights.load(ModelDir.check(model), false);
         Tokenizer tok = ModelDir.tokenizer(model);
         int[] tokens = Perplexity.tokenize(tok, docs);
+        // everything that can be checked is checked before quantizing (minutes to hours with GPTQ)
+        QuantConfig config = quant.any() ? quant.plannedConfig() : null;
+        IntactKvPrefix prefix = PrefixSpec.resolve(intactkv, fp, config, tok);
+        Perplexity.requireWindows(tokens.length, seqlen, prefix == null ? 0 : prefix.length());
         LlamaModel m;
-        QuantConfig config = null;
         try (ProgressBar bar = new ProgressBar()) {
             if (quant.any()) {
                 QuantizedModel q = quant.build(model, fp, bar);
@@ -68,7 +71,6 @@ final class PplCommand implements Callable<Integer> {
             } else {
                 m = new LlamaModel(fp);
             }
-            IntactKvPrefix prefix = PrefixSpec.resolve(intactkv, fp, config, tok);
             Perplexity.Result r = Perplexity.evaluate(new PrefixedModel(m, prefix), tokens, seqlen, fp.config().bosTokenId(),
                     d -> bar.update("ppl", d));
             String label = config == null ? "fp" : config.label();

@@ -40,7 +40,7 @@ final class QuantOptions {
     @Option(names = "--calib", paramLabel = "FILE", description = "calibration text for gptq, awq, omniquant, quarot")
     Path calib;
 
-    @Option(names = "--nsamples", defaultValue = "128", paramLabel = "N", description = "calibration sequences (default ${DEFAULT-VALUE})")
+    @Option(names = "--calib-samples", defaultValue = "128", paramLabel = "N", description = "calibration sequences for the quantizer (default ${DEFAULT-VALUE})")
     int nsamples;
 
     @Option(names = "--calib-seqlen", defaultValue = "512", paramLabel = "T", description = "calibration sequence length (default ${DEFAULT-VALUE})")
@@ -79,12 +79,48 @@ final class QuantOptions {
         return new DynamicQuantizer(kvbits, base.symmetric(), base.clip(), 0);
     }
 
-    /** Checks that the flags do not contradict each other. */
+    /**
+     * Checks every quantization flag (the ranges --help gives) and that they do not contradict
+     * each other, before anything is loaded or quantized.
+     */
     void validate() {
         if (quantized != null && (method != null || wbits != null || group != null || calib != null)) {
             throw new IllegalArgumentException("--quantized loads a model that is already quantized; do not combine it with"
                     + " --method/--wbits/--group/--calib (use either --quantized Q_DIR or the method flags)");
         }
+        require(wbits == null || wbits >= 2 && wbits <= 8, "--wbits must be in 2..8: " + wbits);
+        require(group == null || group == -1 || group >= 1, "--group must be -1 (per channel) or >= 1: " + group);
+        require(abits == null || abits >= 2 && abits <= 16, "--abits must be in 2..16 (16 = off): " + abits);
+        require(kvbits == null || kvbits >= 2 && kvbits <= 16, "--kvbits must be in 2..16 (16 = off): " + kvbits);
+        require(nsamples >= 1, "--calib-samples must be >= 1: " + nsamples);
+        require(calibSeqlen >= 2, "--calib-seqlen must be >= 2: " + calibSeqlen);
+        if (quantized != null) {
+            ModelDir.check(quantized);
+        }
+        if (method != null) {
+            Method m = Method.parse(method);
+            if (m.needsCalibration() && calib == null) {
+                throw new IllegalArgumentException("--method " + m.id() + " needs calibration text: add --calib FILE");
+            }
+        }
+        config(); // the combination itself (e.g. --wbits without --method)
+    }
+
+    private static void require(boolean ok, String message) {
+        if (!ok) {
+            throw new IllegalArgumentException(message);
+        }
+    }
+
+    /**
+     * The configuration the model will have, known before quantizing: read from Q_DIR with
+     * --quantized, else the method flags'. What the prefix generator and the checks need.
+     */
+    QuantConfig plannedConfig() throws IOException {
+        if (quantized != null) {
+            return QuantConfig.read(quantized.resolve(QuantizedModel.CONFIG_FILE)).withRuntime(abits, kvbits);
+        }
+        return config();
     }
 
     /** The quantized model the flags describe, from the full-precision model in {@code fpDir}. */

@@ -34,9 +34,6 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "output directory")
     Path out;
 
-    @Option(names = "--seqlen", paramLabel = "T", description = "calibration sequence length (same as --calib-seqlen)")
-    Integer seqlen;
-
     @Option(names = "--dtype", defaultValue = "f64", paramLabel = "T",
             description = "storage type of the written weights: f64 (exact, default), f32, bf16, f16")
     String dtype;
@@ -49,10 +46,29 @@ final class QuantizeCommand implements Callable<Integer> {
         if (quant.quantized != null) {
             throw new IllegalArgumentException("quantize starts from the full-precision --model; drop --quantized");
         }
-        if (seqlen != null) {
-            quant.calibSeqlen = seqlen;
+        quant.validate();
+        DType t;
+        try {
+            t = DType.valueOf(dtype.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--dtype must be f64, f32, bf16 or f16: " + dtype, e);
         }
-        DType t = DType.valueOf(dtype.toUpperCase(Locale.ROOT));
+        if (t.isInteger()) {
+            throw new IllegalArgumentException("--dtype must be f64, f32, bf16 or f16: " + dtype);
+        }
+        // the output is checked before the (possibly hours-long) quantization
+        Path target = out.toAbsolutePath();
+        if (Files.exists(target) && !Files.isDirectory(target)) {
+            throw new IllegalArgumentException("--out " + out + " exists and is a file, not a directory");
+        }
+        if (Files.isDirectory(target) && !Files.isRegularFile(target.resolve(QuantizedModel.CONFIG_FILE))) {
+            try (var entries = Files.list(target)) {
+                if (entries.findAny().isPresent()) {
+                    throw new IllegalArgumentException("--out " + out + " exists and is not a quantized model directory;"
+                            + " choose another --out");
+                }
+            }
+        }
         Path modelDir = ModelDir.check(model);
         LlamaWeights fp = LlamaWeights.load(modelDir, false);
         QuantizedModel q;
@@ -61,15 +77,6 @@ final class QuantizeCommand implements Callable<Integer> {
             q = quant.build(model, fp, bar);
         }
         // write everything into a sibling temporary directory, then move it into place
-        Path target = out.toAbsolutePath();
-        if (Files.exists(target) && !Files.isRegularFile(target.resolve(QuantizedModel.CONFIG_FILE))) {
-            try (var entries = Files.list(target)) {
-                if (entries.findAny().isPresent()) {
-                    throw new IllegalArgumentException(out + " exists and is not a quantized model directory;"
-                            + " choose another --out");
-                }
-            }
-        }
         Files.createDirectories(target.getParent());
         Path tmp = Files.createTempDirectory(target.getParent(), "." + target.getFileName() + ".");
         try {

@@ -36,10 +36,10 @@ final class TheoryReportCommand implements Callable<Integer> {
             defaultValue = "The quick brown fox jumps over the lazy dog, and then it runs back into the forest again.")
     String text;
 
-    @Option(names = "--kvbits", defaultValue = "4", paramLabel = "B", description = "KV quantization bits (default ${DEFAULT-VALUE})")
+    @Option(names = "--kvbits", defaultValue = "4", paramLabel = "B", description = "KV quantization bits, 2..16 (default ${DEFAULT-VALUE})")
     int kvbits;
 
-    @Option(names = "--heads", defaultValue = "200", paramLabel = "N", description = "random heads per group (default ${DEFAULT-VALUE})")
+    @Option(names = "--heads", defaultValue = "200", paramLabel = "N", description = "random heads per group, >= 1 (default ${DEFAULT-VALUE})")
     int heads;
 
     @Option(names = "--out", defaultValue = "theory-report", paramLabel = "DIR", description = "output directory (default ${DEFAULT-VALUE})")
@@ -47,6 +47,16 @@ final class TheoryReportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (heads < 1) {
+            throw new IllegalArgumentException("--heads must be >= 1: " + heads);
+        }
+        if (kvbits < 2 || kvbits > 16) {
+            throw new IllegalArgumentException("--kvbits must be in 2..16: " + kvbits);
+        }
+        ModelDir.checkOutput(out);
+        if (model != null) {
+            ModelDir.check(model);
+        }
         Map<String, List<TheoryReport.Row>> groups = new LinkedHashMap<>();
         groups.put("sink", TheoryReport.randomHeads("sink", heads, 256, 64, kvbits, true, 1000));
         groups.put("diffuse", TheoryReport.randomHeads("diffuse", heads, 256, 64, kvbits, false, 5000));
@@ -79,12 +89,14 @@ final class TheoryReportCommand implements Callable<Integer> {
             scatter.put(e.getKey() + " heads", plain);
             scatter.put(e.getKey() + " heads, IntactKV", intact);
         }
-        Files.createDirectories(out);
-        Charts.scatter(out.resolve("bound_vs_actual.png"), "Attention output error: actual vs bound B (KV" + kvbits + ")",
-                "bound B", "actual ||h~ - h||", scatter);
-        AtomicFiles.writeString(out.resolve("theory_report.json"),
-                new GsonBuilder().setPrettyPrinting().create().toJson(summaries));
-        o.println("wrote " + out.resolve("bound_vs_actual.png") + " and " + out.resolve("theory_report.json"));
-        return 0;
+        try (OutputFolder folder = OutputFolder.open(out)) { // removed again if anything below fails
+            Charts.scatter(out.resolve("bound_vs_actual.png"), "Attention output error: actual vs bound B (KV" + kvbits + ")",
+                    "bound B", "actual ||h~ - h||", scatter);
+            AtomicFiles.writeString(out.resolve("theory_report.json"),
+                    new GsonBuilder().setPrettyPrinting().create().toJson(summaries));
+            o.println("wrote " + out.resolve("bound_vs_actual.png") + " and " + out.resolve("theory_report.json"));
+            folder.done();
+            return 0;
+        }
     }
 }

@@ -27,6 +27,14 @@ class ModelCommandsTest {
 
     @BeforeAll
     static void makeModel() throws Exception {
+        modelDir = tinyModel(dir.resolve("tiny"));
+    }
+
+    /**
+     * Writes a small random model with a byte-level tokenizer into {@code target} (also used by
+     * {@link BadInputTest}).
+     */
+    static Path tinyModel(Path target) throws Exception {
         // vocabulary: <unk>, <s>, </s>, the 256 byte tokens, then "▁", "a", "b", "ab"
         StringBuilder vocab = new StringBuilder("{\"<unk>\":0,\"<s>\":1,\"</s>\":2");
         for (int b = 0; b < 256; b++) {
@@ -39,10 +47,10 @@ class ModelCommandsTest {
                 + "\"post_processor\":{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<s>\"}}]},"
                 + "\"model\":{\"type\":\"BPE\",\"unk_token\":\"<unk>\",\"byte_fallback\":true,\"vocab\":" + vocab
                 + ",\"merges\":[\"a b\"]}}";
-        modelDir = dir.resolve("tiny");
         LlamaConfig c = new LlamaConfig(16, 24, 4, 2, 2, 1e-5, 10000, 263, 512, true, 1, 2);
-        LlamaWeights.random(c, 5, 0.3, true, false).save(modelDir, DType.F32);
-        Files.writeString(modelDir.resolve("tokenizer.json"), json);
+        LlamaWeights.random(c, 5, 0.3, true, false).save(target, DType.F32);
+        Files.writeString(target.resolve("tokenizer.json"), json);
+        return target;
     }
 
     static String[] run(String... args) {
@@ -84,7 +92,7 @@ class ModelCommandsTest {
         Files.writeString(calib, "ab a b ab ba ".repeat(400));
         Path q = dir.resolve("q-gptq");
         String[] r = run("quantize", "--model", modelDir.toString(), "--method", "gptq", "--wbits", "3", "--group", "8",
-                "--calib", calib.toString(), "--nsamples", "4", "--seqlen", "32", "--out", q.toString());
+                "--calib", calib.toString(), "--calib-samples", "4", "--calib-seqlen", "32", "--out", q.toString());
         assertEquals("0", r[0], r[2]);
         assertTrue(r[1].contains("gptq w3g8 a16 kv16"), r[1]);
         assertTrue(Files.isRegularFile(q.resolve("quant_config.json")) && Files.isRegularFile(q.resolve("tokenizer.json")));
@@ -106,7 +114,7 @@ class ModelCommandsTest {
         assertTrue(bad[2].contains("model.layers.0") && bad[2].contains("2-bit"), bad[2]);
         // QuaRot W4A4KV4 on the fly (d_ff 24 is not a power of two: random orthogonal online transform)
         String[] qr = run("dump", "--model", modelDir.toString(), "--method", "quarot", "--calib", calib.toString(),
-                "--nsamples", "2", "--calib-seqlen", "16", "--group", "-1", "--tokens", "1,260", "--out",
+                "--calib-samples", "2", "--calib-seqlen", "16", "--group", "-1", "--tokens", "1,260", "--out",
                 dir.resolve("quarot.safetensors").toString());
         assertEquals("0", qr[0], qr[2]);
     }

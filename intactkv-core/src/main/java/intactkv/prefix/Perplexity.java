@@ -36,21 +36,31 @@ public final class Perplexity {
         return tok.encode(String.join("\n\n", documents), true);
     }
 
-    /** Evaluates {@code model} on {@code tokens} in windows of {@code seqlen}; {@code progress} gets the fraction done. */
-    public static Result evaluate(PrefixedModel model, int[] tokens, int seqlen, int bos, DoubleConsumer progress) {
+    /**
+     * Checks that {@code tokens} hold at least one window of {@code seqlen} (at least 3) and that a
+     * prefix of {@code prefixLength} tokens fits in it; returns the number of windows. Commands call
+     * it before any quantization, so a bad --seqlen fails in a second, not after GPTQ.
+     */
+    public static int requireWindows(int tokens, int seqlen, int prefixLength) {
         if (seqlen < 3) {
             throw new IllegalArgumentException("--seqlen must be at least 3 (two positions are never scored), got " + seqlen);
         }
-        IntactKvPrefix prefix = model.prefix();
-        if (prefix != null && prefix.length() >= seqlen) {
-            throw new IllegalArgumentException("the IntactKV prefix has " + prefix.length()
+        if (prefixLength >= seqlen) {
+            throw new IllegalArgumentException("the IntactKV prefix has " + prefixLength
                     + " tokens, not less than --seqlen " + seqlen);
         }
-        int n = tokens.length / seqlen;
+        int n = tokens / seqlen;
         if (n == 0) {
-            throw new IllegalArgumentException("the data has " + tokens.length + " tokens, fewer than one window of --seqlen "
+            throw new IllegalArgumentException("the data has " + tokens + " tokens, fewer than one window of --seqlen "
                     + seqlen);
         }
+        return n;
+    }
+
+    /** Evaluates {@code model} on {@code tokens} in windows of {@code seqlen}; {@code progress} gets the fraction done. */
+    public static Result evaluate(PrefixedModel model, int[] tokens, int seqlen, int bos, DoubleConsumer progress) {
+        IntactKvPrefix prefix = model.prefix();
+        int n = requireWindows(tokens.length, seqlen, prefix == null ? 0 : prefix.length());
         double sum = 0;
         try (GradMode.Scope s = GradMode.noGrad()) {
             for (int i = 0; i < n; i++) {
@@ -67,12 +77,30 @@ public final class Perplexity {
                     Tensor all = model.forward(input, LlamaModel.Options.LOGITS).logits();
                     logits = intactkv.tensor.Layout.slice(all, 0, p - 1, p - 1 + seqlen);
                 }
-                sum += windowLoss(logits, w);
+                double loss = windowLoss(logits, w);
+                if (!Double.isFinite(loss)) {
+                    throw new IllegalStateException("perplexity: the loss of window " + i + " (tokens " + i * seqlen + ".."
+                            + ((i + 1) * seqlen - 1) + ") is " + loss + "; first non-finite logit at window position "
+                            + firstNonFinite(logits) + " (a NaN or infinity in the weights, the prefix or the quantizer)");
+                }
+                sum += loss;
                 progress.accept((i + 1.0) / n);
             }
         }
         double mean = sum / n;
         return new Result(Math.exp(mean), mean, n, seqlen, (long) n * (seqlen - 2));
+    }
+
+    /** The first row of {@code logits} (T, V) holding a NaN or infinity, or -1. */
+    static int firstNonFinite(Tensor logits) {
+        int v = logits.dim(1);
+        double[] d = logits.data();
+        for (int i = 0; i < d.length; i++) {
+            if (!Double.isFinite(d[i])) {
+                return i / v;
+            }
+        }
+        return -1;
     }
 
     /** Mean cross-entropy of positions 1..T-2 predicting tokens 2..T-1 (logits (T, V)). */

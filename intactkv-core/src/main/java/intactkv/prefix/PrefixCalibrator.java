@@ -39,10 +39,17 @@ public final class PrefixCalibrator {
     public record Settings(double lr, double warmupRatio, int accumulation, int steps, double clip, long seed,
                            double weightDecay) {
         public Settings {
-            if (!(lr > 0) || warmupRatio < 0 || warmupRatio > 1 || accumulation < 1 || steps < 1 || !(clip > 0)
-                    || weightDecay < 0) {
-                throw new IllegalArgumentException("invalid calibration settings: lr " + lr + ", warm-up ratio "
-                        + warmupRatio + ", accumulation " + accumulation + ", steps " + steps + ", clip " + clip);
+            require(lr > 0 && Double.isFinite(lr), "--lr must be > 0: " + lr);
+            require(warmupRatio >= 0 && warmupRatio <= 1, "--warmup-ratio must be in [0, 1]: " + warmupRatio);
+            require(accumulation >= 1, "--accumulation must be >= 1: " + accumulation);
+            require(steps >= 1, "--steps must be >= 1: " + steps);
+            require(clip > 0 && Double.isFinite(clip), "--clip must be > 0: " + clip);
+            require(weightDecay >= 0, "weight decay must be >= 0: " + weightDecay);
+        }
+
+        private static void require(boolean ok, String message) {
+            if (!ok) {
+                throw new IllegalArgumentException("calibration settings: " + message);
             }
         }
 
@@ -153,6 +160,10 @@ public final class PrefixCalibrator {
                 }
                 int k = order.get(cursor++);
                 Value loss = loss(samples.get(k), targets.get(k), prefix, cache);
+                if (!Double.isFinite(loss.item())) {
+                    throw new IllegalStateException("calibration loss is " + loss.item() + " at step " + (step + 1)
+                            + ", sample " + k + " (a NaN or infinity in the model, the prefix or its gradient; try a lower --lr)");
+                }
                 sum += loss.item();
                 Arithmetic.scale(loss, 1.0 / st.accumulation()).backward();
             }

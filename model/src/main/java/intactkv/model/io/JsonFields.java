@@ -96,8 +96,15 @@ public final class JsonFields {
         return v.longValueExact();
     }
 
-    /** A finite number field; {@code dflt} when absent or null (null: required). */
+    /**
+     * A finite number field; {@code dflt} when absent (null: required). An explicit JSON null is
+     * refused rather than read as the default: a config that says {@code "rms_norm_eps": null}
+     * does not say which epsilon its model was trained with.
+     */
     public double number(String key, Double dflt) throws FormatException {
+        if (object.has(key) && object.get(key).isJsonNull()) {
+            throw new FormatException(source, "field '" + path(key) + "' is null; give a number or leave the field out");
+        }
         if (!has(key)) {
             if (dflt == null) {
                 throw new FormatException(source, "missing field '" + path(key) + "'");

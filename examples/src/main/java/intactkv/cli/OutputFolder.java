@@ -1,0 +1,46 @@
+package intactkv.cli;
+
+import intactkv.model.io.AtomicFiles;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The {@code --out} folder of a command that writes several files (analyze, demo,
+ * theory-report): created on open, and removed again on close unless {@link #done} was called,
+ * if this command created it. So a command that fails half-way leaves no folder it made behind;
+ * a folder that existed before is left as it was found, less nothing.
+ */
+final class OutputFolder implements AutoCloseable {
+    private final Path dir;
+    private final boolean created;
+    private boolean done;
+
+    private OutputFolder(Path dir, boolean created) {
+        this.dir = dir;
+        this.created = created;
+    }
+
+    static OutputFolder open(Path dir) throws IOException {
+        ModelDir.checkOutput(dir);
+        boolean existed = Files.isDirectory(dir);
+        Files.createDirectories(dir);
+        return new OutputFolder(dir, !existed);
+    }
+
+    Path resolve(String name) {
+        return dir.resolve(name);
+    }
+
+    /** Everything is written: keep the folder. */
+    void done() {
+        done = true;
+    }
+
+    @Override
+    public void close() throws IOException {
+        if (!done && created) {
+            AtomicFiles.deleteTree(dir);
+        }
+    }
+}
