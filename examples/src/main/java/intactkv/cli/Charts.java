@@ -66,7 +66,8 @@ final class Charts {
 
     /**
      * A heat map of {@code values (rows, cols)}: x = column index, y = row index (0 at the
-     * bottom). Tick labels are hidden (there is one per cell); the axis titles give the ranges.
+     * bottom), numeric tick labels every {@link #tickStep} cells, and a colour bar on the right
+     * whose values are rounded to 3 significant digits.
      */
     static void heat(Path file, String title, String xTitle, String yTitle, Tensor values) throws IOException {
         int rows = values.dim(0);
@@ -77,8 +78,14 @@ final class Charts {
         c.getStyler().setShowValue(false);
         c.getStyler().setChartBackgroundColor(Color.WHITE);
         c.getStyler().setRangeColors(new Color[] {new Color(255, 255, 255), new Color(255, 200, 0), new Color(200, 0, 0)});
-        c.getStyler().setXAxisTicksVisible(false);
-        c.getStyler().setYAxisTicksVisible(false);
+        int xStep = tickStep(cols);
+        int yStep = tickStep(rows);
+        c.getStyler().setxAxisTickLabelsFormattingFunction(v -> label(v, xStep));
+        c.getStyler().setyAxisTickLabelsFormattingFunction(v -> label(v, yStep));
+        c.getStyler().setAxisTickLabelsFont(new java.awt.Font(java.awt.Font.SANS_SERIF, java.awt.Font.PLAIN, 10));
+        c.getStyler().setLegendVisible(true);
+        c.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideE);
+        c.getStyler().setHeatMapDecimalValueFormatter(v -> String.format(java.util.Locale.ROOT, "%.3g", v));
         List<Number> x = new ArrayList<>();
         List<Number> y = new ArrayList<>();
         for (int j = 0; j < cols; j++) {
@@ -95,6 +102,23 @@ final class Charts {
         }
         c.addSeries(title, x, y, cells);
         save(file, c);
+    }
+
+    /** A tick every 1, 2, 5, 10, 20, 50, ... cells, so that at most about 12 are labelled. */
+    static int tickStep(int cells) {
+        int[] base = {1, 2, 5};
+        for (int scale = 1; ; scale *= 10) {
+            for (int b : base) {
+                if ((long) b * scale * 12 >= cells) {
+                    return b * scale;
+                }
+            }
+        }
+    }
+
+    private static String label(double v, int step) {
+        long i = Math.round(v);
+        return i % step == 0 ? Long.toString(i) : "";
     }
 
     private static void save(Path file, Chart<?, ?> chart) throws IOException {
