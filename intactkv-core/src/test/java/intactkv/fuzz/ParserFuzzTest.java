@@ -99,6 +99,7 @@ class ParserFuzzTest {
         assertTrue(ran[0] >= CASES, parser + ": ran " + ran[0] + " cases");
         int refused = outcomes.entrySet().stream().filter(e -> e.getKey().startsWith("refused")).mapToInt(Map.Entry::getValue)
                 .sum();
+        assertTrue(outcomes.getOrDefault("loaded", 0) > 0, parser + ": no case loaded (is the valid file valid?)");
         assertTrue(refused >= minRefused * CASES, parser + ": only " + refused + " of " + ran[0] + " mutations refused: " + outcomes);
         Path dir = Path.of("target", "reliability");
         Files.createDirectories(dir);
@@ -119,7 +120,7 @@ class ParserFuzzTest {
 
     /** The kind of a refusal for the outcome table: its first words, numbers and quoted names removed. */
     static String category(String m) {
-        String s = m.replaceAll("'[^']*'", "X").replaceAll("\"[^\"]*\"", "X").replaceAll("-?\\d[\\d.eE+-]*", "N");
+        String s = m.replaceAll("'[^']*'", "X").replaceAll("\"[^\"]*\"", "X").replaceAll("(?<![\\w-])-?\\d[\\d.eE+-]*", "N");
         String[] w = s.split("\\s+");
         return String.join(" ", java.util.Arrays.copyOf(w, Math.min(5, w.length))).replaceAll("[,:(]+$", "");
     }
@@ -268,7 +269,7 @@ class ParserFuzzTest {
             return new Mutator.Case(String.join("\n", out).getBytes(StandardCharsets.UTF_8),
                     "line " + (at + 1) + ": " + c.what());
         }, f, f.toString(), keys(lines.get(0)), 0.25, p -> CalibrationSample.fromShareGpt(tok, Calibration.readText(p).lines().toList(), bos, 4,
-                64, p.toString()));
+                4096, p.toString()));
     }
 
     @Test
