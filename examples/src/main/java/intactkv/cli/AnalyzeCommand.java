@@ -41,9 +41,6 @@ final class AnalyzeCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "full-precision model directory")
-    Path model;
-
     @Mixin
     QuantOptions quant;
 
@@ -88,8 +85,8 @@ final class AnalyzeCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--max-tokens must be 0 (all) or >= 2: " + maxTokens);
         }
         ModelDir.checkOutput(out);
-        LlamaWeights fp = LlamaWeights.load(ModelDir.check(model), false);
-        Tokenizer tok = ModelDir.tokenizer(model);
+        LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
+        Tokenizer tok = ModelDir.tokenizer(quant.model);
         int[] ids = input.text != null ? tok.encode(input.text, true)
                 : Perplexity.tokenize(tok, Calibration.readText(input.textFile).lines().toList());
         if (maxTokens > 0 && ids.length > maxTokens) {
@@ -193,7 +190,7 @@ final class AnalyzeCommand implements Callable<Integer> {
             }
             QuantizedModel q;
             try (ProgressBar bar = new ProgressBar()) {
-                q = qo.build(model, fp, bar);
+                q = qo.build(quant.model, fp, bar);
             }
             double[] mse = PivotAnalysis.lastLayerMseBySize(fpModel, PrefixSpec.generator(fp, q.config()), q.model(), ids, k);
             o.printf("last-layer output MSE of %s against IntactKV size (positions >= %d):%n", q.config().label(), k);

@@ -30,9 +30,6 @@ final class CalibrateCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "FP_DIR", description = "full-precision model directory")
-    Path model;
-
     @Mixin
     QuantOptions quant;
 
@@ -85,8 +82,8 @@ final class CalibrateCommand implements Callable<Integer> {
         quant.validate();
         ModelDir.checkOutputFile(out);
         String text = Calibration.readText(data);
-        LlamaWeights fp = LlamaWeights.load(ModelDir.check(model), false);
-        Tokenizer tok = ModelDir.tokenizer(model);
+        LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
+        Tokenizer tok = ModelDir.tokenizer(quant.model);
         // the prefix and the samples come from the full-precision model and the data: made and
         // checked before quantizing, which can take hours
         QuantConfig planned = quant.plannedConfig();
@@ -96,7 +93,7 @@ final class CalibrateCommand implements Callable<Integer> {
                 ? CalibrationSample.fromShareGpt(tok, text.lines().toList(), prefix.ids(), samples, seqlen, data.toString())
                 : CalibrationSample.fromText(tok, text, prefix.ids(), samples, seqlen, seed, data.toString());
         try (ProgressBar bar = new ProgressBar()) {
-            QuantizedModel q = quant.build(model, fp, bar);
+            QuantizedModel q = quant.build(quant.model, fp, bar);
             LlamaModel fpModel = PrefixSpec.generator(fp, q.config());
             PrefixCalibrator.Result r = new PrefixCalibrator(fpModel, q.model()).calibrate(prefix, set, st,
                     (step, total, loss) -> bar.update("calibrate", (double) step / total,

@@ -27,9 +27,6 @@ final class DumpCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face LLaMA directory")
-    Path model;
-
     @ArgGroup(exclusive = true, multiplicity = "1")
     Input input;
 
@@ -54,18 +51,18 @@ final class DumpCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        LlamaWeights fp = LlamaWeights.load(ModelDir.check(model), false);
+        LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
         LlamaModel m = new LlamaModel(fp);
         intactkv.quant.QuantConfig config = null;
         if (quant.any()) {
             try (ProgressBar bar = new ProgressBar()) {
-                intactkv.quant.QuantizedModel q = quant.build(model, fp, bar);
+                intactkv.quant.QuantizedModel q = quant.build(quant.model, fp, bar);
                 m = q.model();
                 config = q.config();
             }
         }
         boolean needTok = input.text != null || intactkv.equals("prompt");
-        intactkv.model.text.Tokenizer tok = needTok ? ModelDir.tokenizer(model) : null;
+        intactkv.model.text.Tokenizer tok = needTok ? ModelDir.tokenizer(quant.model) : null;
         int[] ids = input.tokens != null ? input.tokens : tok.encode(input.text, true);
         if (ids.length == 0) {
             throw new IllegalArgumentException("no tokens to run");
@@ -77,7 +74,7 @@ final class DumpCommand implements Callable<Integer> {
         }
         int t = ids.length;
         SafetensorsWriter w = new SafetensorsWriter().metadata("producer", "intactkv dump")
-                .metadata("model", model.toAbsolutePath().toString())
+                .metadata("model", quant.model.toAbsolutePath().toString())
                 .metadata("intactkv", intactkv)
                 .putLongs("input_ids", DType.I64, Arrays.stream(ids).asLongStream().toArray(), Shape.of(t))
                 .put("logits", DType.F64, r.logits());

@@ -31,9 +31,6 @@ final class PplCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "FP_DIR", description = "full-precision model directory")
-    Path model;
-
     @Mixin
     QuantOptions quant;
 
@@ -55,8 +52,8 @@ final class PplCommand implements Callable<Integer> {
         quant.validate();
         String text = Calibration.readText(data);
         List<String> docs = text.lines().toList();
-        LlamaWeights fp = LlamaWeights.load(ModelDir.check(model), false);
-        Tokenizer tok = ModelDir.tokenizer(model);
+        LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
+        Tokenizer tok = ModelDir.tokenizer(quant.model);
         int[] tokens = Perplexity.tokenize(tok, docs);
         // everything that can be checked is checked before quantizing (minutes to hours with GPTQ)
         QuantConfig config = quant.any() ? quant.plannedConfig() : null;
@@ -65,7 +62,7 @@ final class PplCommand implements Callable<Integer> {
         LlamaModel m;
         try (ProgressBar bar = new ProgressBar()) {
             if (quant.any()) {
-                QuantizedModel q = quant.build(model, fp, bar);
+                QuantizedModel q = quant.build(quant.model, fp, bar);
                 m = q.model();
                 config = q.config();
             } else {
@@ -81,7 +78,7 @@ final class PplCommand implements Callable<Integer> {
                 o.addProperty("windows", r.windows());
                 o.addProperty("seqlen", r.seqlen());
                 o.addProperty("scored_tokens", r.scoredTokens());
-                o.addProperty("model", model.toString());
+                o.addProperty("model", quant.model.toString());
                 o.addProperty("quantization", label);
                 o.addProperty("intactkv", intactkv);
                 o.addProperty("data", data.toString());

@@ -14,11 +14,17 @@ import java.util.List;
 import picocli.CommandLine.Option;
 
 /**
- * The quantization flags shared by every command that evaluates a quantized model: either
+ * The model and quantization flags shared by every command that runs a (quantized) model
+ * (ppl, calibrate, analyze, dump, quantize), declared once so that each means the same
+ * everywhere: {@code --model FP_DIR}, and either
  * {@code --quantized DIR} (written by {@code quantize}) or the method flags to quantize on the
  * fly; {@code --abits}/{@code --kvbits} add run-time quantization to either.
  */
 final class QuantOptions {
+    @Option(names = "--model", required = true, paramLabel = "FP_DIR", description = "the full-precision Hugging Face"
+            + " LLaMA directory (IntactKV takes its prefix from it), or 'default' for the built-in model")
+    Path model;
+
     @Option(names = "--quantized", paramLabel = "Q_DIR", description = "a model written by './intactkv quantize'")
     Path quantized;
 

@@ -25,9 +25,6 @@ final class QuantizeCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "full-precision Hugging Face LLaMA directory")
-    Path model;
-
     @Mixin
     QuantOptions quant;
 
@@ -69,12 +66,12 @@ final class QuantizeCommand implements Callable<Integer> {
                 }
             }
         }
-        Path modelDir = ModelDir.check(model);
+        Path modelDir = ModelDir.check(quant.model);
         LlamaWeights fp = LlamaWeights.load(modelDir, false);
         QuantizedModel q;
         long t0 = System.nanoTime();
         try (ProgressBar bar = new ProgressBar()) {
-            q = quant.build(model, fp, bar);
+            q = quant.build(quant.model, fp, bar);
         }
         // write everything into a sibling temporary directory, then move it into place
         Files.createDirectories(target.getParent());
@@ -90,7 +87,7 @@ final class QuantizeCommand implements Callable<Integer> {
         } finally {
             intactkv.model.io.AtomicFiles.deleteTree(tmp);
         }
-        spec.commandLine().getOut().printf(Locale.ROOT, "quantized %s with %s in %.1f s -> %s%n", model, q.config().label(),
+        spec.commandLine().getOut().printf(Locale.ROOT, "quantized %s with %s in %.1f s -> %s%n", quant.model, q.config().label(),
                 (System.nanoTime() - t0) / 1e9, out);
         return 0;
     }
