@@ -193,6 +193,27 @@ class BadInputTest {
     }
 
     @Test
+    void evalChecksEveryItemBeforeScoring() throws Exception {
+        Path f = dir.resolve("items.jsonl");
+        String good = "{\"context\": \"ab a\", \"choices\": [\" b\", \" ab\"], \"label\": 1}";
+        String tooLong = "{\"context\": \"" + "ab ".repeat(400) + "\", \"choices\": [\" b\", \" a\"], \"label\": 0}";
+        Files.writeString(f, good + "\n" + good + "\n" + tooLong + "\n");
+        String[] r = run("eval", "--model", model.toString(), "--tasks", f.toString());
+        assertRefused(r, f + ":3", "more than the model's context of 512");
+        assertTrue(r[3].isEmpty(), "nothing scored: " + r[3]);
+        Files.writeString(f, good + "\n{\"context\": \"a\", \"choices\": [\" b\"], \"label\": 0}\n");
+        assertRefused(run("eval", "--model", model.toString(), "--tasks", f.toString()), f + ":2", "at least 2 choices");
+        assertRefused(run("eval", "--model", model.toString(), "--tasks", f.toString(), "--shots", "-1"), "--shots");
+        // a valid file is scored: acc is 0, 0.5 or 1 for two identical items
+        Files.writeString(f, good + "\n" + good + "\n");
+        r = run("eval", "--model", model.toString(), "--tasks", f.toString(), "--json");
+        assertEquals("0", r[0], r[2]);
+        com.google.gson.JsonObject o = com.google.gson.JsonParser.parseString(r[1]).getAsJsonObject();
+        double acc = o.getAsJsonArray("results").get(0).getAsJsonObject().get("acc").getAsDouble();
+        assertTrue(acc == 0 || acc == 1, r[1]);
+    }
+
+    @Test
     void undecodableCommandLineTextIsRefused() {
         String m = Main.undecodableArguments(new String[] {"--text", "caf\uFFFD"}, "ANSI_X3.4-1968");
         assertNotNull(m);

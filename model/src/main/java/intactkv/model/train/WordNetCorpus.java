@@ -31,9 +31,21 @@ public final class WordNetCorpus {
     private WordNetCorpus() {
     }
 
+    /**
+     * One synset line: its part of speech (n, v, a, s, r: the data line's ss_type), its first
+     * word (underscores as spaces) and its gloss.
+     */
+    public record Entry(char pos, String word, String gloss) {
+    }
+
     /** All glosses in file order. */
     public static List<String> glosses() throws IOException {
-        List<String> out = new ArrayList<>();
+        return entries().stream().map(Entry::gloss).toList();
+    }
+
+    /** Every synset with a gloss, in file order (the order of {@link #glosses()}). */
+    public static List<Entry> entries() throws IOException {
+        List<Entry> out = new ArrayList<>();
         for (String f : FILES) {
             try (InputStream in = WordNetCorpus.class.getResourceAsStream(ROOT + f)) {
                 if (in == null) {
@@ -50,13 +62,27 @@ public final class WordNetCorpus {
                     if (bar >= 0) {
                         String gloss = line.substring(bar + 2).strip();
                         if (!gloss.isEmpty()) {
-                            out.add(gloss);
+                            // data line: synset_offset lex_filenum ss_type w_cnt word lex_id ...
+                            String[] f4 = line.substring(0, bar).split(" ", 6);
+                            out.add(new Entry(f4[2].charAt(0), f4[4].replace('_', ' '), gloss));
                         }
                     }
                 }
             }
         }
         return out;
+    }
+
+    /** The test split of {@link #entries()}: the same blocks as {@link Splits#test()}. */
+    public static List<Entry> testEntries() throws IOException {
+        List<Entry> all = entries();
+        List<Entry> test = new ArrayList<>();
+        for (int i = 0; i < all.size(); i++) {
+            if (i / BLOCK % 20 == 19) {
+                test.add(all.get(i));
+            }
+        }
+        return test;
     }
 
     /** The deterministic block split; see the class comment. */

@@ -1,0 +1,199 @@
+package intactkv.cli;
+
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import intactkv.eval.GlossCompletion;
+import intactkv.eval.McItem;
+import intactkv.eval.MultipleChoice;
+import intactkv.model.LlamaModel;
+import intactkv.model.LlamaWeights;
+import intactkv.model.text.Tokenizer;
+import intactkv.prefix.IntactKvPrefix;
+import intactkv.prefix.PrefixSpec;
+import intactkv.prefix.PrefixedModel;
+import intactkv.quant.QuantConfig;
+import intactkv.quant.QuantizedModel;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code ./intactkv eval}: multiple-choice accuracy (acc, acc_norm) with or without IntactKV. */
+@Command(name = "eval", mixinStandardHelpOptions = true,
+        header = "Multiple-choice accuracy (lm-evaluation-harness conventions), with or without IntactKV.",
+        description = {"Scores each choice by its log-likelihood as the continuation of the item's context ([BOS] first;",
+            "with --intactkv the prefix as in ppl): acc takes the highest sum, acc_norm the highest sum per byte.",
+            "--tasks FILE.jsonl: one item per line, {\"context\": ..., \"choices\": [...], \"label\": i, \"subject\": ...};",
+            "--builtin gloss: gloss completion on the WordNet test split (four endings, one right). Every item is",
+            "checked (label, choices, length within the model's context) before scoring."})
+final class EvalCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Mixin
+    QuantOptions quant;
+
+    static final class Source {
+        @Option(names = "--tasks", paramLabel = "FILE", description = "a JSONL file of items (see above)")
+        Path tasks;
+
+        @Option(names = "--builtin", paramLabel = "TASK", description = "a built-in task: gloss")
+        String builtin;
+    }
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Source source;
+
+    @Option(names = "--intactkv", defaultValue = "none", paramLabel = "WHICH",
+            description = "none (default), bos, prompt, or a prefix file written by 'calibrate'")
+    String intactkv;
+
+    @Option(names = "--shots", defaultValue = "0", paramLabel = "K",
+            description = "examples before each item, drawn with --seed from the other items of its subject (default 0)")
+    int shots;
+
+    @Option(names = "--mmlu", description = "put MMLU's header (\"The following are multiple choice questions (with"
+            + " answers) about SUBJECT.\") before each item that has a subject")
+    boolean mmlu;
+
+    @Option(names = "--limit", paramLabel = "N", description = "score only the first N items (>= 1)")
+    Integer limit;
+
+    @Option(names = "--seed", defaultValue = "1234", paramLabel = "S", description = "seed of the shot selection and"
+            + " of the built-in task (default ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--json", description = "print the results as JSON")
+    boolean json;
+
+    /** Items of the built-in gloss task the demo and --builtin gloss use by default. */
+    static final int GLOSS_ITEMS = 200;
+
+    @Override
+    public Integer call() throws Exception {
+        MultipleChoice.Settings st = new MultipleChoice.Settings(shots, seed, mmlu);
+        if (limit != null && limit < 1) {
+            throw new IllegalArgumentException("--limit must be >= 1: " + limit);
+        }
+        if (source.builtin != null && !source.builtin.equals("gloss")) {
+            throw new IllegalArgumentException("--builtin must be gloss: " + source.builtin);
+        }
+        quant.validate();
+        McItem.Task task = source.tasks != null ? McItem.readJsonl(source.tasks)
+                : McItem.Task.of("gloss", GlossCompletion.items(limit != null ? limit : GLOSS_ITEMS, seed));
+        if (limit != null && limit < task.items().size()) {
+            task = new McItem.Task(task.name(), task.items().subList(0, limit), task.where().subList(0, limit));
+        }
+        LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
+        Tokenizer tok = ModelDir.tokenizer(quant.model);
+        QuantConfig config = quant.any() ? quant.plannedConfig() : null;
+        IntactKvPrefix prefix = PrefixSpec.resolve(intactkv, fp, config, tok);
+        List<String> prompts = prompts(task, st, tok, fp.config().maxPositionEmbeddings(),
+                prefix == null ? 0 : prefix.length());
+        PrintWriter o = spec.commandLine().getOut();
+        List<MultipleChoice.ItemScore> scores = new ArrayList<>();
+        try (ProgressBar bar = new ProgressBar()) {
+            LlamaModel m;
+            if (quant.any()) {
+                QuantizedModel q = quant.build(quant.model, fp, bar);
+                m = q.model();
+                config = q.config();
+            } else {
+                m = new LlamaModel(fp);
+            }
+            PrefixedModel pm = new PrefixedModel(m, prefix);
+            for (int i = 0; i < task.items().size(); i++) {
+                scores.add(MultipleChoice.score(pm, tok, prompts.get(i), task.items().get(i)));
+                bar.update("eval", (i + 1.0) / task.items().size());
+            }
+        }
+        Map<String, List<MultipleChoice.ItemScore>> bySubject = new LinkedHashMap<>();
+        for (int i = 0; i < scores.size(); i++) {
+            bySubject.computeIfAbsent(task.items().get(i).subject(), k -> new ArrayList<>()).add(scores.get(i));
+        }
+        List<MultipleChoice.TaskResult> results = new ArrayList<>();
+        results.add(MultipleChoice.aggregate(task.name(), scores));
+        if (bySubject.size() > 1) {
+            for (Map.Entry<String, List<MultipleChoice.ItemScore>> e : bySubject.entrySet()) {
+                results.add(MultipleChoice.aggregate(task.name() + "/" + e.getKey(), e.getValue()));
+            }
+        }
+        String label = config == null ? "fp" : config.label();
+        if (json) {
+            JsonArray arr = new JsonArray();
+            for (MultipleChoice.TaskResult r : results) {
+                JsonObject j = new JsonObject();
+                j.addProperty("task", r.task());
+                j.addProperty("items", r.items());
+                j.addProperty("acc", r.acc());
+                j.addProperty("acc_stderr", r.accStderr());
+                j.addProperty("acc_norm", r.accNorm());
+                j.addProperty("acc_norm_stderr", r.accNormStderr());
+                arr.add(j);
+            }
+            JsonObject root = new JsonObject();
+            root.addProperty("model", quant.model.toString());
+            root.addProperty("quantization", label);
+            root.addProperty("intactkv", intactkv);
+            root.addProperty("shots", shots);
+            root.add("results", arr);
+            o.println(new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create().toJson(root));
+        } else {
+            o.printf("%s, intactkv %s, %d-shot%n", label, intactkv, shots);
+            o.println(table(results));
+        }
+        return 0;
+    }
+
+    /** The prompt of every item, each checked against the model's context length before anything is scored. */
+    static List<String> prompts(McItem.Task task, MultipleChoice.Settings st, Tokenizer tok, int maxLen, int prefixLen) {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < task.items().size(); i++) {
+            String p;
+            try {
+                p = MultipleChoice.prompt(task.items(), i, st);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(task.where().get(i) + ": " + e.getMessage(), e);
+            }
+            int len;
+            try {
+                len = MultipleChoice.longestInput(tok, p, task.items().get(i)) + Math.max(0, prefixLen - 1);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(task.where().get(i) + ": " + e.getMessage(), e);
+            }
+            if (len > maxLen) {
+                throw new IllegalArgumentException(task.where().get(i) + ": context and choice take " + len
+                        + " tokens, more than the model's context of " + maxLen + " (max_position_embeddings)"
+                        + (st.shots() > 0 ? "; use fewer --shots" : ""));
+            }
+            out.add(p);
+        }
+        return out;
+    }
+
+    /** The results as a table: task, items, acc +- stderr, acc_norm +- stderr. */
+    static String table(List<MultipleChoice.TaskResult> results) {
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-28s %6s  %-17s  %-17s%n", "task", "items",
+                "acc", "acc_norm"));
+        for (MultipleChoice.TaskResult r : results) {
+            sb.append(String.format(Locale.ROOT, "%-28s %6d  %-17s  %-17s%n", r.task(), r.items(),
+                    pm(r.acc(), r.accStderr()), pm(r.accNorm(), r.accNormStderr())));
+        }
+        return sb.toString().stripTrailing();
+    }
+
+    static String pm(double v, double se) {
+        return Double.isNaN(se) ? String.format(Locale.ROOT, "%.4f", v)
+                : String.format(Locale.ROOT, "%.4f +- %.4f", v, se);
+    }
+}

@@ -1,0 +1,229 @@
+package intactkv.eval;
+
+import intactkv.autograd.GradMode;
+import intactkv.model.LlamaModel;
+import intactkv.model.text.Tokenizer;
+import intactkv.prefix.PrefixedModel;
+import intactkv.tensor.Tensor;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.function.DoubleConsumer;
+
+/**
+ * Log-likelihood multiple-choice scoring as EleutherAI's lm-evaluation-harness does it
+ * ({@code lm_eval/api/model.py::TemplateLM._encode_pair}, {@code loglikelihood};
+ * {@code lm_eval/api/metrics.py::mean_stderr}):
+ * <pre>
+ *   ll_c      = sum_j log p(cont_c[j] | [BOS] ctx cont_c[..j])     the choice's tokens given the prompt
+ *   acc       = [argmax_c ll_c == label]                          (first maximum on ties)
+ *   acc_norm  = [argmax_c ll_c / bytes(choice_c) == label]        bytes: the choice's UTF-8 length
+ *   stderr    = sample standard deviation of the 0/1 scores / sqrt(n)
+ * </pre>
+ * Tokenization follows {@code _encode_pair}: white space at the end of the context moves to the
+ * front of the continuation, {@code context + continuation} is tokenized whole, and the
+ * continuation's tokens are those after the context's own token count. The model runs through
+ * {@link PrefixedModel}, so an IntactKV prefix replaces [BOS] (or comes first) as in perplexity.
+ */
+public final class MultipleChoice {
+    private MultipleChoice() {
+    }
+
+    /** MMLU's header line, as in its lm-evaluation-harness task: subject with underscores as spaces. */
+    public static String mmluHeader(String subject) {
+        return "The following are multiple choice questions (with answers) about " + subject.replace('_', ' ') + ".\n\n";
+    }
+
+    /**
+     * Prompt settings: {@code shots} examples put before each item (its context and right choice,
+     * then a blank line), drawn with a fixed seed from the other items of the same subject; the
+     * MMLU header first when {@code mmluHeader} and the item has a subject.
+     */
+    public record Settings(int shots, long seed, boolean mmluHeader) {
+        public Settings {
+            if (shots < 0) {
+                throw new IllegalArgumentException("--shots must be >= 0: " + shots);
+            }
+        }
+    }
+
+    /** The log-likelihood of each choice and the predictions of one item. */
+    public record ItemScore(double[] logLikelihood, int[] choiceBytes, int predicted, int predictedNorm, int label) {
+        public boolean correct() {
+            return predicted == label;
+        }
+
+        public boolean correctNorm() {
+            return predictedNorm == label;
+        }
+    }
+
+    /** Accuracy of one task with standard errors (NaN for a single item). */
+    public record TaskResult(String task, int items, double acc, double accStderr, double accNorm,
+                             double accNormStderr) {
+    }
+
+    /** The prompt (context with shots) of item {@code i}; see {@link Settings}. */
+    public static String prompt(List<McItem> items, int i, Settings st) {
+        McItem item = items.get(i);
+        StringBuilder sb = new StringBuilder();
+        if (st.mmluHeader() && !item.subject().isEmpty()) {
+            sb.append(mmluHeader(item.subject()));
+        }
+        if (st.shots() > 0) {
+            List<Integer> pool = new ArrayList<>();
+            for (int j = 0; j < items.size(); j++) {
+                if (j != i && items.get(j).subject().equals(item.subject())) {
+                    pool.add(j);
+                }
+            }
+            if (pool.size() < st.shots()) {
+                throw new IllegalArgumentException("item " + i + ": " + st.shots() + " shots asked, but only " + pool.size()
+                        + " other items" + (item.subject().isEmpty() ? "" : " of subject '" + item.subject() + "'"));
+            }
+            // a partial Fisher-Yates shuffle seeded by (seed, item): the same shots for a fixed seed
+            Random rng = new Random(st.seed() * 0x9E3779B97F4A7C15L + i);
+            for (int k = 0; k < st.shots(); k++) {
+                int pick = k + rng.nextInt(pool.size() - k);
+                int shot = pool.get(pick);
+                pool.set(pick, pool.get(k));
+                pool.set(k, shot);
+                McItem s = items.get(shot);
+                sb.append(s.context()).append(s.choices().get(s.label())).append("\n\n");
+            }
+        }
+        return sb.append(item.context()).toString();
+    }
+
+    /**
+     * {@code _encode_pair}: {context ids ([BOS] first), continuation ids}. Trailing white space of
+     * the context moves to the continuation; the whole is tokenized once and split at the
+     * context's token count.
+     */
+    public static int[][] encodePair(Tokenizer tok, String context, String continuation) {
+        int keep = context.length();
+        while (keep > 0 && Character.isWhitespace(context.charAt(keep - 1))) {
+            keep--;
+        }
+        String ctx = context.substring(0, keep);
+        String cont = context.substring(keep) + continuation;
+        int[] whole = withBos(tok, tok.encode(ctx + cont, false));
+        int n = withBos(tok, tok.encode(ctx, false)).length;
+        if (n >= whole.length) {
+            throw new IllegalArgumentException("the continuation '" + continuation + "' adds no token to its context");
+        }
+        return new int[][] {Arrays.copyOf(whole, n), Arrays.copyOfRange(whole, n, whole.length)};
+    }
+
+    private static int[] withBos(Tokenizer tok, int[] ids) {
+        int[] out = new int[ids.length + 1];
+        out[0] = tok.bosId();
+        System.arraycopy(ids, 0, out, 1, ids.length);
+        return out;
+    }
+
+    /** The longest input (prompt and longest choice, in tokens) of an item, for the context-length check. */
+    public static int longestInput(Tokenizer tok, String prompt, McItem item) {
+        int longest = 0;
+        for (String c : item.choices()) {
+            int[][] p = encodePair(tok, prompt, c);
+            longest = Math.max(longest, p[0].length + p[1].length);
+        }
+        return longest;
+    }
+
+    /** Scores one item: the log-likelihood of every choice after {@code prompt}. */
+    public static ItemScore score(PrefixedModel model, Tokenizer tok, String prompt, McItem item) {
+        int k = item.choices().size();
+        double[] ll = new double[k];
+        int[] bytes = new int[k];
+        try (GradMode.Scope s = GradMode.noGrad()) {
+            for (int c = 0; c < k; c++) {
+                int[][] pair = encodePair(tok, prompt, item.choices().get(c));
+                int[] ids = new int[pair[0].length + pair[1].length];
+                System.arraycopy(pair[0], 0, ids, 0, pair[0].length);
+                System.arraycopy(pair[1], 0, ids, pair[0].length, pair[1].length);
+                Tensor logits = model.forward(ids, LlamaModel.Options.LOGITS).logits();
+                ll[c] = continuationLogLikelihood(logits, ids, pair[0].length);
+                bytes[c] = item.choices().get(c).getBytes(StandardCharsets.UTF_8).length;
+            }
+        }
+        int best = 0;
+        int bestNorm = 0;
+        for (int c = 1; c < k; c++) {
+            if (ll[c] > ll[best]) {
+                best = c;
+            }
+            if (ll[c] / bytes[c] > ll[bestNorm] / bytes[bestNorm]) {
+                bestNorm = c;
+            }
+        }
+        return new ItemScore(ll, bytes, best, bestNorm, item.label());
+    }
+
+    /**
+     * {@code sum_{t >= from} log softmax(logits[t - 1])[ids[t]]}: the log-likelihood of tokens
+     * {@code from..} of {@code ids} under logits (T, V) of every position, each row's log-sum-exp
+     * taken after subtracting its maximum.
+     */
+    static double continuationLogLikelihood(Tensor logits, int[] ids, int from) {
+        int v = logits.dim(1);
+        double[] d = logits.data();
+        double sum = 0;
+        for (int t = from; t < ids.length; t++) {
+            int off = (t - 1) * v;
+            double max = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < v; j++) {
+                max = Math.max(max, d[off + j]);
+            }
+            double z = 0;
+            for (int j = 0; j < v; j++) {
+                z += Math.exp(d[off + j] - max);
+            }
+            sum += d[off + ids[t]] - max - Math.log(z);
+        }
+        if (!Double.isFinite(sum)) {
+            throw new IllegalStateException("multiple choice: a log-likelihood is " + sum
+                    + " (a NaN or infinity in the model's logits)");
+        }
+        return sum;
+    }
+
+    /** Scores every item of a task; {@code progress} gets the fraction done. */
+    public static List<ItemScore> scoreAll(PrefixedModel model, Tokenizer tok, List<McItem> items, Settings st,
+                                           DoubleConsumer progress) {
+        List<ItemScore> out = new ArrayList<>();
+        for (int i = 0; i < items.size(); i++) {
+            out.add(score(model, tok, prompt(items, i, st), items.get(i)));
+            progress.accept((i + 1.0) / items.size());
+        }
+        return out;
+    }
+
+    /** acc and acc_norm with {@code mean_stderr}. */
+    public static TaskResult aggregate(String task, List<ItemScore> scores) {
+        double[] acc = scores.stream().mapToDouble(s -> s.correct() ? 1 : 0).toArray();
+        double[] norm = scores.stream().mapToDouble(s -> s.correctNorm() ? 1 : 0).toArray();
+        return new TaskResult(task, scores.size(), mean(acc), meanStderr(acc), mean(norm), meanStderr(norm));
+    }
+
+    static double mean(double[] x) {
+        return Arrays.stream(x).sum() / x.length;
+    }
+
+    /** Sample standard deviation (n - 1) over sqrt(n), as lm-evaluation-harness's {@code mean_stderr}. */
+    static double meanStderr(double[] x) {
+        int n = x.length;
+        if (n < 2) {
+            return Double.NaN;
+        }
+        double m = mean(x);
+        double ss = 0;
+        for (double v : x) {
+            ss += (v - m) * (v - m);
+        }
+        return Math.sqrt(ss / (n - 1)) / Math.sqrt(n);
+    }
+}
