@@ -3,6 +3,9 @@ package intactkv.cli;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
+import intactkv.eval.GlossCompletion;
+import intactkv.eval.McItem;
+import intactkv.eval.MultipleChoice;
 import intactkv.model.AttentionMass;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
@@ -75,10 +78,24 @@ final class DemoCommand implements Callable<Integer> {
                     + " shortened run)")
     double calLr;
 
+    private static MultipleChoice.TaskResult accuracy(PrefixedModel m, Tokenizer tok, List<McItem> items, ProgressBar bar,
+                                                      String stage) {
+        return MultipleChoice.aggregate("gloss", MultipleChoice.scoreAll(m, tok, items,
+                new MultipleChoice.Settings(0, 1234, false), d -> bar.update("acc", d, stage)));
+    }
+
     private static void require(boolean ok, String message) {
         if (!ok) {
             throw new IllegalArgumentException(message);
         }
+    }
+
+    @Option(names = "--mc-items", defaultValue = "200", paramLabel = "N",
+            description = "items of the built-in gloss-completion task for the accuracy table (default ${DEFAULT-VALUE})")
+    int mcItems;
+
+    /** One row of the accuracy table. */
+    private record AccRow(String method, String bits, String intactkv, MultipleChoice.TaskResult r) {
     }
 
     /** One row of the table. */
@@ -96,6 +113,7 @@ final class DemoCommand implements Callable<Integer> {
         require(seqlen >= 3, "--seqlen must be >= 3: " + seqlen);
         require(evalWindows >= 1, "--eval-windows must be >= 1: " + evalWindows);
         require(calibSamples >= 1, "--calib-samples must be >= 1: " + calibSamples);
+        require(mcItems >= 1, "--mc-items must be >= 1: " + mcItems);
         ModelDir.checkOutput(out);
         Path dir = ModelDir.check(model);
         LlamaWeights fp = LlamaWeights.load(dir, false);
@@ -116,8 +134,11 @@ final class DemoCommand implements Callable<Integer> {
         List<Row> rows = new ArrayList<>();
         LlamaModel fpModel = new LlamaModel(fp);
         QuantizedModel rtn3 = null;
+        List<McItem> mc = GlossCompletion.items(mcItems, 1234);
+        List<AccRow> accRows = new ArrayList<>();
         try (ProgressBar bar = new ProgressBar()) {
             rows.add(new Row("FP", "W16A16KV16", "-", ppl(new PrefixedModel(fpModel, null), eval, fp, bar, "FP")));
+            accRows.add(new AccRow("FP", "W16A16KV16", "-", accuracy(new PrefixedModel(fpModel, null), tok, mc, bar, "FP")));
             List<QuantConfig> configs = new ArrayList<>();
             for (int bits : new int[] {3, 4}) {
                 for (Method m : new Method[] {Method.RTN, Method.GPTQ, Method.AWQ}) {
@@ -138,6 +159,12 @@ final class DemoCommand implements Callable<Integer> {
                 rows.add(new Row(name, bits, "none", ppl(new PrefixedModel(q.model(), null), eval, fp, bar, name)));
                 IntactKvPrefix b = IntactKvPrefix.bos(PrefixSpec.generator(fp, c));
                 rows.add(new Row(name, bits, "[B]", ppl(new PrefixedModel(q.model(), b), eval, fp, bar, name + " [B]")));
+                if (c == configs.get(0) || c.method() == Method.NONE) { // RTN W3 and KV4: the paired accuracy rows
+                    accRows.add(new AccRow(name, bits, "none", accuracy(new PrefixedModel(q.model(), null), tok, mc, bar,
+                            name)));
+                    accRows.add(new AccRow(name, bits, "[B]", accuracy(new PrefixedModel(q.model(), b), tok, mc, bar,
+                            name + " [B]")));
+                }
             }
             // IntactKV_[P] + calibration on RTN W3
             IntactKvPrefix p = IntactKvPrefix.vicunaPrompt(fpModel, tok);
@@ -181,6 +208,25 @@ final class DemoCommand implements Callable<Integer> {
             }
             jr.add(j);
         }
+        o.println();
+        o.printf("Accuracy on the built-in gloss-completion task (%d items from the WordNet test split, four endings,"
+                + " chance 0.25; +- standard error):%n", mc.size());
+        o.println("| Method   | Bits           | IntactKV | acc               | acc_norm          |");
+        o.println("|----------|----------------|----------|-------------------|-------------------|");
+        JsonArray ja = new JsonArray();
+        for (AccRow a : accRows) {
+            o.printf(Locale.ROOT, "| %-8s | %-14s | %-8s | %-17s | %-17s |%n", a.method(), a.bits(), a.intactkv(),
+                    EvalCommand.pm(a.r().acc(), a.r().accStderr()), EvalCommand.pm(a.r().accNorm(), a.r().accNormStderr()));
+            JsonObject j = new JsonObject();
+            j.addProperty("method", a.method());
+            j.addProperty("bits", a.bits());
+            j.addProperty("intactkv", a.intactkv());
+            j.addProperty("acc", a.r().acc());
+            j.addProperty("acc_stderr", a.r().accStderr());
+            j.addProperty("acc_norm", a.r().accNorm());
+            j.addProperty("acc_norm_stderr", a.r().accNormStderr());
+            ja.add(j);
+        }
         try (OutputFolder folder = OutputFolder.open(out)) { // removed again if anything below fails
             // figures: pivot tokens on a test gloss
             String text = String.join(" ", testDocs.subList(0, Math.min(6, testDocs.size())));
@@ -212,6 +258,7 @@ final class DemoCommand implements Callable<Integer> {
             double[][][] mass = AttentionMass.onFirstKeys(attentions, 1, Math.min(32, ids.length / 2));
             JsonObject json = new JsonObject();
             json.add("table", jr);
+            json.add("gloss_completion_accuracy", ja);
             JsonArray bosAtt = new JsonArray();
             for (double[][] layer : mass) {
                 bosAtt.add(Arrays.stream(layer).mapToDouble(h -> h[0]).average().orElse(0));
