@@ -54,10 +54,14 @@ public final class Tokenizer {
     private final int eosId;
     private final boolean prependSpace;
     private final boolean addBosByDefault;
+    /** Byte-level pre-tokenization and decoding, or null for the SentencePiece-style files. */
+    private final ByteLevel byteLevel;
+    /** {@code model.ignore_merges}: a pre-token that is itself in the vocabulary is taken whole (LLaMA-3). */
+    private final boolean ignoreMerges;
 
     private Tokenizer(Path source, String[] pieces, Map<String, Integer> vocab, Map<Long, int[]> merges,
                       Map<String, Integer> added, boolean[] special, int unkId, int bosId, int eosId,
-                      boolean prependSpace, boolean addBosByDefault) {
+                      boolean prependSpace, boolean addBosByDefault, ByteLevel byteLevel, boolean ignoreMerges) {
         this.source = source;
         this.pieces = pieces;
         this.vocab = vocab;
@@ -71,6 +75,8 @@ public final class Tokenizer {
         this.eosId = eosId;
         this.prependSpace = prependSpace;
         this.addBosByDefault = addBosByDefault;
+        this.byteLevel = byteLevel;
+        this.ignoreMerges = ignoreMerges;
         this.byteIds = new int[256];
         for (int b = 0; b < 256; b++) {
             Integer id = vocab.get(String.format("<0x%02X>", b));
@@ -175,11 +181,84 @@ public final class Tokenizer {
         }
         String unk = model.string("unk_token", "<unk>");
         int unkId = vocab.getOrDefault(unk, -1);
-        int bos = vocab.getOrDefault("<s>", -1);
-        int eos = vocab.getOrDefault("</s>", -1);
-        boolean prepend = detectPrepend(root.raw());
-        boolean addBos = detectAddBos(root.raw(), bos);
-        return new Tokenizer(file, pieces, vocab, merges, added, special, unkId, bos, eos, prepend, addBos);
+        String bosPiece = templateFirstToken(root.raw().get("post_processor"));
+        int bos = vocab.getOrDefault(bosPiece != null ? bosPiece : "<s>", -1);
+        int eos = vocab.getOrDefault("</s>", vocab.getOrDefault("<|end_of_text|>", -1));
+        ByteLevel byteLevel = byteLevel(root, file);
+        boolean prepend = byteLevel == null && detectPrepend(root.raw());
+        boolean addBos = bos >= 0 && bosPiece != null;
+        if (byteLevel != null && root.has("normalizer")) {
+            throw new FormatException(file, "field 'normalizer' " + root.required("normalizer")
+                    + " is not supported with a byte-level pre-tokenizer (only none)");
+        }
+        return new Tokenizer(file, pieces, vocab, merges, added, special, unkId, bos, eos, prepend, addBos, byteLevel,
+                model.bool("ignore_merges", false));
+    }
+
+    /**
+     * The byte-level pre-tokenizer of the file, or null when it has none: {@code ByteLevel}
+     * (GPT-2's split pattern when {@code use_regex}), or a {@code Sequence} of a {@code Split}
+     * (Regex pattern, behaviour Isolated, not inverted) and a {@code ByteLevel} without regex, as
+     * LLaMA-3 has. Any other arrangement around a ByteLevel is refused by name.
+     */
+    private static ByteLevel byteLevel(JsonFields root, Path file) throws FormatException {
+        JsonFields pre = root.optionalObject("pre_tokenizer");
+        if (pre == null || !pre.raw().toString().contains("\"ByteLevel\"")) {
+            return null;
+        }
+        String type = pre.string("type", "");
+        if (type.equals("ByteLevel")) {
+            return new ByteLevel(pre.bool("use_regex", true) ? ByteLevel.GPT2 : "$^", pre.bool("add_prefix_space", false));
+        }
+        List<JsonFields> seq = type.equals("Sequence") ? pre.objects("pretokenizers") : List.of();
+        if (seq.size() == 2 && seq.get(0).string("type", "").equals("Split")
+                && seq.get(1).string("type", "").equals("ByteLevel") && !seq.get(1).bool("use_regex", true)) {
+            JsonFields split = seq.get(0);
+            String behavior = split.string("behavior", "");
+            if (!behavior.equals("Isolated") || split.bool("invert", false)) {
+                throw new FormatException(file, "field '" + split.path("behavior") + "' = \"" + behavior
+                        + "\" (invert " + split.bool("invert", false) + ") is not supported; only Isolated, not inverted");
+            }
+            String regex = split.object("pattern").string("Regex", null);
+            try {
+                return new ByteLevel(regex, seq.get(1).bool("add_prefix_space", false));
+            } catch (java.util.regex.PatternSyntaxException e) {
+                throw new FormatException(file, "field '" + split.path("pattern") + ".Regex' is not a regular expression"
+                        + " Java reads: " + e.getDescription(), e);
+            }
+        }
+        throw new FormatException(file, "field 'pre_tokenizer' " + shorten(pre.raw().toString())
+                + " is not a supported byte-level arrangement (ByteLevel, or Sequence [Split, ByteLevel])");
+    }
+
+    private static String shorten(String t) {
+        return t.length() <= 120 ? t : t.substring(0, 117) + "...";
+    }
+
+    /** The first token of a TemplateProcessing post-processor's single-sequence template, searched recursively. */
+    private static String templateFirstToken(JsonElement pp) {
+        if (pp == null || !pp.isJsonObject()) {
+            return null;
+        }
+        JsonObject o = pp.getAsJsonObject();
+        if (o.has("type") && o.get("type").isJsonPrimitive() && o.get("type").getAsString().equals("TemplateProcessing")
+                && o.has("single") && o.get("single").isJsonArray() && !o.getAsJsonArray("single").isEmpty()) {
+            JsonElement first = o.getAsJsonArray("single").get(0);
+            if (first.isJsonObject() && first.getAsJsonObject().has("SpecialToken")) {
+                JsonElement id = first.getAsJsonObject().getAsJsonObject("SpecialToken").get("id");
+                return id != null && id.isJsonPrimitive() ? id.getAsString() : null;
+            }
+            return null;
+        }
+        if (o.has("processors") && o.get("processors").isJsonArray()) {
+            for (JsonElement e : o.getAsJsonArray("processors")) {
+                String t = templateFirstToken(e);
+                if (t != null) {
+                    return t;
+                }
+            }
+        }
+        return null;
     }
 
     /** Whether a "▁" is prepended: Prepend normaliser, or Metaspace with a prepend scheme other than "never". */
@@ -192,12 +271,6 @@ public final class Tokenizer {
             return !all.contains("\"prepend_scheme\":\"never\"") && !all.contains("\"add_prefix_space\":false");
         }
         return false;
-    }
-
-    /** Whether the post-processor puts {@code <s>} first (TemplateProcessing with a leading special token). */
-    private static boolean detectAddBos(JsonObject root, int bos) {
-        JsonElement pp = root.get("post_processor");
-        return bos >= 0 && pp != null && !pp.isJsonNull() && pp.toString().contains("\"<s>\"");
     }
 
     private static long key(int left, int right) {
@@ -266,16 +339,44 @@ public final class Tokenizer {
                 continue;
             }
             if (i > start) {
-                bpe(text.substring(start, i), out);
+                encodeChunk(text.substring(start, i), out);
             }
             out.add(added.get(hit));
             i += hit.length();
             start = i;
         }
         if (start < text.length()) {
-            bpe(text.substring(start), out);
+            encodeChunk(text.substring(start), out);
         }
         return out.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /** Text between added tokens: byte-level pieces, or the SentencePiece-style normalisation. */
+    private void encodeChunk(String raw, List<Integer> out) {
+        if (byteLevel == null) {
+            bpe(raw, out);
+            return;
+        }
+        for (String piece : byteLevel.pieces(raw)) {
+            Integer whole = ignoreMerges ? vocab.get(piece) : null;
+            if (whole != null) {
+                out.add(whole);
+                continue;
+            }
+            int[] ids = new int[piece.length()];
+            for (int k = 0; k < ids.length; k++) {
+                Integer id = vocab.get(piece.substring(k, k + 1));
+                if (id == null) {
+                    if (unkId < 0) {
+                        throw new IllegalStateException(source + ": byte character '" + piece.charAt(k)
+                                + "' is not in model.vocab and there is no unk_token");
+                    }
+                    id = unkId;
+                }
+                ids[k] = id;
+            }
+            merge(ids, ids.length, out);
+        }
     }
 
     /** Normalises one piece of text and appends its BPE tokens to {@code out}. */
@@ -306,7 +407,15 @@ public final class Tokenizer {
                 ids[n++] = unkId;
             }
         }
-        // merges: a doubly linked list of symbols and a heap of (rank, position) candidates
+        merge(ids, n, out);
+    }
+
+    /**
+     * BPE merging of symbols {@code ids[0..n)}: repeatedly the adjacent pair with the lowest merge
+     * rank (the leftmost among equal ranks), kept in a doubly linked list with a heap of
+     * (rank, position) candidates; appends the result to {@code out}.
+     */
+    private void merge(int[] ids, int n, List<Integer> out) {
         int[] next = new int[n];
         int[] prev = new int[n];
         for (int k = 0; k < n; k++) {
@@ -362,6 +471,9 @@ public final class Tokenizer {
      * U+FFFD), "▁" becomes a space, and the leading space of the first piece is dropped.
      */
     public String decode(int[] ids, boolean skipSpecial) {
+        if (byteLevel != null) {
+            return decodeByteLevel(ids, skipSpecial);
+        }
         StringBuilder sb = new StringBuilder();
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         for (int id : ids) {
@@ -382,6 +494,25 @@ public final class Tokenizer {
             sb.deleteCharAt(0);
         }
         return sb.toString();
+    }
+
+    /** Byte-level decoding: pieces concatenated and read back as UTF-8; special tokens as written. */
+    private String decodeByteLevel(int[] ids, boolean skipSpecial) {
+        StringBuilder sb = new StringBuilder();
+        StringBuilder run = new StringBuilder();
+        for (int id : ids) {
+            checkId(id);
+            if (special[id]) {
+                sb.append(ByteLevel.unmap(run.toString()));
+                run.setLength(0);
+                if (!skipSpecial) {
+                    sb.append(pieces[id]);
+                }
+            } else {
+                run.append(pieces[id]);
+            }
+        }
+        return sb.append(ByteLevel.unmap(run.toString())).toString();
     }
 
     private int byteValue(int id) {
