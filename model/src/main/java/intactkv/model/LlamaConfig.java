@@ -25,10 +25,20 @@ import java.nio.file.Path;
  * @param tieWordEmbeddings     whether the LM head reuses the embedding matrix
  * @param bosTokenId            [BOS] id
  * @param eosTokenId            [EOS] id
+ * @param ropeScaling           LLaMA-3's RoPE frequency scaling, or null for none
  */
 public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttentionHeads, int numKeyValueHeads,
                           int numHiddenLayers, double rmsNormEps, double ropeTheta, int vocabSize,
-                          int maxPositionEmbeddings, boolean tieWordEmbeddings, int bosTokenId, int eosTokenId) {
+                          int maxPositionEmbeddings, boolean tieWordEmbeddings, int bosTokenId, int eosTokenId,
+                          RopeScaling ropeScaling) {
+    /** A configuration without RoPE scaling (LLaMA, LLaMA-2, Vicuna, TinyLlama). */
+    public LlamaConfig(int hiddenSize, int intermediateSize, int numAttentionHeads, int numKeyValueHeads,
+                       int numHiddenLayers, double rmsNormEps, double ropeTheta, int vocabSize, int maxPositionEmbeddings,
+                       boolean tieWordEmbeddings, int bosTokenId, int eosTokenId) {
+        this(hiddenSize, intermediateSize, numAttentionHeads, numKeyValueHeads, numHiddenLayers, rmsNormEps, ropeTheta,
+                vocabSize, maxPositionEmbeddings, tieWordEmbeddings, bosTokenId, eosTokenId, null);
+    }
+
     public LlamaConfig {
         requirePositive("hidden_size", hiddenSize);
         requirePositive("intermediate_size", intermediateSize);
@@ -100,9 +110,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         if (!act.equals("silu")) {
             throw new FormatException(file, "hidden_act '" + act + "' is not supported (LLaMA uses silu)");
         }
-        if (o.has("rope_scaling")) {
-            throw new FormatException(file, "rope_scaling " + o.required("rope_scaling") + " is not supported");
-        }
+        RopeScaling scaling = ropeScaling(o.optionalObject("rope_scaling"));
         int heads = o.integer("num_attention_heads", null, 1, MAX_SIZE);
         int eos = o.has("eos_token_id") && o.required("eos_token_id").isJsonArray()
                 // some configs list several EOS ids; the first is the model's own
@@ -115,9 +123,28 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
                     o.integer("num_hidden_layers", null, 1, MAX_LAYERS), o.number("rms_norm_eps", 1e-6),
                     o.number("rope_theta", 10000.0), o.integer("vocab_size", null, 1, MAX_SIZE),
                     o.integer("max_position_embeddings", 2048, 1, Integer.MAX_VALUE),
-                    o.bool("tie_word_embeddings", false), o.integer("bos_token_id", 1, 0, MAX_SIZE), eos);
+                    o.bool("tie_word_embeddings", false), o.integer("bos_token_id", 1, 0, MAX_SIZE), eos, scaling);
         } catch (IllegalArgumentException e) {
             throw new FormatException(file, e.getMessage(), e);
+        }
+    }
+
+    /** {@code rope_scaling}: null, or type {@code llama3} (the only one supported; others are refused by name). */
+    private static RopeScaling ropeScaling(JsonFields r) throws FormatException {
+        if (r == null) {
+            return null;
+        }
+        String type = r.has("rope_type") ? r.string("rope_type", null) : r.string("type", "");
+        if (!type.equals("llama3")) {
+            throw new FormatException(r.source(), "rope_scaling type '" + type + "' is not supported (only llama3;"
+                    + " linear, dynamic, yarn and longrope scale positions differently)");
+        }
+        try {
+            return new RopeScaling(r.number("factor", null), r.number("low_freq_factor", null),
+                    r.number("high_freq_factor", null), r.integer("original_max_position_embeddings", null, 1,
+                    Integer.MAX_VALUE));
+        } catch (IllegalArgumentException e) {
+            throw new FormatException(r.source(), e.getMessage(), e);
         }
     }
 
@@ -154,6 +181,15 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         o.addProperty("tie_word_embeddings", tieWordEmbeddings);
         o.addProperty("bos_token_id", bosTokenId);
         o.addProperty("eos_token_id", eosTokenId);
+        if (ropeScaling != null) {
+            JsonObject r = new JsonObject();
+            r.addProperty("rope_type", "llama3");
+            r.addProperty("factor", ropeScaling.factor());
+            r.addProperty("low_freq_factor", ropeScaling.lowFreqFactor());
+            r.addProperty("high_freq_factor", ropeScaling.highFreqFactor());
+            r.addProperty("original_max_position_embeddings", ropeScaling.originalMaxPositionEmbeddings());
+            o.add("rope_scaling", r);
+        }
         o.addProperty("torch_dtype", torchDtype);
         AtomicFiles.writeString(file, new GsonBuilder().setPrettyPrinting().create().toJson(o) + "\n");
     }

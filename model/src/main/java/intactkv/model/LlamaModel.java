@@ -58,7 +58,7 @@ public final class LlamaModel {
     public LlamaModel(LlamaWeights weights, ModelHooks hooks) {
         this.w = weights;
         this.c = weights.config();
-        this.rope = new Rope(c.headDim(), c.ropeTheta());
+        this.rope = new Rope(c.headDim(), c.ropeTheta(), c.ropeScaling());
         this.hooks = hooks;
     }
 

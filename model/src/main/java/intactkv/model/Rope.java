@@ -14,11 +14,22 @@ public final class Rope {
     private final double[] invFreq;
 
     public Rope(int headDim, double theta) {
+        this(headDim, theta, null);
+    }
+
+    /** With LLaMA-3's frequency scaling ({@code scaling} null: none). */
+    public Rope(int headDim, double theta, RopeScaling scaling) {
         this.headDim = headDim;
-        this.invFreq = new double[headDim / 2];
-        for (int i = 0; i < invFreq.length; i++) {
-            invFreq[i] = 1.0 / Math.pow(theta, (double) (2 * i) / headDim);
+        double[] f = new double[headDim / 2];
+        for (int i = 0; i < f.length; i++) {
+            f[i] = 1.0 / Math.pow(theta, (double) (2 * i) / headDim);
         }
+        this.invFreq = scaling == null ? f : scaling.apply(f);
+    }
+
+    /** The frequencies {@code inv_freq} (d_h / 2), scaled if the config asks for it. */
+    public double[] invFreq() {
+        return invFreq.clone();
     }
 
     /** cos (first) and sin (second) tables of shape (T, d_h) for positions {@code start..start+T-1}. */
