@@ -8,6 +8,7 @@ line per dtype, with the versions.
 
 Usage: model_torch.py CONFIG T STEPS REPEATS   (CONFIG: 1m or tinyllama)"""
 import json
+import os
 import math
 import sys
 import time
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 
 CONFIGS = {
     "1m": dict(d=128, dff=344, h=4, hkv=4, L=4, V=1024),
+    "100m": dict(d=768, dff=2048, h=12, hkv=12, L=12, V=32000),
     "tinyllama": dict(d=2048, dff=5632, h=32, hkv=4, L=22, V=32000),
 }
 
@@ -80,7 +82,7 @@ def run(w, c, ids, steps, repeats, dtype):
     with torch.no_grad():
         for r in range(repeats + 1):
             t0 = time.perf_counter()
-            _, cache = forward(w, c, ids, None, dtype)
+            _, cache = forward(w, c, ids if r > 0 else ids[:, :64], None, dtype)  # a short warm-up round
             t1 = time.perf_counter()
             nxt = ids[:, -1:]
             for _ in range(steps):
@@ -88,27 +90,32 @@ def run(w, c, ids, steps, repeats, dtype):
                 nxt = (nxt + 7) % c["V"]
             t2 = time.perf_counter()
             if r > 0:
-                best_p, best_d = min(best_p, t1 - t0), min(best_d, (t2 - t1) / steps)
+                best_p = min(best_p, t1 - t0)
+                best_d = min(best_d, (t2 - t1) / steps) if steps > 0 else float("nan")
     return best_p, best_d
 
 
 def main():
     name, t, steps, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
     c = CONFIGS[name]
-    for dtype in (torch.float64, torch.float32):
+    # BENCH_DTYPES / BENCH_THREADS (comma lists) narrow the runs, e.g. for the scale sweep
+    dtypes = [getattr(torch, n) for n in os.environ.get("BENCH_DTYPES", "float64,float32").split(",")]
+    thread_counts = [int(n) for n in os.environ.get("BENCH_THREADS", "1,2").split(",")]
+    for dtype in dtypes:
         gen = torch.Generator().manual_seed(1)
         w = weights(c, dtype, gen)
         ids = torch.randint(0, c["V"], (1, t), generator=gen)
         res = {}
-        for threads in (1, 2):
+        for threads in thread_counts:
             torch.set_num_threads(threads)
             res[threads] = run(w, c, ids, steps, repeats, dtype)
         tp = min(res, key=lambda th: res[th][0])
         td = min(res, key=lambda th: res[th][1])
         print(json.dumps({"torch_version": torch.__version__, "config": name,
                           "dtype": str(dtype).replace("torch.", ""), "T": t,
+                          "prefill_s": round(res[tp][0], 4),
                           "prefill_tok_s": round(t / res[tp][0], 2), "prefill_threads": tp,
-                          "decode_tok_s": round(1 / res[td][1], 3), "decode_threads": td}))
+                          "decode_tok_s": round(1 / res[td][1], 3) if steps > 0 else None, "decode_threads": td}))
         del w
 
 
