@@ -17,7 +17,6 @@ import intactkv.tensor.Elementwise;
 import intactkv.tensor.Layout;
 import intactkv.tensor.Tensor;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;

@@ -52,15 +52,12 @@ final class DumpCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
-        LlamaModel m = new LlamaModel(fp);
-        intactkv.quant.QuantConfig config = null;
-        if (quant.any()) {
-            try (ProgressBar bar = new ProgressBar()) {
-                intactkv.quant.QuantizedModel q = quant.build(quant.model, fp, bar);
-                m = q.model();
-                config = q.config();
-            }
+        QuantOptions.Chosen chosen;
+        try (ProgressBar bar = new ProgressBar()) {
+            chosen = quant.choose(fp, bar);
         }
+        LlamaModel m = chosen.model();
+        intactkv.quant.QuantConfig config = chosen.config();
         boolean needTok = input.text != null || intactkv.equals("prompt");
         intactkv.model.text.Tokenizer tok = needTok ? ModelDir.tokenizer(quant.model) : null;
         int[] ids = input.tokens != null ? input.tokens : tok.encode(input.text, true);

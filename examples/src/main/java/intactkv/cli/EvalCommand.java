@@ -6,14 +6,12 @@ import com.google.gson.JsonObject;
 import intactkv.eval.GlossCompletion;
 import intactkv.eval.McItem;
 import intactkv.eval.MultipleChoice;
-import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.model.text.Tokenizer;
 import intactkv.prefix.IntactKvPrefix;
 import intactkv.prefix.PrefixSpec;
 import intactkv.prefix.PrefixedModel;
 import intactkv.quant.QuantConfig;
-import intactkv.quant.QuantizedModel;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -103,15 +101,9 @@ final class EvalCommand implements Callable<Integer> {
         PrintWriter o = spec.commandLine().getOut();
         List<MultipleChoice.ItemScore> scores = new ArrayList<>();
         try (ProgressBar bar = new ProgressBar()) {
-            LlamaModel m;
-            if (quant.any()) {
-                QuantizedModel q = quant.build(quant.model, fp, bar);
-                m = q.model();
-                config = q.config();
-            } else {
-                m = new LlamaModel(fp);
-            }
-            PrefixedModel pm = new PrefixedModel(m, prefix);
+            QuantOptions.Chosen chosen = quant.choose(fp, bar);
+            config = chosen.config();
+            PrefixedModel pm = new PrefixedModel(chosen.model(), prefix);
             for (int i = 0; i < task.items().size(); i++) {
                 scores.add(MultipleChoice.score(pm, tok, prompts.get(i), task.items().get(i)));
                 bar.update("eval", (i + 1.0) / task.items().size());

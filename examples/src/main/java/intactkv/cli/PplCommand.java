@@ -2,7 +2,6 @@ package intactkv.cli;
 
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
-import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.model.text.Tokenizer;
 import intactkv.prefix.IntactKvPrefix;
@@ -11,7 +10,6 @@ import intactkv.prefix.PrefixSpec;
 import intactkv.prefix.PrefixedModel;
 import intactkv.quant.Calibration;
 import intactkv.quant.QuantConfig;
-import intactkv.quant.QuantizedModel;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -59,16 +57,10 @@ final class PplCommand implements Callable<Integer> {
         QuantConfig config = quant.any() ? quant.plannedConfig() : null;
         IntactKvPrefix prefix = PrefixSpec.resolve(intactkv, fp, config, tok);
         Perplexity.requireWindows(tokens.length, seqlen, prefix == null ? 0 : prefix.length());
-        LlamaModel m;
         try (ProgressBar bar = new ProgressBar()) {
-            if (quant.any()) {
-                QuantizedModel q = quant.build(quant.model, fp, bar);
-                m = q.model();
-                config = q.config();
-            } else {
-                m = new LlamaModel(fp);
-            }
-            Perplexity.Result r = Perplexity.evaluate(new PrefixedModel(m, prefix), tokens, seqlen, fp.config().bosTokenId(),
+            QuantOptions.Chosen chosen = quant.choose(fp, bar);
+            config = chosen.config();
+            Perplexity.Result r = Perplexity.evaluate(new PrefixedModel(chosen.model(), prefix), tokens, seqlen, fp.config().bosTokenId(),
                     d -> bar.update("ppl", d));
             String label = config == null ? "fp" : config.label();
             if (json) {

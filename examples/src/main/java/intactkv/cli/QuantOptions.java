@@ -1,5 +1,6 @@
 package intactkv.cli;
 
+import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.model.text.Tokenizer;
 import intactkv.quant.Calibration;
@@ -127,6 +128,19 @@ final class QuantOptions {
             return QuantConfig.read(quantized.resolve(QuantizedModel.CONFIG_FILE)).withRuntime(abits, kvbits);
         }
         return config();
+    }
+
+    /** The model a command runs and its quantization (null config: full precision). */
+    record Chosen(LlamaModel model, QuantConfig config) {
+    }
+
+    /** The model to run: quantized as the flags say (progress on {@code bar}), or {@code fp} itself without them. */
+    Chosen choose(LlamaWeights fp, ProgressBar bar) throws IOException {
+        if (!any()) {
+            return new Chosen(new LlamaModel(fp), null);
+        }
+        QuantizedModel q = build(model, fp, bar);
+        return new Chosen(q.model(), q.config());
     }
 
     /** The quantized model the flags describe, from the full-precision model in {@code fpDir}. */

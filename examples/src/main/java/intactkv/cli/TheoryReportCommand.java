@@ -7,7 +7,6 @@ import intactkv.model.io.AtomicFiles;
 import intactkv.quant.DynamicQuantizer;
 import intactkv.theory.TheoryReport;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;

@@ -3,6 +3,7 @@ package intactkv.eval;
 import intactkv.autograd.GradMode;
 import intactkv.model.LlamaModel;
 import intactkv.model.text.Tokenizer;
+import intactkv.prefix.Perplexity;
 import intactkv.prefix.PrefixedModel;
 import intactkv.tensor.Tensor;
 import java.nio.charset.StandardCharsets;
@@ -165,24 +166,15 @@ public final class MultipleChoice {
 
     /**
      * {@code sum_{t >= from} log softmax(logits[t - 1])[ids[t]]}: the log-likelihood of tokens
-     * {@code from..} of {@code ids} under logits (T, V) of every position, each row's log-sum-exp
-     * taken after subtracting its maximum.
+     * {@code from..} of {@code ids} under logits (T, V) of every position, each term
+     * {@link Perplexity#nll}, the same cross-entropy perplexity sums.
      */
     static double continuationLogLikelihood(Tensor logits, int[] ids, int from) {
         int v = logits.dim(1);
         double[] d = logits.data();
         double sum = 0;
         for (int t = from; t < ids.length; t++) {
-            int off = (t - 1) * v;
-            double max = Double.NEGATIVE_INFINITY;
-            for (int j = 0; j < v; j++) {
-                max = Math.max(max, d[off + j]);
-            }
-            double z = 0;
-            for (int j = 0; j < v; j++) {
-                z += Math.exp(d[off + j] - max);
-            }
-            sum += d[off + ids[t]] - max - Math.log(z);
+            sum -= Perplexity.nll(d, (t - 1) * v, v, ids[t]);
         }
         if (!Double.isFinite(sum)) {
             throw new IllegalStateException("multiple choice: a log-likelihood is " + sum

@@ -91,6 +91,23 @@ public final class Perplexity {
         return new Result(Math.exp(mean), mean, n, seqlen, (long) n * (seqlen - 2));
     }
 
+    /**
+     * The cross-entropy {@code max + log(sum_j exp(x_j - max)) - x_target} of one row of logits
+     * {@code x = d[off .. off + v)}: what every scored position of perplexity and of multiple
+     * choice adds up (the maximum subtracted first, the exponentials summed in vocabulary order).
+     */
+    public static double nll(double[] d, int off, int v, int target) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int j = 0; j < v; j++) {
+            max = Math.max(max, d[off + j]);
+        }
+        double z = 0;
+        for (int j = 0; j < v; j++) {
+            z += Math.exp(d[off + j] - max);
+        }
+        return max + Math.log(z) - d[off + target];
+    }
+
     /** The first row of {@code logits} (T, V) holding a NaN or infinity, or -1. */
     static int firstNonFinite(Tensor logits) {
         int v = logits.dim(1);
@@ -109,16 +126,7 @@ public final class Perplexity {
         double[] d = logits.data();
         double sum = 0;
         for (int t = 1; t < w.length - 1; t++) {
-            int off = t * v;
-            double max = Double.NEGATIVE_INFINITY;
-            for (int j = 0; j < v; j++) {
-                max = Math.max(max, d[off + j]);
-            }
-            double z = 0;
-            for (int j = 0; j < v; j++) {
-                z += Math.exp(d[off + j] - max);
-            }
-            sum += max + Math.log(z) - d[off + w[t + 1]];
+            sum += nll(d, t * v, v, w[t + 1]);
         }
         return sum / (w.length - 2);
     }
