@@ -10,7 +10,7 @@ import pathlib
 import sys
 
 ORDER = ["safetensors", "model.safetensors.index.json", "config.json", "tokenizer.json", "quant_config.json",
-         "prefix", "sharegpt.jsonl", "data.txt"]
+         "prefix", "sharegpt.jsonl", "items.jsonl", "data.txt"]
 
 
 def main(folder):

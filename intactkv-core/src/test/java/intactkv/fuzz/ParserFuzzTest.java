@@ -273,6 +273,24 @@ class ParserFuzzTest {
     }
 
     @Test
+    void multipleChoiceJsonl() throws IOException {
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i + 1 < TEXT.size(); i++) {
+            lines.add("{\"context\": \"" + TEXT.get(i) + "\", \"choices\": [\" " + TEXT.get(i + 1) + "\", \" no\"],"
+                    + " \"label\": " + (i % 2) + ", \"subject\": \"s" + (i % 3) + "\"}");
+        }
+        Path f = tmp.resolve("items.jsonl");
+        fuzz("items.jsonl", 109, r -> {
+            List<String> out = new ArrayList<>(lines);
+            int at = r.nextInt(out.size());
+            Mutator.Case c = Mutator.json(out.get(at), r);
+            out.set(at, new String(c.bytes(), StandardCharsets.UTF_8).replace('\n', ' '));
+            return new Mutator.Case(String.join("\n", out).getBytes(StandardCharsets.UTF_8),
+                    "line " + (at + 1) + ": " + c.what());
+        }, f, f.toString(), keys(lines.get(0)), 0.25, intactkv.eval.McItem::readJsonl);
+    }
+
+    @Test
     void plainDataFile() throws IOException {
         byte[] valid = String.join("\n", TEXT).getBytes(StandardCharsets.UTF_8);
         Path f = tmp.resolve("data.txt");
