@@ -17,9 +17,9 @@ java -version 2>&1 | head -1
 /usr/bin/python3 -c "import torch; print('torch', torch.__version__)"
 for cfg in "${configs[@]}"; do
   for t in 64 128 256 512 1024 2048; do
-    reps=3; [[ $cfg == tinyllama && $t -ge 512 ]] && reps=1
+    reps=3; [[ $cfg == 1m ]] && reps=10; [[ $cfg == tinyllama && $t -ge 512 ]] && reps=1
     out=$( { /usr/bin/time -f "RSS %M" java --add-modules jdk.incubator.vector -XX:ActiveProcessorCount="$threads" \
-        -Xmx14g -XX:+UseParallelGC -cp benchmarks/target/benchmarks.jar intactkv.bench.ModelThroughput "$cfg" "$t" 0 "$reps"; } 2>&1 \
+        -Xmx12g -XX:+UseParallelGC -cp benchmarks/target/benchmarks.jar intactkv.bench.ModelThroughput "$cfg" "$t" 0 "$reps"; } 2>&1 \
         | grep -v "^WARNING: Using incubator")
     json=$(grep '^{' <<<"$out"); rss=$(grep '^RSS' <<<"$out" | awk '{print $2}')
     params=$(sed 's/.*"params": \([0-9]*\).*/\1/' <<<"$json"); secs=$(sed 's/.*"prefill_s": \([0-9.]*\).*/\1/' <<<"$json")
