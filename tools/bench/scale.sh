@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Scale notes (docs/PERFORMANCE.md): prefill time and peak RSS of one process against T (64 ... 2048)
 # for the 1M, 100M-class and TinyLlama shapes, Java then PyTorch float64, each process alone, one
-# thread each (THREADS=2 to change it), random weights. Writes docs/perf/scale.csv and the two PNGs.
-# Arguments: the configs (default: 1m 100m tinyllama). TinyLlama needs about 12 GB free memory.
+# thread each (THREADS=2 to change it), random weights. TinyLlama needs about 16 GB free memory. Writes docs/perf/scale.csv and the two PNGs.
+# Arguments: the configs (default: 1m 100m tinyllama).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mvn -B -q -DskipTests package -pl benchmarks -am
@@ -19,7 +19,7 @@ for cfg in "${configs[@]}"; do
   for t in 64 128 256 512 1024 2048; do
     reps=3; [[ $cfg == 1m ]] && reps=10; [[ $cfg == tinyllama && $t -ge 512 ]] && reps=1
     out=$( { /usr/bin/time -f "RSS %M" java --add-modules jdk.incubator.vector -XX:ActiveProcessorCount="$threads" \
-        -Xmx12g -XX:+UseParallelGC -cp benchmarks/target/benchmarks.jar intactkv.bench.ModelThroughput "$cfg" "$t" 0 "$reps"; } 2>&1 \
+        -Xmx16g -Xmn1g -XX:+UseParallelGC -cp benchmarks/target/benchmarks.jar intactkv.bench.ModelThroughput "$cfg" "$t" 0 "$reps"; } 2>&1 \
         | grep -v "^WARNING: Using incubator")
     json=$(grep '^{' <<<"$out"); rss=$(grep '^RSS' <<<"$out" | awk '{print $2}')
     params=$(sed 's/.*"params": \([0-9]*\).*/\1/' <<<"$json"); secs=$(sed 's/.*"prefill_s": \([0-9.]*\).*/\1/' <<<"$json")
