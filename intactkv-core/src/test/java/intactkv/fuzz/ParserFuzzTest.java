@@ -251,6 +251,16 @@ class ParserFuzzTest {
                 p -> IntactKvPrefix.load(p, config));
     }
 
+    /** A JSONL file with one line mutated as JSON (or as bytes) and the others kept. */
+    static Mutator.Case oneLineMutated(List<String> lines, Random r) {
+        List<String> out = new ArrayList<>(lines);
+        int at = r.nextInt(out.size());
+        Mutator.Case c = Mutator.json(out.get(at), r);
+        out.set(at, new String(c.bytes(), StandardCharsets.UTF_8).replace('\n', ' '));
+        return new Mutator.Case(String.join("\n", out).getBytes(StandardCharsets.UTF_8), "line " + (at + 1) + ": "
+                + c.what());
+    }
+
     @Test
     void shareGptJsonl() throws IOException {
         List<String> lines = new ArrayList<>();
@@ -260,15 +270,7 @@ class ParserFuzzTest {
         }
         Path f = tmp.resolve("sharegpt.jsonl");
         int[] bos = {tok.bosId()};
-        fuzz("sharegpt.jsonl", 107, r -> {
-            // one line mutated as JSON (or as bytes), the others kept
-            List<String> out = new ArrayList<>(lines);
-            int at = r.nextInt(out.size());
-            Mutator.Case c = Mutator.json(out.get(at), r);
-            out.set(at, new String(c.bytes(), StandardCharsets.UTF_8).replace('\n', ' '));
-            return new Mutator.Case(String.join("\n", out).getBytes(StandardCharsets.UTF_8),
-                    "line " + (at + 1) + ": " + c.what());
-        }, f, f.toString(), keys(lines.get(0)), 0.25, p -> CalibrationSample.fromShareGpt(tok, Calibration.readText(p).lines().toList(), bos, 4,
+        fuzz("sharegpt.jsonl", 107, r -> oneLineMutated(lines, r), f, f.toString(), keys(lines.get(0)), 0.25, p -> CalibrationSample.fromShareGpt(tok, Calibration.readText(p).lines().toList(), bos, 4,
                 4096, p.toString()));
     }
 
@@ -280,14 +282,7 @@ class ParserFuzzTest {
                     + " \"label\": " + (i % 2) + ", \"subject\": \"s" + (i % 3) + "\"}");
         }
         Path f = tmp.resolve("items.jsonl");
-        fuzz("items.jsonl", 109, r -> {
-            List<String> out = new ArrayList<>(lines);
-            int at = r.nextInt(out.size());
-            Mutator.Case c = Mutator.json(out.get(at), r);
-            out.set(at, new String(c.bytes(), StandardCharsets.UTF_8).replace('\n', ' '));
-            return new Mutator.Case(String.join("\n", out).getBytes(StandardCharsets.UTF_8),
-                    "line " + (at + 1) + ": " + c.what());
-        }, f, f.toString(), keys(lines.get(0)), 0.25, intactkv.eval.McItem::readJsonl);
+        fuzz("items.jsonl", 109, r -> oneLineMutated(lines, r), f, f.toString(), keys(lines.get(0)), 0.25, intactkv.eval.McItem::readJsonl);
     }
 
     @Test

@@ -7,7 +7,8 @@ import java.io.IOException;
  * the message is {@code SOURCE: WHAT}, where SOURCE is the file (and line, for line-oriented
  * files) and WHAT names the field, tensor or value that is wrong. Every parser of the project
  * (safetensors, index.json, config.json, tokenizer.json, quant_config.json, prefix files,
- * ShareGPT JSONL, plain data files) throws it, and only it, for malformed content; the fuzzing
+ * ShareGPT and multiple-choice JSONL, plain data files) throws it, and only it, for malformed
+ * content; the fuzzing
  * properties in the tests hold them to that (docs/RELIABILITY.md).
  */
 public final class FormatException extends IOException {
