@@ -8,8 +8,7 @@ import java.io.IOException;
  * files) and WHAT names the field, tensor or value that is wrong. Every parser of the project
  * (safetensors, index.json, config.json, tokenizer.json, quant_config.json, prefix files,
  * ShareGPT and multiple-choice JSONL, plain data files) throws it, and only it, for malformed
- * content; the fuzzing
- * properties in the tests hold them to that (docs/RELIABILITY.md).
+ * content; the fuzzing properties in the tests hold them to that (docs/RELIABILITY.md).
  */
 public final class FormatException extends IOException {
     private final String source;
