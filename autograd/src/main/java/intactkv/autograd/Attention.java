@@ -119,18 +119,15 @@ public final class Attention {
                 int row = (head * dm.t + t) * dm.s;
                 // scores of keys 0..keys-1, summed over d_h in order as the GEMM does (row starts at 0)
                 Axpy.combine(q, qRow, 1, dm.dh, kT, 0, dm.s, probs, row, keys);
-                double m = Double.NEGATIVE_INFINITY;
-                for (int s = 0; s < keys; s++) {
+                // key 0 is always visible; with a document mask, keys 1 .. from-1 are as if in the
+                // future (exp(-inf - m) = 0 below)
+                int visible = from == null ? 1 : from[t];
+                probs[row] = probs[row] / scale;
+                double m = probs[row];
+                java.util.Arrays.fill(probs, row + 1, row + visible, Double.NEGATIVE_INFINITY);
+                for (int s = visible; s < keys; s++) {
                     probs[row + s] = probs[row + s] / scale;
                     m = Math.max(m, probs[row + s]);
-                }
-                if (from != null && from[t] > 1) {
-                    // document mask: keys 1 .. from-1 as if in the future (exp(-inf - m) = 0 below)
-                    java.util.Arrays.fill(probs, row + 1, row + from[t], Double.NEGATIVE_INFINITY);
-                    m = probs[row];
-                    for (int s = from[t]; s < keys; s++) {
-                        m = Math.max(m, probs[row + s]);
-                    }
                 }
                 double sum = 0;
                 for (int s = 0; s < keys; s++) {

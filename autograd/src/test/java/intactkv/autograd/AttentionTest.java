@@ -23,6 +23,12 @@ class AttentionTest {
 
     /** The composed form the model used before the fused op, grouped heads as (B, h_kv, g, T, d_h). */
     private static Value composed(Value q, Value k, Value v) {
+        int t = q.shape().dim(2);
+        return composed(q, k, v, Masks.causal(t, k.shape().dim(2) - t));
+    }
+
+    /** The composed form with an additive {@code mask} that broadcasts against the scores (B, h_kv, g, T, p+T). */
+    private static Value composed(Value q, Value k, Value v, Tensor mask) {
         int b = q.shape().dim(0);
         int h = q.shape().dim(1);
         int t = q.shape().dim(2);
@@ -33,7 +39,7 @@ class AttentionTest {
         Value k5 = Shaping.reshape(k, b, hkv, 1, s, dh);
         Value v5 = Shaping.reshape(v, b, hkv, 1, s, dh);
         Value scores = Arithmetic.div(LinearAlgebra.matmulTransB(q5, k5), Value.constant(Tensor.scalar(Math.sqrt(dh))));
-        Value probs = Functional.softmax(Arithmetic.add(scores, Value.constant(Masks.causal(t, s - t))), -1);
+        Value probs = Functional.softmax(Arithmetic.add(scores, Value.constant(mask)), -1);
         return Shaping.reshape(LinearAlgebra.matmul(probs, v5), b, h, t, dh);
     }
 
@@ -100,10 +106,7 @@ class AttentionTest {
     /** The composed form with an explicit additive document mask (B, 1, 1, T, p+T): -inf where the fused op masks. */
     private static Value composedDocumentMasked(Value q, Value k, Value v, int[][] from) {
         int b = q.shape().dim(0);
-        int h = q.shape().dim(1);
         int t = q.shape().dim(2);
-        int dh = q.shape().dim(3);
-        int hkv = k.shape().dim(1);
         int s = k.shape().dim(2);
         double[] mask = new double[b * t * s];
         for (int bi = 0; bi < b; bi++) {
@@ -114,12 +117,7 @@ class AttentionTest {
                 }
             }
         }
-        Value q5 = Shaping.reshape(q, b, hkv, h / hkv, t, dh);
-        Value k5 = Shaping.reshape(k, b, hkv, 1, s, dh);
-        Value v5 = Shaping.reshape(v, b, hkv, 1, s, dh);
-        Value scores = Arithmetic.div(LinearAlgebra.matmulTransB(q5, k5), Value.constant(Tensor.scalar(Math.sqrt(dh))));
-        Value probs = Functional.softmax(Arithmetic.add(scores, Value.constant(Tensor.wrap(mask, b, 1, 1, t, s))), -1);
-        return Shaping.reshape(LinearAlgebra.matmul(probs, v5), b, h, t, dh);
+        return composed(q, k, v, Tensor.wrap(mask, b, 1, 1, t, s));
     }
 
     /** Each query's document start: documents of random lengths 1..6 after key 0, over the p + T keys. */
