@@ -1,5 +1,7 @@
 package intactkv.cli;
 
+import static intactkv.cli.Flags.require;
+
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.model.text.Tokenizer;
@@ -73,12 +75,8 @@ final class CalibrateCommand implements Callable<Integer> {
             throw new IllegalArgumentException("calibrate trains a prefix: use --intactkv prompt, bos or a prefix file");
         }
         PrefixCalibrator.Settings st = new PrefixCalibrator.Settings(lr, warmupRatio, accumulation, steps, clip, seed, 0);
-        if (samples < 1) {
-            throw new IllegalArgumentException("--samples must be >= 1: " + samples);
-        }
-        if (seqlen < 2) {
-            throw new IllegalArgumentException("--seqlen must be >= 2: " + seqlen);
-        }
+        require(samples >= 1, "--samples must be >= 1: " + samples);
+        require(seqlen >= 2, "--seqlen must be >= 2: " + seqlen);
         quant.validate();
         ModelDir.checkOutputFile(out);
         String text = Calibration.readText(data);

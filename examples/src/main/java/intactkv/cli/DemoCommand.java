@@ -1,5 +1,7 @@
 package intactkv.cli;
 
+import static intactkv.cli.Flags.require;
+
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
@@ -78,16 +80,12 @@ final class DemoCommand implements Callable<Integer> {
                     + " shortened run)")
     double calLr;
 
+    /** Zero-shot accuracy on the gloss task: each item's context is its prompt. */
     private static MultipleChoice.TaskResult accuracy(PrefixedModel m, Tokenizer tok, List<McItem> items, ProgressBar bar,
                                                       String stage) {
-        return MultipleChoice.aggregate("gloss", MultipleChoice.scoreAll(m, tok, items,
-                new MultipleChoice.Settings(0, 1234, false), d -> bar.update("acc", d, stage)));
-    }
-
-    private static void require(boolean ok, String message) {
-        if (!ok) {
-            throw new IllegalArgumentException(message);
-        }
+        List<String> prompts = items.stream().map(McItem::context).toList();
+        return MultipleChoice.aggregate("gloss", MultipleChoice.scoreAll(m, tok, items, prompts,
+                d -> bar.update("acc", d, stage)));
     }
 
     @Option(names = "--mc-items", defaultValue = "200", paramLabel = "N",
@@ -221,10 +219,7 @@ final class DemoCommand implements Callable<Integer> {
             j.addProperty("method", a.method());
             j.addProperty("bits", a.bits());
             j.addProperty("intactkv", a.intactkv());
-            j.addProperty("acc", a.r().acc());
-            j.addProperty("acc_stderr", a.r().accStderr());
-            j.addProperty("acc_norm", a.r().accNorm());
-            j.addProperty("acc_norm_stderr", a.r().accNormStderr());
+            EvalCommand.addAccuracy(j, a.r());
             ja.add(j);
         }
         try (OutputFolder folder = OutputFolder.open(out)) { // removed again if anything below fails

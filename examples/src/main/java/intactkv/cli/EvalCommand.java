@@ -1,5 +1,7 @@
 package intactkv.cli;
 
+import static intactkv.cli.Flags.require;
+
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
@@ -80,12 +82,8 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         MultipleChoice.Settings st = new MultipleChoice.Settings(shots, seed, mmlu);
-        if (limit != null && limit < 1) {
-            throw new IllegalArgumentException("--limit must be >= 1: " + limit);
-        }
-        if (source.builtin != null && !source.builtin.equals("gloss")) {
-            throw new IllegalArgumentException("--builtin must be gloss: " + source.builtin);
-        }
+        require(limit == null || limit >= 1, "--limit must be >= 1: " + limit);
+        require(source.builtin == null || source.builtin.equals("gloss"), "--builtin must be gloss: " + source.builtin);
         quant.validate();
         McItem.Task task = source.tasks != null ? McItem.readJsonl(source.tasks)
                 : McItem.Task.of("gloss", GlossCompletion.items(limit != null ? limit : GLOSS_ITEMS, seed));
@@ -99,15 +97,12 @@ final class EvalCommand implements Callable<Integer> {
         List<String> prompts = prompts(task, st, tok, fp.config().maxPositionEmbeddings(),
                 prefix == null ? 0 : prefix.length());
         PrintWriter o = spec.commandLine().getOut();
-        List<MultipleChoice.ItemScore> scores = new ArrayList<>();
+        List<MultipleChoice.ItemScore> scores;
         try (ProgressBar bar = new ProgressBar()) {
             QuantOptions.Chosen chosen = quant.choose(fp, bar);
             config = chosen.config();
-            PrefixedModel pm = new PrefixedModel(chosen.model(), prefix);
-            for (int i = 0; i < task.items().size(); i++) {
-                scores.add(MultipleChoice.score(pm, tok, prompts.get(i), task.items().get(i)));
-                bar.update("eval", (i + 1.0) / task.items().size());
-            }
+            scores = MultipleChoice.scoreAll(new PrefixedModel(chosen.model(), prefix), tok, task.items(), prompts,
+                    d -> bar.update("eval", d));
         }
         Map<String, List<MultipleChoice.ItemScore>> bySubject = new LinkedHashMap<>();
         for (int i = 0; i < scores.size(); i++) {
@@ -127,10 +122,7 @@ final class EvalCommand implements Callable<Integer> {
                 JsonObject j = new JsonObject();
                 j.addProperty("task", r.task());
                 j.addProperty("items", r.items());
-                j.addProperty("acc", r.acc());
-                j.addProperty("acc_stderr", r.accStderr());
-                j.addProperty("acc_norm", r.accNorm());
-                j.addProperty("acc_norm_stderr", r.accNormStderr());
+                addAccuracy(j, r);
                 arr.add(j);
             }
             JsonObject root = new JsonObject();
@@ -147,18 +139,22 @@ final class EvalCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** acc, acc_norm and their standard errors as JSON fields of {@code j} (eval's --json and the demo's results.json). */
+    static void addAccuracy(JsonObject j, MultipleChoice.TaskResult r) {
+        j.addProperty("acc", r.acc());
+        j.addProperty("acc_stderr", r.accStderr());
+        j.addProperty("acc_norm", r.accNorm());
+        j.addProperty("acc_norm_stderr", r.accNormStderr());
+    }
+
     /** The prompt of every item, each checked against the model's context length before anything is scored. */
     static List<String> prompts(McItem.Task task, MultipleChoice.Settings st, Tokenizer tok, int maxLen, int prefixLen) {
         List<String> out = new ArrayList<>();
         for (int i = 0; i < task.items().size(); i++) {
             String p;
-            try {
-                p = MultipleChoice.prompt(task.items(), i, st);
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException(task.where().get(i) + ": " + e.getMessage(), e);
-            }
             int len;
             try {
+                p = MultipleChoice.prompt(task.items(), i, st);
                 len = MultipleChoice.longestInput(tok, p, task.items().get(i)) + Math.max(0, prefixLen - 1);
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(task.where().get(i) + ": " + e.getMessage(), e);

@@ -1,5 +1,7 @@
 package intactkv.cli;
 
+import static intactkv.cli.Flags.require;
+
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.model.text.Tokenizer;
@@ -111,12 +113,6 @@ final class QuantOptions {
             }
         }
         config(); // the combination itself (e.g. --wbits without --method)
-    }
-
-    private static void require(boolean ok, String message) {
-        if (!ok) {
-            throw new IllegalArgumentException(message);
-        }
     }
 
     /**

@@ -1,5 +1,7 @@
 package intactkv.cli;
 
+import static intactkv.cli.Flags.require;
+
 import com.google.gson.GsonBuilder;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
@@ -46,12 +48,8 @@ final class TheoryReportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (heads < 1) {
-            throw new IllegalArgumentException("--heads must be >= 1: " + heads);
-        }
-        if (kvbits < 2 || kvbits > 16) {
-            throw new IllegalArgumentException("--kvbits must be in 2..16: " + kvbits);
-        }
+        require(heads >= 1, "--heads must be >= 1: " + heads);
+        require(kvbits >= 2 && kvbits <= 16, "--kvbits must be in 2..16: " + kvbits);
         ModelDir.checkOutput(out);
         if (model != null) {
             ModelDir.check(model);

@@ -1,5 +1,7 @@
 package intactkv.cli;
 
+import static intactkv.cli.Flags.require;
+
 import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaWeights;
 import intactkv.model.io.AtomicFiles;
@@ -205,12 +207,6 @@ final class TrainCommand implements Callable<Integer> {
         require(ffn >= 1, "--ffn must be >= 1: " + ffn);
         require(vocab >= 260, "--vocab must be >= 260 (256 byte pieces, <unk>, <s>, </s> and the alphabet): " + vocab);
         ModelDir.checkOutput(out);
-    }
-
-    private static void require(boolean ok, String message) {
-        if (!ok) {
-            throw new IllegalArgumentException(message);
-        }
     }
 
     /** Tokenizes documents joined with "\n\n", in chunks of 2000 documents joined by two newline tokens. */

@@ -183,12 +183,18 @@ public final class MultipleChoice {
         return sum;
     }
 
-    /** Scores every item of a task; {@code progress} gets the fraction done. */
-    public static List<ItemScore> scoreAll(PrefixedModel model, Tokenizer tok, List<McItem> items, Settings st,
+    /**
+     * Scores item i after {@code prompts.get(i)} (from {@link #prompt}, checked by the caller) for
+     * every item; {@code progress} gets the fraction done.
+     */
+    public static List<ItemScore> scoreAll(PrefixedModel model, Tokenizer tok, List<McItem> items, List<String> prompts,
                                            DoubleConsumer progress) {
+        if (prompts.size() != items.size()) {
+            throw new IllegalArgumentException(prompts.size() + " prompts for " + items.size() + " items");
+        }
         List<ItemScore> out = new ArrayList<>();
         for (int i = 0; i < items.size(); i++) {
-            out.add(score(model, tok, prompt(items, i, st), items.get(i)));
+            out.add(score(model, tok, prompts.get(i), items.get(i)));
             progress.accept((i + 1.0) / items.size());
         }
         return out;

@@ -62,16 +62,20 @@ public final class JsonFields {
     /** The raw value of a present field, or an error naming it as missing. */
     public JsonElement required(String key) throws FormatException {
         if (!has(key)) {
-            throw new FormatException(source, "missing field '" + path(key) + "'");
+            throw missing(key);
         }
         return object.get(key);
+    }
+
+    private FormatException missing(String key) {
+        return new FormatException(source, "missing field '" + path(key) + "'");
     }
 
     /** An integer field in [min, max]; {@code dflt} when absent or null (null: required). */
     public int integer(String key, Integer dflt, int min, int max) throws FormatException {
         if (!has(key)) {
             if (dflt == null) {
-                throw new FormatException(source, "missing field '" + path(key) + "'");
+                throw missing(key);
             }
             return dflt;
         }
@@ -107,7 +111,7 @@ public final class JsonFields {
         }
         if (!has(key)) {
             if (dflt == null) {
-                throw new FormatException(source, "missing field '" + path(key) + "'");
+                throw missing(key);
             }
             return dflt;
         }
@@ -124,7 +128,7 @@ public final class JsonFields {
     public boolean bool(String key, Boolean dflt) throws FormatException {
         if (!has(key)) {
             if (dflt == null) {
-                throw new FormatException(source, "missing field '" + path(key) + "'");
+                throw missing(key);
             }
             return dflt;
         }
@@ -139,7 +143,7 @@ public final class JsonFields {
     public String string(String key, String dflt) throws FormatException {
         if (!has(key)) {
             if (dflt == null) {
-                throw new FormatException(source, "missing field '" + path(key) + "'");
+                throw missing(key);
             }
             return dflt;
         }
