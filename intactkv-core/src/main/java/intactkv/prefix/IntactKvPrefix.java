@@ -44,13 +44,14 @@ public record IntactKvPrefix(int[] ids, List<Tensor> keys, List<Tensor> values, 
         for (int l = 0; l < keys.size(); l++) {
             Shape k = keys.get(l).shape();
             if (k.rank() != 3 || k.dim(1) != ids.length || !k.equals(values.get(l).shape())) {
-                throw new IllegalArgumentException("prefix layer " + l + ": K " + k + " and V " + values.get(l).shape()
-                        + " must both be (h_kv, p, d_h) with p = " + ids.length);
+                throw new IllegalArgumentException("prefix layer " + l + ": K ('k." + l + "') " + k + " and V ('v." + l
+                        + "') " + values.get(l).shape() + " must both be (h_kv, p, d_h) with p = " + ids.length
+                        + " (the number of prefix ids)");
             }
         }
         if (logits.rank() != 2 || logits.dim(0) != ids.length) {
-            throw new IllegalArgumentException("prefix logits must be (p, V) with p = " + ids.length + ", got "
-                    + logits.shape());
+            throw new IllegalArgumentException("prefix logits ('prefix_logits') must be (p, V) with p = " + ids.length
+                    + ", got " + logits.shape());
         }
     }
 
@@ -142,16 +143,17 @@ public record IntactKvPrefix(int[] ids, List<Tensor> keys, List<Tensor> values, 
     /** Checks that this prefix fits {@code c} (layers, KV heads, head dimension, vocabulary); {@code source} names it. */
     public void requireFits(LlamaConfig c, String source) {
         if (keys.size() != c.numHiddenLayers()) {
-            throw new IllegalArgumentException(source + ": prefix has " + keys.size() + " layers, the model has "
-                    + c.numHiddenLayers() + " (a prefix from another model?)");
+            throw new IllegalArgumentException(source + ": prefix has " + keys.size() + " layers ('k.0' .. 'k."
+                    + (keys.size() - 1) + "'), the model has " + c.numHiddenLayers() + " (a prefix from another model?)");
         }
         Shape k = keys.get(0).shape();
         if (k.dim(0) != c.numKeyValueHeads() || k.dim(2) != c.headDim()) {
-            throw new IllegalArgumentException(source + ": prefix K/V have shape " + k + ", the model needs (h_kv, p, d_h) = ("
+            throw new IllegalArgumentException(source + ": prefix K/V ('k.0', 'v.0', ...) have shape " + k
+                    + ", the model needs (h_kv, p, d_h) = ("
                     + c.numKeyValueHeads() + ", p, " + c.headDim() + ")");
         }
         if (logits.dim(1) != c.vocabSize()) {
-            throw new IllegalArgumentException(source + ": prefix logits cover " + logits.dim(1)
+            throw new IllegalArgumentException(source + ": prefix logits ('prefix_logits') cover " + logits.dim(1)
                     + " tokens, the model's vocabulary has " + c.vocabSize());
         }
     }
@@ -209,26 +211,9 @@ public record IntactKvPrefix(int[] ids, List<Tensor> keys, List<Tensor> values, 
                 k.add(r.readFinite("k." + l));
                 v.add(r.readFinite("v." + l));
             }
-            for (int l = 0; l < k.size(); l++) {
-                Shape ks = k.get(l).shape();
-                if (ks.rank() != 3 || ks.dim(1) != ids.length || !ks.equals(v.get(l).shape())) {
-                    throw new FormatException(file, "tensors 'k." + l + "' " + ks + " and 'v." + l + "' "
-                            + v.get(l).shape() + " must both be (h_kv, p, d_h) with p = " + ids.length
-                            + " (the length of 'prefix_ids')");
-                }
-            }
-            if (k.size() != c.numHiddenLayers()) {
-                throw new FormatException(file, "has tensors 'k.0' .. 'k." + (k.size() - 1) + "' for " + k.size()
-                        + " layers, the model has " + c.numHiddenLayers() + " (a prefix from another model?)");
-            }
-            Tensor logits = r.readFinite("prefix_logits");
-            if (logits.shape().rank() != 2 || logits.dim(0) != ids.length || logits.dim(1) != c.vocabSize()) {
-                throw new FormatException(file, "tensor 'prefix_logits' has shape " + logits.shape() + ", expected (p, V) = ("
-                        + ids.length + ", " + c.vocabSize() + ")");
-            }
             IntactKvPrefix p;
             try {
-                p = new IntactKvPrefix(ids, k, v, logits);
+                p = new IntactKvPrefix(ids, k, v, r.readFinite("prefix_logits"));
                 p.requireFits(c, file.toString());
             } catch (IllegalArgumentException e) {
                 String m = e.getMessage();
