@@ -187,13 +187,14 @@ public final class Trainer {
      * query's own document only, so [BOS] is the one key all queries share.
      */
     static int[] documentMask(int[] window, int newline) {
+        int[] starts = documentStarts(window, newline); // 0, then each position after a "\n\n"
         int[] from = new int[window.length];
-        int start = 1;
+        int k = 0;
         for (int t = 0; t < window.length; t++) {
-            if (t >= 3 && window[t - 1] == newline && window[t - 2] == newline) {
-                start = t;
+            while (k + 1 < starts.length && starts[k + 1] <= t) {
+                k++;
             }
-            from[t] = Math.max(1, start);
+            from[t] = Math.max(1, starts[k]); // the first document starts after [BOS]
         }
         return from;
     }
