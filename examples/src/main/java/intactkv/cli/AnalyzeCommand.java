@@ -189,7 +189,7 @@ final class AnalyzeCommand implements Callable<Integer> {
             }
             QuantizedModel q;
             try (ProgressBar bar = new ProgressBar()) {
-                q = qo.build(quant.model, fp, bar);
+                q = qo.build(fp, bar);
             }
             double[] mse = PivotAnalysis.lastLayerMseBySize(fpModel, PrefixSpec.generator(fp, q.config()), q.model(), ids, k);
             o.printf("last-layer output MSE of %s against IntactKV size (positions >= %d):%n", q.config().label(), k);

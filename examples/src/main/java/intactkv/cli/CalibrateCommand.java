@@ -91,7 +91,7 @@ final class CalibrateCommand implements Callable<Integer> {
                 ? CalibrationSample.fromShareGpt(tok, text.lines().toList(), prefix.ids(), samples, seqlen, data.toString())
                 : CalibrationSample.fromText(tok, text, prefix.ids(), samples, seqlen, seed, data.toString());
         try (ProgressBar bar = new ProgressBar()) {
-            QuantizedModel q = quant.build(quant.model, fp, bar);
+            QuantizedModel q = quant.build(fp, bar);
             LlamaModel fpModel = PrefixSpec.generator(fp, q.config());
             PrefixCalibrator.Result r = new PrefixCalibrator(fpModel, q.model()).calibrate(prefix, set, st,
                     (step, total, loss) -> bar.update("calibrate", (double) step / total,

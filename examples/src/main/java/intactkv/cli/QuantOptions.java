@@ -135,23 +135,20 @@ final class QuantOptions {
         if (!any()) {
             return new Chosen(new LlamaModel(fp), null);
         }
-        QuantizedModel q = build(model, fp, bar);
+        QuantizedModel q = build(fp, bar);
         return new Chosen(q.model(), q.config());
     }
 
-    /** The quantized model the flags describe, from the full-precision model in {@code fpDir}. */
-    QuantizedModel build(Path fpDir, LlamaWeights fp, ProgressBar bar) throws IOException {
-        validate();
+    /** The quantized model the flags describe, from the full-precision weights {@code fp} of --model. */
+    QuantizedModel build(LlamaWeights fp, ProgressBar bar) throws IOException {
+        validate(); // among others: a method that needs calibration has --calib
         if (quantized != null) {
             return QuantizedModel.load(quantized, fp.config(), abits, kvbits);
         }
         QuantConfig c = config();
         List<int[]> cal = null;
         if (c.method().needsCalibration()) {
-            if (calib == null) {
-                throw new IllegalArgumentException("--method " + c.method().id() + " needs calibration text: add --calib FILE");
-            }
-            Tokenizer tok = ModelDir.tokenizer(fpDir);
+            Tokenizer tok = ModelDir.tokenizer(model);
             cal = Calibration.windows(tok, Calibration.readText(calib), nsamples, calibSeqlen, seed, calib.toString());
         }
         return QuantizedModel.quantize(fp, c, cal, (stage, done) -> bar.update(stage, done));

@@ -71,7 +71,7 @@ final class QuantizeCommand implements Callable<Integer> {
         QuantizedModel q;
         long t0 = System.nanoTime();
         try (ProgressBar bar = new ProgressBar()) {
-            q = quant.build(quant.model, fp, bar);
+            q = quant.build(fp, bar);
         }
         // write everything into a sibling temporary directory, then move it into place
         Files.createDirectories(target.getParent());
