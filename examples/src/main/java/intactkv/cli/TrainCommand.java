@@ -101,6 +101,11 @@ final class TrainCommand implements Callable<Integer> {
             + " counting), so [BOS] is the one token all its queries share; in [0, 1] (default ${DEFAULT-VALUE})")
     double isolateFraction;
 
+    @Option(names = "--schedule", defaultValue = "cosine", paramLabel = "S", description = "learning rate after the"
+            + " warm-up: cosine (decays to 0 at --steps) or constant (the peak held, so a run stopped at step s is"
+            + " reproduced by --steps s) (default ${DEFAULT-VALUE})")
+    String schedule;
+
     @Option(names = "--seed", defaultValue = "1", description = "seed (default ${DEFAULT-VALUE})")
     long seed;
 
@@ -139,7 +144,7 @@ final class TrainCommand implements Callable<Integer> {
                 Math.max(2048, seqlen), false, tok.bosId(), tok.eosId());
         Trainer.Config tc = new Trainer.Config(c, seqlen, batch, steps, lr, warmup, weightDecay, 1.0, evalEvery, 8,
                 checkpointEvery, seed, 0.02, backcopyFraction, backcopyTriggers,
-                backcopyBranching, isolateFraction);
+                backcopyBranching, isolateFraction, Trainer.Schedule.valueOf(schedule.toUpperCase(Locale.ROOT)));
         Trainer trainer = new Trainer(tc, train, Trainer.documentStarts(train, newline), valid, newline);
         if (trainer.backcopy() != null) {
             o.printf("back-copy: %.0f%% of the sequences are Bigram-Backcopy; triggers %s%n", 100 * backcopyFraction,
@@ -196,6 +201,8 @@ final class TrainCommand implements Callable<Integer> {
         require(backcopyTriggers >= 1, "--backcopy-triggers must be >= 1: " + backcopyTriggers);
         require(backcopyBranching >= 0, "--backcopy-branching must be >= 0 (0 = all successors): " + backcopyBranching);
         require(isolateFraction >= 0 && isolateFraction <= 1, "--isolate-fraction must be in [0, 1]: " + isolateFraction);
+        require(schedule.equals("cosine") || schedule.equals("constant"), "--schedule must be cosine or constant: "
+                + schedule);
         // the model shape, checked here so that a bad one fails before the tokenizer is trained
         require(dim >= 2, "--dim must be >= 2: " + dim);
         require(heads >= 1 && dim % heads == 0, "--dim " + dim + " must be a multiple of --heads " + heads);

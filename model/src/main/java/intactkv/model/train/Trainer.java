@@ -34,7 +34,7 @@ import java.util.Random;
 /**
  * Trains a LLaMA from scratch with the project's autograd engine: next-token cross-entropy on
  * batches of windows that start at a document boundary with [BOS] in front (as the perplexity
- * protocol's windows have), AdamW with linear warm-up and cosine decay, global gradient-norm
+ * protocol's windows have), AdamW with linear warm-up and cosine decay (or a constant rate), global gradient-norm
  * clipping, periodic validation and atomic, resumable checkpoints.
  *
  * <p>Determinism: the batch of step s is drawn from {@code new Random(stepSeed(seed, s))}, so a resumed
@@ -47,8 +47,11 @@ public final class Trainer {
     public record Config(LlamaConfig model, int seqlen, int batch, int steps, double lr, int warmup,
                          double weightDecay, double clip, int evalEvery, int evalWindows, int checkpointEvery,
                          long seed, double initStd, double backcopyFraction, int backcopyTriggers,
-                         int backcopyBranching, double isolateFraction) {
+                         int backcopyBranching, double isolateFraction, Schedule schedule) {
         public Config {
+            if (schedule == null) {
+                throw new IllegalArgumentException("invalid training settings: no learning-rate schedule");
+            }
             if (seqlen < 2 || batch < 1 || steps < 1 || !(lr > 0) || warmup < 0 || warmup > steps || weightDecay < 0
                     || !(clip > 0) || evalEvery < 1 || evalWindows < 1 || checkpointEvery < 1 || !(initStd > 0)
                     || !(backcopyFraction >= 0 && backcopyFraction < 1) || backcopyTriggers < 1 || backcopyBranching < 0
@@ -59,6 +62,21 @@ public final class Trainer {
                         + ", backcopy fraction " + backcopyFraction + " (in [0, 1)), triggers " + backcopyTriggers
                         + ", branching " + backcopyBranching + ", isolate fraction " + isolateFraction + " (in [0, 1])");
             }
+        }
+    }
+
+    /**
+     * The learning-rate schedule after the linear warm-up: HF's cosine decay to 0 at the last step
+     * ({@code get_cosine_schedule_with_warmup}), or the peak rate held
+     * ({@code get_constant_schedule_with_warmup}), whose rate at a step does not depend on
+     * {@code steps}, so a run stopped at step s is reproduced exactly by {@code --steps s}.
+     */
+    public enum Schedule {
+        COSINE, CONSTANT;
+
+        LrSchedule of(double lr, int warmup, int steps) {
+            return this == COSINE ? LrSchedule.cosineWithWarmup(lr, warmup, steps)
+                    : LrSchedule.constantWithWarmup(lr, warmup);
         }
     }
 
@@ -290,7 +308,7 @@ public final class Trainer {
         }
         LlamaModel m = new LlamaModel(w);
         List<Parameter> params = w.parameters();
-        LrSchedule schedule = LrSchedule.cosineWithWarmup(cfg.lr(), cfg.warmup(), cfg.steps());
+        LrSchedule schedule = cfg.schedule().of(cfg.lr(), cfg.warmup(), cfg.steps());
         double recent = Double.NaN;
         for (int step = start; step < cfg.steps(); step++) {
             long t0 = System.nanoTime();

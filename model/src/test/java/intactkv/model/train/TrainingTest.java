@@ -2,6 +2,7 @@ package intactkv.model.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import intactkv.model.LlamaConfig;
@@ -57,13 +58,17 @@ class TrainingTest {
     }
 
     static Trainer trainer(Tokenizer tok, int steps, double backcopy, double isolate) {
+        return trainer(tok, steps, backcopy, isolate, Trainer.Schedule.COSINE);
+    }
+
+    static Trainer trainer(Tokenizer tok, int steps, double backcopy, double isolate, Trainer.Schedule schedule) {
         int newline = tok.id("<0x0A>");
         List<String> docs = corpus();
         int[] train = stream(tok, docs.subList(0, 250), newline);
         int[] valid = stream(tok, docs.subList(250, 300), newline);
         LlamaConfig c = new LlamaConfig(16, 32, 2, 2, 2, 1e-5, 10000, tok.vocabSize(), 64, false, 1, 2);
         Trainer.Config tc = new Trainer.Config(c, 24, 4, steps, 1e-2, 2, 0.0, 1.0, 5, 2, 4, 3, 0.1, backcopy,
-                2, 0, isolate);
+                2, 0, isolate, schedule);
         return new Trainer(tc, train, Trainer.documentStarts(train, newline), valid, newline);
     }
 
@@ -109,6 +114,52 @@ class TrainingTest {
         LlamaWeights resumed = trainer(tok, 10).train(tmp.resolve("resumed"), record);
         assertArrayEquals(full.embed().data().data(), resumed.embed().data().data(), 0.0);
         assertArrayEquals(full.block(1).down().data().data(), resumed.block(1).down().data().data(), 0.0);
+    }
+
+    /**
+     * With the constant schedule the rate holds the peak after the warm-up, and a run of 8 steps
+     * ends with the weights a 10-step run has after its 8th step (its checkpoint): the length of
+     * the run does not enter the schedule. With cosine it does, so 8 cosine steps differ.
+     */
+    @Test
+    void constantScheduleMakesAStoppedRunReproducible() throws Exception {
+        Path f = tmp.resolve("tokenizer.json");
+        BpeTrainer.write(BpeTrainer.train(corpus(), 300), f);
+        Tokenizer tok = Tokenizer.load(f);
+        List<Double> rates = new ArrayList<>();
+        Trainer.Listener stopAt9 = new Trainer.Listener() {
+            @Override
+            public void progress(Trainer.Progress p) {
+                rates.add(p.lr());
+                if (p.step() == 9) { // after the checkpoint at step 8 (every 4 steps)
+                    throw new IllegalStateException("stop");
+                }
+            }
+
+            @Override
+            public void eval(Trainer.Eval e) {
+            }
+        };
+        Trainer.Listener quiet = new Trainer.Listener() {
+            @Override
+            public void progress(Trainer.Progress p) {
+            }
+
+            @Override
+            public void eval(Trainer.Eval e) {
+            }
+        };
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> trainer(tok, 10, 0, 0, Trainer.Schedule.CONSTANT).train(tmp.resolve("ten"), stopAt9));
+        assertEquals(List.of(0.0, 5e-3, 1e-2, 1e-2, 1e-2, 1e-2, 1e-2, 1e-2, 1e-2), rates,
+                "a warm-up of 2 steps, then the peak");
+        LlamaWeights tenAt8 = LlamaWeights.load(tmp.resolve("ten/checkpoint"), true);
+        LlamaWeights eight = trainer(tok, 8, 0, 0, Trainer.Schedule.CONSTANT).train(tmp.resolve("eight"), quiet);
+        assertArrayEquals(eight.embed().data().data(), tenAt8.embed().data().data(), 0.0);
+        assertArrayEquals(eight.block(1).down().data().data(), tenAt8.block(1).down().data().data(), 0.0);
+        LlamaWeights cosine = trainer(tok, 8).train(tmp.resolve("eight-cosine"), quiet);
+        assertFalse(java.util.Arrays.equals(eight.embed().data().data(), cosine.embed().data().data()),
+                "cosine decays over the run's length, so 8 cosine steps differ from 8 constant ones");
     }
 
     /**
