@@ -138,9 +138,31 @@ public final class Attention {
                 for (int s = 0; s < keys; s++) {
                     probs[row + s] = probs[row + s] / sum;
                 }
-                // output row: sum over keys in order of P_ts v_s
-                Axpy.combine(probs, row, 1, keys, v, kvOff, dm.dh, out, (head * dm.t + t) * dm.dh, dm.dh);
+                if (t % 4 == 3) { // output rows t-3..t: sum over keys in order of P_ts v_s
+                    weightedSum4(probs, (head * dm.t + t - 3) * dm.s, dm.s, keys - 3, v, kvOff, dm.dh, out,
+                            (head * dm.t + t - 3) * dm.dh);
+                }
             }
+            for (int t = dm.t - dm.t % 4; t < dm.t; t++) { // the last rows, fewer than four
+                Axpy.combine(probs, (head * dm.t + t) * dm.s, 1, dm.p + t + 1, v, kvOff, dm.dh, out,
+                        (head * dm.t + t) * dm.dh, dm.dh);
+            }
+        }
+    }
+
+    /**
+     * Four consecutive query rows of {@code out += P V} (rows of P at stride {@code ldp}, the
+     * first with {@code keys} keys, each next with one more; rows of V and of out at stride
+     * {@code dh}): the keys all four share in one {@link Axpy#combine4}, then each row's extra keys,
+     * so each output still sums its keys 0, 1, ... in order, as one {@link Axpy#combine} per row
+     * would. Also dQ = dS K in the backward, which has the same shape.
+     */
+    private static void weightedSum4(double[] p, int p0, int ldp, int keys, double[] v, int vOff, int dh,
+                                     double[] out, int o0) {
+        Axpy.combine4(p, p0, p0 + ldp, p0 + 2 * ldp, p0 + 3 * ldp, 1, keys, v, vOff, dh, out, o0, o0 + dh,
+                o0 + 2 * dh, o0 + 3 * dh, dh);
+        for (int r = 1; r < 4; r++) {
+            Axpy.combine(p, p0 + r * ldp + keys, 1, r, v, vOff + keys * dh, dh, out, o0 + r * dh, dh);
         }
     }
 
@@ -173,8 +195,14 @@ public final class Attention {
                 for (int s = 0; s < keys; s++) {
                     ds[dRow + s] = probs[row + s] * (ds[dRow + s] - dot) / scale;
                 }
-                // dL/dQ_t = sum_s dS_ts K_s
-                Axpy.combine(ds, dRow, 1, keys, k, kvOff, dm.dh, gq, tRow, dm.dh);
+                if (t % 4 == 3) { // dL/dQ_t = sum_s dS_ts K_s for rows t-3..t
+                    weightedSum4(ds, (gi * dm.t + t - 3) * dm.s, dm.s, keys - 3, k, kvOff, dm.dh, gq,
+                            (head * dm.t + t - 3) * dm.dh);
+                }
+            }
+            for (int t = dm.t - dm.t % 4; t < dm.t; t++) {
+                Axpy.combine(ds, (gi * dm.t + t) * dm.s, 1, dm.p + t + 1, k, kvOff, dm.dh, gq,
+                        (head * dm.t + t) * dm.dh, dm.dh);
             }
         }
         // dL/dK_s = sum_t dS_ts Q_t and dL/dV_s = sum_t P_ts G_t, over the group's heads then t in order
@@ -182,18 +210,44 @@ public final class Attention {
             int head = bi * dm.h + kvh * dm.g + gi;
             int rows = head * dm.t * dm.s;
             int qRows = head * dm.t * dm.dh;
-            for (int s = 0; s < dm.s; s++) {
-                int t0 = Math.max(0, s - dm.p);
-                if (t0 >= dm.t) {
-                    continue;
+            // keys s0..s0+3 together: each key's first queries (t0(s) .. t0(s0+3)-1) alone, then the queries
+            // all four see in one combine4, so every key still sums its queries t0(s), t0(s)+1, ... in order
+            int s0 = 0;
+            for (; s0 + 4 <= dm.s; s0 += 4) {
+                int tj = Math.max(0, s0 + 3 - dm.p);
+                for (int s = s0; s < s0 + 3; s++) {
+                    int t0 = Math.max(0, s - dm.p);
+                    keyRows(dm, gi, rows, qRows, kvOff, s, t0, tj - t0, ds, probs, q, g, gk, gv);
                 }
-                int cOff = rows + t0 * dm.s + s;
-                int dOff = (gi * dm.t + t0) * dm.s + s;
-                int kvRow = kvOff + s * dm.dh;
-                Axpy.combine(ds, dOff, dm.s, dm.t - t0, q, qRows + t0 * dm.dh, dm.dh, gk, kvRow, dm.dh);
-                Axpy.combine(probs, cOff, dm.s, dm.t - t0, g, qRows + t0 * dm.dh, dm.dh, gv, kvRow, dm.dh);
+                int d0 = (gi * dm.t + tj) * dm.s + s0;
+                int c0 = rows + tj * dm.s + s0;
+                int k0 = kvOff + s0 * dm.dh;
+                int qt = qRows + tj * dm.dh;
+                int dh = dm.dh;
+                Axpy.combine4(ds, d0, d0 + 1, d0 + 2, d0 + 3, dm.s, dm.t - tj, q, qt, dh, gk, k0, k0 + dh,
+                        k0 + 2 * dh, k0 + 3 * dh, dh);
+                Axpy.combine4(probs, c0, c0 + 1, c0 + 2, c0 + 3, dm.s, dm.t - tj, g, qt, dh, gv, k0, k0 + dh,
+                        k0 + 2 * dh, k0 + 3 * dh, dh);
+            }
+            for (int s = s0; s < dm.s; s++) {
+                int t0 = Math.max(0, s - dm.p);
+                keyRows(dm, gi, rows, qRows, kvOff, s, t0, dm.t - t0, ds, probs, q, g, gk, gv);
             }
         }
+    }
+
+    /**
+     * dL/dK_s += sum_t dS_ts Q_t and dL/dV_s += sum_t P_ts G_t over the {@code count} queries from
+     * {@code t0}, in order, for key s of head {@code gi} of the group.
+     */
+    private static void keyRows(Dims dm, int gi, int rows, int qRows, int kvOff, int s, int t0, int count,
+                                double[] ds, double[] probs, double[] q, double[] g, double[] gk, double[] gv) {
+        if (count <= 0) {
+            return;
+        }
+        int kvRow = kvOff + s * dm.dh;
+        Axpy.combine(ds, (gi * dm.t + t0) * dm.s + s, dm.s, count, q, qRows + t0 * dm.dh, dm.dh, gk, kvRow, dm.dh);
+        Axpy.combine(probs, rows + t0 * dm.s + s, dm.s, count, g, qRows + t0 * dm.dh, dm.dh, gv, kvRow, dm.dh);
     }
 
     private static void checkVisibleFrom(Dims dm, int[][] visibleFrom) {

@@ -93,6 +93,97 @@ class AttentionTest {
         }
     }
 
+    /**
+     * The backward sums in the order its Javadoc states, bit for bit: a scalar loop, one
+     * {@code Math.fma} per term, dP_ts = G_t . V_s over d_h, dS = P (dP - sum_s dP P) / sqrt(d_h),
+     * dQ_t = sum_s dS_ts K_s over keys in order, dK_s = sum over the group's heads, then queries t in
+     * order, of dS_ts Q_t, and dV_s likewise of P_ts G_t. The kernel blocks queries and keys by four
+     * (Axpy.combine4); these sizes cover T below, at and past multiples of four, a past and GQA.
+     */
+    @Test
+    void backwardSumsInTheStatedOrder() {
+        int[][] cases = {{1, 2, 2, 3, 0, 16}, {2, 4, 2, 9, 0, 8}, {1, 4, 2, 23, 5, 16}, {1, 2, 1, 40, 0, 6},
+            {1, 1, 1, 8, 2, 16}};
+        for (int[] c : cases) {
+            int b = c[0];
+            int h = c[1];
+            int hkv = c[2];
+            int t = c[3];
+            int p = c[4];
+            int dh = c[5];
+            int s = p + t;
+            int g = h / hkv;
+            Tensor q = Init.normal(rng, 1.5, b, h, t, dh);
+            Tensor k = Init.normal(rng, 1.5, b, hkv, s, dh);
+            Tensor v = Init.normal(rng, 1.0, b, hkv, s, dh);
+            Tensor go = Init.normal(rng, 1.0, b, h, t, dh);
+            Value[] in = {Value.param(q.copy()), Value.param(k.copy()), Value.param(v.copy())};
+            Attention.Result r = Attention.causalWithProbs(in[0], in[1], in[2]);
+            r.output().backward(go);
+            double[] pr = r.probs().data();
+            double[] gq = new double[q.data().length];
+            double[] gk = new double[k.data().length];
+            double[] gv = new double[v.data().length];
+            double[] qd = q.data();
+            double[] kd = k.data();
+            double[] vd = v.data();
+            double[] gd = go.data();
+            for (int bi = 0; bi < b; bi++) {
+                for (int kvh = 0; kvh < hkv; kvh++) {
+                    int kv = (bi * hkv + kvh) * s * dh;
+                    double[][] ds = new double[g][t * s];
+                    for (int gi = 0; gi < g; gi++) {
+                        int head = bi * h + kvh * g + gi;
+                        for (int ti = 0; ti < t; ti++) {
+                            int keys = p + ti + 1;
+                            int row = (head * t + ti) * s;
+                            int qr = (head * t + ti) * dh;
+                            double dot = 0;
+                            for (int si = 0; si < keys; si++) {
+                                double dp = 0;
+                                for (int j = 0; j < dh; j++) {
+                                    dp = Math.fma(gd[qr + j], vd[kv + si * dh + j], dp);
+                                }
+                                ds[gi][ti * s + si] = dp;
+                                dot += dp * pr[row + si];
+                            }
+                            for (int si = 0; si < keys; si++) {
+                                ds[gi][ti * s + si] = pr[row + si] * (ds[gi][ti * s + si] - dot) / Math.sqrt(dh);
+                            }
+                            for (int j = 0; j < dh; j++) {
+                                double acc = 0;
+                                for (int si = 0; si < keys; si++) {
+                                    acc = Math.fma(ds[gi][ti * s + si], kd[kv + si * dh + j], acc);
+                                }
+                                gq[qr + j] = acc;
+                            }
+                        }
+                    }
+                    for (int si = 0; si < s; si++) {
+                        for (int j = 0; j < dh; j++) {
+                            double ak = 0;
+                            double av = 0;
+                            for (int gi = 0; gi < g; gi++) {
+                                int head = bi * h + kvh * g + gi;
+                                for (int ti = Math.max(0, si - p); ti < t; ti++) {
+                                    int qr = (head * t + ti) * dh;
+                                    ak = Math.fma(ds[gi][ti * s + si], qd[qr + j], ak);
+                                    av = Math.fma(pr[(head * t + ti) * s + si], gd[qr + j], av);
+                                }
+                            }
+                            gk[kv + si * dh + j] = ak;
+                            gv[kv + si * dh + j] = av;
+                        }
+                    }
+                }
+            }
+            String name = java.util.Arrays.toString(c);
+            assertArrayEquals(gq, in[0].grad().data(), 0.0, name + " dQ");
+            assertArrayEquals(gk, in[1].grad().data(), 0.0, name + " dK");
+            assertArrayEquals(gv, in[2].grad().data(), 0.0, name + " dV");
+        }
+    }
+
     @Test
     @ChecksGradientOf("Attention.causal")
     void finiteDifferences() {

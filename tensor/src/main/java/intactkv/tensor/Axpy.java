@@ -46,6 +46,28 @@ public final class Axpy {
         }
     }
 
+    /**
+     * {@link #combine} for four outputs at once over the same rows {@code r}: for q = 0..3,
+     * {@code out[o_q + j] = fma(c[c_q + i*cStride], r[rOff + i*rStride + j], out[o_q + j])} for
+     * i = 0..count-1 in order and j < width. Each output sees exactly the roundings of
+     * {@code combine(c, c_q, cStride, count, r, rOff, rStride, out, o_q, width)}; the vector path
+     * runs the four independent accumulation chains side by side, so a narrow {@code width} (the
+     * head size, 16 in the built-in model) is not limited by the latency of one FMA chain, and each
+     * row of {@code r} is loaded once for the four. The outputs must not overlap each other,
+     * {@code c} or {@code r}.
+     */
+    public static void combine4(double[] c, int c0, int c1, int c2, int c3, int cStride, int count, double[] r,
+                                int rOff, int rStride, double[] out, int o0, int o1, int o2, int o3, int width) {
+        if (VECTOR) {
+            VectorAxpy.combine4(c, c0, c1, c2, c3, cStride, count, r, rOff, rStride, out, o0, o1, o2, o3, width);
+        } else {
+            combine(c, c0, cStride, count, r, rOff, rStride, out, o0, width);
+            combine(c, c1, cStride, count, r, rOff, rStride, out, o1, width);
+            combine(c, c2, cStride, count, r, rOff, rStride, out, o2, width);
+            combine(c, c3, cStride, count, r, rOff, rStride, out, o3, width);
+        }
+    }
+
     /** The scalar loop: the oracle of the vector path and the fallback without the Vector API. */
     public static void reference(double alpha, double[] x, int xOff, double[] y, int yOff, int n) {
         for (int i = 0; i < n; i++) {

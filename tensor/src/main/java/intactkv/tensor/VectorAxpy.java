@@ -75,4 +75,55 @@ final class VectorAxpy {
             out[oOff + j] = o;
         }
     }
+
+    /**
+     * Four {@link #combine}s over the same rows: lanes across j, two vectors per output when the
+     * width allows (eight independent chains), each output's sum over i in order.
+     */
+    static void combine4(double[] c, int c0, int c1, int c2, int c3, int cStride, int count, double[] r, int rOff,
+                         int rStride, double[] out, int o0, int o1, int o2, int o3, int width) {
+        int j = 0;
+        for (; j + 2 * L <= width; j += 2 * L) {
+            DoubleVector a0 = DoubleVector.fromArray(S, out, o0 + j);
+            DoubleVector a1 = DoubleVector.fromArray(S, out, o0 + j + L);
+            DoubleVector b0 = DoubleVector.fromArray(S, out, o1 + j);
+            DoubleVector b1 = DoubleVector.fromArray(S, out, o1 + j + L);
+            DoubleVector d0 = DoubleVector.fromArray(S, out, o2 + j);
+            DoubleVector d1 = DoubleVector.fromArray(S, out, o2 + j + L);
+            DoubleVector e0 = DoubleVector.fromArray(S, out, o3 + j);
+            DoubleVector e1 = DoubleVector.fromArray(S, out, o3 + j + L);
+            for (int i = 0; i < count; i++) {
+                int row = rOff + i * rStride + j;
+                DoubleVector x0 = DoubleVector.fromArray(S, r, row);
+                DoubleVector x1 = DoubleVector.fromArray(S, r, row + L);
+                int ci = i * cStride;
+                DoubleVector w = DoubleVector.broadcast(S, c[c0 + ci]);
+                a0 = w.fma(x0, a0);
+                a1 = w.fma(x1, a1);
+                w = DoubleVector.broadcast(S, c[c1 + ci]);
+                b0 = w.fma(x0, b0);
+                b1 = w.fma(x1, b1);
+                w = DoubleVector.broadcast(S, c[c2 + ci]);
+                d0 = w.fma(x0, d0);
+                d1 = w.fma(x1, d1);
+                w = DoubleVector.broadcast(S, c[c3 + ci]);
+                e0 = w.fma(x0, e0);
+                e1 = w.fma(x1, e1);
+            }
+            a0.intoArray(out, o0 + j);
+            a1.intoArray(out, o0 + j + L);
+            b0.intoArray(out, o1 + j);
+            b1.intoArray(out, o1 + j + L);
+            d0.intoArray(out, o2 + j);
+            d1.intoArray(out, o2 + j + L);
+            e0.intoArray(out, o3 + j);
+            e1.intoArray(out, o3 + j + L);
+        }
+        if (j < width) { // the rest of the width (less than two vectors), one output at a time
+            combine(c, c0, cStride, count, r, rOff + j, rStride, out, o0 + j, width - j);
+            combine(c, c1, cStride, count, r, rOff + j, rStride, out, o1 + j, width - j);
+            combine(c, c2, cStride, count, r, rOff + j, rStride, out, o2 + j, width - j);
+            combine(c, c3, cStride, count, r, rOff + j, rStride, out, o3 + j, width - j);
+        }
+    }
 }

@@ -70,6 +70,45 @@ class AxpyTest {
         }
     }
 
+    /**
+     * combine4 gives each of its four outputs the bits of a row-by-row axpy over the same rows,
+     * with the coefficients of each output at their own offsets, and leaves the gaps between the
+     * outputs alone.
+     */
+    @Test
+    void combine4IsFourRowByRowAxpys() {
+        Random rng = new Random(7);
+        for (int width : new int[] {1, 5, 8, 16, 17, 24, 32, 40, 67}) {
+            for (int count : new int[] {0, 1, 2, 9, 30}) {
+                int rStride = width + 3;
+                int cStride = 3;
+                double[] r = new double[2 + count * rStride];
+                double[] c = new double[40 + count * cStride];
+                for (int i = 0; i < r.length; i++) {
+                    r[i] = rng.nextGaussian();
+                }
+                for (int i = 0; i < c.length; i++) {
+                    c[i] = rng.nextGaussian();
+                }
+                int[] cs = {0, 7, 21, 2}; // coefficient offsets, interleaved in any order
+                int[] os = {1, 1 + width + 2, 1 + 3 * (width + 2), 1 + 2 * (width + 2)}; // gaps of 2 between outputs
+                double[] out = new double[4 * (width + 2) + 1];
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = rng.nextGaussian();
+                }
+                double[] ref = out.clone();
+                Axpy.combine4(c, cs[0], cs[1], cs[2], cs[3], cStride, count, r, 2, rStride, out, os[0], os[1], os[2],
+                        os[3], width);
+                for (int q = 0; q < 4; q++) {
+                    for (int i = 0; i < count; i++) {
+                        Axpy.reference(c[cs[q] + cStride * i], r, 2 + i * rStride, ref, os[q], width);
+                    }
+                }
+                assertArrayEquals(ref, out, 0.0, "width " + width + ", rows " + count);
+            }
+        }
+    }
+
     @Test
     void isOneRoundingPerElement() {
         // 1 + 2^-30 squared: a separate multiply would round away the 2^-60 term that fma keeps

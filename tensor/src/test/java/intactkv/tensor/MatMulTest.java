@@ -19,6 +19,9 @@ class MatMulTest {
         {1, 8, 40}, {1, 13, 129}, {1, 2051, 2048},
         // enough rows for A to be packed on several threads, with 4 + 1 leftover rows
         {1101, 30, 300},
+        // more panels than one group of packed B (40 panels of 24 columns), a partial last panel, with one
+        // row chunk (panels packed one at a time) and with several
+        {64, 1001, 40}, {260, 1001, 40}, {129, 2000, 20},
     };
 
     @Test
