@@ -140,12 +140,58 @@ public final class Functional {
      * ({@code apply_rotary_pos_emb}): {@code y = x * cos + rotate_half(x) * sin} with
      * {@code rotate_half([x1, x2]) = [-x2, x1]} on the two halves of the last axis. x is
      * (..., T, d_h); cos and sin are constants of shape (T, d_h).
+     *
+     * <p>Fused, with the backward beside it: for h = d_h / 2, element i of a row is
+     * {@code x_i cos_i + (-x_{i+h}) sin_i} for i < h and {@code x_i cos_i + x_{i-h} sin_i} for
+     * i >= h, each product rounded, then the sum: the roundings of the composed form
+     * ({@link #ropeComposed}: two slices, a negation, a concatenation, two products and a sum, each
+     * a tensor), so the values are bit for bit the same (tested). The gradient is
+     * {@code dx_i = G_i cos_i + G_{i+h} sin_{i+h}} for i < h and
+     * {@code dx_i = G_i cos_i - G_{i-h} sin_{i-h}} for i >= h.
      */
     public static Value rope(Value x, Tensor cos, Tensor sin) {
         int dh = x.shape().dim(-1);
         if (dh % 2 != 0) {
             throw new IllegalArgumentException("rope: head dimension must be even, got shape " + x.shape());
         }
+        int rank = x.shape().rank();
+        int t = rank >= 2 ? x.shape().dim(-2) : -1;
+        if (rank < 2 || cos.shape().rank() != 2 || cos.dim(0) != t || cos.dim(1) != dh || !cos.shape().equals(sin.shape())) {
+            return ropeComposed(x, cos, sin); // tables that broadcast otherwise
+        }
+        int h = dh / 2;
+        double[] xd = x.data().data();
+        double[] c = cos.data();
+        double[] sn = sin.data();
+        double[] y = new double[xd.length];
+        for (int r = 0; r < xd.length; r += dh) {
+            int tab = (r / dh % t) * dh;
+            for (int i = 0; i < h; i++) {
+                y[r + i] = xd[r + i] * c[tab + i] + -xd[r + i + h] * sn[tab + i];
+            }
+            for (int i = h; i < dh; i++) {
+                y[r + i] = xd[r + i] * c[tab + i] + xd[r + i - h] * sn[tab + i];
+            }
+        }
+        return Value.result("rope", Tensor.wrap(y, x.shape()), g -> {
+            double[] gd = g.data();
+            double[] dx = new double[xd.length];
+            for (int r = 0; r < xd.length; r += dh) {
+                int tab = (r / dh % t) * dh;
+                for (int i = 0; i < h; i++) {
+                    dx[r + i] = gd[r + i] * c[tab + i] + gd[r + i + h] * sn[tab + i + h];
+                }
+                for (int i = h; i < dh; i++) {
+                    dx[r + i] = gd[r + i] * c[tab + i] + -(gd[r + i - h] * sn[tab + i - h]);
+                }
+            }
+            x.accumulate(Tensor.wrap(dx, x.shape()));
+        }, x);
+    }
+
+    /** {@link #rope} composed from primitives: its definition, and the oracle of the fused form. */
+    public static Value ropeComposed(Value x, Tensor cos, Tensor sin) {
+        int dh = x.shape().dim(-1);
         Value x1 = Shaping.slice(x, -1, 0, dh / 2);
         Value x2 = Shaping.slice(x, -1, dh / 2, dh);
         Value rotated = Shaping.concat(-1, Arithmetic.neg(x2), x1);

@@ -113,6 +113,48 @@ class CompositeGradientTest {
                 () -> Functional.rope(Value.constant(Tensor.zeros(1, 3)), Tensor.zeros(1, 3), Tensor.zeros(1, 3)));
     }
 
+    /**
+     * The fused rope gives the composed form's values bit for bit, and the same gradient (two
+     * terms per element, added in either order: the same bits), over (B, h, T, d_h) inputs of
+     * several head sizes; tables of another shape take the composed path.
+     */
+    @Test
+    @ChecksGradientOf("Functional.ropeComposed")
+    void fusedRopeIsBitIdenticalToTheComposedForm() {
+        Random rng = new Random(31);
+        for (int[] c : new int[][] {{2, 3, 5, 4}, {1, 2, 7, 16}, {2, 1, 1, 2}, {1, 4, 9, 32}}) {
+            int t = c[2];
+            int dh = c[3];
+            Tensor cos = Init.normal(rng, 1.0, t, dh);
+            Tensor sin = Init.normal(rng, 1.0, t, dh);
+            Tensor x = Init.normal(rng, 3.0, c);
+            Tensor g = Init.normal(rng, 1.0, c);
+            Value a = Value.param(x.copy());
+            Value b = Value.param(x.copy());
+            Value fused = Functional.rope(a, cos, sin);
+            Value composed = Functional.ropeComposed(b, cos, sin);
+            String name = java.util.Arrays.toString(c);
+            assertArrayEquals(composed.data().data(), fused.data().data(), 0.0, name);
+            fused.backward(g);
+            composed.backward(g);
+            assertArrayEquals(b.grad().data(), a.grad().data(), 0.0, name + " gradient");
+        }
+        Tensor cos = Init.normal(new Random(4), 1.0, 3, 4);
+        assertGradients("ropeComposed", in -> Functional.ropeComposed(in[0], cos, cos), 12, DEFAULT_TOLERANCE,
+                normal(2, 3, 4));
+        // a table of one row broadcasts over T: the composed path, the same values as a full table
+        Tensor row = Tensor.of(new double[] {0.5, -1, 2, 0.25}, 1, 4);
+        Tensor x = Init.normal(new Random(3), 1.0, 1, 3, 4);
+        Tensor full = Tensor.zeros(3, 4);
+        for (int p = 0; p < 3; p++) {
+            for (int i = 0; i < 4; i++) {
+                full.set(row.get(0, i), p, i);
+            }
+        }
+        assertArrayEquals(Functional.rope(Value.constant(x), full, full).data().data(),
+                Functional.rope(Value.constant(x), row, row).data().data(), 0.0);
+    }
+
     @Test
     @ChecksGradientOf("Functional.crossEntropy")
     void crossEntropy() {

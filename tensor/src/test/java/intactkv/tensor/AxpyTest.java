@@ -44,8 +44,8 @@ class AxpyTest {
     @Test
     void combineIsRowByRowAxpy() {
         Random rng = new Random(6);
-        // widths around 1, 2 and 4 vectors of every lane count, strided coefficients
-        for (int width : new int[] {1, 5, 8, 16, 24, 32, 40, 67}) {
+        // widths around 1, 2, 4 and 8 vectors of every lane count, strided coefficients
+        for (int width : new int[] {1, 5, 8, 16, 24, 32, 40, 64, 67, 100, 130}) {
             for (int count : new int[] {0, 1, 9}) {
                 int rStride = width + 3;
                 double[] r = new double[2 + count * rStride];
