@@ -128,8 +128,79 @@ public final class Functional {
     /**
      * RMSNorm over the last axis, as HF {@code LlamaRMSNorm}:
      * {@code y = x * rsqrt(mean(x^2) + eps) * weight}; x (..., d), weight (d).
+     *
+     * <p>Fused, backward beside it, with every rounding of the composed form
+     * ({@link #rmsNormComposed}: six ops and their tensors), so values and gradients are bit for bit
+     * the same (tested). Per row, {@code inv = 1 / sqrt((sum_j x_j x_j) / d + eps)} (the sum in
+     * order from 0) and {@code y_j = (x_j inv) w_j}. Backward, with {@code G'_j = G_j w_j}:
+     * {@code dw = sum over rows of G_j (x_j inv)}; {@code dinv = sum_j G'_j x_j};
+     * {@code dms = dinv ((-0.5 inv) inv) inv}; {@code dx_j} receives {@code G'_j inv}, then
+     * {@code (dms (1/d)) x_j} twice (once per operand of {@code x * x}), as three accumulations in the
+     * composed form's order, so that other gradients reaching x add up the same way.
      */
     public static Value rmsNorm(Value x, Value weight, double eps) {
+        int d = x.shape().dim(-1);
+        if (weight.shape().rank() != 1 || weight.shape().dim(0) != d) {
+            return rmsNormComposed(x, weight, eps); // a weight that broadcasts otherwise
+        }
+        double[] xd = x.data().data();
+        double[] w = weight.data().data();
+        int rows = d == 0 ? 0 : xd.length / d;
+        double[] inv = new double[rows];
+        double[] y = new double[xd.length];
+        for (int r = 0; r < rows; r++) {
+            int o = r * d;
+            double sum = 0.0;
+            for (int j = o; j < o + d; j++) {
+                sum = sum + xd[j] * xd[j];
+            }
+            double ms = sum / d;
+            inv[r] = 1.0 / Math.sqrt(ms + eps);
+            for (int j = o; j < o + d; j++) {
+                y[j] = xd[j] * inv[r] * w[j - o];
+            }
+        }
+        return Value.result("rmsNorm", Tensor.wrap(y, x.shape()), g -> {
+            double[] gd = g.data();
+            if (weight.requiresGrad()) {
+                double[] gw = new double[xd.length];
+                for (int r = 0; r < rows; r++) {
+                    for (int j = r * d; j < (r + 1) * d; j++) {
+                        gw[j] = gd[j] * (xd[j] * inv[r]);
+                    }
+                }
+                weight.accumulateBroadcast(Tensor.wrap(gw, x.shape()));
+            }
+            if (!x.requiresGrad()) {
+                return;
+            }
+            double[] direct = new double[xd.length];
+            double[] viaMean = new double[xd.length];
+            double scale = 1.0 / d;
+            for (int r = 0; r < rows; r++) {
+                int o = r * d;
+                double dinv = 0.0;
+                for (int j = o; j < o + d; j++) {
+                    double gn = gd[j] * w[j - o];
+                    direct[j] = gn * inv[r];
+                    dinv = dinv + gn * xd[j];
+                }
+                double c = inv[r];
+                double dms = dinv * (-0.5 * c * c * c);
+                double dsq = dms * scale;
+                for (int j = o; j < o + d; j++) {
+                    viaMean[j] = dsq * xd[j];
+                }
+            }
+            x.accumulate(Tensor.wrap(direct, x.shape()));
+            Tensor t = Tensor.wrap(viaMean, x.shape());
+            x.accumulate(t);
+            x.accumulate(t);
+        }, x, weight);
+    }
+
+    /** {@link #rmsNorm} composed from primitives: its definition, and the oracle of the fused form. */
+    public static Value rmsNormComposed(Value x, Value weight, double eps) {
         Value ms = Reductions.mean(Arithmetic.mul(x, x), true, -1);
         Value inv = Pointwise.rsqrt(Arithmetic.addScalar(ms, eps));
         return Arithmetic.mul(Arithmetic.mul(x, inv), weight);

@@ -118,6 +118,35 @@ class CompositeGradientTest {
      * terms per element, added in either order: the same bits), over (B, h, T, d_h) inputs of
      * several head sizes; tables of another shape take the composed path.
      */
+    /**
+     * The fused RMSNorm gives the composed form's values and gradients bit for bit, also when x
+     * receives another gradient first (a residual connection, as in every decoder layer), since the
+     * fused backward adds its three parts to x in the composed order.
+     */
+    @Test
+    @ChecksGradientOf("Functional.rmsNormComposed")
+    void fusedRmsNormIsBitIdenticalToTheComposedForm() {
+        Random rng = new Random(41);
+        for (int[] c : new int[][] {{2, 5, 16}, {3, 1}, {1, 7, 128}, {2, 2, 3, 6}}) {
+            int d = c[c.length - 1];
+            Tensor x = Init.normal(rng, 2.0, c);
+            Tensor w = Init.normal(rng, 1.0, d);
+            Tensor g = Init.normal(rng, 1.0, c);
+            Value[] fused = {Value.param(x.copy()), Value.param(w.copy())};
+            Value[] ref = {Value.param(x.copy()), Value.param(w.copy())};
+            Value hf = Arithmetic.add(Arithmetic.mul(fused[0], fused[0]), Functional.rmsNorm(fused[0], fused[1], 1e-5));
+            Value hr = Arithmetic.add(Arithmetic.mul(ref[0], ref[0]), Functional.rmsNormComposed(ref[0], ref[1], 1e-5));
+            String name = java.util.Arrays.toString(c);
+            assertArrayEquals(hr.data().data(), hf.data().data(), 0.0, name);
+            hf.backward(g);
+            hr.backward(g);
+            assertArrayEquals(ref[0].grad().data(), fused[0].grad().data(), 0.0, name + " dx");
+            assertArrayEquals(ref[1].grad().data(), fused[1].grad().data(), 0.0, name + " dw");
+        }
+        assertGradients("rmsNormComposed", in -> Functional.rmsNormComposed(in[0], in[1], 1e-5), 13,
+                DEFAULT_TOLERANCE, normal(2, 3, 4), normal(4));
+    }
+
     @Test
     @ChecksGradientOf("Functional.ropeComposed")
     void fusedRopeIsBitIdenticalToTheComposedForm() {
