@@ -28,36 +28,6 @@ final class VectorAxpy {
     static void combine(double[] c, int cOff, int cStride, int count, double[] r, int rOff, int rStride,
                         double[] out, int oOff, int width) {
         int j = 0;
-        for (; j + 8 * L <= width; j += 8 * L) { // eight independent chains: two FMAs per cycle despite their latency
-            DoubleVector o0 = DoubleVector.fromArray(S, out, oOff + j);
-            DoubleVector o1 = DoubleVector.fromArray(S, out, oOff + j + L);
-            DoubleVector o2 = DoubleVector.fromArray(S, out, oOff + j + 2 * L);
-            DoubleVector o3 = DoubleVector.fromArray(S, out, oOff + j + 3 * L);
-            DoubleVector o4 = DoubleVector.fromArray(S, out, oOff + j + 4 * L);
-            DoubleVector o5 = DoubleVector.fromArray(S, out, oOff + j + 5 * L);
-            DoubleVector o6 = DoubleVector.fromArray(S, out, oOff + j + 6 * L);
-            DoubleVector o7 = DoubleVector.fromArray(S, out, oOff + j + 7 * L);
-            for (int i = 0; i < count; i++) {
-                DoubleVector a = DoubleVector.broadcast(S, c[cOff + i * cStride]);
-                int row = rOff + i * rStride + j;
-                o0 = a.fma(DoubleVector.fromArray(S, r, row), o0);
-                o1 = a.fma(DoubleVector.fromArray(S, r, row + L), o1);
-                o2 = a.fma(DoubleVector.fromArray(S, r, row + 2 * L), o2);
-                o3 = a.fma(DoubleVector.fromArray(S, r, row + 3 * L), o3);
-                o4 = a.fma(DoubleVector.fromArray(S, r, row + 4 * L), o4);
-                o5 = a.fma(DoubleVector.fromArray(S, r, row + 5 * L), o5);
-                o6 = a.fma(DoubleVector.fromArray(S, r, row + 6 * L), o6);
-                o7 = a.fma(DoubleVector.fromArray(S, r, row + 7 * L), o7);
-            }
-            o0.intoArray(out, oOff + j);
-            o1.intoArray(out, oOff + j + L);
-            o2.intoArray(out, oOff + j + 2 * L);
-            o3.intoArray(out, oOff + j + 3 * L);
-            o4.intoArray(out, oOff + j + 4 * L);
-            o5.intoArray(out, oOff + j + 5 * L);
-            o6.intoArray(out, oOff + j + 6 * L);
-            o7.intoArray(out, oOff + j + 7 * L);
-        }
         for (; j + 4 * L <= width; j += 4 * L) {
             DoubleVector o0 = DoubleVector.fromArray(S, out, oOff + j);
             DoubleVector o1 = DoubleVector.fromArray(S, out, oOff + j + L);

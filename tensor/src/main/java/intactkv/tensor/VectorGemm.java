@@ -110,11 +110,11 @@ final class VectorGemm {
                             int i = i0;
                             while (i < i1) { // the row blocks of packA: MR rows, then 4, then 1 at the end of A
                                 int rows = i + MR <= m ? MR : i + 4 <= m ? 4 : 1;
-                                if (i < packedFrom) { // op(A)[i + r, p0 + p] = a[a0 + r*rs + p*ps]
-                                    blockInPlace(kc, a, aOff + i * k + p0, k, 1, pan, c, cOff + i * n + j0, n, nc, first,
+                                if (i < packedFrom) { // op(A)[i + r, p0 + p] = a[aOff + (i + r) * k + p0 + p]
+                                    block(rows, kc, a, aOff + i * k + p0, k, pan, c, cOff + i * n + j0, n, nc, first,
                                             tail);
                                 } else {
-                                    block(rows, kc, aPack, (i - packedFrom) * kc, pan, c, cOff + i * n + j0, n, nc,
+                                    block(rows, kc, aPack, (i - packedFrom) * kc, 0, pan, c, cOff + i * n + j0, n, nc,
                                             first, tail);
                                 }
                                 i += rows;
@@ -180,9 +180,11 @@ final class VectorGemm {
 
     /**
      * One {@code rows x NR} block of C (rows = MR, 4 or 1) over one k-block; a partial panel
-     * goes through {@code tail} so the kernels always read and write NR full columns.
+     * goes through {@code tail} so the kernels always read and write NR full columns. A is the
+     * packed block at {@code a0} when {@code lda} is 0, else MR rows of a row-major A read in place
+     * ({@code a[a0 + r*lda + p]}).
      */
-    private static void block(int rows, int kc, double[] a, int a0, double[] panel, double[] c, int c0,
+    private static void block(int rows, int kc, double[] a, int a0, int lda, double[] panel, double[] c, int c0,
                               int ldc, int nc, boolean first, double[] tail) {
         double[] dst = c;
         int d0 = c0;
@@ -202,10 +204,18 @@ final class VectorGemm {
                 java.util.Arrays.fill(c, c0 + r * ldc, c0 + r * ldc + NR, 0.0);
             }
         }
-        switch (rows) {
-            case 8 -> kernel8(kc, a, a0, panel, dst, d0, ldd);
-            case 4 -> kernel4(kc, a, a0, panel, dst, d0, ldd);
-            default -> kernel1(kc, a, a0, panel, dst, d0);
+        if (lda > 0) { // MR rows of A read in place (only full MR-row blocks are)
+            if (MR == 8) {
+                kernel8InPlace(kc, a, a0, lda, panel, dst, d0, ldd);
+            } else {
+                kernel4InPlace(kc, a, a0, lda, panel, dst, d0, ldd);
+            }
+        } else {
+            switch (rows) {
+                case 8 -> kernel8(kc, a, a0, panel, dst, d0, ldd);
+                case 4 -> kernel4(kc, a, a0, panel, dst, d0, ldd);
+                default -> kernel1(kc, a, a0, panel, dst, d0);
+            }
         }
         if (nc < NR) {
             for (int r = 0; r < rows; r++) {
@@ -214,42 +224,6 @@ final class VectorGemm {
         }
     }
 
-
-    /**
-     * {@link #block} for MR = 8 rows of A read in place: element (r, p) of the block at
-     * {@code a[a0 + r*rs + p*ps]}.
-     */
-    private static void blockInPlace(int kc, double[] a, int a0, int rs, int ps, double[] panel, double[] c, int c0,
-                                     int ldc, int nc, boolean first, double[] tail) {
-        double[] dst = c;
-        int d0 = c0;
-        int ldd = ldc;
-        if (nc < NR) {
-            dst = tail;
-            d0 = 0;
-            ldd = NR;
-            java.util.Arrays.fill(tail, 0.0);
-            if (!first) {
-                for (int r = 0; r < MR; r++) {
-                    System.arraycopy(c, c0 + r * ldc, tail, r * NR, nc);
-                }
-            }
-        } else if (first) {
-            for (int r = 0; r < MR; r++) {
-                java.util.Arrays.fill(c, c0 + r * ldc, c0 + r * ldc + NR, 0.0);
-            }
-        }
-        if (MR == 8) {
-            kernel8InPlace(kc, a, a0, rs, ps, panel, dst, d0, ldd);
-        } else {
-            kernel4InPlace(kc, a, a0, rs, ps, panel, dst, d0, ldd);
-        }
-        if (nc < NR) {
-            for (int r = 0; r < MR; r++) {
-                System.arraycopy(tail, r * NR, c, c0 + r * ldc, nc);
-            }
-        }
-    }
 
     /** C[8 rows, NR] += A[8 rows, kc] * panel; rows of A at stride lda, of C at stride ldc. */
     private static void kernel8(int kc, double[] a, int a0, double[] panel, double[] c, int c0, int ldc) {
@@ -406,11 +380,13 @@ final class VectorGemm {
     }
 
     /**
-     * {@code kernel8} with A read in place: element (r, p) at {@code a[a0 + r*rs + p*ps]}. A copy
-     * on purpose: the packed kernel run through this one (rs 1, ps 8) measured 12 % slower (n = 512:
-     * 48 -> 42 GFLOP/s), since C2 then keeps the seven row offsets in registers instead of immediates.
+     * {@code kernel8} with A read in place, row-major: element (r, p) at {@code a[a0 + r*lda + p]}. A
+     * copy on purpose: the packed kernel written with strides instead (row stride 1, step stride 8)
+     * measured 12 % slower (n = 512: 48 -> 42 GFLOP/s), since C2 then keeps the seven row offsets in
+     * registers instead of immediates.
      */
-    private static void kernel8InPlace(int kc, double[] a, int a0, int rs, int ps, double[] panel, double[] c, int c0, int ldc) {
+    private static void kernel8InPlace(int kc, double[] a, int a0, int lda, double[] panel, double[] c, int c0,
+                                       int ldc) {
         int r0 = c0 + 0 * ldc;
         DoubleVector c00 = DoubleVector.fromArray(S, c, r0);
         DoubleVector c01 = DoubleVector.fromArray(S, c, r0 + L);
@@ -443,16 +419,16 @@ final class VectorGemm {
         DoubleVector c70 = DoubleVector.fromArray(S, c, r7);
         DoubleVector c71 = DoubleVector.fromArray(S, c, r7 + L);
         DoubleVector c72 = DoubleVector.fromArray(S, c, r7 + 2 * L);
-        int rs1 = 1 * rs;
-        int rs2 = 2 * rs;
-        int rs3 = 3 * rs;
-        int rs4 = 4 * rs;
-        int rs5 = 5 * rs;
-        int rs6 = 6 * rs;
-        int rs7 = 7 * rs;
+        int r1a = 1 * lda;
+        int r2a = 2 * lda;
+        int r3a = 3 * lda;
+        int r4a = 4 * lda;
+        int r5a = 5 * lda;
+        int r6a = 6 * lda;
+        int r7a = 7 * lda;
         for (int p = 0; p < kc; p++) {
             int bp = p * NR;
-            int ap = a0 + p * ps;
+            int ap = a0 + p;
             DoubleVector b0 = DoubleVector.fromArray(S, panel, bp);
             DoubleVector b1 = DoubleVector.fromArray(S, panel, bp + L);
             DoubleVector b2 = DoubleVector.fromArray(S, panel, bp + 2 * L);
@@ -460,31 +436,31 @@ final class VectorGemm {
             c00 = b0.fma(x, c00);
             c01 = b1.fma(x, c01);
             c02 = b2.fma(x, c02);
-            x = DoubleVector.broadcast(S, a[ap + rs1]);
+            x = DoubleVector.broadcast(S, a[ap + r1a]);
             c10 = b0.fma(x, c10);
             c11 = b1.fma(x, c11);
             c12 = b2.fma(x, c12);
-            x = DoubleVector.broadcast(S, a[ap + rs2]);
+            x = DoubleVector.broadcast(S, a[ap + r2a]);
             c20 = b0.fma(x, c20);
             c21 = b1.fma(x, c21);
             c22 = b2.fma(x, c22);
-            x = DoubleVector.broadcast(S, a[ap + rs3]);
+            x = DoubleVector.broadcast(S, a[ap + r3a]);
             c30 = b0.fma(x, c30);
             c31 = b1.fma(x, c31);
             c32 = b2.fma(x, c32);
-            x = DoubleVector.broadcast(S, a[ap + rs4]);
+            x = DoubleVector.broadcast(S, a[ap + r4a]);
             c40 = b0.fma(x, c40);
             c41 = b1.fma(x, c41);
             c42 = b2.fma(x, c42);
-            x = DoubleVector.broadcast(S, a[ap + rs5]);
+            x = DoubleVector.broadcast(S, a[ap + r5a]);
             c50 = b0.fma(x, c50);
             c51 = b1.fma(x, c51);
             c52 = b2.fma(x, c52);
-            x = DoubleVector.broadcast(S, a[ap + rs6]);
+            x = DoubleVector.broadcast(S, a[ap + r6a]);
             c60 = b0.fma(x, c60);
             c61 = b1.fma(x, c61);
             c62 = b2.fma(x, c62);
-            x = DoubleVector.broadcast(S, a[ap + rs7]);
+            x = DoubleVector.broadcast(S, a[ap + r7a]);
             c70 = b0.fma(x, c70);
             c71 = b1.fma(x, c71);
             c72 = b2.fma(x, c72);
@@ -515,8 +491,9 @@ final class VectorGemm {
         c72.intoArray(c, r7 + 2 * L);
     }
 
-    /** {@code kernel4} with A read in place: element (r, p) at {@code a[a0 + r*rs + p*ps]}. */
-    private static void kernel4InPlace(int kc, double[] a, int a0, int rs, int ps, double[] panel, double[] c, int c0, int ldc) {
+    /** {@code kernel4} with A read in place, row-major: element (r, p) at {@code a[a0 + r*lda + p]}. */
+    private static void kernel4InPlace(int kc, double[] a, int a0, int lda, double[] panel, double[] c, int c0,
+                                       int ldc) {
         int r0 = c0 + 0 * ldc;
         DoubleVector c00 = DoubleVector.fromArray(S, c, r0);
         DoubleVector c01 = DoubleVector.fromArray(S, c, r0 + L);
@@ -533,12 +510,12 @@ final class VectorGemm {
         DoubleVector c30 = DoubleVector.fromArray(S, c, r3);
         DoubleVector c31 = DoubleVector.fromArray(S, c, r3 + L);
         DoubleVector c32 = DoubleVector.fromArray(S, c, r3 + 2 * L);
-        int rs1 = 1 * rs;
-        int rs2 = 2 * rs;
-        int rs3 = 3 * rs;
+        int r1a = 1 * lda;
+        int r2a = 2 * lda;
+        int r3a = 3 * lda;
         for (int p = 0; p < kc; p++) {
             int bp = p * NR;
-            int ap = a0 + p * ps;
+            int ap = a0 + p;
             DoubleVector b0 = DoubleVector.fromArray(S, panel, bp);
             DoubleVector b1 = DoubleVector.fromArray(S, panel, bp + L);
             DoubleVector b2 = DoubleVector.fromArray(S, panel, bp + 2 * L);
@@ -546,15 +523,15 @@ final class VectorGemm {
             c00 = b0.fma(x, c00);
             c01 = b1.fma(x, c01);
             c02 = b2.fma(x, c02);
-            x = DoubleVector.broadcast(S, a[ap + rs1]);
+            x = DoubleVector.broadcast(S, a[ap + r1a]);
             c10 = b0.fma(x, c10);
             c11 = b1.fma(x, c11);
             c12 = b2.fma(x, c12);
-            x = DoubleVector.broadcast(S, a[ap + rs2]);
+            x = DoubleVector.broadcast(S, a[ap + r2a]);
             c20 = b0.fma(x, c20);
             c21 = b1.fma(x, c21);
             c22 = b2.fma(x, c22);
-            x = DoubleVector.broadcast(S, a[ap + rs3]);
+            x = DoubleVector.broadcast(S, a[ap + r3a]);
             c30 = b0.fma(x, c30);
             c31 = b1.fma(x, c31);
             c32 = b2.fma(x, c32);

@@ -44,7 +44,7 @@ class AxpyTest {
     @Test
     void combineIsRowByRowAxpy() {
         Random rng = new Random(6);
-        // widths around 1, 2, 4 and 8 vectors of every lane count, strided coefficients
+        // widths around 1, 2 and 4 vectors of every lane count and several times 4, strided coefficients
         for (int width : new int[] {1, 5, 8, 16, 24, 32, 40, 64, 67, 100, 130}) {
             for (int count : new int[] {0, 1, 9}) {
                 int rStride = width + 3;

@@ -34,8 +34,8 @@ import java.util.Random;
 /**
  * Trains a LLaMA from scratch with the project's autograd engine: next-token cross-entropy on
  * batches of windows that start at a document boundary with [BOS] in front (as the perplexity
- * protocol's windows have), AdamW with linear warm-up and cosine decay (or a constant rate), global gradient-norm
- * clipping, periodic validation and atomic, resumable checkpoints.
+ * protocol's windows have), AdamW with linear warm-up and cosine decay (or a constant rate),
+ * global gradient-norm clipping, periodic validation and atomic, resumable checkpoints.
  *
  * <p>Determinism: the batch of step s is drawn from {@code new Random(stepSeed(seed, s))}, so a resumed
  * run sees the same batches as an uninterrupted one. A checkpoint directory holds the weights,
