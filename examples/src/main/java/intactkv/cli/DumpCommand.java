@@ -22,7 +22,9 @@ import picocli.CommandLine.Option;
         header = "Write logits and every layer's output as float64 safetensors.",
         description = {"Run the model on one sequence and write input_ids (T, I64), logits (T, V) and hidden.{l} (T, d),",
             "the output of decoder layer l = 0..L-1, as float64 safetensors for comparison with other frameworks.",
-            "With --quantized Q_DIR or the quantization flags, the quantized model is run."})
+            "With --quantized Q_DIR or the quantization flags, the quantized model is run. With --intactkv, logits",
+            "also cover the prefix positions (full-precision logits there) and hidden.{l} the positions the quantized",
+            "model computed."})
 final class DumpCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -44,10 +46,8 @@ final class DumpCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     QuantOptions quant;
 
-    @Option(names = "--intactkv", defaultValue = "none", paramLabel = "WHICH",
-            description = "none (default), bos, prompt, or a prefix file: logits then cover the prefix positions (full-precision"
-                    + " logits there) and hidden.{l} the positions the quantized model computed")
-    String intactkv;
+    @picocli.CommandLine.Mixin
+    IntactKvOption prefixOption;
 
     @Override
     public Integer call() throws Exception {
@@ -58,13 +58,13 @@ final class DumpCommand implements Callable<Integer> {
         }
         LlamaModel m = chosen.model();
         intactkv.quant.QuantConfig config = chosen.config();
-        boolean needTok = input.text != null || intactkv.equals("prompt");
+        boolean needTok = input.text != null || prefixOption.which.equals("prompt");
         intactkv.model.text.Tokenizer tok = needTok ? ModelDir.tokenizer(quant.model) : null;
         int[] ids = input.tokens != null ? input.tokens : tok.encode(input.text, true);
         if (ids.length == 0) {
             throw new IllegalArgumentException("no tokens to run");
         }
-        IntactKvPrefix prefix = PrefixSpec.resolve(intactkv, fp, config, tok);
+        IntactKvPrefix prefix = PrefixSpec.resolve(prefixOption.which, fp, config, tok);
         PrefixedModel.Result r;
         try (GradMode.Scope s = GradMode.noGrad()) {
             r = new PrefixedModel(m, prefix).forward(ids, LlamaModel.Options.WITH_HIDDEN);
@@ -72,7 +72,7 @@ final class DumpCommand implements Callable<Integer> {
         int t = ids.length;
         SafetensorsWriter w = new SafetensorsWriter().metadata("producer", "intactkv dump")
                 .metadata("model", quant.model.toAbsolutePath().toString())
-                .metadata("intactkv", intactkv)
+                .metadata("intactkv", prefixOption.which)
                 .putLongs("input_ids", DType.I64, Arrays.stream(ids).asLongStream().toArray(), Shape.of(t))
                 .put("logits", DType.F64, r.logits());
         LlamaModel.Output o = r.output();

@@ -54,9 +54,8 @@ final class EvalCommand implements Callable<Integer> {
     @ArgGroup(exclusive = true, multiplicity = "1")
     Source source;
 
-    @Option(names = "--intactkv", defaultValue = "none", paramLabel = "WHICH",
-            description = "none (default), bos, prompt, or a prefix file written by 'calibrate'")
-    String intactkv;
+    @Mixin
+    IntactKvOption prefixOption;
 
     @Option(names = "--shots", defaultValue = "0", paramLabel = "K",
             description = "examples before each item, drawn with --seed from the other items of its subject (default 0)")
@@ -93,7 +92,7 @@ final class EvalCommand implements Callable<Integer> {
         LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
         Tokenizer tok = ModelDir.tokenizer(quant.model);
         QuantConfig config = quant.any() ? quant.plannedConfig() : null;
-        IntactKvPrefix prefix = PrefixSpec.resolve(intactkv, fp, config, tok);
+        IntactKvPrefix prefix = PrefixSpec.resolve(prefixOption.which, fp, config, tok);
         List<String> prompts = prompts(task, st, tok, fp.config().maxPositionEmbeddings(),
                 prefix == null ? 0 : prefix.length());
         PrintWriter o = spec.commandLine().getOut();
@@ -128,12 +127,12 @@ final class EvalCommand implements Callable<Integer> {
             JsonObject root = new JsonObject();
             root.addProperty("model", quant.model.toString());
             root.addProperty("quantization", label);
-            root.addProperty("intactkv", intactkv);
+            root.addProperty("intactkv", prefixOption.which);
             root.addProperty("shots", shots);
             root.add("results", arr);
             o.println(new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create().toJson(root));
         } else {
-            o.printf("%s, intactkv %s, %d-shot%n", label, intactkv, shots);
+            o.printf("%s, intactkv %s, %d-shot%n", label, prefixOption.which, shots);
             o.println(table(results));
         }
         return 0;

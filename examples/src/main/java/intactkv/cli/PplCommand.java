@@ -38,9 +38,8 @@ final class PplCommand implements Callable<Integer> {
     @Option(names = "--seqlen", defaultValue = "2048", paramLabel = "T", description = "window length (default ${DEFAULT-VALUE})")
     int seqlen;
 
-    @Option(names = "--intactkv", defaultValue = "none", paramLabel = "WHICH",
-            description = "none (default), bos, prompt, or a prefix file written by 'calibrate'")
-    String intactkv;
+    @Mixin
+    IntactKvOption prefixOption;
 
     @Option(names = "--json", description = "print the result as JSON")
     boolean json;
@@ -55,7 +54,7 @@ final class PplCommand implements Callable<Integer> {
         int[] tokens = Perplexity.tokenize(tok, docs);
         // everything that can be checked is checked before quantizing (minutes to hours with GPTQ)
         QuantConfig config = quant.any() ? quant.plannedConfig() : null;
-        IntactKvPrefix prefix = PrefixSpec.resolve(intactkv, fp, config, tok);
+        IntactKvPrefix prefix = PrefixSpec.resolve(prefixOption.which, fp, config, tok);
         Perplexity.requireWindows(tokens.length, seqlen, prefix == null ? 0 : prefix.length());
         try (ProgressBar bar = new ProgressBar()) {
             QuantOptions.Chosen chosen = quant.choose(fp, bar);
@@ -72,12 +71,12 @@ final class PplCommand implements Callable<Integer> {
                 o.addProperty("scored_tokens", r.scoredTokens());
                 o.addProperty("model", quant.model.toString());
                 o.addProperty("quantization", label);
-                o.addProperty("intactkv", intactkv);
+                o.addProperty("intactkv", prefixOption.which);
                 o.addProperty("data", data.toString());
                 spec.commandLine().getOut().println(new GsonBuilder().setPrettyPrinting().create().toJson(o));
             } else {
                 spec.commandLine().getOut().printf(Locale.ROOT, "ppl %.4f  (%s, intactkv %s, %d windows of %d tokens)%n",
-                        r.ppl(), label, intactkv, r.windows(), r.seqlen());
+                        r.ppl(), label, prefixOption.which, r.windows(), r.seqlen());
             }
         }
         return 0;
