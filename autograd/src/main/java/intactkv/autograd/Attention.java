@@ -74,12 +74,7 @@ public final class Attention {
         double[] vd = v.data().data();
         double[] probs = new double[dm.b * dm.h * dm.t * dm.s];
         double[] out = new double[dm.b * dm.h * dm.t * dm.dh];
-        Parallel.forRange(dm.b * dm.hkv, 1, (lo, hi) -> {
-            double[] kT = new double[dm.dh * dm.s];
-            for (int task = lo; task < hi; task++) {
-                forwardPair(dm, task, qd, kd, vd, kT, probs, out, visibleFrom == null ? null : visibleFrom[task / dm.hkv]);
-            }
-        });
+        forwardAll(dm, qd, kd, vd, probs, out, visibleFrom);
         Tensor p = Tensor.wrap(probs, dm.b, dm.h, dm.t, dm.s);
         Value o = Value.result("attention", Tensor.wrap(out, dm.b, dm.h, dm.t, dm.dh), g -> {
             double[] gq = new double[qd.length];
@@ -101,6 +96,37 @@ public final class Attention {
     }
 
     /**
+     * Causal attention of q (B, h, T, d_h) over the first {@code keys} rows (p = keys - T past, then
+     * the T new ones) of key and value buffers k, v (B, h_kv, cap, d_h) whose later rows are spare
+     * and not read: what decoding with a KV cache of spare capacity uses, so that appending a token
+     * does not copy the whole past. The same numbers as {@link #causalWithProbs(Value, Value, Value)}
+     * on the first {@code keys} rows (the same code reads them). Inference only: refused when a
+     * gradient would be recorded.
+     */
+    public static Result causalOnRows(Value q, Tensor k, Tensor v, int keys) {
+        if (GradMode.enabled() && q.requiresGrad()) {
+            throw new IllegalStateException("attention over cache rows records no gradient; run it under GradMode.noGrad()");
+        }
+        Dims dm = Dims.ofRows(q.data(), k, v, keys);
+        double[] probs = new double[dm.b * dm.h * dm.t * dm.s];
+        double[] out = new double[dm.b * dm.h * dm.t * dm.dh];
+        forwardAll(dm, q.data().data(), k.data(), v.data(), probs, out, null);
+        return new Result(Value.constant(Tensor.wrap(out, dm.b, dm.h, dm.t, dm.dh)),
+                Tensor.wrap(probs, dm.b, dm.h, dm.t, dm.s));
+    }
+
+    /** The forward of every (sequence, key/value head) pair, split over threads. */
+    private static void forwardAll(Dims dm, double[] qd, double[] kd, double[] vd, double[] probs, double[] out,
+                                   int[][] visibleFrom) {
+        Parallel.forRange(dm.b * dm.hkv, 1, (lo, hi) -> {
+            double[] kT = new double[dm.dh * dm.s];
+            for (int task = lo; task < hi; task++) {
+                forwardPair(dm, task, qd, kd, vd, kT, probs, out, visibleFrom == null ? null : visibleFrom[task / dm.hkv]);
+            }
+        });
+    }
+
+    /**
      * Forward for sequence {@code task / h_kv}, key/value head {@code task % h_kv}: its g query heads.
      * {@code from} is that sequence's row of visibleFrom, or null.
      */
@@ -108,7 +134,7 @@ public final class Attention {
                                     double[] probs, double[] out, int[] from) {
         int bi = task / dm.hkv;
         int kvh = task % dm.hkv;
-        int kvOff = (bi * dm.hkv + kvh) * dm.s * dm.dh;
+        int kvOff = (bi * dm.hkv + kvh) * dm.cap * dm.dh;
         transpose(k, kvOff, dm.s, dm.dh, kT);
         double scale = Math.sqrt(dm.dh);
         for (int gi = 0; gi < dm.g; gi++) {
@@ -175,7 +201,7 @@ public final class Attention {
                                      double[] gv) {
         int bi = task / dm.hkv;
         int kvh = task % dm.hkv;
-        int kvOff = (bi * dm.hkv + kvh) * dm.s * dm.dh;
+        int kvOff = (bi * dm.hkv + kvh) * dm.cap * dm.dh;
         transpose(v, kvOff, dm.s, dm.dh, vT);
         double scale = Math.sqrt(dm.dh);
         for (int gi = 0; gi < dm.g; gi++) {
@@ -284,8 +310,21 @@ public final class Attention {
         }
     }
 
-    /** The sizes of one call, validated: B, h, h_kv, g = h / h_kv, T, S = p + T, p, d_h. */
-    private record Dims(int b, int h, int hkv, int g, int t, int s, int p, int dh) {
+    /**
+     * The sizes of one call, validated: B, h, h_kv, g = h / h_kv, T, S = p + T, p, d_h, and the rows
+     * per key/value head in the k and v arrays (S, or more for {@link #causalOnRows}).
+     */
+    private record Dims(int b, int h, int hkv, int g, int t, int s, int p, int dh, int cap) {
+        /** q (B, h, T, d_h) against buffers k, v (B, h_kv, cap, d_h) of which the first {@code keys} rows count. */
+        static Dims ofRows(Tensor q, Tensor k, Tensor v, int keys) {
+            Dims all = of(q, k, v);
+            if (keys < all.t || keys > all.s) {
+                throw new IllegalArgumentException("attention: " + keys + " keys used of " + all.s + " rows, for "
+                        + all.t + " queries");
+            }
+            return new Dims(all.b, all.h, all.hkv, all.g, all.t, keys, keys - all.t, all.dh, all.s);
+        }
+
         static Dims of(Tensor q, Tensor k, Tensor v) {
             q.shape().requireRank("attention (q)", 4);
             k.shape().requireRank("attention (k)", 4);
@@ -302,7 +341,7 @@ public final class Attention {
                 throw new IllegalArgumentException("attention: expected q (B, h, T, d_h) and k, v (B, h_kv, p+T, d_h)"
                         + " with h a multiple of h_kv and p >= 0, got q " + q.shape() + " and k " + k.shape());
             }
-            return new Dims(b, h, hkv, h / hkv, t, s, s - t, dh);
+            return new Dims(b, h, hkv, h / hkv, t, s, s - t, dh, s);
         }
     }
 }

@@ -43,6 +43,48 @@ class AttentionTest {
         return Shaping.reshape(LinearAlgebra.matmul(probs, v5), b, h, t, dh);
     }
 
+    /**
+     * Attention over the used rows of buffers with spare rows (decoding with a KV cache of spare
+     * capacity) gives the output and probabilities of causalWithProbs on exactly those rows, bit for
+     * bit, whatever the spare rows hold (NaN here, so reading one would show).
+     */
+    @Test
+    void attentionOverBufferRowsIgnoresTheSpareRows() {
+        // (B, h, h_kv, T, p, d_h, spare rows)
+        int[][] cases = {{1, 4, 2, 1, 9, 8, 7}, {2, 6, 3, 3, 5, 4, 1}, {1, 2, 2, 5, 0, 16, 11}};
+        for (int[] c : cases) {
+            int keys = c[4] + c[3];
+            int cap = keys + c[6];
+            Tensor q = Init.normal(rng, 2.0, c[0], c[1], c[3], c[5]);
+            Tensor k = Init.normal(rng, 2.0, c[0], c[2], keys, c[5]);
+            Tensor v = Init.normal(rng, 1.0, c[0], c[2], keys, c[5]);
+            Tensor kBuf = Tensor.wrap(new double[c[0] * c[2] * cap * c[5]], c[0], c[2], cap, c[5]);
+            Tensor vBuf = Tensor.wrap(new double[kBuf.data().length], kBuf.shape());
+            java.util.Arrays.fill(kBuf.data(), Double.NaN);
+            java.util.Arrays.fill(vBuf.data(), Double.NaN);
+            for (int head = 0; head < c[0] * c[2]; head++) {
+                System.arraycopy(k.data(), head * keys * c[5], kBuf.data(), head * cap * c[5], keys * c[5]);
+                System.arraycopy(v.data(), head * keys * c[5], vBuf.data(), head * cap * c[5], keys * c[5]);
+            }
+            Attention.Result exact = Attention.causalWithProbs(Value.constant(q), Value.constant(k), Value.constant(v));
+            Attention.Result rows;
+            try (GradMode.Scope s = GradMode.noGrad()) {
+                rows = Attention.causalOnRows(Value.constant(q), kBuf, vBuf, keys);
+            }
+            assertArrayEquals(exact.output().data().data(), rows.output().data().data(), 0.0, java.util.Arrays.toString(c));
+            assertArrayEquals(exact.probs().data(), rows.probs().data(), 0.0, java.util.Arrays.toString(c));
+            assertEquals(exact.probs().shape(), rows.probs().shape());
+        }
+        Tensor q = Init.normal(rng, 1.0, 1, 2, 3, 4);
+        Tensor buf = Init.normal(rng, 1.0, 1, 2, 8, 4);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Attention.causalOnRows(Value.constant(q), buf, buf, 9));
+        assertTrue(e.getMessage().contains("9 keys used of 8 rows"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> Attention.causalOnRows(Value.constant(q), buf, buf, 2));
+        Value trainable = Value.param(q);
+        assertThrows(IllegalStateException.class, () -> Attention.causalOnRows(trainable, buf, buf, 5));
+    }
+
     @Test
     void forwardIsBitIdenticalToTheComposedForm() {
         // (B, h, h_kv, T, p, d_h): MHA, GQA, a past, one query, T and d_h not multiples of the vector width

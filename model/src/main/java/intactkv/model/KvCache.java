@@ -1,6 +1,7 @@
 package intactkv.model;
 
 import intactkv.autograd.Value;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -8,36 +9,105 @@ import java.util.List;
  * holds K (after RoPE) and V of shape {@code (h_kv, p, d_h)} (shared by every sequence of a
  * batch, the IntactKV prefix) or {@code (B, h_kv, p, d_h)} (one per sequence, generation).
  * Values rather than tensors, so that a prefix can be trained.
+ *
+ * <p>A cache that {@link LlamaModel} returns from a forward pass without gradients after a past
+ * (decoding) holds its layers as {@link CacheRows}, buffers with spare rows that the next token
+ * is written into; {@link #keys()} and {@link #values()} then give copies of the used rows, made
+ * once when first asked for. Both forms hold the same numbers and are read by the same attention
+ * code.
  */
-public record KvCache(List<Value> keys, List<Value> values) {
-    public KvCache {
-        keys = List.copyOf(keys);
-        values = List.copyOf(values);
+public final class KvCache {
+    private List<Value> keys;
+    private List<Value> values;
+    private final CacheRows[] keyRows;
+    private final CacheRows[] valueRows;
+    private final int length;
+
+    /** A cache of the given K and V values, one of each per layer, all of one past length. */
+    public KvCache(List<Value> keys, List<Value> values) {
+        this.keys = List.copyOf(keys);
+        this.values = List.copyOf(values);
+        this.keyRows = null;
+        this.valueRows = null;
         if (keys.size() != values.size() || keys.isEmpty()) {
             throw new IllegalArgumentException("KV cache needs one K and one V per layer, got " + keys.size() + " and "
                     + values.size());
         }
-        int p = keys.get(0).shape().dim(-2);
-        for (int l = 0; l < keys.size(); l++) {
-            if (!keys.get(l).shape().equals(values.get(l).shape())) {
-                throw new IllegalArgumentException("layer " + l + ": K " + keys.get(l).shape() + " and V "
-                        + values.get(l).shape() + " differ");
+        int p = this.keys.get(0).shape().dim(-2);
+        for (int l = 0; l < this.keys.size(); l++) {
+            if (!this.keys.get(l).shape().equals(this.values.get(l).shape())) {
+                throw new IllegalArgumentException("layer " + l + ": K " + this.keys.get(l).shape() + " and V "
+                        + this.values.get(l).shape() + " differ");
             }
-            if (keys.get(l).shape().dim(-2) != p) {
-                throw new IllegalArgumentException("layer " + l + ": past length " + keys.get(l).shape().dim(-2)
+            if (this.keys.get(l).shape().dim(-2) != p) {
+                throw new IllegalArgumentException("layer " + l + ": past length " + this.keys.get(l).shape().dim(-2)
                         + " differs from layer 0's " + p);
+            }
+        }
+        this.length = p;
+    }
+
+    /** A decoding cache of buffered rows, one K and one V per layer, all of one length (LlamaModel's). */
+    KvCache(CacheRows[] keyRows, CacheRows[] valueRows) {
+        this.keyRows = keyRows.clone();
+        this.valueRows = valueRows.clone();
+        this.length = keyRows[0].length();
+        for (int l = 0; l < keyRows.length; l++) {
+            if (keyRows[l].length() != length || valueRows[l].length() != length) {
+                throw new IllegalStateException("layer " + l + ": cache rows of lengths " + keyRows[l].length() + " and "
+                        + valueRows[l].length() + ", layer 0 has " + length);
             }
         }
     }
 
+    /** K of every layer, (h_kv, p, d_h) or (B, h_kv, p, d_h). */
+    public synchronized List<Value> keys() {
+        if (keys == null) {
+            keys = exact(keyRows);
+        }
+        return keys;
+    }
+
+    /** V of every layer, shaped as {@link #keys()}. */
+    public synchronized List<Value> values() {
+        if (values == null) {
+            values = exact(valueRows);
+        }
+        return values;
+    }
+
+    private static List<Value> exact(CacheRows[] rows) {
+        List<Value> out = new ArrayList<>(rows.length);
+        for (CacheRows r : rows) {
+            out.add(Value.constant(r.exact()));
+        }
+        return List.copyOf(out);
+    }
+
+    /**
+     * Layer l's keys ({@code key}) or values as cache rows for a batch of {@code b} sequences: the
+     * buffered rows of a decoding cache, or the values' data (repeated for a shared past).
+     */
+    CacheRows rows(int l, boolean key, int b) {
+        CacheRows[] buffered = key ? keyRows : valueRows;
+        if (buffered != null) {
+            if (buffered[l].buffer().dim(0) != b) {
+                throw new IllegalArgumentException("past key/values for " + buffered[l].buffer().dim(0)
+                        + " sequences, input has " + b);
+            }
+            return buffered[l];
+        }
+        return CacheRows.of((key ? keys : values).get(l).data(), b);
+    }
+
     /** Number of layers. */
     public int layers() {
-        return keys.size();
+        return keyRows != null ? keyRows.length : keys.size();
     }
 
     /** Past length p. */
     public int length() {
-        return keys.get(0).shape().dim(-2);
+        return length;
     }
 
     /** Checks the cache fits {@code c}: L layers of (h_kv, p, d_h) or (B, h_kv, p, d_h). */
@@ -47,7 +117,7 @@ public record KvCache(List<Value> keys, List<Value> values) {
                     + c.numHiddenLayers());
         }
         for (int l = 0; l < layers(); l++) {
-            var s = keys.get(l).shape();
+            var s = keyRows != null ? keyRows[l].buffer().shape() : keys.get(l).shape();
             if (s.rank() < 3 || s.rank() > 4 || s.dim(-3) != c.numKeyValueHeads() || s.dim(-1) != c.headDim()) {
                 throw new IllegalArgumentException(what + ": layer " + l + " K has shape " + s + ", expected (h_kv, p, d_h)"
                         + " = (" + c.numKeyValueHeads() + ", p, " + c.headDim() + ")");

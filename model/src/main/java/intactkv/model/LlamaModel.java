@@ -3,6 +3,7 @@ package intactkv.model;
 import intactkv.autograd.Arithmetic;
 import intactkv.autograd.Attention;
 import intactkv.autograd.Functional;
+import intactkv.autograd.GradMode;
 import intactkv.autograd.LinearAlgebra;
 import intactkv.autograd.Selection;
 import intactkv.autograd.Shaping;
@@ -129,22 +130,16 @@ public final class LlamaModel {
         Value x = Shaping.reshape(Selection.embedding(w.embed(), flat), b, t, c.hiddenSize());
         List<Value> hidden = new ArrayList<>();
         List<Tensor> attentions = new ArrayList<>();
-        List<Value> presentK = new ArrayList<>();
-        List<Value> presentV = new ArrayList<>();
+        Present present = new Present(c.numHiddenLayers());
         for (int l = 0; l < c.numHiddenLayers(); l++) {
-            Value pk = past == null ? null : past.keys().get(l);
-            Value pv = past == null ? null : past.values().get(l);
-            Value[] kv = new Value[2];
-            x = layer(l, x, pk, pv, cs, kv, opt.attentions() ? attentions : null, visibleFrom);
-            presentK.add(kv[0]);
-            presentV.add(kv[1]);
+            x = layer(l, x, past, cs, present, opt.attentions() ? attentions : null, visibleFrom);
             if (opt.hiddenStates()) {
                 hidden.add(x);
             }
         }
         Value last = Functional.rmsNorm(x, w.norm(), c.rmsNormEps());
         Value logits = opt.logits() ? LinearAlgebra.linear(last, w.lmHead()) : null;
-        return new Output(logits, hidden, attentions, new KvCache(presentK, presentV), last);
+        return new Output(logits, hidden, attentions, present.cache(), last);
     }
 
     /**
@@ -153,7 +148,7 @@ public final class LlamaModel {
      */
     public Value layer(int l, Value x) {
         int t = x.shape().dim(1);
-        return layer(l, x, null, null, rope.tables(0, t), new Value[2], null, null);
+        return layer(l, x, null, rope.tables(0, t), new Present(c.numHiddenLayers()), null, null);
     }
 
     /**
@@ -162,7 +157,7 @@ public final class LlamaModel {
      */
     public Value attentionBlock(int l, Value n) {
         int t = n.shape().dim(1);
-        return attention(l, w.block(l), n, null, null, rope.tables(0, t), new Value[2], null, null);
+        return attention(l, w.block(l), n, null, rope.tables(0, t), new Present(c.numHiddenLayers()), null, null);
     }
 
     /** The MLP block of layer {@code l} (down_proj output, no residual) on normalised input {@code m (B, T, d)}. */
@@ -184,12 +179,12 @@ public final class LlamaModel {
     }
 
     /** One decoder layer: attention and MLP blocks, each with its residual connection. */
-    private Value layer(int l, Value x, Value pastK, Value pastV, Tensor[] cs, Value[] kvOut,
-                        List<Tensor> attentions, int[][] visibleFrom) {
+    private Value layer(int l, Value x, KvCache past, Tensor[] cs, Present present, List<Tensor> attentions,
+                        int[][] visibleFrom) {
         LlamaWeights.Block blk = w.block(l);
         // self-attention block with residual connection
         Value n = Functional.rmsNorm(x, blk.inputNorm(), c.rmsNormEps());
-        Value h = Arithmetic.add(x, attention(l, blk, n, pastK, pastV, cs, kvOut, attentions, visibleFrom));
+        Value h = Arithmetic.add(x, attention(l, blk, n, past, cs, present, attentions, visibleFrom));
         // SwiGLU MLP block with residual connection
         return Arithmetic.add(h, mlpBlock(l, Functional.rmsNorm(h, blk.postNorm(), c.rmsNormEps())));
     }
@@ -200,11 +195,11 @@ public final class LlamaModel {
     }
 
     /**
-     * Grouped-query attention of layer {@code l} on normalised input {@code n (B, T, d)};
-     * writes the present K and V (B, h_kv, p+T, d_h) into {@code kvOut}.
+     * Grouped-query attention of layer {@code l} on normalised input {@code n (B, T, d)} after
+     * {@code past} (or null); records the present K and V (B, h_kv, p+T, d_h) in {@code present}.
      */
-    private Value attention(int l, LlamaWeights.Block blk, Value n, Value pastK, Value pastV, Tensor[] cs,
-                            Value[] kvOut, List<Tensor> attentions, int[][] visibleFrom) {
+    private Value attention(int l, LlamaWeights.Block blk, Value n, KvCache past, Tensor[] cs, Present present,
+                            List<Tensor> attentions, int[][] visibleFrom) {
         int b = n.shape().dim(0);
         int t = n.shape().dim(1);
         int h = c.numAttentionHeads();
@@ -217,15 +212,23 @@ public final class LlamaModel {
         q = Functional.rope(q, cs[0], cs[1]);
         k = hooks.newKeys(l, Functional.rope(k, cs[0], cs[1]));
         v = hooks.newValues(l, v);
-        if (pastK != null) {
-            k = Shaping.concat(2, batched(pastK, b), k);
-            v = Shaping.concat(2, batched(pastV, b), v);
-        }
-        kvOut[0] = k;
-        kvOut[1] = v;
         // fused scores / sqrt(d_h) + causal mask, softmax over keys, weighted sum of values;
         // query head j reads key/value head j / g (HF's repeat_kv)
-        Attention.Result att = Attention.causalWithProbs(q, k, v, visibleFrom);
+        Attention.Result att;
+        if (past != null && !GradMode.enabled() && visibleFrom == null) {
+            // decoding: the new rows written after the past's in a buffer with spare rows (CacheRows)
+            CacheRows kr = past.rows(l, true, b).append(k.data(), c.maxPositionEmbeddings());
+            CacheRows vr = past.rows(l, false, b).append(v.data(), c.maxPositionEmbeddings());
+            present.rows(l, kr, vr);
+            att = Attention.causalOnRows(q, kr.buffer(), vr.buffer(), kr.length());
+        } else {
+            if (past != null) { // differentiably (a trained prefix), as torch.cat
+                k = Shaping.concat(2, batched(past.keys().get(l), b), k);
+                v = Shaping.concat(2, batched(past.values().get(l), b), v);
+            }
+            present.values(l, k, v);
+            att = Attention.causalWithProbs(q, k, v, visibleFrom);
+        }
         if (attentions != null) {
             attentions.add(att.probs());
         }
@@ -250,5 +253,35 @@ public final class LlamaModel {
         }
         Value p4 = Shaping.reshape(past, 1, past.shape().dim(0), past.shape().dim(1), past.shape().dim(2));
         return b == 1 ? p4 : Arithmetic.add(p4, Value.constant(Tensor.zeros(b, 1, 1, 1)));
+    }
+
+    /** The present K and V of one forward pass, per layer: values (exact length) or decoding cache rows. */
+    private static final class Present {
+        private final Value[] keys;
+        private final Value[] values;
+        private final CacheRows[] keyRows;
+        private final CacheRows[] valueRows;
+
+        Present(int layers) {
+            keys = new Value[layers];
+            values = new Value[layers];
+            keyRows = new CacheRows[layers];
+            valueRows = new CacheRows[layers];
+        }
+
+        void values(int l, Value k, Value v) {
+            keys[l] = k;
+            values[l] = v;
+        }
+
+        void rows(int l, CacheRows k, CacheRows v) {
+            keyRows[l] = k;
+            valueRows[l] = v;
+        }
+
+        /** The cache of all layers; every layer is in one form (the path depends on the call, not the layer). */
+        KvCache cache() {
+            return keyRows[0] != null ? new KvCache(keyRows, valueRows) : new KvCache(List.of(keys), List.of(values));
+        }
     }
 }

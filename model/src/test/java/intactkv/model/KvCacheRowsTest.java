@@ -1,0 +1,99 @@
+package intactkv.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import intactkv.autograd.GradMode;
+import intactkv.autograd.Value;
+import intactkv.tensor.Tensor;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Decoding with the KV cache of spare rows ({@link CacheRows}, taken by a forward pass without
+ * gradients after a past) against the path that concatenates the past with the new rows (taken
+ * with gradients on): the same logits and caches bit for bit, over enough steps for the buffers
+ * to grow several times, for continuations of one cache taken twice, and for a shared
+ * (h_kv, p, d_h) past before a batch.
+ */
+class KvCacheRowsTest {
+    /** Grouped-query heads (4 query, 2 key/value heads of d_h 4), 2 layers, V 11, 64 positions. */
+    static final LlamaConfig GQA = new LlamaConfig(16, 24, 4, 2, 2, 1e-5, 10000, 11, 64, false, 1, 2);
+    private final LlamaModel model = new LlamaModel(LlamaWeights.random(GQA, 7, 0.5, true, false));
+
+    private LlamaModel.Output step(int[][] ids, KvCache past, boolean rows) {
+        if (!rows) { // gradient mode on: the concatenating path
+            return model.forward(ids, past, LlamaModel.Options.LOGITS);
+        }
+        try (GradMode.Scope s = GradMode.noGrad()) {
+            return model.forward(ids, past, LlamaModel.Options.LOGITS);
+        }
+    }
+
+    private static void assertSameCache(KvCache expected, KvCache actual) {
+        assertEquals(expected.length(), actual.length());
+        for (int l = 0; l < expected.layers(); l++) {
+            assertEquals(expected.keys().get(l).shape(), actual.keys().get(l).shape());
+            assertArrayEquals(expected.keys().get(l).data().data(), actual.keys().get(l).data().data(), 0.0);
+            assertArrayEquals(expected.values().get(l).data().data(), actual.values().get(l).data().data(), 0.0);
+        }
+    }
+
+    @Test
+    void decodingIntoSpareRowsIsBitIdenticalToConcatenating() {
+        int[][] prompt = {{1, 5, 7, 3, 2}};
+        KvCache exact = step(prompt, null, false).present();
+        KvCache rows = step(prompt, null, true).present();
+        int next = 4;
+        for (int i = 0; i < 45; i++) { // capacities 16, 32, then 64 (max_position_embeddings)
+            int[][] ids = {{next}};
+            LlamaModel.Output e = step(ids, exact, false);
+            LlamaModel.Output r = step(ids, rows, true);
+            assertArrayEquals(e.logits().data().data(), r.logits().data().data(), 0.0, "step " + i);
+            exact = e.present();
+            rows = r.present();
+            next = (next * 3 + 1) % GQA.vocabSize();
+        }
+        assertSameCache(exact, rows);
+        assertEquals(50, rows.length());
+    }
+
+    @Test
+    void twoContinuationsOfOneCacheDoNotSeeEachOther() {
+        int[][] prompt = {{1, 8, 2}};
+        KvCache base = step(new int[][] {{6}}, step(prompt, null, true).present(), true).present();
+        KvCache exactBase = step(new int[][] {{6}}, step(prompt, null, false).present(), false).present();
+        // continue base with 3 then 9 (in place), then base again with 5 (base is now an older view)
+        KvCache a = step(new int[][] {{9}}, step(new int[][] {{3}}, base, true).present(), true).present();
+        LlamaModel.Output b = step(new int[][] {{5}}, base, true);
+        LlamaModel.Output a2 = step(new int[][] {{4}}, a, true);
+        KvCache exactA = step(new int[][] {{9}}, step(new int[][] {{3}}, exactBase, false).present(), false).present();
+        LlamaModel.Output exactB = step(new int[][] {{5}}, exactBase, false);
+        LlamaModel.Output exactA2 = step(new int[][] {{4}}, exactA, false);
+        assertArrayEquals(exactB.logits().data().data(), b.logits().data().data(), 0.0);
+        assertArrayEquals(exactA2.logits().data().data(), a2.logits().data().data(), 0.0);
+        assertSameCache(exactA2.present(), a2.present());
+        assertSameCache(exactB.present(), b.present());
+        assertSameCache(exactBase, base);
+    }
+
+    @Test
+    void aSharedPastBeforeABatchIsRepeatedPerSequence() {
+        KvCache one = step(new int[][] {{1, 4}}, null, true).present();
+        List<Value> k = one.keys().stream().map(v -> Value.constant(squeeze(v.data()))).toList();
+        List<Value> v = one.values().stream().map(x -> Value.constant(squeeze(x.data()))).toList();
+        KvCache shared = new KvCache(k, v); // (h_kv, p, d_h), as the IntactKV prefix
+        int[][] batch = {{3, 7, 2}, {9, 9, 1}};
+        LlamaModel.Output e = step(batch, shared, false);
+        LlamaModel.Output r = step(batch, shared, true);
+        assertArrayEquals(e.logits().data().data(), r.logits().data().data(), 0.0);
+        assertSameCache(e.present(), r.present());
+        LlamaModel.Output e2 = step(new int[][] {{5}, {6}}, e.present(), false);
+        LlamaModel.Output r2 = step(new int[][] {{5}, {6}}, r.present(), true);
+        assertArrayEquals(e2.logits().data().data(), r2.logits().data().data(), 0.0);
+    }
+
+    private static Tensor squeeze(Tensor t) {
+        return t.reshape(t.dim(1), t.dim(2), t.dim(3));
+    }
+}
