@@ -297,11 +297,18 @@ public final class Trainer {
         Path ckpt = out.resolve("checkpoint");
         LlamaWeights w;
         int start = 0;
+        double recent = Double.NaN;
         AdamW opt;
         if (Files.isRegularFile(ckpt.resolve("state.json"))) {
             w = LlamaWeights.load(ckpt, true);
             opt = new AdamW(w.parameters(), new AdamW.Config(0.9, 0.95, 1e-8, cfg.weightDecay()));
-            start = restore(ckpt, w, opt);
+            JsonObject state = restore(ckpt, w, opt);
+            start = state.get("step").getAsInt();
+            // the logged train loss is a running average: resumed from the checkpoint's, the log goes on
+            // as the uninterrupted run's would (checkpoints of older builds lack it: it restarts)
+            if (state.has("train_loss_ema")) {
+                recent = state.get("train_loss_ema").getAsDouble();
+            }
         } else {
             w = LlamaWeights.random(cfg.model(), cfg.seed(), cfg.initStd(), false, true);
             opt = new AdamW(w.parameters(), new AdamW.Config(0.9, 0.95, 1e-8, cfg.weightDecay()));
@@ -309,7 +316,6 @@ public final class Trainer {
         LlamaModel m = new LlamaModel(w);
         List<Parameter> params = w.parameters();
         LrSchedule schedule = cfg.schedule().of(cfg.lr(), cfg.warmup(), cfg.steps());
-        double recent = Double.NaN;
         for (int step = start; step < cfg.steps(); step++) {
             long t0 = System.nanoTime();
             double lr = schedule.lr(step);
@@ -330,7 +336,7 @@ public final class Trainer {
                 listener.eval(new Eval(step + 1, recent, v[0], v[1], (int) v[2], v[3], (int) v[4]));
             }
             if ((step + 1) % cfg.checkpointEvery() == 0 && !last) {
-                checkpoint(ckpt, w, opt, step + 1);
+                checkpoint(ckpt, w, opt, step + 1, recent);
             }
         }
         return w;
@@ -350,7 +356,7 @@ public final class Trainer {
         return loss.item();
     }
 
-    private void checkpoint(Path dir, LlamaWeights w, AdamW opt, int step) throws IOException {
+    private void checkpoint(Path dir, LlamaWeights w, AdamW opt, int step, double trainLossEma) throws IOException {
         Path tmp = Files.createTempDirectory(dir.toAbsolutePath().getParent(), ".checkpoint.");
         try {
             w.save(tmp, DType.F64);
@@ -367,6 +373,7 @@ public final class Trainer {
             JsonObject state = new JsonObject();
             state.addProperty("step", step);
             state.addProperty("seed", cfg.seed());
+            state.addProperty("train_loss_ema", trainLossEma);
             AtomicFiles.writeString(tmp.resolve("state.json"), new GsonBuilder().setPrettyPrinting().create().toJson(state));
             Path old = dir.resolveSibling(".checkpoint.old");
             AtomicFiles.deleteTree(old);
@@ -380,7 +387,8 @@ public final class Trainer {
         }
     }
 
-    private static int restore(Path dir, LlamaWeights w, AdamW opt) throws IOException {
+    /** Restores the weights' optimizer state from {@code dir}; returns state.json (step, seed, train_loss_ema). */
+    private static JsonObject restore(Path dir, LlamaWeights w, AdamW opt) throws IOException {
         JsonObject state = JsonParser.parseString(Files.readString(dir.resolve("state.json"), StandardCharsets.UTF_8))
                 .getAsJsonObject();
         try (SafetensorsReader r = SafetensorsReader.open(dir.resolve("optimizer.safetensors"))) {
@@ -391,6 +399,6 @@ public final class Trainer {
                 }
             }
         }
-        return state.get("step").getAsInt();
+        return state;
     }
 }

@@ -111,9 +111,14 @@ class TrainingTest {
         org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
                 () -> trainer(tok, 10).train(tmp.resolve("resumed"), crash));
         assertTrue(Files.isRegularFile(tmp.resolve("resumed/checkpoint/state.json")));
+        List<Trainer.Eval> fullEvals = List.copyOf(evals);
+        evals.clear();
         LlamaWeights resumed = trainer(tok, 10).train(tmp.resolve("resumed"), record);
         assertArrayEquals(full.embed().data().data(), resumed.embed().data().data(), 0.0);
         assertArrayEquals(full.block(1).down().data().data(), resumed.block(1).down().data().data(), 0.0);
+        // the log of the resumed run goes on as the uninterrupted one's, its running train loss included
+        assertTrue(!evals.isEmpty() && evals.get(0).step() > 4, "evaluations after the resume: " + evals);
+        assertEquals(fullEvals.subList(fullEvals.size() - evals.size(), fullEvals.size()), evals);
     }
 
     /**
