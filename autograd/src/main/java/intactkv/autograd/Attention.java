@@ -49,12 +49,12 @@ public final class Attention {
 
     /** Causal attention output {@code softmax(q k^T / sqrt(d_h) + mask) v}, (B, h, T, d_h); see the class comment. */
     public static Value causal(Value q, Value k, Value v) {
-        return causalWithProbs(q, k, v, null).output();
+        return causalWithProbs(q, k, v, Mask.NONE).output();
     }
 
     /** {@link #causal}, also returning the attention probabilities (what {@code output_attentions} gives). */
     public static Result causalWithProbs(Value q, Value k, Value v) {
-        return causalWithProbs(q, k, v, null);
+        return causalWithProbs(q, k, v, Mask.NONE);
     }
 
     /**
@@ -67,14 +67,41 @@ public final class Attention {
      * dS = P (dP - sum) / sqrt(d_h) = 0 and it receives and passes no gradient.
      */
     public static Result causalWithProbs(Value q, Value k, Value v, int[][] visibleFrom) {
+        return causalWithProbs(q, k, v, new Mask(visibleFrom, null));
+    }
+
+    /**
+     * The masks beyond causality, each null for none. {@code visibleFrom} (B, T) is the document
+     * mask of {@link #causalWithProbs(Value, Value, Value, int[][])}. {@code selfOnly} (B, p+T):
+     * a key s of sequence b with {@code selfOnly[b][s]} is seen by its own query (position s)
+     * only and masked for every later query as the future is; key 0 ([BOS]) never is. The trainer
+     * marks the gloss separators so, so that no query can park its attention on an earlier
+     * separator. As for the document mask, a masked key gets probability exactly 0 and no
+     * gradient, and a mask of all false is plain causal attention, bit for bit.
+     */
+    public record Mask(int[][] visibleFrom, boolean[][] selfOnly) {
+        /** No mask beyond causality. */
+        public static final Mask NONE = new Mask(null, null);
+
+        /** Whether this mask masks nothing beyond causality (both parts null). */
+        public boolean isNone() {
+            return visibleFrom == null && selfOnly == null;
+        }
+    }
+
+    /** Causal attention with the masks of {@code mask} (see {@link Mask}); probabilities as {@link #causalWithProbs(Value, Value, Value)}. */
+    public static Result causalWithProbs(Value q, Value k, Value v, Mask mask) {
+        int[][] visibleFrom = mask.visibleFrom();
+        boolean[][] selfOnly = mask.selfOnly();
         Dims dm = Dims.of(q.data(), k.data(), v.data());
         checkVisibleFrom(dm, visibleFrom);
+        checkSelfOnly(dm, selfOnly);
         double[] qd = q.data().data();
         double[] kd = k.data().data();
         double[] vd = v.data().data();
         double[] probs = new double[dm.b * dm.h * dm.t * dm.s];
         double[] out = new double[dm.b * dm.h * dm.t * dm.dh];
-        forwardAll(dm, qd, kd, vd, probs, out, visibleFrom);
+        forwardAll(dm, qd, kd, vd, probs, out, visibleFrom, selfOnly);
         Tensor p = Tensor.wrap(probs, dm.b, dm.h, dm.t, dm.s);
         Value o = Value.result("attention", Tensor.wrap(out, dm.b, dm.h, dm.t, dm.dh), g -> {
             double[] gq = new double[qd.length];
@@ -110,28 +137,30 @@ public final class Attention {
         Dims dm = Dims.ofRows(q.data(), k, v, keys);
         double[] probs = new double[dm.b * dm.h * dm.t * dm.s];
         double[] out = new double[dm.b * dm.h * dm.t * dm.dh];
-        forwardAll(dm, q.data().data(), k.data(), v.data(), probs, out, null);
+        forwardAll(dm, q.data().data(), k.data(), v.data(), probs, out, null, null);
         return new Result(Value.constant(Tensor.wrap(out, dm.b, dm.h, dm.t, dm.dh)),
                 Tensor.wrap(probs, dm.b, dm.h, dm.t, dm.s));
     }
 
     /** The forward of every (sequence, key/value head) pair, split over threads. */
     private static void forwardAll(Dims dm, double[] qd, double[] kd, double[] vd, double[] probs, double[] out,
-                                   int[][] visibleFrom) {
+                                   int[][] visibleFrom, boolean[][] selfOnly) {
         Parallel.forRange(dm.b * dm.hkv, 1, (lo, hi) -> {
             double[] kT = new double[dm.dh * dm.s];
             for (int task = lo; task < hi; task++) {
-                forwardPair(dm, task, qd, kd, vd, kT, probs, out, visibleFrom == null ? null : visibleFrom[task / dm.hkv]);
+                int bi = task / dm.hkv;
+                forwardPair(dm, task, qd, kd, vd, kT, probs, out, visibleFrom == null ? null : visibleFrom[bi],
+                        selfOnly == null ? null : selfOnly[bi]);
             }
         });
     }
 
     /**
      * Forward for sequence {@code task / h_kv}, key/value head {@code task % h_kv}: its g query heads.
-     * {@code from} is that sequence's row of visibleFrom, or null.
+     * {@code from} is that sequence's row of visibleFrom, {@code self} its row of selfOnly, each or null.
      */
     private static void forwardPair(Dims dm, int task, double[] q, double[] k, double[] v, double[] kT,
-                                    double[] probs, double[] out, int[] from) {
+                                    double[] probs, double[] out, int[] from, boolean[] self) {
         int bi = task / dm.hkv;
         int kvh = task % dm.hkv;
         int kvOff = (bi * dm.hkv + kvh) * dm.cap * dm.dh;
@@ -152,6 +181,10 @@ public final class Attention {
                 double m = probs[row];
                 java.util.Arrays.fill(probs, row + 1, row + visible, Double.NEGATIVE_INFINITY);
                 for (int s = visible; s < keys; s++) {
+                    if (self != null && self[s] && s < keys - 1) { // a self-only key before the query
+                        probs[row + s] = Double.NEGATIVE_INFINITY;
+                        continue;
+                    }
                     probs[row + s] = probs[row + s] / scale;
                     m = Math.max(m, probs[row + s]);
                 }
@@ -297,6 +330,26 @@ public final class Attention {
                             + " outside [1, " + last + "] (query " + t + " sees key 0 and keys from.." + (dm.p + t)
                             + ", always itself)");
                 }
+            }
+        }
+    }
+
+    private static void checkSelfOnly(Dims dm, boolean[][] selfOnly) {
+        if (selfOnly == null) {
+            return;
+        }
+        if (selfOnly.length != dm.b) {
+            throw new IllegalArgumentException("attention: selfOnly has " + selfOnly.length + " rows for " + dm.b
+                    + " sequences");
+        }
+        for (int b = 0; b < dm.b; b++) {
+            if (selfOnly[b].length != dm.s) {
+                throw new IllegalArgumentException("attention: selfOnly row " + b + " has " + selfOnly[b].length
+                        + " entries for " + dm.s + " keys");
+            }
+            if (selfOnly[b][0]) {
+                throw new IllegalArgumentException("attention: selfOnly[" + b + "][0] is set: key 0 ([BOS]) is seen"
+                        + " by every query");
             }
         }
     }

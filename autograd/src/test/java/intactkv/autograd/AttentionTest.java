@@ -332,6 +332,113 @@ class AttentionTest {
                 () -> Attention.causalWithProbs(q, k, v, new int[][] {{1, 1, 1}, {1, 1, 1}}));
     }
 
+    /** The composed form with an explicit additive mask for {@link Attention.Mask}: -inf where the fused op masks. */
+    private static Value composedMasked(Value q, Value k, Value v, int[][] from, boolean[][] self) {
+        int b = q.shape().dim(0);
+        int t = q.shape().dim(2);
+        int s = k.shape().dim(2);
+        double[] mask = new double[b * t * s];
+        for (int bi = 0; bi < b; bi++) {
+            for (int ti = 0; ti < t; ti++) {
+                int pos = s - t + ti; // the query's own key
+                for (int j = 0; j < s; j++) {
+                    boolean visible = j <= pos && (from == null || j == 0 || j >= from[bi][ti])
+                            && (self == null || !self[bi][j] || j == pos);
+                    mask[(bi * t + ti) * s + j] = visible ? 0.0 : Double.NEGATIVE_INFINITY;
+                }
+            }
+        }
+        return composed(q, k, v, Tensor.wrap(mask, b, 1, 1, t, s));
+    }
+
+    /** Random self-only keys (about one in four, never key 0) over the p + T keys of each sequence. */
+    private boolean[][] randomSelfOnly(int b, int keys) {
+        boolean[][] self = new boolean[b][keys];
+        for (int bi = 0; bi < b; bi++) {
+            for (int j = 1; j < keys; j++) {
+                self[bi][j] = rng.nextInt(4) == 0;
+            }
+        }
+        return self;
+    }
+
+    /**
+     * Self-only keys (the trainer's hidden separators), alone and with a document mask, with and
+     * without a past: the output bit for bit equal to the composed form under the explicit mask,
+     * probability exactly 0 on every hidden key before its query, and the gradients equal to rounding.
+     */
+    @Test
+    void selfOnlyKeysAreBitIdenticalToAnExplicitMaskAndSoIsTheirGradient() {
+        int[][] cases = {{2, 4, 2, 19, 0, 8}, {1, 3, 1, 12, 5, 6}, {1, 2, 2, 40, 0, 16}};
+        for (int[] c : cases) {
+            for (boolean withDocuments : new boolean[] {false, true}) {
+                int keys = c[4] + c[3];
+                Tensor q = Init.normal(rng, 1.5, c[0], c[1], c[3], c[5]);
+                Tensor k = Init.normal(rng, 1.5, c[0], c[2], keys, c[5]);
+                Tensor v = Init.normal(rng, 1.0, c[0], c[2], keys, c[5]);
+                Tensor g = Init.normal(rng, 1.0, c[0], c[1], c[3], c[5]);
+                int[][] from = withDocuments ? randomDocuments(c[0], c[3], c[4]) : null;
+                boolean[][] self = randomSelfOnly(c[0], keys);
+                String name = java.util.Arrays.toString(c) + (withDocuments ? " with documents" : "");
+                Value[] fused = {Value.param(q.copy()), Value.param(k.copy()), Value.param(v.copy())};
+                Value[] ref = {Value.param(q.copy()), Value.param(k.copy()), Value.param(v.copy())};
+                Attention.Result r = Attention.causalWithProbs(fused[0], fused[1], fused[2], new Attention.Mask(from, self));
+                Value expected = composedMasked(ref[0], ref[1], ref[2], from, self);
+                assertArrayEquals(expected.data().data(), r.output().data().data(), 0.0, name);
+                for (int row = 0; row < c[0] * c[1] * c[3]; row++) {
+                    int bi = row / (c[1] * c[3]);
+                    int pos = c[4] + row % c[3];
+                    for (int j = 1; j < pos; j++) {
+                        if (self[bi][j]) {
+                            assertEquals(0.0, r.probs().data()[row * keys + j], name + " hidden key " + j + " of row " + row);
+                        }
+                    }
+                }
+                r.output().backward(g);
+                expected.backward(g);
+                for (int i = 0; i < 3; i++) {
+                    // as gradientMatchesTheComposedForm: sums of up to 45 terms of order 1 in another order
+                    assertArrayEquals(ref[i].grad().data(), fused[i].grad().data(), 1e-12, name + " input " + i);
+                }
+            }
+        }
+    }
+
+    @Test
+    @ChecksGradientOf("Attention.causal")
+    void selfOnlyKeysFiniteDifferences() {
+        boolean[][] self = {{false, true, false, true, false}, {false, false, true, true, false}};
+        assertGradients("attention with self-only keys",
+                in -> Attention.causalWithProbs(in[0], in[1], in[2], new Attention.Mask(null, self)).output(), 3,
+                DEFAULT_TOLERANCE, Init.normal(rng, 1, 2, 2, 5, 3), Init.normal(rng, 1, 2, 1, 5, 3),
+                Init.normal(rng, 1, 2, 1, 5, 3));
+    }
+
+    @Test
+    void selfOnlyHandWorkedCaseAndBadRows() {
+        // one head, d_h 1, three tokens with equal scores, key 1 self-only: query 1 sees keys 0 and 1,
+        // query 2 sees keys 0 and 2 only
+        Value q = Value.constant(Tensor.of(new double[] {0, 0, 0}, 1, 1, 3, 1));
+        Value k = Value.constant(Tensor.of(new double[] {1, 1, 1}, 1, 1, 3, 1));
+        Value v = Value.constant(Tensor.of(new double[] {3, 5, 9}, 1, 1, 3, 1));
+        Attention.Result r = Attention.causalWithProbs(q, k, v, new Attention.Mask(null, new boolean[][] {{false, true, false}}));
+        assertArrayEquals(new double[] {3, 4, 6}, r.output().data().data(), 0.0);
+        assertArrayEquals(new double[] {1, 0, 0, 0.5, 0.5, 0, 0.5, 0, 0.5}, r.probs().data(), 0.0);
+        // all false is plain causal attention, bit for bit
+        Attention.Result plain = Attention.causalWithProbs(q, k, v);
+        assertArrayEquals(plain.probs().data(), Attention.causalWithProbs(q, k, v,
+                new Attention.Mask(null, new boolean[][] {{false, false, false}})).probs().data(), 0.0);
+        // key 0 is seen by every query; one row per sequence, one entry per key
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Attention.causalWithProbs(q, k, v,
+                new Attention.Mask(null, new boolean[][] {{true, false, false}})));
+        assertTrue(e.getMessage().contains("selfOnly[0][0]"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Attention.causalWithProbs(q, k, v,
+                new Attention.Mask(null, new boolean[][] {{false, false}})));
+        assertTrue(e.getMessage().contains("selfOnly row 0 has 2 entries for 3 keys"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> Attention.causalWithProbs(q, k, v,
+                new Attention.Mask(null, new boolean[][] {{false, false, false}, {false, false, false}})));
+    }
+
     @Test
     void handWorkedCase() {
         // one head, d_h 1, two tokens: q = (0, 2), k = (1, 1), v = (3, 5)

@@ -101,6 +101,12 @@ final class TrainCommand implements Callable<Integer> {
             + " counting), so [BOS] is the one token all its queries share; in [0, 1] (default ${DEFAULT-VALUE})")
     double isolateFraction;
 
+    @Option(names = "--hide-separators", defaultValue = "0", paramLabel = "F", description = "share of the natural"
+            + " windows whose \"\\n\" separator tokens are seen by themselves only: no later query can rest its"
+            + " attention on a separator, while the words of earlier glosses stay visible; in [0, 1]"
+            + " (default ${DEFAULT-VALUE})")
+    double hideSeparators;
+
     @Option(names = "--schedule", defaultValue = "cosine", paramLabel = "S", description = "learning rate after the"
             + " warm-up: cosine (decays to 0 at --steps) or constant (the peak held, so a run stopped at step s is"
             + " reproduced by --steps s) (default ${DEFAULT-VALUE})")
@@ -144,7 +150,7 @@ final class TrainCommand implements Callable<Integer> {
                 Math.max(2048, seqlen), false, tok.bosId(), tok.eosId());
         Trainer.Config tc = new Trainer.Config(c, seqlen, batch, steps, lr, warmup, weightDecay, 1.0, evalEvery, 8,
                 checkpointEvery, seed, 0.02, backcopyFraction, backcopyTriggers,
-                backcopyBranching, isolateFraction, Trainer.Schedule.valueOf(schedule.toUpperCase(Locale.ROOT)));
+                backcopyBranching, isolateFraction, hideSeparators, Trainer.Schedule.valueOf(schedule.toUpperCase(Locale.ROOT)));
         Trainer trainer = new Trainer(tc, train, Trainer.documentStarts(train, newline), valid, newline);
         if (trainer.backcopy() != null) {
             o.printf("back-copy: %.0f%% of the sequences are Bigram-Backcopy; triggers %s%n", 100 * backcopyFraction,
@@ -154,6 +160,10 @@ final class TrainCommand implements Callable<Integer> {
         if (isolateFraction > 0) {
             o.printf(Locale.ROOT, "document masking: %.0f%% of the natural windows see only [BOS] and their own gloss%n",
                     100 * isolateFraction);
+        }
+        if (hideSeparators > 0) {
+            o.printf(Locale.ROOT, "separator hiding: in %.0f%% of the natural windows no query sees an earlier \"\\n\"%n",
+                    100 * hideSeparators);
         }
         Path log = out.resolve("train_log.csv");
         if (!Files.exists(log)) {
@@ -201,6 +211,7 @@ final class TrainCommand implements Callable<Integer> {
         require(backcopyTriggers >= 1, "--backcopy-triggers must be >= 1: " + backcopyTriggers);
         require(backcopyBranching >= 0, "--backcopy-branching must be >= 0 (0 = all successors): " + backcopyBranching);
         require(isolateFraction >= 0 && isolateFraction <= 1, "--isolate-fraction must be in [0, 1]: " + isolateFraction);
+        require(hideSeparators >= 0 && hideSeparators <= 1, "--hide-separators must be in [0, 1]: " + hideSeparators);
         require(schedule.equals("cosine") || schedule.equals("constant"), "--schedule must be cosine or constant: "
                 + schedule);
         // the model shape, checked here so that a bad one fails before the tokenizer is trained

@@ -90,7 +90,7 @@ public final class LlamaModel {
      * Token ids are checked against the vocabulary.
      */
     public Output forward(int[][] ids, KvCache past, Options opt) {
-        return forward(ids, past, opt, null);
+        return forward(ids, past, opt, Attention.Mask.NONE);
     }
 
     /**
@@ -101,6 +101,15 @@ public final class LlamaModel {
      * {@code --isolate-fraction} uses it.
      */
     public Output forward(int[][] ids, KvCache past, Options opt, int[][] visibleFrom) {
+        return forward(ids, past, opt, new Attention.Mask(visibleFrom, null));
+    }
+
+    /**
+     * {@link #forward(int[][], KvCache, Options)} with the attention masks of {@code mask} in
+     * every layer ({@link Attention.Mask}: the document mask and self-only keys, for instance the
+     * gloss separators under the trainer's {@code --hide-separators}).
+     */
+    public Output forward(int[][] ids, KvCache past, Options opt, Attention.Mask mask) {
         int b = ids.length;
         int t = b == 0 ? 0 : ids[0].length;
         if (b == 0 || t == 0) {
@@ -132,7 +141,7 @@ public final class LlamaModel {
         List<Tensor> attentions = new ArrayList<>();
         Present present = new Present(c.numHiddenLayers());
         for (int l = 0; l < c.numHiddenLayers(); l++) {
-            x = layer(l, x, past, cs, present, opt.attentions() ? attentions : null, visibleFrom);
+            x = layer(l, x, past, cs, present, opt.attentions() ? attentions : null, mask);
             if (opt.hiddenStates()) {
                 hidden.add(x);
             }
@@ -180,11 +189,11 @@ public final class LlamaModel {
 
     /** One decoder layer: attention and MLP blocks, each with its residual connection. */
     private Value layer(int l, Value x, KvCache past, Tensor[] cs, Present present, List<Tensor> attentions,
-                        int[][] visibleFrom) {
+                        Attention.Mask mask) {
         LlamaWeights.Block blk = w.block(l);
         // self-attention block with residual connection
         Value n = Functional.rmsNorm(x, blk.inputNorm(), c.rmsNormEps());
-        Value h = Arithmetic.add(x, attention(l, blk, n, past, cs, present, attentions, visibleFrom));
+        Value h = Arithmetic.add(x, attention(l, blk, n, past, cs, present, attentions, mask));
         // SwiGLU MLP block with residual connection
         return Arithmetic.add(h, mlpBlock(l, Functional.rmsNorm(h, blk.postNorm(), c.rmsNormEps())));
     }
@@ -199,7 +208,7 @@ public final class LlamaModel {
      * {@code past} (or null); records the present K and V (B, h_kv, p+T, d_h) in {@code present}.
      */
     private Value attention(int l, LlamaWeights.Block blk, Value n, KvCache past, Tensor[] cs, Present present,
-                            List<Tensor> attentions, int[][] visibleFrom) {
+                            List<Tensor> attentions, Attention.Mask mask) {
         int b = n.shape().dim(0);
         int t = n.shape().dim(1);
         int h = c.numAttentionHeads();
@@ -215,7 +224,7 @@ public final class LlamaModel {
         // fused scores / sqrt(d_h) + causal mask, softmax over keys, weighted sum of values;
         // query head j reads key/value head j / g (HF's repeat_kv)
         Attention.Result att;
-        if (past != null && !GradMode.enabled() && visibleFrom == null) {
+        if (past != null && !GradMode.enabled() && mask.isNone()) {
             // decoding: the new rows written after the past's in a buffer with spare rows (CacheRows)
             CacheRows kr = past.rows(l, true, b).append(k.data(), c.maxPositionEmbeddings());
             CacheRows vr = past.rows(l, false, b).append(v.data(), c.maxPositionEmbeddings());
@@ -227,7 +236,7 @@ public final class LlamaModel {
                 v = Shaping.concat(2, batched(past.values().get(l), b), v);
             }
             present.values(l, k, v);
-            att = Attention.causalWithProbs(q, k, v, visibleFrom);
+            att = Attention.causalWithProbs(q, k, v, mask);
         }
         if (attentions != null) {
             attentions.add(att.probs());

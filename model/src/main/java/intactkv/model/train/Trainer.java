@@ -4,6 +4,7 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import intactkv.autograd.AdamW;
+import intactkv.autograd.Attention;
 import intactkv.autograd.Functional;
 import intactkv.autograd.GradClip;
 import intactkv.autograd.GradMode;
@@ -47,7 +48,16 @@ public final class Trainer {
     public record Config(LlamaConfig model, int seqlen, int batch, int steps, double lr, int warmup,
                          double weightDecay, double clip, int evalEvery, int evalWindows, int checkpointEvery,
                          long seed, double initStd, double backcopyFraction, int backcopyTriggers,
-                         int backcopyBranching, double isolateFraction, Schedule schedule) {
+                         int backcopyBranching, double isolateFraction, double hideSeparators, Schedule schedule) {
+        /** The settings without separator hiding (the trainer before {@code hideSeparators}). */
+        public Config(LlamaConfig model, int seqlen, int batch, int steps, double lr, int warmup, double weightDecay,
+                      double clip, int evalEvery, int evalWindows, int checkpointEvery, long seed, double initStd,
+                      double backcopyFraction, int backcopyTriggers, int backcopyBranching, double isolateFraction,
+                      Schedule schedule) {
+            this(model, seqlen, batch, steps, lr, warmup, weightDecay, clip, evalEvery, evalWindows, checkpointEvery,
+                    seed, initStd, backcopyFraction, backcopyTriggers, backcopyBranching, isolateFraction, 0.0, schedule);
+        }
+
         public Config {
             if (schedule == null) {
                 throw new IllegalArgumentException("invalid training settings: no learning-rate schedule");
@@ -55,12 +65,13 @@ public final class Trainer {
             if (seqlen < 2 || batch < 1 || steps < 1 || !(lr > 0) || warmup < 0 || warmup > steps || weightDecay < 0
                     || !(clip > 0) || evalEvery < 1 || evalWindows < 1 || checkpointEvery < 1 || !(initStd > 0)
                     || !(backcopyFraction >= 0 && backcopyFraction < 1) || backcopyTriggers < 1 || backcopyBranching < 0
-                    || !(isolateFraction >= 0 && isolateFraction <= 1)) {
+                    || !(isolateFraction >= 0 && isolateFraction <= 1) || !(hideSeparators >= 0 && hideSeparators <= 1)) {
                 throw new IllegalArgumentException("invalid training settings: seqlen " + seqlen + ", batch " + batch
                         + ", steps " + steps + ", lr " + lr + ", warm-up " + warmup + " (at most the steps), weight decay "
                         + weightDecay + ", clip " + clip + ", intervals " + evalEvery + "/" + checkpointEvery
                         + ", backcopy fraction " + backcopyFraction + " (in [0, 1)), triggers " + backcopyTriggers
-                        + ", branching " + backcopyBranching + ", isolate fraction " + isolateFraction + " (in [0, 1])");
+                        + ", branching " + backcopyBranching + ", isolate fraction " + isolateFraction
+                        + ", hide-separators fraction " + hideSeparators + " (both in [0, 1])");
             }
         }
     }
@@ -154,22 +165,34 @@ public final class Trainer {
     /**
      * One training batch: token ids (B, T) and, when some window is isolated, the document mask
      * {@code visibleFrom} (B, T) of {@link LlamaModel#forward(int[][], intactkv.model.KvCache,
-     * LlamaModel.Options, int[][])} (null when none is).
+     * LlamaModel.Options, int[][])} (null when none is); when some window hides its separators,
+     * {@code selfOnly} (B, T), true at those separators ({@link Attention.Mask}; null when none does).
      */
-    record Batch(int[][] ids, int[][] visibleFrom) {
+    record Batch(int[][] ids, int[][] visibleFrom, boolean[][] selfOnly) {
+        Batch(int[][] ids, int[][] visibleFrom) {
+            this(ids, visibleFrom, null);
+        }
+
+        Attention.Mask mask() {
+            return new Attention.Mask(visibleFrom, selfOnly);
+        }
     }
 
     /**
      * The batch of step {@code step}: each sequence is [BOS] + the tokens from a random document
      * start, or, with probability {@code backcopyFraction}, a {@link BigramBackcopy} sequence. A
      * natural window is isolated with probability {@code isolateFraction}: each of its documents
-     * then sees only [BOS] and itself ({@link #documentMask}). With {@code isolateFraction} 0 no
-     * extra number is drawn, so the batches are those of a trainer without the option.
+     * then sees only [BOS] and itself ({@link #documentMask}). Independently, with probability
+     * {@code hideSeparators}, a natural window hides its separator tokens: each "\n" is seen by
+     * itself only ({@link #separatorMask}), so no later query can rest its attention on one. With
+     * either fraction 0 its number is not drawn, so the batches are those of a trainer without
+     * the option.
      */
     Batch batch(int step) {
         Random rng = new Random(stepSeed(cfg.seed(), step));
         int[][] b = new int[cfg.batch()][];
         int[][] from = null;
+        boolean[][] self = null;
         for (int i = 0; i < b.length; i++) {
             if (backcopy != null && rng.nextDouble() < cfg.backcopyFraction()) {
                 b[i] = backcopy.sample(rng, cfg.seqlen(), bos);
@@ -186,6 +209,19 @@ public final class Trainer {
                 }
                 from[i] = documentMask(w, newline);
             }
+            if (cfg.hideSeparators() > 0 && rng.nextDouble() < cfg.hideSeparators()) {
+                if (self == null) {
+                    self = new boolean[b.length][];
+                }
+                self[i] = separatorMask(w, newline);
+            }
+        }
+        if (self != null) {
+            for (int i = 0; i < b.length; i++) {
+                if (self[i] == null) {
+                    self[i] = new boolean[cfg.seqlen()];
+                }
+            }
         }
         if (from != null) {
             for (int i = 0; i < b.length; i++) {
@@ -195,7 +231,22 @@ public final class Trainer {
                 }
             }
         }
-        return new Batch(b, from);
+        return new Batch(b, from, self);
+    }
+
+    /**
+     * The separator mask of a window: true at each {@code newline} token after position 0, the
+     * keys {@link Attention.Mask#selfOnly()} hides from every later query. Natural text keeps its
+     * cross-gloss context (the words of the earlier glosses stay visible) but loses the separators
+     * that the heads of these models otherwise park their attention on (docs/DEFAULT_MODEL.md,
+     * sessions 3-6), so [BOS] is the one token every query can always rest on.
+     */
+    static boolean[] separatorMask(int[] window, int newline) {
+        boolean[] self = new boolean[window.length];
+        for (int t = 1; t < window.length; t++) {
+            self[t] = window[t] == newline;
+        }
+        return self;
     }
 
     /**
@@ -240,7 +291,7 @@ public final class Trainer {
         int[][] ids = batch.ids();
         int b = ids.length;
         int t = ids[0].length;
-        Value logits = m.forward(ids, null, LlamaModel.Options.LOGITS, batch.visibleFrom()).logits();
+        Value logits = m.forward(ids, null, LlamaModel.Options.LOGITS, batch.mask()).logits();
         int v = m.config().vocabSize();
         Value flat = Shaping.reshape(Shaping.slice(logits, 1, 0, t - 1), b * (t - 1), v);
         int[] targets = new int[b * (t - 1)];

@@ -62,13 +62,18 @@ class TrainingTest {
     }
 
     static Trainer trainer(Tokenizer tok, int steps, double backcopy, double isolate, Trainer.Schedule schedule) {
+        return trainer(tok, steps, backcopy, isolate, 0.0, schedule);
+    }
+
+    static Trainer trainer(Tokenizer tok, int steps, double backcopy, double isolate, double hide,
+                           Trainer.Schedule schedule) {
         int newline = tok.id("<0x0A>");
         List<String> docs = corpus();
         int[] train = stream(tok, docs.subList(0, 250), newline);
         int[] valid = stream(tok, docs.subList(250, 300), newline);
         LlamaConfig c = new LlamaConfig(16, 32, 2, 2, 2, 1e-5, 10000, tok.vocabSize(), 64, false, 1, 2);
         Trainer.Config tc = new Trainer.Config(c, 24, 4, steps, 1e-2, 2, 0.0, 1.0, 5, 2, 4, 3, 0.1, backcopy,
-                2, 0, isolate, schedule);
+                2, 0, isolate, hide, schedule);
         return new Trainer(tc, train, Trainer.documentStarts(train, newline), valid, newline);
     }
 
@@ -208,6 +213,61 @@ class TrainingTest {
         // [BOS] a b \n \n c d \n \n e
         int[] w = {1, 5, 6, nl, nl, 7, 8, nl, nl, 4};
         assertArrayEquals(new int[] {1, 1, 1, 1, 1, 5, 5, 5, 5, 9}, Trainer.documentMask(w, nl));
+    }
+
+    @Test
+    void separatorMaskMarksTheNewlinesAfterBos() {
+        int nl = 7;
+        int[] w = {1, 20, nl, nl, 30, 31, nl, nl, 40};
+        boolean[] self = Trainer.separatorMask(w, nl);
+        assertArrayEquals(new boolean[] {false, false, true, true, false, false, true, true, false}, self);
+        // position 0 is [BOS], never hidden, even if it were the newline id
+        assertFalse(Trainer.separatorMask(new int[] {nl, 5, nl}, nl)[0]);
+    }
+
+    /**
+     * Windows that hide their separators carry the separator mask, the others a row of false, about
+     * half at 0.5; the draw is deterministic, the ids are natural windows, and none is drawn without
+     * the option; a step under the mask trains to a finite loss.
+     */
+    @Test
+    void hiddenSeparatorWindowsCarryTheirMask() throws Exception {
+        Path f = tmp.resolve("tokenizer.json");
+        BpeTrainer.write(BpeTrainer.train(corpus(), 300), f);
+        Tokenizer tok = Tokenizer.load(f);
+        int newline = tok.id("<0x0A>");
+        Trainer plain = trainer(tok, 10, 0.0, 0.5);
+        Trainer half = trainer(tok, 10, 0.0, 0.5, 0.5, Trainer.Schedule.COSINE);
+        int hidden = 0;
+        int total = 0;
+        for (int step = 0; step < 40; step++) {
+            assertEquals(null, plain.batch(step).selfOnly());
+            Trainer.Batch b = half.batch(step);
+            assertTrue(java.util.Arrays.deepEquals(b.selfOnly(), half.batch(step).selfOnly()), "deterministic");
+            for (int i = 0; b.selfOnly() != null && i < b.ids().length; i++) {
+                boolean[] self = b.selfOnly()[i];
+                boolean none = true;
+                for (boolean x : self) {
+                    none &= !x;
+                }
+                boolean[] mask = Trainer.separatorMask(b.ids()[i], newline);
+                assertTrue(none || java.util.Arrays.equals(mask, self), "step " + step + " row " + i);
+                // windows of 24 tokens hold at least one separator here, so a hiding window hides something
+                hidden += none ? 0 : 1;
+            }
+            total += b.ids().length;
+        }
+        assertTrue(hidden > 0.35 * total && hidden < 0.65 * total, hidden + " of " + total + " hide their separators");
+        Trainer all = trainer(tok, 2, 0.0, 0.0, 1.0, Trainer.Schedule.COSINE);
+        all.train(tmp.resolve("hide"), new Trainer.Listener() {
+            public void progress(Trainer.Progress p) {
+                assertTrue(Double.isFinite(p.loss()));
+            }
+
+            public void eval(Trainer.Eval e) {
+                assertTrue(Double.isFinite(e.validLoss()));
+            }
+        });
     }
 
     /** Isolated windows carry their document mask, the others a row of ones; none without the option. */
