@@ -157,7 +157,7 @@ public final class LlamaModel {
      */
     public Value layer(int l, Value x) {
         int t = x.shape().dim(1);
-        return layer(l, x, null, rope.tables(0, t), new Present(c.numHiddenLayers()), null, null);
+        return layer(l, x, null, rope.tables(0, t), new Present(c.numHiddenLayers()), null, Attention.Mask.NONE);
     }
 
     /**
@@ -166,7 +166,7 @@ public final class LlamaModel {
      */
     public Value attentionBlock(int l, Value n) {
         int t = n.shape().dim(1);
-        return attention(l, w.block(l), n, null, rope.tables(0, t), new Present(c.numHiddenLayers()), null, null);
+        return attention(l, w.block(l), n, null, rope.tables(0, t), new Present(c.numHiddenLayers()), null, Attention.Mask.NONE);
     }
 
     /** The MLP block of layer {@code l} (down_proj output, no residual) on normalised input {@code m (B, T, d)}. */
