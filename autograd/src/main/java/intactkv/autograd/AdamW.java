@@ -4,6 +4,7 @@ import intactkv.tensor.Tensor;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.ToDoubleFunction;
 
 /**
  * AdamW exactly as {@code torch.optim.AdamW} ({@code _single_tensor_adamw}, PyTorch 1.13-2.x):
@@ -17,6 +18,10 @@ import java.util.Map;
  *   p   = p - step_size * m / denom
  * </pre>
  * Parameters without a gradient are skipped (their step count does not advance), as in PyTorch.
+ *
+ * <p>A per-parameter weight decay ({@link #AdamW(List, Config, ToDoubleFunction)}) is PyTorch's parameter
+ * groups, {@code AdamW([{"params": qk, "weight_decay": 0.0}, {"params": rest}], weight_decay=wd)}: the
+ * update of each parameter is the one above with its own {@code wd}.
  */
 public final class AdamW {
     /** Hyper-parameters, validated; defaults as PyTorch's. */
@@ -54,11 +59,35 @@ public final class AdamW {
 
     private final List<Parameter> params;
     private final Config config;
+    private final double[] decayOf;
     private final Map<Value, State> state = new IdentityHashMap<>();
 
+    /** All parameters decayed by {@code config.weightDecay()}. */
     public AdamW(List<Parameter> params, Config config) {
+        this(params, config, p -> config.weightDecay());
+    }
+
+    /**
+     * Parameter {@code p} decayed by {@code weightDecay.applyAsDouble(p)} (evaluated once, here) instead of
+     * {@code config.weightDecay()}; each value must be >= 0.
+     */
+    public AdamW(List<Parameter> params, Config config, ToDoubleFunction<Parameter> weightDecay) {
         this.params = List.copyOf(params);
         this.config = config;
+        this.decayOf = new double[this.params.size()];
+        for (int i = 0; i < decayOf.length; i++) {
+            Parameter p = this.params.get(i);
+            decayOf[i] = weightDecay.applyAsDouble(p);
+            if (!(decayOf[i] >= 0)) {
+                throw new IllegalArgumentException("AdamW: weight decay of '" + p.name() + "' must be >= 0, got "
+                        + decayOf[i]);
+            }
+        }
+    }
+
+    /** The weight decay applied to {@code params().get(i)}. */
+    public double weightDecay(int i) {
+        return decayOf[i];
     }
 
     public List<Parameter> params() {
@@ -72,7 +101,8 @@ public final class AdamW {
         }
         double b1 = config.beta1();
         double b2 = config.beta2();
-        for (Parameter param : params) {
+        for (int pi = 0; pi < params.size(); pi++) {
+            Parameter param = params.get(pi);
             Tensor grad = param.value().grad();
             if (grad == null) {
                 continue;
@@ -81,7 +111,7 @@ public final class AdamW {
             double[] g = grad.data();
             State s = state.computeIfAbsent(param.value(), k -> new State(p.length));
             s.step++;
-            double decay = 1 - lr * config.weightDecay();
+            double decay = 1 - lr * decayOf[pi];
             double stepSize = lr / (1 - Math.pow(b1, s.step));
             double bc2Sqrt = Math.sqrt(1 - Math.pow(b2, s.step));
             for (int i = 0; i < p.length; i++) {

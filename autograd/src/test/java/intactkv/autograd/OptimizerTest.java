@@ -67,6 +67,50 @@ class OptimizerTest {
         assertThrows(IllegalArgumentException.class, () -> opt.step(-1));
     }
 
+    /**
+     * Per-parameter weight decay (PyTorch's parameter groups): each parameter follows exactly the trajectory
+     * of a one-parameter AdamW with its own decay, over 20 steps; the hand-worked first step of a group
+     * without decay; a negative decay refused by the parameter's name.
+     */
+    @Test
+    void adamWPerParameterDecayIsParameterGroups() {
+        Random rng = new Random(8);
+        Parameter a = new Parameter("a.q_proj.weight", Value.param(Init.normal(rng, 1, 5)));
+        Parameter b = new Parameter("b.mlp.weight", Value.param(Init.normal(rng, 1, 5)));
+        Parameter a1 = new Parameter("a", Value.param(a.value().data().copy()));
+        Parameter b1 = new Parameter("b", Value.param(b.value().data().copy()));
+        AdamW.Config c = new AdamW.Config(0.9, 0.95, 1e-8, 0.5);
+        AdamW grouped = new AdamW(List.of(a, b), c, p -> p.name().contains("q_proj") ? 0.0 : 0.5);
+        AdamW aloneA = new AdamW(List.of(a1), c.withWeightDecay(0.0));
+        AdamW aloneB = new AdamW(List.of(b1), c);
+        assertEquals(0.0, grouped.weightDecay(0));
+        assertEquals(0.5, grouped.weightDecay(1));
+        for (int t = 0; t < 20; t++) {
+            double[] ga = Init.normal(rng, 1, 5).data();
+            double[] gb = Init.normal(rng, 1, 5).data();
+            setGrad(a, ga);
+            setGrad(a1, ga);
+            setGrad(b, gb);
+            setGrad(b1, gb);
+            grouped.step(0.05);
+            aloneA.step(0.05);
+            aloneB.step(0.05);
+        }
+        // the same arithmetic in the same order: bit-identical
+        assertArrayEquals(a1.value().data().data(), a.value().data().data(), 0.0);
+        assertArrayEquals(b1.value().data().data(), b.value().data().data(), 0.0);
+
+        Parameter p = param("w", 1.0);
+        setGrad(p, 0.5);
+        new AdamW(List.of(p), new AdamW.Config(0.9, 0.999, 1e-8, 0.01), q -> 0.0).step(0.1);
+        // no decay: m = 0.05, v = 0.00025; step_size = 1; denom = 0.5 + 1e-8
+        assertEquals(1.0 - 0.05 / (0.5 + 1e-8), p.value().data().item(), 1e-15);
+
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new AdamW(List.of(a, b), c, q -> q == b ? -1.0 : 0.0));
+        assertEquals("AdamW: weight decay of 'b.mlp.weight' must be >= 0, got -1.0", e.getMessage());
+    }
+
     @Test
     void sgdMomentumHandWorked() {
         Parameter p = param("w", 1.0);

@@ -59,6 +59,11 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--weight-decay", defaultValue = "0.1", description = "AdamW weight decay (default ${DEFAULT-VALUE})")
     double weightDecay;
 
+    @Option(names = "--qk-weight-decay", paramLabel = "WD", description = "AdamW weight decay of the query and key"
+            + " projections (q_proj, k_proj) only; decay pulls them towards heads that attend uniformly"
+            + " (default: --weight-decay)")
+    Double qkWeightDecay;
+
     @Option(names = "--dim", defaultValue = "128", description = "hidden size d (default ${DEFAULT-VALUE})")
     int dim;
 
@@ -150,7 +155,8 @@ final class TrainCommand implements Callable<Integer> {
                 Math.max(2048, seqlen), false, tok.bosId(), tok.eosId());
         Trainer.Config tc = new Trainer.Config(c, seqlen, batch, steps, lr, warmup, weightDecay, 1.0, evalEvery, 8,
                 checkpointEvery, seed, 0.02, backcopyFraction, backcopyTriggers,
-                backcopyBranching, isolateFraction, hideSeparators, Trainer.Schedule.valueOf(schedule.toUpperCase(Locale.ROOT)));
+                backcopyBranching, isolateFraction, hideSeparators, qkWeightDecay == null ? weightDecay : qkWeightDecay,
+                Trainer.Schedule.valueOf(schedule.toUpperCase(Locale.ROOT)));
         Trainer trainer = new Trainer(tc, train, Trainer.documentStarts(train, newline), valid, newline);
         if (trainer.backcopy() != null) {
             o.printf("back-copy: %.0f%% of the sequences are Bigram-Backcopy; triggers %s%n", 100 * backcopyFraction,
@@ -160,6 +166,9 @@ final class TrainCommand implements Callable<Integer> {
         if (isolateFraction > 0) {
             o.printf(Locale.ROOT, "document masking: %.0f%% of the natural windows see only [BOS] and their own gloss%n",
                     100 * isolateFraction);
+        }
+        if (qkWeightDecay != null && qkWeightDecay != weightDecay) {
+            o.printf(Locale.ROOT, "weight decay: %s on q_proj and k_proj, %s on the rest%n", qkWeightDecay, weightDecay);
         }
         if (hideSeparators > 0) {
             o.printf(Locale.ROOT, "separator hiding: in %.0f%% of the natural windows no query sees an earlier \"\\n\"%n",
@@ -205,6 +214,7 @@ final class TrainCommand implements Callable<Integer> {
         require(seqlen >= 2, "--seqlen must be >= 2: " + seqlen);
         require(lr > 0, "--lr must be > 0: " + lr);
         require(weightDecay >= 0, "--weight-decay must be >= 0: " + weightDecay);
+        require(qkWeightDecay == null || qkWeightDecay >= 0, "--qk-weight-decay must be >= 0: " + qkWeightDecay);
         require(evalEvery >= 1 && checkpointEvery >= 1, "--eval-every and --checkpoint-every must be >= 1");
         require(backcopyFraction >= 0 && backcopyFraction < 1, "--backcopy-fraction must be in [0, 1): "
                 + backcopyFraction);

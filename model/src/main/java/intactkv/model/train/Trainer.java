@@ -48,14 +48,26 @@ public final class Trainer {
     public record Config(LlamaConfig model, int seqlen, int batch, int steps, double lr, int warmup,
                          double weightDecay, double clip, int evalEvery, int evalWindows, int checkpointEvery,
                          long seed, double initStd, double backcopyFraction, int backcopyTriggers,
-                         int backcopyBranching, double isolateFraction, double hideSeparators, Schedule schedule) {
+                         int backcopyBranching, double isolateFraction, double hideSeparators, double qkWeightDecay,
+                         Schedule schedule) {
+        /** The settings with one weight decay for all parameters (the trainer before {@code qkWeightDecay}). */
+        public Config(LlamaConfig model, int seqlen, int batch, int steps, double lr, int warmup, double weightDecay,
+                      double clip, int evalEvery, int evalWindows, int checkpointEvery, long seed, double initStd,
+                      double backcopyFraction, int backcopyTriggers, int backcopyBranching, double isolateFraction,
+                      double hideSeparators, Schedule schedule) {
+            this(model, seqlen, batch, steps, lr, warmup, weightDecay, clip, evalEvery, evalWindows, checkpointEvery,
+                    seed, initStd, backcopyFraction, backcopyTriggers, backcopyBranching, isolateFraction, hideSeparators,
+                    weightDecay, schedule);
+        }
+
         /** The settings without separator hiding (the trainer before {@code hideSeparators}). */
         public Config(LlamaConfig model, int seqlen, int batch, int steps, double lr, int warmup, double weightDecay,
                       double clip, int evalEvery, int evalWindows, int checkpointEvery, long seed, double initStd,
                       double backcopyFraction, int backcopyTriggers, int backcopyBranching, double isolateFraction,
                       Schedule schedule) {
             this(model, seqlen, batch, steps, lr, warmup, weightDecay, clip, evalEvery, evalWindows, checkpointEvery,
-                    seed, initStd, backcopyFraction, backcopyTriggers, backcopyBranching, isolateFraction, 0.0, schedule);
+                    seed, initStd, backcopyFraction, backcopyTriggers, backcopyBranching, isolateFraction, 0.0, weightDecay,
+                    schedule);
         }
 
         public Config {
@@ -65,13 +77,14 @@ public final class Trainer {
             if (seqlen < 2 || batch < 1 || steps < 1 || !(lr > 0) || warmup < 0 || warmup > steps || weightDecay < 0
                     || !(clip > 0) || evalEvery < 1 || evalWindows < 1 || checkpointEvery < 1 || !(initStd > 0)
                     || !(backcopyFraction >= 0 && backcopyFraction < 1) || backcopyTriggers < 1 || backcopyBranching < 0
-                    || !(isolateFraction >= 0 && isolateFraction <= 1) || !(hideSeparators >= 0 && hideSeparators <= 1)) {
+                    || !(isolateFraction >= 0 && isolateFraction <= 1) || !(hideSeparators >= 0 && hideSeparators <= 1) || !(qkWeightDecay >= 0)) {
                 throw new IllegalArgumentException("invalid training settings: seqlen " + seqlen + ", batch " + batch
                         + ", steps " + steps + ", lr " + lr + ", warm-up " + warmup + " (at most the steps), weight decay "
                         + weightDecay + ", clip " + clip + ", intervals " + evalEvery + "/" + checkpointEvery
                         + ", backcopy fraction " + backcopyFraction + " (in [0, 1)), triggers " + backcopyTriggers
                         + ", branching " + backcopyBranching + ", isolate fraction " + isolateFraction
-                        + ", hide-separators fraction " + hideSeparators + " (both in [0, 1])");
+                        + ", hide-separators fraction " + hideSeparators + " (both in [0, 1]), W_q/W_k weight decay "
+                        + qkWeightDecay);
             }
         }
     }
@@ -340,6 +353,21 @@ public final class Trainer {
     }
 
     /**
+     * AdamW (betas 0.9, 0.95, eps 1e-8) with weight decay {@code weightDecay} on every parameter except the
+     * query and key projections ({@code q_proj.weight}, {@code k_proj.weight}), which get {@code qkWeightDecay}:
+     * decay shrinks W_q and W_k towards a head that attends uniformly, so a separate (lower) value lets heads
+     * keep sharp patterns while the rest of the model is still regularised.
+     */
+    AdamW optimizer(LlamaWeights w) {
+        return new AdamW(w.parameters(), new AdamW.Config(0.9, 0.95, 1e-8, cfg.weightDecay()),
+                p -> isQueryOrKey(p.name()) ? cfg.qkWeightDecay() : cfg.weightDecay());
+    }
+
+    static boolean isQueryOrKey(String name) {
+        return name.endsWith("self_attn.q_proj.weight") || name.endsWith("self_attn.k_proj.weight");
+    }
+
+    /**
      * Trains into {@code out} (final weights in {@code out}, checkpoints in {@code out/checkpoint}),
      * resuming from the checkpoint if there is one. Returns the final weights.
      */
@@ -352,7 +380,7 @@ public final class Trainer {
         AdamW opt;
         if (Files.isRegularFile(ckpt.resolve("state.json"))) {
             w = LlamaWeights.load(ckpt, true);
-            opt = new AdamW(w.parameters(), new AdamW.Config(0.9, 0.95, 1e-8, cfg.weightDecay()));
+            opt = optimizer(w);
             JsonObject state = restore(ckpt, w, opt);
             start = state.get("step").getAsInt();
             // the logged train loss is a running average: resumed from the checkpoint's, the log goes on
@@ -362,7 +390,7 @@ public final class Trainer {
             }
         } else {
             w = LlamaWeights.random(cfg.model(), cfg.seed(), cfg.initStd(), false, true);
-            opt = new AdamW(w.parameters(), new AdamW.Config(0.9, 0.95, 1e-8, cfg.weightDecay()));
+            opt = optimizer(w);
         }
         LlamaModel m = new LlamaModel(w);
         List<Parameter> params = w.parameters();

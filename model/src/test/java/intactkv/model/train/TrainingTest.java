@@ -3,8 +3,10 @@ package intactkv.model.train;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import intactkv.autograd.AdamW;
 import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaWeights;
 import intactkv.model.text.Tokenizer;
@@ -205,6 +207,38 @@ class TrainingTest {
             }
         }
         assertTrue(synthetic > 0.35 * total && synthetic < 0.65 * total, synthetic + " of " + total + " synthetic");
+    }
+
+    /**
+     * {@code qkWeightDecay} applies to the query and key projections of every layer and nothing else;
+     * the older constructors decay all parameters alike; a negative value is refused.
+     */
+    @Test
+    void queryKeyWeightDecayAppliesToQueryAndKeyProjectionsOnly() throws Exception {
+        Path f = tmp.resolve("tokenizer.json");
+        BpeTrainer.write(BpeTrainer.train(corpus(), 300), f);
+        Tokenizer tok = Tokenizer.load(f);
+        int newline = tok.id("<0x0A>");
+        int[] ids = stream(tok, corpus().subList(0, 100), newline);
+        LlamaConfig c = new LlamaConfig(16, 32, 2, 2, 2, 1e-5, 10000, tok.vocabSize(), 64, false, 1, 2);
+        Trainer.Config tc = new Trainer.Config(c, 24, 4, 10, 1e-2, 2, 0.3, 1.0, 5, 2, 4, 3, 0.1, 0.0, 2, 0, 0.0, 0.0,
+                0.0, Trainer.Schedule.COSINE);
+        Trainer t = new Trainer(tc, ids, Trainer.documentStarts(ids, newline), ids, newline);
+        LlamaWeights w = LlamaWeights.random(c, 1, 0.02, false, true);
+        AdamW opt = t.optimizer(w);
+        int qk = 0;
+        for (int i = 0; i < opt.params().size(); i++) {
+            String name = opt.params().get(i).name();
+            boolean isQk = name.matches("model\\.layers\\.\\d+\\.self_attn\\.[qk]_proj\\.weight");
+            qk += isQk ? 1 : 0;
+            assertEquals(isQk ? 0.0 : 0.3, opt.weightDecay(i), name);
+        }
+        assertEquals(2 * c.numHiddenLayers(), qk);
+        Trainer.Config old = new Trainer.Config(c, 24, 4, 10, 1e-2, 2, 0.3, 1.0, 5, 2, 4, 3, 0.1, 0.0, 2, 0, 0.0, 0.0,
+                Trainer.Schedule.COSINE);
+        assertEquals(0.3, old.qkWeightDecay());
+        assertThrows(IllegalArgumentException.class, () -> new Trainer.Config(c, 24, 4, 10, 1e-2, 2, 0.3, 1.0, 5, 2, 4,
+                3, 0.1, 0.0, 2, 0, 0.0, 0.0, -0.1, Trainer.Schedule.COSINE));
     }
 
     @Test
