@@ -303,7 +303,8 @@ class ModelCommandsTest {
         String[][] cases = {{"--backcopy-fraction", "1.5"}, {"--warmup", "5000"}, {"--backcopy-triggers", "0"},
             {"--lr", "-1"}, {"--dim", "7", "--heads", "2"}, {"--heads", "8", "--kv-heads", "3"},
             {"--dim", "24", "--heads", "8"}, {"--layers", "0"}, {"--ffn", "0"}, {"--vocab", "100"},
-            {"--schedule", "linear"}, {"--isolate-fraction", "1.5"}};
+            {"--schedule", "linear"}, {"--isolate-fraction", "1.5"}, {"--hide-separators", "-0.5"},
+            {"--qk-weight-decay", "-1"}};
         for (String[] c : cases) {
             Path out = dir.resolve("never-trained");
             List<String> args = new java.util.ArrayList<>(List.of("train", "--out", out.toString()));
