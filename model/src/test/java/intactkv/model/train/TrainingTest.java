@@ -59,6 +59,13 @@ class TrainingTest {
         return trainer(tok, steps, backcopy, 0.0);
     }
 
+    /** A 300-piece BPE tokenizer trained on the test corpus, written to and loaded from the temp dir. */
+    Tokenizer tokenizer() throws java.io.IOException {
+        Path f = tmp.resolve("tokenizer.json");
+        BpeTrainer.write(BpeTrainer.train(corpus(), 300), f);
+        return Tokenizer.load(f);
+    }
+
     static Trainer trainer(Tokenizer tok, int steps, double backcopy, double isolate) {
         return trainer(tok, steps, backcopy, isolate, Trainer.Schedule.COSINE);
     }
@@ -86,9 +93,7 @@ class TrainingTest {
     /** Loss falls, and a run interrupted after its checkpoint and resumed ends with the same weights. */
     @Test
     void trainsAndResumesDeterministically() throws Exception {
-        Path f = tmp.resolve("tokenizer.json");
-        BpeTrainer.write(BpeTrainer.train(corpus(), 300), f);
-        Tokenizer tok = Tokenizer.load(f);
+        Tokenizer tok = tokenizer();
         List<Trainer.Eval> evals = new ArrayList<>();
         Trainer.Listener record = new Trainer.Listener() {
             @Override
@@ -135,9 +140,7 @@ class TrainingTest {
      */
     @Test
     void constantScheduleMakesAStoppedRunReproducible() throws Exception {
-        Path f = tmp.resolve("tokenizer.json");
-        BpeTrainer.write(BpeTrainer.train(corpus(), 300), f);
-        Tokenizer tok = Tokenizer.load(f);
+        Tokenizer tok = tokenizer();
         List<Double> rates = new ArrayList<>();
         Trainer.Listener stopAt9 = new Trainer.Listener() {
             @Override
@@ -181,9 +184,7 @@ class TrainingTest {
      */
     @Test
     void mixesBackcopySequencesAtTheRequestedRate() throws Exception {
-        Path f = tmp.resolve("tokenizer.json");
-        BpeTrainer.write(BpeTrainer.train(corpus(), 300), f);
-        Tokenizer tok = Tokenizer.load(f);
+        Tokenizer tok = tokenizer();
         int newline = tok.id("<0x0A>");
         int[] train = stream(tok, corpus().subList(0, 250), newline);
         java.util.Set<Integer> starts = new java.util.HashSet<>();
@@ -215,9 +216,7 @@ class TrainingTest {
      */
     @Test
     void queryKeyWeightDecayAppliesToQueryAndKeyProjectionsOnly() throws Exception {
-        Path f = tmp.resolve("tokenizer.json");
-        BpeTrainer.write(BpeTrainer.train(corpus(), 300), f);
-        Tokenizer tok = Tokenizer.load(f);
+        Tokenizer tok = tokenizer();
         int newline = tok.id("<0x0A>");
         int[] ids = stream(tok, corpus().subList(0, 100), newline);
         LlamaConfig c = new LlamaConfig(16, 32, 2, 2, 2, 1e-5, 10000, tok.vocabSize(), 64, false, 1, 2);
@@ -266,9 +265,7 @@ class TrainingTest {
      */
     @Test
     void hiddenSeparatorWindowsCarryTheirMask() throws Exception {
-        Path f = tmp.resolve("tokenizer.json");
-        BpeTrainer.write(BpeTrainer.train(corpus(), 300), f);
-        Tokenizer tok = Tokenizer.load(f);
+        Tokenizer tok = tokenizer();
         int newline = tok.id("<0x0A>");
         Trainer plain = trainer(tok, 10, 0.0, 0.5);
         Trainer half = trainer(tok, 10, 0.0, 0.5, 0.5, Trainer.Schedule.COSINE);
@@ -307,9 +304,7 @@ class TrainingTest {
     /** Isolated windows carry their document mask, the others a row of ones; none without the option. */
     @Test
     void isolatedWindowsCarryTheirDocumentMask() throws Exception {
-        Path f = tmp.resolve("tokenizer.json");
-        BpeTrainer.write(BpeTrainer.train(corpus(), 300), f);
-        Tokenizer tok = Tokenizer.load(f);
+        Tokenizer tok = tokenizer();
         int newline = tok.id("<0x0A>");
         Trainer plain = trainer(tok, 10, 0.0, 0.0);
         Trainer half = trainer(tok, 10, 0.0, 0.5);
