@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The pivot-token measures of a training run's latest checkpoint (docs/DEFAULT_MODEL.md, the
-# built-in model issue's acceptance): a snapshot of RUN/checkpoint as a model directory, then
+# The pivot-token measures of a training run (docs/DEFAULT_MODEL.md, the built-in model issue's
+# acceptance): the finished model of RUN if train wrote one, else a snapshot of its latest
+# checkpoint, as a model directory, then
 #   analyze on the first 256 tokens of the test glosses (queries >= 32): heads with >= 30 % of
 #           their attention on [BOS] per layer, the largest [BOS] activation / median token's;
 #   ppl     on the whole validation split, windows of 128 (the shipped model: 33.72);
@@ -12,12 +13,19 @@ run="$1"
 out="$2"
 here="$(cd "$(dirname "$0")/../.." && pwd)"
 jar="$here/examples/target/intactkv.jar"
-[[ -f "$run/checkpoint/model.safetensors" ]] || { echo "measure: no checkpoint in $run" >&2; exit 1; }
 [[ ! -e "$out" ]] || { echo "measure: $out exists" >&2; exit 1; }
+if [[ -f "$run/model.safetensors" ]]; then
+  src="$run"
+  step="$(tail -1 "$run/train_log.csv" | cut -d, -f1) (finished)"
+elif [[ -f "$run/checkpoint/model.safetensors" ]]; then
+  src="$run/checkpoint"
+  step=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['step'])" "$run/checkpoint/state.json")
+else
+  echo "measure: neither a finished model nor a checkpoint in $run" >&2; exit 1
+fi
 mkdir -p "$out/model"
-cp "$run/checkpoint/config.json" "$run/checkpoint/model.safetensors" "$run/tokenizer.json" "$out/model/"
+cp "$src/config.json" "$src/model.safetensors" "$run/tokenizer.json" "$out/model/"
 cp -r "$run/data" "$out/model/data"
-step=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['step'])" "$run/checkpoint/state.json")
 head -40 "$out/model/data/test.txt" > "$out/acc.txt"
 ikv() { java --add-modules jdk.incubator.vector ${JAVA_OPTS:--XX:ActiveProcessorCount=1 -Xmx3g} -XX:+UseParallelGC \
   -Dintactkv.home="$here" -jar "$jar" "$@" 2> >(grep -v "^WARNING: Using incubator" >&2); }

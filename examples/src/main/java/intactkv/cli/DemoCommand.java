@@ -268,13 +268,26 @@ final class DemoCommand implements Callable<Integer> {
             json.addProperty("seqlen", seqlen);
             AtomicFiles.writeString(out.resolve("results.json"), new GsonBuilder().setPrettyPrinting().create().toJson(json));
             o.println();
-            o.printf(Locale.ROOT, "mean attention on [BOS] by layer: %s%n", bosAtt);
-            o.printf(Locale.ROOT, "last-layer MSE of RTN W3 vs IntactKV size 0..%d: %s%n", maxK, mj);
+            double[] bosByLayer = new double[bosAtt.size()];
+            for (int l = 0; l < bosByLayer.length; l++) {
+                bosByLayer[l] = bosAtt.get(l).getAsDouble();
+            }
+            o.printf(Locale.ROOT, "mean attention on [BOS] by layer: %s%n", formatted(bosByLayer, "%.3f"));
+            o.printf(Locale.ROOT, "last-layer MSE of RTN W3 vs IntactKV size 0..%d: %s%n", maxK, formatted(mse, "%.3e"));
             o.printf(Locale.ROOT, "wrote %s/results.json and fig1_*.png, fig2_mse_vs_intactkv_size.png (%.0f s)%n", out,
                     (System.nanoTime() - start) / 1e9);
             folder.done();
             return 0;
         }
+    }
+
+    /** {@code [x0, x1, ...]} with each value in {@code format}; results.json keeps the full doubles. */
+    static String formatted(double[] xs, String format) {
+        StringBuilder sb = new StringBuilder("[");
+        for (int i = 0; i < xs.length; i++) {
+            sb.append(i == 0 ? "" : ", ").append(String.format(Locale.ROOT, format, xs[i]));
+        }
+        return sb.append(']').toString();
     }
 
     /**

@@ -244,6 +244,13 @@ class ModelCommandsTest {
         assertTrue(Double.isNaN(DemoCommand.recoveredShare(7.0, 7.0, 7.28)));
     }
 
+    @Test
+    void demoListsAreFormattedValueByValue() {
+        assertEquals("[0.021, 0.843]", DemoCommand.formatted(new double[] {0.02109830300136508, 0.8430900913131321}, "%.3f"));
+        assertEquals("[9.547e-04]", DemoCommand.formatted(new double[] {9.546994173009282E-4}, "%.3e"));
+        assertEquals("[]", DemoCommand.formatted(new double[0], "%.3f"));
+    }
+
     /** The committed built-in model passes its checksums and runs as {@code --model default}. */
     @Test
     void builtInModelIsIntactAndRuns() throws Exception {
@@ -253,7 +260,9 @@ class ModelCommandsTest {
         String[] r = run("dump", "--model", "default", "--text", "a small dog", "--out", out.toString());
         assertEquals("0", r[0], r[2]);
         try (SafetensorsReader f = SafetensorsReader.open(out)) {
-            assertEquals(4, f.names().stream().filter(n -> n.startsWith("hidden.")).count());
+            int layers = LlamaConfig.read(DefaultModel.dir().resolve("config.json")).numHiddenLayers();
+            assertEquals(6, layers, "the built-in model of docs/DEFAULT_MODEL.md has six layers");
+            assertEquals(layers, f.names().stream().filter(n -> n.startsWith("hidden.")).count());
         }
     }
 
