@@ -14,6 +14,6 @@ for jar in ${BASELINE_JAR:-} benchmarks/target/benchmarks.jar; do
   for main in GemmShapes AttentionThroughput GradientHash; do
     # the benchmark mains of this tree after the jar: a baseline older than them still runs them, on its kernels
     java --add-modules jdk.incubator.vector -XX:ActiveProcessorCount="${THREADS:-1}" -Xmx4g \
-      -cp "$jar:benchmarks/target/classes" "intactkv.bench.$main" 2> >(grep -v "^WARNING: Using incubator" >&2)
+      -cp "benchmarks/target/classes:$jar" "intactkv.bench.$main" 2> >(grep -v "^WARNING: Using incubator" >&2)
   done
 done

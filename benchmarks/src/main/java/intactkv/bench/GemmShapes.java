@@ -11,7 +11,8 @@ import java.util.Random;
  * with MODE {@code n} (A (M, K), B (K, N)), {@code t} (B stored (N, K): a linear layer {@code x W^T})
  * or {@code a} (A stored (K, M): a weight gradient). Defaults: the products of the built-in model's
  * training step (B 16 x T 256 = 4096 rows, d 128, d_ff 384, V 1024) and of a TinyLlama-shaped MLP at
- * 64 and 256 prompt tokens. {@code tools/bench/gemm_shapes.sh} runs it for two builds.
+ * 64 and 256 prompt tokens. {@code tools/bench/kernels.sh} runs it for two builds. With {@code --each} first,
+ * every repetition's time is printed too.
  */
 public final class GemmShapes {
     private GemmShapes() {
@@ -22,7 +23,10 @@ public final class GemmShapes {
         "1024,1024,1024,n,10"};
 
     public static void main(String[] args) {
-        for (String spec : args.length == 0 ? DEFAULTS : args) {
+        // --each: also print every repetition's time, to see a product's speed change during a run
+        boolean each = args.length > 0 && args[0].equals("--each");
+        String[] specs = each ? java.util.Arrays.copyOfRange(args, 1, args.length) : args;
+        for (String spec : specs.length == 0 ? DEFAULTS : specs) {
             String[] f = spec.split(",");
             if (f.length != 5 || !f[3].matches("[nta]")) {
                 throw new IllegalArgumentException("product '" + spec + "': expected M,N,K,MODE,R with MODE n, t or a");
@@ -44,10 +48,12 @@ public final class GemmShapes {
                 b[i] = r.nextGaussian();
             }
             double best = Double.POSITIVE_INFINITY;
+            StringBuilder times = new StringBuilder();
             for (int it = 0; it < reps; it++) {
                 long t0 = System.nanoTime();
                 Gemm.multiply(m, n, k, a, 0, transA, b, 0, transB, c, 0, true);
                 double s = (System.nanoTime() - t0) / 1e9;
+                times.append(String.format(Locale.ROOT, " %.0f", s * 1e3));
                 if (it >= reps / 3) {
                     best = Math.min(best, s);
                 }
@@ -58,6 +64,9 @@ public final class GemmShapes {
             }
             System.out.printf(Locale.ROOT, "%s: %.2f ms, %.1f GFLOP/s, hash %016x%n", spec, best * 1e3,
                     2.0 * m * n * k / best / 1e9, h);
+            if (each) {
+                System.out.printf(Locale.ROOT, "  each repetition, ms:%s%n", times);
+            }
         }
     }
 }

@@ -59,6 +59,48 @@ final class VectorGemm {
     private VectorGemm() {
     }
 
+    /**
+     * Packing buffers kept per thread and reused from one product to the next, instead of allocated
+     * for every product (and, for the panels, every k-block): fresh arrays are fresh memory, and on the
+     * 2-vCPU benchmark VM the page faults of touching it made a 256 x 2048 times 2048 x 5632^T product
+     * fall from 41 ms to 85-110 ms after its first few calls (docs/PERFORMANCE.md, session 9). Every
+     * element a kernel reads is written by packing first, so reuse cannot change a result. Two holders:
+     * {@link #A} for the calling thread's packed A, which the workers read during the product, and
+     * {@link #B} for each thread's own panels of B. A buffer larger than {@link #KEEP} doubles is
+     * allocated for that product only, so no thread keeps more than about 16 MB.
+     */
+    private static final class Scratch {
+        static final int KEEP = 1 << 21;
+        static final ThreadLocal<Scratch> A = ThreadLocal.withInitial(Scratch::new);
+        static final ThreadLocal<Scratch> B = ThreadLocal.withInitial(Scratch::new);
+        private double[] packedA = new double[0];
+        private double[][] panels = new double[0][];
+        final double[] tail = new double[MR * NR];
+
+        /** At least {@code size} doubles for packed A; contents undefined. */
+        double[] packedA(int size) {
+            if (size > KEEP) {
+                return new double[size];
+            }
+            if (packedA.length < size) {
+                packedA = new double[size];
+            }
+            return packedA;
+        }
+
+        /** {@code group} panels of {@code KC * NR} doubles (the kernels read the first {@code kc * NR}). */
+        double[][] panels(int group) {
+            if (panels.length < group) {
+                double[][] grown = java.util.Arrays.copyOf(panels, group);
+                for (int g = panels.length; g < group; g++) {
+                    grown[g] = new double[KC * NR];
+                }
+                panels = grown;
+            }
+            return panels;
+        }
+    }
+
     static void multiply(int m, int n, int k, double[] a, int aOff, boolean transA, double[] b, int bOff,
                          boolean transB, double[] c, int cOff, boolean parallel) {
         int panels = (n + NR - 1) / NR;
@@ -73,7 +115,7 @@ final class VectorGemm {
         // of a row-major A read it in place (MR rows side by side) and only the leftover rows are packed
         boolean inPlace = !transA && panels <= IN_PLACE_PANELS;
         int packedFrom = inPlace ? m / MR * MR : 0;
-        double[] aPack = new double[(m - packedFrom) * Math.min(k, KC)];
+        double[] aPack = Scratch.A.get().packedA((m - packedFrom) * Math.min(k, KC));
         for (int kStart = 0; kStart < k; kStart += KC) {
             int p0 = kStart;
             int kc = Math.min(KC, k - p0);
@@ -93,8 +135,9 @@ final class VectorGemm {
                 // row chunks of MC rows, so that the chunk of packed A stays in L2 while every panel of
                 // the group uses it
                 int group = Math.min(hi - lo, m <= MC ? 1 : GROUP);
-                double[][] panel = new double[group][kc * NR];
-                double[] tail = new double[MR * NR];
+                Scratch mine = Scratch.B.get();
+                double[][] panel = mine.panels(group);
+                double[] tail = mine.tail;
                 for (int g0 = lo; g0 < hi; g0 += group) {
                     int g1 = Math.min(hi, g0 + group);
                     for (int pj = g0; pj < g1; pj++) {

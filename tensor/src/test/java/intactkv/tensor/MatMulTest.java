@@ -60,6 +60,31 @@ class MatMulTest {
         }
     }
 
+    /**
+     * Each thread reuses its packing buffers from one product to the next: a large product (every
+     * buffer filled), then smaller ones with a shorter k-block, fewer rows and fewer panels, then the large
+     * one again, each equal to the reference bit for bit, so nothing left in a buffer reaches a result.
+     */
+    @Test
+    void reusedPackingBuffersDoNotLeakBetweenProducts() {
+        Random rng = new Random(13);
+        int[][] sequence = {{300, 1001, 600}, {9, 30, 7}, {260, 50, 100}, {129, 1001, 3}, {300, 1001, 600}};
+        for (int[] s : sequence) {
+            int m = s[0];
+            int n = s[1];
+            int k = s[2];
+            double[] a = Init.normal(rng, 1, m * k).data();
+            double[] b = Init.normal(rng, 1, k * n).data();
+            for (boolean transB : new boolean[] {false, true}) {
+                double[] c = new double[m * n];
+                double[] r = new double[m * n];
+                Gemm.multiply(m, n, k, a, 0, false, b, 0, transB, c, 0, true);
+                Gemm.reference(m, n, k, a, 0, false, b, 0, transB, r, 0);
+                assertArrayEquals(r, c, 0.0, "M,N,K = " + m + "," + n + "," + k + " transB " + transB);
+            }
+        }
+    }
+
     /** Independent oracles: EJML's multiply and a plain non-fused triple loop, to 1e-12 relative. */
     @Test
     void agreesWithEjmlAndNaive() {
