@@ -12,7 +12,7 @@ java -version 2>&1 | head -1
 for jar in ${BASELINE_JAR:-} benchmarks/target/benchmarks.jar; do
   [[ "$jar" == benchmarks/target/benchmarks.jar ]] && echo "== this tree" || echo "== baseline $jar"
   for main in GemmShapes AttentionThroughput GradientHash; do
-    # the benchmark mains of this tree after the jar: a baseline older than them still runs them, on its kernels
+    # this tree's benchmark mains before the jar, so they run on the jar's kernels even when the jar has its own copies
     java --add-modules jdk.incubator.vector -XX:ActiveProcessorCount="${THREADS:-1}" -Xmx4g \
       -cp "benchmarks/target/classes:$jar" "intactkv.bench.$main" 2> >(grep -v "^WARNING: Using incubator" >&2)
   done

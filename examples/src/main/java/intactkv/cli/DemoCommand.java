@@ -254,9 +254,11 @@ final class DemoCommand implements Callable<Integer> {
             JsonObject json = new JsonObject();
             json.add("table", jr);
             json.add("gloss_completion_accuracy", ja);
+            double[] bosByLayer = new double[mass.length];
             JsonArray bosAtt = new JsonArray();
-            for (double[][] layer : mass) {
-                bosAtt.add(Arrays.stream(layer).mapToDouble(h -> h[0]).average().orElse(0));
+            for (int l = 0; l < mass.length; l++) {
+                bosByLayer[l] = Arrays.stream(mass[l]).mapToDouble(h -> h[0]).average().orElse(0);
+                bosAtt.add(bosByLayer[l]);
             }
             json.add("mean_attention_on_bos_by_layer", bosAtt);
             JsonArray mj = new JsonArray();
@@ -268,10 +270,6 @@ final class DemoCommand implements Callable<Integer> {
             json.addProperty("seqlen", seqlen);
             AtomicFiles.writeString(out.resolve("results.json"), new GsonBuilder().setPrettyPrinting().create().toJson(json));
             o.println();
-            double[] bosByLayer = new double[bosAtt.size()];
-            for (int l = 0; l < bosByLayer.length; l++) {
-                bosByLayer[l] = bosAtt.get(l).getAsDouble();
-            }
             o.printf(Locale.ROOT, "mean attention on [BOS] by layer: %s%n", formatted(bosByLayer, "%.3f"));
             o.printf(Locale.ROOT, "last-layer MSE of RTN W3 vs IntactKV size 0..%d: %s%n", maxK, formatted(mse, "%.3e"));
             o.printf(Locale.ROOT, "wrote %s/results.json and fig1_*.png, fig2_mse_vs_intactkv_size.png (%.0f s)%n", out,

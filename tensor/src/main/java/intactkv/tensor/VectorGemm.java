@@ -63,16 +63,16 @@ final class VectorGemm {
      * Packing buffers kept per thread and reused from one product to the next, instead of allocated
      * for every product (and, for the panels, every k-block): fresh arrays are fresh memory, and on the
      * 2-vCPU benchmark VM the page faults of touching it made a 256 x 2048 times 2048 x 5632^T product
-     * fall from 41 ms to 85-110 ms after its first few calls (docs/PERFORMANCE.md, session 9). Every
-     * element a kernel reads is written by packing first, so reuse cannot change a result. Two holders:
-     * {@link #A} for the calling thread's packed A, which the workers read during the product, and
-     * {@link #B} for each thread's own panels of B. A buffer larger than {@link #KEEP} doubles is
-     * allocated for that product only, so no thread keeps more than about 16 MB.
+     * fall from 41-48 ms to 74-101 ms after its first eight calls (docs/PERFORMANCE.md, session 9).
+     * Every element a kernel reads is written by packing first, so reuse cannot change a result. The
+     * calling thread's packed A, which the workers read during the product, and each thread's own panels
+     * of B are separate fields, so the calling thread uses both at once. A packed A larger than
+     * {@link #KEEP} doubles is allocated for that product only, so no thread keeps more than about 16 MB
+     * of it (plus at most {@code GROUP} panels, 1.9 MB).
      */
     private static final class Scratch {
         static final int KEEP = 1 << 21;
-        static final ThreadLocal<Scratch> A = ThreadLocal.withInitial(Scratch::new);
-        static final ThreadLocal<Scratch> B = ThreadLocal.withInitial(Scratch::new);
+        static final ThreadLocal<Scratch> OF_THREAD = ThreadLocal.withInitial(Scratch::new);
         private double[] packedA = new double[0];
         private double[][] panels = new double[0][];
         final double[] tail = new double[MR * NR];
@@ -115,7 +115,7 @@ final class VectorGemm {
         // of a row-major A read it in place (MR rows side by side) and only the leftover rows are packed
         boolean inPlace = !transA && panels <= IN_PLACE_PANELS;
         int packedFrom = inPlace ? m / MR * MR : 0;
-        double[] aPack = Scratch.A.get().packedA((m - packedFrom) * Math.min(k, KC));
+        double[] aPack = Scratch.OF_THREAD.get().packedA((m - packedFrom) * Math.min(k, KC));
         for (int kStart = 0; kStart < k; kStart += KC) {
             int p0 = kStart;
             int kc = Math.min(KC, k - p0);
@@ -135,7 +135,7 @@ final class VectorGemm {
                 // row chunks of MC rows, so that the chunk of packed A stays in L2 while every panel of
                 // the group uses it
                 int group = Math.min(hi - lo, m <= MC ? 1 : GROUP);
-                Scratch mine = Scratch.B.get();
+                Scratch mine = Scratch.OF_THREAD.get();
                 double[][] panel = mine.panels(group);
                 double[] tail = mine.tail;
                 for (int g0 = lo; g0 < hi; g0 += group) {
