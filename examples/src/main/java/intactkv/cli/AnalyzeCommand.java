@@ -191,7 +191,7 @@ final class AnalyzeCommand implements Callable<Integer> {
             try (ProgressBar bar = new ProgressBar()) {
                 q = qo.build(fp, bar);
             }
-            double[] mse = PivotAnalysis.lastLayerMseBySize(fpModel, PrefixSpec.generator(fp, q.config()), q.model(), ids, k);
+            double[] mse = PivotAnalysis.lastLayerMseBySize(fpModel, q.twin(), q.model(), ids, k);
             o.printf("last-layer output MSE of %s against IntactKV size (positions >= %d):%n", q.config().label(), k);
             double[][] curve = new double[2][k + 1];
             JsonArray cj = new JsonArray();

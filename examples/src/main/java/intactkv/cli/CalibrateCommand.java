@@ -84,15 +84,17 @@ final class CalibrateCommand implements Callable<Integer> {
         Tokenizer tok = ModelDir.tokenizer(quant.model);
         // the prefix and the samples come from the full-precision model and the data: made and
         // checked before quantizing, which can take hours
-        QuantConfig planned = quant.plannedConfig();
-        IntactKvPrefix prefix = PrefixSpec.resolve(intactkv, fp, planned, tok);
+        quant.plannedConfig(); // quant_config.json of --quantized read and checked now
+        int[] prefixIds = PrefixSpec.plannedIds(intactkv, fp.config(), tok);
         boolean jsonl = data.toString().endsWith(".jsonl") || text.stripLeading().startsWith("{");
         List<CalibrationSample> set = jsonl
-                ? CalibrationSample.fromShareGpt(tok, text.lines().toList(), prefix.ids(), samples, seqlen, data.toString())
-                : CalibrationSample.fromText(tok, text, prefix.ids(), samples, seqlen, seed, data.toString());
+                ? CalibrationSample.fromShareGpt(tok, text.lines().toList(), prefixIds, samples, seqlen, data.toString())
+                : CalibrationSample.fromText(tok, text, prefixIds, samples, seqlen, seed, data.toString());
         try (ProgressBar bar = new ProgressBar()) {
             QuantizedModel q = quant.build(fp, bar);
-            LlamaModel fpModel = PrefixSpec.generator(fp, q.config());
+            // the prefix and the targets from the full-precision model in the quantized model's basis
+            LlamaModel fpModel = q.twin();
+            IntactKvPrefix prefix = PrefixSpec.resolve(intactkv, fpModel, tok);
             PrefixCalibrator.Result r = new PrefixCalibrator(fpModel, q.model()).calibrate(prefix, set, st,
                     (step, total, loss) -> bar.update("calibrate", (double) step / total,
                             String.format(Locale.ROOT, "step %d/%d loss %.5f", step, total, loss)));

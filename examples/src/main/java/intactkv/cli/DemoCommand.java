@@ -62,8 +62,9 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--seqlen", defaultValue = "128", paramLabel = "T", description = "perplexity window (default ${DEFAULT-VALUE})")
     int seqlen;
 
-    @Option(names = "--eval-windows", defaultValue = "48", paramLabel = "N",
-            description = "windows of the test split to evaluate (default ${DEFAULT-VALUE})")
+    @Option(names = "--eval-windows", defaultValue = "160", paramLabel = "N",
+            description = "windows of the test split to evaluate (default ${DEFAULT-VALUE}: enough that the standard"
+                    + " error of every row's KL difference is below a tenth of the RTN W3 KL)")
     int evalWindows;
 
     @Option(names = "--calib-samples", defaultValue = "16", paramLabel = "N",
@@ -96,8 +97,19 @@ final class DemoCommand implements Callable<Integer> {
     private record AccRow(String method, String bits, String intactkv, MultipleChoice.TaskResult r) {
     }
 
-    /** One row of the table. */
-    private record Row(String method, String bits, String intactkv, double ppl) {
+    /**
+     * One row of the table: a model on the evaluation windows, seen after {@code context}
+     * (- or the Vicuna system prompt), with the per-window KL to the full-precision model that
+     * sees the same context.
+     */
+    private record Row(String method, String bits, String intactkv, String context, Perplexity.Result r) {
+        double ppl() {
+            return r.ppl();
+        }
+
+        String key() {
+            return method + " " + bits + " " + context;
+        }
     }
 
     @Override
@@ -123,7 +135,17 @@ final class DemoCommand implements Callable<Integer> {
         int windows = Math.min(evalWindows, testTokens.length / seqlen);
         int[] eval = Arrays.copyOf(testTokens, windows * seqlen);
         String calText = String.join("\n\n", trainDocs.subList(0, Math.min(trainDocs.size(), 4000)));
-        List<int[]> calib = Calibration.windows(tok, calText, calibSamples, seqlen, 42, "train split");
+        // each quantizer's calibration set as its official loader builds it (issue 25), from documents of
+        // 16 consecutive training glosses (a gloss alone is shorter than one window)
+        List<String> calDocs = new ArrayList<>();
+        List<String> pool = trainDocs.subList(0, Math.min(trainDocs.size(), 16 * 400));
+        for (int i = 0; i + 16 <= pool.size(); i += 16) {
+            calDocs.add(String.join("\n", pool.subList(i, i + 16)));
+        }
+        Map<Method, List<int[]>> calibration = new java.util.EnumMap<>(Method.class);
+        for (Method m : new Method[] {Method.GPTQ, Method.AWQ, Method.QUAROT}) {
+            calibration.put(m, Calibration.load(m, tok, calDocs, calibSamples, seqlen, null, false, "train split"));
+        }
         o.printf(Locale.ROOT, "built-in model: %d layers, d %d, %d heads, vocabulary %d (%s)%n",
                 fp.config().numHiddenLayers(), fp.config().hiddenSize(), fp.config().numAttentionHeads(),
                 fp.config().vocabSize(), dir);
@@ -134,9 +156,17 @@ final class DemoCommand implements Callable<Integer> {
         QuantizedModel rtn3 = null;
         List<McItem> mc = GlossCompletion.items(mcItems, 1234);
         List<AccRow> accRows = new ArrayList<>();
+        int bos = fp.config().bosTokenId();
         try (ProgressBar bar = new ProgressBar()) {
-            rows.add(new Row("FP", "W16A16KV16", "-", ppl(new PrefixedModel(fpModel, null), eval, fp, bar, "FP")));
-            accRows.add(new AccRow("FP", "W16A16KV16", "-", accuracy(new PrefixedModel(fpModel, null), tok, mc, bar, "FP")));
+            // the full-precision logits of every window, without and with the system prompt as context:
+            // the references of the KL column
+            PrefixedModel fpRun = new PrefixedModel(fpModel, null);
+            List<Tensor> fpLogits = Perplexity.allWindowLogits(fpRun, eval, seqlen, bos, d -> bar.update("fp", d));
+            PrefixedModel fpPromptRun = new PrefixedModel(fpModel, PrefixSpec.withContext(null, "prompt", fpModel, tok));
+            List<Tensor> fpPromptLogits = Perplexity.allWindowLogits(fpPromptRun, eval, seqlen, bos,
+                    d -> bar.update("fp", d, "context prompt"));
+            rows.add(new Row("FP", "W16A16KV16", "-", "-", ppl(fpRun, fpLogits, eval, bar, "FP")));
+            accRows.add(new AccRow("FP", "W16A16KV16", "-", accuracy(fpRun, tok, mc, bar, "FP")));
             List<QuantConfig> configs = new ArrayList<>();
             for (int bits : new int[] {3, 4}) {
                 for (Method m : new Method[] {Method.RTN, Method.GPTQ, Method.AWQ}) {
@@ -149,14 +179,17 @@ final class DemoCommand implements Callable<Integer> {
             for (QuantConfig c : configs) {
                 String name = c.method() == Method.NONE ? "KV-cache" : c.method().name();
                 String bits = bitsLabel(c, g);
+                List<int[]> calib = c.method().needsCalibration() ? calibration.get(c.method()) : null;
                 QuantizedModel q = QuantizedModel.quantize(fp, c, calib, (stage, d) -> bar.update(stage, d,
                         name + " " + bits));
                 if (c.method() == Method.RTN && c.weight().bits() == 3) {
                     rtn3 = q;
                 }
-                rows.add(new Row(name, bits, "none", ppl(new PrefixedModel(q.model(), null), eval, fp, bar, name)));
-                IntactKvPrefix b = IntactKvPrefix.bos(PrefixSpec.generator(fp, c));
-                rows.add(new Row(name, bits, "[B]", ppl(new PrefixedModel(q.model(), b), eval, fp, bar, name + " [B]")));
+                rows.add(new Row(name, bits, "none", "-", ppl(new PrefixedModel(q.model(), null), fpLogits, eval, bar, name)));
+                // IntactKV_[B] from the full-precision model in the quantized model's basis (Basis, issue 25)
+                IntactKvPrefix b = IntactKvPrefix.bos(q.twin());
+                rows.add(new Row(name, bits, "[B]", "-", ppl(new PrefixedModel(q.model(), b), fpLogits, eval, bar,
+                        name + " [B]")));
                 if (c == configs.get(0) || c.method() == Method.NONE) { // RTN W3 and KV4: the paired accuracy rows
                     accRows.add(new AccRow(name, bits, "none", accuracy(new PrefixedModel(q.model(), null), tok, mc, bar,
                             name)));
@@ -164,48 +197,91 @@ final class DemoCommand implements Callable<Integer> {
                             name + " [B]")));
                 }
             }
-            // IntactKV_[P] + calibration on RTN W3
-            IntactKvPrefix p = IntactKvPrefix.vicunaPrompt(fpModel, tok);
+            // IntactKV_[P] (+ calibration) on RTN W3, against the quantized model that sees the same
+            // system prompt and caches it itself (the official [P] baseline)
+            String w3 = bitsLabel(rtn3.config(), g);
+            rows.add(new Row("FP", "W16A16KV16", "-", "prompt", ppl(fpPromptRun, fpPromptLogits, eval, bar, "FP prompt")));
+            rows.add(new Row("RTN", w3, "none", "prompt", ppl(new PrefixedModel(rtn3.model(),
+                    PrefixSpec.withContext(null, "prompt", rtn3.model(), tok)), fpPromptLogits, eval, bar, "RTN prompt")));
+            IntactKvPrefix p = IntactKvPrefix.vicunaPrompt(rtn3.twin(), tok);
             List<CalibrationSample> samples = CalibrationSample.fromText(tok, calText, p.ids(), calibSamples,
                     p.length() + seqlen, 7, "train split");
-            PrefixCalibrator.Result cal = new PrefixCalibrator(fpModel, rtn3.model()).calibrate(p, samples,
+            PrefixCalibrator.Result cal = new PrefixCalibrator(rtn3.twin(), rtn3.model()).calibrate(p, samples,
                     calSettings,
                     (step, total, loss) -> bar.update("calibrate", (double) step / total,
                             String.format(Locale.ROOT, "step %d loss %.4f", step, loss)));
-            rows.add(new Row("RTN", bitsLabel(rtn3.config(), g), "[P]",
-                    ppl(new PrefixedModel(rtn3.model(), p), eval, fp, bar, "RTN [P]")));
-            rows.add(new Row("RTN", bitsLabel(rtn3.config(), g), "[P]+Cal",
-                    ppl(new PrefixedModel(rtn3.model(), cal.prefix()), eval, fp, bar, "RTN [P]+Cal")));
+            rows.add(new Row("RTN", w3, "[P]", "prompt", ppl(new PrefixedModel(rtn3.model(), p), fpPromptLogits, eval, bar,
+                    "RTN [P]")));
+            rows.add(new Row("RTN", w3, "[P]+Cal", "prompt", ppl(new PrefixedModel(rtn3.model(), cal.prefix()),
+                    fpPromptLogits, eval, bar, "RTN [P]+Cal")));
             o.printf(Locale.ROOT, "IntactKV_[P] (%d tokens) calibration on %d samples, %d steps: loss %.5f -> %.5f%n",
                     p.length(), samples.size(), calSteps, cal.lossBefore(), cal.lossAfter());
         }
-        double fpPpl = rows.get(0).ppl();
-        o.println();
-        o.println("| Method   | Bits           | IntactKV | PPL     | vs FP   | gap recovered |");
-        o.println("|----------|----------------|----------|---------|---------|---------------|");
-        JsonArray jr = new JsonArray();
-        Map<String, Double> withoutIntactKv = new LinkedHashMap<>();
+        Map<String, Row> fpByContext = new LinkedHashMap<>();
+        Map<String, Row> baselines = new LinkedHashMap<>();
         for (Row r : rows) {
-            String delta = r.method().equals("FP") ? "-" : String.format(Locale.ROOT, "%+.3f", r.ppl() - fpPpl);
-            String key = r.method() + " " + r.bits();
-            if (r.intactkv().equals("none")) {
-                withoutIntactKv.put(key, r.ppl());
+            if (r.method().equals("FP")) {
+                fpByContext.put(r.context(), r);
+            } else if (r.intactkv().equals("none")) {
+                baselines.put(r.key(), r);
             }
-            Double base = r.intactkv().equals("none") || r.intactkv().equals("-") ? null : withoutIntactKv.get(key);
-            double share = base == null ? Double.NaN : recoveredShare(base, r.ppl(), fpPpl);
-            o.printf(Locale.ROOT, "| %-8s | %-14s | %-8s | %7.3f | %7s | %13s |%n", r.method(), r.bits(), r.intactkv(),
-                    r.ppl(), delta, Double.isNaN(share) ? "-" : String.format(Locale.ROOT, "%+.1f %%", 100 * share));
+        }
+        double rtnW3Kl = rows.get(1).r().kl();
+        o.println();
+        o.println("| Method   | Bits           | IntactKV | Context | PPL     | vs FP   | gap recovered | KL to FP (+- se)    |"
+                + " KL recovered (+- se)  |");
+        o.println("|----------|----------------|----------|---------|---------|---------|---------------|---------------------|"
+                + "-----------------------|");
+        JsonArray jr = new JsonArray();
+        double worstSe = 0;
+        for (Row r : rows) {
+            double fpPpl = fpByContext.get(r.context()).ppl();
+            Row base = baselines.get(r.key());
+            boolean paired = base != null && base != r;
+            String delta = r.method().equals("FP") ? "-" : String.format(Locale.ROOT, "%+.3f", r.ppl() - fpPpl);
+            double share = paired ? recoveredShare(base.ppl(), r.ppl(), fpPpl) : Double.NaN;
+            String klText = r.method().equals("FP") ? "-"
+                    : String.format(Locale.ROOT, "%.5f +- %.5f", r.r().kl(), r.r().klStderr());
+            String klRec = "-";
             JsonObject j = new JsonObject();
+            if (paired) {
+                double[] d = new double[r.r().windows()];
+                for (int i = 0; i < d.length; i++) {
+                    d[i] = base.r().windowKl()[i] - r.r().windowKl()[i];
+                }
+                double mean = Perplexity.mean(d);
+                double se = Perplexity.stderr(d);
+                worstSe = Math.max(worstSe, se);
+                boolean within = Math.abs(mean) <= 2 * se;
+                klRec = String.format(Locale.ROOT, "%+.1f %% +- %.1f%s", 100 * mean / base.r().kl(),
+                        100 * se / base.r().kl(), within ? " ~" : "");
+                j.addProperty("kl_difference", mean);
+                j.addProperty("kl_difference_stderr", se);
+                j.addProperty("kl_recovered", mean / base.r().kl());
+                j.addProperty("within_two_stderr", within);
+            }
+            o.printf(Locale.ROOT, "| %-8s | %-14s | %-8s | %-7s | %7.3f | %7s | %13s | %-19s | %-21s |%n", r.method(),
+                    r.bits(), r.intactkv(), r.context(), r.ppl(), delta,
+                    Double.isNaN(share) ? "-" : String.format(Locale.ROOT, "%+.1f %%", 100 * share), klText, klRec);
             j.addProperty("method", r.method());
             j.addProperty("bits", r.bits());
             j.addProperty("intactkv", r.intactkv());
+            j.addProperty("context", r.context());
             j.addProperty("ppl", r.ppl());
             j.addProperty("delta_vs_fp", r.ppl() - fpPpl);
+            if (!r.method().equals("FP")) {
+                j.addProperty("kl_to_fp", r.r().kl());
+                j.addProperty("kl_to_fp_stderr", r.r().klStderr());
+            }
             if (!Double.isNaN(share)) {
                 j.addProperty("gap_recovered", share);
             }
             jr.add(j);
         }
+        o.printf(Locale.ROOT, "KL: KL(P_fp || P_quant) per scored token, mean over %d windows +- standard error; KL recovered ="
+                + " (KL_none - KL_intactkv) / KL_none, paired by window; ~ marks a difference within two standard errors."
+                + " Largest standard error of a difference: %.5f = %.1f %% of the RTN W3 KL (%.5f).%n", windows, worstSe,
+                100 * worstSe / rtnW3Kl, rtnW3Kl);
         o.println();
         o.printf("Accuracy on the built-in gloss-completion task (%d items from the WordNet test split, four endings,"
                 + " chance 0.25; +- standard error):%n", mc.size());
@@ -304,8 +380,10 @@ final class DemoCommand implements Callable<Integer> {
                 + (c.weight().bits() < 16 ? group : "");
     }
 
-    private double ppl(PrefixedModel m, int[] eval, LlamaWeights fp, ProgressBar bar, String label) {
-        return Perplexity.evaluate(m, eval, seqlen, fp.config().bosTokenId(), d -> bar.update("ppl", d, label)).ppl();
+    /** Perplexity of {@code m} on the windows, with the KL to the full-precision logits {@code ref} of each window. */
+    private Perplexity.Result ppl(PrefixedModel m, List<Tensor> ref, int[] eval, ProgressBar bar, String label) {
+        return Perplexity.evaluate(m, ref::get, eval, seqlen, m.model().config().bosTokenId(),
+                d -> bar.update("ppl", d, label));
     }
 
     /** A corpus split: from the model directory's data/ if present, else from the WordNet dependency. */

@@ -52,19 +52,20 @@ final class DumpCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
+        boolean needTok = input.text != null || prefixOption.which.equals("prompt") || !prefixOption.context.equals("none");
+        intactkv.model.text.Tokenizer tok = needTok ? ModelDir.tokenizer(quant.model) : null;
+        prefixOption.plannedLength(fp.config(), tok);
         QuantOptions.Chosen chosen;
         try (ProgressBar bar = new ProgressBar()) {
             chosen = quant.choose(fp, bar);
         }
         LlamaModel m = chosen.model();
         intactkv.quant.QuantConfig config = chosen.config();
-        boolean needTok = input.text != null || prefixOption.which.equals("prompt");
-        intactkv.model.text.Tokenizer tok = needTok ? ModelDir.tokenizer(quant.model) : null;
         int[] ids = input.tokens != null ? input.tokens : tok.encode(input.text, true);
         if (ids.length == 0) {
             throw new IllegalArgumentException("no tokens to run");
         }
-        IntactKvPrefix prefix = PrefixSpec.resolve(prefixOption.which, fp, config, tok);
+        IntactKvPrefix prefix = prefixOption.prefix(chosen, tok);
         PrefixedModel.Result r;
         try (GradMode.Scope s = GradMode.noGrad()) {
             r = new PrefixedModel(m, prefix).forward(ids, LlamaModel.Options.WITH_HIDDEN);
@@ -73,6 +74,7 @@ final class DumpCommand implements Callable<Integer> {
         SafetensorsWriter w = new SafetensorsWriter().metadata("producer", "intactkv dump")
                 .metadata("model", quant.model.toAbsolutePath().toString())
                 .metadata("intactkv", prefixOption.which)
+                .metadata("context", prefixOption.context)
                 .putLongs("input_ids", DType.I64, Arrays.stream(ids).asLongStream().toArray(), Shape.of(t))
                 .put("logits", DType.F64, r.logits());
         LlamaModel.Output o = r.output();

@@ -92,14 +92,14 @@ final class EvalCommand implements Callable<Integer> {
         LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
         Tokenizer tok = ModelDir.tokenizer(quant.model);
         QuantConfig config = quant.any() ? quant.plannedConfig() : null;
-        IntactKvPrefix prefix = PrefixSpec.resolve(prefixOption.which, fp, config, tok);
         List<String> prompts = prompts(task, st, tok, fp.config().maxPositionEmbeddings(),
-                prefix == null ? 0 : prefix.length());
+                prefixOption.plannedLength(fp.config(), tok));
         PrintWriter o = spec.commandLine().getOut();
         List<MultipleChoice.ItemScore> scores;
         try (ProgressBar bar = new ProgressBar()) {
             QuantOptions.Chosen chosen = quant.choose(fp, bar);
             config = chosen.config();
+            IntactKvPrefix prefix = prefixOption.prefix(chosen, tok);
             scores = MultipleChoice.scoreAll(new PrefixedModel(chosen.model(), prefix), tok, task.items(), prompts,
                     d -> bar.update("eval", d));
         }
@@ -128,11 +128,12 @@ final class EvalCommand implements Callable<Integer> {
             root.addProperty("model", quant.model.toString());
             root.addProperty("quantization", label);
             root.addProperty("intactkv", prefixOption.which);
+            root.addProperty("context", prefixOption.context);
             root.addProperty("shots", shots);
             root.add("results", arr);
             o.println(new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create().toJson(root));
         } else {
-            o.printf("%s, intactkv %s, %d-shot%n", label, prefixOption.which, shots);
+            o.printf("%s, intactkv %s, %d-shot%n", label, prefixOption.label(), shots);
             o.println(table(results));
         }
         return 0;

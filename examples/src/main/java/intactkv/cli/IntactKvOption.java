@@ -1,15 +1,37 @@
 package intactkv.cli;
 
+import intactkv.prefix.IntactKvPrefix;
+import intactkv.prefix.PrefixSpec;
 import picocli.CommandLine.Option;
 
 /**
- * The {@code --intactkv} option of {@code ppl}, {@code eval} and {@code dump}, declared once so
- * that it means one thing in each: which lossless prefix to run the model with, resolved by
- * {@link intactkv.prefix.PrefixSpec#resolve}. ({@code calibrate} has its own, whose default is the
- * prompt prefix it starts from.)
+ * The {@code --intactkv} and {@code --context} options of {@code ppl}, {@code eval} and
+ * {@code dump}, declared once so that they mean one thing in each: which lossless prefix to run
+ * the model with (generated from the full-precision model in the quantized model's basis,
+ * {@link intactkv.prefix.PrefixSpec#resolve}), and which context the model sees before each input
+ * ({@link intactkv.prefix.PrefixSpec#withContext}). ({@code calibrate} has its own
+ * {@code --intactkv}, whose default is the prompt prefix it starts from.)
  */
 final class IntactKvOption {
     @Option(names = "--intactkv", defaultValue = "none", paramLabel = "WHICH",
             description = "none (default), bos, prompt, or a prefix file written by 'calibrate'")
     String which;
+
+    @Option(names = "--context", defaultValue = "none", paramLabel = "C", description = PrefixSpec.CONTEXT_HELP)
+    String context;
+
+    /** Checks both flags before any model work; returns how many tokens come before each input. */
+    int plannedLength(intactkv.model.LlamaConfig c, intactkv.model.text.Tokenizer tok) throws java.io.IOException {
+        return PrefixSpec.plannedLength(which, context, c, tok);
+    }
+
+    /** The prefix the chosen model runs with: IntactKV's (from the twin), then the context the model computes itself. */
+    IntactKvPrefix prefix(QuantOptions.Chosen chosen, intactkv.model.text.Tokenizer tok) throws java.io.IOException {
+        return PrefixSpec.withContext(PrefixSpec.resolve(which, chosen.twin(), tok), context, chosen.model(), tok);
+    }
+
+    /** How the label names the prefix and context, e.g. {@code bos} or {@code none, context prompt}. */
+    String label() {
+        return context.equals("none") ? which : which + ", context " + context;
+    }
 }

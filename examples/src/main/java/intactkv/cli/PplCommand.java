@@ -2,11 +2,11 @@ package intactkv.cli;
 
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
+import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.model.text.Tokenizer;
 import intactkv.prefix.IntactKvPrefix;
 import intactkv.prefix.Perplexity;
-import intactkv.prefix.PrefixSpec;
 import intactkv.prefix.PrefixedModel;
 import intactkv.quant.Calibration;
 import intactkv.quant.QuantConfig;
@@ -44,6 +44,12 @@ final class PplCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print the result as JSON")
     boolean json;
 
+    @Option(names = "--kl", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "with quantization: also the KL divergence KL(P_fp || P_quant) to the full-precision model (the"
+                    + " same context, no IntactKV) per scored token, mean over windows +- its standard error (default"
+                    + " on; --no-kl skips the full-precision pass)")
+    boolean kl;
+
     @Override
     public Integer call() throws Exception {
         quant.validate();
@@ -54,13 +60,21 @@ final class PplCommand implements Callable<Integer> {
         int[] tokens = Perplexity.tokenize(tok, docs);
         // everything that can be checked is checked before quantizing (minutes to hours with GPTQ)
         QuantConfig config = quant.any() ? quant.plannedConfig() : null;
-        IntactKvPrefix prefix = PrefixSpec.resolve(prefixOption.which, fp, config, tok);
-        Perplexity.requireWindows(tokens.length, seqlen, prefix == null ? 0 : prefix.length());
+        Perplexity.requireWindows(tokens.length, seqlen, prefixOption.plannedLength(fp.config(), tok));
         try (ProgressBar bar = new ProgressBar()) {
             QuantOptions.Chosen chosen = quant.choose(fp, bar);
             config = chosen.config();
-            Perplexity.Result r = Perplexity.evaluate(new PrefixedModel(chosen.model(), prefix), tokens, seqlen, fp.config().bosTokenId(),
-                    d -> bar.update("ppl", d));
+            IntactKvPrefix prefix = prefixOption.prefix(chosen, tok);
+            int bos = fp.config().bosTokenId();
+            Perplexity.Reference reference = null;
+            if (kl && config != null) {
+                LlamaModel fpModel = new LlamaModel(fp);
+                PrefixedModel fpRun = new PrefixedModel(fpModel,
+                        intactkv.prefix.PrefixSpec.withContext(null, prefixOption.context, fpModel, tok));
+                reference = i -> Perplexity.windowLogits(fpRun, tokens, i, seqlen, bos);
+            }
+            Perplexity.Result r = Perplexity.evaluate(new PrefixedModel(chosen.model(), prefix), reference, tokens, seqlen,
+                    bos, d -> bar.update("ppl", d));
             String label = config == null ? "fp" : config.label();
             if (json) {
                 JsonObject o = new JsonObject();
@@ -69,14 +83,23 @@ final class PplCommand implements Callable<Integer> {
                 o.addProperty("windows", r.windows());
                 o.addProperty("seqlen", r.seqlen());
                 o.addProperty("scored_tokens", r.scoredTokens());
+                if (reference != null) {
+                    o.addProperty("kl_to_fp", r.kl());
+                    if (r.windows() > 1) {
+                        o.addProperty("kl_to_fp_stderr", r.klStderr());
+                    }
+                }
                 o.addProperty("model", quant.model.toString());
                 o.addProperty("quantization", label);
                 o.addProperty("intactkv", prefixOption.which);
+                o.addProperty("context", prefixOption.context);
                 o.addProperty("data", data.toString());
                 spec.commandLine().getOut().println(new GsonBuilder().setPrettyPrinting().create().toJson(o));
             } else {
-                spec.commandLine().getOut().printf(Locale.ROOT, "ppl %.4f  (%s, intactkv %s, %d windows of %d tokens)%n",
-                        r.ppl(), label, prefixOption.which, r.windows(), r.seqlen());
+                String klText = reference == null ? "" : String.format(Locale.ROOT, "  kl %.6f +- %.6f", r.kl(),
+                        r.klStderr());
+                spec.commandLine().getOut().printf(Locale.ROOT, "ppl %.4f%s  (%s, intactkv %s, %d windows of %d tokens)%n",
+                        r.ppl(), klText, label, prefixOption.label(), r.windows(), r.seqlen());
             }
         }
         return 0;

@@ -126,24 +126,28 @@ final class QuantOptions {
         return config();
     }
 
-    /** The model a command runs and its quantization (null config: full precision). */
-    record Chosen(LlamaModel model, QuantConfig config) {
+    /**
+     * The model a command runs, its quantization (null config: full precision), and the
+     * full-precision model in its basis, from which IntactKV takes its prefix.
+     */
+    record Chosen(LlamaModel model, QuantConfig config, LlamaModel twin) {
     }
 
     /** The model to run: quantized as the flags say (progress on {@code bar}), or {@code fp} itself without them. */
     Chosen choose(LlamaWeights fp, ProgressBar bar) throws IOException {
         if (!any()) {
-            return new Chosen(new LlamaModel(fp), null);
+            LlamaModel m = new LlamaModel(fp);
+            return new Chosen(m, null, m);
         }
         QuantizedModel q = build(fp, bar);
-        return new Chosen(q.model(), q.config());
+        return new Chosen(q.model(), q.config(), q.twin());
     }
 
     /** The quantized model the flags describe, from the full-precision weights {@code fp} of --model. */
     QuantizedModel build(LlamaWeights fp, ProgressBar bar) throws IOException {
         validate(); // among others: a method that needs calibration has --calib
         if (quantized != null) {
-            return QuantizedModel.load(quantized, fp.config(), abits, kvbits);
+            return QuantizedModel.load(quantized, fp, abits, kvbits);
         }
         QuantConfig c = config();
         List<int[]> cal = null;

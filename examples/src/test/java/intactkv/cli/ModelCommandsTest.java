@@ -100,7 +100,7 @@ class ModelCommandsTest {
         String[] d = run("dump", "--model", modelDir.toString(), "--quantized", q.toString(), "--kvbits", "4",
                 "--tokens", "1,260,261", "--out", out.toString());
         assertEquals("0", d[0], d[2]);
-        var loaded = intactkv.quant.QuantizedModel.load(q, LlamaWeights.load(modelDir, false).config(), null, 4);
+        var loaded = intactkv.quant.QuantizedModel.load(q, LlamaWeights.load(modelDir, false), null, 4);
         try (SafetensorsReader f = SafetensorsReader.open(out); GradMode.Scope s = GradMode.noGrad()) {
             assertArrayEquals(loaded.model().forward(new int[] {1, 260, 261}, null, LlamaModel.Options.LOGITS)
                     .logits().data().data(), f.read("logits").data(), 0.0);

@@ -105,6 +105,32 @@ public record IntactKvPrefix(int[] ids, List<Tensor> keys, List<Tensor> values, 
         return generate(fp, Arrays.copyOf(ids, k));
     }
 
+    /**
+     * This prefix followed by {@code more} tokens that {@code model} computes itself with this
+     * prefix as past: the keys, values and logits of the longer prefix. With a quantized
+     * {@code model} this is a lossless pivot prefix followed by context the quantized model caches
+     * on its own (its run-time KV quantizer applies to the new tokens only), as a deployed model
+     * caches a system prompt after an IntactKV prefix.
+     */
+    public IntactKvPrefix extend(LlamaModel model, int[] more) {
+        if (more.length == 0) {
+            return this;
+        }
+        try (GradMode.Scope s = GradMode.noGrad()) {
+            LlamaModel.Output o = model.forward(more, asCache(false), LlamaModel.Options.LOGITS);
+            List<Tensor> k = new ArrayList<>();
+            List<Tensor> v = new ArrayList<>();
+            for (int l = 0; l < o.present().layers(); l++) {
+                k.add(squeeze(o.present().keys().get(l).data()));
+                v.add(squeeze(o.present().values().get(l).data()));
+            }
+            int[] all = Arrays.copyOf(ids, ids.length + more.length);
+            System.arraycopy(more, 0, all, ids.length, more.length);
+            Tensor computed = o.logits().data().reshape(more.length, model.config().vocabSize());
+            return new IntactKvPrefix(all, k, v, intactkv.tensor.Layout.concat(0, logits, computed));
+        }
+    }
+
     /** The prefix as past key/values; {@code trainable} makes every K and V a trainable leaf. */
     public KvCache asCache(boolean trainable) {
         List<Value> k = new ArrayList<>();

@@ -25,6 +25,23 @@ public final class ModelQuantizer {
         Progress NONE = (s, d) -> { };
     }
 
+    /** Quantized weights and the basis the quantizer put them in before rounding ({@link Basis}). */
+    public record Quantized(LlamaWeights weights, Basis basis) {
+    }
+
+    /**
+     * Quantizes {@code fp} with {@code config} and says in which basis: the full-precision twin
+     * IntactKV takes its prefix from is {@code basis().twin(fp)}.
+     */
+    public static Quantized quantizeInBasis(LlamaWeights fp, QuantConfig config, List<int[]> calib, Progress progress) {
+        LlamaWeights w = quantize(fp, config, calib, progress);
+        Basis basis = switch (config.method()) {
+            case QUAROT -> new Basis.QuaRotRotated(config.seed());
+            default -> new Basis.Original();
+        };
+        return new Quantized(w, basis);
+    }
+
     /**
      * Quantizes {@code fp} with {@code config}; {@code calib} holds the calibration sequences of
      * the methods that need them (ignored by RTN).

@@ -14,9 +14,16 @@ import java.util.Set;
 
 /**
  * A quantized model ready to run: fake-quantized weights with the run-time hooks of its
- * {@link QuantConfig} (activation and KV quantization, QuaRot's online transforms).
+ * {@link QuantConfig} (activation and KV quantization, QuaRot's online transforms), and beside it
+ * the full-precision model in the same basis, from which IntactKV takes its prefix
+ * ({@link Basis}: the one rule of combining IntactKV with any quantizer).
+ *
+ * @param model  the quantized model
+ * @param config how it was quantized
+ * @param basis  the basis the quantizer put the weights in before rounding
+ * @param twin   the full-precision model in that basis ({@code basis.twin(fp)}), no quantizer
  */
-public record QuantizedModel(LlamaModel model, QuantConfig config) {
+public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, LlamaModel twin) {
     public static final String CONFIG_FILE = "quant_config.json";
 
     /** The run-time hooks of {@code config} for a model of shape {@code c}. */
@@ -27,8 +34,10 @@ public record QuantizedModel(LlamaModel model, QuantConfig config) {
     /** Quantizes {@code fp} with {@code config} (calibration sequences for the methods that need them). */
     public static QuantizedModel quantize(LlamaWeights fp, QuantConfig config, List<int[]> calib,
                                           ModelQuantizer.Progress progress) {
-        LlamaWeights q = ModelQuantizer.quantize(fp, config, calib, progress);
-        return new QuantizedModel(new LlamaModel(q, hooks(q.config(), config)), config);
+        ModelQuantizer.Quantized q = ModelQuantizer.quantizeInBasis(fp, config, calib, progress);
+        LlamaWeights w = q.weights();
+        return new QuantizedModel(new LlamaModel(w, hooks(w.config(), config)), config, q.basis(),
+                q.basis().twin(fp));
     }
 
     /**
@@ -36,7 +45,9 @@ public record QuantizedModel(LlamaModel model, QuantConfig config) {
      * {@code quant_config.json}), checking it against the full-precision config {@code fp}.
      * {@code abits}/{@code kvbits} (null = as saved) change the run-time quantizers.
      */
-    public static QuantizedModel load(Path dir, LlamaConfig fp, Integer abits, Integer kvbits) throws IOException {
+    public static QuantizedModel load(Path dir, LlamaWeights fpWeights, Integer abits, Integer kvbits)
+            throws IOException {
+        LlamaConfig fp = fpWeights.config();
         if (!Files.isDirectory(dir)) {
             throw new IOException(dir + ": quantized model directory does not exist (write one with ./intactkv quantize)");
         }
@@ -50,7 +61,8 @@ public record QuantizedModel(LlamaModel model, QuantConfig config) {
                     + " (" + c + " vs " + fp + ")");
         }
         checkLevels(dir, w, config);
-        return new QuantizedModel(new LlamaModel(w, hooks(c, config)), config);
+        Basis basis = Basis.read(dir, config, c);
+        return new QuantizedModel(new LlamaModel(w, hooks(c, config)), config, basis, basis.twin(fpWeights));
     }
 
     /**
@@ -87,9 +99,13 @@ public record QuantizedModel(LlamaModel model, QuantConfig config) {
         }
     }
 
-    /** Writes the weights ({@code dtype}), {@code config.json} and {@code quant_config.json} into {@code dir}. */
+    /**
+     * Writes the weights ({@code dtype}), {@code config.json}, {@code quant_config.json} and what
+     * the basis needs to be rebuilt (AWQ's scales) into {@code dir}.
+     */
     public void save(Path dir, DType dtype) throws IOException {
         model.weights().save(dir, dtype);
         config.write(dir.resolve(CONFIG_FILE));
+        basis.save(dir);
     }
 }

@@ -1,0 +1,64 @@
+package intactkv.quant;
+
+import intactkv.model.LlamaModel;
+import intactkv.model.LlamaWeights;
+import java.io.IOException;
+import java.nio.file.Path;
+
+/**
+ * The basis a quantizer puts the model in before it rounds, and so the basis IntactKV's
+ * full-precision prefix must be taken in. This is the one rule of combining IntactKV with a
+ * quantizer: <b>every quantizer returns, beside its quantized model, the full-precision model in
+ * the same basis (its twin), and IntactKV always generates its prefix from that twin</b>.
+ *
+ * <ul>
+ *   <li>{@link Original}: RTN, GPTQ, OmniQuant-style clipping, KV/activation quantization only:
+ *       the quantized weights approximate the original ones, the twin is the model itself
+ *       (official: {@code intactkv/utils.py::gen_bos_kv} on the fp16 model).</li>
+ *   <li>{@link AwqScaled}: AWQ divides each RMSNorm weight or preceding linear's rows by the
+ *       searched scales s and multiplies the following linears' columns by s before rounding.
+ *       The function is unchanged, but the v_proj rows, and so the cached values V, are divided
+ *       by the o_proj group's scales: a prefix from the unscaled model hands the quantized model
+ *       values in the wrong basis. Official: {@code utils/modelutils.py::build_fp16_model} applies
+ *       llm-awq's {@code apply_scale(model, awq_results["scale"])} (no clipping, no rounding)
+ *       before the prefix is generated.</li>
+ *   <li>{@link QuaRotRotated}: QuaRot's folded, rotated model with its online Hadamard transforms
+ *       and no quantizer (official: {@code quarot/intactkv_utils.py}, the prefix from the rotated
+ *       model with the quantizers switched off).</li>
+ * </ul>
+ * In exact arithmetic every twin computes the original function (tested to 1e-10), so the twin
+ * changes nothing but the basis of the cached keys and values.
+ */
+public sealed interface Basis {
+    /** The full-precision model in this basis, built from the original full-precision weights {@code fp}. */
+    LlamaModel twin(LlamaWeights fp);
+
+    /** Writes what a saved quantized model needs to rebuild this basis into {@code dir} (nothing for most). */
+    default void save(Path dir) throws IOException {
+    }
+
+    /** The original model's basis. */
+    record Original() implements Basis {
+        @Override
+        public LlamaModel twin(LlamaWeights fp) {
+            return new LlamaModel(fp);
+        }
+    }
+
+    /** QuaRot's rotated basis, fixed by the rotation seed. */
+    record QuaRotRotated(long seed) implements Basis {
+        @Override
+        public LlamaModel twin(LlamaWeights fp) {
+            QuaRot.Rotated r = QuaRot.rotate(fp, seed);
+            return new LlamaModel(r.weights(), r.hooks());
+        }
+    }
+
+    /** The basis a saved quantized model of {@code config} in {@code dir} was written in. */
+    static Basis read(Path dir, QuantConfig config, intactkv.model.LlamaConfig c) throws IOException {
+        return switch (config.method()) {
+            case QUAROT -> new QuaRotRotated(config.seed());
+            default -> new Original();
+        };
+    }
+}
