@@ -2,53 +2,108 @@ package intactkv.quant;
 
 import intactkv.autograd.Functional;
 import intactkv.autograd.GradMode;
+import intactkv.autograd.LinearAlgebra;
 import intactkv.autograd.Value;
+import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.model.ModelHooks;
+import intactkv.tensor.Elementwise;
+import intactkv.tensor.Layout;
 import intactkv.tensor.Reduce;
 import intactkv.tensor.Tensor;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Function;
 
 /**
- * AWQ (Lin et al. 2024), as llm-awq's {@code run_awq} followed by RTN, layer by layer on the
- * full-precision model:
+ * AWQ (Lin et al. 2024), as llm-awq's {@code run_awq} followed by RTN, layer by layer:
  * <ol>
- *   <li><b>Scale search</b> ({@code auto_scale_block}) for four groups: (q, k, v) after
- *       input_layernorm, inspected on the attention output; (o) after v_proj, only without
- *       GQA; (gate, up) after post_attention_layernorm, inspected on the MLP output; (down)
- *       after up_proj. With {@code x_mean} the mean |activation| per input channel, for
+ *   <li><b>Inputs</b>: layer l sees the output of the full-precision layers 0..l-1 (unscaled,
+ *       unclipped) on the calibration sequences at positions 0..T-1, and the inputs of its
+ *       seven linears are recorded from that run.</li>
+ *   <li><b>Scale search</b> ({@code auto_scale_block}), every group on the layer's original
+ *       weights: (q, k, v) after input_layernorm, inspected on the self-attention output (o_proj
+ *       applied, causal mask, positions 0..T-1, no past); (o) after v_proj, only where v_proj and
+ *       o_proj have the same shape (no GQA), inspected on o_proj alone; (gate, up) after
+ *       post_attention_layernorm, inspected on the MLP output; (down) after up_proj, on down_proj
+ *       alone. With {@code x_mean[c] = mean_t |x[t, c]|} over all calibration tokens, for
  *       {@code alpha = 0, 1/20, ..., 19/20}: {@code s = max(x_mean^alpha, 1e-4)},
- *       {@code s /= sqrt(max(s) min(s))}, weights {@code Q(W diag(s)) diag(s)^-1}; the alpha
- *       with the smallest mean squared output error wins.</li>
- *   <li><b>Apply</b> ({@code apply_scale}): the previous op's output is divided by s (RMSNorm
- *       weight or the rows of v_proj/up_proj) and the group's weight columns multiplied by s,
- *       so the full-precision function is unchanged.</li>
- *   <li><b>Clip search</b> ({@code auto_clip_block}, all linears but q and k): per output row and
- *       group, {@code max_val = max|w| (1 - i/20)} for i &lt; 10; weights clamped to
- *       {@code [-max_val, max_val]} and quantized; the value with the smallest error of the
- *       group's partial output {@code x_g . w_g} on up to 512 sampled tokens wins.</li>
- *   <li>RTN ({@link WeightQuantizer}) of the scaled, clipped weights.</li>
+ *       {@code s /= sqrt(max(s) min(s))}, the group's weights become {@code Q(W diag(s)) diag(s)^-1};
+ *       the alpha whose inspected output has the smallest mean squared error over all elements
+ *       wins (the first on ties).</li>
+ *   <li><b>Apply</b> ({@code apply_scale}, {@link AwqScales#applyLayer}): the previous op's
+ *       output is divided by s and the group's weight columns multiplied by s, so the
+ *       full-precision function is unchanged; the recorded inputs of the scaled linears are
+ *       divided by s.</li>
+ *   <li><b>Clip search</b> ({@code auto_clip_block}, {@link AwqClip}) for every linear but q_proj
+ *       and k_proj, on the scaled weights and inputs; weights clamped ({@code apply_clip}).</li>
+ *   <li>RTN ({@link WeightQuantizer}, {@code pseudo_quantize_model_weight}) of all seven.</li>
  * </ol>
- * Layer inputs come from the full-precision model, as in {@code run_awq}.
+ * The searched scales ({@link AwqScales}) give the full-precision twin that IntactKV takes its
+ * prefix from ({@link AwqScales#applyTo}).
+ *
+ * <p>Reference: {@code llm_awq/quantize/pre_quant.py::run_awq},
+ * {@code auto_scale.py::auto_scale_block}, {@code auto_clip.py::auto_clip_block}.
  */
 public final class Awq {
     static final int GRID = 20;
-    static final double MAX_SHRINK = 0.5;
-    static final int CLIP_TOKENS = 512;
 
     private Awq() {
     }
 
+    /**
+     * Everything AWQ searched, with the quantized model.
+     *
+     * @param quantized the scaled, clipped, RTN-quantized weights (norms scaled, kept in full precision)
+     * @param scales    the searched scales, as {@code awq_results["scale"]}
+     * @param clips     per layer, the clip values max_val (out, in / g) of v_proj, o_proj, gate_proj,
+     *                  up_proj and down_proj by their short names ({@code "self_attn.v_proj"}, ...), in
+     *                  that order, as {@code awq_results["clip"]}
+     */
+    public record Result(LlamaWeights quantized, AwqScales scales, List<Map<String, Tensor>> clips) {
+        public Result {
+            if (clips.size() != scales.layers()) {
+                throw new IllegalArgumentException("clip values for " + clips.size() + " layers, scales for "
+                        + scales.layers());
+            }
+            List<Map<String, Tensor>> c = new ArrayList<>();
+            for (Map<String, Tensor> m : clips) {
+                c.add(Collections.unmodifiableMap(new LinkedHashMap<>(m)));
+            }
+            clips = Collections.unmodifiableList(c);
+        }
+    }
+
+    /** The quantized weights of {@link #run} (what {@link ModelQuantizer} stores). */
     static LlamaWeights quantizeModel(LlamaWeights fp, QuantConfig config, List<int[]> calib,
                                       ModelQuantizer.Progress progress) {
+        return run(fp, config, calib, progress).quantized();
+    }
+
+    /**
+     * Runs AWQ on {@code fp} (not modified) with {@code config.weight()} on the calibration
+     * sequences {@code calib} (each run alone at positions 0..T-1, as upstream's batch of
+     * equal-length blocks); see the class comment.
+     *
+     * @throws IllegalArgumentException for an empty calibration set, an empty sequence, a token id
+     *                                  outside the vocabulary or a sequence longer than the model's
+     *                                  positions (named by index)
+     */
+    public static Result run(LlamaWeights fp, QuantConfig config, List<int[]> calib, ModelQuantizer.Progress progress) {
+        LlamaConfig c = fp.config();
+        requireCalibration(c, calib);
         WeightQuantizer.Spec spec = config.weight();
+        int layers = c.numHiddenLayers();
+        List<double[]> sQkv = new ArrayList<>();
+        List<double[]> sO = new ArrayList<>();
+        List<double[]> sGateUp = new ArrayList<>();
+        List<double[]> sDown = new ArrayList<>();
+        List<Map<String, Tensor>> clips = new ArrayList<>();
         LlamaWeights current = fp;
-        int layers = fp.config().numHiddenLayers();
         try (GradMode.Scope s = GradMode.noGrad()) {
             LlamaModel fpModel = new LlamaModel(fp);
             List<Value> inputs = new ArrayList<>();
@@ -56,56 +111,84 @@ public final class Awq {
                 inputs.add(fpModel.embed(new int[][] {seq}));
             }
             for (int l = 0; l < layers; l++) {
-                LlamaWeights.Block b = current.block(l);
-                Map<String, List<Value>> feats = features(new LlamaModel(current), l, inputs);
-                // 1. q, k, v after input_layernorm, inspected on the attention output
-                List<Value> n1 = feats.get("self_attn.q_proj");
-                double[] s1 = search(current, l, n1, new int[] {0, 1, 2}, true, spec);
-                current = applyToNorm(current, l, true, s1, new int[] {0, 1, 2});
-                // 2. o after v_proj, only when v_proj and o_proj are square alike (no GQA)
-                if (b.v().shape().equals(b.o().shape())) {
-                    List<Value> xo = feats.get("self_attn.o_proj");
-                    double[] s2 = search(current, l, xo, new int[] {3}, false, spec);
-                    current = applyToLinear(current, l, 2, s2, 3);
-                    feats.put("self_attn.o_proj", scaleInputs(xo, s2));
-                }
-                // 3. gate, up after post_attention_layernorm, inspected on the MLP output
-                List<Value> n3 = feats.get("mlp.gate_proj");
-                double[] s3 = search(current, l, n3, new int[] {4, 5}, true, spec);
-                current = applyToNorm(current, l, false, s3, new int[] {4, 5});
-                // 4. down after up_proj
-                List<Value> xd = feats.get("mlp.down_proj");
-                double[] s4 = search(current, l, xd, new int[] {6}, false, spec);
-                current = applyToLinear(current, l, 5, s4, 6);
-                feats.put("mlp.down_proj", scaleInputs(xd, s4));
-                feats.put("self_attn.q_proj", scaleInputs(n1, s1));
-                feats.put("mlp.gate_proj", scaleInputs(n3, s3));
-                // clip search on the scaled inputs (all but q and k), then RTN
+                Map<String, List<Value>> feats = features(fpModel, l, inputs);
+                // auto_scale_block: every group searched on the layer's original weights
+                List<Value> xQkv = feats.get("self_attn.q_proj");
+                List<Value> xO = feats.get("self_attn.o_proj");
+                List<Value> xGate = feats.get("mlp.gate_proj");
+                List<Value> xDown = feats.get("mlp.down_proj");
+                double[] s1 = searchScale(fp, l, xQkv, new int[] {0, 1, 2}, true, spec);
+                double[] s2 = AwqScales.hasOGroup(c) ? searchScale(fp, l, xO, new int[] {3}, false, spec) : null;
+                double[] s3 = searchScale(fp, l, xGate, new int[] {4, 5}, true, spec);
+                double[] s4 = searchScale(fp, l, xDown, new int[] {6}, false, spec);
+                // apply_scale on the weights and on the recorded inputs (input_feat_dict)
+                LlamaWeights.Block scaled = AwqScales.applyLayer(fp, l, s1, s2, s3, s4).block(l);
+                Map<Integer, Tensor> clipInputs = new HashMap<>();
+                Tensor qkvIn = tokens(xQkv, s1);
+                clipInputs.put(2, qkvIn);
+                clipInputs.put(3, tokens(xO, s2));
+                Tensor gateIn = tokens(xGate, s3);
+                clipInputs.put(4, gateIn);
+                clipInputs.put(5, gateIn);
+                clipInputs.put(6, tokens(xDown, s4));
+                // auto_clip_block + apply_clip (every linear whose name has no "q_" or "k_"), then RTN of all seven
+                Map<String, Tensor> layerClips = new LinkedHashMap<>();
                 Map<Integer, Tensor> quantized = new HashMap<>();
                 for (int j = 0; j < 7; j++) {
                     String name = LlamaWeights.LINEAR_NAMES.get(j);
-                    Tensor w = current.block(l).linears().get(j).data();
-                    if (j >= 2) {
-                        String feat = j == 2 ? "self_attn.q_proj" : j == 3 ? "self_attn.o_proj"
-                                : j == 6 ? "mlp.down_proj" : "mlp.gate_proj";
-                        w = clip(w, tokens(feats.get(feat)), spec, LlamaWeights.blockName(l, name));
+                    String full = LlamaWeights.blockName(l, name);
+                    Tensor w = scaled.linears().get(j).data();
+                    if (clipInputs.containsKey(j)) {
+                        Tensor maxVal = AwqClip.search(w, clipInputs.get(j), spec, full);
+                        layerClips.put(name, maxVal);
+                        w = AwqClip.apply(w, maxVal);
                     }
-                    quantized.put(j, WeightQuantizer.quantize(w, spec, LlamaWeights.blockName(l, name)));
+                    quantized.put(j, WeightQuantizer.quantize(w, spec, full));
                 }
-                // next layer's inputs from the full-precision layer
+                sQkv.add(s1);
+                sO.add(s2);
+                sGateUp.add(s3);
+                sDown.add(s4);
+                clips.add(layerClips);
+                current = Gptq.replaceLinears(current.withBlock(l, scaled), l, quantized);
+                // next layer's inputs: the full-precision layer's outputs (computed before scaling upstream)
                 List<Value> next = new ArrayList<>();
                 for (Value x : inputs) {
                     next.add(fpModel.layer(l, x));
                 }
                 inputs = next;
-                current = Gptq.replaceLinears(current, l, quantized);
                 progress.update("awq", (l + 1.0) / layers);
             }
-            return current;
+        }
+        return new Result(current, new AwqScales(sQkv, sO, sGateUp, sDown), clips);
+    }
+
+    private static void requireCalibration(LlamaConfig c, List<int[]> calib) {
+        if (calib == null || calib.isEmpty()) {
+            throw new IllegalArgumentException("AWQ needs at least one calibration sequence");
+        }
+        for (int i = 0; i < calib.size(); i++) {
+            int[] seq = calib.get(i);
+            if (seq == null || seq.length == 0) {
+                throw new IllegalArgumentException("AWQ calibration sequence " + i + " is empty");
+            }
+            if (seq.length > c.maxPositionEmbeddings()) {
+                throw new IllegalArgumentException("AWQ calibration sequence " + i + " has " + seq.length
+                        + " tokens, more than max_position_embeddings " + c.maxPositionEmbeddings());
+            }
+            for (int t = 0; t < seq.length; t++) {
+                if (seq[t] < 0 || seq[t] >= c.vocabSize()) {
+                    throw new IllegalArgumentException("AWQ calibration sequence " + i + " position " + t + ": token id "
+                            + seq[t] + " is outside the vocabulary [0, " + c.vocabSize() + ")");
+                }
+            }
         }
     }
 
-    /** The inputs of every linear of layer {@code l}, one (1, T, in) tensor per sequence. */
+    /**
+     * The inputs of every linear of layer {@code l} of {@code m}, one (1, T, in) tensor per
+     * sequence (upstream's forward hooks, {@code cache_input_hook}).
+     */
     static Map<String, List<Value>> features(LlamaModel m, int l, List<Value> inputs) {
         Map<String, List<Value>> out = new HashMap<>();
         ModelHooks capture = new ModelHooks() {
@@ -124,49 +207,34 @@ public final class Awq {
         return out;
     }
 
-    private static List<Value> scaleInputs(List<Value> xs, double[] s) {
-        Tensor sv = Tensor.vector(s);
-        List<Value> out = new ArrayList<>();
-        for (Value x : xs) {
-            out.add(Value.constant(x.data().div(sv)));
-        }
-        return out;
-    }
-
-    /** All tokens of {@code xs} as rows (N, in). */
+    /** All tokens of {@code xs} as rows (N, in), sequence after sequence. */
     private static Tensor tokens(List<Value> xs) {
         Tensor[] parts = new Tensor[xs.size()];
         for (int i = 0; i < parts.length; i++) {
             parts[i] = xs.get(i).data().reshape(-1, xs.get(i).shape().dim(-1));
         }
-        return intactkv.tensor.Layout.concat(0, parts);
+        return Layout.concat(0, parts);
+    }
+
+    /** {@link #tokens(List)} divided by the scales {@code s} (columns), or as they are when s is null. */
+    private static Tensor tokens(List<Value> xs, double[] s) {
+        Tensor x = tokens(xs);
+        return s == null ? x : x.div(Tensor.vector(s));
     }
 
     /**
      * AWQ's {@code _search_module_scale}: the per-input-channel scales of linears {@code idx} of
-     * layer l minimising the output error of the inspected module ({@code block} applied to the
-     * inputs, or the single linear when null).
+     * layer l of {@code w} minimising {@code mean((out - out_fp)^2)} over every element of the
+     * inspected module's output: the attention or MLP block applied to the inputs
+     * ({@code inspectBlock}), or the single linear.
      */
-    private static double[] search(LlamaWeights w, int l, List<Value> xs, int[] idx, boolean inspectBlock,
-                                   WeightQuantizer.Spec spec) {
+    private static double[] searchScale(LlamaWeights w, int l, List<Value> xs, int[] idx, boolean inspectBlock,
+                                        WeightQuantizer.Spec spec) {
         Tensor x = tokens(xs);
         int in = x.dim(1);
-        double[] xMean = Reduce.mean(intactkv.tensor.Elementwise.map(x, Math::abs), false, 0).data();
-        Function<LlamaWeights, Tensor> run = weights -> {
-            LlamaModel m = new LlamaModel(weights);
-            List<Tensor> outs = new ArrayList<>();
-            for (Value xi : xs) {
-                Value o;
-                if (inspectBlock) {
-                    o = idx[0] == 0 ? m.attentionBlock(l, xi) : m.mlpBlock(l, xi);
-                } else {
-                    o = intactkv.autograd.LinearAlgebra.linear(xi, weights.block(l).linears().get(idx[0]));
-                }
-                outs.add(o.data().reshape(-1, o.shape().dim(-1)));
-            }
-            return intactkv.tensor.Layout.concat(0, outs.toArray(new Tensor[0]));
-        };
-        Tensor org = run.apply(w);
+        // get_act_scale: mean |x| over all tokens
+        double[] xMean = Reduce.mean(Elementwise.map(x, Math::abs), false, 0).data();
+        Tensor org = inspect(w, l, xs, idx, inspectBlock);
         double best = Double.POSITIVE_INFINITY;
         double[] bestS = null;
         for (int r = 0; r < GRID; r++) {
@@ -187,98 +255,37 @@ public final class Awq {
             Tensor sv = Tensor.vector(s);
             for (int j : idx) {
                 Tensor wj = w.block(l).linears().get(j).data();
-                trial.put(j, WeightQuantizer.quantize(wj.mul(sv), spec, "awq search").div(sv));
+                String name = LlamaWeights.blockName(l, LlamaWeights.LINEAR_NAMES.get(j));
+                trial.put(j, WeightQuantizer.quantize(wj.mul(sv), spec, name).div(sv));
             }
-            Tensor out = run.apply(Gptq.replaceLinears(w, l, trial));
+            Tensor out = inspect(Gptq.replaceLinears(w, l, trial), l, xs, idx, inspectBlock);
             double loss = Functional.mse(Value.constant(out), Value.constant(org)).item();
             if (loss < best) {
                 best = loss;
                 bestS = s;
             }
         }
+        if (bestS == null) {
+            throw new IllegalStateException(LlamaWeights.blockName(l, LlamaWeights.LINEAR_NAMES.get(idx[0]))
+                    + ": AWQ scale search found no finite loss (non-finite activations?)");
+        }
         return bestS;
     }
 
-    /** Divides RMSNorm weight (input or post-attention norm of layer l) by s, multiplies the columns of linears idx by s. */
-    private static LlamaWeights applyToNorm(LlamaWeights w, int l, boolean inputNorm, double[] s, int[] idx) {
-        Tensor sv = Tensor.vector(s);
-        LlamaWeights.Block b = w.block(l);
-        Value norm = Value.constant((inputNorm ? b.inputNorm() : b.postNorm()).data().div(sv));
-        List<Value> lin = new ArrayList<>(b.linears());
-        for (int j : idx) {
-            lin.set(j, Value.constant(lin.get(j).data().mul(sv)));
-        }
-        return w.withBlock(l, new LlamaWeights.Block(inputNorm ? norm : b.inputNorm(), lin.get(0), lin.get(1),
-                lin.get(2), lin.get(3), inputNorm ? b.postNorm() : norm, lin.get(4), lin.get(5), lin.get(6)));
-    }
-
-    /** Divides the output rows of linear {@code prev} by s and multiplies the columns of linear {@code fc} by s. */
-    private static LlamaWeights applyToLinear(LlamaWeights w, int l, int prev, double[] s, int fc) {
-        LlamaWeights.Block b = w.block(l);
-        List<Value> lin = new ArrayList<>(b.linears());
-        Tensor col = Tensor.of(s, s.length, 1);
-        lin.set(prev, Value.constant(lin.get(prev).data().div(col)));
-        lin.set(fc, Value.constant(lin.get(fc).data().mul(Tensor.vector(s))));
-        return w.withBlock(l, b.withLinears(lin));
-    }
-
-    /** AWQ's {@code auto_clip_layer} followed by {@code apply_clip}: the clamped weights. */
-    static Tensor clip(Tensor w, Tensor x, WeightQuantizer.Spec spec, String layer) {
-        int out = w.dim(0);
-        int in = w.dim(1);
-        int g = spec.groupFor(in, layer);
-        int step = Math.max(1, x.dim(0) / CLIP_TOKENS);
-        int n = (x.dim(0) + step - 1) / step;
-        double[] xs = new double[n * in];
-        for (int t = 0; t < n; t++) {
-            System.arraycopy(x.data(), t * step * in, xs, t * in, in);
-        }
-        double[] wd = w.data();
-        double[] result = wd.clone();
-        double[] cur = new double[g];
-        double[] q = new double[g];
-        for (int r = 0; r < out; r++) {
-            for (int g0 = 0; g0 < in; g0 += g) {
-                int off = r * in + g0;
-                double maxAbs = 0;
-                for (int i = 0; i < g; i++) {
-                    maxAbs = Math.max(maxAbs, Math.abs(wd[off + i]));
-                }
-                double[] orgOut = new double[n];
-                for (int t = 0; t < n; t++) {
-                    double acc = 0;
-                    for (int i = 0; i < g; i++) {
-                        acc += xs[t * in + g0 + i] * wd[off + i];
-                    }
-                    orgOut[t] = acc;
-                }
-                double bestErr = Double.POSITIVE_INFINITY;
-                double bestMax = maxAbs;
-                for (int is = 0; is < (int) (MAX_SHRINK * GRID); is++) {
-                    double mv = maxAbs * (1 - (double) is / GRID);
-                    for (int i = 0; i < g; i++) {
-                        cur[i] = Math.min(Math.max(wd[off + i], -mv), mv);
-                    }
-                    WeightQuantizer.quantizeGroup(cur, q, 0, g, spec, layer);
-                    double err = 0;
-                    for (int t = 0; t < n; t++) {
-                        double acc = 0;
-                        for (int i = 0; i < g; i++) {
-                            acc += xs[t * in + g0 + i] * q[i];
-                        }
-                        err += (acc - orgOut[t]) * (acc - orgOut[t]);
-                    }
-                    err /= n;
-                    if (err < bestErr) {
-                        bestErr = err;
-                        bestMax = mv;
-                    }
-                }
-                for (int i = 0; i < g; i++) {
-                    result[off + i] = Math.min(Math.max(wd[off + i], -bestMax), bestMax);
-                }
+    /** The inspected module's output on every sequence, as rows (N, out). */
+    private static Tensor inspect(LlamaWeights weights, int l, List<Value> xs, int[] idx, boolean inspectBlock) {
+        LlamaModel m = new LlamaModel(weights);
+        Tensor[] outs = new Tensor[xs.size()];
+        for (int i = 0; i < outs.length; i++) {
+            Value xi = xs.get(i);
+            Value o;
+            if (inspectBlock) {
+                o = idx[0] == 0 ? m.attentionBlock(l, xi) : m.mlpBlock(l, xi);
+            } else {
+                o = LinearAlgebra.linear(xi, weights.block(l).linears().get(idx[0]));
             }
+            outs[i] = o.data().reshape(-1, o.shape().dim(-1));
         }
-        return Tensor.wrap(result, w.shape());
+        return Layout.concat(0, outs);
     }
 }
