@@ -9,11 +9,18 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.function.IntFunction;
 
 /**
- * Calibration sequences for GPTQ, AWQ and learnable clipping, as GPTQ's {@code get_loaders}:
- * the text is tokenized whole and {@code n} windows of {@code seqlen} tokens are cut at
- * random (seeded) offsets. Each window starts with [BOS], as the evaluation windows do.
+ * Calibration sets for the quantizers, one loader per method as its official code builds it
+ * ({@link CalibrationLoader}): GPTQ random windows of random documents
+ * ({@link RandomDocumentWindows}), AWQ short documents cut into blocks
+ * ({@link ShortDocumentBlocks}), QuaRot and OmniQuant random windows of the joined text
+ * ({@link JoinedTextWindows}). None of them overwrites a token with [BOS]: [BOS] is where the
+ * tokenizer puts it, at the start of each tokenized text.
+ *
+ * <p>The earlier single loader stays as {@link #windows}: the text tokenized whole and every
+ * window's first token overwritten with [BOS] (not the official sets; kept behind a flag).
  */
 public final class Calibration {
     private Calibration() {
@@ -35,7 +42,88 @@ public final class Calibration {
         return s;
     }
 
-    /** {@code n} random windows of {@code seqlen} tokens from {@code text}, first token replaced by [BOS]. */
+    /** The seed {@link #windows} used by default (the CLI's {@code --qseed} and the demo's). */
+    public static final long LEGACY_SEED = 42;
+
+    /** The documents of a calibration file, split as {@link DocumentSplit#AUTO} says. */
+    public static List<String> documents(String text) {
+        return DocumentSplit.AUTO.split(text);
+    }
+
+    /**
+     * The calibration set of {@code method}'s official loader, drawn from {@code documents}.
+     *
+     * @param method    gptq, awq, quarot or omniquant ({@link CalibrationLoader#of})
+     * @param tok       the model's tokenizer; its default encoding ([BOS] first for LLaMA) as upstream's
+     *                  {@code tokenizer(text)} / {@code tokenizer.encode(line)}
+     * @param documents the documents in file order (not modified)
+     * @param nsamples  windows (gptq, quarot, omniquant) or documents kept (awq)
+     * @param seqlen    window length, or awq's block length
+     * @param seed      the loader's seed; null: the official one ({@link CalibrationLoader#officialSeed}),
+     *                  or {@link #LEGACY_SEED} with {@code bosFirst}
+     * @param bosFirst  the earlier loader instead: {@link #windows} over the documents joined by a
+     *                  blank line (what the demo has passed it), not an official set
+     * @param source    names the data in messages (the file)
+     * @throws IllegalArgumentException naming {@code source}, the loader and the numbers when the
+     *         documents cannot give the set asked for (before any model work: this only tokenizes)
+     */
+    public static List<int[]> load(Method method, Tokenizer tok, List<String> documents, int nsamples, int seqlen,
+                                   Long seed, boolean bosFirst, String source) {
+        CalibrationLoader loader = CalibrationLoader.of(method);
+        checkSizes(loader, nsamples, seqlen);
+        if (documents.isEmpty()) {
+            throw new IllegalArgumentException(source + ": " + loader.label() + " has no documents to draw from");
+        }
+        if (bosFirst) {
+            return windows(tok, String.join("\n\n", documents), nsamples, seqlen, seed == null ? LEGACY_SEED : seed, source);
+        }
+        long s = seed == null ? loader.officialSeed() : seed;
+        return switch (loader) {
+            case GPTQ -> RandomDocumentWindows.load(tok, documents, nsamples, seqlen, s, source);
+            case AWQ -> ShortDocumentBlocks.load(tok, documents, nsamples, seqlen, s, source);
+            case QUAROT, OMNIQUANT -> JoinedTextWindows.load(tok, documents, nsamples, seqlen, s, loader, source);
+        };
+    }
+
+    /**
+     * The calibration set of a whole file's {@code text}: with {@code bosFirst}, {@link #windows}
+     * over the text exactly as read (the earlier behaviour, bit for bit); otherwise
+     * {@link #load(Method, Tokenizer, List, int, int, Long, boolean, String)} over
+     * {@code split.split(text)}.
+     */
+    public static List<int[]> load(Method method, Tokenizer tok, String text, DocumentSplit split, int nsamples,
+                                   int seqlen, Long seed, boolean bosFirst, String source) {
+        if (bosFirst) {
+            checkSizes(CalibrationLoader.of(method), nsamples, seqlen);
+            return windows(tok, text, nsamples, seqlen, seed == null ? LEGACY_SEED : seed, source);
+        }
+        return load(method, tok, split.split(text), nsamples, seqlen, seed, false, source);
+    }
+
+    /** Refuses fewer than 1 sample or sequences shorter than 2 tokens, naming the loader. */
+    static void checkSizes(CalibrationLoader loader, int nsamples, int seqlen) {
+        if (nsamples < 1 || seqlen < 2) {
+            throw new IllegalArgumentException(loader.label() + " needs at least 1 sample of at least 2 tokens, got "
+                    + nsamples + " x " + seqlen);
+        }
+    }
+
+    /** {@code tok.encode(documents[d])} (default [BOS]), computed on first use and kept. */
+    static IntFunction<int[]> cachedEncoding(Tokenizer tok, List<String> documents) {
+        int[][] cache = new int[documents.size()][];
+        return d -> {
+            if (cache[d] == null) {
+                cache[d] = tok.encode(documents.get(d));
+            }
+            return cache[d];
+        };
+    }
+
+    /**
+     * The earlier loader, not an official one: {@code text} tokenized whole without [BOS], {@code n}
+     * windows of {@code seqlen} tokens at offsets drawn by {@code java.util.Random(seed)}, each
+     * window's first token overwritten with [BOS].
+     */
     public static List<int[]> windows(Tokenizer tok, String text, int n, int seqlen, long seed, String source) {
         if (n < 1 || seqlen < 2) {
             throw new IllegalArgumentException("calibration needs at least 1 sample of at least 2 tokens, got " + n
