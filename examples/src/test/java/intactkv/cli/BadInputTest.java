@@ -102,6 +102,22 @@ class BadInputTest {
                 data.toString()), "--group");
     }
 
+    /** {@code --context}: an unknown value, and a prefix file that is not a prefix of the prompt, refused before quantizing. */
+    @Test
+    void contextIsCheckedBeforeQuantizing() throws Exception {
+        String[] r = run("ppl", "--model", model.toString(), "--method", "rtn", "--wbits", "3", "--group", "8", "--data",
+                data.toString(), "--seqlen", "64", "--context", "system");
+        assertRefused(r, "--context must be none or prompt: system");
+        assertFalse(r[3].contains("rtn"), "refused before the quantizer ran: " + r[3]);
+        LlamaModel fp = new LlamaModel(LlamaWeights.load(model, false));
+        Path other = dir.resolve("other-prefix.safetensors");
+        IntactKvPrefix.generate(fp, new int[] {1, 259, 262}).save(other);
+        r = run("ppl", "--model", model.toString(), "--method", "rtn", "--wbits", "3", "--group", "8", "--data",
+                data.toString(), "--seqlen", "64", "--context", "prompt", "--intactkv", other.toString());
+        assertRefused(r, "--context prompt", "differ at token 1");
+        assertFalse(r[3].contains("rtn"), "refused before the quantizer ran: " + r[3]);
+    }
+
     @Test
     void theoryReportAndDemoRefuseBadFlagsAndLeaveNoFolder() {
         Path out = dir.resolve("never-report");

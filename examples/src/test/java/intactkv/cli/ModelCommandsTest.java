@@ -140,6 +140,21 @@ class ModelCommandsTest {
         double p0 = com.google.gson.JsonParser.parseString(fp[1]).getAsJsonObject().get("ppl").getAsDouble();
         double p1 = com.google.gson.JsonParser.parseString(fpB[1]).getAsJsonObject().get("ppl").getAsDouble();
         assertEquals(p0, p1, 1e-9 * p0);
+        // KL to full precision beside perplexity: positive for the quantized model, absent for full precision
+        assertTrue(a.get("kl_to_fp").getAsDouble() > 0 && a.has("kl_to_fp_stderr"), base[1]);
+        assertFalse(com.google.gson.JsonParser.parseString(fp[1]).getAsJsonObject().has("kl_to_fp"), fp[1]);
+        // --context prompt: the [P] baseline and IntactKV_[P] score the same windows after the same prompt
+        String[] ctx = run("ppl", "--model", modelDir.toString(), "--data", data.toString(), "--seqlen", "48",
+                "--method", "rtn", "--wbits", "3", "--group", "8", "--context", "prompt", "--json");
+        String[] ctxP = run("ppl", "--model", modelDir.toString(), "--data", data.toString(), "--seqlen", "48",
+                "--method", "rtn", "--wbits", "3", "--group", "8", "--context", "prompt", "--intactkv", "prompt", "--json");
+        assertEquals("0", ctx[0], ctx[2]);
+        assertEquals("0", ctxP[0], ctxP[2]);
+        com.google.gson.JsonObject c0 = com.google.gson.JsonParser.parseString(ctx[1]).getAsJsonObject();
+        com.google.gson.JsonObject c1 = com.google.gson.JsonParser.parseString(ctxP[1]).getAsJsonObject();
+        assertEquals("prompt", c0.get("context").getAsString());
+        assertEquals(c0.get("scored_tokens").getAsLong(), c1.get("scored_tokens").getAsLong());
+        assertTrue(c0.get("ppl").getAsDouble() != c1.get("ppl").getAsDouble(), "the prompt's KV differs: " + ctx[1]);
 
         Path prefix = dir.resolve("prefix.safetensors");
         String[] cal = run("calibrate", "--model", modelDir.toString(), "--method", "rtn", "--wbits", "3", "--group", "8",

@@ -54,10 +54,35 @@ public sealed interface Basis {
         }
     }
 
+    /** AWQ's scaled basis: the searched scales applied to the full-precision weights. */
+    record AwqScaled(AwqScales scales) implements Basis {
+        /** File beside a saved AWQ checkpoint holding the scales. */
+        public static final String FILE = "awq_scales.safetensors";
+
+        @Override
+        public LlamaModel twin(LlamaWeights fp) {
+            return new LlamaModel(scales.applyTo(fp));
+        }
+
+        @Override
+        public void save(Path dir) throws IOException {
+            scales.save(dir.resolve(FILE));
+        }
+    }
+
     /** The basis a saved quantized model of {@code config} in {@code dir} was written in. */
     static Basis read(Path dir, QuantConfig config, intactkv.model.LlamaConfig c) throws IOException {
         return switch (config.method()) {
             case QUAROT -> new QuaRotRotated(config.seed());
+            case AWQ -> {
+                Path f = dir.resolve(AwqScaled.FILE);
+                if (!java.nio.file.Files.isRegularFile(f)) {
+                    throw new IOException(dir + ": an AWQ model without " + AwqScaled.FILE + " (the searched scales"
+                            + " IntactKV needs to take its prefix in the quantized model's basis); quantize it again"
+                            + " with this version of './intactkv quantize'");
+                }
+                yield new AwqScaled(AwqScales.load(f, c));
+            }
             default -> new Original();
         };
     }

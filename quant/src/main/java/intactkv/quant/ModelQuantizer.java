@@ -34,12 +34,14 @@ public final class ModelQuantizer {
      * IntactKV takes its prefix from is {@code basis().twin(fp)}.
      */
     public static Quantized quantizeInBasis(LlamaWeights fp, QuantConfig config, List<int[]> calib, Progress progress) {
-        LlamaWeights w = quantize(fp, config, calib, progress);
-        Basis basis = switch (config.method()) {
-            case QUAROT -> new Basis.QuaRotRotated(config.seed());
-            default -> new Basis.Original();
+        return switch (config.method()) {
+            case AWQ -> {
+                Awq.Result r = Awq.run(fp, config, requireCalib(calib, config), progress);
+                yield new Quantized(r.quantized(), new Basis.AwqScaled(r.scales()));
+            }
+            case QUAROT -> new Quantized(quantize(fp, config, calib, progress), new Basis.QuaRotRotated(config.seed()));
+            default -> new Quantized(quantize(fp, config, calib, progress), new Basis.Original());
         };
-        return new Quantized(w, basis);
     }
 
     /**
