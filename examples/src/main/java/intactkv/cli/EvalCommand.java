@@ -28,14 +28,29 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code ./intactkv eval}: multiple-choice accuracy (acc, acc_norm) with or without IntactKV. */
+/**
+ * {@code ./intactkv eval}: multiple-choice accuracy with or without IntactKV, by the
+ * lm-evaluation-harness protocol (acc, acc_norm; {@link MultipleChoice}) or by the official
+ * IntactKV MMLU protocol ({@code --protocol mmlu-official}; {@link MmluEval}).
+ */
 @Command(name = "eval", mixinStandardHelpOptions = true,
-        header = "Multiple-choice accuracy (lm-evaluation-harness conventions), with or without IntactKV.",
-        description = {"Scores each choice by its log-likelihood as the continuation of the item's context ([BOS] first;",
-            "with --intactkv the prefix as in ppl): acc takes the highest sum, acc_norm the highest sum per byte.",
+        header = "Multiple-choice accuracy (lm-evaluation-harness or official MMLU protocol), with or without IntactKV.",
+        description = {"--protocol harness (default): scores each choice by its log-likelihood as the continuation of the",
+            "item's context ([BOS] first; with --intactkv the prefix as in ppl): acc takes the highest sum, acc_norm",
+            "the highest sum per byte; shots (--shots) drawn with --seed from the other items of the subject.",
+            "--protocol mmlu-official: as the IntactKV repository's eval_utils/mmlu.py: one forward pass per item",
+            "on the prompt \"The following are multiple choice questions (with answers) about  SUBJECT.\\n\\n\"",
+            "+ K shots (context + \" LETTER\\n\\n\") + the item's context; the answer is the letter A, B, C, ...",
+            "whose token (the last of tokenizer(\"A\"), ...) has the largest logit at the LAST position, not the",
+            "choice with the largest log-likelihood. Shots are the first K items of the subject, which form its dev",
+            "split (the first --mmlu-dev items of each subject, never scored); fewer shots when the prompt exceeds",
+            "2048 tokens (or the model's context); accuracy per subject, MMLU subcategory and category, and",
+            "weighted over all scored items; one run per K of --mmlu-shots (default 0,5 as the official script).",
+            "Items must have the letters as choices (\"A\" or \" A\"), a subject, and a context ending in",
+            "\"\\nAnswer:\" (question, \"\\nA. option\" lines, \"\\nAnswer:\").",
             "--tasks FILE.jsonl: one item per line, {\"context\": ..., \"choices\": [...], \"label\": i, \"subject\": ...};",
-            "--builtin gloss: gloss completion on the WordNet test split (four endings, one right). Every item is",
-            "checked (label, choices, length within the model's context) before scoring."})
+            "--builtin gloss (harness only): gloss completion on the WordNet test split (four endings, one right).",
+            "Every item is checked (label, choices, length within the model's context) before scoring."})
 final class EvalCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -65,7 +80,8 @@ final class EvalCommand implements Callable<Integer> {
             + " answers) about SUBJECT.\") before each item that has a subject")
     boolean mmlu;
 
-    @Option(names = "--limit", paramLabel = "N", description = "score only the first N items (>= 1)")
+    @Option(names = "--limit", paramLabel = "N", description = "score only the first N items (>= 1; mmlu-official:"
+            + " the first N items of the test split)")
     Integer limit;
 
     @Option(names = "--seed", defaultValue = "1234", paramLabel = "S", description = "seed of the shot selection and"
@@ -75,11 +91,29 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print the results as JSON")
     boolean json;
 
+    @Option(names = "--protocol", defaultValue = "harness", paramLabel = "P", description = "harness (default: each"
+            + " choice's log-likelihood) or mmlu-official (the letters' logits at the last position, see above)")
+    String protocol;
+
+    @Option(names = "--mmlu-shots", split = ",", paramLabel = "K", description = "mmlu-official: shot counts,"
+            + " one run each (default 0,5 as intactkv_eval.py --mmlu_num_few_shots)")
+    List<Integer> mmluShots;
+
+    @Option(names = "--mmlu-dev", paramLabel = "N", description = "mmlu-official: the first N items of each subject"
+            + " are its dev split, the shots, not scored (default: the largest --mmlu-shots)")
+    Integer mmluDev;
+
     /** Items of the built-in gloss task the demo and --builtin gloss use by default. */
     static final int GLOSS_ITEMS = 200;
 
     @Override
     public Integer call() throws Exception {
+        require(protocol.equals("harness") || protocol.equals("mmlu-official"),
+                "--protocol must be harness or mmlu-official: " + protocol);
+        if (protocol.equals("mmlu-official")) {
+            return MmluEval.run(this);
+        }
+        require(mmluShots == null && mmluDev == null, "--mmlu-shots and --mmlu-dev need --protocol mmlu-official");
         MultipleChoice.Settings st = new MultipleChoice.Settings(shots, seed, mmlu);
         require(limit == null || limit >= 1, "--limit must be >= 1: " + limit);
         require(source.builtin == null || source.builtin.equals("gloss"), "--builtin must be gloss: " + source.builtin);
