@@ -13,7 +13,6 @@ import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaWeights;
 import intactkv.model.text.Tokenizer;
 import intactkv.prefix.IntactKvPrefix;
-import intactkv.prefix.PrefixSpec;
 import intactkv.prefix.PrefixedModel;
 import intactkv.quant.QuantConfig;
 import java.io.PrintWriter;
@@ -55,6 +54,8 @@ final class MmluEval {
         require(most <= dev, "--mmlu-shots " + most + " is more than the " + dev + " dev items of each subject"
                 + " (--mmlu-dev " + dev + ")");
         require(c.limit == null || c.limit >= 1, "--limit must be >= 1: " + c.limit);
+        require(c.prefixOption.context.equals("none"), "--context " + c.prefixOption.context + " belongs to --protocol"
+                + " harness; the official MMLU prompt has no system prompt");
         c.quant.validate();
         MmluSplit split = MmluSplit.of(McItem.readJsonl(c.source.tasks), dev, c.limit);
         Path dir = ModelDir.check(c.quant.model);
@@ -72,15 +73,16 @@ final class MmluEval {
         // every item is checked: now load, quantize and run
         LlamaWeights fp = LlamaWeights.load(dir, false);
         QuantConfig config = c.quant.any() ? c.quant.plannedConfig() : null;
-        IntactKvPrefix prefix = PrefixSpec.resolve(c.prefixOption.which, fp, config, tok);
-        if (prefix != null && !Arrays.equals(prefix.ids(), prefixIds)) {
-            throw new IllegalStateException("--intactkv " + c.prefixOption.which + ": the prefix has ids "
-                    + Arrays.toString(prefix.ids()) + ", the length check assumed " + Arrays.toString(prefixIds));
-        }
         List<MmluReport> reports = new ArrayList<>();
         try (ProgressBar bar = new ProgressBar()) {
             QuantOptions.Chosen chosen = c.quant.choose(fp, bar);
             config = chosen.config();
+            // the prefix from the full-precision model in the quantized model's basis
+            IntactKvPrefix prefix = c.prefixOption.prefix(chosen, tok);
+            if (prefix != null && !Arrays.equals(prefix.ids(), prefixIds)) {
+                throw new IllegalStateException("--intactkv " + c.prefixOption.which + ": the prefix has ids "
+                        + Arrays.toString(prefix.ids()) + ", the length check assumed " + Arrays.toString(prefixIds));
+            }
             MmluOfficial.LastLogits model = MmluOfficial.lastLogits(new PrefixedModel(chosen.model(), prefix));
             for (int r = 0; r < shots.size(); r++) {
                 String stage = "mmlu " + shots.get(r) + "-shot";

@@ -114,7 +114,7 @@ class BadInputTest {
         IntactKvPrefix.generate(fp, new int[] {1, 259, 262}).save(other);
         r = run("ppl", "--model", model.toString(), "--method", "rtn", "--wbits", "3", "--group", "8", "--data",
                 data.toString(), "--seqlen", "64", "--context", "prompt", "--intactkv", other.toString());
-        assertRefused(r, "--context prompt", "differ at token 1");
+        assertRefused(r, "--context prompt", "differ at token 2");
         assertFalse(r[3].contains("rtn"), "refused before the quantizer ran: " + r[3]);
     }
 

@@ -144,9 +144,9 @@ class ModelCommandsTest {
         assertTrue(a.get("kl_to_fp").getAsDouble() > 0 && a.has("kl_to_fp_stderr"), base[1]);
         assertFalse(com.google.gson.JsonParser.parseString(fp[1]).getAsJsonObject().has("kl_to_fp"), fp[1]);
         // --context prompt: the [P] baseline and IntactKV_[P] score the same windows after the same prompt
-        String[] ctx = run("ppl", "--model", modelDir.toString(), "--data", data.toString(), "--seqlen", "48",
+        String[] ctx = run("ppl", "--model", modelDir.toString(), "--data", data.toString(), "--seqlen", "200",
                 "--method", "rtn", "--wbits", "3", "--group", "8", "--context", "prompt", "--json");
-        String[] ctxP = run("ppl", "--model", modelDir.toString(), "--data", data.toString(), "--seqlen", "48",
+        String[] ctxP = run("ppl", "--model", modelDir.toString(), "--data", data.toString(), "--seqlen", "200",
                 "--method", "rtn", "--wbits", "3", "--group", "8", "--context", "prompt", "--intactkv", "prompt", "--json");
         assertEquals("0", ctx[0], ctx[2]);
         assertEquals("0", ctxP[0], ctxP[2]);
@@ -234,7 +234,7 @@ class ModelCommandsTest {
         assertEquals("0", r[0], r[2]);
         assertTrue(r[1].contains("| FP ") && r[1].contains("| QUAROT ") && r[1].contains("[P]+Cal"), r[1]);
         var json = com.google.gson.JsonParser.parseString(Files.readString(out.resolve("results.json"))).getAsJsonObject();
-        assertEquals(19, json.getAsJsonArray("table").size());
+        assertEquals(21, json.getAsJsonArray("table").size());
         assertTrue(Files.size(out.resolve("fig2_mse_vs_intactkv_size.png")) > 1000);
         // every IntactKV row whose quantized baseline lost perplexity reports the share it recovered
         var table = json.getAsJsonArray("table");
@@ -247,6 +247,12 @@ class ModelCommandsTest {
                     assertEquals((base - row.get("ppl").getAsDouble()) / (base - fp),
                             row.get("gap_recovered").getAsDouble(), 1e-12, row.toString());
                 }
+                assertTrue(row.has("kl_difference_stderr") && row.get("kl_to_fp").getAsDouble() >= 0, row.toString());
+            }
+            if (row.get("intactkv").getAsString().startsWith("[P]")) {
+                // [P] rows are paired with the quantized model that sees the same prompt, and FP with the prompt
+                assertEquals("prompt", row.get("context").getAsString(), row.toString());
+                assertTrue(row.has("kl_recovered"), row.toString());
             }
         }
     }
