@@ -163,6 +163,55 @@ public final class Awq {
         return new Result(current, new AwqScales(sQkv, sO, sGateUp, sDown), clips);
     }
 
+    /**
+     * The quantized model from searched results: llm-awq {@code apply_awq} ({@code apply_scale},
+     * then {@code apply_clip}) followed by {@code pseudo_quantize_model_weight} (RTN of all seven
+     * linears of every layer). On {@link #run}'s own scales and clips it reproduces
+     * {@link Result#quantized()} bit for bit.
+     *
+     * @param fp     the full-precision weights, not modified
+     * @param scales the searched scales (checked against fp)
+     * @param clips  per layer, clip values (out, in / g) by linear short name; linears absent are not clipped
+     * @param spec   the weight format the clips were searched for
+     * @throws IllegalArgumentException if the scales or clip values do not fit fp (named)
+     */
+    public static LlamaWeights quantize(LlamaWeights fp, AwqScales scales, List<Map<String, Tensor>> clips,
+                                        WeightQuantizer.Spec spec) {
+        LlamaWeights scaled = scales.applyTo(fp);
+        if (clips.size() != fp.config().numHiddenLayers()) {
+            throw new IllegalArgumentException("clip values for " + clips.size() + " layers, the model has "
+                    + fp.config().numHiddenLayers());
+        }
+        LlamaWeights out = scaled;
+        for (int l = 0; l < clips.size(); l++) {
+            Map<String, Tensor> layerClips = clips.get(l);
+            for (String name : layerClips.keySet()) {
+                if (!LlamaWeights.LINEAR_NAMES.contains(name)) {
+                    throw new IllegalArgumentException("clip values of layer " + l + " for '" + name
+                            + "', not a linear of a decoder block " + LlamaWeights.LINEAR_NAMES);
+                }
+            }
+            Map<Integer, Tensor> quantized = new HashMap<>();
+            for (int j = 0; j < 7; j++) {
+                String name = LlamaWeights.LINEAR_NAMES.get(j);
+                String full = LlamaWeights.blockName(l, name);
+                Tensor w = scaled.block(l).linears().get(j).data();
+                Tensor maxVal = layerClips.get(name);
+                if (maxVal != null) {
+                    int groups = w.dim(1) / spec.groupFor(w.dim(1), full);
+                    if (maxVal.shape().rank() != 2 || maxVal.dim(0) != w.dim(0) || maxVal.dim(1) != groups) {
+                        throw new IllegalArgumentException(full + ": clip values of shape " + maxVal.shape()
+                                + ", the layer needs (out, in / g) = (" + w.dim(0) + ", " + groups + ")");
+                    }
+                    w = AwqClip.apply(w, maxVal);
+                }
+                quantized.put(j, WeightQuantizer.quantize(w, spec, full));
+            }
+            out = Gptq.replaceLinears(out, l, quantized);
+        }
+        return out;
+    }
+
     private static void requireCalibration(LlamaConfig c, List<int[]> calib) {
         if (calib == null || calib.isEmpty()) {
             throw new IllegalArgumentException("AWQ needs at least one calibration sequence");

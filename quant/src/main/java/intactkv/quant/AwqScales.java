@@ -7,6 +7,7 @@ import intactkv.model.io.DType;
 import intactkv.model.io.FormatException;
 import intactkv.model.io.SafetensorsReader;
 import intactkv.model.io.SafetensorsWriter;
+import intactkv.tensor.Shape;
 import intactkv.tensor.Tensor;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -243,15 +244,16 @@ public record AwqScales(List<double[]> qkv, List<double[]> o, List<double[]> gat
     private static double[] vector(SafetensorsReader r, Path file, String name, int want, String sym, Set<String> seen)
             throws IOException {
         if (!r.contains(name)) {
-            throw new FormatException(file, "has no tensor '" + name + "' (expected shape (" + want + ") = (" + sym + "))");
+            throw new FormatException(file, "has no tensor '" + name + "' (expected shape " + Shape.of(want) + " = (" + sym
+                    + "))");
         }
         SafetensorsReader.Entry e = r.entry(name);
         if (e.dtype().isInteger()) {
             throw new FormatException(file, "tensor '" + name + "' is " + e.dtype() + ", expected a floating dtype (F64)");
         }
         if (e.shape().rank() != 1 || e.shape().dim(0) != want) {
-            throw new FormatException(file, "tensor '" + name + "' has shape " + e.shape() + ", the model needs (" + want
-                    + ") = (" + sym + ")");
+            throw new FormatException(file, "tensor '" + name + "' has shape " + e.shape() + ", the model needs "
+                    + Shape.of(want) + " = (" + sym + ")");
         }
         double[] s = r.readFinite(name).data();
         for (int i = 0; i < s.length; i++) {
