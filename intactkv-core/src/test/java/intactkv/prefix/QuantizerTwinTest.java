@@ -86,4 +86,37 @@ class QuantizerTwinTest {
             assertEquals(want.data()[i], got.data()[i], tol, m + " twin logit " + i);
         }
     }
+
+    @org.junit.jupiter.api.io.TempDir
+    java.nio.file.Path tmp;
+
+    /**
+     * A saved AWQ model carries its scales ({@code awq_scales.safetensors}), so the twin, and the
+     * IntactKV prefix, of the loaded model are those of the model quantized on the fly, bit for bit;
+     * without the file, loading names it.
+     */
+    @org.junit.jupiter.api.Test
+    void aSavedAwqModelRebuildsItsTwin() throws Exception {
+        // h_kv = h, so AWQ's v_proj -> o_proj group runs and the twin's V differs from the original's
+        LlamaConfig mha = new LlamaConfig(16, 32, 4, 4, 2, 1e-5, 10000, 40, 128, false, 1, 2);
+        LlamaWeights fp = LlamaWeights.random(mha, 8, 0.4, true, false);
+        QuantizedModel q = QuantizedModel.quantize(fp, new QuantConfig(Method.AWQ, WeightQuantizer.Spec.asym(3, 8),
+                QuantConfig.OFF, QuantConfig.OFF, 42), calibration(), (a, b) -> { });
+        java.nio.file.Path dir = tmp.resolve("awq");
+        java.nio.file.Files.createDirectories(dir);
+        q.save(dir, intactkv.model.io.DType.F64);
+        QuantizedModel loaded = QuantizedModel.load(dir, fp, null, null);
+        org.junit.jupiter.api.Assertions.assertTrue(loaded.basis() instanceof intactkv.quant.Basis.AwqScaled,
+                loaded.basis().toString());
+        IntactKvPrefix a = IntactKvPrefix.bos(q.twin());
+        IntactKvPrefix b = IntactKvPrefix.bos(loaded.twin());
+        for (int l = 0; l < C.numHiddenLayers(); l++) {
+            org.junit.jupiter.api.Assertions.assertArrayEquals(a.values().get(l).data(), b.values().get(l).data(), 0.0);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(a.keys().get(l).data(), b.keys().get(l).data(), 0.0);
+        }
+        java.nio.file.Files.delete(dir.resolve(intactkv.quant.Basis.AwqScaled.FILE));
+        java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                () -> QuantizedModel.load(dir, fp, null, null));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("awq_scales.safetensors"), e.getMessage());
+    }
 }
