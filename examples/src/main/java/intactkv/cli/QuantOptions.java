@@ -6,6 +6,8 @@ import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.model.text.Tokenizer;
 import intactkv.quant.Calibration;
+import intactkv.quant.CalibrationLoader;
+import intactkv.quant.DocumentSplit;
 import intactkv.quant.DynamicQuantizer;
 import intactkv.quant.Method;
 import intactkv.quant.QuantConfig;
@@ -46,17 +48,44 @@ final class QuantOptions {
     @Option(names = "--kvbits", paramLabel = "B", description = "per-head KV-cache bits for new tokens (default 16 = off; quarot: 4)")
     Integer kvbits;
 
-    @Option(names = "--calib", paramLabel = "FILE", description = "calibration text for gptq, awq, omniquant, quarot")
+    @Option(names = "--calib", paramLabel = "FILE", description = "calibration text for gptq, awq, omniquant, quarot"
+            + " (plain UTF-8, cut into documents as --calib-docs says); each method draws its set as its official"
+            + " loader: gptq random windows at random offsets of random documents longer than the window; awq"
+            + " documents of at most 512 tokens in shuffled order, stripped, concatenated and cut into blocks;"
+            + " quarot, omniquant random windows of the documents joined by a blank line. No token is overwritten"
+            + " with [BOS]: it is where the tokenizer puts it, first in each tokenized document (gptq, awq) or text")
     Path calib;
 
-    @Option(names = "--calib-samples", defaultValue = "128", paramLabel = "N", description = "calibration sequences for the quantizer (default ${DEFAULT-VALUE})")
+    @Option(names = "--calib-docs", defaultValue = "auto", paramLabel = "SPLIT", description = "documents of --calib:"
+            + " paragraphs (blank-line separated), lines (one per non-blank line), file (the whole file), or auto:"
+            + " paragraphs when a blank line separates text, else lines (default ${DEFAULT-VALUE})")
+    String calibDocs;
+
+    @Option(names = "--calib-samples", defaultValue = "128", paramLabel = "N", description = "gptq, quarot, omniquant:"
+            + " windows; awq: documents kept (their blocks follow from their tokens); default ${DEFAULT-VALUE}, the"
+            + " official for every method")
     int nsamples;
 
-    @Option(names = "--calib-seqlen", defaultValue = "512", paramLabel = "T", description = "calibration sequence length (default ${DEFAULT-VALUE})")
-    int calibSeqlen;
+    @Option(names = "--calib-seqlen", paramLabel = "T", description = "gptq, quarot, omniquant: window length"
+            + " (default 2048); awq: block length (default 512); with --calib-bos-first 512")
+    Integer calibSeqlen;
 
-    @Option(names = "--qseed", defaultValue = "42", paramLabel = "S", description = "seed for calibration sampling and rotations (default ${DEFAULT-VALUE})")
+    @Option(names = "--calib-seed", paramLabel = "S", description = "seed of the calibration draws (default: the official,"
+            + " gptq 42, awq 42, quarot 0, omniquant 2; with --calib-bos-first: --qseed)")
+    Long calibSeed;
+
+    @Option(names = "--calib-bos-first", description = "the earlier loader instead, not an official one: the whole file"
+            + " tokenized, random windows (java.util.Random(--calib-seed)), each window's first token overwritten with"
+            + " [BOS]; then the quantizer fits the [BOS] KV itself")
+    boolean calibBosFirst;
+
+    @Option(names = "--qseed", defaultValue = "42", paramLabel = "S", description = "seed of quarot's rotations and"
+            + " omniquant's sample order (default ${DEFAULT-VALUE}); calibration draws use --calib-seed")
     long seed;
+
+    /** The calibration set made by {@link #validate} (for {@link #calibMethod}), reused by {@link #build}. */
+    private List<int[]> calibSet;
+    private Method calibMethod;
 
     /** Whether any quantization was asked for. */
     boolean any() {
@@ -92,7 +121,7 @@ final class QuantOptions {
      * Checks every quantization flag (the ranges --help gives) and that they do not contradict
      * each other, before anything is loaded or quantized.
      */
-    void validate() {
+    void validate() throws IOException {
         if (quantized != null && (method != null || wbits != null || group != null || calib != null)) {
             throw new IllegalArgumentException("--quantized loads a model that is already quantized; do not combine it with"
                     + " --method/--wbits/--group/--calib (use either --quantized Q_DIR or the method flags)");
@@ -102,7 +131,9 @@ final class QuantOptions {
         require(abits == null || abits >= 2 && abits <= 16, "--abits must be in 2..16 (16 = off): " + abits);
         require(kvbits == null || kvbits >= 2 && kvbits <= 16, "--kvbits must be in 2..16 (16 = off): " + kvbits);
         require(nsamples >= 1, "--calib-samples must be >= 1: " + nsamples);
-        require(calibSeqlen >= 2, "--calib-seqlen must be >= 2: " + calibSeqlen);
+        require(calibSeqlen == null || calibSeqlen >= 2, "--calib-seqlen must be >= 2: " + calibSeqlen);
+        require(List.of("auto", "paragraphs", "lines", "file").contains(calibDocs),
+                "--calib-docs must be auto, paragraphs, lines or file: " + calibDocs);
         if (quantized != null) {
             ModelDir.check(quantized);
         }
@@ -113,6 +144,32 @@ final class QuantOptions {
             }
         }
         config(); // the combination itself (e.g. --wbits without --method)
+        if (method != null && Method.parse(method).needsCalibration()) {
+            calibration(Method.parse(method)); // a file too short for the loader is refused here, before any model work
+        }
+    }
+
+    /**
+     * The calibration set of {@code m}'s loader from --calib (made once, then reused): only the
+     * tokenizer and the file are read. Refusals name the file, the loader and the numbers.
+     */
+    List<int[]> calibration(Method m) throws IOException {
+        if (calibSet == null || calibMethod != m) {
+            int t = calibSeqlen != null ? calibSeqlen
+                    : calibBosFirst ? 512 : CalibrationLoader.of(m).officialSeqlen();
+            Long s = calibSeed != null ? calibSeed : calibBosFirst ? Long.valueOf(seed) : null;
+            Tokenizer tok = ModelDir.tokenizer(model);
+            String text = Calibration.readText(calib);
+            try {
+                calibSet = Calibration.load(m, tok, text, DocumentSplit.parse(calibDocs), nsamples, t, s, calibBosFirst,
+                        calib.toString());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(e.getMessage() + " [--calib-docs " + calibDocs + ", --calib-samples "
+                        + nsamples + ", --calib-seqlen " + t + "]", e);
+            }
+            calibMethod = m;
+        }
+        return calibSet;
     }
 
     /**
@@ -150,11 +207,7 @@ final class QuantOptions {
             return QuantizedModel.load(quantized, fp, abits, kvbits);
         }
         QuantConfig c = config();
-        List<int[]> cal = null;
-        if (c.method().needsCalibration()) {
-            Tokenizer tok = ModelDir.tokenizer(model);
-            cal = Calibration.windows(tok, Calibration.readText(calib), nsamples, calibSeqlen, seed, calib.toString());
-        }
+        List<int[]> cal = c.method().needsCalibration() ? calibration(c.method()) : null;
         return QuantizedModel.quantize(fp, c, cal, (stage, done) -> bar.update(stage, done));
     }
 }

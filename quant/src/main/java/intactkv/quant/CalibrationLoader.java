@@ -27,13 +27,13 @@ package intactkv.quant;
  */
 public enum CalibrationLoader {
     /** Random windows at random offsets of random documents long enough (C4, seed 42). */
-    GPTQ(128, 2048, 42, "random windows of random documents (utils/datautils.py::get_c4_new)"),
+    GPTQ(128, 2048, 42, "random windows of random documents, utils/datautils.py::get_c4_new"),
     /** Shuffled documents of at most 512 tokens, concatenated and cut into blocks (Pile-val, seed 42). */
-    AWQ(128, 512, 42, "documents of at most 512 tokens cut into blocks (llm_awq/utils/calib_data.py::get_calib_dataset)"),
+    AWQ(128, 512, 42, "documents of at most 512 tokens cut into blocks, llm_awq/utils/calib_data.py::get_calib_dataset"),
     /** Random windows of the documents joined by a blank line (WikiText-2, seed 0). */
-    QUAROT(128, 2048, 0, "random windows of the joined text (utils/datautils.py::get_wikitext2)"),
+    QUAROT(128, 2048, 0, "random windows of the joined text, utils/datautils.py::get_wikitext2"),
     /** Random windows of the documents joined by a blank line (WikiText-2, OmniQuant's seed 2). */
-    OMNIQUANT(128, 2048, 2, "random windows of the joined text (OmniQuant datautils.py::get_wikitext2)");
+    OMNIQUANT(128, 2048, 2, "random windows of the joined text, OmniQuant datautils.py::get_wikitext2");
 
     private final int officialSamples;
     private final int officialSeqlen;
@@ -77,8 +77,8 @@ public enum CalibrationLoader {
         return name().toLowerCase(java.util.Locale.ROOT);
     }
 
-    /** "the gptq loader (random windows of ...)", for messages. */
+    /** "the gptq calibration loader (random windows of ...)", for messages. */
     public String label() {
-        return "the " + id() + " calibration loader, " + description;
+        return "the " + id() + " calibration loader (" + description + ")";
     }
 }

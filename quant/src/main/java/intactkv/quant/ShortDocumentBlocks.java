@@ -71,7 +71,7 @@ public final class ShortDocumentBlocks {
         }
         throw new IllegalArgumentException(source + ": " + CalibrationLoader.AWQ.label() + " needs " + nsamples
                 + " documents of 1.." + MAX_DOCUMENT_TOKENS + " tokens, but only " + kept.size() + " of its " + documents
-                + " documents are (" + tooLong + " longer, " + empty + " empty; use more documents or fewer samples)");
+                + " documents qualify (" + tooLong + " longer, " + empty + " empty; use more documents or fewer samples)");
     }
 
     /** {@code kept}'s token ids concatenated and cut into whole blocks of {@code blockSize}. */
