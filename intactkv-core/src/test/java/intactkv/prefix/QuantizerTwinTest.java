@@ -119,4 +119,23 @@ class QuantizerTwinTest {
                 () -> QuantizedModel.load(dir, fp, null, null));
         org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("awq_scales.safetensors"), e.getMessage());
     }
+
+    /**
+     * GPTQ's activation ordering makes its groups sets of columns in the Hessian's order, so a saved
+     * GPTQ model has more than 2^b values in some block of g consecutive columns; loading accepts it
+     * (it was refused before issue 25's calibration work found it) and gives the same logits.
+     */
+    @org.junit.jupiter.api.Test
+    void aSavedGptqModelWithActivationOrderingLoads() throws Exception {
+        LlamaWeights fp = LlamaWeights.random(C, 9, 0.4, true, false);
+        QuantizedModel q = QuantizedModel.quantize(fp, new QuantConfig(Method.GPTQ, WeightQuantizer.Spec.asym(2, 8),
+                QuantConfig.OFF, QuantConfig.OFF, 42), calibration(), (a, b) -> { });
+        java.nio.file.Path dir = tmp.resolve("gptq");
+        java.nio.file.Files.createDirectories(dir);
+        q.save(dir, intactkv.model.io.DType.F64);
+        QuantizedModel loaded = QuantizedModel.load(dir, fp, null, null);
+        int[] x = tokens(12, 3);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(logits(q.model(), null, x).data(),
+                logits(loaded.model(), null, x).data(), 0.0);
+    }
 }

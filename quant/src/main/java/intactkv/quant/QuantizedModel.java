@@ -66,14 +66,19 @@ public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, 
     }
 
     /**
-     * Checks that the weights look quantized as {@code quant_config.json} says: at most 2^b
-     * distinct values in the first group of the first rows of every linear.
+     * Checks that the weights look quantized as {@code quant_config.json} says. RTN, AWQ and
+     * OmniQuant quantize groups of g consecutive inputs: at most 2^b distinct values in the first
+     * group of the first rows of every linear. GPTQ and QuaRot quantize with activation ordering
+     * ({@code desc_act}): a group is g columns in the order of the Hessian's diagonal, not g
+     * consecutive ones (AutoGPTQ keeps the map as {@code g_idx}), so the check there is per row: at
+     * most (in / g) * 2^b distinct values.
      */
     private static void checkLevels(Path dir, LlamaWeights w, QuantConfig config) throws IOException {
         if (config.weight().bits() >= 16) {
             return;
         }
         int levels = 1 << config.weight().bits();
+        boolean actOrder = config.method() == Method.GPTQ || config.method() == Method.QUAROT;
         for (int l = 0; l < w.blocks().size(); l++) {
             List<intactkv.autograd.Value> lin = w.block(l).linears();
             for (int j = 0; j < lin.size(); j++) {
@@ -84,15 +89,18 @@ public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, 
                     throw new IOException(dir + ": quant_config.json group size " + g + " does not divide layer "
                             + LlamaWeights.blockName(l, LlamaWeights.LINEAR_NAMES.get(j)) + " with " + in + " inputs");
                 }
+                int span = actOrder ? in : g;
+                int allowed = actOrder ? in / g * levels : levels;
                 for (int r = 0; r < Math.min(4, t.dim(0)); r++) {
                     Set<Double> v = new HashSet<>();
-                    for (int c = 0; c < g; c++) {
+                    for (int c = 0; c < span; c++) {
                         v.add(t.data()[r * in + c]);
                     }
-                    if (v.size() > levels) {
+                    if (v.size() > allowed) {
                         throw new IOException(dir + ": layer " + LlamaWeights.blockName(l, LlamaWeights.LINEAR_NAMES.get(j))
-                                + " row " + r + " has " + v.size() + " distinct values in a group, but quant_config.json"
-                                + " says " + config.weight().bits() + "-bit weights (at most " + levels + ")");
+                                + " row " + r + " has " + v.size() + " distinct values in " + (actOrder ? "the row" : "a group")
+                                + ", but quant_config.json says " + config.weight().bits() + "-bit weights (at most "
+                                + allowed + ")");
                     }
                 }
             }
