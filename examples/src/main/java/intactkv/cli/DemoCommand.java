@@ -62,7 +62,7 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--seqlen", defaultValue = "128", paramLabel = "T", description = "perplexity window (default ${DEFAULT-VALUE})")
     int seqlen;
 
-    @Option(names = "--eval-windows", defaultValue = "160", paramLabel = "N",
+    @Option(names = "--eval-windows", defaultValue = "64", paramLabel = "N",
             description = "windows of the test split to evaluate (default ${DEFAULT-VALUE}: enough that the standard"
                     + " error of every row's KL difference is below a tenth of the RTN W3 KL)")
     int evalWindows;
