@@ -70,7 +70,7 @@ final class CalibrateCommand implements Callable<Integer> {
     @Option(names = "--accumulation", defaultValue = "16", description = "gradient accumulation steps (default ${DEFAULT-VALUE})")
     int accumulation;
 
-    @Option(names = {"--warmup", "--warmup-ratio"}, defaultValue = "0", paramLabel = "FRACTION",
+    @Option(names = "--warmup", defaultValue = "0", paramLabel = "FRACTION",
             description = "linear warm-up over ceil(FRACTION * steps) steps (default ${DEFAULT-VALUE}: the official constant"
                     + " schedule, which runs without warm-up although intactkv_train.py passes warmup_ratio 0.03)")
     double warmupRatio;

@@ -55,9 +55,9 @@ final class OfficialFigure2 {
         AnalyzeCommand.defaultToRtnW3(quant, fp.config());
         quant.validate();
         try (OutputFolder folder = OutputFolder.open(req.out())) { // removed again if anything below fails
-            o.printf(Locale.ROOT, "ShareGPT %s: %d conversations selected (seed-42 shuffle, > 50 assistant tokens within"
+            o.printf(Locale.ROOT, "ShareGPT %s: %d conversation%s selected (seed-42 shuffle, > 50 assistant tokens within"
                     + " %d tokens; %d examined of %d); loss on positions >= %d%n", req.shareGpt(), ids.size(),
-                    req.seqlen(), sel.examined(), data.size(), k);
+                    ids.size() == 1 ? "" : "s", req.seqlen(), sel.examined(), data.size(), k);
             List<PrefixSizeSweep.Point> points;
             String label;
             try (ProgressBar bar = new ProgressBar()) {
