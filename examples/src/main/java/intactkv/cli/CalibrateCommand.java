@@ -83,7 +83,9 @@ final class CalibrateCommand implements Callable<Integer> {
     @Option(names = "--clip", defaultValue = "0.3", description = "gradient-norm clip (default ${DEFAULT-VALUE})")
     double clip;
 
-    @Option(names = "--seed", defaultValue = "42", description = "seed (default ${DEFAULT-VALUE})")
+    @Option(names = "--seed", defaultValue = "42",
+            description = "seed of the per-epoch sample order and of the plain-text windows (default ${DEFAULT-VALUE};"
+                    + " the ShareGPT selection always shuffles with Python's seed 42, as the official)")
     long seed;
 
     @Override
@@ -136,7 +138,7 @@ final class CalibrateCommand implements Callable<Integer> {
                             String.format(Locale.ROOT, "step %d/%d loss %.5f", step, total, loss)));
             r.prefix().save(out);
             o.printf(Locale.ROOT,
-                    "calibrated a %d-token prefix on %d samples (%s): loss %.6f -> %.6f; wrote %s%n", prefix.length(),
+                    "calibrated a %d-token prefix on %d samples (%s): loss %.6g -> %.6g; wrote %s%n", prefix.length(),
                     set.size(), q.config().label(), r.lossBefore(), r.lossAfter(), out);
         }
         return 0;

@@ -102,7 +102,7 @@ final class OfficialFigure2 {
             Charts.line(req.out().resolve("mse_vs_intactkv_size.png"), "Quantization loss vs IntactKV size ("
                             + ids.size() + " ShareGPT samples, positions >= " + k + ")",
                     "Size of IntactKV (first tokens of [BOS] + Vicuna system prompt)",
-                    "0.5 x MSE of the last layer output", series, false);
+                    "0.5 x MSE of the last layer output", series, "0.00E0");
             AtomicFiles.writeString(req.out().resolve("analysis.json"),
                     new GsonBuilder().setPrettyPrinting().serializeNulls().create().toJson(json));
             o.println("wrote " + req.out().resolve("analysis.json") + " and " + req.out().resolve("mse_vs_intactkv_size.png"));

@@ -200,7 +200,15 @@ public final class PrefixCalibrator {
         return sum / samples.size();
     }
 
-    /** Trains {@code prefix} on {@code samples}; see the class comment. */
+    /**
+     * Trains {@code prefix} on {@code samples}; see the class comment. Each epoch visits the
+     * samples in an order shuffled with {@code java.util.Random(seed)} (the HF Trainer draws it
+     * from torch's generator: the same kind of order, not the same permutation); the micro-batches
+     * run on across epoch boundaries, which is the HF Trainer's grouping whenever the number of
+     * samples is a multiple of {@code accumulation} (128 and 16 officially). The result's
+     * {@code lossBefore} is measured with {@code prefix} as given, before it is stored in
+     * {@code st.prefixDtype()}.
+     */
     public Result calibrate(IntactKvPrefix prefix, List<CalibrationSample> samples, Settings st, Listener listener) {
         prefix.requireFits(quantized.config(), "IntactKV prefix");
         List<List<Tensor>> targets = new ArrayList<>();
