@@ -16,7 +16,7 @@ import java.util.Random;
 
 /**
  * IntactKV calibration speed (a bench command): the 1M model of {@link ModelThroughput},
- * RTN W3 per channel, IntactKV_[B] trained with the official settings (AdamW, warm-up,
+ * RTN W3 per channel, IntactKV_[B] trained with the official settings (AdamW, constant rate, fp16 prefix,
  * 16-step accumulation, clip 0.3) on 128 random sequences of T tokens for the given number of
  * optimizer steps. Prints the time per optimizer step and the whole run.
  * {@code tools/bench/calibrate.sh} runs the same loop in PyTorch.
@@ -48,9 +48,7 @@ public final class CalibrationThroughput {
             samples.add(new CalibrationSample(ids, counted));
         }
         IntactKvPrefix prefix = IntactKvPrefix.bos(fpModel);
-        PrefixCalibrator.Settings o = PrefixCalibrator.Settings.official();
-        PrefixCalibrator.Settings st = new PrefixCalibrator.Settings(o.lr(), o.warmupRatio(), o.accumulation(), steps,
-                o.clip(), o.seed(), o.weightDecay());
+        PrefixCalibrator.Settings st = PrefixCalibrator.Settings.official().withSteps(steps);
         long t0 = System.nanoTime();
         PrefixCalibrator.Result r = new PrefixCalibrator(fpModel, q).calibrate(prefix, samples, st, (a, b, l) -> { });
         double total = (System.nanoTime() - t0) / 1e9;

@@ -4,6 +4,7 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import intactkv.model.AttentionMass;
+import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.model.io.AtomicFiles;
@@ -35,7 +36,12 @@ import picocli.CommandLine.Option;
         description = {"Pivot-token analysis of a model on a text: attention mass on the first positions per layer and head,",
             "massive activations (token, channel, value, ratio to the median token's largest |h|), and the",
             "quantized model's last-layer output MSE against IntactKV size 0..K (RTN W3 unless quantization flags are",
-            "given). Writes PNG plots (paper Fig. 1 and Fig. 2 style) and analysis.json into --out."})
+            "given). Writes PNG plots (paper Fig. 1 and Fig. 2 style) and analysis.json into --out.",
+            "With --sharegpt FILE it runs instead the official Figure 2 protocol (intactkv_motivation.py): the official",
+            "ShareGPT calibration selection (--samples, --seqlen), IntactKV sizes 0..K of [BOS] + the Vicuna system",
+            "prompt (K = --max-prefix, default the whole prompt, as the official --intactkv_size 34 for LLaMA-2), the",
+            "loss 0.5 * MSE on positions >= K of every layer (last layer plotted, total over layers logged); writes",
+            "mse_vs_intactkv_size.png and analysis.json."})
 final class AnalyzeCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -53,7 +59,20 @@ final class AnalyzeCommand implements Callable<Integer> {
         @Option(names = "--text-file", paramLabel = "FILE",
                 description = "UTF-8 file whose lines are joined with \"\\n\\n\" (as ppl --data joins them) and analysed")
         Path textFile;
+
+        @Option(names = "--sharegpt", paramLabel = "FILE",
+                description = "ShareGPT conversations (.json array as the official file, or .jsonl): run the official"
+                        + " Figure 2 protocol on them instead of the text analysis")
+        Path shareGpt;
     }
+
+    @Option(names = "--samples", defaultValue = "128", paramLabel = "N",
+            description = "with --sharegpt: conversations to select (default ${DEFAULT-VALUE}, as the official)")
+    int samples;
+
+    @Option(names = "--seqlen", defaultValue = "1024", paramLabel = "T",
+            description = "with --sharegpt: conversations are cut to T tokens (default ${DEFAULT-VALUE}, as the official)")
+    int seqlen;
 
     @Option(names = "--max-tokens", defaultValue = "0", paramLabel = "N",
             description = "keep only the first N tokens, [BOS] included (default: all)")
@@ -65,15 +84,31 @@ final class AnalyzeCommand implements Callable<Integer> {
     @Option(names = "--layers", split = ",", paramLabel = "L", description = "layers to plot (default: first, middle, last)")
     int[] layers;
 
-    @Option(names = "--max-prefix", defaultValue = "8", paramLabel = "K", description = "largest IntactKV size (default ${DEFAULT-VALUE})")
-    int maxPrefix;
+    @Option(names = "--max-prefix", paramLabel = "K",
+            description = "largest IntactKV size (default 8; with --sharegpt the whole [BOS] + Vicuna prompt)")
+    Integer maxPrefix;
 
     @Option(names = "--from-query", defaultValue = "32", paramLabel = "Q",
             description = "attention is averaged over queries at positions >= Q (default ${DEFAULT-VALUE}, at most half the text)")
     int fromQuery;
 
+    /** Without quantization flags: RTN W3, group 128 where the dimensions allow it, else per channel. */
+    static QuantOptions defaultToRtnW3(QuantOptions qo, LlamaConfig c) {
+        if (!qo.any()) {
+            qo.method = "rtn";
+            qo.wbits = 3;
+            qo.group = c.hiddenSize() % 128 == 0 && c.intermediateSize() % 128 == 0 ? 128 : -1;
+        }
+        return qo;
+    }
+
     @Override
     public Integer call() throws Exception {
+        if (input.shareGpt != null) {
+            return OfficialFigure2.run(spec.commandLine().getOut(), quant,
+                    new OfficialFigure2.Request(input.shareGpt, samples, seqlen, maxPrefix, out));
+        }
+        int maxPrefix = this.maxPrefix == null ? 8 : this.maxPrefix;
         if (maxPrefix < 1) {
             throw new IllegalArgumentException("--max-prefix must be >= 1: " + maxPrefix);
         }
@@ -181,12 +216,7 @@ final class AnalyzeCommand implements Callable<Integer> {
             }
             json.add("massive_activations", mj);
             // error against IntactKV size
-            QuantOptions qo = quant;
-            if (!qo.any()) {
-                qo.method = "rtn";
-                qo.wbits = 3;
-                qo.group = fp.config().hiddenSize() % 128 == 0 && fp.config().intermediateSize() % 128 == 0 ? 128 : -1;
-            }
+            QuantOptions qo = defaultToRtnW3(quant, fp.config());
             QuantizedModel q;
             try (ProgressBar bar = new ProgressBar()) {
                 q = qo.build(fp, bar);

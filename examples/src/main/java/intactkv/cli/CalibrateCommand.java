@@ -8,10 +8,14 @@ import intactkv.model.text.Tokenizer;
 import intactkv.prefix.CalibrationSample;
 import intactkv.prefix.IntactKvPrefix;
 import intactkv.prefix.PrefixCalibrator;
+import intactkv.prefix.PrefixDtype;
 import intactkv.prefix.PrefixSpec;
+import intactkv.prefix.ShareGptConversation;
+import intactkv.prefix.ShareGptSelection;
 import intactkv.quant.Calibration;
 import intactkv.quant.QuantConfig;
 import intactkv.quant.QuantizedModel;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -25,9 +29,13 @@ import picocli.CommandLine.Option;
 @Command(name = "calibrate", mixinStandardHelpOptions = true,
         header = "Train the IntactKV prefix of a quantized model.",
         description = {"Calibrate the IntactKV prefix (its keys and values are the only trainable parameters) so that every",
-            "decoder layer of the quantized model matches the full-precision one; defaults are the official settings.",
-            "--data: plain text (every token after the prefix counts) or .jsonl ShareGPT conversations (only the",
-            "assistant's tokens count, Vicuna v1.1 template)."})
+            "decoder layer of the quantized model matches the full-precision one; defaults are the official settings",
+            "(intactkv_train.py, scripts/train/train.sh): AdamW lr 2e-4, constant schedule without warm-up (the HF",
+            "Trainer's 'constant' ignores warmup_ratio), 16-step accumulation, 160 steps, clip 0.3, fp16 prefix.",
+            "--data: plain text (random windows after the prefix; every token counts), or ShareGPT conversations",
+            "(.json array as the official file, or .jsonl): shuffled with Python's random.seed(42), the first",
+            "--samples with more than 50 assistant tokens within --seqlen are kept, formatted as utils/sharegpt.py",
+            "(Vicuna v1.1, each message tokenized on its own, no </s> after answers); only assistant tokens count."})
 final class CalibrateCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -35,7 +43,9 @@ final class CalibrateCommand implements Callable<Integer> {
     @Mixin
     QuantOptions quant;
 
-    @Option(names = "--data", required = true, paramLabel = "FILE", description = "calibration text or ShareGPT .jsonl")
+    @Option(names = "--data", required = true, paramLabel = "FILE",
+            description = "calibration text, or ShareGPT conversations (.json array or .jsonl; detected by the name or a"
+                    + " leading '[' or '{')")
     Path data;
 
     @Option(names = "--intactkv", defaultValue = "prompt", paramLabel = "WHICH",
@@ -60,13 +70,22 @@ final class CalibrateCommand implements Callable<Integer> {
     @Option(names = "--accumulation", defaultValue = "16", description = "gradient accumulation steps (default ${DEFAULT-VALUE})")
     int accumulation;
 
-    @Option(names = "--warmup-ratio", defaultValue = "0.03", description = "linear warm-up fraction (default ${DEFAULT-VALUE})")
+    @Option(names = "--warmup", defaultValue = "0", paramLabel = "FRACTION",
+            description = "linear warm-up over ceil(FRACTION * steps) steps (default ${DEFAULT-VALUE}: the official constant"
+                    + " schedule, which runs without warm-up although intactkv_train.py passes warmup_ratio 0.03)")
     double warmupRatio;
+
+    @Option(names = "--prefix-dtype", defaultValue = "f16", paramLabel = "DTYPE",
+            description = "precision the prefix is stored in, rounded at the start and after every optimizer step: f16"
+                    + " (default, the official fp16 parameter), f32, or f64 (double, no rounding)")
+    String prefixDtype;
 
     @Option(names = "--clip", defaultValue = "0.3", description = "gradient-norm clip (default ${DEFAULT-VALUE})")
     double clip;
 
-    @Option(names = "--seed", defaultValue = "42", description = "seed (default ${DEFAULT-VALUE})")
+    @Option(names = "--seed", defaultValue = "42",
+            description = "seed of the per-epoch sample order and of the plain-text windows (default ${DEFAULT-VALUE};"
+                    + " the ShareGPT selection always shuffles with Python's seed 42, as the official)")
     long seed;
 
     @Override
@@ -74,7 +93,9 @@ final class CalibrateCommand implements Callable<Integer> {
         if (intactkv.equals("none")) {
             throw new IllegalArgumentException("calibrate trains a prefix: use --intactkv prompt, bos or a prefix file");
         }
-        PrefixCalibrator.Settings st = new PrefixCalibrator.Settings(lr, warmupRatio, accumulation, steps, clip, seed, 0);
+        PrefixCalibrator.Settings st = PrefixCalibrator.Settings.official().withLr(lr).withWarmup(warmupRatio)
+                .withAccumulation(accumulation).withSteps(steps).withClip(clip).withSeed(seed)
+                .withPrefixDtype(PrefixDtype.parse(prefixDtype));
         require(samples >= 1, "--samples must be >= 1: " + samples);
         require(seqlen >= 2, "--seqlen must be >= 2: " + seqlen);
         quant.validate();
@@ -82,14 +103,33 @@ final class CalibrateCommand implements Callable<Integer> {
         String text = Calibration.readText(data);
         LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
         Tokenizer tok = ModelDir.tokenizer(quant.model);
+        String name = data.getFileName().toString();
+        String head = text.stripLeading();
+        boolean shareGpt = name.endsWith(".json") || name.endsWith(".jsonl") || head.startsWith("[")
+                || head.startsWith("{");
+        List<ShareGptConversation> conversations = shareGpt ? ShareGptConversation.parse(text, data.toString()) : null;
+        ShareGptSelection.Selection chosen = shareGpt
+                ? ShareGptSelection.select(conversations, m -> tok.encode(m, false), tok.bosId(),
+                        ShareGptSelection.Settings.official(samples, seqlen), data.toString())
+                : null;
         // the prefix and the samples come from the full-precision model and the data: made and
         // checked before quantizing, which can take hours
         quant.plannedConfig(); // quant_config.json of --quantized read and checked now
         int[] prefixIds = PrefixSpec.plannedIds(intactkv, fp.config(), tok);
-        boolean jsonl = data.toString().endsWith(".jsonl") || text.stripLeading().startsWith("{");
-        List<CalibrationSample> set = jsonl
-                ? CalibrationSample.fromShareGpt(tok, text.lines().toList(), prefixIds, samples, seqlen, data.toString())
-                : CalibrationSample.fromText(tok, text, prefixIds, samples, seqlen, seed, data.toString());
+        List<CalibrationSample> set;
+        if (chosen != null) {
+            chosen.requirePrefix(prefixIds, "--intactkv " + intactkv + " prefix");
+            set = chosen.samples();
+        } else {
+            set = CalibrationSample.fromText(tok, text, prefixIds, samples, seqlen, seed, data.toString());
+        }
+        PrintWriter o = spec.commandLine().getOut();
+        if (chosen != null) {
+            o.printf(Locale.ROOT, "ShareGPT: %d conversations with more than 50 assistant tokens, found among the first"
+                    + " %d of %d after the seed-42 shuffle%n", set.size(), chosen.examined(), conversations.size());
+        }
+        o.printf(Locale.ROOT, "schedule: %s; prefix stored as %s%n", st.warmupSteps() == 0 ? "constant, no warm-up"
+                : "constant after " + st.warmupSteps() + " warm-up steps", st.prefixDtype().flag());
         try (ProgressBar bar = new ProgressBar()) {
             QuantizedModel q = quant.build(fp, bar);
             // the prefix and the targets from the full-precision model in the quantized model's basis
@@ -99,8 +139,8 @@ final class CalibrateCommand implements Callable<Integer> {
                     (step, total, loss) -> bar.update("calibrate", (double) step / total,
                             String.format(Locale.ROOT, "step %d/%d loss %.5f", step, total, loss)));
             r.prefix().save(out);
-            spec.commandLine().getOut().printf(Locale.ROOT,
-                    "calibrated a %d-token prefix on %d samples (%s): loss %.6f -> %.6f; wrote %s%n", prefix.length(),
+            o.printf(Locale.ROOT,
+                    "calibrated a %d-token prefix on %d samples (%s): loss %.6g -> %.6g; wrote %s%n", prefix.length(),
                     set.size(), q.config().label(), r.lossBefore(), r.lossAfter(), out);
         }
         return 0;

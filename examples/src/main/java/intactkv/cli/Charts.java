@@ -28,13 +28,31 @@ final class Charts {
     /** A line chart with one series per map entry: {x values, y values}. */
     static void line(Path file, String title, String xTitle, String yTitle, Map<String, double[][]> series, boolean logY)
             throws IOException {
+        save(file, lineChart(title, xTitle, yTitle, series, logY));
+    }
+
+    /**
+     * A line chart for small values: y tick labels in scientific notation ({@code yPattern}, a
+     * {@link java.text.DecimalFormat} pattern such as {@code "0.00E0"}) and the legend inside
+     * the plot, top right.
+     */
+    static void line(Path file, String title, String xTitle, String yTitle, Map<String, double[][]> series,
+                     String yPattern) throws IOException {
+        XYChart c = lineChart(title, xTitle, yTitle, series, false);
+        c.getStyler().setYAxisDecimalPattern(yPattern);
+        c.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNE);
+        save(file, c);
+    }
+
+    private static XYChart lineChart(String title, String xTitle, String yTitle, Map<String, double[][]> series,
+                                     boolean logY) {
         XYChart c = new XYChartBuilder().width(900).height(540).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
         c.getStyler().setYAxisLogarithmic(logY);
         c.getStyler().setChartBackgroundColor(Color.WHITE);
         for (Map.Entry<String, double[][]> e : series.entrySet()) {
             c.addSeries(e.getKey(), e.getValue()[0], e.getValue()[1]).setMarker(SeriesMarkers.CIRCLE);
         }
-        save(file, c);
+        return c;
     }
 
     /** A log-log scatter chart with one series per map entry: {x values, y values}, and the line y = x. */

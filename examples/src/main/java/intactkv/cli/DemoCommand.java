@@ -119,7 +119,8 @@ final class DemoCommand implements Callable<Integer> {
         // every flag checked before the first forward pass
         require(calSteps >= 1, "--cal-steps must be >= 1: " + calSteps);
         require(calLr > 0 && Double.isFinite(calLr), "--cal-lr must be > 0: " + calLr);
-        PrefixCalibrator.Settings calSettings = new PrefixCalibrator.Settings(calLr, 0.03, 4, calSteps, 0.3, 42, 0);
+        PrefixCalibrator.Settings calSettings = PrefixCalibrator.Settings.official().withLr(calLr).withAccumulation(4)
+                .withSteps(calSteps); // the official constant schedule without warm-up, the prefix kept in fp16
         require(seqlen >= 3, "--seqlen must be >= 3: " + seqlen);
         require(evalWindows >= 1, "--eval-windows must be >= 1: " + evalWindows);
         require(calibSamples >= 1, "--calib-samples must be >= 1: " + calibSamples);

@@ -79,7 +79,7 @@ class BadInputTest {
         List<String> base = List.of("calibrate", "--model", model.toString(), "--method", "rtn", "--group", "8",
                 "--data", data.toString(), "--out", out.toString(), "--seqlen", "16");
         for (String[] c : new String[][] {{"--samples", "0"}, {"--steps", "-5"}, {"--lr", "-1"}, {"--clip", "0"},
-            {"--warmup-ratio", "2"}, {"--accumulation", "0"}, {"--wbits", "9"}, {"--kvbits", "1"}}) {
+            {"--warmup", "2"}, {"--accumulation", "0"}, {"--wbits", "9"}, {"--kvbits", "1"}, {"--prefix-dtype", "bf16"}}) {
             String[] r = run(with(base, c));
             assertRefused(r, c[0]);
             assertTrue(r[3].isEmpty(), "no progress (no work) before " + c[0] + ": " + r[3]);

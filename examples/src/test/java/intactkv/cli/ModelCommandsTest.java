@@ -167,8 +167,9 @@ class ModelCommandsTest {
         assertEquals("0", withFile[0], withFile[2]);
 
         Path chat = dir.resolve("chat.jsonl");
+        // answers of 60 tokens: the official selection keeps conversations with more than 50
         Files.writeString(chat, ("{\"conversations\": [{\"from\": \"human\", \"value\": \"ab\"},"
-                + " {\"from\": \"gpt\", \"value\": \"b a ab\"}]}\n").repeat(3));
+                + " {\"from\": \"gpt\", \"value\": \"" + "b a ab ".repeat(10).strip() + "\"}]}\n").repeat(3));
         String[] calChat = run("calibrate", "--model", modelDir.toString(), "--method", "rtn", "--wbits", "3", "--group",
                 "8", "--data", chat.toString(), "--samples", "3", "--seqlen", "400", "--steps", "2", "--accumulation", "1",
                 "--out", dir.resolve("prefix-p.safetensors").toString());

@@ -1,9 +1,5 @@
 package intactkv.prefix;
 
-import intactkv.model.io.FormatException;
-import intactkv.model.io.JsonFields;
-import intactkv.model.io.JsonFile;
-import intactkv.model.text.ChatTemplate;
 import intactkv.model.text.Tokenizer;
 import java.util.ArrayList;
 import java.util.List;
@@ -12,7 +8,7 @@ import java.util.Random;
 /**
  * One calibration sequence for {@link PrefixCalibrator}: token ids that begin with the prefix
  * ids, and the positions whose layer outputs count in the loss (after the prefix; for
- * conversations only the assistant's tokens, as FastChat's {@code preprocess} masks them).
+ * ShareGPT conversations only the assistant's tokens, {@link ShareGptSelection}).
  *
  * @param ids     the whole sequence, prefix included
  * @param counted indices (into ids) of the positions that count, all at or after the prefix
@@ -54,82 +50,5 @@ public record CalibrationSample(int[] ids, int[] counted) {
             out.add(new CalibrationSample(s, counted));
         }
         return out;
-    }
-
-    /**
-     * ShareGPT conversations, one JSON object per line
-     * ({@code {"conversations": [{"from": "human", "value": ...}, {"from": "gpt", "value": ...}]}}),
-     * formatted with the Vicuna v1.1 template ({@code SYSTEM USER: q ASSISTANT: a</s>USER: ...});
-     * only the assistant answers and their {@code </s>} count. Sequences are cut at
-     * {@code seqlen}; the first {@code n} usable conversations are taken.
-     */
-    public static List<CalibrationSample> fromShareGpt(Tokenizer tok, List<String> lines, int[] prefixIds, int n,
-                                                       int seqlen, String source) throws FormatException {
-        List<CalibrationSample> out = new ArrayList<>();
-        int lineNo = 0;
-        for (String line : lines) {
-            lineNo++;
-            if (line.isBlank()) {
-                continue;
-            }
-            String where = source + ":" + lineNo;
-            List<JsonFields> conv = JsonFile.parse(line, where).objects("conversations");
-            // the whole conversation as one string, tokenized whole; an answer's tokens are those
-            // between the token counts of the text before it and of the text through its </s>
-            StringBuilder text = new StringBuilder(ChatTemplate.VICUNA_SYSTEM);
-            List<Integer> counted = new ArrayList<>();
-            for (JsonFields t : conv) {
-                String from = t.string("from", null);
-                String value = t.string("value", null);
-                if (from.equals("human") || from.equals("user")) {
-                    text.append(text.toString().endsWith("</s>") ? "" : " ").append("USER: ").append(value)
-                            .append(" ASSISTANT:");
-                } else if (from.equals("gpt") || from.equals("assistant")) {
-                    int start = tok.encode(text.toString(), true).length;
-                    text.append(" ").append(value).append("</s>");
-                    int end = tok.encode(text.toString(), true).length;
-                    for (int i = start; i < end; i++) {
-                        counted.add(i);
-                    }
-                }
-            }
-            List<Integer> ids = new ArrayList<>();
-            append(ids, tok.encode(text.toString(), true));
-            int len = Math.min(seqlen, ids.size());
-            int[] arr = ids.subList(0, len).stream().mapToInt(Integer::intValue).toArray();
-            int[] c = counted.stream().mapToInt(Integer::intValue).filter(i -> i < len && i >= prefixIds.length).toArray();
-            if (!startsWith(arr, prefixIds)) {
-                throw new FormatException(where, "the formatted conversation does not start"
-                        + " with the prefix tokens (use --intactkv prompt or bos with the Vicuna template)");
-            }
-            if (c.length > 0) {
-                out.add(new CalibrationSample(arr, c));
-            }
-            if (out.size() == n) {
-                break;
-            }
-        }
-        if (out.isEmpty()) {
-            throw new FormatException(source, "no conversation has assistant tokens within --seqlen " + seqlen);
-        }
-        return out;
-    }
-
-    private static void append(List<Integer> ids, int[] more) {
-        for (int v : more) {
-            ids.add(v);
-        }
-    }
-
-    static boolean startsWith(int[] ids, int[] prefix) {
-        if (ids.length < prefix.length) {
-            return false;
-        }
-        for (int i = 0; i < prefix.length; i++) {
-            if (ids[i] != prefix[i]) {
-                return false;
-            }
-        }
-        return true;
     }
 }

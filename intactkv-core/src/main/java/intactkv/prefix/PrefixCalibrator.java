@@ -23,28 +23,58 @@ import java.util.Random;
 /**
  * IntactKV calibration ("+Cal"): the prefix keys and values are the only trainable parameters
  * of the quantized model (all weights frozen), trained to make every decoder layer's output
- * match the full-precision model's, as {@code train_model.py::LlamaForPTQLoss}:
+ * match the full-precision model's, as {@code intactkv/train_model.py::LlamaForPTQLoss}
+ * ({@code compute_ptq_loss}):
  * <pre>
  *   L = sum_l 0.5 * mean_{t in counted, c} (h~_l[t, c] - h_l[t, c])^2
  * </pre>
- * with h_l the full-precision layer output on the whole sequence (computed once) and h~_l the
- * quantized model's on the tokens after the prefix, with the trainable prefix as past; prefix
- * positions never count. Official settings ({@link Settings#official()}): AdamW lr 2e-4 (no
- * weight decay), constant schedule with 3 % warm-up, batch 1 with 16-step gradient
- * accumulation (the loss of each micro-batch divided by 16, as the HF Trainer does), 160
- * optimizer steps, gradient-norm clip 0.3, seed 42 (sample order shuffled every epoch).
+ * with h_l the full-precision layer output on the whole sequence (computed once,
+ * {@code intactkv/utils.py::get_acts_list}) and h~_l the quantized model's on the tokens after
+ * the prefix, with the trainable prefix as past; prefix positions never count.
+ *
+ * <p>Official settings ({@link Settings#official()}, {@code intactkv_train.py} and
+ * {@code scripts/train/train.sh}): AdamW lr 2e-4, betas (0.9, 0.999), eps 1e-8, no weight decay;
+ * the {@code constant} schedule, which the HF Trainer runs <em>without</em> warm-up (transformers
+ * {@code optimization.py::get_scheduler} returns {@code get_constant_schedule(optimizer)} for
+ * {@code constant} and never reads {@code warmup_ratio = 0.03}); batch 1 with 16-step gradient
+ * accumulation (each micro-batch's loss divided by 16, as accelerate's {@code backward} does); 160
+ * optimizer steps; gradient-norm clip 0.3; seed 42 (sample order shuffled every epoch); the
+ * prefix an fp16 parameter, so it is rounded to fp16 after every optimizer step
+ * ({@link PrefixDtype}).
  */
 public final class PrefixCalibrator {
-    /** Calibration hyper-parameters, validated. */
+    /**
+     * Calibration hyper-parameters, validated.
+     *
+     * @param lr          AdamW learning rate (peak)
+     * @param warmupRatio linear warm-up over {@code ceil(steps * ratio)} steps (HF
+     *                    {@code get_constant_schedule_with_warmup}); 0 is the official constant schedule
+     * @param accumulation micro-batches (of one sample) per optimizer step
+     * @param steps       optimizer steps
+     * @param clip        global gradient-norm clip
+     * @param seed        seed of the per-epoch sample order
+     * @param weightDecay AdamW decoupled weight decay (HF Trainer default 0)
+     * @param prefixDtype storage precision of the trained prefix: rounded at the start and after every step
+     */
     public record Settings(double lr, double warmupRatio, int accumulation, int steps, double clip, long seed,
-                           double weightDecay) {
+                           double weightDecay, PrefixDtype prefixDtype) {
         public Settings {
             require(lr > 0 && Double.isFinite(lr), "--lr must be > 0: " + lr);
-            require(warmupRatio >= 0 && warmupRatio <= 1, "--warmup-ratio must be in [0, 1]: " + warmupRatio);
+            require(warmupRatio >= 0 && warmupRatio <= 1, "--warmup must be in [0, 1]: " + warmupRatio);
             require(accumulation >= 1, "--accumulation must be >= 1: " + accumulation);
             require(steps >= 1, "--steps must be >= 1: " + steps);
             require(clip > 0 && Double.isFinite(clip), "--clip must be > 0: " + clip);
             require(weightDecay >= 0, "weight decay must be >= 0: " + weightDecay);
+            require(prefixDtype != null, "--prefix-dtype must be f16, f32 or f64: null");
+        }
+
+        /**
+         * The settings as before the official schedule and dtype were matched: the prefix kept in
+         * double ({@link PrefixDtype#F64}) and the warm-up given.
+         */
+        public Settings(double lr, double warmupRatio, int accumulation, int steps, double clip, long seed,
+                        double weightDecay) {
+            this(lr, warmupRatio, accumulation, steps, clip, seed, weightDecay, PrefixDtype.F64);
         }
 
         private static void require(boolean ok, String message) {
@@ -53,14 +83,54 @@ public final class PrefixCalibrator {
             }
         }
 
-        /** The official code's settings (scripts/train/train.sh). */
+        /**
+         * The official code's settings ({@code intactkv_train.py} defaults and
+         * {@code scripts/train/train.sh}): lr 2e-4, no warm-up (the constant schedule ignores the
+         * 3 % ratio), 16-step accumulation, 160 steps, clip 0.3, seed 42, no weight decay, fp16 prefix.
+         */
         public static Settings official() {
-            return new Settings(2e-4, 0.03, 16, 160, 0.3, 42, 0.0);
+            return new Settings(2e-4, 0.0, 16, 160, 0.3, 42, 0.0, PrefixDtype.F16);
         }
 
-        /** Warm-up steps: {@code ceil(steps * ratio)}, as HF's {@code get_warmup_steps}. */
+        public Settings withLr(double v) {
+            return new Settings(v, warmupRatio, accumulation, steps, clip, seed, weightDecay, prefixDtype);
+        }
+
+        public Settings withWarmup(double ratio) {
+            return new Settings(lr, ratio, accumulation, steps, clip, seed, weightDecay, prefixDtype);
+        }
+
+        public Settings withAccumulation(int v) {
+            return new Settings(lr, warmupRatio, v, steps, clip, seed, weightDecay, prefixDtype);
+        }
+
+        public Settings withSteps(int v) {
+            return new Settings(lr, warmupRatio, accumulation, v, clip, seed, weightDecay, prefixDtype);
+        }
+
+        public Settings withClip(double v) {
+            return new Settings(lr, warmupRatio, accumulation, steps, v, seed, weightDecay, prefixDtype);
+        }
+
+        public Settings withSeed(long v) {
+            return new Settings(lr, warmupRatio, accumulation, steps, clip, v, weightDecay, prefixDtype);
+        }
+
+        public Settings withPrefixDtype(PrefixDtype v) {
+            return new Settings(lr, warmupRatio, accumulation, steps, clip, seed, weightDecay, v);
+        }
+
+        /** Warm-up steps: {@code ceil(steps * ratio)}, as HF's {@code get_warmup_steps}; 0 without warm-up. */
         public int warmupSteps() {
             return (int) Math.ceil(steps * warmupRatio);
+        }
+
+        /**
+         * The learning rate of each update: {@code lr} throughout without warm-up (HF
+         * {@code get_constant_schedule}), else HF {@code get_constant_schedule_with_warmup}.
+         */
+        public LrSchedule schedule() {
+            return warmupSteps() == 0 ? LrSchedule.constant(lr) : LrSchedule.constantWithWarmup(lr, warmupSteps());
         }
     }
 
@@ -70,8 +140,12 @@ public final class PrefixCalibrator {
         void step(int step, int total, double loss);
     }
 
-    /** The trained prefix and the mean loss over all samples before and after. */
-    public record Result(IntactKvPrefix prefix, double lossBefore, double lossAfter, double[] stepLosses) {
+    /**
+     * The trained prefix, the mean loss over all samples with the given prefix (before) and the
+     * trained one (after), and per optimizer step its mean micro-batch loss and learning rate.
+     */
+    public record Result(IntactKvPrefix prefix, double lossBefore, double lossAfter, double[] stepLosses,
+                         double[] stepLrs) {
     }
 
     private final LlamaModel fp;
@@ -126,7 +200,15 @@ public final class PrefixCalibrator {
         return sum / samples.size();
     }
 
-    /** Trains {@code prefix} on {@code samples}; see the class comment. */
+    /**
+     * Trains {@code prefix} on {@code samples}; see the class comment. Each epoch visits the
+     * samples in an order shuffled with {@code java.util.Random(seed)} (the HF Trainer draws it
+     * from torch's generator: the same kind of order, not the same permutation); the micro-batches
+     * run on across epoch boundaries, which is the HF Trainer's grouping whenever the number of
+     * samples is a multiple of {@code accumulation} (128 and 16 officially). The result's
+     * {@code lossBefore} is measured with {@code prefix} as given, before it is stored in
+     * {@code st.prefixDtype()}.
+     */
     public Result calibrate(IntactKvPrefix prefix, List<CalibrationSample> samples, Settings st, Listener listener) {
         prefix.requireFits(quantized.config(), "IntactKV prefix");
         List<List<Tensor>> targets = new ArrayList<>();
@@ -140,12 +222,14 @@ public final class PrefixCalibrator {
             params.add(new Parameter("intactkv.k." + l, cache.keys().get(l)));
             params.add(new Parameter("intactkv.v." + l, cache.values().get(l)));
         }
+        roundPrefix(params, st.prefixDtype()); // the official parameter is fp16 from the start
         AdamW opt = new AdamW(params, new AdamW.Config(0.9, 0.999, 1e-8, st.weightDecay()));
-        LrSchedule schedule = LrSchedule.constantWithWarmup(st.lr(), st.warmupSteps());
+        LrSchedule schedule = st.schedule();
         Random rng = new Random(st.seed());
         List<Integer> order = new ArrayList<>();
         int cursor = 0;
         double[] stepLosses = new double[st.steps()];
+        double[] stepLrs = new double[st.steps()];
         for (int step = 0; step < st.steps(); step++) {
             Parameter.zeroGrad(params);
             double sum = 0;
@@ -168,12 +252,21 @@ public final class PrefixCalibrator {
                 Arithmetic.scale(loss, 1.0 / st.accumulation()).backward();
             }
             GradClip.clipGradNorm(params, st.clip());
-            opt.step(schedule.lr(step));
+            stepLrs[step] = schedule.lr(step);
+            opt.step(stepLrs[step]);
+            roundPrefix(params, st.prefixDtype());
             stepLosses[step] = sum / st.accumulation();
             listener.step(step + 1, st.steps(), stepLosses[step]);
         }
         IntactKvPrefix trained = prefix.withCache(cache);
         double after = meanLoss(samples, targets, trained);
-        return new Result(trained, before, after, stepLosses);
+        return new Result(trained, before, after, stepLosses, stepLrs);
+    }
+
+    /** Stores every prefix entry in {@code dtype} (no-op for f64). */
+    private static void roundPrefix(List<Parameter> params, PrefixDtype dtype) {
+        for (Parameter p : params) {
+            dtype.roundInPlace(p.value().data());
+        }
     }
 }

@@ -14,8 +14,9 @@ import intactkv.model.io.SafetensorsReader;
 import intactkv.model.io.SafetensorsWriter;
 import intactkv.model.text.Tokenizer;
 import intactkv.model.train.BpeTrainer;
-import intactkv.prefix.CalibrationSample;
 import intactkv.prefix.IntactKvPrefix;
+import intactkv.prefix.ShareGptConversation;
+import intactkv.prefix.ShareGptSelection;
 import intactkv.quant.Calibration;
 import intactkv.quant.QuantConfig;
 import intactkv.tensor.Shape;
@@ -110,11 +111,12 @@ class ParserFuzzTest {
 
     /**
      * Whether a message (after the source) says where: one of the valid file's field or tensor
-     * {@code names}, a position (line, column, byte), or a file-level fact.
+     * {@code names}, a position (line, column, byte, an array element '[i]'), or a file-level fact.
      */
     static boolean saysWhere(String m, java.util.Set<String> names) {
-        return names.stream().anyMatch(m::contains) || m.matches("(?s).*(line|column|byte|offset) \\d+.*") || m.matches(
-                "(?s).*(truncated|empty|header length|not a JSON object|not an IntactKV prefix|no conversation"
+        return names.stream().anyMatch(m::contains) || m.matches("(?s).*(line|column|byte|offset) \\d+.*")
+                || m.matches("(?s).*'\\[\\d+\\].*") || m.matches(
+                "(?s).*(truncated|empty|header length|not a JSON object|not a JSON array|not an IntactKV prefix|no conversation"
                         + "|largest token id|ids must be contiguous).*");
     }
 
@@ -263,15 +265,35 @@ class ParserFuzzTest {
 
     @Test
     void shareGptJsonl() throws IOException {
+        List<String> lines = shareGptRecords();
+        Path f = tmp.resolve("sharegpt.jsonl");
+        fuzz("sharegpt.jsonl", 107, r -> oneLineMutated(lines, r), f, f.toString(), keys(lines.get(0)), 0.25,
+                ParserFuzzTest::selectOne);
+    }
+
+    @Test
+    void shareGptJsonArray() throws IOException {
+        List<String> lines = shareGptRecords();
+        byte[] valid = ("[\n" + String.join(",\n", lines) + "\n]\n").getBytes(StandardCharsets.UTF_8);
+        Path f = tmp.resolve("sharegpt.json");
+        fuzz("sharegpt.json", 110, r -> Mutator.json(new String(valid, StandardCharsets.UTF_8), r), f, f.toString(),
+                keys(lines.get(0)), 0.25, ParserFuzzTest::selectOne);
+    }
+
+    /** ShareGPT records of our own text, one JSON object each. */
+    static List<String> shareGptRecords() {
         List<String> lines = new ArrayList<>();
         for (int i = 0; i + 1 < TEXT.size(); i += 2) {
             lines.add("{\"id\": \"c" + i + "\", \"conversations\": [{\"from\": \"human\", \"value\": \"" + TEXT.get(i)
                     + "\"}, {\"from\": \"gpt\", \"value\": \"" + TEXT.get(i + 1) + "\"}]}");
         }
-        Path f = tmp.resolve("sharegpt.jsonl");
-        int[] bos = {tok.bosId()};
-        fuzz("sharegpt.jsonl", 107, r -> oneLineMutated(lines, r), f, f.toString(), keys(lines.get(0)), 0.25, p -> CalibrationSample.fromShareGpt(tok, Calibration.readText(p).lines().toList(), bos, 4,
-                4096, p.toString()));
+        return lines;
+    }
+
+    /** Reads a ShareGPT file and picks one conversation as the official selection does (any answer length). */
+    static void selectOne(Path p) throws IOException {
+        ShareGptSelection.select(ShareGptConversation.read(p), t -> tok.encode(t, false), tok.bosId(),
+                new ShareGptSelection.Settings(1, 4096, 0, 42, 4096), p.toString());
     }
 
     @Test

@@ -12,6 +12,8 @@ import java.io.IOException;
 import java.io.StringReader;
 import java.math.BigDecimal;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Strict JSON for the project's parsers: UTF-8 decoded with errors reported (never replaced),
@@ -46,6 +48,33 @@ public final class JsonFile {
                 throw new FormatException(source, "text after the JSON object " + r.getPath());
             }
             return new JsonFields(source, root, "");
+        } catch (FormatException e) {
+            throw e;
+        } catch (IOException | IllegalStateException | NumberFormatException e) {
+            throw new FormatException(source, "not valid JSON: " + gsonMessage(e), e);
+        }
+    }
+
+    /**
+     * Parses {@code json} whose root is an array of objects (a ShareGPT file, for example); the
+     * i-th element's fields are named {@code [i].key} in errors.
+     */
+    public static List<JsonFields> parseArray(String json, Object source) throws FormatException {
+        JsonReader r = new JsonReader(new StringReader(json));
+        r.setStrictness(Strictness.STRICT);
+        try {
+            if (r.peek() != JsonToken.BEGIN_ARRAY) {
+                throw new FormatException(source, "not a JSON array (the file starts with " + r.peek() + ")");
+            }
+            JsonArray root = (JsonArray) value(r, source, "", 0);
+            if (r.peek() != JsonToken.END_DOCUMENT) {
+                throw new FormatException(source, "text after the JSON array " + r.getPath());
+            }
+            List<JsonFields> out = new ArrayList<>(root.size());
+            for (int i = 0; i < root.size(); i++) {
+                out.add(JsonFields.of(source, root.get(i), "[" + i + "]"));
+            }
+            return out;
         } catch (FormatException e) {
             throw e;
         } catch (IOException | IllegalStateException | NumberFormatException e) {
