@@ -112,7 +112,7 @@ class ModelCommandsTest {
                 "--out", dir.resolve("never2.safetensors").toString());
         assertEquals("1", bad[0]);
         assertTrue(bad[2].contains("model.layers.0") && bad[2].contains("2-bit"), bad[2]);
-        // QuaRot W4A4KV4 on the fly (d_ff 24 is not a power of two: random orthogonal online transform)
+        // QuaRot W4A4KV4 on the fly (d_ff 24 = 12 * 2: the online transform uses Paley's H_12)
         String[] qr = run("dump", "--model", modelDir.toString(), "--method", "quarot", "--calib", calib.toString(),
                 "--calib-samples", "2", "--calib-seqlen", "16", "--group", "-1", "--tokens", "1,260", "--out",
                 dir.resolve("quarot.safetensors").toString());

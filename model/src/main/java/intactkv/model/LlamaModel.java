@@ -218,7 +218,7 @@ public final class LlamaModel {
         Value q = heads(linear(l, 0, n, blk.q()), b, t, h, dh);
         Value k = heads(linear(l, 1, n, blk.k()), b, t, hkv, dh);
         Value v = heads(linear(l, 2, n, blk.v()), b, t, hkv, dh);
-        q = Functional.rope(q, cs[0], cs[1]);
+        q = hooks.newQueries(l, Functional.rope(q, cs[0], cs[1]));
         k = hooks.newKeys(l, Functional.rope(k, cs[0], cs[1]));
         v = hooks.newValues(l, v);
         // fused scores / sqrt(d_h) + causal mask, softmax over keys, weighted sum of values;

@@ -9,7 +9,8 @@ import intactkv.tensor.Tensor;
  * at run time for every group of consecutive values along the last axis (a token's features
  * for per-token activations; one head's d_h values of one token for the KV cache), as
  * OmniQuant's {@code UniformAffineQuantizer} in dynamic mode (used by IntactKV for KV/activation
- * quantization) and QuaRot's {@code ActQuantizer}:
+ * quantization). A QuaRot model reads only its bits, symmetry and clip ratio and quantizes with
+ * {@link QuaRotActQuantizer} (QuaRot's {@code ActQuantizer}: other range rules, no scale clamp):
  * <pre>
  *   xmax = clip * max(x), xmin = clip * min(x)          (over the group)
  *   asymmetric: s = clamp((xmax - xmin) / (2^b - 1), 1e-5, 1e4)

@@ -49,10 +49,37 @@ public final class Gptq {
     }
 
     /**
+     * How the quantizer finds the scale and zero of every output row from W's columns
+     * {@code [c0, c1)} (one group, or all columns per channel); values are then quantized as
+     * {@link FakeQuant#quantize}{@code (w, scale, zero, 0, 2^b - 1)}. {@code wt} is W^T (in, out)
+     * row-major: column c of W is {@code wt[c * rows .. (c + 1) * rows)}. Not modified.
+     */
+    @FunctionalInterface
+    public interface RowParams {
+        void find(double[] wt, int rows, int c0, int c1, double[] scale, double[] zero);
+    }
+
+    /** AutoGPTQ's {@code quantizer.py::Quantizer.find_params} for {@code spec} (see the class comment). */
+    public static RowParams autoGptq(WeightQuantizer.Spec spec) {
+        return (wt, rows, c0, c1, scale, zero) -> findParams(wt, rows, c0, c1, spec, scale, zero);
+    }
+
+    /**
      * Quantizes {@code w (out, in)} given the Hessian {@code h (in, in)}; returns Q (fake-quantized,
      * original column order). Neither argument is modified.
      */
     public static Tensor quantizeLayer(Tensor w, Tensor h, WeightQuantizer.Spec spec, boolean actOrder, String layer) {
+        return quantizeLayer(w, h, spec, autoGptq(spec), actOrder, layer);
+    }
+
+    /**
+     * {@link #quantizeLayer(Tensor, Tensor, WeightQuantizer.Spec, boolean, String)} with the
+     * scales and zeros of {@code params} ({@code spec} gives the bits and the group size). Per
+     * channel they are found once from W before dead inputs are zeroed, as {@code fasterquant}
+     * calls {@code find_params(W)} before {@code W[:, dead] = 0}.
+     */
+    public static Tensor quantizeLayer(Tensor w, Tensor h, WeightQuantizer.Spec spec, RowParams params, boolean actOrder,
+                                       String layer) {
         int rows = w.dim(0);
         int cols = w.dim(1);
         h.shape().requireEqual(layer + " (Hessian)", intactkv.tensor.Shape.of(cols, cols));
@@ -61,6 +88,11 @@ public final class Gptq {
         double maxq = Math.pow(2, spec.bits()) - 1;
         // work on W^T (in, out) so that a column of W is a contiguous row
         double[] wt = intactkv.tensor.Layout.transpose(w, 0, 1).data();
+        double[] scale = new double[rows];
+        double[] zero = new double[rows];
+        if (!grouped) {
+            params.find(wt, rows, 0, cols, scale, zero);
+        }
         double[] hm = h.data().clone();
         for (int i = 0; i < cols; i++) {
             if (hm[i * cols + i] == 0) { // dead input: never active in calibration
@@ -99,11 +131,6 @@ public final class Gptq {
         double[] hinv = upperCholeskyOfInverse(hm, cols, layer);
 
         double[] q = new double[wt.length];
-        double[] scale = new double[rows];
-        double[] zero = new double[rows];
-        if (!grouped) {
-            findParams(wt, rows, 0, cols, spec, scale, zero);
-        }
         for (int i1 = 0; i1 < cols; i1 += BLOCK) {
             int i2 = Math.min(i1 + BLOCK, cols);
             int count = i2 - i1;
@@ -113,7 +140,7 @@ public final class Gptq {
                 int col = i1 + i;
                 if (grouped && col % g == 0) {
                     // parameters of the next group from the current W (updated by earlier blocks only)
-                    findParams(wt, rows, col, Math.min(col + g, cols), spec, scale, zero);
+                    params.find(wt, rows, col, Math.min(col + g, cols), scale, zero);
                 }
                 double d = hinv[col * cols + col];
                 for (int r = 0; r < rows; r++) {
@@ -224,7 +251,7 @@ public final class Gptq {
      */
     static LlamaWeights quantizeModel(LlamaWeights fp, QuantConfig config, List<int[]> calib,
                                       ModelQuantizer.Progress progress) {
-        return sequential(fp, calib, progress, "gptq", config, true, ModelHooks.NONE);
+        return sequential(fp, calib, progress, "gptq", config, autoGptq(config.weight()), true, ModelHooks.NONE);
     }
 
     /** The true-sequential groups of a LLaMA layer, by index into {@link LlamaWeights#LINEAR_NAMES}. */
@@ -233,13 +260,13 @@ public final class Gptq {
     /**
      * The layer-by-layer driver shared by GPTQ and QuaRot: for each layer and each
      * true-sequential group, the Hessians of the group's linears are accumulated from the
-     * layer's current inputs, the group is quantized with {@link #quantizeLayer}, and the layer
-     * weights updated. {@code runtime} are hooks that are part of the model function during
-     * calibration (QuaRot's online Hadamard transforms); GPTQ calibrates with full-precision
-     * activations.
+     * layer's current inputs, the group is quantized with {@link #quantizeLayer} (bits and group
+     * size of {@code config}, scales and zeros by {@code params}), and the layer weights updated.
+     * {@code runtime} are hooks that are part of the model function during calibration (QuaRot's
+     * online Hadamard transforms); GPTQ calibrates with full-precision activations.
      */
     static LlamaWeights sequential(LlamaWeights fp, List<int[]> calib, ModelQuantizer.Progress progress, String stage,
-                                   QuantConfig config, boolean actOrder, ModelHooks runtime) {
+                                   QuantConfig config, RowParams params, boolean actOrder, ModelHooks runtime) {
         LlamaWeights current = fp;
         int layers = fp.config().numHiddenLayers();
         List<Value> inputs;
@@ -257,7 +284,7 @@ public final class Gptq {
                     for (int j : group) {
                         String name = LlamaWeights.LINEAR_NAMES.get(j);
                         Tensor w = current.block(l).linears().get(j).data();
-                        quantized.put(j, quantizeLayer(w, h.get(name), config.weight(), actOrder,
+                        quantized.put(j, quantizeLayer(w, h.get(name), config.weight(), params, actOrder,
                                 LlamaWeights.blockName(l, name)));
                     }
                     current = replaceLinears(current, l, quantized);
@@ -294,6 +321,11 @@ public final class Gptq {
                     h.merge(name, xtx, Tensor::add);
                 }
                 return q;
+            }
+
+            @Override
+            public Value newQueries(int layer, Value q) {
+                return m.hooks().newQueries(layer, q);
             }
 
             @Override

@@ -1,7 +1,5 @@
 package intactkv.quant;
 
-import intactkv.autograd.LinearAlgebra;
-import intactkv.autograd.Shaping;
 import intactkv.autograd.Value;
 import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaWeights;
@@ -13,107 +11,105 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * QuaRot-style W4A4 (Ashkboos et al. 2024): rotate the model so that activations have no
- * outlier channels, then quantize weights with GPTQ and activations and the KV cache at run time.
+ * QuaRot W4A4 (Ashkboos et al. 2024) as the IntactKV repository runs it
+ * ({@code intactkv_quarot.py} with {@code scripts/eval/quarot.sh}: {@code --rotate --act_order
+ * --w_bits 4 --w_clip --a_bits 4 --a_clip_ratio 0.9 --k_bits 4 --k_asym --k_groupsize 128
+ * --k_clip_ratio 0.95 --v_bits 4 --v_asym --v_groupsize 128 --v_clip_ratio 0.95}): rotate the
+ * model so that activations have no outlier channels, quantize the weights with GPTQ, and
+ * activations and the KV cache at run time ({@link QuaRotHooks}).
  *
- * <p>The rotation keeps the full-precision function (tested to 1e-9):
+ * <p>The rotation ({@link #rotate}) keeps the full-precision function (tested to 1e-10). With Q
+ * the random Hadamard matrix of the residual stream ({@link Hadamard#random}{@code (d, seed)})
+ * and M the normalised Hadamard transforms ({@link Hadamard#exact}):
  * <ol>
  *   <li>fold every RMSNorm weight into the linears that read the normalised stream
- *       ({@code W <- W diag(g)}, {@code g <- 1}; the final norm into the LM head);</li>
- *   <li>rotate the residual stream by an orthogonal Q (random Hadamard, seeded):
- *       {@code embed <- embed Q}; q, k, v, gate, up, lm_head {@code W <- W Q}; o, down
- *       {@code W <- Q^T W}. A unit-weight RMSNorm commutes with Q because it preserves norms;</li>
- *   <li>online Hadamard before down_proj: at run time {@code x <- x H_ff}, with
- *       {@code W_down <- W_down H_ff}; and per head before o_proj: each head's context
- *       {@code x_h <- x_h H_dh}, with {@code W_o <- W_o (I ⊗ H_dh)}.</li>
+ *       ({@code W <- W diag(g)}, {@code g <- 1}; the final norm into the LM head)
+ *       ({@code rotation_utils.py::fuse_layer_norms});</li>
+ *   <li>rotate the residual stream: {@code embed <- embed Q}, {@code lm_head <- lm_head Q};
+ *       q, k, v, gate, up {@code W <- W Q}; o, down {@code W <- Q^T W} ({@code rotate_embeddings},
+ *       {@code rotate_head}, {@code rotate_attention_inputs}, {@code rotate_attention_output},
+ *       {@code rotate_mlp_input}, {@code rotate_mlp_output}). A unit-weight RMSNorm commutes
+ *       with Q because Q preserves norms;</li>
+ *   <li>down_proj {@code W <- W M_ff^T}, paired with the online {@code x <- x M_ff^T}
+ *       ({@code rotate_mlp_output}'s {@code apply_exact_had_to_linear});</li>
+ *   <li>values per head: v_proj {@code W <- (I_hkv ⊗ M_dh) W}, so each head's value is
+ *       {@code v M_dh^T}; o_proj {@code W <- W T^T} with {@code T = (M_h ⊗ I)(I_h ⊗ M_dh)}, the
+ *       per-head part (from v_proj, through the attention average) followed by the online
+ *       transform across heads ({@code rotate_ov_proj}; upstream writes o_proj's as
+ *       {@code W M_d^T}, which is the same matrix, {@code M_d = M_h ⊗ M_dh}, for every size it
+ *       supports).</li>
  * </ol>
- * Then GPTQ with 4-bit symmetric per-channel weights, and at run time 4-bit symmetric per-token
- * activations (clip 0.9) and 4-bit asymmetric per-head keys and values (clip 0.95). IntactKV for
- * QuaRot takes its prefix from the rotated full-precision model with the quantizers off
- * ({@link #rotate}). Reference: QuaRot {@code rotation_utils.py::fuse_layer_norms},
- * {@code rotate_model}.
+ * The online transforms of queries and keys need no weight change. Deviation: upstream's
+ * {@code fuse_layer_norms} also subtracts each embedding row's mean (meant for OPT's LayerNorm;
+ * it changes a LLaMA's function, spcl/QuaRot#7); not done here, so the twin gives the original
+ * logits.
+ *
+ * <p>Then GPTQ ({@code quarot/gptq_utils.py::gptq_fwrd}: true-sequential, act-order, damp 0.01,
+ * blocks of 128) with {@link QuaRotWeightQuantizer} and its MSE clip search; calibration runs
+ * the rotated model with the online transforms and no quantizer (upstream configures the
+ * activation and KV quantizers after GPTQ). IntactKV for QuaRot takes its prefix from the
+ * rotated full-precision model ({@code quarot/intactkv_utils.py::get_intactkv}).
  */
 public final class QuaRot {
     private QuaRot() {
     }
 
-    /** A rotated full-precision model: its weights and the online transforms it needs at run time. */
-    public record Rotated(LlamaWeights weights, OnlineHadamard hooks) {
-    }
-
-    /** The run-time part of the rotation: online Hadamard transforms of the down_proj and o_proj inputs. */
-    public static final class OnlineHadamard implements ModelHooks {
-        private final Tensor hFf;
-        private final Tensor hHead;
-        private final int heads;
-
-        OnlineHadamard(LlamaConfig c, long seed) {
-            this.hFf = Hadamard.random(c.intermediateSize(), seed + 1);
-            this.hHead = Hadamard.random(c.headDim(), seed + 2);
-            this.heads = c.numAttentionHeads();
-        }
-
-        /** The input transform of linear {@code name}. */
-        public Value transform(String name, Value x) {
-            if (name.equals("mlp.down_proj")) {
-                return LinearAlgebra.matmul(x, Value.constant(hFf));
-            }
-            if (name.equals("self_attn.o_proj")) {
-                int[] dims = x.shape().dims();
-                int dh = hHead.dim(0);
-                int[] split = java.util.Arrays.copyOf(dims, dims.length + 1);
-                split[dims.length - 1] = heads;
-                split[dims.length] = dh;
-                Value perHead = LinearAlgebra.matmul(Shaping.reshape(x, split), Value.constant(hHead));
-                return Shaping.reshape(perHead, dims);
-            }
-            return x;
-        }
-
-        @Override
-        public Value linearInput(int layer, String name, Value x) {
-            return transform(name, x);
-        }
+    /**
+     * A rotated full-precision model: its weights and the online transforms it needs at run time
+     * ({@code new LlamaModel(weights, hooks)} computes the original function).
+     */
+    public record Rotated(LlamaWeights weights, QuaRotHooks hooks) {
     }
 
     /** Run-time hooks of a QuaRot model: the online transforms, then activation and KV quantization. */
     public static ModelHooks runtimeHooks(LlamaConfig c, QuantConfig config) {
-        OnlineHadamard online = new OnlineHadamard(c, config.seed());
-        return new QuantHooks(config.activation(), config.kv()) {
-            @Override
-            public Value linearInput(int layer, String name, Value x) {
-                return super.linearInput(layer, name, online.transform(name, x));
-            }
-        };
+        return QuaRotHooks.quantized(c, config);
     }
 
     /** Folds the norms and rotates {@code fp} (not modified); see the class comment. */
     public static Rotated rotate(LlamaWeights fp, long seed) {
         LlamaConfig c = fp.config();
         Tensor q = Hadamard.random(c.hiddenSize(), seed);
-        OnlineHadamard online = new OnlineHadamard(c, seed);
         Tensor qt = Layout.transpose(q, 0, 1);
+        Tensor downT = Layout.transpose(QuaRotHooks.downProj(c, seed), 0, 1);
+        Tensor mdh = QuaRotHooks.perHead(c, seed);
+        Tensor vRows = kron(eye(c.numKeyValueHeads()), mdh);
+        Tensor ctx = MatMul.matmul(kron(QuaRotHooks.acrossHeads(c, seed), eye(c.headDim())),
+                kron(eye(c.numAttentionHeads()), mdh));
         List<LlamaWeights.Block> blocks = new ArrayList<>();
         Value one = Value.constant(Tensor.ones(c.hiddenSize()));
-        Tensor hHeadBlock = blockDiagonal(online.hHead, c.numAttentionHeads());
         for (LlamaWeights.Block b : fp.blocks()) {
             Tensor gIn = b.inputNorm().data();
             Tensor gPost = b.postNorm().data();
             Value wq = rotIn(b.q().data().mul(gIn), q);
             Value wk = rotIn(b.k().data().mul(gIn), q);
-            Value wv = rotIn(b.v().data().mul(gIn), q);
-            Value wo = Value.constant(MatMul.matmul(qt, MatMul.matmul(b.o().data(), hHeadBlock)));
+            Value wv = Value.constant(MatMul.matmul(vRows, MatMul.matmul(b.v().data().mul(gIn), q)));
+            Value wo = Value.constant(MatMul.matmulTransB(MatMul.matmul(qt, b.o().data()), ctx));
             Value wg = rotIn(b.gate().data().mul(gPost), q);
             Value wu = rotIn(b.up().data().mul(gPost), q);
-            Value wd = Value.constant(MatMul.matmul(qt, MatMul.matmul(b.down().data(), online.hFf)));
+            Value wd = Value.constant(MatMul.matmul(MatMul.matmul(qt, b.down().data()), downT));
             blocks.add(new LlamaWeights.Block(one, wq, wk, wv, wo, one, wg, wu, wd));
         }
         Value embed = Value.constant(MatMul.matmul(fp.embed().data(), q));
         Value head = rotIn(fp.lmHead().data().mul(fp.norm().data()), q);
         LlamaConfig untied = new LlamaConfig(c.hiddenSize(), c.intermediateSize(), c.numAttentionHeads(),
                 c.numKeyValueHeads(), c.numHiddenLayers(), c.rmsNormEps(), c.ropeTheta(), c.vocabSize(),
-                c.maxPositionEmbeddings(), false, c.bosTokenId(), c.eosTokenId());
-        return new Rotated(new LlamaWeights(untied, embed, blocks, one, head), online);
+                c.maxPositionEmbeddings(), false, c.bosTokenId(), c.eosTokenId(), c.ropeScaling());
+        return new Rotated(new LlamaWeights(untied, embed, blocks, one, head), QuaRotHooks.fullPrecision(c, seed));
+    }
+
+    /** {@code A ⊗ B} for square A and B. */
+    static Tensor kron(Tensor a, Tensor b) {
+        return Tensor.wrap(HadamardBases.kronecker(a.data(), a.dim(0), b.data(), b.dim(0)), a.dim(0) * b.dim(0),
+                a.dim(0) * b.dim(0));
+    }
+
+    private static Tensor eye(int n) {
+        Tensor t = Tensor.zeros(n, n);
+        for (int i = 0; i < n; i++) {
+            t.data()[i * n + i] = 1;
+        }
+        return t;
     }
 
     /** {@code W Q} for a weight W (out, d) reading the residual stream. */
@@ -121,21 +117,15 @@ public final class QuaRot {
         return Value.constant(MatMul.matmul(w, q));
     }
 
-    private static Tensor blockDiagonal(Tensor h, int copies) {
-        int n = h.dim(0);
-        Tensor out = Tensor.zeros(n * copies, n * copies);
-        for (int c = 0; c < copies; c++) {
-            for (int i = 0; i < n; i++) {
-                System.arraycopy(h.data(), i * n, out.data(), (c * n + i) * n * copies + c * n, n);
-            }
-        }
-        return out;
-    }
-
-    /** Rotation, then GPTQ (symmetric per-channel, act-order) with the online transforms in the calibration forward. */
+    /**
+     * Rotation, then GPTQ with QuaRot's weight quantizer and clip search
+     * ({@link QuaRotWeightQuantizer}, bits and symmetry of {@code config.weight()}), the online
+     * transforms in the calibration forward.
+     */
     static LlamaWeights quantizeModel(LlamaWeights fp, QuantConfig config, List<int[]> calib,
                                       ModelQuantizer.Progress progress) {
         Rotated r = rotate(fp, config.seed());
-        return Gptq.sequential(r.weights(), calib, progress, "quarot", config, true, r.hooks());
+        QuaRotWeightQuantizer wq = new QuaRotWeightQuantizer(config.weight().bits(), config.weight().symmetric(), true);
+        return Gptq.sequential(r.weights(), calib, progress, "quarot", config, wq, true, r.hooks());
     }
 }

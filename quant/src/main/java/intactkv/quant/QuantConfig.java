@@ -64,8 +64,9 @@ public record QuantConfig(Method method, WeightQuantizer.Spec weight, DynamicQua
     }
 
     /**
-     * QuaRot W4A4KV4: 4-bit symmetric per-channel GPTQ weights, 4-bit symmetric per-token
-     * activations (clip 0.9), 4-bit asymmetric per-head KV (clip 0.95).
+     * QuaRot W4A4KV4 as {@code scripts/eval/quarot.sh}: 4-bit symmetric per-channel GPTQ weights
+     * with the MSE clip search, 4-bit symmetric per-token activations (clip 0.9), 4-bit
+     * asymmetric per-head KV (clip 0.95); see {@link QuaRot} and {@link QuaRotHooks}.
      */
     public static QuantConfig w4a4kv4() {
         return new QuantConfig(Method.QUAROT, new WeightQuantizer.Spec(4, -1, true),

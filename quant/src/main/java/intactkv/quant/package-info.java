@@ -10,7 +10,11 @@
  *       {@code pseudo_quantize_tensor};</li>
  *   <li>{@link intactkv.quant.DynamicQuantizer}: per token / per (token, head), OmniQuant's
  *       {@code UniformAffineQuantizer} (activations, KV cache);</li>
- *   <li>{@link intactkv.quant.Gptq}: GPTQ with the range including 0, as AutoGPTQ's {@code Quantizer}.</li>
+ *   <li>{@link intactkv.quant.Gptq}: GPTQ with the range including 0, as AutoGPTQ's {@code Quantizer};</li>
+ *   <li>{@link intactkv.quant.QuaRotWeightQuantizer}: the weight quantizer of QuaRot's GPTQ, with its
+ *       MSE clip search ({@code --w_clip});</li>
+ *   <li>{@link intactkv.quant.QuaRotActQuantizer}: QuaRot's {@code ActQuantizer} (activations, KV cache
+ *       of a rotated model; see {@link intactkv.quant.QuaRotHooks}).</li>
  * </ul>
  */
 package intactkv.quant;

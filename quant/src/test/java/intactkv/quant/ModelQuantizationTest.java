@@ -88,7 +88,7 @@ class ModelQuantizationTest {
             worst = Math.max(worst, Math.abs(a.data()[i] - b.data()[i]));
         }
         assertTrue(worst <= 1e-9 * a.maxAbs(), "max difference " + worst + " vs scale " + a.maxAbs());
-        // a non-power-of-two MLP width uses a random orthogonal matrix and still preserves the function
+        // a non-power-of-two MLP width (48 = 12 * 4: Paley's H_12 times Sylvester's H_4) preserves the function too
         LlamaConfig odd = new LlamaConfig(32, 48, 4, 2, 1, 1e-5, 10000, 50, 64, true, 1, 2);
         LlamaWeights wo = LlamaWeights.random(odd, 2, 0.3, true, false);
         QuaRot.Rotated ro = QuaRot.rotate(wo, 6);
