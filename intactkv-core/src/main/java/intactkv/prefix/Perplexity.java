@@ -197,6 +197,7 @@ public final class Perplexity {
         return s;
     }
 
+    /** {@code max + log(sum_j exp(x_j - max))} of {@code x = d[off .. off + v)}, summed in vocabulary order. */
     private static double logSumExp(double[] d, int off, int v) {
         double max = Double.NEGATIVE_INFINITY;
         for (int j = 0; j < v; j++) {
@@ -230,15 +231,7 @@ public final class Perplexity {
      * choice adds up (the maximum subtracted first, the exponentials summed in vocabulary order).
      */
     public static double nll(double[] d, int off, int v, int target) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (int j = 0; j < v; j++) {
-            max = Math.max(max, d[off + j]);
-        }
-        double z = 0;
-        for (int j = 0; j < v; j++) {
-            z += Math.exp(d[off + j] - max);
-        }
-        return max + Math.log(z) - d[off + target];
+        return logSumExp(d, off, v) - d[off + target];
     }
 
     /** The first row of {@code logits} (T, V) holding a NaN or infinity, or -1. */
