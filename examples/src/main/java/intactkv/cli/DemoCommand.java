@@ -45,10 +45,12 @@ import picocli.CommandLine.Option;
 /** {@code ./intactkv demo}: the paper's Table 1 and Figures 1-2 on the built-in model, offline. */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         header = "The paper's Table 1 and Figures 1-2 on the built-in model, offline.",
-        description = {"Run the whole paper on the built-in model (examples/default-model), offline: perplexity on its test",
-            "split for full precision, RTN / GPTQ / AWQ at W3 and W4, W4A4 (QuaRot) and KV4, each without and with",
-            "IntactKV_[B], and RTN W3 with IntactKV_[P] + calibration; then the pivot-token plots. Writes results.json and",
-            "PNG files into --out."})
+        description = {"Run the whole paper on the built-in model (examples/default-model), offline: perplexity and the KL",
+            "divergence to full precision on its test split for full precision, RTN / GPTQ / AWQ at W3 and W4, W4A4",
+            "(QuaRot) and KV4, each without and with IntactKV_[B] (taken from the full-precision model in the quantized",
+            "model's basis; each quantizer calibrated on its official loader's samples), and RTN W3 with the Vicuna system",
+            "prompt as context: without IntactKV, with IntactKV_[P] and with IntactKV_[P] calibrated; then the pivot-token",
+            "plots. Writes results.json and PNG files into --out."})
 final class DemoCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
