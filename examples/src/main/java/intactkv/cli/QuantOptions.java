@@ -67,7 +67,8 @@ final class QuantOptions {
     int nsamples;
 
     @Option(names = "--calib-seqlen", paramLabel = "T", description = "gptq, quarot, omniquant: window length"
-            + " (default 2048); awq: block length (default 512); with --calib-bos-first 512")
+            + " (default 2048); awq: block length (default 512); with --calib-bos-first 512; the defaults at most the"
+            + " model's max_position_embeddings")
     Integer calibSeqlen;
 
     @Option(names = "--calib-seed", paramLabel = "S", description = "seed of the calibration draws (default: the official,"
@@ -155,8 +156,13 @@ final class QuantOptions {
      */
     List<int[]> calibration(Method m) throws IOException {
         if (calibSet == null || calibMethod != m) {
+            // the official lengths (2048, AWQ 512) are LLaMA's context; a model with fewer positions gets its own
+            int positions = intactkv.model.LlamaConfig.read(ModelDir.check(model).resolve("config.json"))
+                    .maxPositionEmbeddings();
+            require(calibSeqlen == null || calibSeqlen <= positions, "--calib-seqlen " + calibSeqlen + " is longer than"
+                    + " the model's max_position_embeddings " + positions);
             int t = calibSeqlen != null ? calibSeqlen
-                    : calibBosFirst ? 512 : CalibrationLoader.of(m).officialSeqlen();
+                    : Math.min(positions, calibBosFirst ? 512 : CalibrationLoader.of(m).officialSeqlen());
             Long s = calibSeed != null ? calibSeed : calibBosFirst ? Long.valueOf(seed) : null;
             Tokenizer tok = ModelDir.tokenizer(model);
             String text = Calibration.readText(calib);

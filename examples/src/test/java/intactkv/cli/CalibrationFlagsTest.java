@@ -109,23 +109,30 @@ class CalibrationFlagsTest {
         Path out = dir.resolve("never-q");
         String f = lines.toString();
         List<String> base = List.of("quantize", "--model", model.toString(), "--calib", f, "--out", out.toString());
-        // gptq: every line is shorter than the default window of 2048 tokens
+        // gptq: every line is shorter than the default window (2048, at most the model's 512 positions)
         String[] r = run(BadInputTest.with(base, "--method", "gptq"));
-        assertRefused(r, f, "gptq", "more than 2048 tokens", "60 documents", "--calib-seqlen 2048", "--calib-docs auto");
+        assertRefused(r, f, "gptq", "more than 512 tokens", "60 documents", "--calib-seqlen 512", "--calib-docs auto");
         assertTrue(r[3].isEmpty(), "no progress before the refusal: " + r[3]);
         // awq: more documents asked than the file has
         assertRefused(run(BadInputTest.with(base, "--method", "awq", "--calib-samples", "61")), f, "awq",
                 "needs 61 documents", "only 60 of its 60");
         // awq: the documents kept are fewer tokens than one block
         assertRefused(run(BadInputTest.with(base, "--method", "awq", "--calib-samples", "2")), f, "awq", "blocks of 512");
-        // quarot and omniquant: the joined text is shorter than one window
-        assertRefused(run(BadInputTest.with(base, "--method", "quarot", "--group", "-1")), f, "quarot",
-                "more than 2048 tokens of joined text");
-        assertRefused(run(BadInputTest.with(base, "--method", "omniquant", "--calib-seqlen", "100000")), f,
-                "omniquant", "more than 100000");
+        // quarot and omniquant: the joined text (of the first 5 lines) is shorter than one window
+        Path five = dir.resolve("five-lines.txt");
+        Files.writeString(five, String.join("\n", Files.readAllLines(lines).subList(0, 5)) + "\n");
+        List<String> fiveBase = List.of("quantize", "--model", model.toString(), "--calib", five.toString(), "--out",
+                out.toString());
+        assertRefused(run(BadInputTest.with(fiveBase, "--method", "quarot", "--group", "-1")), five.toString(), "quarot",
+                "more than 512 tokens of joined text");
+        assertRefused(run(BadInputTest.with(fiveBase, "--method", "omniquant", "--calib-seqlen", "400")),
+                five.toString(), "omniquant", "more than 400");
         // the earlier loader keeps its own check
-        assertRefused(run(BadInputTest.with(base, "--method", "gptq", "--calib-bos-first", "--calib-seqlen", "100000")),
-                f, "too short");
+        assertRefused(run(BadInputTest.with(fiveBase, "--method", "gptq", "--calib-bos-first", "--calib-seqlen", "500")),
+                five.toString(), "too short");
+        // a window longer than the model's positions
+        assertRefused(run(BadInputTest.with(base, "--method", "gptq", "--calib-seqlen", "100000")),
+                "--calib-seqlen 100000 is longer than the model's max_position_embeddings 512");
         assertFalse(Files.exists(out));
     }
 
