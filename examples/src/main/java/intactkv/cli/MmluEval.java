@@ -13,10 +13,10 @@ import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaWeights;
 import intactkv.model.text.Tokenizer;
 import intactkv.prefix.IntactKvPrefix;
+import intactkv.prefix.PrefixSpec;
 import intactkv.prefix.PrefixedModel;
 import intactkv.quant.QuantConfig;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -64,7 +64,8 @@ final class MmluEval {
         int maxChoices = split.subjects().stream().flatMap(s -> s.test().stream())
                 .mapToInt(i -> i.choices().size()).max().orElseThrow();
         int[] letters = MmluOfficial.letterIds(tok, maxChoices);
-        int[] prefixIds = prefixIds(c.prefixOption.which, tok, mc);
+        int[] planned = PrefixSpec.plannedIds(c.prefixOption.which, mc, tok);
+        int[] prefixIds = planned.length == 0 ? null : planned; // MmluOfficial.positions: null = no prefix
         int maxLength = MmluOfficial.maxLength(mc.maxPositionEmbeddings());
         List<List<MmluOfficial.Query>> runs = new ArrayList<>();
         for (int k : shots) {
@@ -105,24 +106,6 @@ final class MmluEval {
             }
         }
         return 0;
-    }
-
-    /**
-     * The ids of the {@code --intactkv} prefix, known before any model runs (for the length
-     * check): [BOS] for bos, [BOS] + the Vicuna system prompt for prompt, a prefix file's own ids.
-     */
-    static int[] prefixIds(String which, Tokenizer tok, LlamaConfig mc) throws java.io.IOException {
-        return switch (which) {
-            case "none" -> null;
-            case "bos" -> new int[] {mc.bosTokenId()};
-            case "prompt" -> IntactKvPrefix.vicunaPromptIds(tok);
-            default -> {
-                Path file = Path.of(which);
-                require(Files.isRegularFile(file), "--intactkv must be none, bos, prompt or a prefix file; " + which
-                        + " is none of these (no such file)");
-                yield IntactKvPrefix.load(file, mc).ids();
-            }
-        };
     }
 
     /** The report as text: subjects, subcategories, categories and the weighted average, as the official log. */

@@ -208,20 +208,11 @@ public final class MultipleChoice {
     }
 
     static double mean(double[] x) {
-        return Arrays.stream(x).sum() / x.length;
+        return intactkv.prefix.Perplexity.mean(x);
     }
 
     /** Sample standard deviation (n - 1) over sqrt(n), as lm-evaluation-harness's {@code mean_stderr}. */
     static double meanStderr(double[] x) {
-        int n = x.length;
-        if (n < 2) {
-            return Double.NaN;
-        }
-        double m = mean(x);
-        double ss = 0;
-        for (double v : x) {
-            ss += (v - m) * (v - m);
-        }
-        return Math.sqrt(ss / (n - 1)) / Math.sqrt(n);
+        return intactkv.prefix.Perplexity.stderr(x);
     }
 }

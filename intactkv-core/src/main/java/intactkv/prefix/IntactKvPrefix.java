@@ -64,14 +64,19 @@ public record IntactKvPrefix(int[] ids, List<Tensor> keys, List<Tensor> values, 
     public static IntactKvPrefix generate(LlamaModel model, int[] ids) {
         try (GradMode.Scope s = GradMode.noGrad()) {
             LlamaModel.Output o = model.forward(ids, null, LlamaModel.Options.LOGITS);
-            List<Tensor> k = new ArrayList<>();
-            List<Tensor> v = new ArrayList<>();
-            for (int l = 0; l < o.present().layers(); l++) {
-                k.add(squeeze(o.present().keys().get(l).data()));
-                v.add(squeeze(o.present().values().get(l).data()));
-            }
-            return new IntactKvPrefix(ids, k, v, o.logits().data().reshape(ids.length, model.config().vocabSize()));
+            return fromPresent(ids, o, o.logits().data().reshape(ids.length, model.config().vocabSize()));
         }
+    }
+
+    /** The prefix of {@code ids} whose keys and values are the present cache of forward pass {@code o}. */
+    private static IntactKvPrefix fromPresent(int[] ids, LlamaModel.Output o, Tensor logits) {
+        List<Tensor> k = new ArrayList<>();
+        List<Tensor> v = new ArrayList<>();
+        for (int l = 0; l < o.present().layers(); l++) {
+            k.add(squeeze(o.present().keys().get(l).data()));
+            v.add(squeeze(o.present().values().get(l).data()));
+        }
+        return new IntactKvPrefix(ids, k, v, logits);
     }
 
     private static Tensor squeeze(Tensor t) {
@@ -118,16 +123,10 @@ public record IntactKvPrefix(int[] ids, List<Tensor> keys, List<Tensor> values, 
         }
         try (GradMode.Scope s = GradMode.noGrad()) {
             LlamaModel.Output o = model.forward(more, asCache(false), LlamaModel.Options.LOGITS);
-            List<Tensor> k = new ArrayList<>();
-            List<Tensor> v = new ArrayList<>();
-            for (int l = 0; l < o.present().layers(); l++) {
-                k.add(squeeze(o.present().keys().get(l).data()));
-                v.add(squeeze(o.present().values().get(l).data()));
-            }
             int[] all = Arrays.copyOf(ids, ids.length + more.length);
             System.arraycopy(more, 0, all, ids.length, more.length);
             Tensor computed = o.logits().data().reshape(more.length, model.config().vocabSize());
-            return new IntactKvPrefix(all, k, v, intactkv.tensor.Layout.concat(0, logits, computed));
+            return fromPresent(all, o, intactkv.tensor.Layout.concat(0, logits, computed));
         }
     }
 

@@ -52,16 +52,16 @@ public final class Perplexity {
         Tensor logits(int window);
     }
 
-    /** Mean of xs. */
+    /** Mean of xs ({@link java.util.stream.DoubleStream#sum}, compensated). */
     public static double mean(double[] xs) {
-        double s = 0;
-        for (double x : xs) {
-            s += x;
-        }
-        return s / xs.length;
+        return Arrays.stream(xs).sum() / xs.length;
     }
 
-    /** Standard error of the mean of xs: sample standard deviation (n - 1) over sqrt(n); NaN for n < 2. */
+    /**
+     * Standard error of the mean of xs: sample standard deviation (n - 1) over sqrt(n), as
+     * lm-evaluation-harness's {@code mean_stderr}; NaN for n &lt; 2. The one definition for
+     * perplexity's KL and multiple-choice accuracy.
+     */
     public static double stderr(double[] xs) {
         int n = xs.length;
         if (n < 2) {
@@ -72,7 +72,7 @@ public final class Perplexity {
         for (double x : xs) {
             ss += (x - m) * (x - m);
         }
-        return Math.sqrt(ss / (n - 1) / n);
+        return Math.sqrt(ss / (n - 1)) / Math.sqrt(n);
     }
 
     /** The evaluation tokens of a list of documents (lines of a data file). */
@@ -119,7 +119,12 @@ public final class Perplexity {
      * position on line up with the window (see the class comment).
      */
     public static Tensor windowLogits(PrefixedModel model, int[] tokens, int i, int seqlen, int bos) {
-        int[] w = window(tokens, i, seqlen, bos);
+        return logits(model, window(tokens, i, seqlen, bos));
+    }
+
+    /** The logits (T, V) of {@code model} on window {@code w} (its [BOS] replaced by the prefix, if any). */
+    private static Tensor logits(PrefixedModel model, int[] w) {
+        int seqlen = w.length;
         IntactKvPrefix prefix = model.prefix();
         try (GradMode.Scope s = GradMode.noGrad()) {
             if (prefix == null) {
@@ -161,7 +166,7 @@ public final class Perplexity {
         try (GradMode.Scope s = GradMode.noGrad()) {
             for (int i = 0; i < n; i++) {
                 int[] w = window(tokens, i, seqlen, bos);
-                Tensor logits = windowLogits(model, tokens, i, seqlen, bos);
+                Tensor logits = logits(model, w);
                 double loss = windowLoss(logits, w);
                 if (!Double.isFinite(loss)) {
                     throw new IllegalStateException("perplexity: the loss of window " + i + " (tokens " + i * seqlen + ".."

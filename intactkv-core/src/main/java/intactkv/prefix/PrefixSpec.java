@@ -58,14 +58,7 @@ public final class PrefixSpec {
                 requireTokenizer(tok, "--intactkv prompt");
                 yield IntactKvPrefix.vicunaPromptIds(tok);
             }
-            default -> {
-                Path file = Path.of(spec);
-                if (!Files.isRegularFile(file)) {
-                    throw new IllegalArgumentException("--intactkv must be none, bos, prompt or a prefix file; " + spec
-                            + " is none of these (no such file)");
-                }
-                yield IntactKvPrefix.load(file, c).ids();
-            }
+            default -> IntactKvPrefix.load(prefixFile(spec), c).ids();
         };
     }
 
@@ -84,12 +77,7 @@ public final class PrefixSpec {
                 requireTokenizer(tok, "--intactkv prompt");
                 return IntactKvPrefix.vicunaPrompt(twin, tok);
             default:
-                Path file = Path.of(spec);
-                if (!Files.isRegularFile(file)) {
-                    throw new IllegalArgumentException("--intactkv must be none, bos, prompt or a prefix file; " + spec
-                            + " is none of these (no such file)");
-                }
-                return IntactKvPrefix.load(file, twin.config());
+                return IntactKvPrefix.load(prefixFile(spec), twin.config());
         }
     }
 
@@ -130,6 +118,16 @@ public final class PrefixSpec {
             }
             default -> throw new IllegalArgumentException("--context must be none or prompt: " + context);
         };
+    }
+
+    /** The prefix file {@code spec} names (none of none/bos/prompt), refused when it does not exist. */
+    private static Path prefixFile(String spec) {
+        Path file = Path.of(spec);
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException("--intactkv must be none, bos, prompt or a prefix file; " + spec
+                    + " is none of these (no such file)");
+        }
+        return file;
     }
 
     private static void requireTokenizer(Tokenizer tok, String what) {

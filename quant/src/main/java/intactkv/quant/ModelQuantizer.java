@@ -1,6 +1,7 @@
 package intactkv.quant;
 
 import intactkv.autograd.Value;
+import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.tensor.Tensor;
 import java.util.ArrayList;
@@ -25,22 +26,31 @@ public final class ModelQuantizer {
         Progress NONE = (s, d) -> { };
     }
 
-    /** Quantized weights and the basis the quantizer put them in before rounding ({@link Basis}). */
-    public record Quantized(LlamaWeights weights, Basis basis) {
+    /**
+     * Quantized weights, the basis the quantizer put them in before rounding ({@link Basis}), and
+     * the full-precision twin in that basis ({@code basis.twin(fp)}), from which IntactKV takes its
+     * prefix.
+     */
+    public record Quantized(LlamaWeights weights, Basis basis, LlamaModel twin) {
     }
 
     /**
-     * Quantizes {@code fp} with {@code config} and says in which basis: the full-precision twin
-     * IntactKV takes its prefix from is {@code basis().twin(fp)}.
+     * Quantizes {@code fp} with {@code config} and says in which basis, with the twin. QuaRot's
+     * rotated model is built once and serves both the quantizer and the twin.
      */
     public static Quantized quantizeInBasis(LlamaWeights fp, QuantConfig config, List<int[]> calib, Progress progress) {
         return switch (config.method()) {
             case AWQ -> {
                 Awq.Result r = Awq.run(fp, config, requireCalib(calib, config), progress);
-                yield new Quantized(r.quantized(), new Basis.AwqScaled(r.scales()));
+                Basis b = new Basis.AwqScaled(r.scales());
+                yield new Quantized(r.quantized(), b, b.twin(fp));
             }
-            case QUAROT -> new Quantized(quantize(fp, config, calib, progress), new Basis.QuaRotRotated(config.seed()));
-            default -> new Quantized(quantize(fp, config, calib, progress), new Basis.Original());
+            case QUAROT -> {
+                QuaRot.Rotated r = QuaRot.rotate(fp, config.seed());
+                yield new Quantized(QuaRot.quantizeRotated(r, config, requireCalib(calib, config), progress),
+                        new Basis.QuaRotRotated(config.seed()), new LlamaModel(r.weights(), r.hooks()));
+            }
+            default -> new Quantized(quantize(fp, config, calib, progress), new Basis.Original(), new LlamaModel(fp));
         };
     }
 

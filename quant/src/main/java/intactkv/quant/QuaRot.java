@@ -124,7 +124,12 @@ public final class QuaRot {
      */
     static LlamaWeights quantizeModel(LlamaWeights fp, QuantConfig config, List<int[]> calib,
                                       ModelQuantizer.Progress progress) {
-        Rotated r = rotate(fp, config.seed());
+        return quantizeRotated(rotate(fp, config.seed()), config, calib, progress);
+    }
+
+    /** GPTQ with QuaRot's weight quantizer on an already rotated model {@code r} (see {@link #rotate}). */
+    static LlamaWeights quantizeRotated(Rotated r, QuantConfig config, List<int[]> calib,
+                                        ModelQuantizer.Progress progress) {
         QuaRotWeightQuantizer wq = new QuaRotWeightQuantizer(config.weight().bits(), config.weight().symmetric(), true);
         return Gptq.sequential(r.weights(), calib, progress, "quarot", config, wq, true, r.hooks());
     }

@@ -36,8 +36,7 @@ public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, 
                                           ModelQuantizer.Progress progress) {
         ModelQuantizer.Quantized q = ModelQuantizer.quantizeInBasis(fp, config, calib, progress);
         LlamaWeights w = q.weights();
-        return new QuantizedModel(new LlamaModel(w, hooks(w.config(), config)), config, q.basis(),
-                q.basis().twin(fp));
+        return new QuantizedModel(new LlamaModel(w, hooks(w.config(), config)), config, q.basis(), q.twin());
     }
 
     /**
