@@ -35,7 +35,9 @@ import picocli.CommandLine.Option;
             "--data: plain text (random windows after the prefix; every token counts), or ShareGPT conversations",
             "(.json array as the official file, or .jsonl): shuffled with Python's random.seed(42), the first",
             "--samples with more than 50 assistant tokens within --seqlen are kept, formatted as utils/sharegpt.py",
-            "(Vicuna v1.1, each message tokenized on its own, no </s> after answers); only assistant tokens count."})
+            "(Vicuna v1.1, each message tokenized on its own, no </s> after answers); only assistant tokens count.",
+            "Two calibrations, two sets of flags: --data, --samples, --seqlen, --seed are the prefix calibration's;",
+            "--calib, --calib-samples, --calib-seqlen, --calib-seed, --qseed are the quantizer's own (gptq, awq, ...)."})
 final class CalibrateCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -44,8 +46,8 @@ final class CalibrateCommand implements Callable<Integer> {
     QuantOptions quant;
 
     @Option(names = "--data", required = true, paramLabel = "FILE",
-            description = "calibration text, or ShareGPT conversations (.json array or .jsonl; detected by the name or a"
-                    + " leading '[' or '{')")
+            description = "the prefix calibration's data (not the quantizer's, see --calib): plain text, or ShareGPT"
+                    + " conversations (.json array or .jsonl; detected by the name or a leading '[' or '{')")
     Path data;
 
     @Option(names = "--intactkv", defaultValue = "prompt", paramLabel = "WHICH",
@@ -55,19 +57,23 @@ final class CalibrateCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "output prefix .safetensors")
     Path out;
 
-    @Option(names = "--samples", defaultValue = "128", paramLabel = "N", description = "prefix-calibration samples (default ${DEFAULT-VALUE})")
+    @Option(names = "--samples", defaultValue = "128", paramLabel = "N", description = "prefix-calibration samples"
+            + " drawn from --data (not the quantizer's, see --calib-samples) (default ${DEFAULT-VALUE})")
     int samples;
 
-    @Option(names = "--seqlen", defaultValue = "1024", paramLabel = "T", description = "maximum sample length (default ${DEFAULT-VALUE})")
+    @Option(names = "--seqlen", defaultValue = "1024", paramLabel = "T", description = "length of the prefix-calibration"
+            + " samples in tokens, the prefix included: plain text is cut into windows of T, ShareGPT conversations are"
+            + " cut at T (not the quantizer's calibration windows, see --calib-seqlen) (default ${DEFAULT-VALUE})")
     int seqlen;
 
-    @Option(names = "--lr", defaultValue = "2e-4", description = "AdamW learning rate (default ${DEFAULT-VALUE})")
+    @Option(names = "--lr", defaultValue = "2e-4", paramLabel = "LR", description = "AdamW learning rate (default ${DEFAULT-VALUE})")
     double lr;
 
-    @Option(names = "--steps", defaultValue = "160", description = "optimizer steps (default ${DEFAULT-VALUE})")
+    @Option(names = "--steps", defaultValue = "160", paramLabel = "N", description = "optimizer steps (default ${DEFAULT-VALUE})")
     int steps;
 
-    @Option(names = "--accumulation", defaultValue = "16", description = "gradient accumulation steps (default ${DEFAULT-VALUE})")
+    @Option(names = "--accumulation", defaultValue = "16", paramLabel = "N", description = "samples whose gradients"
+            + " are summed per optimizer step (default ${DEFAULT-VALUE})")
     int accumulation;
 
     @Option(names = "--warmup", defaultValue = "0", paramLabel = "FRACTION",
@@ -80,12 +86,13 @@ final class CalibrateCommand implements Callable<Integer> {
                     + " (default, the official fp16 parameter), f32, or f64 (double, no rounding)")
     String prefixDtype;
 
-    @Option(names = "--clip", defaultValue = "0.3", description = "gradient-norm clip (default ${DEFAULT-VALUE})")
+    @Option(names = "--clip", defaultValue = "0.3", paramLabel = "NORM", description = "gradient-norm clip (default ${DEFAULT-VALUE})")
     double clip;
 
-    @Option(names = "--seed", defaultValue = "42",
-            description = "seed of the per-epoch sample order and of the plain-text windows (default ${DEFAULT-VALUE};"
-                    + " the ShareGPT selection always shuffles with Python's seed 42, as the official)")
+    @Option(names = "--seed", defaultValue = "42", paramLabel = "S",
+            description = "prefix calibration's seed: the per-epoch sample order and the plain-text windows (default"
+                    + " ${DEFAULT-VALUE}; the ShareGPT selection always shuffles with Python's seed 42, as the official);"
+                    + " not the quantizer's, see --qseed and --calib-seed")
     long seed;
 
     @Override
@@ -107,21 +114,21 @@ final class CalibrateCommand implements Callable<Integer> {
         String head = text.stripLeading();
         boolean shareGpt = name.endsWith(".json") || name.endsWith(".jsonl") || head.startsWith("[")
                 || head.startsWith("{");
+        // the prefix and the samples come from the full-precision model and the data: made and
+        // checked before quantizing, which can take hours
+        quant.plannedConfig(); // quant_config.json of --quantized read and checked now
+        int[] prefixIds = PrefixSpec.plannedIds(intactkv, fp.config(), tok);
         List<ShareGptConversation> conversations = shareGpt ? ShareGptConversation.parse(text, data.toString()) : null;
         ShareGptSelection.Selection chosen = shareGpt
                 ? ShareGptSelection.select(conversations, m -> tok.encode(m, false), tok.bosId(),
                         ShareGptSelection.Settings.official(samples, seqlen), data.toString())
                 : null;
-        // the prefix and the samples come from the full-precision model and the data: made and
-        // checked before quantizing, which can take hours
-        quant.plannedConfig(); // quant_config.json of --quantized read and checked now
-        int[] prefixIds = PrefixSpec.plannedIds(intactkv, fp.config(), tok);
         List<CalibrationSample> set;
         if (chosen != null) {
             chosen.requirePrefix(prefixIds, "--intactkv " + intactkv + " prefix");
             set = chosen.samples();
         } else {
-            set = CalibrationSample.fromText(tok, text, prefixIds, samples, seqlen, seed, data.toString());
+            set = textSamples(tok, text, prefixIds);
         }
         PrintWriter o = spec.commandLine().getOut();
         if (chosen != null) {
@@ -144,5 +151,24 @@ final class CalibrateCommand implements Callable<Integer> {
                     set.size(), q.config().label(), r.lossBefore(), r.lossAfter(), out);
         }
         return 0;
+    }
+
+    /**
+     * The plain-text samples: windows of --seqlen tokens, the prefix first. Refused by flag when
+     * --seqlen leaves no token after the prefix (the real cause when --seqlen is small, not the
+     * prefix itself) or when --data is shorter than one sample.
+     */
+    private List<CalibrationSample> textSamples(Tokenizer tok, String text, int[] prefixIds) {
+        require(seqlen > prefixIds.length, "--seqlen " + seqlen + " leaves no room after the --intactkv " + intactkv
+                + " prefix of " + prefixIds.length + " tokens" + (intactkv.equals("prompt")
+                        ? " ([BOS] and the Vicuna system prompt)" : "") + ": each sample is the prefix followed by"
+                + " --data tokens, so use --seqlen " + (prefixIds.length + 1) + " or more (default 1024)"
+                + (intactkv.equals("bos") ? "" : ", or the 1-token prefix --intactkv bos"));
+        try {
+            return CalibrationSample.fromText(tok, text, prefixIds, samples, seqlen, seed, data.toString());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(e.getMessage() + "; use a longer --data file or a smaller --seqlen"
+                    + " (now " + seqlen + ", the prefix included)", e);
+        }
     }
 }

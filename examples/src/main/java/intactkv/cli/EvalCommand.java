@@ -50,7 +50,9 @@ import picocli.CommandLine.Option;
             "\"\\nAnswer:\" (question, \"\\nA. option\" lines, \"\\nAnswer:\").",
             "--tasks FILE.jsonl: one item per line, {\"context\": ..., \"choices\": [...], \"label\": i, \"subject\": ...};",
             "--builtin gloss (harness only): gloss completion on the WordNet test split (four endings, one right).",
-            "Every item is checked (label, choices, length within the model's context) before scoring."})
+            "Every item is checked (label, choices, no two identical, length within the model's context) before scoring.",
+            "Ties (harness): two choices with exactly the same score go to the first, as the harness's np.argmax; the",
+            "items so decided are counted per task (columns ties and ties_norm; \"ties\", \"ties_norm\" in --json)."})
 final class EvalCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -156,6 +158,8 @@ final class EvalCommand implements Callable<Integer> {
                 j.addProperty("task", r.task());
                 j.addProperty("items", r.items());
                 addAccuracy(j, r);
+                j.addProperty("ties", r.ties());
+                j.addProperty("ties_norm", r.tiesNorm());
                 arr.add(j);
             }
             JsonObject root = new JsonObject();
@@ -203,13 +207,16 @@ final class EvalCommand implements Callable<Integer> {
         return out;
     }
 
-    /** The results as a table: task, items, acc +- stderr, acc_norm +- stderr. */
+    /**
+     * The results as a table: task, items, acc +- stderr, acc_norm +- stderr, and the items whose
+     * prediction was decided by a tie (acc, acc_norm).
+     */
     static String table(List<MultipleChoice.TaskResult> results) {
-        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-28s %6s  %-17s  %-17s%n", "task", "items",
-                "acc", "acc_norm"));
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-28s %6s  %-17s  %-17s  %4s  %9s%n", "task",
+                "items", "acc", "acc_norm", "ties", "ties_norm"));
         for (MultipleChoice.TaskResult r : results) {
-            sb.append(String.format(Locale.ROOT, "%-28s %6d  %-17s  %-17s%n", r.task(), r.items(),
-                    pm(r.acc(), r.accStderr()), pm(r.accNorm(), r.accNormStderr())));
+            sb.append(String.format(Locale.ROOT, "%-28s %6d  %-17s  %-17s  %4d  %9d%n", r.task(), r.items(),
+                    pm(r.acc(), r.accStderr()), pm(r.accNorm(), r.accNormStderr()), r.ties(), r.tiesNorm()));
         }
         return sb.toString().stripTrailing();
     }

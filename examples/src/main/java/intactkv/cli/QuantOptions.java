@@ -48,8 +48,8 @@ final class QuantOptions {
     @Option(names = "--kvbits", paramLabel = "B", description = "per-head KV-cache bits for new tokens (default 16 = off; quarot: 4)")
     Integer kvbits;
 
-    @Option(names = "--calib", paramLabel = "FILE", description = "calibration text for gptq, awq, omniquant, quarot"
-            + " (plain UTF-8, cut into documents as --calib-docs says); each method draws its set as its official"
+    @Option(names = "--calib", paramLabel = "FILE", description = "the quantizer's calibration text for gptq, awq,"
+            + " omniquant, quarot (plain UTF-8, cut into documents as --calib-docs says); each method draws its set as its official"
             + " loader: gptq random windows at random offsets of random documents longer than the window; awq"
             + " documents of at most 512 tokens in shuffled order, stripped, concatenated and cut into blocks;"
             + " quarot, omniquant random windows of the documents joined by a blank line. No token is overwritten"
@@ -61,13 +61,13 @@ final class QuantOptions {
             + " paragraphs when a blank line separates text, else lines (default ${DEFAULT-VALUE})")
     String calibDocs;
 
-    @Option(names = "--calib-samples", defaultValue = "128", paramLabel = "N", description = "gptq, quarot, omniquant:"
-            + " windows; awq: documents kept (their blocks follow from their tokens); default ${DEFAULT-VALUE}, the"
+    @Option(names = "--calib-samples", defaultValue = "128", paramLabel = "N", description = "the quantizer's calibration"
+            + " set: gptq, quarot, omniquant: windows; awq: documents kept (their blocks follow from their tokens); default ${DEFAULT-VALUE}, the"
             + " official for every method")
     int nsamples;
 
-    @Option(names = "--calib-seqlen", paramLabel = "T", description = "gptq, quarot, omniquant: window length"
-            + " (default 2048); awq: block length (default 512); with --calib-bos-first 512; the defaults at most the"
+    @Option(names = "--calib-seqlen", paramLabel = "T", description = "the quantizer's calibration"
+            + " windows: gptq, quarot, omniquant: window length (default 2048); awq: block length (default 512); with --calib-bos-first 512; the defaults at most the"
             + " model's max_position_embeddings")
     Integer calibSeqlen;
 
@@ -80,8 +80,8 @@ final class QuantOptions {
             + " [BOS]; then the quantizer fits the [BOS] KV itself")
     boolean calibBosFirst;
 
-    @Option(names = "--qseed", defaultValue = "42", paramLabel = "S", description = "seed of quarot's rotations and"
-            + " omniquant's sample order (default ${DEFAULT-VALUE}); calibration draws use --calib-seed")
+    @Option(names = "--qseed", defaultValue = "42", paramLabel = "S", description = "the quantizer's seed: quarot's"
+            + " rotations and omniquant's sample order (default ${DEFAULT-VALUE}); calibration draws use --calib-seed")
     long seed;
 
     /** The calibration set made by {@link #validate} (for {@link #calibMethod}), reused by {@link #build}. */
@@ -170,8 +170,9 @@ final class QuantOptions {
                 calibSet = Calibration.load(m, tok, text, DocumentSplit.parse(calibDocs), nsamples, t, s, calibBosFirst,
                         calib.toString());
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException(e.getMessage() + " [--calib-docs " + calibDocs + ", --calib-samples "
-                        + nsamples + ", --calib-seqlen " + t + "]", e);
+                // the loaders name no flag: here the sequence length is --calib-seqlen (not --seqlen)
+                throw new IllegalArgumentException(e.getMessage() + "; here the sequence length is --calib-seqlen " + t
+                        + " [--calib-docs " + calibDocs + ", --calib-samples " + nsamples + "]", e);
             }
             calibMethod = m;
         }

@@ -41,22 +41,23 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "output model directory")
     Path out;
 
-    @Option(names = "--steps", defaultValue = "2000", description = "optimizer steps (default ${DEFAULT-VALUE})")
+    @Option(names = "--steps", defaultValue = "2000", paramLabel = "N", description = "optimizer steps (default ${DEFAULT-VALUE})")
     int steps;
 
-    @Option(names = "--batch", defaultValue = "16", description = "sequences per step (default ${DEFAULT-VALUE})")
+    @Option(names = "--batch", defaultValue = "16", paramLabel = "B", description = "sequences per step (default ${DEFAULT-VALUE})")
     int batch;
 
-    @Option(names = "--seqlen", defaultValue = "256", description = "tokens per sequence (default ${DEFAULT-VALUE})")
+    @Option(names = "--seqlen", defaultValue = "256", paramLabel = "T", description = "tokens per training sequence (default ${DEFAULT-VALUE})")
     int seqlen;
 
-    @Option(names = "--lr", defaultValue = "3e-3", description = "peak learning rate (default ${DEFAULT-VALUE})")
+    @Option(names = "--lr", defaultValue = "3e-3", paramLabel = "LR", description = "peak learning rate (default ${DEFAULT-VALUE})")
     double lr;
 
-    @Option(names = "--warmup", defaultValue = "100", description = "warm-up steps (default ${DEFAULT-VALUE})")
-    int warmup;
+    @Option(names = "--warmup", paramLabel = "N", description = "linear warm-up steps, fewer than --steps (default: "
+            + "min(100, --steps / 10), so 100 from 1000 steps on)")
+    Integer warmup;
 
-    @Option(names = "--weight-decay", defaultValue = "0.1", description = "AdamW weight decay (default ${DEFAULT-VALUE})")
+    @Option(names = "--weight-decay", defaultValue = "0.1", paramLabel = "WD", description = "AdamW weight decay (default ${DEFAULT-VALUE})")
     double weightDecay;
 
     @Option(names = "--qk-weight-decay", paramLabel = "WD", description = "AdamW weight decay of the query and key"
@@ -64,28 +65,28 @@ final class TrainCommand implements Callable<Integer> {
             + " (default: --weight-decay)")
     Double qkWeightDecay;
 
-    @Option(names = "--dim", defaultValue = "128", description = "hidden size d (default ${DEFAULT-VALUE})")
+    @Option(names = "--dim", defaultValue = "128", paramLabel = "D", description = "hidden size d (default ${DEFAULT-VALUE})")
     int dim;
 
-    @Option(names = "--layers", defaultValue = "4", description = "decoder layers (default ${DEFAULT-VALUE})")
+    @Option(names = "--layers", defaultValue = "4", paramLabel = "L", description = "decoder layers (default ${DEFAULT-VALUE})")
     int layers;
 
-    @Option(names = "--heads", defaultValue = "8", description = "attention heads (default ${DEFAULT-VALUE})")
+    @Option(names = "--heads", defaultValue = "8", paramLabel = "H", description = "attention heads (default ${DEFAULT-VALUE})")
     int heads;
 
-    @Option(names = "--kv-heads", defaultValue = "8", description = "key/value heads (default ${DEFAULT-VALUE})")
+    @Option(names = "--kv-heads", defaultValue = "8", paramLabel = "H", description = "key/value heads (default ${DEFAULT-VALUE})")
     int kvHeads;
 
-    @Option(names = "--ffn", defaultValue = "384", description = "MLP size d_ff (default ${DEFAULT-VALUE})")
+    @Option(names = "--ffn", defaultValue = "384", paramLabel = "F", description = "MLP size d_ff (default ${DEFAULT-VALUE})")
     int ffn;
 
-    @Option(names = "--vocab", defaultValue = "1024", description = "tokenizer vocabulary (default ${DEFAULT-VALUE})")
+    @Option(names = "--vocab", defaultValue = "1024", paramLabel = "V", description = "tokenizer vocabulary (default ${DEFAULT-VALUE})")
     int vocab;
 
-    @Option(names = "--eval-every", defaultValue = "100", description = "validation interval (default ${DEFAULT-VALUE})")
+    @Option(names = "--eval-every", defaultValue = "100", paramLabel = "N", description = "validation every N steps (default ${DEFAULT-VALUE})")
     int evalEvery;
 
-    @Option(names = "--checkpoint-every", defaultValue = "100", description = "checkpoint interval (default ${DEFAULT-VALUE})")
+    @Option(names = "--checkpoint-every", defaultValue = "100", paramLabel = "N", description = "checkpoint every N steps (default ${DEFAULT-VALUE})")
     int checkpointEvery;
 
     @Option(names = "--backcopy-fraction", defaultValue = "0", paramLabel = "F", description = "share of training"
@@ -117,7 +118,8 @@ final class TrainCommand implements Callable<Integer> {
             + " reproduced by --steps s) (default ${DEFAULT-VALUE})")
     String schedule;
 
-    @Option(names = "--seed", defaultValue = "1", description = "seed (default ${DEFAULT-VALUE})")
+    @Option(names = "--seed", defaultValue = "1", paramLabel = "S", description = "seed of the initialisation and the"
+            + " batches (default ${DEFAULT-VALUE})")
     long seed;
 
     @Override
@@ -153,7 +155,7 @@ final class TrainCommand implements Callable<Integer> {
                 train.length, splits.valid().size(), valid.length, splits.test().size());
         LlamaConfig c = new LlamaConfig(dim, ffn, heads, kvHeads, layers, 1e-5, 10000, tok.vocabSize(),
                 Math.max(2048, seqlen), false, tok.bosId(), tok.eosId());
-        Trainer.Config tc = new Trainer.Config(c, seqlen, batch, steps, lr, warmup, weightDecay, 1.0, evalEvery, 8,
+        Trainer.Config tc = new Trainer.Config(c, seqlen, batch, steps, lr, warmupSteps(), weightDecay, 1.0, evalEvery, 8,
                 checkpointEvery, seed, 0.02, backcopyFraction, backcopyTriggers,
                 backcopyBranching, isolateFraction, hideSeparators, qkWeightDecay == null ? weightDecay : qkWeightDecay,
                 Trainer.Schedule.valueOf(schedule.toUpperCase(Locale.ROOT)));
@@ -209,7 +211,10 @@ final class TrainCommand implements Callable<Integer> {
     /** Rejects out-of-range flags before any work is done or anything is written, naming the flag. */
     void checkFlags() {
         require(steps >= 1, "--steps must be >= 1: " + steps);
-        require(warmup >= 0 && warmup <= steps, "--warmup must be in [0, --steps]: " + warmup);
+        require(warmup == null || warmup >= 0, "--warmup must be >= 0: " + warmup);
+        require(warmup == null || warmup < steps, "--warmup " + warmup + " must be less than --steps " + steps
+                + " (the learning rate would never reach --lr): give fewer --warmup steps or more --steps, or leave"
+                + " --warmup out (default min(100, --steps / 10) = " + defaultWarmup(steps) + ")");
         require(batch >= 1, "--batch must be >= 1: " + batch);
         require(seqlen >= 2, "--seqlen must be >= 2: " + seqlen);
         require(lr > 0, "--lr must be > 0: " + lr);
@@ -235,6 +240,20 @@ final class TrainCommand implements Callable<Integer> {
         require(ffn >= 1, "--ffn must be >= 1: " + ffn);
         require(vocab >= 260, "--vocab must be >= 260 (256 byte pieces, <unk>, <s>, </s> and the alphabet): " + vocab);
         ModelDir.checkOutput(out);
+    }
+
+    /**
+     * The default warm-up: {@code min(100, steps / 10)}. From 1000 steps on it is 100, the
+     * earlier fixed default (the built-in model's rebuild command gives --warmup 100 itself);
+     * a short run warms up over its first tenth instead of failing on a warm-up longer than itself.
+     */
+    static int defaultWarmup(int steps) {
+        return Math.min(100, steps / 10);
+    }
+
+    /** --warmup, or {@link #defaultWarmup} without it. */
+    int warmupSteps() {
+        return warmup != null ? warmup : defaultWarmup(steps);
     }
 
     /** Tokenizes documents joined with "\n\n", in chunks of 2000 documents joined by two newline tokens. */

@@ -15,7 +15,8 @@ import java.util.List;
  * one, and an optional subject (MMLU's, used in its prompt header). In a JSONL file, one object
  * per line: {@code {"context": "...", "choices": [" A", " B"], "label": 0, "subject": "anatomy"}}.
  * A choice is scored as the continuation of the context exactly as written, so it usually starts
- * with a space.
+ * with a space. Two identical choices are refused: they score the same, and the first would take
+ * the tie ({@link MultipleChoice}), so such an item measures nothing.
  */
 public record McItem(String context, List<String> choices, int label, String subject) {
     public McItem {
@@ -27,20 +28,34 @@ public record McItem(String context, List<String> choices, int label, String sub
             if (choices.get(i).isEmpty()) {
                 throw new IllegalArgumentException("choice " + i + " is empty");
             }
+            // identical choices score identically, and the tie goes to the first (numpy.argmax, as the
+            // harness): an item whose label is the first copy would count as right whatever the model
+            int same = choices.subList(0, i).indexOf(choices.get(i));
+            if (same >= 0) {
+                throw new IllegalArgumentException("choices " + same + " and " + i + " are identical ("
+                        + quoted(choices.get(i)) + "): the item cannot tell them apart; remove one or fix the item");
+            }
         }
         if (label < 0 || label >= choices.size()) {
             throw new IllegalArgumentException("label " + label + " is outside 0.." + (choices.size() - 1));
         }
     }
 
+    /** {@code s} in double quotes with quotes, backslashes and line breaks escaped, for messages. */
+    private static String quoted(String s) {
+        return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"").replace("\n", "\\n") + "\"";
+    }
+
     /**
      * Reads a JSONL file of items; every line is checked (JSON, fields, label range, at least two
-     * non-empty choices) before anything is scored, and an error names the file and line.
+     * non-empty choices, no two identical) before anything is scored, and an error names the
+     * file and line. Any readable file is accepted ({@link Utf8#readInput}: a pipe too; a leading
+     * byte-order mark is dropped).
      */
     public static Task readJsonl(Path file) throws IOException {
         List<McItem> out = new ArrayList<>();
         List<String> wheres = new ArrayList<>();
-        String[] lines = Utf8.read(file).split("\n", -1);
+        String[] lines = Utf8.readInput(file, "tasks file").split("\n", -1);
         for (int i = 0; i < lines.length; i++) {
             if (lines[i].isBlank()) {
                 continue;

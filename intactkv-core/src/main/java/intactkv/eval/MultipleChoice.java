@@ -23,6 +23,13 @@ import java.util.function.DoubleConsumer;
  *   acc_norm  = [argmax_c ll_c / bytes(choice_c) == label]        bytes: the choice's UTF-8 length
  *   stderr    = sample standard deviation of the 0/1 scores / sqrt(n)
  * </pre>
+ * Ties: the harness takes {@code np.argmax} of the scores ({@code lm_eval/api/task.py::
+ * ConfigurableTask.process_results}, output type {@code multiple_choice}: {@code pred = np.argmax(lls)},
+ * {@code pred_norm = np.argmax(lls / completion_len)}), and numpy's argmax returns the first of
+ * equal maxima; {@link #firstMax} does the same. A tie decides an item by its choices' order, not
+ * by the model, so the items where it happened are counted ({@link ItemScore#ties},
+ * {@link TaskResult#ties}) and reported beside the accuracy. Identical choices, which always tie,
+ * are refused when the item is made ({@link McItem}).
  * Tokenization follows {@code _encode_pair}: white space at the end of the context moves to the
  * front of the continuation, {@code context + continuation} is tokenized whole, and the
  * continuation's tokens are those after the context's own token count. The model runs through
@@ -59,11 +66,50 @@ public final class MultipleChoice {
         public boolean correctNorm() {
             return predictedNorm == label;
         }
+
+        /** Whether another choice has exactly the predicted choice's log-likelihood (acc was decided by order). */
+        public boolean ties() {
+            for (int c = 0; c < logLikelihood.length; c++) {
+                if (c != predicted && logLikelihood[c] == logLikelihood[predicted]) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** As {@link #ties} for acc_norm: another choice has exactly the same log-likelihood per byte. */
+        public boolean tiesNorm() {
+            double best = logLikelihood[predictedNorm] / choiceBytes[predictedNorm];
+            for (int c = 0; c < logLikelihood.length; c++) {
+                if (c != predictedNorm && logLikelihood[c] / choiceBytes[c] == best) {
+                    return true;
+                }
+            }
+            return false;
+        }
     }
 
-    /** Accuracy of one task with standard errors (NaN for a single item). */
+    /**
+     * Accuracy of one task with standard errors (NaN for a single item), and how many items were
+     * decided by a tie (the first of equal maxima taken, {@link #firstMax}): {@code ties} for acc,
+     * {@code tiesNorm} for acc_norm.
+     */
     public record TaskResult(String task, int items, double acc, double accStderr, double accNorm,
-                             double accNormStderr) {
+                             double accNormStderr, int ties, int tiesNorm) {
+    }
+
+    /**
+     * The index of the largest value, the first one among equal maxima: {@code np.argmax} as the
+     * harness uses it (see the class comment). {@code values} must be non-empty and hold no NaN.
+     */
+    public static int firstMax(double[] values) {
+        int best = 0;
+        for (int c = 1; c < values.length; c++) {
+            if (values[c] > values[best]) {
+                best = c;
+            }
+        }
+        return best;
     }
 
     /** The prompt (context with shots) of item {@code i}; see {@link Settings}. */
@@ -151,17 +197,11 @@ public final class MultipleChoice {
                 bytes[c] = item.choices().get(c).getBytes(StandardCharsets.UTF_8).length;
             }
         }
-        int best = 0;
-        int bestNorm = 0;
-        for (int c = 1; c < k; c++) {
-            if (ll[c] > ll[best]) {
-                best = c;
-            }
-            if (ll[c] / bytes[c] > ll[bestNorm] / bytes[bestNorm]) {
-                bestNorm = c;
-            }
+        double[] perByte = new double[k];
+        for (int c = 0; c < k; c++) {
+            perByte[c] = ll[c] / bytes[c];
         }
-        return new ItemScore(ll, bytes, best, bestNorm, item.label());
+        return new ItemScore(ll, bytes, firstMax(ll), firstMax(perByte), item.label());
     }
 
     /**
@@ -200,11 +240,14 @@ public final class MultipleChoice {
         return out;
     }
 
-    /** acc and acc_norm with {@code mean_stderr}. */
+    /** acc and acc_norm with {@code mean_stderr}, and the items decided by a tie. */
     public static TaskResult aggregate(String task, List<ItemScore> scores) {
         double[] acc = scores.stream().mapToDouble(s -> s.correct() ? 1 : 0).toArray();
         double[] norm = scores.stream().mapToDouble(s -> s.correctNorm() ? 1 : 0).toArray();
-        return new TaskResult(task, scores.size(), mean(acc), meanStderr(acc), mean(norm), meanStderr(norm));
+        int ties = (int) scores.stream().filter(ItemScore::ties).count();
+        int tiesNorm = (int) scores.stream().filter(ItemScore::tiesNorm).count();
+        return new TaskResult(task, scores.size(), mean(acc), meanStderr(acc), mean(norm), meanStderr(norm), ties,
+                tiesNorm);
     }
 
     static double mean(double[] x) {

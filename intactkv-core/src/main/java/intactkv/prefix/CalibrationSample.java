@@ -28,8 +28,8 @@ public record CalibrationSample(int[] ids, int[] counted) {
                                                    long seed, String source) {
         int body = seqlen - prefixIds.length;
         if (body < 1) {
-            throw new IllegalArgumentException("the prefix (" + prefixIds.length + " tokens) leaves no room in --seqlen "
-                    + seqlen);
+            throw new IllegalArgumentException("the prefix (" + prefixIds.length + " tokens) leaves no room in samples of "
+                    + seqlen + " tokens");
         }
         int[] ids = tok.encode(text, false);
         if (ids.length < body + 1) {

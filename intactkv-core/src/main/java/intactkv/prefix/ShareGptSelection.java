@@ -111,7 +111,8 @@ public final class ShareGptSelection {
                 throw new FormatException(source, (samples.isEmpty() ? "no conversation of the " + data.size() + " has"
                         : "only " + samples.size() + " of the " + data.size() + " conversations have") + " more than "
                         + st.minAssistantTokens() + " assistant tokens within " + st.maxSeqLen() + " tokens; --samples"
-                        + " asks for " + st.samples() + " (the official selection skips the others)");
+                        + " asks for " + st.samples() + " (the official selection skips the others)"
+                        + whyNot(data, enc, bosId, st));
             }
             ShareGptConversation c = data.get(order.get(examined++));
             VicunaConversation.Tokens t = VicunaConversation.format(c, enc, bosId, st.maxSeqLen(), st.maxMessageTokens());
@@ -121,5 +122,50 @@ public final class ShareGptSelection {
             }
         }
         return new Selection(samples, chosen, examined);
+    }
+
+    /**
+     * Why conversations were skipped, for the refusal when too few qualify: each one formatted
+     * again without the --seqlen cut and counted as having no assistant tokens at all (no gpt turn,
+     * or only empty answers), having enough only beyond the cut, or having too few even uncut; and
+     * what to change. Runs only on that error path, so the selection itself is unchanged.
+     */
+    private static String whyNot(List<ShareGptConversation> data, VicunaConversation.Encoder enc, int bosId,
+                                 Settings st) throws FormatException {
+        int noAnswer = 0;
+        int cut = 0;
+        int few = 0;
+        int firstAnswer = Integer.MAX_VALUE; // earliest assistant position among those cut away
+        int needed = Integer.MAX_VALUE; // the shortest --seqlen that keeps enough assistant tokens of one of them
+        for (ShareGptConversation c : data) {
+            VicunaConversation.Tokens whole = VicunaConversation.format(c, enc, bosId, Integer.MAX_VALUE,
+                    st.maxMessageTokens());
+            int n = whole.assistant().length;
+            if (n == 0) {
+                noAnswer++;
+            } else if (n <= st.minAssistantTokens()) {
+                few++;
+            } else if (whole.assistant()[st.minAssistantTokens()] >= st.maxSeqLen()) {
+                cut++;
+                firstAnswer = Math.min(firstAnswer, whole.assistant()[0]);
+                needed = Math.min(needed, whole.assistant()[st.minAssistantTokens()] + 1);
+            }
+        }
+        StringBuilder why = new StringBuilder();
+        if (noAnswer > 0) {
+            why.append("; ").append(noAnswer).append(" have no assistant tokens (no \"gpt\" turn with text after a"
+                    + " \"human\" one: add the answers, or use other conversations)");
+        }
+        if (few > 0) {
+            why.append("; ").append(few).append(" have ").append(st.minAssistantTokens())
+                    .append(" or fewer assistant tokens in all");
+        }
+        if (cut > 0) {
+            why.append("; ").append(cut).append(" would qualify uncut, but --seqlen ").append(st.maxSeqLen())
+                    .append(" cuts them: each starts with [BOS], the Vicuna system prompt and the question, and the"
+                            + " earliest answer starts at token ").append(firstAnswer).append(", so use --seqlen ")
+                    .append(needed).append(" or more");
+        }
+        return why.toString();
     }
 }

@@ -117,6 +117,8 @@ public final class VicunaConversation {
             return false;
         }
         throw new FormatException(c.source(), c.describe() + ": '" + c.path() + "conversations[" + i + "].from' is \""
-                + from + "\"; the official preprocess knows only \"human\" and \"gpt\"");
+                + from + "\"; the official preprocess knows only \"human\" and \"gpt\" (" + (from.equals("system")
+                        ? "remove the system turn: every conversation gets the Vicuna system prompt"
+                        : "make it \"human\" or \"gpt\", or remove the turn") + ")");
     }
 }

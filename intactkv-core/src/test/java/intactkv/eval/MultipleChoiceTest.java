@@ -114,14 +114,52 @@ class MultipleChoiceTest {
         assertEquals(1.0, r.accNorm(), 0.0);
         assertEquals(0.0, r.accNormStderr(), 0.0);
         assertTrue(Double.isNaN(MultipleChoice.aggregate("one", s.subList(0, 1)).accStderr()));
+        // item 3 ties in both (-1 = -1, and per byte -1 = -1): decided by order, counted
+        assertEquals(1, r.ties());
+        assertEquals(1, r.tiesNorm());
+        assertEquals(0, MultipleChoice.aggregate("three", s.subList(0, 3)).ties());
     }
 
+    /**
+     * Ties are counted per metric: acc ties where the sums are equal, acc_norm where the sums
+     * per byte are; equal sums with different lengths are no acc_norm tie, and the reverse.
+     */
     @Test
-    void scoringPicksTheFirstMaximumAndNormalisesByBytes() {
-        McItem same = new McItem("the", List.of(" cat", " cat"), 1, "");
-        MultipleChoice.ItemScore s = MultipleChoice.score(new PrefixedModel(model, null), tok, "the", same);
-        assertEquals(0, s.predicted(), "ties go to the first choice, as numpy.argmax");
-        assertEquals(s.logLikelihood()[0], s.logLikelihood()[1], 0.0);
+    void tiesAreCountedPerMetric() {
+        MultipleChoice.ItemScore sumsTie = new MultipleChoice.ItemScore(new double[] {-6, -6, -9}, new int[] {2, 3, 3},
+                0, 1, 0);
+        assertTrue(sumsTie.ties());
+        assertTrue(!sumsTie.tiesNorm(), "-6/2 = -3 is below -6/3 = -2: one best per byte");
+        MultipleChoice.ItemScore perByteTie = new MultipleChoice.ItemScore(new double[] {-4, -8, -9},
+                new int[] {2, 4, 1}, 0, 0, 0);
+        assertTrue(!perByteTie.ties());
+        assertTrue(perByteTie.tiesNorm(), "-4/2 = -8/4");
+        MultipleChoice.TaskResult r = MultipleChoice.aggregate("t", List.of(sumsTie, perByteTie));
+        assertEquals(1, r.ties());
+        assertEquals(1, r.tiesNorm());
+    }
+
+    /** numpy.argmax's rule, which the harness applies to the scores: the first of equal maxima. */
+    @Test
+    void firstMaximumWinsAsNumpyArgmax() {
+        assertEquals(1, MultipleChoice.firstMax(new double[] {-3, -1, -2, -1}));
+        assertEquals(0, MultipleChoice.firstMax(new double[] {-1, -1}));
+        assertEquals(2, MultipleChoice.firstMax(new double[] {Double.NEGATIVE_INFINITY, -5, 0}));
+        assertEquals(0, MultipleChoice.firstMax(new double[] {7}));
+    }
+
+    /**
+     * Identical choices are refused when the item is made: they always score the same and the
+     * first would take the tie, so the item would be right whatever the model whenever its label
+     * is the first copy (acc 1.0 on such items).
+     */
+    @Test
+    void identicalChoicesAreRefused() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new McItem("the", List.of(" cat", " dog", " cat"), 0, ""));
+        assertTrue(e.getMessage().startsWith("choices 0 and 2 are identical (\" cat\")"), e.getMessage());
+        // different strings are different choices, even when they differ in white space only
+        assertEquals(2, new McItem("the", List.of(" cat", "cat"), 0, "").choices().size());
     }
 
     @Test
@@ -162,6 +200,7 @@ class MultipleChoiceTest {
         String[][] bad = {{"{\"context\": \"x\", \"choices\": [\" a\", \" b\"], \"label\": 2}", "label 2 is outside 0..1"},
             {"{\"context\": \"x\", \"choices\": [\" a\"], \"label\": 0}", "at least 2 choices"},
             {"{\"context\": \"x\", \"choices\": [\" a\", \"\"], \"label\": 0}", "choice 1 is empty"},
+            {"{\"context\": \"x\", \"choices\": [\" a\", \" b\", \" a\"], \"label\": 0}", "choices 0 and 2 are identical"},
             {"{\"context\": \"x\", \"choices\": \" a\", \"label\": 0}", "'choices' must be an array"},
             {"{\"context\": \"x\", \"choices\": [\" a\", 3], \"label\": 0}", "'choices[1]' must be a string"},
             {"{\"context\": \"x\", \"choices\": [\" a\", \" b\"]", "not valid JSON"}};
@@ -172,6 +211,9 @@ class MultipleChoiceTest {
         }
         Files.writeString(f, "\n");
         assertThrows(FormatException.class, () -> McItem.readJsonl(f));
+        // a byte-order mark first (a Windows editor's) is not part of the first line's JSON
+        Files.writeString(f, "\uFEFF" + good + "\n" + good + "\n");
+        assertEquals(2, McItem.readJsonl(f).items().size());
     }
 
     @Test

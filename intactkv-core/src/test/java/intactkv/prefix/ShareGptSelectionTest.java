@@ -151,6 +151,50 @@ class ShareGptSelectionTest {
         assertTrue(none.getMessage().contains("no conversation of the 2 has"), none.getMessage());
     }
 
+    /**
+     * When too few conversations qualify, the refusal says why, conversation by kind: no assistant
+     * tokens at all (no gpt turn), too few in all, or enough only beyond the --seqlen cut; and for
+     * the last, the smallest --seqlen that keeps one (exact: that length selects it, one less does not).
+     */
+    @Test
+    void tooFewConversationsSayWhy() throws Exception {
+        String answer = "w ".repeat(60);
+        List<ShareGptConversation> data = List.of(conv("human", "q", "gpt", answer), conv("human", "only a question"),
+                conv("human", "q", "gpt", "short"));
+        FormatException e = assertThrows(FormatException.class, () -> ShareGptSelection.select(data,
+                ShareGptSelectionTest::toy, 1, ShareGptSelection.Settings.official(1, 50), "f.jsonl"));
+        // toy tokens: [BOS], the 23 words of the system prompt, "USER: q ASSISTANT:" (3): the answer starts at 27
+        assertTrue(e.getMessage().startsWith("f.jsonl: no conversation of the 3 has more than 50 assistant tokens within"
+                + " 50 tokens"), e.getMessage());
+        assertTrue(e.getMessage().contains("; 1 have no assistant tokens (no \"gpt\" turn"), e.getMessage());
+        assertTrue(e.getMessage().contains("; 1 have 50 or fewer assistant tokens in all"), e.getMessage());
+        assertTrue(e.getMessage().contains("; 1 would qualify uncut, but --seqlen 50 cuts them"), e.getMessage());
+        assertTrue(e.getMessage().contains("the earliest answer starts at token 27, so use --seqlen 78 or more"),
+                e.getMessage());
+        assertEquals(1, ShareGptSelection.select(data, ShareGptSelectionTest::toy, 1,
+                ShareGptSelection.Settings.official(1, 78), "f.jsonl").samples().size());
+        assertThrows(FormatException.class, () -> ShareGptSelection.select(data, ShareGptSelectionTest::toy, 1,
+                ShareGptSelection.Settings.official(1, 77), "f.jsonl"));
+        // conversations without any answer: said so, with what to do
+        FormatException none = assertThrows(FormatException.class, () -> ShareGptSelection.select(
+                List.of(conv("human", "a question"), conv("human", "q", "gpt", "")), ShareGptSelectionTest::toy, 1,
+                ShareGptSelection.Settings.official(1, 1024), "g.jsonl"));
+        assertTrue(none.getMessage().contains("; 2 have no assistant tokens (no \"gpt\" turn with text after a"
+                + " \"human\" one: add the answers"), none.getMessage());
+    }
+
+    /** A system turn (which the official preprocess cannot format) is refused with what to do. */
+    @Test
+    void aSystemTurnIsRefusedWithWhatToDo() {
+        FormatException e = assertThrows(FormatException.class, () -> ShareGptSelection.select(
+                List.of(conv("system", "be brief")), ShareGptSelectionTest::toy, 1,
+                ShareGptSelection.Settings.official(1, 1024), "s.jsonl"));
+        assertTrue(e.getMessage().startsWith("test.json: conversation 'c' (record 0): '[0].conversations[0].from' is"
+                + " \"system\"; the official preprocess knows only \"human\" and \"gpt\" (remove the system turn:"
+                + " every conversation gets the Vicuna system prompt)"), e.getMessage());
+        assertTrue(!e.getMessage().contains("prefix"), "not a prefix mismatch: " + e.getMessage());
+    }
+
     @Test
     void fileErrorsNameTheRecordAndField() throws Exception {
         Path a = tmp.resolve("bad.json");

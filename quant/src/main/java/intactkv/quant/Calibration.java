@@ -4,7 +4,6 @@ import intactkv.model.io.FormatException;
 import intactkv.model.io.Utf8;
 import intactkv.model.text.Tokenizer;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,15 +26,14 @@ public final class Calibration {
     }
 
     /**
-     * Reads a data file (plain UTF-8 text) for evaluation or calibration: malformed UTF-8 (with the
-     * byte offset) and a file with nothing but white space are a {@link FormatException} naming
-     * the file, never replaced characters.
+     * Reads a data file (plain UTF-8 text) for evaluation or calibration through
+     * {@link Utf8#readInput}: any readable file, a pipe such as {@code --data <(cat f)} included;
+     * a missing path or a directory is refused by name; a leading byte-order mark is dropped (it is
+     * not text to score). Malformed UTF-8 (with the byte offset) and a file with nothing but white
+     * space are a {@link FormatException} naming the file, never replaced characters.
      */
     public static String readText(Path file) throws IOException {
-        if (!Files.isRegularFile(file)) {
-            throw new java.nio.file.NoSuchFileException(file.toString(), null, "no such data file");
-        }
-        String s = Utf8.read(file);
+        String s = Utf8.readInput(file, "data file");
         if (s.isBlank()) {
             throw new FormatException(file, "the data file is empty");
         }
@@ -132,7 +130,7 @@ public final class Calibration {
         int[] ids = tok.encode(text, false);
         if (ids.length < seqlen + 1) {
             throw new IllegalArgumentException(source + ": calibration text has " + ids.length + " tokens, too short for"
-                    + " windows of " + seqlen + " (use a longer file or a smaller --seqlen)");
+                    + " windows of " + seqlen + " (use a longer file or a shorter sequence length)");
         }
         Random rng = new Random(seed);
         List<int[]> out = new ArrayList<>();

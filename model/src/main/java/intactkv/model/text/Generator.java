@@ -12,6 +12,13 @@ import java.util.function.Consumer;
  * Autoregressive generation with the KV cache: one forward pass over the prompt, then one
  * token at a time with the cache of everything before it, until [EOS], a token limit or the
  * model's maximum length. Text is streamed to a consumer as soon as it is complete UTF-8.
+ *
+ * <p>The continuation's text is what decoding the prompt and the new tokens together adds after
+ * the prompt's own decoded text ({@code decode(prompt + new)} minus {@code decode(prompt)}), not
+ * the new tokens decoded alone: a SentencePiece decoder drops the leading space of the first
+ * piece of what it decodes, so the continuation decoded alone would lose the space between the
+ * prompt and its first word ("domesticated" + "to the back"); and a character whose bytes span
+ * two tokens comes out whole.
  */
 public final class Generator {
     private final LlamaModel model;
@@ -22,7 +29,10 @@ public final class Generator {
         this.tokenizer = tokenizer;
     }
 
-    /** The generated token ids (without the prompt, [EOS] excluded) and why generation stopped. */
+    /**
+     * The generated token ids (without the prompt, [EOS] excluded), their text as it continues the
+     * prompt's (see the class comment; special tokens skipped), and why generation stopped.
+     */
     public record Result(int[] tokens, String text, String stopReason) {
     }
 
@@ -39,8 +49,13 @@ public final class Generator {
             throw new IllegalArgumentException("generate: prompt of " + prompt.length
                     + " tokens leaves no room under max_position_embeddings " + limit);
         }
-        int[] out = new int[maxTokens];
+        if (maxTokens < 1) {
+            throw new IllegalArgumentException("generate: maxTokens must be >= 1, got " + maxTokens);
+        }
+        // never more tokens than the positions left: a huge maxTokens must not size the buffer
+        int[] out = new int[Math.min(maxTokens, limit - prompt.length)];
         int n = 0;
+        String before = tokenizer.decode(prompt, true);
         String printed = "";
         String stop = "max-tokens";
         try (GradMode.Scope s = GradMode.noGrad()) {
@@ -58,7 +73,7 @@ public final class Generator {
                     break;
                 }
                 out[n++] = next;
-                String text = tokenizer.decode(Arrays.copyOf(out, n), true);
+                String text = continuation(prompt, before, out, n);
                 if (!text.endsWith("\uFFFD") && text.startsWith(printed)) {
                     onText.accept(text.substring(printed.length()));
                     printed = text;
@@ -76,10 +91,30 @@ public final class Generator {
             }
         }
         int[] tokens = Arrays.copyOf(out, n);
-        String text = tokenizer.decode(tokens, true);
+        String text = continuation(prompt, before, out, n);
         if (text.length() > printed.length() && text.startsWith(printed)) {
             onText.accept(text.substring(printed.length()));
         }
         return new Result(tokens, text, stop);
+    }
+
+    /**
+     * The text that {@code out[0..n)} adds after the prompt: the prompt and the new tokens decoded
+     * together, less {@code before} (the prompt decoded alone), special tokens skipped. The prompt
+     * is whole characters (it was encoded from text), so its decoded text is a prefix of the joint
+     * decoding; should a tokenizer break that, the common prefix is cut instead.
+     */
+    private String continuation(int[] prompt, String before, int[] out, int n) {
+        int[] all = Arrays.copyOf(prompt, prompt.length + n);
+        System.arraycopy(out, 0, all, prompt.length, n);
+        String whole = tokenizer.decode(all, true);
+        if (whole.startsWith(before)) {
+            return whole.substring(before.length());
+        }
+        int common = 0;
+        while (common < before.length() && common < whole.length() && before.charAt(common) == whole.charAt(common)) {
+            common++;
+        }
+        return whole.substring(common);
     }
 }

@@ -46,6 +46,48 @@ class GeneratorTest {
         assertTrue(r.stopReason().equals("eos") || r.tokens().length == 12);
     }
 
+    /**
+     * The continuation is what the new tokens add to the prompt's decoded text, decoded together
+     * with it: the leading space of a "▁word" piece after the prompt is kept (decoded alone, the
+     * SentencePiece rule drops it), and streaming adds up to the same text.
+     */
+    @Test
+    void continuationIsDecodedAfterThePrompt() throws Exception {
+        Tokenizer tok = tokenizer();
+        LlamaModel m = model(tok.vocabSize());
+        int spaced = 0;
+        for (int seed = 0; seed < 40; seed++) { // sampled, so that some continuations start with a ▁ piece
+            String prompt = new String[] {"kalo mine ruza", "mine", "ruza kalo", "a"}[seed % 4];
+            int[] ids = tok.encode(prompt);
+            StringBuilder streamed = new StringBuilder();
+            Generator.Result r = new Generator(m, tok).generate(ids, 6, new Sampler(1.0, 1.0, seed), streamed::append);
+            int[] all = Arrays.copyOf(ids, ids.length + r.tokens().length);
+            System.arraycopy(r.tokens(), 0, all, ids.length, r.tokens().length);
+            String before = tok.decode(ids, true);
+            String whole = tok.decode(all, true);
+            assertTrue(whole.startsWith(before), whole);
+            assertEquals(whole.substring(before.length()), r.text(), prompt);
+            assertEquals(r.text(), streamed.toString(), "streamed pieces add up to the text");
+            if (r.tokens().length > 0 && tok.piece(r.tokens()[0]).startsWith(Tokenizer.SPACE)) {
+                assertTrue(r.text().startsWith(" "), "a ▁ piece after the prompt keeps its space: '" + r.text() + "'");
+                spaced++;
+            }
+        }
+        assertTrue(spaced > 0, "at least one prompt continues with a ▁ piece, so the space rule was exercised");
+    }
+
+    /** A token limit far beyond the model's positions stops at max-length without sizing anything by it. */
+    @Test
+    void hugeTokenLimitStopsAtTheModelsLength() throws Exception {
+        Tokenizer tok = tokenizer();
+        LlamaModel m = model(tok.vocabSize());
+        int[] ids = tok.encode("kalo");
+        Generator.Result r = new Generator(m, tok).generate(ids, Integer.MAX_VALUE, new Sampler(1.0, 1.0, 3), t -> { });
+        // an [EOS] drawn first would end it earlier; seed 3 does not draw it on this model
+        assertEquals("max-length", r.stopReason());
+        assertEquals(m.config().maxPositionEmbeddings() - ids.length, r.tokens().length);
+    }
+
     @Test
     void seededSamplingIsReproducibleAndTopPRestricts() {
         double[] logits = {0.0, 3.0, 2.9, -5.0};
