@@ -57,11 +57,11 @@ final class CalibrateCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "FILE", description = "output prefix .safetensors")
     Path out;
 
-    @Option(names = "--samples", defaultValue = "128", paramLabel = "N", description = "prefix-calibration samples"
-            + " drawn from --data (not the quantizer's, see --calib-samples) (default ${DEFAULT-VALUE})")
+    @Option(names = "--samples", defaultValue = "128", paramLabel = "N", description = "the prefix calibration's"
+            + " samples, drawn from --data (not the quantizer's, see --calib-samples) (default ${DEFAULT-VALUE})")
     int samples;
 
-    @Option(names = "--seqlen", defaultValue = "1024", paramLabel = "T", description = "length of the prefix-calibration"
+    @Option(names = "--seqlen", defaultValue = "1024", paramLabel = "T", description = "length of the prefix calibration's"
             + " samples in tokens, the prefix included: plain text is cut into windows of T, ShareGPT conversations are"
             + " cut at T (not the quantizer's calibration windows, see --calib-seqlen) (default ${DEFAULT-VALUE})")
     int seqlen;
