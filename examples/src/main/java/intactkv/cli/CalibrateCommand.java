@@ -90,7 +90,7 @@ final class CalibrateCommand implements Callable<Integer> {
     double clip;
 
     @Option(names = "--seed", defaultValue = "42", paramLabel = "S",
-            description = "prefix calibration's seed: the per-epoch sample order and the plain-text windows (default"
+            description = "the prefix calibration's seed: the per-epoch sample order and the plain-text windows (default"
                     + " ${DEFAULT-VALUE}; the ShareGPT selection always shuffles with Python's seed 42, as the official);"
                     + " not the quantizer's, see --qseed and --calib-seed")
     long seed;

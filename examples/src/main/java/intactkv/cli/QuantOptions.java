@@ -71,8 +71,8 @@ final class QuantOptions {
             + " model's max_position_embeddings")
     Integer calibSeqlen;
 
-    @Option(names = "--calib-seed", paramLabel = "S", description = "seed of the calibration draws (default: the official,"
-            + " gptq 42, awq 42, quarot 0, omniquant 2; with --calib-bos-first: --qseed)")
+    @Option(names = "--calib-seed", paramLabel = "S", description = "the quantizer's calibration draws' seed (default:"
+            + " the official, gptq 42, awq 42, quarot 0, omniquant 2; with --calib-bos-first: --qseed)")
     Long calibSeed;
 
     @Option(names = "--calib-bos-first", description = "the earlier loader instead, not an official one: the whole file"
