@@ -243,7 +243,7 @@ class CommandInputsTest {
         String[] s = run("calibrate", "--model", model.toString(), "--method", "rtn", "--wbits", "3", "--group", "8",
                 "--data", cut.toString(), "--samples", "1", "--seqlen", "64", "--out",
                 dir.resolve("never.safetensors").toString());
-        assertRefused(s, "1 would qualify uncut, but --seqlen 64 cuts them", "or more");
+        assertRefused(s, "1 would qualify uncut, but --seqlen 64 cuts it", "or more");
         assertTrue(s[3].isEmpty(), "refused before quantizing: " + s[3]);
     }
 

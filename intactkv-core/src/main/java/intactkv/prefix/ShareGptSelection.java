@@ -153,18 +153,20 @@ public final class ShareGptSelection {
         }
         StringBuilder why = new StringBuilder();
         if (noAnswer > 0) {
-            why.append("; ").append(noAnswer).append(" have no assistant tokens (no \"gpt\" turn with text after a"
-                    + " \"human\" one: add the answers, or use other conversations)");
+            why.append("; ").append(noAnswer).append(noAnswer == 1 ? " has" : " have")
+                    .append(" no assistant tokens (no \"gpt\" turn with text after a \"human\" one: add the answers,"
+                            + " or use other conversations)");
         }
         if (few > 0) {
-            why.append("; ").append(few).append(" have ").append(st.minAssistantTokens())
+            why.append("; ").append(few).append(few == 1 ? " has " : " have ").append(st.minAssistantTokens())
                     .append(" or fewer assistant tokens in all");
         }
         if (cut > 0) {
             why.append("; ").append(cut).append(" would qualify uncut, but --seqlen ").append(st.maxSeqLen())
-                    .append(" cuts them: each starts with [BOS], the Vicuna system prompt and the question, and the"
-                            + " earliest answer starts at token ").append(firstAnswer).append(", so use --seqlen ")
-                    .append(needed).append(" or more");
+                    .append(cut == 1 ? " cuts it" : " cuts them")
+                    .append(": each starts with [BOS], the Vicuna system prompt and the question, and the earliest answer"
+                            + " starts at token ").append(firstAnswer).append(", so use --seqlen ").append(needed)
+                    .append(" or more");
         }
         return why.toString();
     }

@@ -166,9 +166,9 @@ class ShareGptSelectionTest {
         // toy tokens: [BOS], the 23 words of the system prompt, "USER: q ASSISTANT:" (3): the answer starts at 27
         assertTrue(e.getMessage().startsWith("f.jsonl: no conversation of the 3 has more than 50 assistant tokens within"
                 + " 50 tokens"), e.getMessage());
-        assertTrue(e.getMessage().contains("; 1 have no assistant tokens (no \"gpt\" turn"), e.getMessage());
-        assertTrue(e.getMessage().contains("; 1 have 50 or fewer assistant tokens in all"), e.getMessage());
-        assertTrue(e.getMessage().contains("; 1 would qualify uncut, but --seqlen 50 cuts them"), e.getMessage());
+        assertTrue(e.getMessage().contains("; 1 has no assistant tokens (no \"gpt\" turn"), e.getMessage());
+        assertTrue(e.getMessage().contains("; 1 has 50 or fewer assistant tokens in all"), e.getMessage());
+        assertTrue(e.getMessage().contains("; 1 would qualify uncut, but --seqlen 50 cuts it"), e.getMessage());
         assertTrue(e.getMessage().contains("the earliest answer starts at token 27, so use --seqlen 78 or more"),
                 e.getMessage());
         assertEquals(1, ShareGptSelection.select(data, ShareGptSelectionTest::toy, 1,
