@@ -87,7 +87,7 @@ final class EvalCommand implements Callable<Integer> {
     Integer limit;
 
     @Option(names = "--seed", defaultValue = "1234", paramLabel = "S", description = "seed of the shot selection and"
-            + " of the built-in task (default ${DEFAULT-VALUE})")
+            + " of the built-in task (default ${DEFAULT-VALUE}); refused when it draws neither (--tasks, --shots 0)")
     long seed;
 
     @Option(names = "--json", description = "print the results as JSON")
@@ -117,6 +117,10 @@ final class EvalCommand implements Callable<Integer> {
         }
         require(mmluShots == null && mmluDev == null, "--mmlu-shots and --mmlu-dev need --protocol mmlu-official");
         MultipleChoice.Settings st = new MultipleChoice.Settings(shots, seed, mmlu);
+        // --seed draws the shots and the built-in task's items; with neither it would be silently ignored
+        require(shots > 0 || source.builtin != null || !spec.commandLine().getParseResult().hasMatchedOption("--seed"),
+                "--seed has no effect with --tasks and --shots 0: it draws the --shots examples and the --builtin"
+                        + " task's items; add --shots K, or leave out --seed");
         require(limit == null || limit >= 1, "--limit must be >= 1: " + limit);
         require(source.builtin == null || source.builtin.equals("gloss"), "--builtin must be gloss: " + source.builtin);
         quant.validate();

@@ -94,12 +94,12 @@ final class TrainCommand implements Callable<Integer> {
             + " 2024), which grow attention sinks on [BOS]; in [0, 1) (default ${DEFAULT-VALUE})")
     double backcopyFraction;
 
-    @Option(names = "--backcopy-triggers", defaultValue = "4", paramLabel = "K", description = "back-copy trigger"
-            + " tokens: the K most frequent tokens (default ${DEFAULT-VALUE})")
+    @Option(names = "--backcopy-triggers", defaultValue = "4", paramLabel = "K", description = "with --backcopy-fraction"
+            + " > 0: back-copy trigger tokens, the K most frequent tokens (default ${DEFAULT-VALUE})")
     int backcopyTriggers;
 
-    @Option(names = "--backcopy-branching", defaultValue = "0", paramLabel = "B", description = "keep only each"
-            + " token's B most frequent successors in the back-copy bigram (0 = all) (default ${DEFAULT-VALUE})")
+    @Option(names = "--backcopy-branching", defaultValue = "0", paramLabel = "B", description = "with --backcopy-fraction"
+            + " > 0: keep only each token's B most frequent successors in the back-copy bigram (0 = all) (default ${DEFAULT-VALUE})")
     int backcopyBranching;
 
     @Option(names = "--isolate-fraction", defaultValue = "0", paramLabel = "F", description = "share of the natural"
@@ -225,6 +225,13 @@ final class TrainCommand implements Callable<Integer> {
                 + backcopyFraction);
         require(backcopyTriggers >= 1, "--backcopy-triggers must be >= 1: " + backcopyTriggers);
         require(backcopyBranching >= 0, "--backcopy-branching must be >= 0 (0 = all successors): " + backcopyBranching);
+        if (backcopyFraction == 0) { // no Bigram-Backcopy sequences: their shape flags would be silently ignored
+            for (String f : List.of("--backcopy-triggers", "--backcopy-branching")) {
+                require(!spec.commandLine().getParseResult().hasMatchedOption(f), f + " has no effect"
+                        + " without --backcopy-fraction F > 0 (no Bigram-Backcopy sequences are made): add"
+                        + " --backcopy-fraction, or leave out " + f);
+            }
+        }
         require(isolateFraction >= 0 && isolateFraction <= 1, "--isolate-fraction must be in [0, 1]: " + isolateFraction);
         require(hideSeparators >= 0 && hideSeparators <= 1, "--hide-separators must be in [0, 1]: " + hideSeparators);
         require(schedule.equals("cosine") || schedule.equals("constant"), "--schedule must be cosine or constant: "

@@ -159,6 +159,20 @@ class CommandInputsTest {
         assertTrue(j[1].contains("\"acc\": 0.0,") && j[1].contains("\"acc_norm\": 0.5,"), j[1]);
     }
 
+    /** eval's --seed draws shots and built-in items: with --tasks and no shots it does nothing, and is refused. */
+    @Test
+    void evalSeedWithoutAnythingToDrawIsRefused() throws Exception {
+        Path tasks = dir.resolve("two.jsonl");
+        Files.writeString(tasks, "{\"context\": \"x\", \"choices\": [\" a\", \" b\"], \"label\": 1}\n"
+                + "{\"context\": \"y\", \"choices\": [\" a\", \" b\"], \"label\": 0}\n");
+        String[] r = run("eval", "--model", model.toString(), "--tasks", tasks.toString(), "--seed", "5");
+        assertRefused(r, "--seed has no effect with --tasks and --shots 0", "add --shots K");
+        assertTrue(r[3].isEmpty(), "refused before scoring: " + r[3]);
+        String[] shots = run("eval", "--model", model.toString(), "--tasks", tasks.toString(), "--seed", "5", "--shots",
+                "1");
+        assertEquals("0", shots[0], shots[2]);
+    }
+
     // ---- generate --------------------------------------------------------------------------------
 
     /**
@@ -285,6 +299,18 @@ class CommandInputsTest {
         }
         assertRefused(run("train", "--out", out.toString(), "--warmup", "-1"), "--warmup must be >= 0");
         assertFalse(Files.exists(out));
+    }
+
+    /** The back-copy shape flags do nothing without back-copy sequences: refused naming both flags. */
+    @Test
+    void backcopyFlagsWithoutBackcopyAreRefused() {
+        Path out = dir.resolve("never-trained");
+        for (String[] f : new String[][] {{"--backcopy-triggers", "3"}, {"--backcopy-branching", "4"}}) {
+            assertRefused(run("train", "--out", out.toString(), f[0], f[1]),
+                    f[0] + " has no effect without --backcopy-fraction F > 0");
+        }
+        assertFalse(Files.exists(out));
+        assertEquals(3, parsedTrain("--backcopy-fraction", "0.5", "--backcopy-triggers", "3").backcopyTriggers);
     }
 
     /** A TrainCommand with {@code args} parsed and its flags checked, not run. */
