@@ -113,7 +113,7 @@ final class TheoryReportCommand implements Callable<Integer> {
             json.addProperty("kv_bits", kvbits);
             json.add("summaries", new Gson().toJsonTree(summaries));
             AtomicFiles.writeString(out.resolve("theory_report.json"),
-                    new GsonBuilder().setPrettyPrinting().create().toJson(json));
+                    new GsonBuilder().setPrettyPrinting().serializeNulls().create().toJson(json));
             o.println("wrote " + out.resolve("bound_vs_actual.png") + " and " + out.resolve("theory_report.json"));
             folder.done();
             return 0;

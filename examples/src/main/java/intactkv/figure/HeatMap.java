@@ -160,7 +160,7 @@ public final class HeatMap {
         ColourScale scale = spec.scale();
         Rectangle bar = colourBar();
         for (int y = 0; y < bar.height; y++) {
-            cv.g.setColor(ColourScale.at(1 - (y + 0.5) / bar.height));
+            cv.g.setColor(ColourScale.at(1 - (double) y / Math.max(1, bar.height - 1)));
             cv.g.drawLine(bar.x, bar.y + y, bar.x + bar.width - 1, bar.y + y);
         }
         cv.g.setColor(Canvas.INK);

@@ -238,6 +238,13 @@ class ModelCommandsTest {
         var json = com.google.gson.JsonParser.parseString(Files.readString(out.resolve("results.json"))).getAsJsonObject();
         assertEquals(21, json.getAsJsonArray("table").size());
         assertTrue(Files.size(out.resolve("fig2_mse_vs_intactkv_size.png")) > 1000);
+        // results.json and every figure name the command, the model's hashes and the input
+        var prov = json.getAsJsonObject("provenance");
+        assertTrue(prov.get("command").getAsString().startsWith("intactkv demo --model"), prov.toString());
+        assertTrue(prov.getAsJsonObject("model").getAsJsonObject("sha256").has("model.safetensors"), prov.toString());
+        assertEquals("corpus", json.getAsJsonObject("figures_input").get("kind").getAsString());
+        assertTrue(intactkv.figure.Png.readText(out.resolve("fig1_attention_layer1.png")).get("Command")
+                .startsWith("intactkv demo"));
         // every IntactKV row whose quantized baseline lost perplexity reports the share it recovered
         var table = json.getAsJsonArray("table");
         for (int i = 0; i < table.size(); i++) {
