@@ -39,7 +39,8 @@ import picocli.CommandLine.Option;
             "ShareGPT calibration selection (--samples, --seqlen), IntactKV sizes 0..K of [BOS] + the Vicuna system",
             "prompt (K = --max-prefix, default the whole prompt, as the official --intactkv_size 34 for LLaMA-2), the",
             "loss 0.5 * MSE on positions >= K of every layer (last layer plotted, total over layers logged); writes",
-            "mse_vs_intactkv_size.png and analysis.json."})
+            "mse_vs_intactkv_size.png and analysis.json.",
+            "Every PNG and analysis.json record the command line, the model (the SHA-256 of its files) and the input."})
 final class AnalyzeCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -48,7 +48,8 @@ import picocli.CommandLine.Option;
             "(QuaRot) and KV4, each without and with IntactKV_[B] (taken from the full-precision model in the quantized",
             "model's basis; each quantizer calibrated on its official loader's samples), and RTN W3 with the Vicuna system",
             "prompt as context: without IntactKV, with IntactKV_[P] and with IntactKV_[P] calibrated; then the pivot-token",
-            "plots. Writes results.json and PNG files into --out."})
+            "plots. Writes results.json and PNG files into --out, each recording the command line, the model (the SHA-256",
+            "of its files) and the input."})
 final class DemoCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -332,8 +333,10 @@ final class DemoCommand implements Callable<Integer> {
                     "MSE to full precision", series, 0, figProv), figProv);
             double[][][] mass = AttentionMass.onFirstKeys(attentions, 1, Math.min(32, ids.length / 2));
             JsonObject json = new JsonObject();
-            json.add("provenance", Provenance.of(spec, model, Provenance.Input.corpus("perplexity windows from the "
-                    + testSource, String.join("\n", testDocs))).toJson());
+            Path testFile = dataDir.resolve("test.txt");
+            json.add("provenance", Provenance.of(spec, model, Files.isRegularFile(testFile) ? Provenance.Input.file(testFile)
+                    : Provenance.Input.corpus(testSource + ", its glosses joined with newlines (the perplexity windows"
+                    + " and the table's data)", String.join("\n", testDocs))).toJson());
             json.add("figures_input", figProv.toJson().get("input"));
             json.add("table", jr);
             json.add("gloss_completion_accuracy", ja);

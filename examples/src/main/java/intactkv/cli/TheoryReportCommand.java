@@ -28,7 +28,8 @@ import picocli.CommandLine.Option;
         description = {"Measure the attention-error bound (theory-checks/README.md) on random sink-dominated and diffuse",
             "heads and, with --model, on every head of a real model: actual error with and without an intact prefix,",
             "the bounds, and how tight they are (actual / bound). Prints a table, writes a PNG scatter and JSON",
-            "(theory_report.json: the provenance, the KV bits and the medians of each group)."})
+            "(theory_report.json: the provenance (command line, model SHA-256, input), the KV bits and the medians of each",
+            "group)."})
 final class TheoryReportCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
