@@ -120,8 +120,25 @@ final class AnalyzeCommand implements Callable<Integer> {
                 + " give a longer text or a smaller --max-prefix");
     }
 
+    /**
+     * Refuses a flag that has no effect with the chosen input, rather than ignoring it: the
+     * official Figure 2 protocol (--sharegpt) plots the MSE curve only, over its own selection,
+     * and the text analysis selects no conversations.
+     */
+    void refuseUnusedFlags() {
+        CommandLine.ParseResult pr = spec.commandLine().getParseResult();
+        List<String> unused = input.shareGpt != null ? List.of("--from-query", "--layers", "--max-tokens")
+                : List.of("--samples", "--seqlen");
+        for (String flag : unused) {
+            Flags.require(pr == null || !pr.hasMatchedOption(flag), flag + " has no effect " + (input.shareGpt != null
+                    ? "with --sharegpt (the official Figure 2 protocol draws only the MSE curve, over its own selection)"
+                    : "without --sharegpt (it sets the ShareGPT selection)") + "; leave it out");
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
+        refuseUnusedFlags();
         if (input.shareGpt != null) {
             return OfficialFigure2.run(spec.commandLine().getOut(), quant,
                     new OfficialFigure2.Request(input.shareGpt, samples, seqlen, maxPrefix, out), spec);

@@ -174,6 +174,23 @@ class FiguresTest {
         assertFalse(Files.exists(never), "no folder, no PNG");
     }
 
+    /** A flag the chosen input does not use is refused by name, not ignored. */
+    @Test
+    void flagsWithoutEffectAreRefused() throws Exception {
+        Path never = dir.resolve("never-flags");
+        Path chat = dir.resolve("chat.jsonl");
+        Files.writeString(chat, "{}\n");
+        String[] q = MainTest.run("analyze", "--model", model.toString(), "--sharegpt", chat.toString(), "--from-query",
+                "4", "--out", never.toString());
+        assertEquals("1", q[0]);
+        assertTrue(q[2].contains("--from-query has no effect with --sharegpt"), q[2]);
+        String[] s = MainTest.run("analyze", "--model", model.toString(), "--text", TEXT, "--samples", "4", "--out",
+                never.toString());
+        assertEquals("1", s[0]);
+        assertTrue(s[2].contains("--samples has no effect without --sharegpt"), s[2]);
+        assertFalse(Files.exists(never));
+    }
+
     /** theory-report: the scatter and the JSON carry the provenance; the JSON keeps one summary per group. */
     @Test
     void theoryReportRecordsItsProvenance() throws Exception {
