@@ -14,8 +14,6 @@ import intactkv.prefix.PivotAnalysis;
 import intactkv.prefix.PrefixSpec;
 import intactkv.quant.Calibration;
 import intactkv.quant.QuantizedModel;
-import intactkv.tensor.Elementwise;
-import intactkv.tensor.Layout;
 import intactkv.tensor.Tensor;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -41,7 +39,8 @@ import picocli.CommandLine.Option;
             "ShareGPT calibration selection (--samples, --seqlen), IntactKV sizes 0..K of [BOS] + the Vicuna system",
             "prompt (K = --max-prefix, default the whole prompt, as the official --intactkv_size 34 for LLaMA-2), the",
             "loss 0.5 * MSE on positions >= K of every layer (last layer plotted, total over layers logged); writes",
-            "mse_vs_intactkv_size.png and analysis.json."})
+            "mse_vs_intactkv_size.png and analysis.json.",
+            "Every PNG and analysis.json record the command line, the model (the SHA-256 of its files) and the input."})
 final class AnalyzeCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -89,7 +88,8 @@ final class AnalyzeCommand implements Callable<Integer> {
     Integer maxPrefix;
 
     @Option(names = "--from-query", defaultValue = "32", paramLabel = "Q",
-            description = "attention is averaged over queries at positions >= Q (default ${DEFAULT-VALUE}, at most half the text)")
+            description = "attention is averaged over queries at positions >= Q, >= 1 (default ${DEFAULT-VALUE}); the text"
+                    + " needs more than Q tokens")
     int fromQuery;
 
     /** Without quantization flags: RTN W3, group 128 where the dimensions allow it, else per channel. */
@@ -102,11 +102,46 @@ final class AnalyzeCommand implements Callable<Integer> {
         return qo;
     }
 
+    /**
+     * Refuses a text too short for the analyses, naming the flags: the attention on [BOS] is
+     * a mean over the queries at positions >= --from-query, so it needs at least one of them
+     * ({@code tokens > fromQuery}; with none it would report query 0, which can only attend to
+     * itself, as a 100 % sink); the MSE against IntactKV sizes 0..K is measured on positions >= K
+     * ({@code tokens > maxPrefix}). Nothing is lowered quietly.
+     */
+    static void requireTokens(int tokens, int fromQuery, int maxPrefix) {
+        String what = "the text has " + tokens + " token" + (tokens == 1 ? "" : "s") + " ([BOS] included)";
+        String smallerQ = tokens >= 2 ? ", or a smaller --from-query (1.." + (tokens - 1) + ")" : "";
+        Flags.require(tokens > fromQuery, what + "; attention on [BOS] is averaged over queries at positions >= --from-query "
+                + fromQuery + ", so it needs at least " + (fromQuery + 1) + " tokens: give a longer --text or --text-file"
+                + smallerQ);
+        Flags.require(tokens > maxPrefix, what + "; the MSE against IntactKV sizes 0..--max-prefix " + maxPrefix
+                + " is measured on positions >= " + maxPrefix + ", so it needs at least " + (maxPrefix + 1) + " tokens:"
+                + " give a longer text or a smaller --max-prefix");
+    }
+
+    /**
+     * Refuses a flag that has no effect with the chosen input, rather than ignoring it: the
+     * official Figure 2 protocol (--sharegpt) plots the MSE curve only, over its own selection,
+     * and the text analysis selects no conversations.
+     */
+    void refuseUnusedFlags() {
+        CommandLine.ParseResult pr = spec.commandLine().getParseResult();
+        List<String> unused = input.shareGpt != null ? List.of("--from-query", "--layers", "--max-tokens")
+                : List.of("--samples", "--seqlen");
+        for (String flag : unused) {
+            Flags.require(pr == null || !pr.hasMatchedOption(flag), flag + " has no effect " + (input.shareGpt != null
+                    ? "with --sharegpt (the official Figure 2 protocol draws only the MSE curve, over its own selection)"
+                    : "without --sharegpt (it sets the ShareGPT selection)") + "; leave it out");
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
+        refuseUnusedFlags();
         if (input.shareGpt != null) {
             return OfficialFigure2.run(spec.commandLine().getOut(), quant,
-                    new OfficialFigure2.Request(input.shareGpt, samples, seqlen, maxPrefix, out));
+                    new OfficialFigure2.Request(input.shareGpt, samples, seqlen, maxPrefix, out), spec);
         }
         int maxPrefix = this.maxPrefix == null ? 8 : this.maxPrefix;
         if (maxPrefix < 1) {
@@ -119,13 +154,16 @@ final class AnalyzeCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--max-tokens must be 0 (all) or >= 2: " + maxTokens);
         }
         ModelDir.checkOutput(out);
-        LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
         Tokenizer tok = ModelDir.tokenizer(quant.model);
         int[] ids = input.text != null ? tok.encode(input.text, true)
                 : Perplexity.tokenize(tok, Calibration.readText(input.textFile).lines().toList());
         if (maxTokens > 0 && ids.length > maxTokens) {
             ids = Arrays.copyOf(ids, maxTokens);
         }
+        requireTokens(ids.length, fromQuery, maxPrefix);
+        Provenance prov = Provenance.of(spec, quant.model,
+                input.text != null ? Provenance.Input.text(input.text) : Provenance.Input.file(input.textFile));
+        LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
         int nl = fp.config().numHiddenLayers();
         int[] plot = layers != null ? layers : new int[] {0, nl / 2, nl - 1};
         for (int l : plot) {
@@ -133,8 +171,8 @@ final class AnalyzeCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--layers: layer " + l + " outside 0.." + (nl - 1));
             }
         }
-        int q0 = Math.min(fromQuery, ids.length / 2);
-        int k = Math.min(maxPrefix, ids.length - 1);
+        int q0 = fromQuery;
+        int k = maxPrefix;
         LlamaModel fpModel = new LlamaModel(fp);
         try (OutputFolder folder = OutputFolder.open(out)) { // removed again if anything below fails
             PrintWriter o = spec.commandLine().getOut();
@@ -144,6 +182,9 @@ final class AnalyzeCommand implements Callable<Integer> {
             o.printf("text: %d tokens; attention averaged over queries at positions >= %d%n", ids.length, q0);
             o.println("layer  mean attention on [BOS]  heads with >= 30% on [BOS]  on position 1");
             JsonObject json = new JsonObject();
+            json.add("provenance", prov.toJson());
+            json.addProperty("tokens", ids.length);
+            json.addProperty("from_query", q0);
             JsonArray layerJson = new JsonArray();
             double[][] bosByLayer = new double[2][nl];
             for (int l = 0; l < nl; l++) {
@@ -235,22 +276,21 @@ final class AnalyzeCommand implements Callable<Integer> {
             json.addProperty("quantization", q.config().label());
             // plots
             for (int l : plot) {
-                Tensor absH = Elementwise.map(hidden.get(l), Math::abs);
-                Charts.heat(out.resolve("activations_layer" + l + ".png"), "|hidden state|, output of layer " + l,
-                        "channel", "token position", absH);
-                Tensor att = PivotAnalysis.meanAttentionMap(attentions.get(l));
-                int shown = Math.min(ids.length, 64);
-                Charts.heat(out.resolve("attention_layer" + l + ".png"), "attention (mean over heads), layer " + l,
-                        "key position", "query position", Layout.slice(Layout.slice(att, 0, 0, shown), 1, 0, shown));
+                Charts.save(out.resolve("activations_layer" + l + ".png"),
+                        Charts.activations(hidden.get(l), "|hidden state|, output of layer " + l, prov), prov);
+                Charts.save(out.resolve("attention_layer" + l + ".png"), Charts.attention(
+                        PivotAnalysis.meanAttentionMap(attentions.get(l)), "Attention (mean over heads), layer " + l,
+                        prov), prov);
             }
             Map<String, double[][]> bos = new LinkedHashMap<>();
-            bos.put("mean attention on [BOS]", bosByLayer);
-            Charts.line(out.resolve("attention_on_bos.png"), "Attention on [BOS] by layer", "layer",
-                    "mean attention probability", bos, false);
+            bos.put("mean over heads and queries >= " + q0, bosByLayer);
+            Charts.save(out.resolve("attention_on_bos.png"), Charts.curves("Attention on [BOS] by layer", "layer",
+                    "attention probability on [BOS]", bos, 1.0, prov), prov);
             Map<String, double[][]> series = new LinkedHashMap<>();
             series.put(q.config().label(), curve);
-            Charts.line(out.resolve("mse_vs_intactkv_size.png"), "Last-layer output MSE vs IntactKV size",
-                    "IntactKV size (tokens kept lossless)", "MSE to full precision", series, false);
+            Charts.save(out.resolve("mse_vs_intactkv_size.png"), Charts.curves("Last-layer output MSE vs IntactKV size"
+                    + " (positions >= " + k + ")", "IntactKV size (tokens kept lossless)", "MSE to full precision", series,
+                    0, prov), prov);
             AtomicFiles.writeString(out.resolve("analysis.json"), new GsonBuilder().setPrettyPrinting().create().toJson(json));
             o.println("wrote " + out.resolve("analysis.json") + " and PNG plots (activations_layer*.png, attention_layer*.png,"
                     + " attention_on_bos.png, mse_vs_intactkv_size.png) in " + out);

@@ -1,145 +1,153 @@
 package intactkv.cli;
 
-import intactkv.model.io.AtomicFiles;
+import intactkv.figure.Axis;
+import intactkv.figure.ColourScale;
+import intactkv.figure.HeatMap;
+import intactkv.figure.LinePlot;
+import intactkv.figure.Png;
 import intactkv.tensor.Tensor;
-import java.awt.Color;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.knowm.xchart.BitmapEncoder;
-import org.knowm.xchart.HeatMapChart;
-import org.knowm.xchart.HeatMapChartBuilder;
-import org.knowm.xchart.XYChart;
-import org.knowm.xchart.XYChartBuilder;
-import org.knowm.xchart.internal.chartpart.Chart;
-import org.knowm.xchart.style.markers.SeriesMarkers;
 
-/** PNG charts (XChart, headless), written atomically: line charts and heat maps with titles, axis labels and legends. */
+/**
+ * The figures of analyze, demo and theory-report, built as figure models ({@link HeatMap},
+ * {@link LinePlot}) that tests read, and saved as PNG files carrying the {@link Provenance} as
+ * text chunks and as a footer line. Choices a reader relies on are made here, once:
+ * attention and activation maps on a log colour scale (a linear one leaves all but the [BOS]
+ * column white), row 0 at the top, the positions shown in the title; curves of a quantity
+ * compared by size with the y axis from 0.
+ */
 final class Charts {
+    /** Positions (rows) drawn at most in a heat map, so that every row, [BOS]'s included, is several pixels high. */
+    static final int MAX_SHOWN = 64;
+    /** Decades of the attention colour scale: probabilities from 10⁻³ to 1 (the uniform share of 64 keys is 0.016). */
+    static final int ATTENTION_DECADES = 3;
+    /** Decades of the activation colour scale: |h| down to 10⁻⁴ of the top decade, where a typical token's values lie. */
+    static final int ACTIVATION_DECADES = 4;
+
     private Charts() {
     }
 
-    static {
-        System.setProperty("java.awt.headless", "true");
-    }
-
-    /** A line chart with one series per map entry: {x values, y values}. */
-    static void line(Path file, String title, String xTitle, String yTitle, Map<String, double[][]> series, boolean logY)
-            throws IOException {
-        save(file, lineChart(title, xTitle, yTitle, series, logY));
+    /** "all 12" or "first 64 of 857": the part of {@code total} rows a figure shows. */
+    static String shownOf(int shown, int total, String what) {
+        return shown == total ? "all " + total + " " + what : "first " + shown + " of " + total + " " + what;
     }
 
     /**
-     * A line chart for small values: y tick labels in scientific notation ({@code yPattern}, a
-     * {@link java.text.DecimalFormat} pattern such as {@code "0.00E0"}) and the legend inside
-     * the plot, top right.
+     * The mean-over-heads attention map {@code att (T, T)} of a layer: the first
+     * {@link #MAX_SHOWN} queries (rows, query 0 at the top) and keys (columns), the masked keys
+     * after each query left grey, probabilities on a log colour scale.
      */
-    static void line(Path file, String title, String xTitle, String yTitle, Map<String, double[][]> series,
-                     String yPattern) throws IOException {
-        XYChart c = lineChart(title, xTitle, yTitle, series, false);
-        c.getStyler().setYAxisDecimalPattern(yPattern);
-        c.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.InsideNE);
-        save(file, c);
-    }
-
-    private static XYChart lineChart(String title, String xTitle, String yTitle, Map<String, double[][]> series,
-                                     boolean logY) {
-        XYChart c = new XYChartBuilder().width(900).height(540).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
-        c.getStyler().setYAxisLogarithmic(logY);
-        c.getStyler().setChartBackgroundColor(Color.WHITE);
-        for (Map.Entry<String, double[][]> e : series.entrySet()) {
-            c.addSeries(e.getKey(), e.getValue()[0], e.getValue()[1]).setMarker(SeriesMarkers.CIRCLE);
+    static HeatMap attention(Tensor att, String title, Provenance p) {
+        int t = att.dim(0);
+        int shown = Math.min(t, MAX_SHOWN);
+        double[][] v = new double[shown][shown];
+        for (int i = 0; i < shown; i++) {
+            for (int j = 0; j < shown; j++) {
+                v[i][j] = j > i ? Double.NaN : att.get(i, j);
+            }
         }
-        return c;
+        return new HeatMap(new HeatMap.Spec(title + "\n" + shownOf(shown, t, "positions"),
+                "key position", "query position (0 at the top)",
+                v, ColourScale.log("attention probability", 1.0, ATTENTION_DECADES), p.footer()));
     }
 
-    /** A log-log scatter chart with one series per map entry: {x values, y values}, and the line y = x. */
-    static void scatter(Path file, String title, String xTitle, String yTitle, Map<String, double[][]> series)
-            throws IOException {
-        XYChart c = new XYChartBuilder().width(900).height(640).title(title).xAxisTitle(xTitle).yAxisTitle(yTitle).build();
-        c.getStyler().setDefaultSeriesRenderStyle(org.knowm.xchart.XYSeries.XYSeriesRenderStyle.Scatter);
-        c.getStyler().setXAxisLogarithmic(true);
-        c.getStyler().setYAxisLogarithmic(true);
-        c.getStyler().setChartBackgroundColor(Color.WHITE);
-        c.getStyler().setMarkerSize(5);
+    /**
+     * The magnitudes |h| of a layer's output {@code hidden (T, d)}: the first {@link #MAX_SHOWN}
+     * tokens (rows, [BOS] at the top), every channel (columns; combined by their maximum when
+     * more than the plot's width), on a log colour scale from the largest shown value down
+     * {@link #ACTIVATION_DECADES} decades.
+     */
+    static HeatMap activations(Tensor hidden, String title, Provenance p) {
+        int t = hidden.dim(0);
+        int d = hidden.dim(1);
+        int shown = Math.min(t, MAX_SHOWN);
+        double[][] v = new double[shown][d];
+        double max = 0;
+        for (int i = 0; i < shown; i++) {
+            for (int c = 0; c < d; c++) {
+                v[i][c] = Math.abs(hidden.get(i, c));
+                max = Math.max(max, v[i][c]);
+            }
+        }
+        return new HeatMap(new HeatMap.Spec(title + "\n" + shownOf(shown, t, "tokens") + ", all " + d + " channels",
+                "channel", "token position (0 = [BOS], at the top)", v,
+                ColourScale.log("|hidden state|", max, ACTIVATION_DECADES), p.footer()));
+    }
+
+    /**
+     * Curves over integer x values (IntactKV sizes, layers): each series {x values, y values};
+     * the y axis from 0 to above the largest value (or {@code [0, yMax]} when {@code yMax > 0}),
+     * x ticks thinned to at most 12.
+     */
+    static LinePlot curves(String title, String xTitle, String yTitle, Map<String, double[][]> series, double yMax,
+                           Provenance p) {
+        int lo = Integer.MAX_VALUE;
+        int hi = Integer.MIN_VALUE;
+        double top = 0;
+        List<LinePlot.Series> s = new ArrayList<>();
+        for (Map.Entry<String, double[][]> e : series.entrySet()) {
+            for (double x : e.getValue()[0]) {
+                lo = Math.min(lo, (int) Math.floor(x));
+                hi = Math.max(hi, (int) Math.ceil(x));
+            }
+            for (double y : e.getValue()[1]) {
+                top = Math.max(top, Double.isFinite(y) ? y : 0);
+            }
+            s.add(new LinePlot.Series(e.getKey(), e.getValue()[0], e.getValue()[1],
+                    LinePlot.PALETTE.get(s.size() % LinePlot.PALETTE.size()), LinePlot.Style.LINE_AND_MARKERS,
+                    LinePlot.Marker.CIRCLE));
+        }
+        Axis y = yMax > 0 ? Axis.fixed(yTitle, 0, yMax, 6) : Axis.fromZero(yTitle, top, 7);
+        return new LinePlot(new LinePlot.Spec(title, Axis.integers(xTitle, lo, Math.max(hi, lo + 1), 12), y, s,
+                p.footer()));
+    }
+
+    /**
+     * A log-log scatter of groups of points, each group a pair of series {bound, actual}: the
+     * plain heads as filled circles and the same heads with IntactKV as hollow triangles, every
+     * series its own colour; the line y = x in black.
+     */
+    static LinePlot boundScatter(String title, String xTitle, String yTitle, Map<String, double[][]> series,
+                                 Provenance p) {
         double lo = Double.POSITIVE_INFINITY;
         double hi = 0;
+        List<LinePlot.Series> s = new ArrayList<>();
         for (Map.Entry<String, double[][]> e : series.entrySet()) {
-            c.addSeries(e.getKey(), e.getValue()[0], e.getValue()[1]);
-            for (double v : e.getValue()[0]) {
-                if (v > 0) {
-                    lo = Math.min(lo, v);
-                    hi = Math.max(hi, v);
+            for (double[] axis : e.getValue()) {
+                for (double v : axis) {
+                    if (v > 0 && Double.isFinite(v)) {
+                        lo = Math.min(lo, v);
+                        hi = Math.max(hi, v);
+                    }
                 }
             }
+            boolean intact = e.getKey().contains("IntactKV");
+            s.add(new LinePlot.Series(e.getKey(), e.getValue()[0], e.getValue()[1],
+                    LinePlot.PALETTE.get(s.size() % (LinePlot.PALETTE.size() - 1)), LinePlot.Style.MARKERS,
+                    intact ? LinePlot.Marker.TRIANGLE : LinePlot.Marker.CIRCLE));
         }
-        if (hi > 0) {
-            c.addSeries("y = x", new double[] {lo, hi}, new double[] {lo, hi})
-                    .setXYSeriesRenderStyle(org.knowm.xchart.XYSeries.XYSeriesRenderStyle.Line).setMarker(SeriesMarkers.NONE);
+        if (!(hi > 0)) {
+            lo = 1e-3;
+            hi = 1;
         }
-        save(file, c);
+        s.add(new LinePlot.Series("y = x", new double[] {lo, hi}, new double[] {lo, hi},
+                LinePlot.PALETTE.get(LinePlot.PALETTE.size() - 1), LinePlot.Style.LINE, LinePlot.Marker.CIRCLE));
+        Axis x = Axis.log(xTitle, lo, hi, 10);
+        Axis y = Axis.log(yTitle, lo, hi, 10);
+        return new LinePlot(new LinePlot.Spec(title, x, y, s, p.footer()));
     }
 
-    /**
-     * A heat map of {@code values (rows, cols)}: x = column index, y = row index (0 at the
-     * bottom), numeric tick labels every {@link #tickStep} cells, and a colour bar on the right
-     * whose values are rounded to 3 significant digits.
-     */
-    static void heat(Path file, String title, String xTitle, String yTitle, Tensor values) throws IOException {
-        int rows = values.dim(0);
-        int cols = values.dim(1);
-        HeatMapChart c = new HeatMapChartBuilder().width(1000).height(640).title(title)
-                .xAxisTitle(xTitle + " (0.." + (cols - 1) + ", left to right)")
-                .yAxisTitle(yTitle + " (0.." + (rows - 1) + ", bottom to top)").build();
-        c.getStyler().setShowValue(false);
-        c.getStyler().setChartBackgroundColor(Color.WHITE);
-        c.getStyler().setRangeColors(new Color[] {new Color(255, 255, 255), new Color(255, 200, 0), new Color(200, 0, 0)});
-        int xStep = tickStep(cols);
-        int yStep = tickStep(rows);
-        c.getStyler().setxAxisTickLabelsFormattingFunction(v -> label(v, xStep));
-        c.getStyler().setyAxisTickLabelsFormattingFunction(v -> label(v, yStep));
-        c.getStyler().setAxisTickLabelsFont(new java.awt.Font(java.awt.Font.SANS_SERIF, java.awt.Font.PLAIN, 10));
-        c.getStyler().setLegendVisible(true);
-        c.getStyler().setLegendPosition(org.knowm.xchart.style.Styler.LegendPosition.OutsideE);
-        c.getStyler().setHeatMapDecimalValueFormatter(v -> String.format(java.util.Locale.ROOT, "%.3g", v));
-        List<Number> x = new ArrayList<>();
-        List<Number> y = new ArrayList<>();
-        for (int j = 0; j < cols; j++) {
-            x.add(j);
-        }
-        for (int i = 0; i < rows; i++) {
-            y.add(i);
-        }
-        List<Number[]> cells = new ArrayList<>();
-        for (int i = 0; i < rows; i++) {
-            for (int j = 0; j < cols; j++) {
-                cells.add(new Number[] {j, i, values.get(i, j)});
-            }
-        }
-        c.addSeries(title, x, y, cells);
-        save(file, c);
+    /** Renders {@code figure} into {@code file} with the provenance as PNG text. */
+    static void save(Path file, HeatMap figure, Provenance p) throws IOException {
+        Png.write(file, figure.render(), p.pngText(figure.spec().title().replace('\n', ' ')));
     }
 
-    /** A tick every 1, 2, 5, 10, 20, 50, ... cells, so that at most about 12 are labelled. */
-    static int tickStep(int cells) {
-        int[] base = {1, 2, 5};
-        for (int scale = 1; ; scale *= 10) {
-            for (int b : base) {
-                if ((long) b * scale * 12 >= cells) {
-                    return b * scale;
-                }
-            }
-        }
-    }
-
-    private static String label(double v, int step) {
-        long i = Math.round(v);
-        return i % step == 0 ? Long.toString(i) : "";
-    }
-
-    private static void save(Path file, Chart<?, ?> chart) throws IOException {
-        AtomicFiles.write(file, out -> BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG));
+    /** Renders {@code figure} into {@code file} with the provenance as PNG text. */
+    static void save(Path file, LinePlot figure, Provenance p) throws IOException {
+        Png.write(file, figure.render(), p.pngText(figure.spec().title().replace('\n', ' ')));
     }
 }

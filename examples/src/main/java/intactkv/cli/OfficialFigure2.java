@@ -26,7 +26,7 @@ import java.util.Map;
  * ({@code intactkv_motivation.py}, {@link PrefixSizeSweep}) on the official calibration
  * selection ({@link ShareGptSelection}): IntactKV sizes 0..K of the Vicuna prompt, loss on the
  * positions >= K, 0.5 * MSE of every layer's output (total and last layer). Writes
- * {@code mse_vs_intactkv_size.png} and {@code analysis.json}.
+ * {@code mse_vs_intactkv_size.png} and {@code analysis.json}, both with their {@link Provenance}.
  */
 final class OfficialFigure2 {
     private OfficialFigure2() {
@@ -36,11 +36,13 @@ final class OfficialFigure2 {
     record Request(Path shareGpt, int samples, int seqlen, Integer maxPrefix, Path out) {
     }
 
-    static int run(PrintWriter o, QuantOptions quant, Request req) throws Exception {
+    static int run(PrintWriter o, QuantOptions quant, Request req, picocli.CommandLine.Model.CommandSpec spec)
+            throws Exception {
         // every input checked before the first forward pass; nothing is written on a refusal
         ShareGptSelection.Settings st = ShareGptSelection.Settings.official(req.samples(), req.seqlen());
         ModelDir.checkOutput(req.out());
         List<ShareGptConversation> data = ShareGptConversation.read(req.shareGpt());
+        Provenance prov = Provenance.of(spec, quant.model, Provenance.Input.file(req.shareGpt()));
         LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
         Tokenizer tok = ModelDir.tokenizer(quant.model);
         int[] prompt = IntactKvPrefix.vicunaPromptIds(tok);
@@ -70,6 +72,7 @@ final class OfficialFigure2 {
             o.printf("0.5 * MSE to full precision of %s against IntactKV size (mean over samples):%n", label);
             o.println("  size  last token    last layer     all layers");
             JsonObject json = new JsonObject();
+            json.add("provenance", prov.toJson());
             json.addProperty("protocol", "intactkv_motivation.py (official Figure 2)");
             json.addProperty("quantization", label);
             json.addProperty("sharegpt", req.shareGpt().toString());
@@ -99,10 +102,10 @@ final class OfficialFigure2 {
             json.add("by_size", rows);
             Map<String, double[][]> series = new LinkedHashMap<>();
             series.put("last decoder layer, " + label, curve);
-            Charts.line(req.out().resolve("mse_vs_intactkv_size.png"), "Quantization loss vs IntactKV size ("
+            Charts.save(req.out().resolve("mse_vs_intactkv_size.png"), Charts.curves("Quantization loss vs IntactKV size ("
                             + ids.size() + " ShareGPT samples, positions >= " + k + ")",
                     "Size of IntactKV (first tokens of [BOS] + Vicuna system prompt)",
-                    "0.5 x MSE of the last layer output", series, "0.00E0");
+                    "0.5 x MSE of the last layer output", series, 0, prov), prov);
             AtomicFiles.writeString(req.out().resolve("analysis.json"),
                     new GsonBuilder().setPrettyPrinting().serializeNulls().create().toJson(json));
             o.println("wrote " + req.out().resolve("analysis.json") + " and " + req.out().resolve("mse_vs_intactkv_size.png"));

@@ -193,7 +193,8 @@ class ModelCommandsTest {
     void analyzeWritesPlotsAndJson() throws Exception {
         Path out = dir.resolve("analysis");
         String[] r = run("analyze", "--model", modelDir.toString(), "--text", "ab a b ab ba b a ab ba ab a b",
-                "--out", out.toString(), "--max-prefix", "3", "--method", "rtn", "--wbits", "3", "--group", "8");
+                "--out", out.toString(), "--max-prefix", "3", "--from-query", "4", "--method", "rtn", "--wbits", "3",
+                "--group", "8");
         assertEquals("0", r[0], r[2]);
         assertTrue(r[1].contains("mean attention on [BOS]") && r[1].contains("size 3"), r[1]);
         for (String f : new String[] {"activations_layer0.png", "attention_layer1.png", "attention_on_bos.png",
@@ -203,8 +204,8 @@ class ModelCommandsTest {
         }
         var json = com.google.gson.JsonParser.parseString(Files.readString(out.resolve("analysis.json"))).getAsJsonObject();
         assertEquals(4, json.getAsJsonArray("last_layer_mse_by_intactkv_size").size());
-        String[] bad = run("analyze", "--model", modelDir.toString(), "--text", "ab", "--out", out.toString(),
-                "--layers", "7");
+        String[] bad = run("analyze", "--model", modelDir.toString(), "--text", "ab a b", "--out", out.toString(),
+                "--from-query", "1", "--max-prefix", "1", "--layers", "7");
         assertEquals("1", bad[0]);
         assertTrue(bad[2].contains("layer 7"), bad[2]);
         // a text file (lines joined with "\n\n", as ppl --data) cut to its first tokens
@@ -212,7 +213,7 @@ class ModelCommandsTest {
         Files.writeString(text, "ab a b ab ba\nb a ab ba ab a b\nba ab a\n");
         Path out2 = dir.resolve("analysis2");
         String[] f = run("analyze", "--model", modelDir.toString(), "--text-file", text.toString(), "--max-tokens", "20",
-                "--out", out2.toString(), "--max-prefix", "2");
+                "--out", out2.toString(), "--max-prefix", "2", "--from-query", "10");
         assertEquals("0", f[0], f[2]);
         assertTrue(f[1].contains("text: 20 tokens"), f[1]);
         // out-of-range flags are named before any work, and no folder is left behind
@@ -237,6 +238,13 @@ class ModelCommandsTest {
         var json = com.google.gson.JsonParser.parseString(Files.readString(out.resolve("results.json"))).getAsJsonObject();
         assertEquals(21, json.getAsJsonArray("table").size());
         assertTrue(Files.size(out.resolve("fig2_mse_vs_intactkv_size.png")) > 1000);
+        // results.json and every figure name the command, the model's hashes and the input
+        var prov = json.getAsJsonObject("provenance");
+        assertTrue(prov.get("command").getAsString().startsWith("intactkv demo --model"), prov.toString());
+        assertTrue(prov.getAsJsonObject("model").getAsJsonObject("sha256").has("model.safetensors"), prov.toString());
+        assertEquals("corpus", json.getAsJsonObject("figures_input").get("kind").getAsString());
+        assertTrue(intactkv.figure.Png.readText(out.resolve("fig1_attention_layer1.png")).get("Command")
+                .startsWith("intactkv demo"));
         // every IntactKV row whose quantized baseline lost perplexity reports the share it recovered
         var table = json.getAsJsonArray("table");
         for (int i = 0; i < table.size(); i++) {

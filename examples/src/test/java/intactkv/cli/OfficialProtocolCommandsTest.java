@@ -73,6 +73,13 @@ class OfficialProtocolCommandsTest {
         assertTrue(png.length > 1000 && png[1] == 'P' && png[2] == 'N' && png[3] == 'G');
         JsonObject json = JsonParser.parseString(Files.readString(out.resolve("analysis.json"))).getAsJsonObject();
         assertEquals(k, json.get("intactkv_size").getAsInt());
+        // the ShareGPT file is recorded by path and hash, the built-in model by its files' hashes
+        JsonObject prov = json.getAsJsonObject("provenance");
+        assertEquals(DefaultModel.sha256(data), prov.getAsJsonObject("input").get("sha256").getAsString());
+        assertEquals(DefaultModel.sha256(DefaultModel.dir().resolve("model.safetensors")),
+                prov.getAsJsonObject("model").getAsJsonObject("sha256").get("model.safetensors").getAsString());
+        assertTrue(intactkv.figure.Png.readText(out.resolve("mse_vs_intactkv_size.png")).get("Command")
+                .contains("--sharegpt"));
         assertEquals(1, json.get("samples").getAsInt());
         assertEquals(1, json.getAsJsonArray("conversation_indices").size());
         assertTrue(json.get("quantization").getAsString().startsWith("rtn w3"), json.get("quantization").toString());

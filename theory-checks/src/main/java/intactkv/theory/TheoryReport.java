@@ -29,7 +29,7 @@ public final class TheoryReport {
                       AttentionErrorBound.Evaluation intact) {
     }
 
-    /** Summary of a group of rows (medians). */
+    /** Summary of a group of rows (medians; {@code boundAFellFraction}: the share of heads whose bound A did not grow). */
     public record Summary(String group, int heads, double attentionOnPrefix, double actualPlain, double actualIntact,
                           double boundPlain, double boundIntact, double tightPlain, double tightnessB, double tightnessT,
                           double boundAFellFraction) {
@@ -58,9 +58,16 @@ public final class TheoryReport {
     /**
      * Every head of every layer of {@code model} on {@code ids}: the query of the last token, the
      * full-precision cache as K and V, their errors those of {@code kv} (per token and head),
-     * and an intact prefix of {@code p} tokens.
+     * and an intact prefix of {@code p} tokens. The text must reach past the prefix ({@code T >= p + 1}):
+     * with {@code T = p} the query would be a prefix token's and every key intact, so the report
+     * would show a 100 % sink and no error by construction rather than by measurement.
      */
     public static List<Row> modelHeads(LlamaModel model, int[] ids, DynamicQuantizer kv, int p) {
+        if (p < 1 || ids.length < p + 1) {
+            throw new IllegalArgumentException("the model's heads are measured at the query of the last token with the"
+                    + " first " + p + " kept intact, so the text needs at least " + (p + 1) + " tokens ([BOS] included),"
+                    + " got " + ids.length);
+        }
         LlamaConfig c = model.config();
         int t = ids.length;
         int dh = c.headDim();
