@@ -70,9 +70,9 @@ final class AnalyzeCommand implements Callable<Integer> {
             description = "with --sharegpt: conversations to select (default ${DEFAULT-VALUE}, as the official)")
     int samples;
 
-    @Option(names = "--seqlen", defaultValue = "1024", paramLabel = "T",
-            description = "with --sharegpt: conversations are cut to T tokens (default ${DEFAULT-VALUE}, as the official)")
-    int seqlen;
+    @Option(names = "--seqlen", paramLabel = "T", description = "with --sharegpt: conversations are cut to T tokens"
+            + " (default 1024, as the official, at most the model's max_position_embeddings)")
+    Integer seqlen;
 
     @Option(names = "--max-tokens", defaultValue = "0", paramLabel = "N",
             description = "keep only the first N tokens, [BOS] included (default: all)")

@@ -58,8 +58,12 @@ final class CalibrateCommand implements Callable<Integer> {
     @Option(names = "--samples", defaultValue = "128", paramLabel = "N", description = "prefix-calibration samples (default ${DEFAULT-VALUE})")
     int samples;
 
-    @Option(names = "--seqlen", defaultValue = "1024", paramLabel = "T", description = "maximum sample length (default ${DEFAULT-VALUE})")
-    int seqlen;
+    @Option(names = "--seqlen", paramLabel = "T", description = "maximum sample length (default: the official 1024, at"
+            + " most the model's max_position_embeddings)")
+    Integer seqlenFlag;
+
+    /** The official maximum sample length (utils/sharegpt.py). */
+    static final int OFFICIAL_SEQLEN = 1024;
 
     @Option(names = "--lr", defaultValue = "2e-4", description = "AdamW learning rate (default ${DEFAULT-VALUE})")
     double lr;
@@ -97,11 +101,12 @@ final class CalibrateCommand implements Callable<Integer> {
                 .withAccumulation(accumulation).withSteps(steps).withClip(clip).withSeed(seed)
                 .withPrefixDtype(PrefixDtype.parse(prefixDtype));
         require(samples >= 1, "--samples must be >= 1: " + samples);
-        require(seqlen >= 2, "--seqlen must be >= 2: " + seqlen);
+        require(seqlenFlag == null || seqlenFlag >= 2, "--seqlen must be >= 2: " + seqlenFlag);
         quant.validate();
         ModelDir.checkOutputFile(out);
         String text = Calibration.readText(data);
         LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
+        int seqlen = ModelLength.officialOrModel("--seqlen", seqlenFlag, OFFICIAL_SEQLEN, fp.config());
         Tokenizer tok = ModelDir.tokenizer(quant.model);
         String name = data.getFileName().toString();
         String head = text.stripLeading();
