@@ -21,7 +21,8 @@ final class GenerateCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face LLaMA directory")
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face LLaMA directory, model_type "
+            + intactkv.model.ConfigClaims.FAMILIES + ", or 'default' for the built-in model")
     Path model;
 
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "text to continue")

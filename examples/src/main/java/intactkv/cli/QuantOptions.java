@@ -27,10 +27,12 @@ import picocli.CommandLine.Option;
  */
 final class QuantOptions {
     @Option(names = "--model", required = true, paramLabel = "FP_DIR", description = "the full-precision Hugging Face"
-            + " LLaMA directory (IntactKV takes its prefix from it), or 'default' for the built-in model")
+            + " LLaMA directory (IntactKV takes its prefix from it), or 'default' for the built-in model; model_type "
+            + intactkv.model.ConfigClaims.FAMILIES + " (other families and unimplemented config fields are refused)")
     Path model;
 
-    @Option(names = "--quantized", paramLabel = "Q_DIR", description = "a model written by './intactkv quantize'")
+    @Option(names = "--quantized", paramLabel = "Q_DIR", description = "a model written by './intactkv quantize' (it has"
+            + " quant_config.json) from the --model FP_DIR")
     Path quantized;
 
     @Option(names = "--method", paramLabel = "M", description = "quantize on the fly: rtn, gptq, awq, omniquant, quarot")

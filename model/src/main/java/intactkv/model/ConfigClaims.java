@@ -51,9 +51,10 @@ public final class ConfigClaims {
                 throw new FormatException(file, "model_type '" + type + "' is not implemented" + implemented);
             }
         } else if (!namesLlama(o)) {
-            throw new FormatException(file, "has no model_type, and architectures "
-                    + (o.has("architectures") ? o.required("architectures").toString() : "is absent too")
-                    + " does not say LlamaForCausalLM" + implemented);
+            throw new FormatException(file, (o.has("architectures") ? "has no model_type, and architectures "
+                    + o.required("architectures") + " does not say LlamaForCausalLM"
+                    : "has neither model_type nor architectures, so it does not say which model it describes")
+                    + implemented + " (add \"model_type\": \"llama\" if it is one)");
         }
         if (o.has("quantization_config")) {
             JsonFields q = o.optionalObject("quantization_config");

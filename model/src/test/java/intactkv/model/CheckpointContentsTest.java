@@ -27,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
  * and are not implemented, and tensors the model does not use, are refused by name
  * ({@link ConfigClaims}, {@link CheckpointContents}); known buffers are checked and accepted.
  */
-class CheckpointClaimsTest {
+class CheckpointContentsTest {
     @TempDir
     Path tmp;
 
@@ -88,7 +88,7 @@ class CheckpointClaimsTest {
             o.remove("model_type");
             o.remove("architectures");
         }));
-        assertNames(m, "has no model_type", "LlamaForCausalLM");
+        assertNames(m, "has neither model_type nor architectures", "\"model_type\": \"llama\"");
         m = refused(model("other-arch", o -> {
             o.remove("model_type");
             com.google.gson.JsonArray a = new com.google.gson.JsonArray();
