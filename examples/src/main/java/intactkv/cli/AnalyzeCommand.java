@@ -126,6 +126,8 @@ final class AnalyzeCommand implements Callable<Integer> {
         if (maxTokens > 0 && ids.length > maxTokens) {
             ids = Arrays.copyOf(ids, maxTokens);
         }
+        ModelLength.require("the text's " + ids.length + " tokens (cut them with --max-tokens N)", ids.length,
+                fp.config());
         int nl = fp.config().numHiddenLayers();
         int[] plot = layers != null ? layers : new int[] {0, nl / 2, nl - 1};
         for (int l : plot) {

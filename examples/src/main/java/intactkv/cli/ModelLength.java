@@ -15,7 +15,8 @@ import java.nio.file.Path;
  *
  * <p>A model works within the length it was trained at: positions beyond it have never been
  * seen, and perplexity there measures extrapolation, not the model (the built-in model, trained
- * at 256-token windows, gives ppl 279 at 2048 and 80 at 256). {@code max_position_embeddings}
+ * at 256-token windows, on the first 300 test glosses: ppl 35.45 in windows of 256, 181.49 in
+ * windows of 2048). {@code max_position_embeddings}
  * is the wrong default for a model of {@code ./intactkv train}: it is 2048 for the built-in model,
  * kept so that the official calibration lengths, which are lowered to it, stay as they are. So
  * {@code ./intactkv train} records its training length in config.json as {@link #TRAIN_SEQLEN}

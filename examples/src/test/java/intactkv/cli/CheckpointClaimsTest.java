@@ -116,7 +116,8 @@ class CheckpointClaimsTest {
                 + "[{\"SpecialToken\":{\"id\":\"<s>\"}}]},\"model\":{\"type\":\"BPE\",\"vocab\":" + vocab
                 + "},\"merges\":[]}}");
         String[] r = ppl(d);
-        assertRefused(r, d.resolve("tokenizer.json").toString(), d.resolve("config.json").toString(), "420 tokens",
+        assertRefused(r, d.resolve("tokenizer.json") + ": tokenizer does not fit the model: it has 420 tokens",
+                d.resolve("config.json").toString(),
                 "vocab_size 1024");
         assertTrue(r[1].isEmpty() && r[3].isEmpty(), "no work: " + r[1] + r[3]);
         r = run("generate", "--model", d.toString(), "--prompt", "a small dog");
@@ -212,6 +213,12 @@ class CheckpointClaimsTest {
         r = run("generate", "--model", model.toString(), "--prompt", "ab", "--max-tokens", "2000000000");
         assertRefused(r, "--max-tokens 2000000000", "max_position_embeddings 512");
         assertTrue(r[1].isEmpty(), "nothing generated: " + r[1]);
+        String ids = String.join(",", java.util.Collections.nCopies(600, "260"));
+        r = run("dump", "--model", model.toString(), "--tokens", ids, "--out", dir.resolve("d.safetensors").toString());
+        assertRefused(r, "--tokens (600 tokens) is longer than the model's max_position_embeddings 512");
+        r = run("analyze", "--model", model.toString(), "--text", "ab ".repeat(400), "--out", dir.resolve("an").toString());
+        assertRefused(r, "the text's", "(cut them with --max-tokens N) is longer than the model's max_position_embeddings");
+        assertFalse(Files.exists(dir.resolve("an")));
         r = run("calibrate", "--model", model.toString(), "--method", "rtn", "--wbits", "3", "--group", "8", "--data",
                 data.toString(), "--out", dir.resolve("p.safetensors").toString(), "--seqlen", "1000");
         assertRefused(r, "--seqlen 1000 is longer than the model's max_position_embeddings 512");

@@ -45,8 +45,7 @@ public final class TokenizerFit {
         JsonFields raw = JsonFile.read(configFile);
         int t = tok.vocabSize();
         int v = c.vocabSize();
-        String both = tokenizerFile + " has " + t + " tokens (added tokens included), but " + configFile
-                + " says vocab_size " + v;
+        String both = "it has " + t + " tokens (added tokens included), but " + configFile + " says vocab_size " + v;
         if (t > v) {
             throw new FormatException(tokenizerFile, "tokenizer does not fit the model: " + both + "; ids " + v + ".."
                     + (t - 1) + " have no embedding row. Use the tokenizer.json that came with the weights");
