@@ -69,9 +69,9 @@ final class AnalyzeCommand implements Callable<Integer> {
             description = "with --sharegpt: conversations to select (default ${DEFAULT-VALUE}, as the official)")
     int samples;
 
-    @Option(names = "--seqlen", defaultValue = "1024", paramLabel = "T",
-            description = "with --sharegpt: conversations are cut to T tokens (default ${DEFAULT-VALUE}, as the official)")
-    int seqlen;
+    @Option(names = "--seqlen", paramLabel = "T", description = "with --sharegpt: conversations are cut to T tokens"
+            + " (default 1024, as the official, at most the model's max_position_embeddings)")
+    Integer seqlen;
 
     @Option(names = "--max-tokens", defaultValue = "0", paramLabel = "N",
             description = "keep only the first N tokens, [BOS] included (default: all)")
@@ -164,6 +164,8 @@ final class AnalyzeCommand implements Callable<Integer> {
         Provenance prov = Provenance.of(spec, quant.model,
                 input.text != null ? Provenance.Input.text(input.text) : Provenance.Input.file(input.textFile));
         LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
+        ModelLength.require("the text's " + ids.length + " tokens (cut them with --max-tokens N)", ids.length,
+                fp.config());
         int nl = fp.config().numHiddenLayers();
         int[] plot = layers != null ? layers : new int[] {0, nl / 2, nl - 1};
         for (int l : plot) {

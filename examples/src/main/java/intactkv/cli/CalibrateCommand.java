@@ -61,10 +61,14 @@ final class CalibrateCommand implements Callable<Integer> {
             + " samples, drawn from --data (not the quantizer's, see --calib-samples) (default ${DEFAULT-VALUE})")
     int samples;
 
-    @Option(names = "--seqlen", defaultValue = "1024", paramLabel = "T", description = "length of the prefix calibration's"
+    @Option(names = "--seqlen", paramLabel = "T", description = "length of the prefix calibration's"
             + " samples in tokens, the prefix included: plain text is cut into windows of T, ShareGPT conversations are"
-            + " cut at T (not the quantizer's calibration windows, see --calib-seqlen) (default ${DEFAULT-VALUE})")
-    int seqlen;
+            + " cut at T (not the quantizer's calibration windows, see --calib-seqlen) (default: the official 1024, at"
+            + " most the model's max_position_embeddings)")
+    Integer seqlenFlag;
+
+    /** The official maximum sample length (utils/sharegpt.py). */
+    static final int OFFICIAL_SEQLEN = 1024;
 
     @Option(names = "--lr", defaultValue = "2e-4", paramLabel = "LR", description = "AdamW learning rate (default ${DEFAULT-VALUE})")
     double lr;
@@ -104,11 +108,12 @@ final class CalibrateCommand implements Callable<Integer> {
                 .withAccumulation(accumulation).withSteps(steps).withClip(clip).withSeed(seed)
                 .withPrefixDtype(PrefixDtype.parse(prefixDtype));
         require(samples >= 1, "--samples must be >= 1: " + samples);
-        require(seqlen >= 2, "--seqlen must be >= 2: " + seqlen);
+        require(seqlenFlag == null || seqlenFlag >= 2, "--seqlen must be >= 2: " + seqlenFlag);
         quant.validate();
         ModelDir.checkOutputFile(out);
         String text = Calibration.readText(data);
         LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
+        int seqlen = ModelLength.officialOrModel("--seqlen", seqlenFlag, OFFICIAL_SEQLEN, fp.config());
         Tokenizer tok = ModelDir.tokenizer(quant.model);
         String name = data.getFileName().toString();
         String head = text.stripLeading();
@@ -128,7 +133,7 @@ final class CalibrateCommand implements Callable<Integer> {
             chosen.requirePrefix(prefixIds, "--intactkv " + intactkv + " prefix");
             set = chosen.samples();
         } else {
-            set = textSamples(tok, text, prefixIds);
+            set = textSamples(tok, text, prefixIds, seqlen);
         }
         PrintWriter o = spec.commandLine().getOut();
         if (chosen != null) {
@@ -158,7 +163,7 @@ final class CalibrateCommand implements Callable<Integer> {
      * --seqlen leaves no token after the prefix (the real cause when --seqlen is small, not the
      * prefix itself) or when --data is shorter than one sample.
      */
-    private List<CalibrationSample> textSamples(Tokenizer tok, String text, int[] prefixIds) {
+    private List<CalibrationSample> textSamples(Tokenizer tok, String text, int[] prefixIds, int seqlen) {
         require(seqlen > prefixIds.length, "--seqlen " + seqlen + " leaves no room after the --intactkv " + intactkv
                 + " prefix of " + prefixIds.length + " tokens" + (intactkv.equals("prompt")
                         ? " ([BOS] and the Vicuna system prompt)" : "") + ": each sample is the prefix followed by"

@@ -30,10 +30,29 @@ final class DefaultModel {
 
     /** {@code arg}, or the verified built-in model when {@code arg} is "default". */
     static Path resolve(Path arg) throws IOException {
+        return resolve(arg, Path.of("").toAbsolutePath());
+    }
+
+    /**
+     * {@code arg}, or the verified built-in model when {@code arg} is "default" and
+     * {@code workingDir} has nothing named {@code default}. When it has, "default" could mean
+     * either, and running one of them silently could report the numbers of the model the user
+     * did not mean (a folder called default is a likely name for one's own model or output): the
+     * ambiguity is refused, saying how to name each ({@code ./default} for the folder, the
+     * built-in model's full path). A {@code ./default} that is the built-in model is no ambiguity.
+     */
+    static Path resolve(Path arg, Path workingDir) throws IOException {
         if (!arg.toString().equals("default")) {
             return arg;
         }
         Path d = dir();
+        Path local = workingDir.resolve("default");
+        if (Files.exists(local) && !(Files.exists(d) && Files.isSameFile(local, d))) {
+            throw new IOException("--model default is ambiguous: the working directory has " + (Files.isDirectory(local)
+                    ? "a folder" : "a file") + " named default (" + local + "), and 'default' also names the built-in"
+                    + " model; pass --model ./default for the folder, or --model " + d.toAbsolutePath().normalize()
+                    + " for the built-in model");
+        }
         verify(d);
         return d;
     }

@@ -129,6 +129,7 @@ final class DemoCommand implements Callable<Integer> {
         ModelDir.checkOutput(out);
         Path dir = ModelDir.check(model);
         LlamaWeights fp = LlamaWeights.load(dir, false);
+        ModelLength.require("--seqlen " + seqlen, seqlen, fp.config());
         Tokenizer tok = ModelDir.tokenizer(model);
         Path dataDir = dir.resolve("data");
         List<String> testDocs = readSplit(dataDir, "test");

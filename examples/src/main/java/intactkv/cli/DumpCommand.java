@@ -54,14 +54,17 @@ final class DumpCommand implements Callable<Integer> {
         LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
         boolean needTok = input.text != null || prefixOption.which.equals("prompt") || !prefixOption.context.equals("none");
         intactkv.model.text.Tokenizer tok = needTok ? ModelDir.tokenizer(quant.model) : null;
-        prefixOption.plannedLength(fp.config(), tok);
+        int before = prefixOption.plannedLength(fp.config(), tok);
+        int[] ids = input.tokens != null ? input.tokens : tok.encode(input.text, true);
+        ModelLength.require((input.tokens != null ? "--tokens (" : "--text (") + ids.length + " tokens"
+                + (before > 0 ? " after " + before + " IntactKV/context tokens)" : ")"), (long) before + ids.length,
+                fp.config());
         QuantOptions.Chosen chosen;
         try (ProgressBar bar = new ProgressBar()) {
             chosen = quant.choose(fp, bar);
         }
         LlamaModel m = chosen.model();
         intactkv.quant.QuantConfig config = chosen.config();
-        int[] ids = input.tokens != null ? input.tokens : tok.encode(input.text, true);
         if (ids.length == 0) {
             throw new IllegalArgumentException("no tokens to run");
         }

@@ -24,7 +24,8 @@ final class GenerateCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face LLaMA directory")
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face LLaMA directory, model_type "
+            + intactkv.model.ConfigClaims.FAMILIES + ", or 'default' for the built-in model")
     Path model;
 
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "text to continue")
@@ -59,14 +60,21 @@ final class GenerateCommand implements Callable<Integer> {
         Tokenizer tok = ModelDir.tokenizer(model);
         String text = chat ? ChatTemplate.vicunaPrompt(prompt) : prompt;
         int[] ids = tok.encode(text, true);
+        ModelLength.require("the prompt's " + ids.length + " tokens + --max-tokens " + maxTokens,
+                (long) ids.length + maxTokens, m.config());
         PrintWriter out = spec.commandLine().getOut();
         out.print(prompt);
         out.flush();
-        Generator.Result r = new Generator(m, tok).generate(ids, maxTokens, sampler, piece -> {
-            out.print(piece);
+        Generator.Result r;
+        try {
+            r = new Generator(m, tok).generate(ids, maxTokens, sampler, piece -> {
+                out.print(piece);
+                out.flush();
+            });
+        } finally {
+            out.println(); // an error message starts on a line of its own, not glued to the text
             out.flush();
-        });
-        out.println();
+        }
         spec.commandLine().getErr().printf("[%d tokens, stopped at %s]%n", r.tokens().length, r.stopReason());
         return 0;
     }

@@ -3,6 +3,8 @@ package intactkv.cli;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.model.text.Tokenizer;
+import intactkv.model.text.TokenizerFit;
+import intactkv.quant.QuantizedModel;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -12,6 +14,11 @@ final class ModelDir {
     private ModelDir() {
     }
 
+    /**
+     * The full-precision model directory {@code --model} names ("default": the verified built-in
+     * model), refused with what to do when it is missing, a file, or a quantized model (which
+     * would otherwise run as if it were full precision, its results labelled fp).
+     */
     static Path check(Path arg) {
         Path dir;
         try {
@@ -19,9 +26,38 @@ final class ModelDir {
         } catch (java.io.IOException e) {
             throw new IllegalArgumentException(e.getMessage(), e);
         }
+        if (Files.isRegularFile(dir)) {
+            Path parent = dir.toAbsolutePath().getParent();
+            throw new IllegalArgumentException("--model " + dir + " is a file, not a model directory; pass the folder"
+                    + " that holds config.json, model.safetensors and tokenizer.json"
+                    + (parent != null && Files.isRegularFile(parent.resolve("config.json")) ? " (--model " + parent + ")"
+                    : ""));
+        }
         if (!Files.isDirectory(dir)) {
             throw new IllegalArgumentException("model directory " + dir + " does not exist; pass --model with a "
                     + "Hugging Face LLaMA directory (config.json, model.safetensors, tokenizer.json)");
+        }
+        if (Files.exists(dir.resolve(QuantizedModel.CONFIG_FILE))) {
+            throw new IllegalArgumentException("--model " + dir + " is a quantized model (it has "
+                    + QuantizedModel.CONFIG_FILE + "); pass it as --quantized " + dir + ", with the full-precision model"
+                    + " it was made from as --model (IntactKV takes its prefix from the full-precision model)");
+        }
+        return dir;
+    }
+
+    /** The directory {@code --quantized} names: one written by {@code ./intactkv quantize}. */
+    static Path checkQuantized(Path dir) {
+        if (Files.isRegularFile(dir)) {
+            throw new IllegalArgumentException("--quantized " + dir + " is a file, not a model directory; pass the folder"
+                    + " that './intactkv quantize --out DIR' wrote");
+        }
+        if (!Files.isDirectory(dir)) {
+            throw new IllegalArgumentException("--quantized " + dir + " does not exist; write one with './intactkv"
+                    + " quantize --model FP_DIR --method M --out DIR'");
+        }
+        if (!Files.exists(dir.resolve(QuantizedModel.CONFIG_FILE))) {
+            throw new IllegalArgumentException("--quantized " + dir + " has no " + QuantizedModel.CONFIG_FILE + ", so it"
+                    + " is not a model written by './intactkv quantize'; a full-precision model goes to --model");
         }
         return dir;
     }
@@ -49,6 +85,10 @@ final class ModelDir {
         return new LlamaModel(LlamaWeights.load(check(dir), false));
     }
 
+    /**
+     * The tokenizer of {@code --model}, checked against its config.json ({@link TokenizerFit}: a
+     * tokenizer of another model is refused; embedding padding is noted on standard error).
+     */
     static Tokenizer tokenizer(Path arg) throws IOException {
         Path dir = check(arg);
         Path f = dir.resolve("tokenizer.json");
@@ -56,6 +96,11 @@ final class ModelDir {
             throw new IllegalArgumentException(dir + " has no tokenizer.json; text input needs the model's tokenizer "
                     + "(use --tokens to give ids directly where the command allows it)");
         }
-        return Tokenizer.load(f);
+        Tokenizer tok = Tokenizer.load(f);
+        String note = TokenizerFit.check(tok, f, dir.resolve("config.json"));
+        if (note != null) {
+            System.err.println(note);
+        }
+        return tok;
     }
 }

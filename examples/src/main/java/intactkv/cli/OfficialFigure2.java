@@ -33,13 +33,16 @@ final class OfficialFigure2 {
     }
 
     /** Everything the command needs, checked by {@link #run} before any model work. */
-    record Request(Path shareGpt, int samples, int seqlen, Integer maxPrefix, Path out) {
+    record Request(Path shareGpt, int samples, Integer seqlen, Integer maxPrefix, Path out) {
     }
 
     static int run(PrintWriter o, QuantOptions quant, Request req, picocli.CommandLine.Model.CommandSpec spec)
             throws Exception {
         // every input checked before the first forward pass; nothing is written on a refusal
-        ShareGptSelection.Settings st = ShareGptSelection.Settings.official(req.samples(), req.seqlen());
+        // the official 1024, lowered to the model's positions; an explicit one checked against them
+        int seqlen = ModelLength.officialOrModel("--seqlen", req.seqlen(), CalibrateCommand.OFFICIAL_SEQLEN,
+                intactkv.model.LlamaConfig.read(ModelDir.check(quant.model).resolve("config.json")));
+        ShareGptSelection.Settings st = ShareGptSelection.Settings.official(req.samples(), seqlen);
         ModelDir.checkOutput(req.out());
         List<ShareGptConversation> data = ShareGptConversation.read(req.shareGpt());
         Provenance prov = Provenance.of(spec, quant.model, Provenance.Input.file(req.shareGpt()));
@@ -59,7 +62,7 @@ final class OfficialFigure2 {
         try (OutputFolder folder = OutputFolder.open(req.out())) { // removed again if anything below fails
             o.printf(Locale.ROOT, "ShareGPT %s: %d conversation%s selected (seed-42 shuffle, > 50 assistant tokens within"
                     + " %d tokens; %d examined of %d); loss on positions >= %d%n", req.shareGpt(), ids.size(),
-                    ids.size() == 1 ? "" : "s", req.seqlen(), sel.examined(), data.size(), k);
+                    ids.size() == 1 ? "" : "s", seqlen, sel.examined(), data.size(), k);
             List<PrefixSizeSweep.Point> points;
             String label;
             try (ProgressBar bar = new ProgressBar()) {
@@ -77,7 +80,7 @@ final class OfficialFigure2 {
             json.addProperty("quantization", label);
             json.addProperty("sharegpt", req.shareGpt().toString());
             json.addProperty("samples", ids.size());
-            json.addProperty("max_seq_len", req.seqlen());
+            json.addProperty("max_seq_len", seqlen);
             json.addProperty("intactkv_size", k);
             json.addProperty("loss_positions", "t >= " + k + " (all tokens there)");
             json.addProperty("loss", "0.5 * mean over (positions, channels) of the squared layer-output error, mean over"

@@ -35,8 +35,9 @@ final class PplCommand implements Callable<Integer> {
     @Option(names = "--data", required = true, paramLabel = "FILE", description = "UTF-8 text, one document per line")
     Path data;
 
-    @Option(names = "--seqlen", defaultValue = "2048", paramLabel = "T", description = "window length (default ${DEFAULT-VALUE})")
-    int seqlen;
+    @Option(names = "--seqlen", paramLabel = "T", description = "window length (default: " + ModelLength.DEFAULT_HELP
+            + "; at most max_position_embeddings)")
+    Integer seqlenFlag;
 
     @Mixin
     IntactKvOption prefixOption;
@@ -55,12 +56,18 @@ final class PplCommand implements Callable<Integer> {
         quant.validate();
         String text = Calibration.readText(data);
         List<String> docs = text.lines().toList();
-        LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
+        Path dir = ModelDir.check(quant.model);
+        int seqlen = seqlenFlag != null ? seqlenFlag : ModelLength.defaultWindow(dir);
+        LlamaWeights fp = LlamaWeights.load(dir, false);
         Tokenizer tok = ModelDir.tokenizer(quant.model);
         int[] tokens = Perplexity.tokenize(tok, docs);
         // everything that can be checked is checked before quantizing (minutes to hours with GPTQ)
         QuantConfig config = quant.any() ? quant.plannedConfig() : null;
-        Perplexity.requireWindows(tokens.length, seqlen, prefixOption.plannedLength(fp.config(), tok));
+        int before = prefixOption.plannedLength(fp.config(), tok);
+        // the window's [BOS] is replaced by the tokens before it, when there are any
+        ModelLength.require("--seqlen " + seqlen + (before > 0 ? " (with " + before + " IntactKV/context tokens in place"
+                + " of [BOS])" : ""), before > 0 ? before + seqlen - 1L : seqlen, fp.config());
+        Perplexity.requireWindows(tokens.length, seqlen, before);
         try (ProgressBar bar = new ProgressBar()) {
             QuantOptions.Chosen chosen = quant.choose(fp, bar);
             config = chosen.config();

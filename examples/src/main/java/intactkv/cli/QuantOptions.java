@@ -27,10 +27,12 @@ import picocli.CommandLine.Option;
  */
 final class QuantOptions {
     @Option(names = "--model", required = true, paramLabel = "FP_DIR", description = "the full-precision Hugging Face"
-            + " LLaMA directory (IntactKV takes its prefix from it), or 'default' for the built-in model")
+            + " LLaMA directory (IntactKV takes its prefix from it), or 'default' for the built-in model; model_type "
+            + intactkv.model.ConfigClaims.FAMILIES + " (other families and unimplemented config fields are refused)")
     Path model;
 
-    @Option(names = "--quantized", paramLabel = "Q_DIR", description = "a model written by './intactkv quantize'")
+    @Option(names = "--quantized", paramLabel = "Q_DIR", description = "a model written by './intactkv quantize' (it has"
+            + " quant_config.json) from the --model FP_DIR")
     Path quantized;
 
     @Option(names = "--method", paramLabel = "M", description = "quantize on the fly: rtn, gptq, awq, omniquant, quarot")
@@ -136,7 +138,7 @@ final class QuantOptions {
         require(List.of("auto", "paragraphs", "lines", "file").contains(calibDocs),
                 "--calib-docs must be auto, paragraphs, lines or file: " + calibDocs);
         if (quantized != null) {
-            ModelDir.check(quantized);
+            ModelDir.checkQuantized(quantized);
         }
         if (method != null) {
             Method m = Method.parse(method);
@@ -157,10 +159,11 @@ final class QuantOptions {
     List<int[]> calibration(Method m) throws IOException {
         if (calibSet == null || calibMethod != m) {
             // the official lengths (2048, AWQ 512) are LLaMA's context; a model with fewer positions gets its own
-            int positions = intactkv.model.LlamaConfig.read(ModelDir.check(model).resolve("config.json"))
-                    .maxPositionEmbeddings();
-            require(calibSeqlen == null || calibSeqlen <= positions, "--calib-seqlen " + calibSeqlen + " is longer than"
-                    + " the model's max_position_embeddings " + positions);
+            intactkv.model.LlamaConfig mc = intactkv.model.LlamaConfig.read(ModelDir.check(model).resolve("config.json"));
+            int positions = mc.maxPositionEmbeddings();
+            if (calibSeqlen != null) {
+                ModelLength.require("--calib-seqlen " + calibSeqlen, calibSeqlen, mc);
+            }
             int t = calibSeqlen != null ? calibSeqlen
                     : Math.min(positions, calibBosFirst ? 512 : CalibrationLoader.of(m).officialSeqlen());
             Long s = calibSeed != null ? calibSeed : calibBosFirst ? Long.valueOf(seed) : null;

@@ -203,6 +203,7 @@ final class TrainCommand implements Callable<Integer> {
             });
         }
         w.save(out, DType.F32);
+        ModelLength.recordTrainSeqlen(out, seqlen); // the window later commands default to
         DefaultModel.writeChecksums(out);
         o.println("wrote " + out + " (config.json, model.safetensors, tokenizer.json, train_log.csv, SHA256SUMS)");
         return 0;

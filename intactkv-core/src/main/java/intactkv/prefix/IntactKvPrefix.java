@@ -206,6 +206,12 @@ public record IntactKvPrefix(int[] ids, List<Tensor> keys, List<Tensor> values, 
      * file and the tensor.
      */
     public static IntactKvPrefix load(Path file, LlamaConfig c) throws IOException {
+        String text = SafetensorsReader.textStart(file);
+        if (text != null) {
+            throw new FormatException(file, "not an IntactKV prefix file: it begins with text \"" + text + "\"; a prefix"
+                    + " file is the safetensors file that './intactkv calibrate --out FILE' writes (or use --intactkv bos"
+                    + " or prompt)");
+        }
         try (SafetensorsReader r = SafetensorsReader.open(file)) {
             if (!r.contains("prefix_ids") || !r.contains("prefix_logits") || !r.contains("k.0")) {
                 throw new FormatException(file, "not an IntactKV prefix file (needs prefix_ids, prefix_logits, k.0, v.0, ...)");

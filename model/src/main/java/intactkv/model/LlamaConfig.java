@@ -85,6 +85,31 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         return numAttentionHeads / numKeyValueHeads;
     }
 
+    /**
+     * The first config.json field in which {@code other} differs from this config, as
+     * {@code {field, this value, other value}}, or null when they are equal: what a message
+     * names when two models must be the same (a quantized model and its full-precision one).
+     * tie_word_embeddings comes last, so that a caller that allows untying sees the others first.
+     */
+    public String[] firstDifference(LlamaConfig other) {
+        Object[][] fields = {{"hidden_size", hiddenSize, other.hiddenSize},
+            {"intermediate_size", intermediateSize, other.intermediateSize},
+            {"num_attention_heads", numAttentionHeads, other.numAttentionHeads},
+            {"num_key_value_heads", numKeyValueHeads, other.numKeyValueHeads},
+            {"num_hidden_layers", numHiddenLayers, other.numHiddenLayers}, {"vocab_size", vocabSize, other.vocabSize},
+            {"rms_norm_eps", rmsNormEps, other.rmsNormEps}, {"rope_theta", ropeTheta, other.ropeTheta},
+            {"rope_scaling", ropeScaling, other.ropeScaling},
+            {"max_position_embeddings", maxPositionEmbeddings, other.maxPositionEmbeddings},
+            {"bos_token_id", bosTokenId, other.bosTokenId}, {"eos_token_id", eosTokenId, other.eosTokenId},
+            {"tie_word_embeddings", tieWordEmbeddings, other.tieWordEmbeddings}};
+        for (Object[] f : fields) {
+            if (!java.util.Objects.equals(f[1], f[2])) {
+                return new String[] {(String) f[0], String.valueOf(f[1]), String.valueOf(f[2])};
+            }
+        }
+        return null;
+    }
+
     /** Number of parameters (embedding, L blocks, final norm, untied LM head). */
     public long parameterCount() {
         long d = hiddenSize;
@@ -106,6 +131,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
             throw new java.nio.file.NoSuchFileException(file.toString(), null,
                     "no such file (a model directory needs config.json)");
         }
+        ConfigClaims.check(o); // another family, or a field this implementation does not compute, is refused by name
         String act = o.string("hidden_act", "silu");
         if (!act.equals("silu")) {
             throw new FormatException(file, "hidden_act '" + act + "' is not supported (LLaMA uses silu)");
@@ -129,12 +155,18 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
         }
     }
 
-    /** {@code rope_scaling}: null, or type {@code llama3} (the only one supported; others are refused by name). */
+    /**
+     * {@code rope_scaling}: null, type {@code default} (Hugging Face's name for no scaling), or
+     * type {@code llama3}; others are refused by name.
+     */
     private static RopeScaling ropeScaling(JsonFields r) throws FormatException {
         if (r == null) {
             return null;
         }
         String type = r.has("rope_type") ? r.string("rope_type", null) : r.string("type", "");
+        if (type.equals("default")) {
+            return null;
+        }
         if (!type.equals("llama3")) {
             throw new FormatException(r.source(), "rope_scaling type '" + type + "' is not supported (only llama3;"
                     + " linear, dynamic, yarn and longrope scale positions differently)");

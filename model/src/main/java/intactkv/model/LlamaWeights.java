@@ -162,11 +162,13 @@ public final class LlamaWeights {
 
     /**
      * Loads {@code dir/config.json} and the checkpoint in {@code dir}, checking every tensor's
-     * presence and shape against the config; errors name the file and tensor.
+     * presence and shape against the config, and that every tensor of the files is used
+     * ({@link CheckpointContents}); errors name the file and tensor.
      */
     public static LlamaWeights load(Path dir, boolean trainable) throws IOException {
         LlamaConfig c = LlamaConfig.read(dir.resolve("config.json"));
         try (CheckpointReader r = CheckpointReader.open(dir)) {
+            CheckpointContents.check(dir, c, r);
             Loader load = name -> {
                 Shape want = expectedShape(c, name);
                 if (!r.contains(name)) {

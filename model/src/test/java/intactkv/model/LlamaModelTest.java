@@ -36,11 +36,12 @@ class LlamaModelTest {
     @Test
     void configFileErrorsNameTheFile() throws IOException {
         Path f = tmp.resolve("config.json");
-        Files.writeString(f, "{\"hidden_size\": 10, \"intermediate_size\": 4, \"num_attention_heads\": 3,"
+        Files.writeString(f, "{\"model_type\": \"llama\", \"hidden_size\": 10, \"intermediate_size\": 4,"
+                + " \"num_attention_heads\": 3,"
                 + " \"num_hidden_layers\": 1, \"vocab_size\": 9}");
         IOException e = assertThrows(IOException.class, () -> LlamaConfig.read(f));
         assertTrue(e.getMessage().contains(f.toString()) && e.getMessage().contains("divisible"), e.getMessage());
-        Files.writeString(f, "{\"hidden_size\": 8}");
+        Files.writeString(f, "{\"model_type\": \"llama\", \"hidden_size\": 8}");
         e = assertThrows(IOException.class, () -> LlamaConfig.read(f));
         assertTrue(e.getMessage().contains("missing field"), e.getMessage());
     }

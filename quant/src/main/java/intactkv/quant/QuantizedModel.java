@@ -53,11 +53,12 @@ public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, 
         QuantConfig config = QuantConfig.read(dir.resolve(CONFIG_FILE)).withRuntime(abits, kvbits);
         LlamaWeights w = LlamaWeights.load(dir, false);
         LlamaConfig c = w.config();
-        if (c.hiddenSize() != fp.hiddenSize() || c.numHiddenLayers() != fp.numHiddenLayers()
-                || c.vocabSize() != fp.vocabSize() || c.intermediateSize() != fp.intermediateSize()
-                || c.numAttentionHeads() != fp.numAttentionHeads() || c.numKeyValueHeads() != fp.numKeyValueHeads()) {
-            throw new IOException(dir + ": the quantized model's config.json does not match the full-precision model"
-                    + " (" + c + " vs " + fp + ")");
+        String[] diff = c.firstDifference(fp);
+        // QuaRot unties a tied model (the embedding and the head are rotated differently)
+        if (diff != null && !(diff[0].equals("tie_word_embeddings") && fp.tieWordEmbeddings())) {
+            throw new IOException("the quantized model was made from another model: " + diff[0] + " " + diff[1] + " in "
+                    + dir.resolve("config.json") + " but " + diff[2] + " in the full-precision model's config.json"
+                    + " (--model); pass the model it was quantized from, or quantize this one");
         }
         checkLevels(dir, w, config);
         Basis basis = Basis.read(dir, config, c);

@@ -51,6 +51,51 @@ public final class SafetensorsReader implements AutoCloseable {
         this.metadata = metadata;
     }
 
+    /**
+     * The first line of {@code file} (at most 40 characters, shown with Java escapes) when its
+     * first bytes are text, else null: what a message shows when a text file is given where a
+     * safetensors file is needed. A safetensors file begins with its header length as a
+     * little-endian 64-bit integer below 100 MB, so its bytes 4..7 are zero, which no text has;
+     * text here is up to 64 bytes of valid UTF-8 (a character cut at the end allowed) without
+     * control characters other than tab, line feed and carriage return.
+     */
+    public static String textStart(Path file) throws IOException {
+        byte[] head;
+        try (java.io.InputStream in = java.nio.file.Files.newInputStream(file)) {
+            head = in.readNBytes(64);
+        }
+        if (head.length < 8) {
+            return null;
+        }
+        for (byte b : head) {
+            if (b >= 0 && b < 0x20 && b != '\t' && b != '\n' && b != '\r' || b == 0x7f) {
+                return null;
+            }
+        }
+        int end = head.length;
+        if (end == 64) { // a character cut at byte 64: drop its bytes
+            int lead = end - 1;
+            while (lead > end - 4 && (head[lead] & 0xC0) == 0x80) {
+                lead--;
+            }
+            int b = head[lead] & 0xFF;
+            int len = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : b >= 0xC0 ? 2 : 1;
+            if (lead + len > end) {
+                end = lead;
+            }
+        }
+        String s;
+        try {
+            s = java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+                    .decode(ByteBuffer.wrap(head, 0, end)).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            return null;
+        }
+        String line = s.lines().findFirst().orElse("");
+        line = line.length() > 40 ? line.substring(0, 40) + "..." : line;
+        return line.replace("\\", "\\\\").replace("\"", "\\\"").replace("\t", "\\t");
+    }
+
     /** Opens and validates {@code file}; see the class comment. */
     public static SafetensorsReader open(Path file) throws IOException {
         FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
@@ -63,8 +108,10 @@ public final class SafetensorsReader implements AutoCloseable {
             readFully(ch, len, 0, file);
             long n = len.flip().getLong();
             if (n < 2 || n > MAX_HEADER || n > size - 8) {
-                throw new FormatException(file, "header length " + Long.toUnsignedString(n)
-                        + " is impossible for a file of " + size + " bytes");
+                String text = textStart(file);
+                throw new FormatException(file, (text != null ? "not a safetensors file: it begins with text \"" + text
+                        + "\" (" : "") + "header length " + Long.toUnsignedString(n) + " is impossible for a file of "
+                        + size + " bytes" + (text != null ? ")" : ""));
             }
             ByteBuffer hb = ByteBuffer.allocate((int) n);
             readFully(ch, hb, 8, file);

@@ -68,6 +68,12 @@ public final class Generator {
                 int t = logits.dim(-2);
                 double[] last = Layout.slice(logits.reshape(t, v), 0, t - 1, t).data();
                 int next = sampler.next(last);
+                if (next >= tokenizer.vocabSize()) {
+                    // only where config.json's vocab_size has padding rows beyond the tokenizer (TokenizerFit)
+                    throw new IllegalStateException("the model chose token id " + next + ", a padding row of"
+                            + " config.json's vocab_size " + v + " that tokenizer.json (" + tokenizer.vocabSize()
+                            + " tokens) has no text for; the weights and the tokenizer may not belong together");
+                }
                 if (next == model.config().eosTokenId() || next == tokenizer.eosId()) {
                     stop = "eos";
                     break;
