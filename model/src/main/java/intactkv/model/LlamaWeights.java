@@ -162,7 +162,10 @@ public final class LlamaWeights {
 
     /**
      * Loads {@code dir/config.json} and the checkpoint in {@code dir}, checking every tensor's
-     * presence and shape against the config; errors name the file and tensor.
+     * presence and shape against the config; errors name the file and tensor. Not {@code trainable}
+     * (inference, quantization), the matrices stay in the file's dtype (BF16/F16: 2 bytes an element,
+     * F32: 4; see {@link CheckpointReader#readStored}) and become double inside the kernels, with the
+     * same results; the norm vectors and any trainable weights are read as doubles.
      */
     public static LlamaWeights load(Path dir, boolean trainable) throws IOException {
         LlamaConfig c = LlamaConfig.read(dir.resolve("config.json"));
@@ -177,7 +180,8 @@ public final class LlamaWeights {
                     throw new FormatException(dir, "tensor '" + name + "' has shape " + got + ", but config.json implies "
                             + want);
                 }
-                Tensor t = r.readFinite(name);
+                // inference keeps matrices in the file's dtype (Tensor.stored); training needs doubles to update
+                Tensor t = trainable || want.rank() < 2 ? r.readFinite(name) : r.readStored(name);
                 return trainable ? Value.param(t) : Value.constant(t);
             };
             Value embed = load.get("model.embed_tokens.weight");

@@ -105,6 +105,11 @@ public final class CheckpointReader implements AutoCloseable {
         return shard(name).readFinite(name);
     }
 
+    /** Reads {@code name} in its own dtype where that is compact ({@link SafetensorsReader#readStored}). */
+    public Tensor readStored(String name) throws IOException {
+        return shard(name).readStored(name);
+    }
+
     @Override
     public void close() throws IOException {
         for (SafetensorsReader r : open.values()) {
