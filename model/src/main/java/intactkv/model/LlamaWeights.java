@@ -168,10 +168,22 @@ public final class LlamaWeights {
      * same results; the norm vectors and any trainable weights are read as doubles.
      */
     public static LlamaWeights load(Path dir, boolean trainable) throws IOException {
+        return load(dir, trainable, null);
+    }
+
+    /**
+     * {@link #load(Path, boolean)}, reading the tensors that {@code form} recognises in its form
+     * (quantization codes) instead of as one tensor of their name; null reads every tensor plainly.
+     */
+    public static LlamaWeights load(Path dir, boolean trainable, StoredForm form) throws IOException {
         LlamaConfig c = LlamaConfig.read(dir.resolve("config.json"));
         try (CheckpointReader r = CheckpointReader.open(dir)) {
             Loader load = name -> {
                 Shape want = expectedShape(c, name);
+                Tensor special = form == null ? null : form.read(r, name, want);
+                if (special != null) {
+                    return Value.constant(special);
+                }
                 if (!r.contains(name)) {
                     throw new FormatException(dir, "checkpoint has no tensor '" + name + "' (expected shape " + want + ")");
                 }
@@ -204,6 +216,23 @@ public final class LlamaWeights {
     @FunctionalInterface
     private interface Loader {
         Value get(String name) throws IOException;
+    }
+
+    /** A tensor kept in a checkpoint in another form than one tensor of its name (quantization codes). */
+    @FunctionalInterface
+    public interface StoredForm {
+        /**
+         * Tensor {@code name}, which must have shape {@code want}, if {@code r} holds it in this form
+         * (checked, errors naming the tensor and the field); null when it does not.
+         */
+        Tensor read(CheckpointReader r, String name, Shape want) throws IOException;
+    }
+
+    /** The writing side of {@link StoredForm}. */
+    @FunctionalInterface
+    public interface WriteForm {
+        /** Adds tensor {@code name} to {@code w} in this form and returns true, or returns false to write it plainly. */
+        boolean put(SafetensorsWriter w, String name, Tensor t);
     }
 
     /**
@@ -246,8 +275,20 @@ public final class LlamaWeights {
      * {@code dtype} (atomically, file by file).
      */
     public void save(Path dir, DType dtype) throws IOException {
+        save(dir, dtype, null);
+    }
+
+    /**
+     * {@link #save(Path, DType)}, writing the tensors that {@code form} takes in its form (quantization
+     * codes); null writes every tensor as {@code dtype}.
+     */
+    public void save(Path dir, DType dtype, WriteForm form) throws IOException {
         SafetensorsWriter w = new SafetensorsWriter().metadata("format", "pt");
-        forEachNamed((name, value) -> w.put(name, dtype, value.data()));
+        forEachNamed((name, value) -> {
+            if (form == null || !form.put(w, name, value.data())) {
+                w.put(name, dtype, value.data());
+            }
+        });
         java.nio.file.Files.createDirectories(dir);
         w.write(dir.resolve(CheckpointReader.SINGLE));
         config.write(dir.resolve("config.json"), switch (dtype) {
