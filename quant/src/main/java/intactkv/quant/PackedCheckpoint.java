@@ -108,7 +108,7 @@ public final class PackedCheckpoint {
         }
         int rows = want.dim(0);
         int cols = want.dim(1);
-        long[] qp = ints(r, p + ".qparams", Shape.of(2), "[bits, qmin]");
+        long[] qp = ints(r, p + ".qparams", Shape.of(2), "the two parameters [bits, qmin]");
         int bits = config.weight().bits();
         if (qp[0] != bits) {
             throw new FormatException(r.dir(), "tensor '" + p + ".qparams' says " + qp[0] + " bits, but "
@@ -137,7 +137,7 @@ public final class PackedCheckpoint {
                         + " (a zero must be finite); re-run quantize");
             }
         }
-        long[] gIdx = ints(r, p + ".g_idx", Shape.of(cols), "one group per column");
+        long[] gIdx = ints(r, p + ".g_idx", Shape.of(cols), cols + " columns");
         int[] groupOf = new int[cols];
         int[] count = new int[groups];
         for (int c = 0; c < cols; c++) {
@@ -181,8 +181,8 @@ public final class PackedCheckpoint {
     private static long[] ints(CheckpointReader r, String name, Shape want, String what) throws IOException {
         Shape got = r.entry(name).shape();
         if (!r.entry(name).dtype().isInteger() || !got.equals(want)) {
-            throw new FormatException(r.dir(), "tensor '" + name + "' is " + r.entry(name).dtype() + " " + got
-                    + ", expected I32 " + want + " (" + what + ")");
+            throw new FormatException(r.dir(), "tensor '" + name + "' is " + r.entry(name).dtype() + " of shape " + got
+                    + ", but " + what + " need I32 of shape " + want);
         }
         return r.readLongs(name);
     }

@@ -38,11 +38,18 @@ public final class QuantCodes implements WeightStorage {
      */
     QuantCodes(int rows, int cols, int bits, int qmin, int groups, int[] offsets, double[] scales, double[] zeros,
                int[] groupOf) {
+        this(rows, cols, bits, qmin, groups, bits <= 8 ? bytes(offsets) : null, bits <= 8 ? null : shorts(offsets),
+                scales, zeros, groupOf);
+    }
+
+    private QuantCodes(int rows, int cols, int bits, int qmin, int groups, byte[] small, short[] large,
+                       double[] scales, double[] zeros, int[] groupOf) {
         FakeQuant.checkBits("quantization codes", bits);
-        if ((long) rows * cols != offsets.length || (long) rows * groups != scales.length
-                || zeros.length != scales.length || groupOf.length != cols) {
+        int codes = small != null ? small.length : large.length;
+        if ((long) rows * cols != codes || (long) rows * groups != scales.length
+                || zeros.length != scales.length || groupOf.length != cols || (small == null) != (bits > 8)) {
             throw new IllegalArgumentException("quantization codes of (" + rows + ", " + cols + ") with " + groups
-                    + " groups: " + offsets.length + " codes, " + scales.length + " scales, " + zeros.length + " zeros, "
+                    + " groups: " + codes + " codes, " + scales.length + " scales, " + zeros.length + " zeros, "
                     + groupOf.length + " group indices");
         }
         this.rows = rows;
@@ -50,22 +57,27 @@ public final class QuantCodes implements WeightStorage {
         this.bits = bits;
         this.qmin = qmin;
         this.groups = groups;
+        this.small = small;
+        this.large = large;
         this.scales = scales;
         this.zeros = zeros;
         this.groupOf = groupOf;
-        if (bits <= 8) {
-            small = new byte[offsets.length];
-            large = null;
-            for (int i = 0; i < offsets.length; i++) {
-                small[i] = (byte) offsets[i];
-            }
-        } else {
-            large = new short[offsets.length];
-            small = null;
-            for (int i = 0; i < offsets.length; i++) {
-                large[i] = (short) offsets[i];
-            }
+    }
+
+    private static byte[] bytes(int[] offsets) {
+        byte[] b = new byte[offsets.length];
+        for (int i = 0; i < b.length; i++) {
+            b[i] = (byte) offsets[i];
         }
+        return b;
+    }
+
+    private static short[] shorts(int[] offsets) {
+        short[] s = new short[offsets.length];
+        for (int i = 0; i < s.length; i++) {
+            s[i] = (short) offsets[i];
+        }
+        return s;
     }
 
     /** This storage as a read-only (rows, cols) tensor. */
@@ -156,7 +168,8 @@ public final class QuantCodes implements WeightStorage {
         private final int bits;
         private final int qmin;
         private final int groups;
-        private final int[] offsets;
+        private final byte[] small;
+        private final short[] large;
         private final double[] scales;
         private final double[] zeros;
         private final int[] groupOf;
@@ -168,7 +181,8 @@ public final class QuantCodes implements WeightStorage {
             this.bits = bits;
             this.qmin = qmin;
             this.groups = groups;
-            this.offsets = new int[rows * cols];
+            this.small = bits <= 8 ? new byte[rows * cols] : null;
+            this.large = bits <= 8 ? null : new short[rows * cols];
             this.scales = new double[rows * groups];
             this.zeros = new double[rows * groups];
             this.groupOf = groupOf;
@@ -198,7 +212,11 @@ public final class QuantCodes implements WeightStorage {
             double off = code - qmin;
             if (off >= 0 && off < (1 << bits) && off == Math.rint(off) && Double.isFinite(scales[at])
                     && scales[at] != 0 && Double.isFinite(zeros[at])) {
-                offsets[r * cols + c] = (int) off;
+                if (small != null) {
+                    small[r * cols + c] = (byte) off;
+                } else {
+                    large[r * cols + c] = (short) off;
+                }
             } else {
                 valid = false;
             }
@@ -207,7 +225,8 @@ public final class QuantCodes implements WeightStorage {
 
         /** The stored weight as a tensor, or {@code dense} (the same values as doubles) if a code was invalid. */
         Tensor build(Tensor dense) {
-            return valid ? new QuantCodes(rows, cols, bits, qmin, groups, offsets, scales, zeros, groupOf).tensor() : dense;
+            return valid ? new QuantCodes(rows, cols, bits, qmin, groups, small, large, scales, zeros, groupOf).tensor()
+                    : dense;
         }
     }
 }

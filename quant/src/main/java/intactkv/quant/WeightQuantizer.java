@@ -76,6 +76,26 @@ public final class WeightQuantizer {
         return codes.build(Tensor.wrap(dst, w.shape()));
     }
 
+    /**
+     * {@link #quantize} as plain doubles, without keeping the codes: for the trials of a search (AWQ's
+     * scale grid), whose weights are used once and dropped. The same values, bit for bit.
+     */
+    static Tensor fakeQuantize(Tensor w, Spec spec, String layer) {
+        w.shape().requireRank(layer, 2);
+        if (spec.bits() >= 16) {
+            return w.copy();
+        }
+        int out = w.dim(0);
+        int in = w.dim(1);
+        int g = spec.groupFor(in, layer);
+        double[] src = w.data();
+        double[] dst = new double[src.length];
+        for (int off = 0; off < src.length; off += g) {
+            quantizeGroup(src, dst, off, g, spec, layer);
+        }
+        return Tensor.wrap(dst, out, in);
+    }
+
     /** Quantizes the {@code n} values from {@code off} of {@code src} (one group) into {@code dst}. */
     static void quantizeGroup(double[] src, double[] dst, int off, int n, Spec spec, String layer) {
         quantizeGroup(src, dst, off, n, spec, layer, null, 0, 0);
