@@ -111,8 +111,8 @@ public final class PackedCheckpoint {
         long[] qp = ints(r, p + ".qparams", Shape.of(2), "the two parameters [bits, qmin]");
         int bits = config.weight().bits();
         if (qp[0] != bits) {
-            throw new FormatException(r.dir(), "tensor '" + p + ".qparams' says " + qp[0] + " bits, but "
-                    + QuantizedModel.CONFIG_FILE + " field 'wbits' is " + bits);
+            throw new FormatException(r.dir(), "tensor '" + p + ".qparams' holds " + qp[0] + "-bit codes, but "
+                    + QuantizedModel.CONFIG_FILE + " field 'wbits' says " + bits + "-bit weights");
         }
         int qmin = -(1 << (bits - 1));
         if (qp[1] != 0 && qp[1] != qmin) {

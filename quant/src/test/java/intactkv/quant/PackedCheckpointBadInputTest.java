@@ -102,7 +102,8 @@ class PackedCheckpointBadInputTest {
         assertEquals("quant_config.json field 'group_size' 3 does not divide the 20 columns of weight '" + Q + "'",
                 refusal());
         Files.writeString(cfg, json.replace("\"wbits\": 3", "\"wbits\": 4"));
-        assertEquals("tensor '" + Q + ".qparams' says 3 bits, but quant_config.json field 'wbits' is 4", refusal());
+        assertEquals("tensor '" + Q + ".qparams' holds 3-bit codes, but quant_config.json field 'wbits' says 4-bit"
+                + " weights", refusal());
         Files.writeString(cfg, json.replace("\"weight_format\": \"packed\"", "\"other\": 1"));
         assertEquals("tensor '" + Q + ".qcodes' holds packed codes, but quant_config.json has no \"weight_format\":"
                 + " \"packed\"; re-run quantize", refusal());
