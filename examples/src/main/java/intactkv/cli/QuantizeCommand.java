@@ -13,11 +13,13 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code ./intactkv quantize}: write a fake-quantized checkpoint with its quant_config.json. */
+/** {@code ./intactkv quantize}: write a packed quantized checkpoint with its quant_config.json. */
 @Command(name = "quantize", mixinStandardHelpOptions = true,
         header = "Quantize a model (RTN, GPTQ, AWQ, OmniQuant, QuaRot) and write the checkpoint.",
         description = {"Quantize the decoder linear layers of a LLaMA model and write a Hugging Face-layout checkpoint",
-            "of the dequantized weights plus quant_config.json (method, bits, group, run-time activation/KV settings).",
+            "plus quant_config.json (method, bits, group, run-time activation/KV settings). The quantized weights are",
+            "written packed and lossless: integer codes at their bit width with F64 scales and zeros per group",
+            "(quant_config.json \"weight_format\": \"packed\"); --dtype sets the other tensors' storage.",
             "Examples:",
             "  ./intactkv quantize --model DIR --method rtn --wbits 3 --group 128 --out DIR-w3",
             "  ./intactkv quantize --model DIR --method gptq --wbits 3 --calib train.txt --out DIR-gptq"})
@@ -32,7 +34,8 @@ final class QuantizeCommand implements Callable<Integer> {
     Path out;
 
     @Option(names = "--dtype", defaultValue = "f64", paramLabel = "T",
-            description = "storage type of the written weights: f64 (exact, default), f32, bf16, f16")
+            description = "storage type of the tensors kept in full precision (embeddings, norms, LM head, OmniQuant's"
+                    + " linears): f64 (exact, default), f32, bf16, f16")
     String dtype;
 
     @Override

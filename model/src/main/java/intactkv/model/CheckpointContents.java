@@ -45,6 +45,16 @@ public final class CheckpointContents {
      * config {@code c} does not use; reads only the buffers it checks (inv_freq, a tied lm_head).
      */
     public static void check(Path dir, LlamaConfig c, CheckpointReader r) throws IOException {
+        check(dir, c, r, n -> null);
+    }
+
+    /**
+     * {@link #check(Path, LlamaConfig, CheckpointReader)} for a checkpoint whose weights may be
+     * stored in parts ({@link LlamaWeights.StoredForm}): {@code partOf} maps a part's name to the
+     * weight it belongs to (null for a plain tensor), and that weight is checked in its place.
+     */
+    public static void check(Path dir, LlamaConfig c, CheckpointReader r,
+                             java.util.function.UnaryOperator<String> partOf) throws IOException {
         Set<String> used = new HashSet<>(List.of("model.embed_tokens.weight", "model.norm.weight"));
         if (!c.tieWordEmbeddings()) {
             used.add("lm_head.weight");
@@ -71,7 +81,9 @@ public final class CheckpointContents {
                     + "), but the weights have layers up to " + lastLayer + "; layer " + firstExtraLayer
                     + " is the first not used (fix num_hidden_layers, or use the config that came with the weights)");
         }
-        for (String name : names) {
+        for (String file : names) {
+            String whole = partOf.apply(file);
+            String name = whole != null ? whole : file;
             if (used.contains(name)) {
                 continue;
             }

@@ -163,14 +163,29 @@ public final class LlamaWeights {
     /**
      * Loads {@code dir/config.json} and the checkpoint in {@code dir}, checking every tensor's
      * presence and shape against the config, and that every tensor of the files is used
-     * ({@link CheckpointContents}); errors name the file and tensor.
+     * ({@link CheckpointContents}); errors name the file and tensor. Not {@code trainable}
+     * (inference, quantization), the matrices stay in the file's dtype (BF16/F16: 2 bytes an element,
+     * F32: 4; see {@link CheckpointReader#readStored}) and become double inside the kernels, with the
+     * same results; the norm vectors and any trainable weights are read as doubles.
      */
     public static LlamaWeights load(Path dir, boolean trainable) throws IOException {
+        return load(dir, trainable, null);
+    }
+
+    /**
+     * {@link #load(Path, boolean)}, reading the tensors that {@code form} recognises in its form
+     * (quantization codes) instead of as one tensor of their name; null reads every tensor plainly.
+     */
+    public static LlamaWeights load(Path dir, boolean trainable, StoredForm form) throws IOException {
         LlamaConfig c = LlamaConfig.read(dir.resolve("config.json"));
         try (CheckpointReader r = CheckpointReader.open(dir)) {
-            CheckpointContents.check(dir, c, r);
+            CheckpointContents.check(dir, c, r, form == null ? n -> null : form::weightOf);
             Loader load = name -> {
                 Shape want = expectedShape(c, name);
+                Tensor special = form == null ? null : form.read(r, name, want);
+                if (special != null) {
+                    return Value.constant(special);
+                }
                 if (!r.contains(name)) {
                     throw new FormatException(dir, "checkpoint has no tensor '" + name + "' (expected shape " + want + ")");
                 }
@@ -179,7 +194,8 @@ public final class LlamaWeights {
                     throw new FormatException(dir, "tensor '" + name + "' has shape " + got + ", but config.json implies "
                             + want);
                 }
-                Tensor t = r.readFinite(name);
+                // inference keeps matrices in the file's dtype (Tensor.stored); training needs doubles to update
+                Tensor t = trainable || want.rank() < 2 ? r.readFinite(name) : r.readStored(name);
                 return trainable ? Value.param(t) : Value.constant(t);
             };
             Value embed = load.get("model.embed_tokens.weight");
@@ -202,6 +218,32 @@ public final class LlamaWeights {
     @FunctionalInterface
     private interface Loader {
         Value get(String name) throws IOException;
+    }
+
+    /** A tensor kept in a checkpoint in another form than one tensor of its name (quantization codes). */
+    @FunctionalInterface
+    public interface StoredForm {
+        /**
+         * Tensor {@code name}, which must have shape {@code want}, if {@code r} holds it in this form
+         * (checked, errors naming the tensor and the field); null when it does not.
+         */
+        Tensor read(CheckpointReader r, String name, Shape want) throws IOException;
+
+        /**
+         * The weight (e.g. {@code model.layers.0.self_attn.q_proj.weight}) that tensor {@code tensor}
+         * of the file is a part of in this form (codes, scales, zeros...), or null when it is not one;
+         * {@link CheckpointContents} checks that weight instead of refusing the part as unused.
+         */
+        default String weightOf(String tensor) {
+            return null;
+        }
+    }
+
+    /** The writing side of {@link StoredForm}. */
+    @FunctionalInterface
+    public interface WriteForm {
+        /** Adds tensor {@code name} to {@code w} in this form and returns true, or returns false to write it plainly. */
+        boolean put(SafetensorsWriter w, String name, Tensor t);
     }
 
     /**
@@ -244,8 +286,20 @@ public final class LlamaWeights {
      * {@code dtype} (atomically, file by file).
      */
     public void save(Path dir, DType dtype) throws IOException {
+        save(dir, dtype, null);
+    }
+
+    /**
+     * {@link #save(Path, DType)}, writing the tensors that {@code form} takes in its form (quantization
+     * codes); null writes every tensor as {@code dtype}.
+     */
+    public void save(Path dir, DType dtype, WriteForm form) throws IOException {
         SafetensorsWriter w = new SafetensorsWriter().metadata("format", "pt");
-        forEachNamed((name, value) -> w.put(name, dtype, value.data()));
+        forEachNamed((name, value) -> {
+            if (form == null || !form.put(w, name, value.data())) {
+                w.put(name, dtype, value.data());
+            }
+        });
         java.nio.file.Files.createDirectories(dir);
         w.write(dir.resolve(CheckpointReader.SINGLE));
         config.write(dir.resolve("config.json"), switch (dtype) {

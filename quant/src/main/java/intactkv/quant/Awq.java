@@ -305,7 +305,7 @@ public final class Awq {
             for (int j : idx) {
                 Tensor wj = w.block(l).linears().get(j).data();
                 String name = LlamaWeights.blockName(l, LlamaWeights.LINEAR_NAMES.get(j));
-                trial.put(j, WeightQuantizer.quantize(wj.mul(sv), spec, name).div(sv));
+                trial.put(j, WeightQuantizer.fakeQuantize(wj.mul(sv), spec, name).div(sv)); // a trial: doubles
             }
             Tensor out = inspect(Gptq.replaceLinears(w, l, trial), l, xs, idx, inspectBlock);
             double loss = Functional.mse(Value.constant(out), Value.constant(org)).item();

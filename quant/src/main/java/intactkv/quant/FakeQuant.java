@@ -17,10 +17,27 @@ public final class FakeQuant {
     private FakeQuant() {
     }
 
-    /** {@code x^} for one value; see the class comment. */
+    /** {@code x^} for one value; see the class comment. Equals {@code dequantize(code(x, ...), s, z)}, bit for bit. */
     public static double quantize(double x, double s, double z, double qmin, double qmax) {
+        return dequantize(code(x, s, z, qmin, qmax), s, z);
+    }
+
+    /**
+     * The integer code of {@code x}, {@code clamp(rint(x / s) + z, qmin, qmax)}, as a double (an integer
+     * in {@code [qmin, qmax]} for finite x and s): the first half of {@link #quantize}, what a packed
+     * checkpoint stores ({@link QuantCodes}).
+     */
+    public static double code(double x, double s, double z, double qmin, double qmax) {
         double q = Math.rint(x / s) + z;
-        return (Math.min(Math.max(q, qmin), qmax) - z) * s;
+        return Math.min(Math.max(q, qmin), qmax);
+    }
+
+    /**
+     * The value of {@code code}: {@code (code - z) * s}, the second half of {@link #quantize}, in the same
+     * operations and order, so a weight kept as codes gives the same doubles as the fake-quantized weight.
+     */
+    public static double dequantize(double code, double s, double z) {
+        return (code - z) * s;
     }
 
     /**

@@ -66,7 +66,8 @@ public final class Gptq {
 
     /**
      * Quantizes {@code w (out, in)} given the Hessian {@code h (in, in)}; returns Q (fake-quantized,
-     * original column order). Neither argument is modified.
+     * original column order), kept as its codes with the groups' scales and zeros ({@link QuantCodes}).
+     * Neither argument is modified.
      */
     public static Tensor quantizeLayer(Tensor w, Tensor h, WeightQuantizer.Spec spec, boolean actOrder, String layer) {
         return quantizeLayer(w, h, spec, autoGptq(spec), actOrder, layer);
@@ -131,6 +132,18 @@ public final class Gptq {
         double[] hinv = upperCholeskyOfInverse(hm, cols, layer);
 
         double[] q = new double[wt.length];
+        // the codes, scales and zeros beside Q (QuantCodes): column perm[i] is in group i / g (AutoGPTQ's g_idx)
+        int[] groupOf = new int[cols];
+        for (int i = 0; i < cols; i++) {
+            groupOf[perm[i]] = grouped ? i / g : 0;
+        }
+        int qmin = 0;
+        QuantCodes.Builder codes = new QuantCodes.Builder(rows, cols, spec.bits(), qmin, grouped ? cols / g : 1, groupOf);
+        if (!grouped) {
+            for (int r = 0; r < rows; r++) {
+                codes.params(r, 0, scale[r], zero[r]);
+            }
+        }
         for (int i1 = 0; i1 < cols; i1 += BLOCK) {
             int i2 = Math.min(i1 + BLOCK, cols);
             int count = i2 - i1;
@@ -141,11 +154,14 @@ public final class Gptq {
                 if (grouped && col % g == 0) {
                     // parameters of the next group from the current W (updated by earlier blocks only)
                     params.find(wt, rows, col, Math.min(col + g, cols), scale, zero);
+                    for (int r = 0; r < rows; r++) {
+                        codes.params(r, col / g, scale[r], zero[r]);
+                    }
                 }
                 double d = hinv[col * cols + col];
                 for (int r = 0; r < rows; r++) {
                     double wv = w1[i * rows + r];
-                    double qv = FakeQuant.quantize(wv, scale[r], zero[r], 0, maxq);
+                    double qv = codes.put(r, perm[col], FakeQuant.code(wv, scale[r], zero[r], qmin, maxq));
                     q[col * rows + r] = qv;
                     err1[i * rows + r] = (wv - qv) / d;
                 }
@@ -177,7 +193,7 @@ public final class Gptq {
             }
             q = permuteRows(q, inv, rows);
         }
-        return intactkv.tensor.Layout.transpose(Tensor.wrap(q, cols, rows), 0, 1);
+        return codes.build(intactkv.tensor.Layout.transpose(Tensor.wrap(q, cols, rows), 0, 1));
     }
 
     /** GPTQ's {@code Quantizer.find_params} per output row over W columns {@code [c0, c1)}. */

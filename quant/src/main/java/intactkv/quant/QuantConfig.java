@@ -90,6 +90,14 @@ public record QuantConfig(Method method, WeightQuantizer.Spec weight, DynamicQua
 
     /** Writes {@code quant_config.json} (atomically). */
     public void write(Path file) throws IOException {
+        write(file, null);
+    }
+
+    /**
+     * Writes {@code quant_config.json} (atomically) with {@code "weight_format": weightFormat} when it is
+     * not null (how the checkpoint beside it stores its linear weights, {@link QuantizedModel#WEIGHT_FORMAT}).
+     */
+    public void write(Path file, String weightFormat) throws IOException {
         JsonObject o = new JsonObject();
         o.addProperty("method", method.id());
         o.addProperty("wbits", weight.bits());
@@ -98,6 +106,9 @@ public record QuantConfig(Method method, WeightQuantizer.Spec weight, DynamicQua
         o.add("activation", dyn(activation));
         o.add("kv_cache", dyn(kv));
         o.addProperty("seed", seed);
+        if (weightFormat != null) {
+            o.addProperty(QuantizedModel.WEIGHT_FORMAT, weightFormat);
+        }
         AtomicFiles.writeString(file, new GsonBuilder().setPrettyPrinting().create().toJson(o) + "\n");
     }
 

@@ -25,6 +25,12 @@ import java.util.Set;
  */
 public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, LlamaModel twin) {
     public static final String CONFIG_FILE = "quant_config.json";
+    /**
+     * The field of {@code quant_config.json} that says how the linear weights are stored:
+     * {@code "packed"} ({@link PackedCheckpoint}, what {@link #save} writes); absent in the dequantized
+     * F64 checkpoints written before, which still load (their weights as doubles, checked by levels).
+     */
+    public static final String WEIGHT_FORMAT = "weight_format";
 
     /** The run-time hooks of {@code config} for a model of shape {@code c}. */
     public static ModelHooks hooks(LlamaConfig c, QuantConfig config) {
@@ -51,7 +57,9 @@ public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, 
             throw new IOException(dir + ": quantized model directory does not exist (write one with ./intactkv quantize)");
         }
         QuantConfig config = QuantConfig.read(dir.resolve(CONFIG_FILE)).withRuntime(abits, kvbits);
-        LlamaWeights w = LlamaWeights.load(dir, false);
+        boolean packed = PackedCheckpoint.FORMAT.equals(
+                intactkv.model.io.JsonFile.read(dir.resolve(CONFIG_FILE)).string(WEIGHT_FORMAT, "dequantized"));
+        LlamaWeights w = LlamaWeights.load(dir, false, PackedCheckpoint.reader(config, packed));
         LlamaConfig c = w.config();
         String[] diff = c.firstDifference(fp);
         // QuaRot unties a tied model (the embedding and the head are rotated differently)
@@ -83,6 +91,10 @@ public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, 
             List<intactkv.autograd.Value> lin = w.block(l).linears();
             for (int j = 0; j < lin.size(); j++) {
                 var t = lin.get(j).data();
+                if (t.storage() instanceof QuantCodes) {
+                    continue; // codes: their range, scales and groups were checked when read (PackedCheckpoint)
+                }
+                double[] values = t.data();
                 int in = t.dim(1);
                 int g = config.weight().groupSize() == WeightQuantizer.Spec.PER_CHANNEL ? in : config.weight().groupSize();
                 if (in % g != 0) {
@@ -94,7 +106,7 @@ public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, 
                 for (int r = 0; r < Math.min(4, t.dim(0)); r++) {
                     Set<Double> v = new HashSet<>();
                     for (int c = 0; c < span; c++) {
-                        v.add(t.data()[r * in + c]);
+                        v.add(values[r * in + c]);
                     }
                     if (v.size() > allowed) {
                         throw new IOException(dir + ": layer " + LlamaWeights.blockName(l, LlamaWeights.LINEAR_NAMES.get(j))
@@ -108,12 +120,14 @@ public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, 
     }
 
     /**
-     * Writes the weights ({@code dtype}), {@code config.json}, {@code quant_config.json} and what
-     * the basis needs to be rebuilt (AWQ's scales) into {@code dir}.
+     * Writes the weights, {@code config.json}, {@code quant_config.json} (with
+     * {@code "weight_format": "packed"}) and what the basis needs to be rebuilt (AWQ's scales) into
+     * {@code dir}. Linear weights kept as codes are written packed and lossless ({@link PackedCheckpoint});
+     * the other tensors (embeddings, norms, LM head, and linears kept as doubles) as {@code dtype}.
      */
     public void save(Path dir, DType dtype) throws IOException {
-        model.weights().save(dir, dtype);
-        config.write(dir.resolve(CONFIG_FILE));
+        model.weights().save(dir, dtype, PackedCheckpoint::put);
+        config.write(dir.resolve(CONFIG_FILE), PackedCheckpoint.FORMAT);
         basis.save(dir);
     }
 }

@@ -50,7 +50,11 @@ public final class WeightQuantizer {
         }
     }
 
-    /** Returns the fake-quantized copy of {@code w (out, in)}; {@code layer} names it in errors. */
+    /**
+     * Returns the fake-quantized copy of {@code w (out, in)}; {@code layer} names it in errors. The copy
+     * is kept as its integer codes with the groups' scales and zeros ({@link QuantCodes}: its doubles
+     * are the fake-quantized values, bit for bit), so a quantized model holds a byte per weight.
+     */
     public static Tensor quantize(Tensor w, Spec spec, String layer) {
         w.shape().requireRank(layer, 2);
         if (spec.bits() >= 16) {
@@ -61,16 +65,48 @@ public final class WeightQuantizer {
         int g = spec.groupFor(in, layer);
         double[] src = w.data();
         double[] dst = new double[src.length];
+        int qmin = spec.symmetric() ? -(1 << (spec.bits() - 1)) : 0;
+        QuantCodes.Builder codes = new QuantCodes.Builder(out, in, spec.bits(), qmin, in / g,
+                QuantCodes.Builder.consecutive(in, g));
         for (int r = 0; r < out; r++) {
             for (int g0 = 0; g0 < in; g0 += g) {
-                quantizeGroup(src, dst, r * in + g0, g, spec, layer);
+                quantizeGroup(src, dst, r * in + g0, g, spec, layer, codes, r, g0);
             }
         }
-        return Tensor.wrap(dst, w.shape());
+        return codes.build(Tensor.wrap(dst, w.shape()));
+    }
+
+    /**
+     * {@link #quantize} as plain doubles, without keeping the codes: for the trials of a search (AWQ's
+     * scale grid), whose weights are used once and dropped. The same values, bit for bit.
+     */
+    static Tensor fakeQuantize(Tensor w, Spec spec, String layer) {
+        w.shape().requireRank(layer, 2);
+        if (spec.bits() >= 16) {
+            return w.copy();
+        }
+        int out = w.dim(0);
+        int in = w.dim(1);
+        int g = spec.groupFor(in, layer);
+        double[] src = w.data();
+        double[] dst = new double[src.length];
+        for (int off = 0; off < src.length; off += g) {
+            quantizeGroup(src, dst, off, g, spec, layer);
+        }
+        return Tensor.wrap(dst, out, in);
     }
 
     /** Quantizes the {@code n} values from {@code off} of {@code src} (one group) into {@code dst}. */
     static void quantizeGroup(double[] src, double[] dst, int off, int n, Spec spec, String layer) {
+        quantizeGroup(src, dst, off, n, spec, layer, null, 0, 0);
+    }
+
+    /**
+     * {@link #quantizeGroup(double[], double[], int, int, Spec, String)}, recording the group's codes,
+     * scale and zero in {@code codes} (when not null) as row {@code r}, columns from {@code c0}.
+     */
+    private static void quantizeGroup(double[] src, double[] dst, int off, int n, Spec spec, String layer,
+                                      QuantCodes.Builder codes, int r, int c0) {
         double max = Double.NEGATIVE_INFINITY;
         double min = Double.POSITIVE_INFINITY;
         for (int i = off; i < off + n; i++) {
@@ -98,8 +134,15 @@ public final class WeightQuantizer {
             s = Math.max(max - min, 1e-5) / qmax;
             z = Math.min(Math.max(-Math.rint(min / s), 0), qmax);
         }
+        if (codes == null) {
+            for (int i = off; i < off + n; i++) {
+                dst[i] = FakeQuant.quantize(src[i], s, z, qmin, qmax);
+            }
+            return;
+        }
+        codes.params(r, c0 / n, s, z);
         for (int i = off; i < off + n; i++) {
-            dst[i] = FakeQuant.quantize(src[i], s, z, qmin, qmax);
+            dst[i] = codes.put(r, c0 + i - off, FakeQuant.code(src[i], s, z, qmin, qmax));
         }
     }
 }

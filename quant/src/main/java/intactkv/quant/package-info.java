@@ -16,5 +16,8 @@
  *   <li>{@link intactkv.quant.QuaRotActQuantizer}: QuaRot's {@code ActQuantizer} (activations, KV cache
  *       of a rotated model; see {@link intactkv.quant.QuaRotHooks}).</li>
  * </ul>
+ * Quantized weights (RTN, AWQ, GPTQ, QuaRot) are kept as the integer codes with their scales and
+ * zeros ({@link intactkv.quant.QuantCodes}), whose values are those doubles bit for bit, and written
+ * packed ({@link intactkv.quant.PackedCheckpoint}).
  */
 package intactkv.quant;

@@ -41,9 +41,34 @@ public final class Gemm {
             return;
         }
         if (VECTOR) {
-            VectorGemm.multiply(m, n, k, a, aOff, transA, b, bOff, transB, c, cOff, parallel);
+            VectorGemm.multiply(m, n, k, a, aOff, transA, b, bOff, null, transB, c, cOff, parallel);
         } else {
             reference(m, n, k, a, aOff, transA, b, bOff, transB, c, cOff);
+        }
+    }
+
+    /**
+     * {@link #multiply(int, int, int, double[], int, boolean, double[], int, boolean, double[], int, boolean)}
+     * with B held in a compact {@link WeightStorage} (a weight in its checkpoint's dtype, or
+     * quantization codes): B's elements become doubles where the kernel reads them, in the packing
+     * pass of the GEMM and in the one-row product, so no double copy of B is made and the sums are
+     * the same as with B as doubles, bit for bit ({@link WeightStorage#toDouble} is exact).
+     */
+    public static void multiply(int m, int n, int k, double[] a, int aOff, boolean transA, WeightStorage b,
+                                boolean transB, double[] c, int cOff, boolean parallel) {
+        if (m == 0 || n == 0) {
+            return;
+        }
+        if (m == 1 && transB && k > 0) {
+            Gemv.multiplyTransB(n, k, a, aOff, b, c, cOff, parallel);
+            return;
+        }
+        if (VECTOR) {
+            VectorGemm.multiply(m, n, k, a, aOff, transA, null, 0, b, transB, c, cOff, parallel);
+        } else { // the fallback without the Vector API reads B as doubles (a transient copy)
+            double[] dense = new double[b.size()];
+            b.toDouble(0, dense.length, dense, 0);
+            reference(m, n, k, a, aOff, transA, dense, 0, transB, c, cOff);
         }
     }
 

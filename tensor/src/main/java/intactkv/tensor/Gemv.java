@@ -44,6 +44,80 @@ final class Gemv {
         });
     }
 
+    /** Columns of the stored rows converted to doubles at a time (8 rows x 512 = 32 KB, in L1/L2). */
+    private static final int CHUNK = 512;
+
+    /**
+     * {@link #multiplyTransB(int, int, double[], int, double[], int, double[], int, boolean)} with B held in
+     * a {@link WeightStorage}: eight rows of B are converted to doubles {@link #CHUNK} columns at a time
+     * into a small buffer and summed with the same eight chains, continued from chunk to chunk, so every
+     * output sees {@code fma(a_p, B[j, p], c_j)} for p = 0..K-1 in order, as with B as doubles: the
+     * same bits. The weight is read once, at its stored size (2 bytes an element for BF16).
+     */
+    static void multiplyTransB(int n, int k, double[] a, int aOff, WeightStorage b, double[] c, int cOff,
+                               boolean parallel) {
+        int groups = (n + ROWS - 1) / ROWS;
+        int minChunk = parallel ? (int) Math.max(1, (4L << 20) / Math.max(1L, (long) ROWS * k)) : groups;
+        Parallel.forRange(groups, minChunk, (lo, hi) -> {
+            double[] buf = new double[ROWS * CHUNK];
+            for (int g = lo; g < hi; g++) {
+                int j0 = g * ROWS;
+                if (j0 + ROWS <= n) {
+                    eightStoredRows(k, a, aOff, b, j0, buf, c, cOff + j0);
+                } else {
+                    for (int j = j0; j < n; j++) {
+                        double acc = 0.0;
+                        for (int q0 = 0; q0 < k; q0 += CHUNK) {
+                            int len = Math.min(CHUNK, k - q0);
+                            b.toDouble(j * k + q0, len, buf, 0);
+                            for (int p = 0; p < len; p++) {
+                                acc = Math.fma(a[aOff + q0 + p], buf[p], acc);
+                            }
+                        }
+                        c[cOff + j] = acc;
+                    }
+                }
+            }
+        });
+    }
+
+    private static void eightStoredRows(int k, double[] a, int aOff, WeightStorage b, int j0, double[] buf, double[] c,
+                                        int c0) {
+        double s0 = 0.0;
+        double s1 = 0.0;
+        double s2 = 0.0;
+        double s3 = 0.0;
+        double s4 = 0.0;
+        double s5 = 0.0;
+        double s6 = 0.0;
+        double s7 = 0.0;
+        for (int q0 = 0; q0 < k; q0 += CHUNK) {
+            int len = Math.min(CHUNK, k - q0);
+            for (int r = 0; r < ROWS; r++) {
+                b.toDouble((j0 + r) * k + q0, len, buf, r * CHUNK);
+            }
+            for (int p = 0; p < len; p++) {
+                double x = a[aOff + q0 + p];
+                s0 = Math.fma(x, buf[p], s0);
+                s1 = Math.fma(x, buf[p + CHUNK], s1);
+                s2 = Math.fma(x, buf[p + 2 * CHUNK], s2);
+                s3 = Math.fma(x, buf[p + 3 * CHUNK], s3);
+                s4 = Math.fma(x, buf[p + 4 * CHUNK], s4);
+                s5 = Math.fma(x, buf[p + 5 * CHUNK], s5);
+                s6 = Math.fma(x, buf[p + 6 * CHUNK], s6);
+                s7 = Math.fma(x, buf[p + 7 * CHUNK], s7);
+            }
+        }
+        c[c0] = s0;
+        c[c0 + 1] = s1;
+        c[c0 + 2] = s2;
+        c[c0 + 3] = s3;
+        c[c0 + 4] = s4;
+        c[c0 + 5] = s5;
+        c[c0 + 6] = s6;
+        c[c0 + 7] = s7;
+    }
+
     private static void eightRows(int k, double[] a, int aOff, double[] b, int b0, double[] c, int c0) {
         double s0 = 0.0;
         double s1 = 0.0;

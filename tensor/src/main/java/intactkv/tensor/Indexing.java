@@ -21,9 +21,15 @@ public final class Indexing {
         int n = x.dim(0);
         int row = n == 0 ? 0 : x.numel() / n;
         double[] dst = new double[idx.length * row];
+        WeightStorage stored = x.storage(); // an embedding in its file's dtype: only the selected rows become double
+        double[] src = stored == null ? x.data() : null;
         for (int i = 0; i < idx.length; i++) {
             checkIndex("indexSelect", i, idx[i], n, x.shape());
-            System.arraycopy(x.data(), idx[i] * row, dst, i * row, row);
+            if (stored != null) {
+                stored.toDouble(idx[i] * row, row, dst, i * row);
+            } else {
+                System.arraycopy(src, idx[i] * row, dst, i * row, row);
+            }
         }
         int[] dims = x.shape().dims();
         dims[0] = idx.length;

@@ -51,7 +51,11 @@ public final class MatMul {
         int[] outDims = x.shape().dims();
         outDims[outDims.length - 1] = n;
         double[] c = new double[m * n];
-        Gemm.multiply(m, n, k, x.data(), 0, false, w.data(), 0, true, c, 0, true);
+        if (w.storage() != null) { // a compact weight: converted to double in the kernel's packing pass
+            Gemm.multiply(m, n, k, x.data(), 0, false, w.storage(), true, c, 0, true);
+        } else {
+            Gemm.multiply(m, n, k, x.data(), 0, false, w.data(), 0, true, c, 0, true);
+        }
         return Tensor.wrap(c, outDims);
     }
 
@@ -80,9 +84,13 @@ public final class MatMul {
         double[] c = new double[nb * m * n];
         int aMat = m * k;
         int bMat = k * n;
-        if (nb == 1) {
+        if (nb == 1 && b.storage() != null) { // a compact weight (dL/dx = G W of a linear): read where packed
+            Gemm.multiply(m, n, k, a.data(), 0, transA, b.storage(), transB, c, 0, true);
+        } else if (nb == 1) {
             Gemm.multiply(m, n, k, a.data(), 0, transA, b.data(), 0, transB, c, 0, true);
         } else {
+            double[] ad = a.data(); // once: a stored operand's data() is a fresh copy per call
+            double[] bd = b.data();
             Parallel.forRange(nb, 1, (lo, hi) -> {
                 for (int t = lo; t < hi; t++) {
                     int[] idx = Checks.unravel(t, batch);
@@ -92,8 +100,7 @@ public final class MatMul {
                         offA += idx[i] * sa[i];
                         offB += idx[i] * sb[i];
                     }
-                    Gemm.multiply(m, n, k, a.data(), offA * aMat, transA, b.data(), offB * bMat, transB, c, t * m * n,
-                            false);
+                    Gemm.multiply(m, n, k, ad, offA * aMat, transA, bd, offB * bMat, transB, c, t * m * n, false);
                 }
             });
         }

@@ -11,6 +11,11 @@ import java.util.Arrays;
  * {@link #data()} and {@link #set}, which optimisers and kernels use; every operation in this
  * library returns a new tensor and leaves its arguments unmodified.
  *
+ * <p>A weight may instead be held in a compact {@link WeightStorage} (its checkpoint's dtype, or
+ * quantization codes): {@link #stored}. Such a tensor is read-only; the matrix kernels and the
+ * embedding lookup read its storage directly, and {@link #data()} returns a fresh double copy
+ * for any other reader (see {@link #data()}).
+ *
  * <p>The instance methods below are conveniences that delegate to the operation classes
  * ({@link Elementwise}, {@link Reduce}, {@link MatMul}, {@link Layout}), where the Javadoc
  * with the formulas lives.
@@ -18,6 +23,8 @@ import java.util.Arrays;
 public final class Tensor {
     private final Shape shape;
     private final double[] data;
+    /** The compact form, or null for a tensor on {@link #data}. Exactly one of the two is set. */
+    private final WeightStorage storage;
 
     private Tensor(Shape shape, double[] data) {
         if (data.length != shape.numel()) {
@@ -26,6 +33,17 @@ public final class Tensor {
         }
         this.shape = shape;
         this.data = data;
+        this.storage = null;
+    }
+
+    private Tensor(Shape shape, WeightStorage storage) {
+        if (storage.size() != shape.numel()) {
+            throw new IllegalArgumentException(storage.describe() + " storage of " + storage.size()
+                    + " elements does not match shape " + shape + " with " + shape.numel() + " elements");
+        }
+        this.shape = shape;
+        this.data = null;
+        this.storage = storage;
     }
 
     // ---------------------------------------------------------------- factories
@@ -38,6 +56,14 @@ public final class Tensor {
     /** Wraps {@code data} (not copied) as a tensor of shape {@code shape}. */
     public static Tensor wrap(double[] data, Shape shape) {
         return new Tensor(shape, data);
+    }
+
+    /**
+     * A read-only tensor of shape {@code shape} on the compact {@code storage} (not copied): what
+     * loaded and quantized weights are, so that a model holds them at their own size.
+     */
+    public static Tensor stored(WeightStorage storage, Shape shape) {
+        return new Tensor(shape, storage);
     }
 
     /** A tensor holding a copy of {@code data} with shape {@code dims}. */
@@ -102,27 +128,53 @@ public final class Tensor {
         return shape.dim(axis);
     }
 
-    /** The backing array itself (not a copy): writes to it change this tensor. */
+    /**
+     * The backing array itself (not a copy): writes to it change this tensor. For a tensor on a
+     * {@link WeightStorage} ({@link #stored}), a fresh double copy of every element instead, made on
+     * each call and kept by nobody: code that needs a weight as doubles (training, AWQ's scaling,
+     * QuaRot's rotation, GPTQ's updates) gets it for as long as it holds the array, and writes to it
+     * do not reach the weight. Call it once per use, not per element.
+     */
     public double[] data() {
+        if (storage != null) {
+            double[] d = new double[storage.size()];
+            storage.toDouble(0, d.length, d, 0);
+            return d;
+        }
         return data;
+    }
+
+    /** The compact storage of a tensor made by {@link #stored}, or null for a tensor on a {@code double[]}. */
+    public WeightStorage storage() {
+        return storage;
     }
 
     /** The only element of a one-element tensor. */
     public double item() {
-        if (data.length != 1) {
-            throw new IllegalArgumentException("item(): tensor of shape " + shape + " has " + data.length
+        if (numel() != 1) {
+            throw new IllegalArgumentException("item(): tensor of shape " + shape + " has " + numel()
                     + " elements, expected 1");
         }
-        return data[0];
+        return get(new int[shape.rank()]);
     }
 
     /** Element at the multi-index {@code idx} (bounds-checked per axis). */
     public double get(int... idx) {
-        return data[offset(idx)];
+        int off = offset(idx);
+        if (storage != null) {
+            double[] one = new double[1];
+            storage.toDouble(off, 1, one, 0);
+            return one[0];
+        }
+        return data[off];
     }
 
-    /** Sets the element at {@code idx} to {@code value}; this tensor is <em>modified</em>. */
+    /** Sets the element at {@code idx} to {@code value}; this tensor is <em>modified</em>. Not on a stored tensor. */
     public void set(double value, int... idx) {
+        if (storage != null) {
+            throw new UnsupportedOperationException("set: a tensor on " + storage.describe()
+                    + " storage is read-only (copy() it first)");
+        }
         data[offset(idx)] = value;
     }
 
@@ -143,9 +195,9 @@ public final class Tensor {
         return off;
     }
 
-    /** A deep copy. */
+    /** A deep copy, on a {@code double[]} (also for a stored tensor, so that the copy can be written). */
     public Tensor copy() {
-        return new Tensor(shape, data.clone());
+        return new Tensor(shape, storage != null ? data() : data.clone());
     }
 
     /**
@@ -183,7 +235,7 @@ public final class Tensor {
             throw new IllegalArgumentException("reshape: cannot view shape " + shape + " (" + numel()
                     + " elements) as " + newShape + " (" + newShape.numel() + " elements)");
         }
-        return new Tensor(newShape, data);
+        return storage != null ? new Tensor(newShape, storage) : new Tensor(newShape, data);
     }
 
     // ---------------------------------------------------------------- conveniences
@@ -230,7 +282,7 @@ public final class Tensor {
     /** Largest |x| over all elements (0 for an empty tensor). */
     public double maxAbs() {
         double m = 0;
-        for (double v : data) {
+        for (double v : data()) {
             m = Math.max(m, Math.abs(v));
         }
         return m;
@@ -243,14 +295,20 @@ public final class Tensor {
     @Override
     public String toString() {
         StringBuilder sb = new StringBuilder("Tensor").append(shape).append('[');
-        int n = Math.min(data.length, 8);
+        int n = Math.min(numel(), 8);
+        double[] head = new double[n];
+        if (storage != null) {
+            storage.toDouble(0, n, head, 0);
+        } else {
+            System.arraycopy(data, 0, head, 0, n);
+        }
         for (int i = 0; i < n; i++) {
             if (i > 0) {
                 sb.append(", ");
             }
-            sb.append(data[i]);
+            sb.append(head[i]);
         }
-        if (data.length > n) {
+        if (numel() > n) {
             sb.append(", ...");
         }
         return sb.append(']').toString();

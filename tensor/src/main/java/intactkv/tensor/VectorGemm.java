@@ -76,6 +76,8 @@ final class VectorGemm {
         private double[] packedA = new double[0];
         private double[][] panels = new double[0][];
         final double[] tail = new double[MR * NR];
+        /** One row of a stored B^T, converted to doubles before it is spread over a panel. */
+        final double[] row = new double[KC];
 
         /** At least {@code size} doubles for packed A; contents undefined. */
         double[] packedA(int size) {
@@ -101,8 +103,9 @@ final class VectorGemm {
         }
     }
 
+    /** B is {@code b} from {@code bOff}, or, when {@code stored} is not null, {@code stored} (then {@code b} is unused). */
     static void multiply(int m, int n, int k, double[] a, int aOff, boolean transA, double[] b, int bOff,
-                         boolean transB, double[] c, int cOff, boolean parallel) {
+                         WeightStorage stored, boolean transB, double[] c, int cOff, boolean parallel) {
         int panels = (n + NR - 1) / NR;
         if (k == 0) {
             java.util.Arrays.fill(c, cOff, cOff + m * n, 0.0);
@@ -142,7 +145,12 @@ final class VectorGemm {
                     int g1 = Math.min(hi, g0 + group);
                     for (int pj = g0; pj < g1; pj++) {
                         int j0 = pj * NR;
-                        packB(kc, k, n, b, bOff, transB, p0, j0, Math.min(NR, n - j0), panel[pj - g0]);
+                        if (stored != null) {
+                            packStoredB(kc, k, n, stored, transB, p0, j0, Math.min(NR, n - j0), panel[pj - g0],
+                                    mine.row);
+                        } else {
+                            packB(kc, k, n, b, bOff, transB, p0, j0, Math.min(NR, n - j0), panel[pj - g0]);
+                        }
                     }
                     for (int i0 = 0; i0 < m; i0 += MC) {
                         int i1 = Math.min(m, i0 + MC);
@@ -217,6 +225,34 @@ final class VectorGemm {
             }
             for (int j = nc; j < NR; j++) {
                 panel[dst + j] = 0.0;
+            }
+        }
+    }
+
+    /**
+     * {@link #packB} from a {@link WeightStorage}: the same panel, element for element (the storage's
+     * conversion to double is exact), so the product is bit-identical to the one with B as doubles.
+     * This is where a compact weight becomes double: the packing pass copies every element once
+     * anyway. For {@code B^T} each of the panel's NR rows of B is converted as one contiguous run of
+     * kc elements into {@code row} and then spread over the panel at stride NR.
+     */
+    private static void packStoredB(int kc, int k, int n, WeightStorage b, boolean transB, int p0, int j0, int nc,
+                                    double[] panel, double[] row) {
+        if (transB) {
+            for (int j = 0; j < nc; j++) {
+                b.toDouble((j0 + j) * k + p0, kc, row, 0);
+                for (int p = 0; p < kc; p++) {
+                    panel[p * NR + j] = row[p];
+                }
+            }
+        } else {
+            for (int p = 0; p < kc; p++) {
+                b.toDouble((p0 + p) * n + j0, nc, panel, p * NR);
+            }
+        }
+        if (nc < NR) {
+            for (int p = 0; p < kc; p++) {
+                java.util.Arrays.fill(panel, p * NR + nc, (p + 1) * NR, 0.0);
             }
         }
     }

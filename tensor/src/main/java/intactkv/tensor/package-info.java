@@ -5,7 +5,9 @@
  * concat) copy, and only {@link intactkv.tensor.Tensor#reshape} shares storage. That
  * keeps every kernel a plain loop over a flat array, which is what a reader auditing the
  * numerics wants to see. This module knows nothing about gradients; the {@code autograd}
- * module builds on it.
+ * module builds on it. A weight may be held in a compact {@link intactkv.tensor.WeightStorage}
+ * (its file's BF16/F16/F32, or quantization codes) and becomes double where the matrix kernels
+ * pack it and the embedding lookup copies it, with the same results.
  *
  * <h2>Glossary of shape symbols</h2>
  * Used in the Javadoc of every module, defined once here:

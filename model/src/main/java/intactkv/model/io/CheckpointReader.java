@@ -105,6 +105,16 @@ public final class CheckpointReader implements AutoCloseable {
         return shard(name).readFinite(name);
     }
 
+    /** Reads integer tensor {@code name} ({@code I64} or {@code I32}) as longs ({@link SafetensorsReader#readLongs}). */
+    public long[] readLongs(String name) throws IOException {
+        return shard(name).readLongs(name);
+    }
+
+    /** Reads {@code name} in its own dtype where that is compact ({@link SafetensorsReader#readStored}). */
+    public Tensor readStored(String name) throws IOException {
+        return shard(name).readStored(name);
+    }
+
     @Override
     public void close() throws IOException {
         for (SafetensorsReader r : open.values()) {

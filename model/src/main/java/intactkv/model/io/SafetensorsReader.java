@@ -2,9 +2,13 @@ package intactkv.model.io;
 
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
+import intactkv.tensor.Bf16Storage;
+import intactkv.tensor.F16Storage;
+import intactkv.tensor.F32Storage;
 import intactkv.tensor.HalfFloat;
 import intactkv.tensor.Shape;
 import intactkv.tensor.Tensor;
+import intactkv.tensor.WeightStorage;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -25,8 +29,8 @@ import java.util.Map;
  * <p>Only the header is read when the file is opened, and it is validated completely first:
  * its length against the file size (nothing is allocated from an unchecked length), every
  * dtype, every offset pair against the data size and the element count, and no two tensors
- * overlapping. Tensors are then read one at a time ({@link #read}), converted to double, so a
- * checkpoint is never held twice in memory.
+ * overlapping. Tensors are then read one at a time, converted to double ({@link #read}) or kept in
+ * their own dtype ({@link #readStored}), so a checkpoint is never held twice in memory.
  */
 public final class SafetensorsReader implements AutoCloseable {
     /** Largest header accepted (the format's own limit is 100 MB). */
@@ -275,6 +279,59 @@ public final class SafetensorsReader implements AutoCloseable {
             }
         }
         return t;
+    }
+
+    /**
+     * Reads tensor {@code name} in its own dtype where that is compact: F32 as a {@code float[]}, F16
+     * and BF16 as their 16-bit patterns, in a read-only {@link Tensor#stored} tensor (4 or 2 bytes an
+     * element instead of 8); F64 and the integer dtypes as {@link #read}. Refuses NaN and infinite
+     * elements as {@link #readFinite} does, with the same message, by looking at the bit patterns.
+     * The values are exactly those {@link #read} gives, so every result computed from them is too.
+     */
+    public Tensor readStored(String name) throws IOException {
+        Entry e = entry(name);
+        if (e.dtype() != DType.F32 && e.dtype() != DType.F16 && e.dtype() != DType.BF16) {
+            return readFinite(name);
+        }
+        int numel = e.shape().numel();
+        int per = e.dtype().bytes();
+        float[] floats = e.dtype() == DType.F32 ? new float[numel] : null;
+        short[] halves = e.dtype() == DType.F32 ? null : new short[numel];
+        int chunkElems = (1 << 22) / per;
+        ByteBuffer buf = ByteBuffer.allocate(Math.max(1, Math.min(numel, chunkElems)) * per).order(ByteOrder.LITTLE_ENDIAN);
+        for (int at = 0; at < numel; at += chunkElems) {
+            int count = Math.min(chunkElems, numel - at);
+            buf.clear().limit(count * per);
+            readFully(channel, buf, dataStart + e.begin() + (long) at * per, file);
+            buf.flip();
+            if (floats != null) {
+                buf.asFloatBuffer().get(floats, at, count);
+            } else {
+                buf.asShortBuffer().get(halves, at, count);
+            }
+        }
+        for (int i = 0; i < numel; i++) {
+            boolean finite = switch (e.dtype()) {
+                case F32 -> Float.isFinite(floats[i]);
+                case F16 -> (halves[i] & 0x7c00) != 0x7c00;    // exponent all ones: infinity or NaN
+                default -> (halves[i] & 0x7f80) != 0x7f80;     // BF16: the float32 exponent field
+            };
+            if (!finite) {
+                double v = switch (e.dtype()) {
+                    case F32 -> floats[i];
+                    case F16 -> HalfFloat.fromFp16Bits(halves[i]);
+                    default -> HalfFloat.fromBf16Bits(halves[i]);
+                };
+                throw new FormatException(file, "tensor '" + name + "' element " + i + " (of shape " + e.shape()
+                        + ") is " + v);
+            }
+        }
+        WeightStorage stored = switch (e.dtype()) {
+            case F32 -> new F32Storage(floats);
+            case F16 -> new F16Storage(halves);
+            default -> new Bf16Storage(halves);
+        };
+        return Tensor.stored(stored, e.shape());
     }
 
     /** Reads an integer tensor ({@code I64} or {@code I32}) as longs. */

@@ -31,8 +31,9 @@ public final class SafetensorsWriter {
     public SafetensorsWriter put(String name, DType dtype, Tensor t) {
         if (dtype.isInteger()) {
             long[] l = new long[t.numel()];
+            double[] d = t.data(); // once: a stored tensor's data() is a fresh copy per call
             for (int i = 0; i < l.length; i++) {
-                double v = t.data()[i];
+                double v = d[i];
                 if (v != Math.rint(v)) {
                     throw new IllegalArgumentException("tensor '" + name + "': element " + i + " = " + v
                             + " is not an integer, cannot store as " + dtype);

@@ -1,0 +1,80 @@
+package intactkv.model;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import intactkv.autograd.GradMode;
+import intactkv.model.io.CheckpointReader;
+import intactkv.model.io.DType;
+import intactkv.model.io.FormatException;
+import intactkv.model.io.SafetensorsWriter;
+import intactkv.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A checkpoint loaded for inference keeps its matrices in the file's dtype and gives the same
+ * logits, bit for bit (tolerance 0), as the same checkpoint read as doubles (loaded trainable), in
+ * a whole-sequence forward pass (the GEMM) and in decoding one token at a time (the one-row product).
+ */
+class StoredWeightsLoadTest {
+    /** d_ff = 600 takes down_proj's one-row product past one conversion chunk (512 columns). */
+    static final LlamaConfig C = new LlamaConfig(32, 600, 4, 2, 2, 1e-5, 10000, 40, 64, false, 1, 2);
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void storedWeightsGiveTheSameLogitsAsDoubles() throws IOException {
+        LlamaWeights w = LlamaWeights.random(C, 11, 0.3, true, false);
+        for (DType dtype : new DType[] {DType.F32, DType.BF16, DType.F16}) {
+            Path dir = tmp.resolve(dtype.name());
+            w.save(dir, dtype);
+            LlamaWeights stored = LlamaWeights.load(dir, false);
+            LlamaWeights dense = LlamaWeights.load(dir, true);
+            assertNotNull(stored.embed().data().storage(), dtype + " embedding kept in the file's dtype");
+            assertNotNull(stored.block(0).q().data().storage(), dtype + " q_proj kept in the file's dtype");
+            assertNull(stored.block(0).inputNorm().data().storage(), "norm vectors are doubles");
+            assertNull(dense.block(0).q().data().storage(), "trainable weights are doubles");
+            int[] ids = {1, 5, 7, 3, 39, 0, 12};
+            try (GradMode.Scope s = GradMode.noGrad()) {
+                LlamaModel a = new LlamaModel(dense);
+                LlamaModel b = new LlamaModel(stored);
+                assertArrayEquals(logits(a, ids, null), logits(b, ids, null), 0.0, dtype + " prefill");
+                KvCache pa = a.forward(ids, null, LlamaModel.Options.LOGITS).present();
+                KvCache pb = b.forward(ids, null, LlamaModel.Options.LOGITS).present();
+                for (int next : new int[] {4, 17}) {
+                    LlamaModel.Output oa = a.forward(new int[] {next}, pa, LlamaModel.Options.LOGITS);
+                    LlamaModel.Output ob = b.forward(new int[] {next}, pb, LlamaModel.Options.LOGITS);
+                    assertArrayEquals(oa.logits().data().data(), ob.logits().data().data(), 0.0, dtype + " decode");
+                    pa = oa.present();
+                    pb = ob.present();
+                }
+            }
+        }
+    }
+
+    private static double[] logits(LlamaModel m, int[] ids, KvCache past) {
+        return m.forward(ids, past, LlamaModel.Options.LOGITS).logits().data().data();
+    }
+
+    @Test
+    void nonFiniteStoredElementsAreRefusedByName() throws IOException {
+        for (DType dtype : new DType[] {DType.F32, DType.BF16, DType.F16}) {
+            double[] v = {0.5, -2, Double.POSITIVE_INFINITY, 1, 3, 4};
+            Path dir = tmp.resolve("bad" + dtype);
+            java.nio.file.Files.createDirectories(dir);
+            new SafetensorsWriter().put("w", dtype, Tensor.of(v, 2, 3)).write(dir.resolve(CheckpointReader.SINGLE));
+            try (CheckpointReader r = CheckpointReader.open(dir)) {
+                FormatException e = assertThrows(FormatException.class, () -> r.readStored("w"));
+                assertEquals(dir.resolve(CheckpointReader.SINGLE) + ": tensor 'w' element 2 (of shape (2, 3)) is Infinity",
+                        e.getMessage());
+            }
+        }
+    }
+}

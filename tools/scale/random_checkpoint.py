@@ -1,0 +1,74 @@
+#!/usr/bin/python3
+"""Writes a random LLaMA-shaped checkpoint (config.json + model.safetensors) one tensor at a time.
+
+For measuring memory and time on real shapes without downloading weights: the header is written
+first from the shapes alone, then each tensor is drawn (torch.randn, seeded, std 0.02; norms 1),
+converted to the dtype and appended, so the writer never holds more than one tensor.
+
+    /usr/bin/python3 tools/scale/random_checkpoint.py tinyllama /tmp/me-tinyllama [bf16|f16|f32]
+
+Shapes: tinyllama (22 layers, d 2048, d_ff 5632, h 32, h_kv 4, V 32000). Never commit the output.
+"""
+import json
+import struct
+import sys
+
+import torch
+
+SHAPES = {
+    "tinyllama": dict(hidden_size=2048, intermediate_size=5632, num_attention_heads=32, num_key_value_heads=4,
+                      num_hidden_layers=22, vocab_size=32000),
+}
+DTYPES = {"bf16": ("BF16", torch.bfloat16, "bfloat16"), "f16": ("F16", torch.float16, "float16"),
+          "f32": ("F32", torch.float32, "float32")}
+
+
+def tensors(c):
+    d, ff, v = c["hidden_size"], c["intermediate_size"], c["vocab_size"]
+    kv = c["num_key_value_heads"] * (d // c["num_attention_heads"])
+    yield "model.embed_tokens.weight", (v, d)
+    for i in range(c["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        yield p + "input_layernorm.weight", (d,)
+        for n, s in (("self_attn.q_proj", (d, d)), ("self_attn.k_proj", (kv, d)), ("self_attn.v_proj", (kv, d)),
+                     ("self_attn.o_proj", (d, d)), ("mlp.gate_proj", (ff, d)), ("mlp.up_proj", (ff, d)),
+                     ("mlp.down_proj", (d, ff))):
+            yield p + n + ".weight", s
+        yield p + "post_attention_layernorm.weight", (d,)
+    yield "model.norm.weight", (d,)
+    yield "lm_head.weight", (v, d)
+
+
+def main():
+    shape, out = sys.argv[1], sys.argv[2]
+    st_name, torch_dtype, hf_name = DTYPES[sys.argv[3] if len(sys.argv) > 3 else "bf16"]
+    c = dict(SHAPES[shape])
+    c.update(architectures=["LlamaForCausalLM"], model_type="llama", hidden_act="silu", rms_norm_eps=1e-5,
+             rope_theta=10000.0, max_position_embeddings=2048, tie_word_embeddings=False, bos_token_id=1,
+             eos_token_id=2, torch_dtype=hf_name)
+    import os
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(c, f, indent=2)
+    size = torch.tensor([], dtype=torch_dtype).element_size()
+    header, offset = {"__metadata__": {"format": "pt"}}, 0
+    for name, s in tensors(c):
+        n = 1
+        for x in s:
+            n *= x
+        header[name] = {"dtype": st_name, "shape": list(s), "data_offsets": [offset, offset + n * size]}
+        offset += n * size
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    gen = torch.Generator().manual_seed(0)
+    with open(os.path.join(out, "model.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for name, s in tensors(c):
+            t = torch.ones(s) if len(s) == 1 else torch.randn(s, generator=gen) * 0.02
+            f.write(t.to(torch_dtype).contiguous().view(torch.int16 if size == 2 else torch.int32).numpy().tobytes())
+    print(f"wrote {out}: {offset / 1e9:.2f} GB of {st_name}")
+
+
+if __name__ == "__main__":
+    main()
