@@ -126,6 +126,7 @@ final class AnalyzeCommand implements Callable<Integer> {
         if (maxTokens > 0 && ids.length > maxTokens) {
             ids = Arrays.copyOf(ids, maxTokens);
         }
+        MemoryEstimate.requireAttentions(fp.config(), ids.length + " tokens (--max-tokens " + maxTokens + ")", ids.length);
         int nl = fp.config().numHiddenLayers();
         int[] plot = layers != null ? layers : new int[] {0, nl / 2, nl - 1};
         for (int l : plot) {

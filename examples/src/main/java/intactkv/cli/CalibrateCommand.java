@@ -123,6 +123,8 @@ final class CalibrateCommand implements Callable<Integer> {
         } else {
             set = CalibrationSample.fromText(tok, text, prefixIds, samples, seqlen, seed, data.toString());
         }
+        MemoryEstimate.requireBackward(fp.config(), "--seqlen " + seqlen + ": the longest sample", 1,
+                set.stream().mapToInt(x -> x.ids().length).max().orElse(0), 0, 2);
         PrintWriter o = spec.commandLine().getOut();
         if (chosen != null) {
             o.printf(Locale.ROOT, "ShareGPT: %d conversations with more than 50 assistant tokens, found among the first"

@@ -61,6 +61,8 @@ final class PplCommand implements Callable<Integer> {
         // everything that can be checked is checked before quantizing (minutes to hours with GPTQ)
         QuantConfig config = quant.any() ? quant.plannedConfig() : null;
         Perplexity.requireWindows(tokens.length, seqlen, prefixOption.plannedLength(fp.config(), tok));
+        MemoryEstimate.requireWindows(fp.config(), "--seqlen " + seqlen, seqlen, prefixOption.plannedLength(fp.config(), tok),
+                quant.any() ? 2 : 1, kl && quant.any() ? 2 : 1);
         try (ProgressBar bar = new ProgressBar()) {
             QuantOptions.Chosen chosen = quant.choose(fp, bar);
             config = chosen.config();

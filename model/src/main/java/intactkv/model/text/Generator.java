@@ -39,7 +39,7 @@ public final class Generator {
             throw new IllegalArgumentException("generate: prompt of " + prompt.length
                     + " tokens leaves no room under max_position_embeddings " + limit);
         }
-        int[] out = new int[maxTokens];
+        int[] out = new int[Math.min(maxTokens, limit - prompt.length)]; // generation stops at the last position anyway
         int n = 0;
         String printed = "";
         String stop = "max-tokens";
