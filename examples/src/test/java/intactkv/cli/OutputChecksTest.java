@@ -203,4 +203,23 @@ class OutputChecksTest {
         assertTrue(r[1].isEmpty() && r[3].isEmpty(), r[1] + r[3]);
         assertFalse(Files.exists(out));
     }
+
+    /**
+     * An output folder a command creates (analyze, demo, theory-report) is removed by the shutdown
+     * hook until it is complete, so Ctrl-C leaves no half-written folder; once done it is kept.
+     */
+    @Test
+    void aFolderBeingWrittenIsRemovedOnCtrlCUntilDone() throws Exception {
+        Path out = dir.resolve("figures");
+        try {
+            OutputFolder f = OutputFolder.open(out);
+            assertTrue(intactkv.model.io.TempPaths.isRegistered(out), "removed if the JVM exits now");
+            f.done();
+            assertFalse(intactkv.model.io.TempPaths.isRegistered(out), "complete: kept");
+            f.close();
+            assertTrue(Files.isDirectory(out));
+        } finally {
+            OutputTarget.releaseAll();
+        }
+    }
 }
