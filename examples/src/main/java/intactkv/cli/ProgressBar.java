@@ -84,7 +84,8 @@ final class ProgressBar implements AutoCloseable {
         lastDraw = now;
         lastQuarter = Math.max(lastQuarter, quarter);
         double elapsed = (now - start) / 1e9;
-        double left = f > 0 ? elapsed * (1 - f) / f : Double.NaN;
+        // no pace yet at the stage's first update (its clock starts there): the time left is unknown, not 0
+        double left = f == 1 ? 0 : f > 0 && now > start ? elapsed * (1 - f) / f : Double.NaN;
         int filled = (int) Math.round(f * WIDTH);
         String line = String.format(Locale.ROOT, "%-10s [%s%s] %3d%% %selapsed %s, left %s", stage,
                 "#".repeat(filled), ".".repeat(WIDTH - filled), (int) Math.floor(100 * f + 1e-9),

@@ -8,6 +8,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -62,6 +64,38 @@ class LauncherTest {
         assertTrue(out.contains("-jar " + real + "/examples/target/intactkv.jar --version"), out);
         // standard error is a pipe here, so plain progress lines
         assertTrue(out.contains("-Dintactkv.stderr.tty=0"), out);
+    }
+
+    /** The launcher's heap: 3 GB for any command on the built-in model, 1 GB for the demo, 75 % for real checkpoints. */
+    @Test
+    void theHeapFollowsTheModel() throws Exception {
+        Path home = Files.createDirectories(dir.resolve("p"));
+        Files.copy(launcher(), home.resolve("intactkv"));
+        Path jar = home.resolve("examples/target/intactkv.jar");
+        Files.createDirectories(jar.getParent());
+        Files.writeString(jar, "stand-in");
+        Path bin = Files.createDirectories(dir.resolve("stub"));
+        Path stub = bin.resolve("java");
+        Files.writeString(stub, "#!/bin/sh\necho \"$@\"\n");
+        Files.setPosixFilePermissions(stub, PosixFilePermissions.fromString("rwxr-xr-x"));
+        String[][] cases = {
+            {"-Xmx3g", "quantize", "--model", "default", "--method", "awq"},
+            {"-Xmx3g", "ppl", "--model=default"},
+            {"-Xmx1g", "demo"},
+            {"-Xmx1g", "demo", "--model", "default"},
+            {"-XX:MaxRAMPercentage=75", "ppl", "--model", "/models/llama"},
+        };
+        for (String[] c : cases) {
+            List<String> cmd = new ArrayList<>(List.of("bash", home.resolve("intactkv").toString()));
+            cmd.addAll(List.of(c).subList(1, c.length));
+            ProcessBuilder pb = new ProcessBuilder(cmd);
+            pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
+            pb.environment().remove("INTACTKV_JAVA_OPTS");
+            Process p = pb.start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+            assertTrue(out.contains(" " + c[0] + " "), String.join(" ", c) + ": " + out);
+        }
     }
 
     @Test

@@ -42,7 +42,7 @@ class ProgressBarTest {
         // and the stage's own clock starts at its first update, 2 s)
         List<String> lines = plainLines("rtn");
         assertEquals(List.of(
-                "rtn        [..............................]   0% loss 1.0 elapsed 0s, left 0s",
+                "rtn        [..............................]   0% loss 1.0 elapsed 0s, left ?",
                 "rtn        [########......................]  25% loss 1.0 elapsed 2m04s, left 6m12s",
                 "rtn        [###############...............]  50% loss 1.0 elapsed 4m09s, left 4m09s",
                 "rtn        [#######################.......]  75% loss 1.0 elapsed 6m14s, left 2m04s",
