@@ -41,14 +41,12 @@ final class OutputTarget implements AutoCloseable {
     /** The claims of the command running on this thread, released by {@link #releaseAll} when it ends. */
     private static final ThreadLocal<java.util.List<OutputTarget>> CLAIMS = ThreadLocal.withInitial(java.util.ArrayList::new);
 
-    private final Path path;
     private final Path lockFile;
     private final FileChannel channel;
     private final FileLock lock;
     private final Thread owner = Thread.currentThread();
 
-    private OutputTarget(Path path, Path lockFile, FileChannel channel, FileLock lock) {
-        this.path = path;
+    private OutputTarget(Path lockFile, FileChannel channel, FileLock lock) {
         this.lockFile = lockFile;
         this.channel = channel;
         this.lock = lock;
@@ -106,20 +104,18 @@ final class OutputTarget implements AutoCloseable {
         return lock(named, flag, abs);
     }
 
-    /** The absolute output path. */
-    Path path() {
-        return path;
-    }
-
     /** Creates and deletes a file in {@code folder}: whether this user can write there, asked of the file system itself. */
     private static void probe(String named, String flag, Path folder) {
         Path p = folder.resolve(".intactkv-probe-" + Long.toUnsignedString(ThreadLocalRandom.current().nextLong(), 36));
+        TempPaths.register(p); // a signal between creation and deletion leaves no probe behind
         try {
             Files.createFile(p);
             Files.delete(p);
         } catch (IOException e) {
             throw new IllegalArgumentException(named + ": cannot write in the folder " + AtomicFiles.describe(e, p, folder)
                     + "; choose another " + flag + " or make the folder writable", e);
+        } finally {
+            TempPaths.unregister(p);
         }
     }
 
@@ -165,7 +161,7 @@ final class OutputTarget implements AutoCloseable {
                     }
                     Object after = fileKey(lockFile);
                     if (before == null || before.equals(after)) {
-                        OutputTarget t = new OutputTarget(abs, lockFile, ch, lock);
+                        OutputTarget t = new OutputTarget(lockFile, ch, lock);
                         HELD.put(lockFile, t);
                         return t;
                     }
