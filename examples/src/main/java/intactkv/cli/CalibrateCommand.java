@@ -98,8 +98,8 @@ final class CalibrateCommand implements Callable<Integer> {
                 .withPrefixDtype(PrefixDtype.parse(prefixDtype));
         require(samples >= 1, "--samples must be >= 1: " + samples);
         require(seqlen >= 2, "--seqlen must be >= 2: " + seqlen);
+        ModelDir.checkOutputFile(out); // before the calibration text of --calib is drawn (tokenizing a large file takes a while)
         quant.validate();
-        ModelDir.checkOutputFile(out);
         String text = Calibration.readText(data);
         LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
         Tokenizer tok = ModelDir.tokenizer(quant.model);

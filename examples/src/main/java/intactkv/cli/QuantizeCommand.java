@@ -44,6 +44,7 @@ final class QuantizeCommand implements Callable<Integer> {
         if (quant.quantized != null) {
             throw new IllegalArgumentException("quantize starts from the full-precision --model; drop --quantized");
         }
+        ModelDir.checkOutput(out); // checked and locked before the calibration text is drawn, the model loaded, the hours of work
         quant.validate();
         DType t;
         try {
@@ -54,8 +55,6 @@ final class QuantizeCommand implements Callable<Integer> {
         if (t.isInteger()) {
             throw new IllegalArgumentException("--dtype must be f64, f32, bf16 or f16: " + dtype);
         }
-        // the output is checked (and locked) before the (possibly hours-long) quantization
-        ModelDir.checkOutput(out);
         Path target = out.toAbsolutePath();
         if (Files.isDirectory(target) && !Files.isRegularFile(target.resolve(QuantizedModel.CONFIG_FILE))) {
             try (var entries = Files.list(target)) {
