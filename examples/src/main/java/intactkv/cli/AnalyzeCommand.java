@@ -166,6 +166,7 @@ final class AnalyzeCommand implements Callable<Integer> {
         LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
         ModelLength.require("the text's " + ids.length + " tokens (cut them with --max-tokens N)", ids.length,
                 fp.config());
+        MemoryEstimate.requireAttentions(fp.config(), ids.length + " tokens (--max-tokens " + maxTokens + ")", ids.length);
         int nl = fp.config().numHiddenLayers();
         int[] plot = layers != null ? layers : new int[] {0, nl / 2, nl - 1};
         for (int l : plot) {

@@ -109,8 +109,8 @@ final class CalibrateCommand implements Callable<Integer> {
                 .withPrefixDtype(PrefixDtype.parse(prefixDtype));
         require(samples >= 1, "--samples must be >= 1: " + samples);
         require(seqlenFlag == null || seqlenFlag >= 2, "--seqlen must be >= 2: " + seqlenFlag);
+        ModelDir.checkOutputFile(out); // before the calibration text of --calib is drawn (tokenizing a large file takes a while)
         quant.validate();
-        ModelDir.checkOutputFile(out);
         String text = Calibration.readText(data);
         LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
         int seqlen = ModelLength.officialOrModel("--seqlen", seqlenFlag, OFFICIAL_SEQLEN, fp.config());
@@ -135,6 +135,8 @@ final class CalibrateCommand implements Callable<Integer> {
         } else {
             set = textSamples(tok, text, prefixIds, seqlen);
         }
+        MemoryEstimate.requireBackward(fp.config(), "--seqlen " + seqlen + ": the longest sample", 1,
+                set.stream().mapToInt(x -> x.ids().length).max().orElse(0), 0, 2);
         PrintWriter o = spec.commandLine().getOut();
         if (chosen != null) {
             o.printf(Locale.ROOT, "ShareGPT: %d conversations with more than 50 assistant tokens, found among the first"

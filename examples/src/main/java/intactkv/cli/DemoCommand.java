@@ -139,6 +139,9 @@ final class DemoCommand implements Callable<Integer> {
         int[] testTokens = Perplexity.tokenize(tok, testDocs);
         int windows = Math.min(evalWindows, testTokens.length / seqlen);
         int[] eval = Arrays.copyOf(testTokens, windows * seqlen);
+        // the full-precision logits of every window, with and without the system prompt, are kept as the KL references
+        MemoryEstimate.requireWindows(fp.config(), "--seqlen " + seqlen + " x " + windows + " windows (--eval-windows)",
+                seqlen, 0, 2, 2 * windows + 1);
         String calText = String.join("\n\n", trainDocs.subList(0, Math.min(trainDocs.size(), 4000)));
         // each quantizer's calibration set as its official loader builds it (issue 25), from documents of
         // 16 consecutive training glosses (a gloss alone is shorter than one window)
@@ -150,6 +153,9 @@ final class DemoCommand implements Callable<Integer> {
         Map<Method, List<int[]>> calibration = new java.util.EnumMap<>(Method.class);
         for (Method m : new Method[] {Method.GPTQ, Method.AWQ, Method.QUAROT}) {
             calibration.put(m, Calibration.load(m, tok, calDocs, calibSamples, seqlen, null, false, "train split"));
+            MemoryEstimate.requireQuantization(fp.config(), m, calibration.get(m).size(),
+                    calibration.get(m).stream().mapToInt(x -> x.length).max().orElse(0), "--calib-samples " + calibSamples
+                    + " --seqlen " + seqlen);
         }
         o.printf(Locale.ROOT, "built-in model: %d layers, d %d, %d heads, vocabulary %d (%s)%n",
                 fp.config().numHiddenLayers(), fp.config().hiddenSize(), fp.config().numAttentionHeads(),

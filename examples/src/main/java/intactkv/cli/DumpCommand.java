@@ -51,6 +51,7 @@ final class DumpCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        ModelDir.checkOutputFile(out); // checked and locked before the model is loaded
         LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
         boolean needTok = input.text != null || prefixOption.which.equals("prompt") || !prefixOption.context.equals("none");
         intactkv.model.text.Tokenizer tok = needTok ? ModelDir.tokenizer(quant.model) : null;

@@ -5,6 +5,7 @@ import java.io.FileOutputStream;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -33,11 +34,24 @@ public final class Main implements Runnable {
         spec.commandLine().usage(spec.commandLine().getOut());
     }
 
-    /** Builds the command line with the project's error handling. */
+    /**
+     * Builds the command line with the project's error handling: a usage error prints one line
+     * and the {@code --help} hint (exit 2); an error from bad input prints one line (exit 1); an
+     * {@link OutOfMemoryError}, thrown by the command itself (picocli passes {@link Error}s
+     * through) or found as the cause of an exception, prints one line naming the command and
+     * {@code INTACTKV_JAVA_OPTS} (exit 1), never a stack trace. Outputs a command claimed
+     * ({@link OutputTarget}) are released when it ends, however it ends.
+     */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
         cl.setUsageHelpWidth(110);
+        cl.setParameterExceptionHandler(Main::usageError);
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            OutOfMemoryError oom = outOfMemoryCause(ex);
+            if (oom != null) {
+                commandLine.getErr().println(Memory.outOfMemory(commandLine.getCommandName(), oom));
+                return 1;
+            }
             if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
                     || ex instanceof java.io.IOException || ex instanceof IndexOutOfBoundsException) {
                 commandLine.getErr().println("intactkv " + commandLine.getCommandName() + ": error: "
@@ -46,7 +60,49 @@ public final class Main implements Runnable {
             }
             throw ex;
         });
+        cl.setExecutionStrategy(parseResult -> {
+            List<CommandLine> chain = parseResult.asCommandLineList();
+            Memory.start(chain.get(chain.size() - 1).getCommandName());
+            try {
+                return new CommandLine.RunLast().execute(parseResult);
+            } catch (OutOfMemoryError e) {
+                CommandLine last = chain.get(chain.size() - 1);
+                last.getErr().println(Memory.outOfMemory(last.getCommandName(), e));
+                last.getErr().flush();
+                return 1;
+            } finally {
+                OutputTarget.releaseAll();
+                Memory.clear();
+            }
+        });
         return cl;
+    }
+
+    /**
+     * A usage error (unknown flag, bad value, missing option): its one line and where to look,
+     * not the whole usage, which would bury it. The exit status stays picocli's 2.
+     */
+    private static int usageError(CommandLine.ParameterException ex, String[] args) {
+        CommandLine c = ex.getCommandLine();
+        String name = c.getCommandSpec().qualifiedName(" ");
+        String message = String.join(" ", String.valueOf(ex.getMessage()).strip().split("\\R+"));
+        if (ex instanceof CommandLine.UnmatchedArgumentException u && !u.getSuggestions().isEmpty()) {
+            message += " (did you mean " + String.join(" or ", u.getSuggestions()) + "?)";
+        }
+        c.getErr().println(name + ": error: " + message);
+        c.getErr().println("run '" + name + " --help' for the " + (c.getCommandSpec().parent() == null ? "commands" : "options"));
+        c.getErr().flush();
+        return c.getCommandSpec().exitCodeOnInvalidInput();
+    }
+
+    /** The {@link OutOfMemoryError} among {@code e}'s causes, or null. */
+    static OutOfMemoryError outOfMemoryCause(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof OutOfMemoryError oom) {
+                return oom;
+            }
+        }
+        return null;
     }
 
     public static void main(String[] args) {

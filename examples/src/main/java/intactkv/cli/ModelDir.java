@@ -62,21 +62,25 @@ final class ModelDir {
         return dir;
     }
 
-    /** Refuses an output directory {@code --out} that exists as something other than a directory. */
+    /**
+     * Checks the output folder {@code --out} before any work and locks it until the command
+     * ends ({@link OutputTarget}: its kind, an existing parent folder, writability by a probe
+     * file, no other run writing it).
+     */
     static void checkOutput(Path out) {
-        if (Files.exists(out) && !Files.isDirectory(out)) {
-            throw new IllegalArgumentException("--out " + out + " exists and is not a directory");
-        }
+        claim(out, OutputTarget.Kind.FOLDER);
     }
 
-    /** Refuses an output file {@code --out} that is a directory or whose folder does not exist. */
+    /** {@link #checkOutput} for an output file {@code --out}. */
     static void checkOutputFile(Path out) {
-        if (Files.isDirectory(out)) {
-            throw new IllegalArgumentException("--out " + out + " is a directory; give the name of the file to write");
-        }
-        Path parent = out.toAbsolutePath().getParent();
-        if (parent != null && !Files.isDirectory(parent)) {
-            throw new IllegalArgumentException("--out " + out + ": the folder " + parent + " does not exist");
+        claim(out, OutputTarget.Kind.FILE);
+    }
+
+    private static void claim(Path out, OutputTarget.Kind kind) {
+        try {
+            OutputTarget.claimForCommand("--out", out, kind);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("--out " + intactkv.model.io.AtomicFiles.describe(e, null, out), e);
         }
     }
 

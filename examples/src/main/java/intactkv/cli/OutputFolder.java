@@ -1,6 +1,7 @@
 package intactkv.cli;
 
 import intactkv.model.io.AtomicFiles;
+import intactkv.model.io.TempPaths;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -9,7 +10,8 @@ import java.nio.file.Path;
  * The {@code --out} folder of a command that writes several files (analyze, demo,
  * theory-report): created on open, and removed again on close unless {@link #done} was called,
  * if this command created it. So a command that fails half-way leaves no folder it made behind;
- * a folder that existed before is left as it was found, less nothing.
+ * a folder that existed before is left as it was found, less nothing. A folder it created is
+ * also registered with {@link TempPaths} until {@link #done}, so Ctrl-C removes it too.
  */
 final class OutputFolder implements AutoCloseable {
     private final Path dir;
@@ -24,7 +26,15 @@ final class OutputFolder implements AutoCloseable {
     static OutputFolder open(Path dir) throws IOException {
         ModelDir.checkOutput(dir);
         boolean existed = Files.isDirectory(dir);
-        Files.createDirectories(dir);
+        if (!existed) {
+            TempPaths.register(dir); // before creation: a signal in between finds nothing to delete
+            try {
+                Files.createDirectory(dir); // the parent exists (checked by checkOutput)
+            } catch (IOException e) {
+                TempPaths.unregister(dir);
+                throw new IOException(AtomicFiles.describe(e, null, dir), e);
+            }
+        }
         return new OutputFolder(dir, !existed);
     }
 
@@ -35,12 +45,14 @@ final class OutputFolder implements AutoCloseable {
     /** Everything is written: keep the folder. */
     void done() {
         done = true;
+        TempPaths.unregister(dir);
     }
 
     @Override
     public void close() throws IOException {
         if (!done && created) {
             AtomicFiles.deleteTree(dir);
+            TempPaths.unregister(dir);
         }
     }
 }

@@ -68,6 +68,8 @@ final class PplCommand implements Callable<Integer> {
         ModelLength.require("--seqlen " + seqlen + (before > 0 ? " (with " + before + " IntactKV/context tokens in place"
                 + " of [BOS])" : ""), before > 0 ? before + seqlen - 1L : seqlen, fp.config());
         Perplexity.requireWindows(tokens.length, seqlen, before);
+        MemoryEstimate.requireWindows(fp.config(), "--seqlen " + seqlen, seqlen, before, quant.any() ? 2 : 1,
+                kl && quant.any() ? 2 : 1);
         try (ProgressBar bar = new ProgressBar()) {
             QuantOptions.Chosen chosen = quant.choose(fp, bar);
             config = chosen.config();

@@ -148,7 +148,10 @@ final class QuantOptions {
         }
         config(); // the combination itself (e.g. --wbits without --method)
         if (method != null && Method.parse(method).needsCalibration()) {
-            calibration(Method.parse(method)); // a file too short for the loader is refused here, before any model work
+            List<int[]> set = calibration(Method.parse(method)); // a file too short for the loader is refused here, before any model work
+            MemoryEstimate.requireQuantization(MemoryEstimate.config(model), Method.parse(method), set.size(),
+                    set.stream().mapToInt(s -> s.length).max().orElse(0), "--calib-samples " + nsamples
+                    + (calibSeqlen == null ? "" : " --calib-seqlen " + calibSeqlen));
         }
     }
 

@@ -1,6 +1,7 @@
 package intactkv.cli;
 
 import intactkv.model.LlamaWeights;
+import intactkv.model.io.AtomicFiles;
 import intactkv.model.io.DType;
 import intactkv.quant.QuantizedModel;
 import java.nio.file.Files;
@@ -46,6 +47,7 @@ final class QuantizeCommand implements Callable<Integer> {
         if (quant.quantized != null) {
             throw new IllegalArgumentException("quantize starts from the full-precision --model; drop --quantized");
         }
+        ModelDir.checkOutput(out); // checked and locked before the calibration text is drawn, the model loaded, the hours of work
         quant.validate();
         DType t;
         try {
@@ -56,11 +58,7 @@ final class QuantizeCommand implements Callable<Integer> {
         if (t.isInteger()) {
             throw new IllegalArgumentException("--dtype must be f64, f32, bf16 or f16: " + dtype);
         }
-        // the output is checked before the (possibly hours-long) quantization
         Path target = out.toAbsolutePath();
-        if (Files.exists(target) && !Files.isDirectory(target)) {
-            throw new IllegalArgumentException("--out " + out + " exists and is a file, not a directory");
-        }
         if (Files.isDirectory(target) && !Files.isRegularFile(target.resolve(QuantizedModel.CONFIG_FILE))) {
             try (var entries = Files.list(target)) {
                 if (entries.findAny().isPresent()) {
@@ -76,19 +74,19 @@ final class QuantizeCommand implements Callable<Integer> {
         try (ProgressBar bar = new ProgressBar()) {
             q = quant.build(fp, bar);
         }
-        // write everything into a sibling temporary directory, then move it into place
-        Files.createDirectories(target.getParent());
-        Path tmp = Files.createTempDirectory(target.getParent(), "." + target.getFileName() + ".");
+        // write everything into a sibling temporary directory (removed on any failure or Ctrl-C), then move it into place
+        Path tmp = AtomicFiles.createTempDirectory(target);
         try {
             q.save(tmp, t);
             Path tok = modelDir.resolve("tokenizer.json");
             if (Files.isRegularFile(tok)) {
                 Files.copy(tok, tmp.resolve("tokenizer.json"), StandardCopyOption.REPLACE_EXISTING);
             }
-            intactkv.model.io.AtomicFiles.deleteTree(target);
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            AtomicFiles.moveIntoPlace(tmp, target);
+        } catch (java.io.IOException e) {
+            throw new java.io.IOException(AtomicFiles.describe(e, tmp, target), e);
         } finally {
-            intactkv.model.io.AtomicFiles.deleteTree(tmp);
+            AtomicFiles.deleteTemp(tmp);
         }
         spec.commandLine().getOut().printf(Locale.ROOT, "quantized %s with %s in %.1f s -> %s%n", quant.model, q.config().label(),
                 (System.nanoTime() - t0) / 1e9, out);

@@ -248,6 +248,10 @@ final class TrainCommand implements Callable<Integer> {
         require(ffn >= 1, "--ffn must be >= 1: " + ffn);
         require(vocab >= 260, "--vocab must be >= 260 (256 byte pieces, <unk>, <s>, </s> and the alphabet): " + vocab);
         ModelDir.checkOutput(out);
+        // weights, gradients and AdamW's two moments, and the activations of a step's batch
+        LlamaConfig shape = new LlamaConfig(dim, ffn, heads, kvHeads, layers, 1e-5, 10000, vocab, Math.max(2048, seqlen),
+                false, 1, 2);
+        MemoryEstimate.requireBackward(shape, "--batch " + batch + " --seqlen " + seqlen, batch, seqlen, 0, 4);
     }
 
     /**

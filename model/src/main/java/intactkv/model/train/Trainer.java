@@ -436,7 +436,7 @@ public final class Trainer {
     }
 
     private void checkpoint(Path dir, LlamaWeights w, AdamW opt, int step, double trainLossEma) throws IOException {
-        Path tmp = Files.createTempDirectory(dir.toAbsolutePath().getParent(), ".checkpoint.");
+        Path tmp = AtomicFiles.createTempDirectory(dir); // umask permissions, removed on Ctrl-C
         try {
             w.save(tmp, DType.F64);
             SafetensorsWriter sw = new SafetensorsWriter();
@@ -462,7 +462,7 @@ public final class Trainer {
             Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
             AtomicFiles.deleteTree(old);
         } finally {
-            AtomicFiles.deleteTree(tmp);
+            AtomicFiles.deleteTemp(tmp);
         }
     }
 
