@@ -55,12 +55,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         checkFlags();
-        int positions = MemoryEstimate.config(model).maxPositionEmbeddings(); // read before the weights are loaded
-        if (maxTokens > positions) {
-            throw new IllegalArgumentException("--max-tokens " + maxTokens + " is more than the model can hold: its"
-                    + " max_position_embeddings is " + positions + " (prompt and continuation together); use at most "
-                    + positions);
-        }
+        // the continuation alone must fit, checked from config.json before the weights are loaded
+        ModelLength.require("--max-tokens " + maxTokens, maxTokens, MemoryEstimate.config(model));
         Sampler sampler = new Sampler(temperature, topP, seed);
         LlamaModel m = ModelDir.model(model);
         Tokenizer tok = ModelDir.tokenizer(model);
