@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Issue 26 through the command line: a checkpoint that is not what it claims is refused with one
  * line naming the file and field (exit code 1) before any work, and lengths follow the model.
- * Each test is a row of the issue (docs/reliability-parts/a-checkpoints.md).
+ * Each test is a row of the issue (docs/RELIABILITY.md, "A checkpoint is what it claims").
  */
 class CheckpointClaimsTest {
     @TempDir

@@ -29,7 +29,7 @@ import picocli.CommandLine;
 
 /**
  * Part C of the reliability issue (26): data files, eval, generate, calibrate and train, one test
- * per row (docs/reliability-parts/c-commands.md). Degenerate inputs are refused or reported, a
+ * per row (docs/RELIABILITY.md, "Data files, eval, generate, calibrate and train"). Degenerate inputs are refused or reported, a
  * flag without effect is refused, and each message names the flag, file or line that causes it.
  */
 class CommandInputsTest {
