@@ -136,7 +136,8 @@ final class CalibrateCommand implements Callable<Integer> {
             set = textSamples(tok, text, prefixIds, seqlen);
         }
         MemoryEstimate.requireBackward(fp.config(), "--seqlen " + seqlen + ": the longest sample", 1,
-                set.stream().mapToInt(x -> x.ids().length).max().orElse(0), 0, 2);
+                set.stream().mapToInt(x -> x.ids().length).max().orElse(0), 0,
+                MemoryEstimate.inferenceWeights(fp.config(), 2));
         PrintWriter o = spec.commandLine().getOut();
         if (chosen != null) {
             o.printf(Locale.ROOT, "ShareGPT: %d conversations with more than 50 assistant tokens, found among the first"

@@ -251,7 +251,9 @@ final class TrainCommand implements Callable<Integer> {
         // weights, gradients and AdamW's two moments, and the activations of a step's batch
         LlamaConfig shape = new LlamaConfig(dim, ffn, heads, kvHeads, layers, 1e-5, 10000, vocab, Math.max(2048, seqlen),
                 false, 1, 2);
-        MemoryEstimate.requireBackward(shape, "--batch " + batch + " --seqlen " + seqlen, batch, seqlen, 0, 4);
+        // weights, gradients and AdamW's two moments, all in doubles
+        MemoryEstimate.requireBackward(shape, "--batch " + batch + " --seqlen " + seqlen, batch, seqlen, 0,
+                MemoryEstimate.times(MemoryEstimate.weights(shape), 4));
     }
 
     /**

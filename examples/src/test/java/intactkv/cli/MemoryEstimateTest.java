@@ -25,6 +25,9 @@ class MemoryEstimateTest {
         assertEquals(8L * 128 * 512 * (2 * 128), MemoryEstimate.quantization(BUILT_IN, Method.GPTQ, 128, 512));
         assertEquals(8L * 128 * 512 * (5 * 128 + 384), MemoryEstimate.quantization(BUILT_IN, Method.AWQ, 128, 512));
         assertEquals(8L * BUILT_IN.parameterCount(), MemoryEstimate.weights(BUILT_IN));
+        // inference keeps the weights in their file's dtype (>= 2 bytes) and a quantized copy as codes (>= 1 byte)
+        assertEquals(2L * BUILT_IN.parameterCount(), MemoryEstimate.inferenceWeights(BUILT_IN, 1));
+        assertEquals(3L * BUILT_IN.parameterCount(), MemoryEstimate.inferenceWeights(BUILT_IN, 2));
     }
 
     /** Issue row: ppl --seqlen 4096 on a real model ended in an OutOfMemoryError stack trace; now refused first. */
@@ -33,8 +36,8 @@ class MemoryEstimateTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> MemoryEstimate.requireWindows(LLAMA7B, "--seqlen 4096", 4096, 0, 2, 2));
         String m = e.getMessage();
-        assertTrue(m.startsWith("--seqlen 4096 (attention probabilities of 32 heads x 4096 x 4096, logits 4096 x 32000,"
-                + " 2 copies of "), m);
+        assertTrue(m.startsWith("--seqlen 4096 (attention probabilities of 32 heads x 4096 x 4096 and logits 4096 x 32000"
+                + " in doubles, 2 copies of "), m);
         assertTrue(m.contains("needs at least ") && m.contains(" GB of memory, more than this Java's heap of ")
                 && m.contains("INTACTKV_JAVA_OPTS=-Xmx"), m);
     }
@@ -42,7 +45,8 @@ class MemoryEstimateTest {
     @Test
     void anAbsurdSizeSaysSoInsteadOfOverflowing() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> MemoryEstimate.requireBackward(BUILT_IN, "--batch 2000000000", 2_000_000_000L, 2_000_000_000L, 0, 4));
+                () -> MemoryEstimate.requireBackward(BUILT_IN, "--batch 2000000000", 2_000_000_000L, 2_000_000_000L, 0,
+                        MemoryEstimate.times(MemoryEstimate.weights(BUILT_IN), 4)));
         assertTrue(e.getMessage().contains("needs more memory than any machine has"), e.getMessage());
         assertEquals(Long.MAX_VALUE, MemoryEstimate.times(Long.MAX_VALUE / 2, 3));
         assertEquals(Long.MAX_VALUE, MemoryEstimate.plus(Long.MAX_VALUE, 1));
