@@ -4,10 +4,14 @@ import intactkv.autograd.Shaping;
 import intactkv.autograd.Value;
 import intactkv.model.KvCache;
 import intactkv.model.LlamaModel;
+import intactkv.model.text.Generator;
+import intactkv.model.text.Sampler;
+import intactkv.model.text.Tokenizer;
 import intactkv.tensor.Layout;
 import intactkv.tensor.Tensor;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * A (quantized) model run with an IntactKV prefix, as the official
@@ -79,6 +83,33 @@ public final class PrefixedModel {
         Tensor computed = o.logits().data().reshape(rest.length, v);
         Tensor logits = strip ? Layout.concat(0, prefix.logits(), computed) : computed;
         return new Result(logits, o, strip ? p : 0);
+    }
+
+    /**
+     * Generates a continuation of {@code ids} with this model and prefix, as
+     * {@link Generator#generate(int[], Generator.Past, int, Sampler, Consumer)}: without a prefix
+     * the model runs the whole prompt; with one, {@code ids} must start with the prefix's ids
+     * (refused otherwise: the prefix would be context the prompt does not contain), the prefix
+     * keys and values are the past, the model runs the tokens after them and then decodes with its
+     * own cache after the prefix. A quantized model's run-time KV quantization thus applies to the
+     * new tokens only, and the first new token of a prompt that is the prefix alone comes from the
+     * prefix's full-precision logits. Greedy, the result is the argmax of {@link #forward} on the
+     * whole sequence so far at each step, without a cache.
+     */
+    public Generator.Result generate(Tokenizer tok, int[] ids, int maxTokens, Sampler sampler,
+                                     Consumer<String> onText) {
+        Generator g = new Generator(model, tok);
+        if (prefix == null) {
+            return g.generate(ids, maxTokens, sampler, onText);
+        }
+        if (!prefix.isPrefixOf(ids)) {
+            throw new IllegalArgumentException("generate: the prompt's " + ids.length + " tokens do not begin with the"
+                    + " IntactKV prefix's " + prefix.length() + " tokens " + Arrays.toString(Arrays.copyOf(prefix.ids(),
+                    Math.min(prefix.length(), 8))) + (prefix.length() > 8 ? "..." : ""));
+        }
+        int p = prefix.length();
+        double[] last = Layout.slice(prefix.logits(), 0, p - 1, p).data();
+        return g.generate(ids, new Generator.Past(p, cache, last), maxTokens, sampler, onText);
     }
 
     /** The hidden states of every layer, (T', d), for the positions the model computed. */

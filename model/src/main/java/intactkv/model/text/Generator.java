@@ -41,6 +41,38 @@ public final class Generator {
      * {@code maxTokens} tokens; {@code onText} receives each new piece of text.
      */
     public Result generate(int[] prompt, int maxTokens, Sampler sampler, Consumer<String> onText) {
+        return generate(prompt, null, maxTokens, sampler, onText);
+    }
+
+    /**
+     * A past that the prompt begins with, computed elsewhere: the keys and values of the prompt's
+     * first {@code length} tokens (per layer (h_kv, p, d_h), p = length) and the logits
+     * {@code (V)} of the last of them. The IntactKV prefix is one: computed by the
+     * full-precision model, it is given to the (quantized) model this generator runs, which then
+     * computes only the tokens after it (its run-time KV quantization applies to those only).
+     */
+    public record Past(int length, KvCache cache, double[] lastLogits) {
+        public Past {
+            if (length < 1 || cache.length() != length) {
+                throw new IllegalArgumentException("generate: a past of " + length + " tokens needs a cache of that"
+                        + " length, got " + cache.length());
+            }
+            lastLogits = lastLogits.clone();
+        }
+
+        @Override
+        public double[] lastLogits() {
+            return lastLogits.clone();
+        }
+    }
+
+    /**
+     * {@link #generate(int[], int, Sampler, Consumer)} after {@code past} (null: none): the
+     * prompt's first {@code past.length()} tokens are not run; the model runs the rest with
+     * {@code past} as its past key/values, and when nothing is left the first new token comes from
+     * {@code past.lastLogits()}. The text is still the continuation of the whole prompt.
+     */
+    public Result generate(int[] prompt, Past past, int maxTokens, Sampler sampler, Consumer<String> onText) {
         if (prompt.length == 0) {
             throw new IllegalArgumentException("generate: empty prompt");
         }
@@ -52,6 +84,14 @@ public final class Generator {
         if (maxTokens < 1) {
             throw new IllegalArgumentException("generate: maxTokens must be >= 1, got " + maxTokens);
         }
+        if (past != null) {
+            past.cache().requireFits(model.config(), "generate: past key/values");
+            if (past.length() > prompt.length || past.lastLogits.length != model.config().vocabSize()) {
+                throw new IllegalArgumentException("generate: a past of " + past.length() + " tokens with "
+                        + past.lastLogits.length + " logits does not fit a prompt of " + prompt.length
+                        + " tokens and a vocabulary of " + model.config().vocabSize());
+            }
+        }
         // never more tokens than the positions left: a huge maxTokens must not size the buffer
         int[] out = new int[Math.min(maxTokens, limit - prompt.length)];
         int n = 0;
@@ -59,14 +99,20 @@ public final class Generator {
         String printed = "";
         String stop = "max-tokens";
         try (GradMode.Scope s = GradMode.noGrad()) {
-            LlamaModel.Output o = model.forward(prompt, null, LlamaModel.Options.LOGITS);
-            KvCache cache = o.present();
-            Tensor logits = o.logits().data();
+            KvCache cache;
+            double[] last;
+            if (past == null || past.length() < prompt.length) {
+                int[] rest = past == null ? prompt : Arrays.copyOfRange(prompt, past.length(), prompt.length);
+                LlamaModel.Output o = model.forward(rest, past == null ? null : past.cache(), LlamaModel.Options.LOGITS);
+                cache = o.present();
+                last = lastLogits(o);
+            } else {
+                cache = past.cache();
+                last = past.lastLogits;
+            }
             int pos = prompt.length;
             while (n < maxTokens) {
-                int v = logits.dim(-1);
-                int t = logits.dim(-2);
-                double[] last = Layout.slice(logits.reshape(t, v), 0, t - 1, t).data();
+                int v = last.length;
                 int next = sampler.next(last);
                 if (next >= tokenizer.vocabSize()) {
                     // only where config.json's vocab_size has padding rows beyond the tokenizer (TokenizerFit)
@@ -91,9 +137,9 @@ public final class Generator {
                 if (n == maxTokens) {
                     break;
                 }
-                o = model.forward(new int[] {next}, cache, LlamaModel.Options.LOGITS);
+                LlamaModel.Output o = model.forward(new int[] {next}, cache, LlamaModel.Options.LOGITS);
                 cache = o.present();
-                logits = o.logits().data();
+                last = lastLogits(o);
             }
         }
         int[] tokens = Arrays.copyOf(out, n);
@@ -102,6 +148,14 @@ public final class Generator {
             onText.accept(text.substring(printed.length()));
         }
         return new Result(tokens, text, stop);
+    }
+
+    /** The logits (V) of the last position of a forward pass. */
+    private static double[] lastLogits(LlamaModel.Output o) {
+        Tensor logits = o.logits().data();
+        int v = logits.dim(-1);
+        int t = logits.dim(-2);
+        return Layout.slice(logits.reshape(t, v), 0, t - 1, t).data();
     }
 
     /**
