@@ -3,12 +3,17 @@ package intactkv.cli;
 import intactkv.model.LlamaWeights;
 import intactkv.model.io.AtomicFiles;
 import intactkv.model.io.DType;
+import intactkv.quant.Basis;
+import intactkv.quant.ModelQuantizer;
+import intactkv.quant.QuantConfig;
 import intactkv.quant.QuantizedModel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -68,16 +73,28 @@ final class QuantizeCommand implements Callable<Integer> {
             }
         }
         Path modelDir = ModelDir.check(quant.model);
-        LlamaWeights fp = LlamaWeights.load(modelDir, false);
-        QuantizedModel q;
+        QuantConfig config = quant.config();
+        // the only reference to the full-precision model: RTN and GPTQ take it and release it layer by layer
+        AtomicReference<LlamaWeights> fp = new AtomicReference<>(LlamaWeights.load(modelDir, false));
+        LlamaWeights weights;
+        Basis basis;
         long t0 = System.nanoTime();
         try (ProgressBar bar = new ProgressBar()) {
-            q = quant.build(fp, bar);
+            if (ModelQuantizer.releasesLayers(config.method())) {
+                List<int[]> cal = config.method().needsCalibration() ? quant.calibration(config.method()) : null;
+                weights = ModelQuantizer.quantizeReleasing(fp, config, cal, bar::update);
+                basis = new Basis.Original();
+            } else {
+                QuantizedModel q = quant.build(fp.getAndSet(null), bar);
+                weights = q.model().weights();
+                basis = q.basis();
+                config = q.config();
+            }
         }
         // write everything into a sibling temporary directory (removed on any failure or Ctrl-C), then move it into place
         Path tmp = AtomicFiles.createTempDirectory(target);
         try {
-            q.save(tmp, t);
+            QuantizedModel.save(weights, config, basis, tmp, t);
             Path tok = modelDir.resolve("tokenizer.json");
             if (Files.isRegularFile(tok)) {
                 Files.copy(tok, tmp.resolve("tokenizer.json"), StandardCopyOption.REPLACE_EXISTING);
@@ -88,7 +105,7 @@ final class QuantizeCommand implements Callable<Integer> {
         } finally {
             AtomicFiles.deleteTemp(tmp);
         }
-        spec.commandLine().getOut().printf(Locale.ROOT, "quantized %s with %s in %.1f s -> %s%n", quant.model, q.config().label(),
+        spec.commandLine().getOut().printf(Locale.ROOT, "quantized %s with %s in %.1f s -> %s%n", quant.model, config.label(),
                 (System.nanoTime() - t0) / 1e9, out);
         return 0;
     }

@@ -12,6 +12,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
 import org.ejml.dense.row.factory.LinearSolverFactory_DDRM;
@@ -267,6 +268,16 @@ public final class Gptq {
      */
     static LlamaWeights quantizeModel(LlamaWeights fp, QuantConfig config, List<int[]> calib,
                                       ModelQuantizer.Progress progress) {
+        return quantizeModel(new AtomicReference<>(fp), config, calib, progress);
+    }
+
+    /**
+     * {@link #quantizeModel(LlamaWeights, QuantConfig, List, ModelQuantizer.Progress)} on the weights taken out of
+     * {@code fp} (left null): see {@link #sequential(AtomicReference, List, ModelQuantizer.Progress, String,
+     * QuantConfig, RowParams, boolean, ModelHooks)} for what that releases.
+     */
+    static LlamaWeights quantizeModel(AtomicReference<LlamaWeights> fp, QuantConfig config, List<int[]> calib,
+                                      ModelQuantizer.Progress progress) {
         return sequential(fp, calib, progress, "gptq", config, autoGptq(config.weight()), true, ModelHooks.NONE);
     }
 
@@ -283,15 +294,26 @@ public final class Gptq {
      */
     static LlamaWeights sequential(LlamaWeights fp, List<int[]> calib, ModelQuantizer.Progress progress, String stage,
                                    QuantConfig config, RowParams params, boolean actOrder, ModelHooks runtime) {
-        LlamaWeights current = fp;
-        int layers = fp.config().numHiddenLayers();
+        return sequential(new AtomicReference<>(fp), calib, progress, stage, config, params, actOrder, runtime);
+    }
+
+    /**
+     * {@link #sequential(LlamaWeights, List, ModelQuantizer.Progress, String, QuantConfig, RowParams, boolean,
+     * ModelHooks)} on the weights taken out of {@code fp} (left null), with the same result bit for bit. This method
+     * then holds the only reference it is given: each layer's quantized linears replace its full-precision ones in
+     * the one model it keeps, so once the caller holds no other reference, layer l's full-precision linears become
+     * garbage before layer l + 1 is quantized. The official code does the same by quantizing in place.
+     * Reference: gptq/llama.py::llama_sequential (each {@code fasterquant} overwrites {@code layer.weight.data}
+     * with the quantized weight, then the layer's outputs become the next layer's inputs).
+     */
+    static LlamaWeights sequential(AtomicReference<LlamaWeights> fp, List<int[]> calib, ModelQuantizer.Progress progress,
+                                   String stage, QuantConfig config, RowParams params, boolean actOrder,
+                                   ModelHooks runtime) {
+        LlamaWeights current = fp.getAndSet(null);
+        int layers = current.config().numHiddenLayers();
         List<Value> inputs;
         try (GradMode.Scope s = GradMode.noGrad()) {
-            LlamaModel m = new LlamaModel(fp);
-            inputs = new ArrayList<>();
-            for (int[] seq : calib) {
-                inputs.add(m.embed(new int[][] {seq}));
-            }
+            inputs = embed(current, calib);
             for (int l = 0; l < layers; l++) {
                 for (int[] group : GROUPS) {
                     LlamaModel lm = new LlamaModel(current);
@@ -315,6 +337,16 @@ public final class Gptq {
             }
         }
         return current;
+    }
+
+    /** The embedded calibration sequences, the first layer's inputs (a method of its own: no model is kept). */
+    private static List<Value> embed(LlamaWeights w, List<int[]> calib) {
+        LlamaModel m = new LlamaModel(w);
+        List<Value> inputs = new ArrayList<>();
+        for (int[] seq : calib) {
+            inputs.add(m.embed(new int[][] {seq}));
+        }
+        return inputs;
     }
 
     /**

@@ -4,8 +4,8 @@ import intactkv.autograd.Value;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.tensor.Tensor;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiFunction;
 
 /**
@@ -69,6 +69,34 @@ public final class ModelQuantizer {
         };
     }
 
+    /**
+     * Whether {@link #quantizeReleasing} releases the full-precision weights layer by layer for {@code method}: RTN
+     * and GPTQ, whose result needs no full-precision copy (their basis is the original one). AWQ's twin and search,
+     * OmniQuant's training and QuaRot's rotated model use the full-precision weights differently and are not
+     * converted.
+     */
+    public static boolean releasesLayers(Method method) {
+        return method == Method.RTN || method == Method.GPTQ;
+    }
+
+    /**
+     * {@link #quantize} for a caller that keeps only the quantized weights (the {@code quantize} command, which
+     * writes them): takes the weights out of {@code fp} (left null) and, for the methods of
+     * {@link #releasesLayers}, replaces each layer's full-precision linears with their quantized ones in the one
+     * model it holds, so that layer l's full-precision copy can be collected before layer l + 1 is quantized, as the
+     * official code quantizes in place (gptq/llama.py::llama_sequential; AWQ's pseudo_quantize_model_weight
+     * overwrites each {@code weight.data} in turn). Peak memory is then about one copy of the weights, not two.
+     * The result is the same, bit for bit. Other methods run {@link #quantize} on the weights taken.
+     */
+    public static LlamaWeights quantizeReleasing(AtomicReference<LlamaWeights> fp, QuantConfig config,
+                                                 List<int[]> calib, Progress progress) {
+        return switch (config.method()) {
+            case RTN -> mapLinears(fp, (name, w) -> WeightQuantizer.quantize(w, config.weight(), name), progress);
+            case GPTQ -> Gptq.quantizeModel(fp, config, requireCalib(calib, config), progress);
+            default -> quantize(fp.getAndSet(null), config, calib, progress);
+        };
+    }
+
     private static List<int[]> requireCalib(List<int[]> calib, QuantConfig config) {
         if (calib == null || calib.isEmpty()) {
             throw new IllegalArgumentException(config.method().id() + " needs calibration data (--calib FILE)");
@@ -78,12 +106,23 @@ public final class ModelQuantizer {
 
     /** New weights with every decoder linear replaced by {@code f(name, weight)}; the rest shared. */
     static LlamaWeights mapLinears(LlamaWeights w, BiFunction<String, Tensor, Tensor> f, Progress progress) {
-        List<LlamaWeights.Block> blocks = new ArrayList<>();
-        for (int i = 0; i < w.blocks().size(); i++) {
-            blocks.add(mapBlock(w.block(i), i, f));
-            progress.update("rtn", (i + 1.0) / w.blocks().size());
+        return mapLinears(new AtomicReference<>(w), f, progress);
+    }
+
+    /**
+     * {@link #mapLinears(LlamaWeights, BiFunction, Progress)} on the weights taken out of {@code w} (left null):
+     * block i is replaced in the one model held here before block i + 1 is mapped, so that once the caller
+     * holds no other reference, block i's old linears are garbage from then on.
+     */
+    static LlamaWeights mapLinears(AtomicReference<LlamaWeights> w, BiFunction<String, Tensor, Tensor> f,
+                                   Progress progress) {
+        LlamaWeights current = w.getAndSet(null);
+        int layers = current.blocks().size();
+        for (int i = 0; i < layers; i++) {
+            current = current.withBlock(i, mapBlock(current.block(i), i, f));
+            progress.update("rtn", (i + 1.0) / layers);
         }
-        return new LlamaWeights(w.config(), w.embed(), blocks, w.norm(), w.lmHead());
+        return current;
     }
 
     /** Block {@code i} with its linears mapped; norms shared. */

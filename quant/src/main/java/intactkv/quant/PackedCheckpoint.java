@@ -45,16 +45,38 @@ public final class PackedCheckpoint {
         return name.endsWith(".weight") ? name.substring(0, name.length() - ".weight".length()) : name;
     }
 
-    /** Writes {@code t} packed if it is kept as {@link QuantCodes}; false (write it plainly) otherwise. */
+    /**
+     * Writes {@code t} packed if it is kept as {@link QuantCodes}; false (write it plainly) otherwise. The
+     * five tensors are added with their shapes only and made from the codes when the writer reaches them
+     * ({@link SafetensorsWriter#putLongs(String, DType, Shape, java.util.function.Supplier)}), so that writing a
+     * model never holds more than one weight's packed words, scales or zeros.
+     */
     public static boolean put(SafetensorsWriter w, String name, Tensor t) {
         if (!(t.storage() instanceof QuantCodes q)) {
             return false;
         }
         String p = base(name);
+        int words = (int) (((long) q.size() * q.bits() + 31) / 32);
+        Shape table = Shape.of(q.rows(), q.groups());
+        w.putLongs(p + ".qcodes", DType.I32, Shape.of(words), () -> packWords(q, words));
+        w.put(p + ".scales", DType.F64, table, () -> Tensor.wrap(q.scales(), table));
+        w.put(p + ".zeros", DType.F64, table, () -> Tensor.wrap(q.zeros(), table));
+        w.putLongs(p + ".g_idx", DType.I32, Shape.of(q.cols()), () -> {
+            long[] groupOf = new long[q.cols()];
+            for (int c = 0; c < groupOf.length; c++) {
+                groupOf[c] = q.groupOf()[c];
+            }
+            return groupOf;
+        });
+        w.putLongs(p + ".qparams", DType.I32, new long[] {q.bits(), q.qmin()}, Shape.of(2));
+        return true;
+    }
+
+    /** The codes of {@code q} (offsets from qmin) packed to bits bits each, least significant bits first, across 32-bit words. */
+    private static long[] packWords(QuantCodes q, int count) {
         int n = q.size();
         int bits = q.bits();
-        long[] words = new long[(int) (((long) n * bits + 31) / 32)];
-        int[] packed = new int[words.length];
+        int[] packed = new int[count];
         for (int i = 0; i < n; i++) {
             long bit = (long) i * bits;
             int word = (int) (bit >>> 5);
@@ -65,19 +87,11 @@ public final class PackedCheckpoint {
                 packed[word + 1] |= v >>> (32 - shift);
             }
         }
-        for (int i = 0; i < words.length; i++) {
+        long[] words = new long[count];
+        for (int i = 0; i < count; i++) {
             words[i] = packed[i];
         }
-        long[] groupOf = new long[q.cols()];
-        for (int c = 0; c < groupOf.length; c++) {
-            groupOf[c] = q.groupOf()[c];
-        }
-        w.putLongs(p + ".qcodes", DType.I32, words, Shape.of(words.length));
-        w.put(p + ".scales", DType.F64, Tensor.of(q.scales(), q.rows(), q.groups()));
-        w.put(p + ".zeros", DType.F64, Tensor.of(q.zeros(), q.rows(), q.groups()));
-        w.putLongs(p + ".g_idx", DType.I32, groupOf, Shape.of(q.cols()));
-        w.putLongs(p + ".qparams", DType.I32, new long[] {bits, q.qmin()}, Shape.of(2));
-        return true;
+        return words;
     }
 
     /**

@@ -126,7 +126,17 @@ public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, 
      * the other tensors (embeddings, norms, LM head, and linears kept as doubles) as {@code dtype}.
      */
     public void save(Path dir, DType dtype) throws IOException {
-        model.weights().save(dir, dtype, PackedCheckpoint::put);
+        save(model.weights(), config, basis, dir, dtype);
+    }
+
+    /**
+     * {@link #save(Path, DType)} for quantized {@code weights} alone, made by {@code config} in {@code basis}: what
+     * the {@code quantize} command writes when it has released the full-precision model layer by layer
+     * ({@link ModelQuantizer#quantizeReleasing}) and so has no twin to build a {@code QuantizedModel} with.
+     */
+    public static void save(LlamaWeights weights, QuantConfig config, Basis basis, Path dir, DType dtype)
+            throws IOException {
+        weights.save(dir, dtype, PackedCheckpoint::put);
         config.write(dir.resolve(CONFIG_FILE), PackedCheckpoint.FORMAT);
         basis.save(dir);
     }
