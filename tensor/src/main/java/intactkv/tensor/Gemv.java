@@ -28,18 +28,9 @@ final class Gemv {
         Parallel.forRange(groups, minChunk, (lo, hi) -> {
             for (int g = lo; g < hi; g++) {
                 int j0 = g * ROWS;
-                if (j0 + ROWS <= n) {
-                    eightRows(k, a, aOff, b, bOff + j0 * k, c, cOff + j0);
-                } else {
-                    for (int j = j0; j < n; j++) {
-                        double acc = 0.0;
-                        int row = bOff + j * k;
-                        for (int p = 0; p < k; p++) {
-                            acc = Math.fma(a[aOff + p], b[row + p], acc);
-                        }
-                        c[cOff + j] = acc;
-                    }
-                }
+                int rows = Math.min(ROWS, n - j0);
+                java.util.Arrays.fill(c, cOff + j0, cOff + j0 + rows, 0.0);
+                accumulate(rows, k, a, aOff, b, bOff + j0 * k, k, c, cOff + j0);
             }
         });
     }
@@ -62,82 +53,61 @@ final class Gemv {
             double[] buf = new double[ROWS * CHUNK];
             for (int g = lo; g < hi; g++) {
                 int j0 = g * ROWS;
-                if (j0 + ROWS <= n) {
-                    eightStoredRows(k, a, aOff, b, j0, buf, c, cOff + j0);
-                } else {
-                    for (int j = j0; j < n; j++) {
-                        double acc = 0.0;
-                        for (int q0 = 0; q0 < k; q0 += CHUNK) {
-                            int len = Math.min(CHUNK, k - q0);
-                            b.toDouble(j * k + q0, len, buf, 0);
-                            for (int p = 0; p < len; p++) {
-                                acc = Math.fma(a[aOff + q0 + p], buf[p], acc);
-                            }
-                        }
-                        c[cOff + j] = acc;
+                int rows = Math.min(ROWS, n - j0);
+                java.util.Arrays.fill(c, cOff + j0, cOff + j0 + rows, 0.0);
+                for (int q0 = 0; q0 < k; q0 += CHUNK) {
+                    int len = Math.min(CHUNK, k - q0);
+                    for (int r = 0; r < rows; r++) {
+                        b.toDouble((j0 + r) * k + q0, len, buf, r * CHUNK);
                     }
+                    accumulate(rows, len, a, aOff + q0, buf, 0, CHUNK, c, cOff + j0);
                 }
             }
         });
     }
 
-    private static void eightStoredRows(int k, double[] a, int aOff, WeightStorage b, int j0, double[] buf, double[] c,
-                                        int c0) {
-        double s0 = 0.0;
-        double s1 = 0.0;
-        double s2 = 0.0;
-        double s3 = 0.0;
-        double s4 = 0.0;
-        double s5 = 0.0;
-        double s6 = 0.0;
-        double s7 = 0.0;
-        for (int q0 = 0; q0 < k; q0 += CHUNK) {
-            int len = Math.min(CHUNK, k - q0);
-            for (int r = 0; r < ROWS; r++) {
-                b.toDouble((j0 + r) * k + q0, len, buf, r * CHUNK);
-            }
-            for (int p = 0; p < len; p++) {
-                double x = a[aOff + q0 + p];
-                s0 = Math.fma(x, buf[p], s0);
-                s1 = Math.fma(x, buf[p + CHUNK], s1);
-                s2 = Math.fma(x, buf[p + 2 * CHUNK], s2);
-                s3 = Math.fma(x, buf[p + 3 * CHUNK], s3);
-                s4 = Math.fma(x, buf[p + 4 * CHUNK], s4);
-                s5 = Math.fma(x, buf[p + 5 * CHUNK], s5);
-                s6 = Math.fma(x, buf[p + 6 * CHUNK], s6);
-                s7 = Math.fma(x, buf[p + 7 * CHUNK], s7);
-            }
+    /**
+     * {@code c[c0 + r] = fma(a_p, B[r, p], c[c0 + r])} for p = 0..len-1 in order, r < rows, row r of B
+     * starting at {@code b[b0 + r * stride]}: the chains continue from what c holds (0 at the start of a
+     * product, the sum so far between chunks of a stored B). Eight rows run as eight independent
+     * chains; fewer (the last group) one after the other.
+     */
+    private static void accumulate(int rows, int len, double[] a, int aOff, double[] b, int b0, int stride,
+                                   double[] c, int c0) {
+        if (rows == ROWS) {
+            eightRows(len, a, aOff, b, b0, stride, c, c0);
+            return;
         }
-        c[c0] = s0;
-        c[c0 + 1] = s1;
-        c[c0 + 2] = s2;
-        c[c0 + 3] = s3;
-        c[c0 + 4] = s4;
-        c[c0 + 5] = s5;
-        c[c0 + 6] = s6;
-        c[c0 + 7] = s7;
+        for (int r = 0; r < rows; r++) {
+            double acc = c[c0 + r];
+            int row = b0 + r * stride;
+            for (int p = 0; p < len; p++) {
+                acc = Math.fma(a[aOff + p], b[row + p], acc);
+            }
+            c[c0 + r] = acc;
+        }
     }
 
-    private static void eightRows(int k, double[] a, int aOff, double[] b, int b0, double[] c, int c0) {
-        double s0 = 0.0;
-        double s1 = 0.0;
-        double s2 = 0.0;
-        double s3 = 0.0;
-        double s4 = 0.0;
-        double s5 = 0.0;
-        double s6 = 0.0;
-        double s7 = 0.0;
-        for (int p = 0; p < k; p++) {
+    private static void eightRows(int len, double[] a, int aOff, double[] b, int b0, int stride, double[] c, int c0) {
+        double s0 = c[c0];
+        double s1 = c[c0 + 1];
+        double s2 = c[c0 + 2];
+        double s3 = c[c0 + 3];
+        double s4 = c[c0 + 4];
+        double s5 = c[c0 + 5];
+        double s6 = c[c0 + 6];
+        double s7 = c[c0 + 7];
+        for (int p = 0; p < len; p++) {
             double x = a[aOff + p];
             int r = b0 + p;
             s0 = Math.fma(x, b[r], s0);
-            s1 = Math.fma(x, b[r + k], s1);
-            s2 = Math.fma(x, b[r + 2 * k], s2);
-            s3 = Math.fma(x, b[r + 3 * k], s3);
-            s4 = Math.fma(x, b[r + 4 * k], s4);
-            s5 = Math.fma(x, b[r + 5 * k], s5);
-            s6 = Math.fma(x, b[r + 6 * k], s6);
-            s7 = Math.fma(x, b[r + 7 * k], s7);
+            s1 = Math.fma(x, b[r + stride], s1);
+            s2 = Math.fma(x, b[r + 2 * stride], s2);
+            s3 = Math.fma(x, b[r + 3 * stride], s3);
+            s4 = Math.fma(x, b[r + 4 * stride], s4);
+            s5 = Math.fma(x, b[r + 5 * stride], s5);
+            s6 = Math.fma(x, b[r + 6 * stride], s6);
+            s7 = Math.fma(x, b[r + 7 * stride], s7);
         }
         c[c0] = s0;
         c[c0 + 1] = s1;
