@@ -163,17 +163,18 @@ final class AnalyzeCommand implements Callable<Integer> {
         requireTokens(ids.length, fromQuery, maxPrefix);
         Provenance prov = Provenance.of(spec, quant.model,
                 input.text != null ? Provenance.Input.text(input.text) : Provenance.Input.file(input.textFile));
-        LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
-        ModelLength.require("the text's " + ids.length + " tokens (cut them with --max-tokens N)", ids.length,
-                fp.config());
-        MemoryEstimate.requireAttentions(fp.config(), ids.length + " tokens (--max-tokens " + maxTokens + ")", ids.length);
-        int nl = fp.config().numHiddenLayers();
+        // the length, memory and layers are checked from config.json before the weights are read
+        LlamaConfig config = MemoryEstimate.config(quant.model);
+        ModelLength.require("the text's " + ids.length + " tokens (cut them with --max-tokens N)", ids.length, config);
+        MemoryEstimate.requireAttentions(config, ids.length + " tokens (--max-tokens " + maxTokens + ")", ids.length);
+        int nl = config.numHiddenLayers();
         int[] plot = layers != null ? layers : new int[] {0, nl / 2, nl - 1};
         for (int l : plot) {
             if (l < 0 || l >= nl) {
                 throw new IllegalArgumentException("--layers: layer " + l + " outside 0.." + (nl - 1));
             }
         }
+        LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
         int q0 = fromQuery;
         int k = maxPrefix;
         LlamaModel fpModel = new LlamaModel(fp);
