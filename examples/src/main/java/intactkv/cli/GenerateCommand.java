@@ -84,12 +84,12 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         checkFlags();
         quant.validate();
-        // the continuation alone must fit, checked from config.json before the weights are loaded
-        ModelLength.require("--max-tokens " + maxTokens, maxTokens, MemoryEstimate.config(quant.model));
+        // lengths are checked from config.json before the weights are loaded: the continuation alone first
+        LlamaConfig config = MemoryEstimate.config(quant.model);
+        ModelLength.require("--max-tokens " + maxTokens, maxTokens, config);
         Sampler sampler = new Sampler(temperature, topP, seed);
         Path dir = ModelDir.check(quant.model);
         Tokenizer tok = ModelDir.tokenizer(quant.model);
-        LlamaConfig config = MemoryEstimate.config(quant.model);
         String text = chat ? ChatTemplate.vicunaPrompt(prompt) : prompt;
         int[] ids = tok.encode(text, true);
         requirePrefixFits(PrefixSpec.plannedIds(prefixOption.which, config, tok), ids, tok);
