@@ -74,17 +74,8 @@ public record DynamicQuantizer(int bits, boolean symmetric, double clip, int gro
         if (!enabled()) {
             return x;
         }
-        int g = group(x.shape(), what);
-        double[] src = x.data();
-        double[] dst = new double[src.length];
-        double[] sz = new double[2];
-        for (int off = 0; off < src.length; off += g) {
-            params(src, off, g, sz, what);
-            for (int i = off; i < off + g; i++) {
-                dst[i] = FakeQuant.quantize(src[i], sz[0], sz[1], qmin(), qmax());
-            }
-        }
-        return Tensor.wrap(dst, x.shape());
+        return FakeQuant.quantizeGroups(x, group(x.shape(), what), (v, off, n, sz) -> params(v, off, n, sz, what),
+                qmin(), qmax());
     }
 
     /**
@@ -95,21 +86,9 @@ public record DynamicQuantizer(int bits, boolean symmetric, double clip, int gro
         if (!enabled()) {
             return x;
         }
-        int g = group(x.shape(), "dynamic quantization");
-        double[] src = x.data().data();
-        int groups = src.length / g;
-        double[] s = new double[groups];
-        double[] z = new double[groups];
-        double[] sz = new double[2];
-        for (int k = 0; k < groups; k++) {
-            params(src, k * g, g, sz, "dynamic quantization");
-            s[k] = sz[0];
-            z[k] = sz[1];
-        }
-        Value grouped = intactkv.autograd.Shaping.reshape(x, groups, g);
-        Value q = FakeQuant.quantizeSte(grouped, Value.constant(Tensor.wrap(s, groups, 1)),
-                Value.constant(Tensor.wrap(z, groups, 1)), qmin(), qmax());
-        return intactkv.autograd.Shaping.reshape(q, x.shape().dims());
+        String what = "dynamic quantization";
+        return FakeQuant.quantizeGroupsSte(x, group(x.shape(), what), (v, off, n, sz) -> params(v, off, n, sz, what),
+                qmin(), qmax());
     }
 
     private double qmin() {

@@ -2,7 +2,9 @@ package intactkv.quant;
 
 import intactkv.autograd.Arithmetic;
 import intactkv.autograd.QuantOps;
+import intactkv.autograd.Shaping;
 import intactkv.autograd.Value;
+import intactkv.tensor.Tensor;
 
 /**
  * The canonical fake-quantization function, which every quantizer of this module calls:
@@ -49,6 +51,52 @@ public final class FakeQuant {
     public static Value quantizeSte(Value x, Value s, Value z, double qmin, double qmax) {
         Value q = Arithmetic.add(QuantOps.roundSte(Arithmetic.div(x, s)), z);
         return Arithmetic.mul(Arithmetic.sub(QuantOps.clamp(q, qmin, qmax), z), s);
+    }
+
+    /** Scale and zero of a group: writes {@code s} to {@code sz[0]} and {@code z} to {@code sz[1]} for the {@code n} values from {@code off} of {@code x}. */
+    @FunctionalInterface
+    interface GroupParams {
+        void of(double[] x, int off, int n, double[] sz);
+    }
+
+    /**
+     * {@link #quantize} of {@code x} in consecutive groups of {@code g} elements (of its flat order),
+     * each with the scale and zero {@code params} gives it: the per-token / per-group activation and
+     * KV quantizers, whose parameters follow the data.
+     */
+    static Tensor quantizeGroups(Tensor x, int g, GroupParams params, double qmin,
+                                                 double qmax) {
+        double[] src = x.data();
+        double[] dst = new double[src.length];
+        double[] sz = new double[2];
+        for (int off = 0; off < src.length; off += g) {
+            params.of(src, off, g, sz);
+            for (int i = off; i < off + g; i++) {
+                dst[i] = quantize(src[i], sz[0], sz[1], qmin, qmax);
+            }
+        }
+        return Tensor.wrap(dst, x.shape());
+    }
+
+    /**
+     * {@link #quantizeGroups} on the engine: {@code x} passes {@link #quantizeSte}, its groups' scales
+     * and zeros are data-dependent constants.
+     */
+    static Value quantizeGroupsSte(Value x, int g, GroupParams params, double qmin, double qmax) {
+        double[] src = x.data().data();
+        int groups = src.length / g;
+        double[] s = new double[groups];
+        double[] z = new double[groups];
+        double[] sz = new double[2];
+        for (int k = 0; k < groups; k++) {
+            params.of(src, k * g, g, sz);
+            s[k] = sz[0];
+            z[k] = sz[1];
+        }
+        Value grouped = Shaping.reshape(x, groups, g);
+        Value q = quantizeSte(grouped, Value.constant(Tensor.wrap(s, groups, 1)),
+                Value.constant(Tensor.wrap(z, groups, 1)), qmin, qmax);
+        return Shaping.reshape(q, x.shape().dims());
     }
 
     /** Checks a bit width is in the supported range 2..16, naming {@code what}. */

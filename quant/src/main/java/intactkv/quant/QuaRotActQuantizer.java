@@ -1,6 +1,5 @@
 package intactkv.quant;
 
-import intactkv.autograd.Shaping;
 import intactkv.autograd.Value;
 import intactkv.tensor.Tensor;
 
@@ -55,17 +54,7 @@ public record QuaRotActQuantizer(int bits, boolean symmetric, double clip, boole
         if (!enabled()) {
             return x;
         }
-        int g = x.dim(-1);
-        double[] src = x.data();
-        double[] dst = new double[src.length];
-        double[] sz = new double[2];
-        for (int off = 0; off < src.length; off += g) {
-            params(src, off, g, sz);
-            for (int i = off; i < off + g; i++) {
-                dst[i] = FakeQuant.quantize(src[i], sz[0], sz[1], qmin(), qmax());
-            }
-        }
-        return Tensor.wrap(dst, x.shape());
+        return FakeQuant.quantizeGroups(x, x.dim(-1), this::params, qmin(), qmax());
     }
 
     /** The same on the engine, with the straight-through estimator. */
@@ -73,21 +62,7 @@ public record QuaRotActQuantizer(int bits, boolean symmetric, double clip, boole
         if (!enabled()) {
             return x;
         }
-        int g = x.shape().dim(-1);
-        double[] src = x.data().data();
-        int groups = src.length / g;
-        double[] s = new double[groups];
-        double[] z = new double[groups];
-        double[] sz = new double[2];
-        for (int k = 0; k < groups; k++) {
-            params(src, k * g, g, sz);
-            s[k] = sz[0];
-            z[k] = sz[1];
-        }
-        Value grouped = Shaping.reshape(x, groups, g);
-        Value q = FakeQuant.quantizeSte(grouped, Value.constant(Tensor.wrap(s, groups, 1)),
-                Value.constant(Tensor.wrap(z, groups, 1)), qmin(), qmax());
-        return Shaping.reshape(q, x.shape().dims());
+        return FakeQuant.quantizeGroupsSte(x, x.shape().dim(-1), this::params, qmin(), qmax());
     }
 
     /** The lowest integer level: {@code -2^(b-1)} symmetric, 0 asymmetric. */
