@@ -27,7 +27,9 @@ final class IntactKvOption {
 
     /** The prefix the chosen model runs with: IntactKV's (from the twin), then the context the model computes itself. */
     IntactKvPrefix prefix(QuantOptions.Chosen chosen, intactkv.model.text.Tokenizer tok) throws java.io.IOException {
-        return PrefixSpec.withContext(PrefixSpec.resolve(which, chosen.twin(), tok), context, chosen.model(), tok);
+        // no prefix needs no twin (an AutoAWQ checkpoint without its scales has none)
+        IntactKvPrefix intact = which.equals("none") ? null : PrefixSpec.resolve(which, chosen.twin(), tok);
+        return PrefixSpec.withContext(intact, context, chosen.model(), tok);
     }
 
     /** How the label names the prefix and context, e.g. {@code bos} or {@code none, context prompt}. */

@@ -37,15 +37,21 @@ final class ModelDir {
             throw new IllegalArgumentException("model directory " + dir + " does not exist; pass --model with a "
                     + "Hugging Face LLaMA directory (config.json, model.safetensors, tokenizer.json)");
         }
-        if (Files.exists(dir.resolve(QuantizedModel.CONFIG_FILE))) {
+        String quantFile = Files.exists(dir.resolve(QuantizedModel.CONFIG_FILE)) ? QuantizedModel.CONFIG_FILE
+                : Files.exists(dir.resolve(intactkv.quant.HubQuantConfig.GPTQ_FILE)) ? intactkv.quant.HubQuantConfig.GPTQ_FILE
+                : null;
+        if (quantFile != null) {
             throw new IllegalArgumentException("--model " + dir + " is a quantized model (it has "
-                    + QuantizedModel.CONFIG_FILE + "); pass it as --quantized " + dir + ", with the full-precision model"
+                    + quantFile + "); pass it as --quantized " + dir + ", with the full-precision model"
                     + " it was made from as --model (IntactKV takes its prefix from the full-precision model)");
         }
         return dir;
     }
 
-    /** The directory {@code --quantized} names: one written by {@code ./intactkv quantize}. */
+    /**
+     * The directory {@code --quantized} names: one written by {@code ./intactkv quantize}, or a GPTQ/AWQ checkpoint
+     * (config.json with quantization_config, or AutoGPTQ's quantize_config.json).
+     */
     static Path checkQuantized(Path dir) {
         if (Files.isRegularFile(dir)) {
             throw new IllegalArgumentException("--quantized " + dir + " is a file, not a model directory; pass the folder"
@@ -55,9 +61,16 @@ final class ModelDir {
             throw new IllegalArgumentException("--quantized " + dir + " does not exist; write one with './intactkv"
                     + " quantize --model FP_DIR --method M --out DIR'");
         }
-        if (!Files.exists(dir.resolve(QuantizedModel.CONFIG_FILE))) {
+        boolean hub;
+        try {
+            hub = intactkv.quant.HubQuantConfig.present(dir);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
+        if (!hub && !Files.exists(dir.resolve(QuantizedModel.CONFIG_FILE))) {
             throw new IllegalArgumentException("--quantized " + dir + " has no " + QuantizedModel.CONFIG_FILE + ", so it"
-                    + " is not a model written by './intactkv quantize'; a full-precision model goes to --model");
+                    + " is not a model written by './intactkv quantize', and its config.json has no quantization_config"
+                    + " (a GPTQ or AWQ checkpoint); a full-precision model goes to --model");
         }
         return dir;
     }

@@ -32,7 +32,8 @@ final class QuantOptions {
     Path model;
 
     @Option(names = "--quantized", paramLabel = "Q_DIR", description = "a model written by './intactkv quantize' (it has"
-            + " quant_config.json) from the --model FP_DIR")
+            + " quant_config.json) from the --model FP_DIR, or a GPTQ/AWQ checkpoint of it in AutoGPTQ's or AutoAWQ's"
+            + " (GEMM) layout (config.json with quantization_config, or quantize_config.json)")
     Path quantized;
 
     @Option(names = "--method", paramLabel = "M", description = "quantize on the fly: rtn, gptq, awq, omniquant, quarot")
@@ -191,7 +192,7 @@ final class QuantOptions {
      */
     QuantConfig plannedConfig() throws IOException {
         if (quantized != null) {
-            return QuantConfig.read(quantized.resolve(QuantizedModel.CONFIG_FILE)).withRuntime(abits, kvbits);
+            return QuantizedModel.readConfig(quantized).withRuntime(abits, kvbits);
         }
         return config();
     }
@@ -201,6 +202,14 @@ final class QuantOptions {
      * full-precision model in its basis, from which IntactKV takes its prefix.
      */
     record Chosen(LlamaModel model, QuantConfig config, LlamaModel twin) {
+        /** The twin; refuses, saying why, for a model whose basis cannot be rebuilt (an AutoAWQ checkpoint without its scales). */
+        @Override
+        public LlamaModel twin() {
+            if (twin == null) {
+                throw new IllegalArgumentException(intactkv.quant.Basis.AwqFolded.WHY);
+            }
+            return twin;
+        }
     }
 
     /** The model to run: quantized as the flags say (progress on {@code bar}), or {@code fp} itself without them. */
@@ -210,7 +219,7 @@ final class QuantOptions {
             return new Chosen(m, null, m);
         }
         QuantizedModel q = build(fp, bar);
-        return new Chosen(q.model(), q.config(), q.twin());
+        return new Chosen(q.model(), q.config(), q.hasTwin() ? q.twin() : null);
     }
 
     /** The quantized model the flags describe, from the full-precision weights {@code fp} of --model. */

@@ -4,6 +4,8 @@ import intactkv.model.LlamaWeights;
 import intactkv.model.io.AtomicFiles;
 import intactkv.model.io.DType;
 import intactkv.quant.Basis;
+import intactkv.quant.HubCheckpoint;
+import intactkv.quant.HubQuantConfig;
 import intactkv.quant.ModelQuantizer;
 import intactkv.quant.QuantConfig;
 import intactkv.quant.QuantizedModel;
@@ -26,9 +28,11 @@ import picocli.CommandLine.Option;
             "plus quant_config.json (method, bits, group, run-time activation/KV settings). The quantized weights are",
             "written packed and lossless: integer codes at their bit width with F64 scales and zeros per group",
             "(quant_config.json \"weight_format\": \"packed\"); --dtype sets the other tensors' storage.",
+            "--format autogptq|autoawq writes AutoGPTQ's or AutoAWQ's (GEMM) layout instead, with float16 scales.",
             "Examples:",
             "  ./intactkv quantize --model DIR --method rtn --wbits 3 --group 128 --out DIR-w3",
-            "  ./intactkv quantize --model DIR --method gptq --wbits 3 --calib train.txt --out DIR-gptq"})
+            "  ./intactkv quantize --model DIR --method gptq --wbits 3 --calib train.txt --out DIR-gptq",
+            "  ./intactkv quantize --model DIR --method gptq --wbits 4 --calib train.txt --format autogptq --out DIR-q"})
 final class QuantizeCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -44,6 +48,13 @@ final class QuantizeCommand implements Callable<Integer> {
                     + " linears): f64 (exact, default), f32, bf16, f16")
     String dtype;
 
+    @Option(names = "--format", defaultValue = "packed", paramLabel = "F", description = "how the quantized linears"
+            + " are written: packed (default: the project's lossless codes with F64 scales), autogptq (AutoGPTQ's"
+            + " qweight/qzeros/scales/g_idx, checkpoint_format gptq, for --method rtn or gptq at 2, 3, 4 or 8 bits), or"
+            + " autoawq (AutoAWQ's GEMM layout, for --method awq at 4 bits); the Hub formats keep the codes and round"
+            + " the scales to float16, and the command reports the largest change of a weight")
+    String format;
+
     @Override
     public Integer call() throws Exception {
         if (quant.method == null) {
@@ -52,8 +63,12 @@ final class QuantizeCommand implements Callable<Integer> {
         if (quant.quantized != null) {
             throw new IllegalArgumentException("quantize starts from the full-precision --model; drop --quantized");
         }
+        HubCheckpoint.Target hubTarget = HubCheckpoint.Target.parse(format);
         ModelDir.checkOutput(out); // checked and locked before the calibration text is drawn, the model loaded, the hours of work
         quant.validate();
+        if (hubTarget != null) {
+            HubCheckpoint.checkWritable(hubTarget, quant.config()); // the method and bits the layout holds, before any model work
+        }
         DType t;
         try {
             t = DType.valueOf(dtype.toUpperCase(Locale.ROOT));
@@ -64,7 +79,8 @@ final class QuantizeCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--dtype must be f64, f32, bf16 or f16: " + dtype);
         }
         Path target = out.toAbsolutePath();
-        if (Files.isDirectory(target) && !Files.isRegularFile(target.resolve(QuantizedModel.CONFIG_FILE))) {
+        if (Files.isDirectory(target) && !Files.isRegularFile(target.resolve(QuantizedModel.CONFIG_FILE))
+                && !HubQuantConfig.present(target)) {
             try (var entries = Files.list(target)) {
                 if (entries.findAny().isPresent()) {
                     throw new IllegalArgumentException("--out " + out + " exists and is not a quantized model directory;"
@@ -93,8 +109,13 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         // write everything into a sibling temporary directory (removed on any failure or Ctrl-C), then move it into place
         Path tmp = AtomicFiles.createTempDirectory(target);
+        HubCheckpoint.WriteReport report = null;
         try {
-            QuantizedModel.save(weights, config, basis, tmp, t);
+            if (hubTarget == null) {
+                QuantizedModel.save(weights, config, basis, tmp, t);
+            } else {
+                report = HubCheckpoint.save(weights, config, basis, hubTarget, tmp, t);
+            }
             Path tok = modelDir.resolve("tokenizer.json");
             if (Files.isRegularFile(tok)) {
                 Files.copy(tok, tmp.resolve("tokenizer.json"), StandardCopyOption.REPLACE_EXISTING);
@@ -107,6 +128,9 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         spec.commandLine().getOut().printf(Locale.ROOT, "quantized %s with %s in %.1f s -> %s%n", quant.model, config.label(),
                 (System.nanoTime() - t0) / 1e9, out);
+        if (report != null) {
+            spec.commandLine().getOut().println("format " + hubTarget.id() + ": " + report.summary());
+        }
         return 0;
     }
 }

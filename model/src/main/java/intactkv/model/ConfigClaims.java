@@ -43,6 +43,15 @@ public final class ConfigClaims {
      * (list above); {@code o} is the whole config.json, its source the file.
      */
     public static void check(JsonFields o) throws FormatException {
+        check(o, false);
+    }
+
+    /**
+     * {@link #check(JsonFields)}, except that with {@code quantizedWeights} a {@code quantization_config} is
+     * accepted: the directory is read as a quantized model ({@code --quantized}), whose reader checks that field
+     * and the packed tensors itself (quant's {@code HubQuantConfig}); the full-precision {@code --model} refuses it.
+     */
+    public static void check(JsonFields o, boolean quantizedWeights) throws FormatException {
         Object file = o.source();
         String implemented = "; this implementation computes only model_type " + FAMILIES;
         if (o.has("model_type")) {
@@ -56,12 +65,13 @@ public final class ConfigClaims {
                     : "has neither model_type nor architectures, so it does not say which model it describes")
                     + implemented + " (add \"model_type\": \"llama\" if it is one)");
         }
-        if (o.has("quantization_config")) {
+        if (o.has("quantization_config") && !quantizedWeights) {
             JsonFields q = o.optionalObject("quantization_config");
             String method = q != null && q.has("quant_method") ? " (" + q.string("quant_method", "") + ")" : "";
             throw new FormatException(file, "quantization_config" + method + " says the weights are packed integers;"
                     + " this implementation reads full-precision weights (F64, F32, F16, BF16) and quantizes them"
-                    + " itself: pass the original model");
+                    + " itself: pass the original model as --model (a GPTQ or AWQ checkpoint goes to --quantized, beside"
+                    + " it)");
         }
         boolean slidingOff = o.has("use_sliding_window") && !o.bool("use_sliding_window", true);
         if (o.has("sliding_window") && !slidingOff) {

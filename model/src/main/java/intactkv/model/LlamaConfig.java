@@ -124,6 +124,14 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
      * dimensions and the vocabulary, {@link #MAX_LAYERS} layers.
      */
     public static LlamaConfig read(Path file) throws IOException {
+        return read(file, false);
+    }
+
+    /**
+     * {@link #read(Path)}; with {@code quantizedWeights} a {@code quantization_config} (a GPTQ or AWQ checkpoint's)
+     * is accepted instead of refused ({@link ConfigClaims#check(JsonFields, boolean)}).
+     */
+    public static LlamaConfig read(Path file, boolean quantizedWeights) throws IOException {
         JsonFields o;
         try {
             o = JsonFile.read(file);
@@ -131,7 +139,7 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
             throw new java.nio.file.NoSuchFileException(file.toString(), null,
                     "no such file (a model directory needs config.json)");
         }
-        ConfigClaims.check(o); // another family, or a field this implementation does not compute, is refused by name
+        ConfigClaims.check(o, quantizedWeights); // another family, or a field this implementation does not compute, is refused by name
         String act = o.string("hidden_act", "silu");
         if (!act.equals("silu")) {
             throw new FormatException(file, "hidden_act '" + act + "' is not supported (LLaMA uses silu)");

@@ -177,7 +177,7 @@ public final class LlamaWeights {
      * (quantization codes) instead of as one tensor of their name; null reads every tensor plainly.
      */
     public static LlamaWeights load(Path dir, boolean trainable, StoredForm form) throws IOException {
-        LlamaConfig c = LlamaConfig.read(dir.resolve("config.json"));
+        LlamaConfig c = LlamaConfig.read(dir.resolve("config.json"), form != null && form.quantizedConfig());
         try (CheckpointReader r = CheckpointReader.open(dir)) {
             CheckpointContents.check(dir, c, r, form == null ? n -> null : form::weightOf);
             Loader load = name -> {
@@ -236,6 +236,14 @@ public final class LlamaWeights {
          */
         default String weightOf(String tensor) {
             return null;
+        }
+
+        /**
+         * Whether config.json may carry a {@code quantization_config} (a GPTQ or AWQ checkpoint read in this form);
+         * false: it is refused as for a full-precision model.
+         */
+        default boolean quantizedConfig() {
+            return false;
         }
     }
 

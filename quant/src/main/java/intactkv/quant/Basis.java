@@ -70,6 +70,25 @@ public sealed interface Basis {
         }
     }
 
+    /**
+     * AWQ's scaled basis when the scales are not known: an AutoAWQ checkpoint folded its searched scales into the
+     * norms and the preceding linears and kept no copy ({@link HubCheckpoint}), so the full-precision model in its
+     * basis cannot be rebuilt from the original one. {@link #twin} refuses (IntactKV would otherwise take its
+     * prefix in the wrong basis, see the class comment); the quantized model itself runs as stored.
+     */
+    record AwqFolded() implements Basis {
+        /** Why there is no twin, and what to do. */
+        public static final String WHY = "an AutoAWQ checkpoint holds its weights with AWQ's scales folded into the"
+                + " norms and linears and keeps no copy of them, so IntactKV cannot take its prefix in that basis from"
+                + " the full-precision --model; put the scales beside it as " + AwqScaled.FILE + " (written by"
+                + " './intactkv quantize --method awq --format autoawq'), or run it with --intactkv none";
+
+        @Override
+        public LlamaModel twin(LlamaWeights fp) {
+            throw new IllegalArgumentException(WHY);
+        }
+    }
+
     /** The basis a saved quantized model of {@code config} in {@code dir} was written in. */
     static Basis read(Path dir, QuantConfig config, intactkv.model.LlamaConfig c) throws IOException {
         return switch (config.method()) {

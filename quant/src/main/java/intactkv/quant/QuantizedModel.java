@@ -21,9 +21,21 @@ import java.util.Set;
  * @param model  the quantized model
  * @param config how it was quantized
  * @param basis  the basis the quantizer put the weights in before rounding
- * @param twin   the full-precision model in that basis ({@code basis.twin(fp)}), no quantizer
+ * @param twin   the full-precision model in that basis ({@code basis.twin(fp)}), no quantizer; null when the
+ *               basis cannot be rebuilt ({@link Basis.AwqFolded}), and then {@link #twin()} refuses
  */
 public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, LlamaModel twin) {
+    /** The full-precision twin; refuses (IllegalArgumentException, saying why) when {@link #hasTwin()} is false. */
+    @Override
+    public LlamaModel twin() {
+        return twin != null ? twin : basis.twin(null);
+    }
+
+    /** Whether the full-precision model in this model's basis is known (false: an AutoAWQ checkpoint without its scales). */
+    public boolean hasTwin() {
+        return twin != null;
+    }
+
     public static final String CONFIG_FILE = "quant_config.json";
     /**
      * The field of {@code quant_config.json} that says how the linear weights are stored:
@@ -47,7 +59,8 @@ public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, 
 
     /**
      * Loads a directory written by {@link #save} (weights, {@code config.json},
-     * {@code quant_config.json}), checking it against the full-precision config {@code fp}.
+     * {@code quant_config.json}), or a GPTQ or AWQ checkpoint of the Hugging Face Hub ({@link HubCheckpoint}),
+     * checking it against the full-precision config {@code fp}.
      * {@code abits}/{@code kvbits} (null = as saved) change the run-time quantizers.
      */
     public static QuantizedModel load(Path dir, LlamaWeights fpWeights, Integer abits, Integer kvbits)
@@ -56,11 +69,23 @@ public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, 
         if (!Files.isDirectory(dir)) {
             throw new IOException(dir + ": quantized model directory does not exist (write one with ./intactkv quantize)");
         }
+        HubQuantConfig hub = HubQuantConfig.find(dir);
+        if (hub != null) {
+            return HubCheckpoint.load(dir, hub, fpWeights, abits, kvbits);
+        }
         QuantConfig config = QuantConfig.read(dir.resolve(CONFIG_FILE)).withRuntime(abits, kvbits);
         boolean packed = PackedCheckpoint.FORMAT.equals(
                 intactkv.model.io.JsonFile.read(dir.resolve(CONFIG_FILE)).string(WEIGHT_FORMAT, "dequantized"));
         LlamaWeights w = LlamaWeights.load(dir, false, PackedCheckpoint.reader(config, packed));
         LlamaConfig c = w.config();
+        checkSameModel(dir, c, fp);
+        checkLevels(dir, w, config);
+        Basis basis = Basis.read(dir, config, c);
+        return new QuantizedModel(new LlamaModel(w, hooks(c, config)), config, basis, basis.twin(fpWeights));
+    }
+
+    /** Refuses a quantized model in {@code dir} (config {@code c}) made from another model than {@code fp}. */
+    static void checkSameModel(Path dir, LlamaConfig c, LlamaConfig fp) throws IOException {
         String[] diff = c.firstDifference(fp);
         // QuaRot unties a tied model (the embedding and the head are rotated differently)
         if (diff != null && !(diff[0].equals("tie_word_embeddings") && fp.tieWordEmbeddings())) {
@@ -68,9 +93,15 @@ public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, 
                     + dir.resolve("config.json") + " but " + diff[2] + " in the full-precision model's config.json"
                     + " (--model); pass the model it was quantized from, or quantize this one");
         }
-        checkLevels(dir, w, config);
-        Basis basis = Basis.read(dir, config, c);
-        return new QuantizedModel(new LlamaModel(w, hooks(c, config)), config, basis, basis.twin(fpWeights));
+    }
+
+    /**
+     * The configuration of the quantized model in {@code dir} without loading it: {@code quant_config.json}'s, or a
+     * GPTQ or AWQ checkpoint's ({@link HubQuantConfig}).
+     */
+    public static QuantConfig readConfig(Path dir) throws IOException {
+        HubQuantConfig hub = HubQuantConfig.find(dir);
+        return hub != null ? hub.quantConfig() : QuantConfig.read(dir.resolve(CONFIG_FILE));
     }
 
     /**
