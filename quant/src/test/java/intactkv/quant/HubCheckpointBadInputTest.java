@@ -164,4 +164,30 @@ class HubCheckpointBadInputTest {
         assertTrue(e.getMessage().contains("quantization_config (gptq)") && e.getMessage().contains("--quantized"),
                 e.getMessage());
     }
+
+    /**
+     * checkpoint_format gptq_v2 reads the stored zeros as they are, v1 adds one: the same files read as v2 give
+     * every weight one scale step more, s[g_idx[i], o] * (q - (z - 1)) = W + s, exact in double.
+     */
+    @Test
+    void gptqV2ReadsTheZerosWithoutTheOffset() throws Exception {
+        Path dir = copy("gptq_b4_gqa");
+        config(dir, q -> q.addProperty("checkpoint_format", "gptq_v2"));
+        LlamaWeights fp = AutoQuantOracleTest.fp("gptq_b4_gqa");
+        QuantizedModel v1 = QuantizedModel.load(AutoQuantOracleTest.fixture("gptq_b4_gqa"), fp, null, null);
+        QuantizedModel v2 = QuantizedModel.load(dir, fp, null, null);
+        QuantCodes c1 = (QuantCodes) v1.model().weights().block(1).linears().get(1).data().storage();
+        double[] w1 = v1.model().weights().block(1).linears().get(1).data().data();
+        double[] w2 = v2.model().weights().block(1).linears().get(1).data().data();
+        int checked = 0;
+        for (int i = 0; i < w1.length; i++) {
+            int r = i / c1.cols();
+            int k = c1.groupOf()[i % c1.cols()];
+            if (c1.zeros()[r * c1.groups() + k] != 0) { // a v1 zero of 0 was stored as 15, which v2 reads as 15
+                org.junit.jupiter.api.Assertions.assertEquals(w1[i] + c1.scales()[r * c1.groups() + k], w2[i], "element " + i);
+                checked++;
+            }
+        }
+        assertTrue(checked > w1.length / 2, checked + " of " + w1.length);
+    }
 }

@@ -152,4 +152,25 @@ class HubCheckpointRoundTripTest {
         assertTrue(e.getMessage().contains("model.layers.0.self_attn.q_proj") && e.getMessage().contains("40 inputs"),
                 e.getMessage());
     }
+
+    /** AutoGPTQ's 3-bit format v1 reads a stored zero field of all ones as 8, so a zero point of 0 cannot be written. */
+    @Test
+    void aThreeBitZeroPointOfZeroIsRefusedNotWrittenWrong() {
+        int[] offsets = new int[32 * 32];
+        double[] scales = new double[32];
+        double[] zeros = new double[32];
+        java.util.Arrays.fill(scales, 0.5);
+        for (int r = 0; r < 32; r++) {
+            zeros[r] = r == 7 ? 0 : 4;
+        }
+        QuantCodes q = new QuantCodes(32, 32, 3, 0, 1, offsets, scales, zeros, new int[32]);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> AutoGptqFormat.put(
+                new intactkv.model.io.SafetensorsWriter(), "model.layers.0.mlp.up_proj", q, scales,
+                HubQuantConfig.Format.GPTQ));
+        assertTrue(e.getMessage().contains("row 7 group 0 has zero point 0") && e.getMessage().contains("reads back as 8"),
+                e.getMessage());
+        // GPTQModel's v2 stores the zero itself
+        AutoGptqFormat.put(new intactkv.model.io.SafetensorsWriter(), "model.layers.0.mlp.up_proj", q, scales,
+                HubQuantConfig.Format.GPTQ_V2);
+    }
 }
