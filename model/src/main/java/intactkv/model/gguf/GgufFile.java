@@ -286,8 +286,8 @@ public final class GgufFile implements AutoCloseable {
                         + " (negative as int64)");
             }
             if (ne[i] != 0 && elements > Integer.MAX_VALUE / ne[i]) {
-                throw new FormatException(file, what + " has dimensions " + java.util.Arrays.toString(ne)
-                        + " whose element count overflows 2^31 - 1 (too large to hold)");
+                throw new FormatException(file, what + " has dimension ne[" + i + "] = " + ne[i] + ", and its element"
+                        + " count overflows 2^31 - 1 (too large to hold)");
             }
             elements *= ne[i];
         }
