@@ -72,7 +72,7 @@ public final class GgufConfig {
                     (int) m.integer("tokenizer.ggml.bos_token_id", 1L, 0, vocab - 1L),
                     (int) m.integer("tokenizer.ggml.eos_token_id", 2L, 0, vocab - 1L));
         } catch (IllegalArgumentException e) {
-            throw new FormatException(f.file(), e.getMessage(), e);
+            throw new FormatException(f.file(), ggufNames(e.getMessage()), e);
         }
         for (String key : new String[] {"llama.rope.dimension_count", "llama.attention.key_length",
             "llama.attention.value_length"}) {
@@ -83,6 +83,20 @@ public final class GgufConfig {
             }
         }
         return c;
+    }
+
+    /** The config.json field names in a {@link LlamaConfig} message replaced by the GGUF keys they come from. */
+    private static String ggufNames(String m) {
+        String[][] map = {{"hidden_size", "'llama.embedding_length'"},
+            {"intermediate_size", "'llama.feed_forward_length'"}, {"num_attention_heads", "'llama.attention.head_count'"},
+            {"num_key_value_heads", "'llama.attention.head_count_kv'"}, {"num_hidden_layers", "'llama.block_count'"},
+            {"rms_norm_eps", "'llama.attention.layer_norm_rms_epsilon'"}, {"rope_theta", "'llama.rope.freq_base'"},
+            {"max_position_embeddings", "'llama.context_length'"}, {"bos_token_id", "'tokenizer.ggml.bos_token_id'"},
+            {"eos_token_id", "'tokenizer.ggml.eos_token_id'"}, {"vocab_size", "'tokenizer.ggml.tokens' length"}};
+        for (String[] r : map) {
+            m = m.replace(r[0], r[1]);
+        }
+        return "metadata " + m;
     }
 
     /** {@link #of} for the file at {@code file}. */

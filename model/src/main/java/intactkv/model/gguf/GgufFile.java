@@ -17,7 +17,7 @@ import java.util.Map;
 /**
  * A GGUF file (llama.cpp's model format, versions 2 and 3), opened: its header, metadata and
  * tensor infos are read and checked at once; tensor data is read tensor by tensor when asked
- * ({@link #readFloats}), through a memory map of that tensor alone, never the whole file.
+ * ({@link #readFloats}), in chunks of whole rows, never the whole file at once.
  *
  * <p>Layout (little-endian; ggml/src/gguf.cpp {@code gguf_init_from_file_impl}, gguf-py
  * {@code gguf_reader.py}):
@@ -81,10 +81,17 @@ public final class GgufFile implements AutoCloseable {
         this.alignment = alignment;
     }
 
-    /** Whether {@code p} is a regular file that starts with the GGUF magic. */
+    /**
+     * Whether {@code p} is to be read as a GGUF file: a regular file named {@code *.gguf} (whose
+     * magic {@link #open} then checks, so that a damaged one is refused as GGUF) or one that
+     * starts with the GGUF magic.
+     */
     public static boolean isGguf(Path p) {
         if (!Files.isRegularFile(p)) {
             return false;
+        }
+        if (p.getFileName() != null && p.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".gguf")) {
+            return true;
         }
         try (FileChannel c = FileChannel.open(p, StandardOpenOption.READ)) {
             ByteBuffer b = ByteBuffer.allocate(4);
@@ -332,6 +339,11 @@ public final class GgufFile implements AutoCloseable {
         return alignment;
     }
 
+    /** The file position where the data section (the first tensor's bytes) starts. */
+    public long dataStart() {
+        return dataStart;
+    }
+
     /** The metadata, in file order: Long, Float (FLOAT32), Double (FLOAT64), Boolean, String or {@link GgufArray} values. */
     public Map<String, Object> metadata() {
         return metadata;
@@ -349,22 +361,32 @@ public final class GgufFile implements AutoCloseable {
 
     /**
      * Tensor {@code t}'s elements as float32, dequantized ({@link Dequantize}), in ggml order
-     * (row-major in {@link TensorInfo#shape()}); read through a memory map of this tensor's bytes.
+     * (row-major in {@link TensorInfo#shape()}); its bytes are read in chunks of whole rows of at
+     * most {@value #CHUNK} bytes (one row at least), so no more than that is held besides the result.
      */
     public float[] readFloats(TensorInfo t) throws IOException {
         float[] y = new float[(int) t.elements()];
         long rowBytes = Dequantize.bytes(t.type(), t.ne()[0]);
         long rows = t.ne()[0] == 0 ? 0 : t.elements() / t.ne()[0];
-        // map at most ~1 GB at a time, whole rows
-        long rowsPerMap = Math.max(1, (1L << 30) / Math.max(1, rowBytes));
-        for (long r = 0; r < rows; r += rowsPerMap) {
-            long n = Math.min(rowsPerMap, rows - r);
-            ByteBuffer b = ch.map(FileChannel.MapMode.READ_ONLY, dataStart + t.offset() + r * rowBytes, n * rowBytes)
-                    .order(ByteOrder.LITTLE_ENDIAN);
+        long rowsPerChunk = Math.max(1, CHUNK / Math.max(1, rowBytes));
+        for (long r = 0; r < rows; r += rowsPerChunk) {
+            long n = Math.min(rowsPerChunk, rows - r);
+            ByteBuffer b = ByteBuffer.allocate((int) (n * rowBytes)).order(ByteOrder.LITTLE_ENDIAN);
+            long pos = dataStart + t.offset() + r * rowBytes;
+            while (b.hasRemaining()) {
+                if (ch.read(b, pos + b.position()) < 0) {
+                    throw new FormatException(file, "tensor '" + t.name() + "': the file ended at byte " + (pos
+                            + b.position()) + " while reading it (truncated while open?)");
+                }
+            }
+            b.flip();
             Dequantize.into(t.type(), b, y, (int) (r * t.ne()[0]), (int) (n * t.ne()[0]));
         }
         return y;
     }
+
+    /** Largest read of tensor bytes at once (16 MB). */
+    static final int CHUNK = 1 << 24;
 
     @Override
     public void close() throws IOException {

@@ -80,7 +80,8 @@ public final class GgufWeights {
         for (GgufFile.TensorInfo t : f.tensors()) {
             String hf = GgufNames.toHf(t.name());
             if (hf == null || !want.contains(hf)) {
-                throw new FormatException(f.file(), "tensor '" + t.name() + "' is not a tensor of a LLaMA model of "
+                throw new FormatException(f.file(), "tensor '" + t.name() + "' (data offset " + t.offset()
+                        + ") is not a tensor of a LLaMA model of "
                         + c.numHiddenLayers() + " layers" + (c.tieWordEmbeddings() ? " with tied embeddings" : "")
                         + " (llama.cpp names: token_embd, blk.N.attn_q/k/v/output, attn_norm, ffn_gate/up/down,"
                         + " ffn_norm, output_norm, output)");

@@ -146,7 +146,7 @@ class GgufBadInputTest {
         refused(GgufBuilder.tinyLlama(1, "blk.0.ffn_up.weight").build(), "no tensor 'blk.0.ffn_up.weight'");
         GgufBuilder extra = GgufBuilder.tinyLlama(1, null);
         extra.f32Tensor("blk.1.attn_q.weight", new java.util.Random(1), 8, 8);
-        refused(extra.build(), "tensor 'blk.1.attn_q.weight' is not a tensor of a LLaMA model of 1 layers");
+        refused(extra.build(), "tensor 'blk.1.attn_q.weight' (data offset ", ") is not a tensor of a LLaMA model of 1 layers");
         GgufBuilder shape = GgufBuilder.tinyLlama(1, "blk.0.ffn_down.weight");
         shape.f32Tensor("blk.0.ffn_down.weight", new java.util.Random(1), 16, 8);
         refused(shape.build(), "tensor 'blk.0.ffn_down.weight' has shape (16, 8)", "implies (8, 16)");
