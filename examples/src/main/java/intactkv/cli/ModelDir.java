@@ -16,7 +16,7 @@ final class ModelDir {
 
     /**
      * The full-precision model directory {@code --model} names ("default": the verified built-in
-     * model), refused with what to do when it is missing, a file, or a quantized model (which
+     * model), or a llama.cpp GGUF file (recognised by its magic), refused with what to do when it is missing, a file, or a quantized model (which
      * would otherwise run as if it were full precision, its results labelled fp).
      */
     static Path check(Path arg) {
@@ -26,10 +26,13 @@ final class ModelDir {
         } catch (java.io.IOException e) {
             throw new IllegalArgumentException(e.getMessage(), e);
         }
+        if (intactkv.model.gguf.GgufFile.isGguf(dir)) {
+            return dir; // a llama.cpp GGUF file holds config, weights and vocabulary in one (intactkv.model.gguf)
+        }
         if (Files.isRegularFile(dir)) {
             Path parent = dir.toAbsolutePath().getParent();
-            throw new IllegalArgumentException("--model " + dir + " is a file, not a model directory; pass the folder"
-                    + " that holds config.json, model.safetensors and tokenizer.json"
+            throw new IllegalArgumentException("--model " + dir + " is a file, not a model directory or a GGUF file;"
+                    + " pass the folder that holds config.json, model.safetensors and tokenizer.json"
                     + (parent != null && Files.isRegularFile(parent.resolve("config.json")) ? " (--model " + parent + ")"
                     : ""));
         }
@@ -103,11 +106,14 @@ final class ModelDir {
     }
 
     /**
-     * The tokenizer of {@code --model}, checked against its config.json ({@link TokenizerFit}: a
+     * The tokenizer of {@code --model} (of a GGUF file: its {@code tokenizer.ggml.*} vocabulary), checked against its config.json ({@link TokenizerFit}: a
      * tokenizer of another model is refused; embedding padding is noted on standard error).
      */
     static Tokenizer tokenizer(Path arg) throws IOException {
         Path dir = check(arg);
+        if (intactkv.model.gguf.GgufFile.isGguf(dir)) {
+            return intactkv.model.text.GgufVocab.load(dir); // its vocabulary and its config come from the same file
+        }
         Path f = dir.resolve("tokenizer.json");
         if (!Files.isRegularFile(f)) {
             throw new IllegalArgumentException(dir + " has no tokenizer.json; text input needs the model's tokenizer "

@@ -41,6 +41,9 @@ final class ModelLength {
     static int defaultWindow(Path dir) throws IOException {
         Path file = dir.resolve("config.json");
         LlamaConfig c = LlamaConfig.read(file);
+        if (intactkv.model.gguf.GgufFile.isGguf(dir)) { // a GGUF file records no training window
+            return Math.min(PAPER_SEQLEN, c.maxPositionEmbeddings());
+        }
         JsonFields o = JsonFile.read(file);
         if (o.has(TRAIN_SEQLEN)) {
             return Math.min(o.integer(TRAIN_SEQLEN, null, 2, Integer.MAX_VALUE), c.maxPositionEmbeddings());

@@ -70,11 +70,15 @@ record Provenance(String command, String model, String modelDir, Map<String, Str
             // the built-in model by its place in the repository, so committed figures name no local path
             dir = modelArg.toString().equals("default") ? "examples/default-model (built-in)"
                     : d.toAbsolutePath().normalize().toString();
-            try (Stream<Path> s = Files.list(d)) {
-                for (Path f : s.filter(Files::isRegularFile).sorted().toList()) {
-                    String n = f.getFileName().toString();
-                    if (n.endsWith(".safetensors") || n.endsWith(".json")) {
-                        files.put(n, DefaultModel.sha256(f));
+            if (Files.isRegularFile(d)) { // a GGUF file: itself
+                files.put(d.getFileName().toString(), DefaultModel.sha256(d));
+            } else {
+                try (Stream<Path> s = Files.list(d)) {
+                    for (Path f : s.filter(Files::isRegularFile).sorted().toList()) {
+                        String n = f.getFileName().toString();
+                        if (n.endsWith(".safetensors") || n.endsWith(".json")) {
+                            files.put(n, DefaultModel.sha256(f));
+                        }
                     }
                 }
             }

@@ -121,7 +121,9 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
     /**
      * Reads {@code config.json}; errors ({@link FormatException}) name the file and the field.
      * Sizes are bounded before anything is allocated from them: {@link #MAX_SIZE} for the
-     * dimensions and the vocabulary, {@link #MAX_LAYERS} layers.
+     * dimensions and the vocabulary, {@link #MAX_LAYERS} layers. {@code FILE.gguf/config.json}
+     * (what a caller that resolves config.json in a model directory asks for when {@code --model}
+     * is a GGUF file) reads the GGUF file's metadata instead ({@link intactkv.model.gguf.GgufConfig}).
      */
     public static LlamaConfig read(Path file) throws IOException {
         return read(file, false);
@@ -132,6 +134,11 @@ public record LlamaConfig(int hiddenSize, int intermediateSize, int numAttention
      * is accepted instead of refused ({@link ConfigClaims#check(JsonFields, boolean)}).
      */
     public static LlamaConfig read(Path file, boolean quantizedWeights) throws IOException {
+        Path parent = file.getParent();
+        if (parent != null && intactkv.model.gguf.GgufFile.isGguf(parent)) {
+            // "FILE.gguf/config.json": a caller written for a model directory was given a GGUF file
+            return intactkv.model.gguf.GgufConfig.read(parent);
+        }
         JsonFields o;
         try {
             o = JsonFile.read(file);

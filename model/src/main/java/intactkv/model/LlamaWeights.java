@@ -166,7 +166,8 @@ public final class LlamaWeights {
      * ({@link CheckpointContents}); errors name the file and tensor. Not {@code trainable}
      * (inference, quantization), the matrices stay in the file's dtype (BF16/F16: 2 bytes an element,
      * F32: 4; see {@link CheckpointReader#readStored}) and become double inside the kernels, with the
-     * same results; the norm vectors and any trainable weights are read as doubles.
+     * same results; the norm vectors and any trainable weights are read as doubles. {@code dir} may
+     * also be a GGUF file ({@link intactkv.model.gguf.GgufWeights#load}).
      */
     public static LlamaWeights load(Path dir, boolean trainable) throws IOException {
         return load(dir, trainable, null);
@@ -177,6 +178,9 @@ public final class LlamaWeights {
      * (quantization codes) instead of as one tensor of their name; null reads every tensor plainly.
      */
     public static LlamaWeights load(Path dir, boolean trainable, StoredForm form) throws IOException {
+        if (form == null && intactkv.model.gguf.GgufFile.isGguf(dir)) {
+            return intactkv.model.gguf.GgufWeights.load(dir, trainable); // a llama.cpp GGUF file in place of a directory
+        }
         LlamaConfig c = LlamaConfig.read(dir.resolve("config.json"), form != null && form.quantizedConfig());
         try (CheckpointReader r = CheckpointReader.open(dir)) {
             CheckpointContents.check(dir, c, r, form == null ? n -> null : form::weightOf);

@@ -84,6 +84,32 @@ public final class Tokenizer {
         }
     }
 
+    /**
+     * A tokenizer from the parts another format gives ({@link GgufVocab}, GGUF's vocabulary):
+     * {@code pieces} by id (distinct), {@code mergeList} as {left id, right id, rank, merged id}
+     * (lowest rank first, the leftmost among equal ranks; the first entry of a pair wins),
+     * {@code addedIds} the tokens split out of the text literally, {@code special} marking control
+     * tokens. The encoding and decoding are those of {@link #load}'s tokenizers.
+     */
+    static Tokenizer of(Path source, String[] pieces, List<int[]> mergeList, java.util.Set<Integer> addedIds,
+                        boolean[] special, int unkId, int bosId, int eosId, boolean prependSpace, boolean addBos,
+                        ByteLevel byteLevel, boolean ignoreMerges) {
+        Map<String, Integer> vocab = new HashMap<>();
+        for (int i = 0; i < pieces.length; i++) {
+            vocab.putIfAbsent(pieces[i], i);
+        }
+        Map<Long, int[]> merges = new HashMap<>();
+        for (int[] m : mergeList) {
+            merges.putIfAbsent(key(m[0], m[1]), new int[] {m[2], m[3]});
+        }
+        Map<String, Integer> added = new HashMap<>();
+        for (int id : addedIds) {
+            added.put(pieces[id], id);
+        }
+        return new Tokenizer(source, pieces, vocab, merges, added, special, unkId, bosId, eosId, prependSpace, addBos,
+                byteLevel, ignoreMerges);
+    }
+
     /** Largest vocabulary accepted (2^24 ids; LLaMA-3 has 128,256). */
     public static final int MAX_VOCAB = 1 << 24;
 
