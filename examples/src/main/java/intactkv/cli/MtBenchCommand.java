@@ -102,7 +102,8 @@ final class MtBenchCommand implements Callable<Integer> {
     int numChoices;
 
     @Option(names = "--seed", defaultValue = "42", paramLabel = "S", description = "seed of the answer_ids (shortuuid-like,"
-            + " drawn from S and the question_id; the official draws them unseeded); default ${DEFAULT-VALUE}")
+            + " drawn from S, the model id and the question_id; the official draws them unseeded); default"
+            + " ${DEFAULT-VALUE}")
     long seed;
 
     private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
@@ -182,7 +183,7 @@ final class MtBenchCommand implements Callable<Integer> {
         }
         JsonObject a = new JsonObject();
         a.add("question_id", q.id());
-        a.addProperty("answer_id", answerId(seed, q.key()));
+        a.addProperty("answer_id", answerId(seed, modelId + "\u0000" + q.key()));
         a.addProperty("model_id", modelId);
         a.add("choices", choices);
         // seconds since the epoch, as Python's time.time() (plain decimal, not 1.79E9)
@@ -218,8 +219,9 @@ final class MtBenchCommand implements Callable<Integer> {
 
     /**
      * A shortuuid-like answer id: 22 characters of shortuuid's alphabet, drawn with
-     * {@link SplittableRandom} seeded from {@code seed} and the question's key, so a rerun and a
-     * resumed run give each question the same id.
+     * {@link SplittableRandom} seeded from {@code seed} and {@code key} (the model_id and the
+     * question's key), so a rerun and a resumed run give each answer the same id, and two models'
+     * answers to one question get different ids.
      */
     static String answerId(long seed, String key) {
         long h = seed;

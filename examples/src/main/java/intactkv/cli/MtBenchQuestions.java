@@ -74,6 +74,12 @@ final class MtBenchQuestions {
     }
 
     private static Question question(JsonFields f, String source, int line) throws FormatException {
+        for (String key : new String[] {"question_id", "category", "turns"}) {
+            if (!f.has(key)) {
+                throw new FormatException(source, "missing field '" + key + "'; a FastChat question is {\"question_id\":"
+                        + " ..., \"category\": \"...\", \"turns\": [\"...\", ...]}");
+            }
+        }
         JsonElement id = f.required("question_id");
         String key;
         if (id.isJsonPrimitive() && id.getAsJsonPrimitive().isString()) {
