@@ -103,7 +103,7 @@ final class GenerateCommand implements Callable<Integer> {
     /** The first sentence of the Vicuna system prompt: a --chat prompt that repeats it is refused. */
     static final String SYSTEM_START = ChatTemplate.VICUNA_SYSTEM.substring(0, ChatTemplate.VICUNA_SYSTEM.indexOf('.') + 1);
 
-    /** The flags that only act when sampling, refused at temperature 0 ({@link #checkFlags}). */
+    /** The flags that only act when sampling, refused while decoding is greedy ({@link #settings}). */
     static final java.util.List<String> SAMPLING_FLAGS = java.util.List.of("--top-p", "--top-k", "--seed");
 
     @Override

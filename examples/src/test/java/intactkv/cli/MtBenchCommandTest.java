@@ -277,6 +277,35 @@ class MtBenchCommandTest {
         assertEquals("hello\n", Files.readString(junk));
     }
 
+    /**
+     * A second turn whose prompt, with the first answer, fills the model's positions (a copy of
+     * the built-in model whose max_position_embeddings leaves two tokens past the shortest
+     * second prompt): the check before generation passes, the run stops at that question with
+     * one line naming file, line, turn and question, and no partial answer is written.
+     */
+    @Test
+    void secondTurnThatFillsTheContextIsRefusedWithoutAHalfAnswer() throws Exception {
+        List<String> turns = List.of("What is a river?", "And a lake?");
+        int shortest = tok.encode(ChatTemplate.vicunaConversation(turns, List.of("")), true).length;
+        Path model = dir.resolve("model-short");
+        Files.createDirectories(model);
+        for (String f : new String[] {"model.safetensors", "tokenizer.json"}) {
+            Files.copy(IntactKvFidelityTest.MODEL.resolve(f), model.resolve(f));
+        }
+        JsonObject config = JsonParser.parseString(Files.readString(IntactKvFidelityTest.MODEL.resolve("config.json")))
+                .getAsJsonObject();
+        config.remove("intactkv_train_seqlen");
+        config.addProperty("max_position_embeddings", shortest + 2);
+        Files.writeString(model.resolve("config.json"), config.toString());
+        Path q = questions("q-short.jsonl", Q2);
+        Path out = dir.resolve("a-short.jsonl");
+        String[] r = BadInputTest.run("mtbench", "--model", model.toString(), "--questions", q.toString(), "--model-id",
+                "tiny", "--out", out.toString(), "--max-new-tokens", "10");
+        assertRefused(r, q + ":1: turn 2 of question 121 is", "max_position_embeddings " + (shortest + 2),
+                "lower --max-new-tokens");
+        assertFalse(Files.exists(out), "no answer line, not even a partial one");
+    }
+
     /** generation_config.json with a wrong type or range: refused by file and field before any generation. */
     @Test
     void badGenerationConfigIsRefusedByField() throws Exception {
