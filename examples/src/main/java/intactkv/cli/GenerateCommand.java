@@ -3,6 +3,7 @@ package intactkv.cli;
 import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaWeights;
 import intactkv.model.text.ChatTemplate;
+import intactkv.model.text.GenerationConfig;
 import intactkv.model.text.Generator;
 import intactkv.model.text.Sampler;
 import intactkv.model.text.Tokenizer;
@@ -26,8 +27,15 @@ import picocli.CommandLine.Option;
 @Command(name = "generate", mixinStandardHelpOptions = true,
         header = "Generate text, streamed to the terminal, with a full-precision or quantized model and IntactKV.",
         description = {"Generate text with a LLaMA model, streaming it to the terminal.",
-            "Greedy by default; --temperature > 0 samples (seeded by --seed, nucleus --top-p). --top-p and --seed",
-            "only act when sampling: given with --temperature 0 they are refused.",
+            "Tokens are chosen as Hugging Face transformers 4.36 generate() chooses them: the model directory's",
+            "generation_config.json (do_sample, temperature, top_k, top_p, repetition_penalty, eos_token_id,",
+            "max_new_tokens) gives the defaults, transformers' own where it is silent or absent (do_sample false =",
+            "greedy, temperature 1.0, top-k 50, top-p 1.0, repetition penalty 1.0); the flags below override it.",
+            "The repetition penalty applies to the logits first, then, when sampling, temperature, top-k and top-p.",
+            "Greedy when do_sample is false or the temperature is 0; --temperature T > 0 samples (sets do_sample).",
+            "--top-k, --top-p and --seed only act when sampling: given while decoding is greedy they are refused.",
+            "Generation stops at eos_token_id (an id or a list; the model's [EOS] without the file), and with --chat",
+            "also at the Vicuna template's stop string \"</s>\" written as text (cut from the output).",
             "The prompt is printed as given, then the text the new tokens add after it (the prompt and the",
             "continuation decoded together, so the space before the first new word is kept).",
             "Quantization (--quantized, or --method ...; --abits, --kvbits) and --intactkv mean what they mean in ppl.",
@@ -59,26 +67,44 @@ final class GenerateCommand implements Callable<Integer> {
             + " with --intactkv prompt the template's system part is the full-precision prefix")
     boolean chat;
 
-    @Option(names = "--max-tokens", defaultValue = "64", paramLabel = "N", description = "at most N new tokens (default ${DEFAULT-VALUE})")
-    int maxTokens;
+    @Option(names = "--max-tokens", paramLabel = "N", description = "at most N new tokens (default: max_new_tokens of"
+            + " generation_config.json, else " + DEFAULT_MAX_TOKENS + ")")
+    Integer maxTokens;
 
-    @Option(names = "--temperature", defaultValue = "0", paramLabel = "T", description = "0 = greedy (default);"
-            + " > 0 samples from softmax(logits / T)")
-    double temperature;
+    @Option(names = "--temperature", paramLabel = "T", description = "0 = greedy; T > 0 samples from softmax(logits / T)"
+            + " (and sets do_sample). Default: generation_config.json's (transformers' 1.0 where it has none), used only"
+            + " when it sets do_sample")
+    Double temperature;
 
-    @Option(names = "--top-p", defaultValue = "1.0", paramLabel = "P", description = "with --temperature > 0: nucleus"
-            + " sampling mass in (0, 1] (default ${DEFAULT-VALUE})")
-    double topP;
+    @Option(names = "--do-sample", description = "sample even though generation_config.json does not set do_sample (at"
+            + " its temperature, else 1.0); without the file or flags decoding is greedy")
+    boolean doSample;
 
-    @Option(names = "--seed", defaultValue = "42", paramLabel = "S", description = "with --temperature > 0: sampling"
-            + " seed (default ${DEFAULT-VALUE})")
+    @Option(names = "--top-k", paramLabel = "K", description = "when sampling: keep the K most probable tokens, >= 0, 0 ="
+            + " off (default: generation_config.json's, else transformers' 50)")
+    Integer topK;
+
+    @Option(names = "--top-p", paramLabel = "P", description = "when sampling: nucleus mass in (0, 1], 1 = off (default:"
+            + " generation_config.json's, else 1.0)")
+    Double topP;
+
+    @Option(names = "--repetition-penalty", paramLabel = "R", description = "> 0, 1 = off: divide the positive logits"
+            + " (multiply the negative) of tokens already in the prompt or output by R, greedy or sampling (default:"
+            + " generation_config.json's, else 1.0)")
+    Double repetitionPenalty;
+
+    @Option(names = "--seed", defaultValue = "42", paramLabel = "S", description = "when sampling: the seed of the draws"
+            + " (java.util.SplittableRandom; default ${DEFAULT-VALUE})")
     long seed;
+
+    /** New tokens when neither --max-tokens nor generation_config.json's max_new_tokens says. */
+    static final int DEFAULT_MAX_TOKENS = 64;
 
     /** The first sentence of the Vicuna system prompt: a --chat prompt that repeats it is refused. */
     static final String SYSTEM_START = ChatTemplate.VICUNA_SYSTEM.substring(0, ChatTemplate.VICUNA_SYSTEM.indexOf('.') + 1);
 
-    /** The flags that only act when sampling, refused at temperature 0 ({@link #checkFlags}). */
-    static final java.util.List<String> SAMPLING_FLAGS = java.util.List.of("--top-p", "--seed");
+    /** The flags that only act when sampling, refused while decoding is greedy ({@link #settings}). */
+    static final java.util.List<String> SAMPLING_FLAGS = java.util.List.of("--top-p", "--top-k", "--seed");
 
     @Override
     public Integer call() throws Exception {
@@ -86,14 +112,20 @@ final class GenerateCommand implements Callable<Integer> {
         quant.validate();
         // lengths are checked from config.json before the weights are loaded: the continuation alone first
         LlamaConfig config = MemoryEstimate.config(quant.model);
-        ModelLength.require("--max-tokens " + maxTokens, maxTokens, config);
-        Sampler sampler = new Sampler(temperature, topP, seed);
         Path dir = ModelDir.check(quant.model);
+        GenerationConfig gen = settings(GenerationConfig.read(dir));
+        int maxTokens = this.maxTokens != null ? this.maxTokens
+                : gen.maxNewTokens() != null ? gen.maxNewTokens() : DEFAULT_MAX_TOKENS;
+        String tokensFlag = this.maxTokens != null ? "--max-tokens " + maxTokens
+                : gen.maxNewTokens() != null ? GenerationConfig.FILE + "'s max_new_tokens " + maxTokens
+                : "--max-tokens " + maxTokens;
+        ModelLength.require(tokensFlag, maxTokens, config);
+        Sampler sampler = new Sampler(gen, seed);
         Tokenizer tok = ModelDir.tokenizer(quant.model);
         String text = chat ? ChatTemplate.vicunaPrompt(prompt) : prompt;
         int[] ids = tok.encode(text, true);
         requirePrefixFits(PrefixSpec.plannedIds(prefixOption.which, config, tok), ids, tok);
-        ModelLength.require("the prompt's " + ids.length + " tokens + --max-tokens " + maxTokens,
+        ModelLength.require("the prompt's " + ids.length + " tokens + " + tokensFlag,
                 (long) ids.length + maxTokens, config);
         LlamaWeights fp = LlamaWeights.load(dir, false);
         PrefixedModel run;
@@ -106,7 +138,8 @@ final class GenerateCommand implements Callable<Integer> {
         out.flush();
         Generator.Result r;
         try {
-            r = run.generate(tok, ids, maxTokens, sampler, piece -> {
+            Generator.Stop stop = new Generator.Stop(gen.eosTokenIds(), chat ? ChatTemplate.VICUNA_STOP : null);
+            r = run.generate(tok, ids, maxTokens, sampler, stop, piece -> {
                 out.print(piece);
                 out.flush();
             });
@@ -116,8 +149,47 @@ final class GenerateCommand implements Callable<Integer> {
         }
         String setting = quant.any() || !prefixOption.which.equals("none") ? "; " + (quant.any()
                 ? quant.plannedConfig().label() : "fp") + ", intactkv " + prefixOption.which : "";
-        spec.commandLine().getErr().printf("[%d tokens, stopped at %s%s]%n", r.tokens().length, r.stopReason(), setting);
+        String how = gen.greedy() && gen.repetitionPenalty() == 1.0 ? "" : "; " + gen.label()
+                + (gen.greedy() ? "" : ", seed " + seed);
+        spec.commandLine().getErr().printf("[%d tokens, stopped at %s%s%s]%n", r.tokens().length, r.stopReason(), setting,
+                how);
         return 0;
+    }
+
+    /**
+     * The token-choice settings: generation_config.json's ({@code file}, transformers' defaults
+     * where it is silent), overridden by the flags; --temperature T also sets do_sample to T &gt; 0,
+     * as the official MT-Bench script does. A sampling-only flag (--top-k, --top-p, --seed) given
+     * while the result is greedy is refused: the user would believe the output was sampled with it.
+     */
+    GenerationConfig settings(GenerationConfig file) {
+        GenerationConfig g = file;
+        if (temperature != null) {
+            g = g.withTemperature(temperature).withDoSample(temperature > 0);
+        }
+        if (doSample) {
+            g = g.withDoSample(true);
+        }
+        if (topK != null) {
+            g = g.withTopK(topK);
+        }
+        if (topP != null) {
+            g = g.withTopP(topP);
+        }
+        if (repetitionPenalty != null) {
+            g = g.withRepetitionPenalty(repetitionPenalty);
+        }
+        if (g.greedy()) {
+            CommandLine.ParseResult given = spec.commandLine().getParseResult();
+            String why = g.doSample() ? "the temperature is 0" : "do_sample is off: no --temperature T > 0, --do-sample"
+                    + " or do_sample true in " + GenerationConfig.FILE;
+            for (String flag : SAMPLING_FLAGS) {
+                Flags.require(!given.hasMatchedOption(flag), flag + " has no effect at --temperature 0 or without"
+                        + " sampling (greedy decoding, the default; here " + why + "): add --temperature T > 0 to"
+                        + " sample, or leave out " + flag);
+            }
+        }
+        return g;
     }
 
     /**
@@ -152,24 +224,22 @@ final class GenerateCommand implements Callable<Integer> {
     }
 
     /**
-     * Refuses, before the model is loaded, out-of-range values and a sampling flag given without
-     * sampling: at --temperature 0 decoding is greedy, so --top-p and --seed would be ignored and
-     * the user would believe the output was sampled with them. Also {@code --context} (ppl's
+     * Refuses, before the model is loaded, out-of-range values (the ranges transformers' processors
+     * accept) and --do-sample with --temperature 0 ({@link #settings} refuses sampling flags
+     * without sampling once generation_config.json is read). Also {@code --context} (ppl's
      * per-window context, which --chat replaces here) and a --chat prompt that repeats the system
      * prompt the template adds (the model would see it twice).
      */
     void checkFlags() {
-        Flags.require(maxTokens >= 1, "--max-tokens must be >= 1: " + maxTokens);
-        Flags.require(temperature >= 0 && Double.isFinite(temperature), "--temperature must be >= 0 (0 = greedy): "
-                + temperature);
-        Flags.require(topP > 0 && topP <= 1, "--top-p must be in (0, 1]: " + topP);
-        if (temperature == 0) {
-            CommandLine.ParseResult given = spec.commandLine().getParseResult();
-            for (String flag : SAMPLING_FLAGS) {
-                Flags.require(!given.hasMatchedOption(flag), flag + " has no effect at --temperature 0 (greedy"
-                        + " decoding, the default): add --temperature T > 0 to sample, or leave out " + flag);
-            }
-        }
+        Flags.require(maxTokens == null || maxTokens >= 1, "--max-tokens must be >= 1: " + maxTokens);
+        Flags.require(temperature == null || temperature >= 0 && Double.isFinite(temperature),
+                "--temperature must be >= 0 (0 = greedy): " + temperature);
+        Flags.require(topP == null || topP > 0 && topP <= 1, "--top-p must be in (0, 1]: " + topP);
+        Flags.require(topK == null || topK >= 0, "--top-k must be >= 0 (0 = off): " + topK);
+        Flags.require(repetitionPenalty == null || repetitionPenalty > 0 && Double.isFinite(repetitionPenalty),
+                "--repetition-penalty must be > 0 (1 = off): " + repetitionPenalty);
+        Flags.require(!(doSample && temperature != null && temperature == 0), "--do-sample contradicts --temperature 0"
+                + " (greedy): give --temperature T > 0 to sample, or leave out --do-sample");
         Flags.require(prefixOption.context.equals("none"), "--context " + prefixOption.context + " is ppl's (context"
                 + " before each window); generate puts the Vicuna system prompt before the question with --chat: use"
                 + " --chat, with --intactkv prompt for its full-precision keys and values");

@@ -21,7 +21,7 @@ import picocli.CommandLine.Command;
             "",
             "Run './intactkv COMMAND --help' for the options of a command."
         },
-        subcommands = {DemoCommand.class, GenerateCommand.class, DumpCommand.class, QuantizeCommand.class, PplCommand.class,
+        subcommands = {DemoCommand.class, GenerateCommand.class, MtBenchCommand.class, DumpCommand.class, QuantizeCommand.class, PplCommand.class,
             CalibrateCommand.class, EvalCommand.class, AnalyzeCommand.class, TheoryReportCommand.class, TrainCommand.class,
             InfoCommand.class,
             CommandLine.HelpCommand.class})

@@ -98,9 +98,18 @@ public final class PrefixedModel {
      */
     public Generator.Result generate(Tokenizer tok, int[] ids, int maxTokens, Sampler sampler,
                                      Consumer<String> onText) {
+        return generate(tok, ids, maxTokens, sampler, Generator.Stop.DEFAULT, onText);
+    }
+
+    /**
+     * {@link #generate(Tokenizer, int[], int, Sampler, Consumer)} with explicit end-of-sequence
+     * ids and stop string ({@link Generator.Stop}).
+     */
+    public Generator.Result generate(Tokenizer tok, int[] ids, int maxTokens, Sampler sampler, Generator.Stop stop,
+                                     Consumer<String> onText) {
         Generator g = new Generator(model, tok);
         if (prefix == null) {
-            return g.generate(ids, maxTokens, sampler, onText);
+            return g.generate(ids, null, maxTokens, sampler, stop, onText);
         }
         if (!prefix.isPrefixOf(ids)) {
             throw new IllegalArgumentException("generate: the prompt's " + ids.length + " tokens do not begin with the"
@@ -109,7 +118,7 @@ public final class PrefixedModel {
         }
         int p = prefix.length();
         double[] last = Layout.slice(prefix.logits(), 0, p - 1, p).data();
-        return g.generate(ids, new Generator.Past(p, cache, last), maxTokens, sampler, onText);
+        return g.generate(ids, new Generator.Past(p, cache, last), maxTokens, sampler, stop, onText);
     }
 
     /** The hidden states of every layer, (T', d), for the positions the model computed. */

@@ -10,8 +10,9 @@ import java.util.function.Consumer;
 
 /**
  * Autoregressive generation with the KV cache: one forward pass over the prompt, then one
- * token at a time with the cache of everything before it, until [EOS], a token limit or the
- * model's maximum length. Text is streamed to a consumer as soon as it is complete UTF-8.
+ * token at a time with the cache of everything before it, until [EOS] (or the ids of a
+ * {@link Stop}), a stop string, a token limit or the model's maximum length. The stop reason is
+ * {@code eos}, {@code stop-string}, {@code max-tokens} or {@code max-length}. Text is streamed to a consumer as soon as it is complete UTF-8.
  *
  * <p>The continuation's text is what decoding the prompt and the new tokens together adds after
  * the prompt's own decoded text ({@code decode(prompt + new)} minus {@code decode(prompt)}), not
@@ -73,6 +74,41 @@ public final class Generator {
      * {@code past.lastLogits()}. The text is still the continuation of the whole prompt.
      */
     public Result generate(int[] prompt, Past past, int maxTokens, Sampler sampler, Consumer<String> onText) {
+        return generate(prompt, past, maxTokens, sampler, Stop.DEFAULT, onText);
+    }
+
+    /**
+     * When generation ends besides the token limit: the end-of-sequence ids (empty: the model's
+     * config.json {@code eos_token_id} and the tokenizer's [EOS]; else exactly these, as
+     * transformers takes {@code generation_config.eos_token_id}, an int or a list), and a stop
+     * string (null: none) such as a chat template's turn separator. The stop string ends
+     * generation as soon as the continuation's text contains it; the text is cut before it (the
+     * tokens that spelled it stay in {@link Result#tokens()}), and streaming holds back any tail
+     * that could be its start, so the stop string is never printed.
+     */
+    public record Stop(int[] eosIds, String stopString) {
+        /** The model's own [EOS] ids, no stop string. */
+        public static final Stop DEFAULT = new Stop(new int[0], null);
+
+        public Stop {
+            eosIds = eosIds.clone();
+            if (stopString != null && stopString.isEmpty()) {
+                throw new IllegalArgumentException("generate: an empty stop string would stop before any text");
+            }
+        }
+
+        @Override
+        public int[] eosIds() {
+            return eosIds.clone();
+        }
+    }
+
+    /**
+     * {@link #generate(int[], Past, int, Sampler, Consumer)} with explicit stop conditions; the
+     * sampler sees the sequence so far (prompt and new tokens) for its repetition penalty.
+     */
+    public Result generate(int[] prompt, Past past, int maxTokens, Sampler sampler, Stop stopAt,
+                           Consumer<String> onText) {
         if (prompt.length == 0) {
             throw new IllegalArgumentException("generate: empty prompt");
         }
@@ -94,6 +130,10 @@ public final class Generator {
         }
         // never more tokens than the positions left: a huge maxTokens must not size the buffer
         int[] out = new int[Math.min(maxTokens, limit - prompt.length)];
+        int[] seq = Arrays.copyOf(prompt, prompt.length + out.length); // the sequence so far, for the penalty
+        int[] eos = stopAt.eosIds().length > 0 ? stopAt.eosIds()
+                : new int[] {model.config().eosTokenId(), tokenizer.eosId()};
+        String stopString = stopAt.stopString();
         int n = 0;
         String before = tokenizer.decode(prompt, true);
         String printed = "";
@@ -113,22 +153,28 @@ public final class Generator {
             int pos = prompt.length;
             while (n < maxTokens) {
                 int v = last.length;
-                int next = sampler.next(last);
+                int next = sampler.next(last, seq, prompt.length + n);
                 if (next >= tokenizer.vocabSize()) {
                     // only where config.json's vocab_size has padding rows beyond the tokenizer (TokenizerFit)
                     throw new IllegalStateException("the model chose token id " + next + ", a padding row of"
                             + " config.json's vocab_size " + v + " that tokenizer.json (" + tokenizer.vocabSize()
                             + " tokens) has no text for; the weights and the tokenizer may not belong together");
                 }
-                if (next == model.config().eosTokenId() || next == tokenizer.eosId()) {
+                if (contains(eos, next)) {
                     stop = "eos";
                     break;
                 }
+                seq[prompt.length + n] = next;
                 out[n++] = next;
                 String text = continuation(prompt, before, out, n);
-                if (!text.endsWith("\uFFFD") && text.startsWith(printed)) {
-                    onText.accept(text.substring(printed.length()));
-                    printed = text;
+                if (stopString != null && text.contains(stopString)) {
+                    stop = "stop-string";
+                    break;
+                }
+                String shown = stopString == null ? text : text.substring(0, text.length() - heldBack(text, stopString));
+                if (!shown.endsWith("\uFFFD") && shown.startsWith(printed)) {
+                    onText.accept(shown.substring(printed.length()));
+                    printed = shown;
                 }
                 if (++pos >= limit) {
                     stop = "max-length";
@@ -144,10 +190,32 @@ public final class Generator {
         }
         int[] tokens = Arrays.copyOf(out, n);
         String text = continuation(prompt, before, out, n);
+        if (stopString != null && text.contains(stopString)) {
+            text = text.substring(0, text.indexOf(stopString));
+        }
         if (text.length() > printed.length() && text.startsWith(printed)) {
             onText.accept(text.substring(printed.length()));
         }
         return new Result(tokens, text, stop);
+    }
+
+    private static boolean contains(int[] ids, int id) {
+        for (int i : ids) {
+            if (i == id) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The length of the longest tail of {@code text} that is a proper start of {@code stop}: held back from streaming. */
+    private static int heldBack(String text, String stop) {
+        for (int k = Math.min(stop.length() - 1, text.length()); k > 0; k--) {
+            if (text.endsWith(stop.substring(0, k))) {
+                return k;
+            }
+        }
+        return 0;
     }
 
     /** The logits (V) of the last position of a forward pass. */
