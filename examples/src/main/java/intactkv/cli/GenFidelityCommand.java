@@ -87,6 +87,8 @@ final class GenFidelityCommand implements Callable<Integer> {
                 + " (with --wbits, --calib as needed), --quantized DIR, --abits B or --kvbits B");
         require(prefixOption.context.equals("none"), "--context " + prefixOption.context + " is ppl's (context before"
                 + " each window); gen-fidelity's prompts are plain lines: leave out --context");
+        require(!prefixOption.which.equals("prompt"), "--intactkv prompt is [BOS] + the Vicuna system prompt, which"
+                + " gen-fidelity's prompts (plain lines of --data) do not begin with: use --intactkv bos");
         quant.validate();
         LlamaConfig config = MemoryEstimate.config(quant.model);
         Path dir = ModelDir.check(quant.model);
@@ -152,12 +154,11 @@ final class GenFidelityCommand implements Callable<Integer> {
     /**
      * Refuses a prefix the prompts do not begin with: the prefix's keys and values replace the
      * prompt's first tokens, so they must be those tokens. Every prompt starts with [BOS] and then
-     * differs, so the prefix must be [BOS] ({@code bos}, or a prefix file of [BOS] alone).
+     * differs, so the prefix must be [BOS] ({@code bos}, or a prefix file of [BOS] alone;
+     * {@code --intactkv prompt} is refused with the other flags).
      */
     void requirePrefixFits(int[] prefixIds, int[] firstPrompt) {
         String which = prefixOption.which;
-        require(!which.equals("prompt"), "--intactkv prompt is [BOS] + the Vicuna system prompt, which gen-fidelity's"
-                + " prompts (plain lines of --data) do not begin with: use --intactkv bos");
         boolean fits = prefixIds.length <= 1 && firstPrompt.length >= prefixIds.length
                 && Arrays.equals(prefixIds, Arrays.copyOf(firstPrompt, prefixIds.length));
         require(fits, "--intactkv " + which + ": a prefix of " + prefixIds.length + " tokens "
