@@ -58,6 +58,18 @@ class GenFidelityCommandTest {
         assertTrue(r[1].isEmpty() && r[3].isEmpty(), r[1] + r[3]);
     }
 
+    /** A prefix file of more than [BOS] is not the start of every prompt: refused by the flag before the weights are read. */
+    @Test
+    void aPrefixFileLongerThanBosIsRefused() throws Exception {
+        Path prefix = dir.resolve("three.safetensors");
+        intactkv.prefix.IntactKvPrefix.generate(new intactkv.model.LlamaModel(intactkv.model.LlamaWeights.load(model,
+                false)), new int[] {1, 259, 262}).save(prefix);
+        String[] r = BadInputTest.run(BadInputTest.with(base(), "--intactkv", prefix.toString(), "--prompts", "1"));
+        BadInputTest.assertRefused(r, "--intactkv " + prefix + ": a prefix of 3 tokens [1, 259, 262] is not the start of"
+                + " every prompt");
+        assertTrue(r[1].isEmpty() && r[3].isEmpty(), r[1] + r[3]);
+    }
+
     @Test
     void tableAndJsonOfARun() {
         String[] r = BadInputTest.run(BadInputTest.with(base(), "--intactkv", "bos", "--prompts", "3", "--prompt-words",
