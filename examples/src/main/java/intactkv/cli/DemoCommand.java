@@ -5,6 +5,7 @@ import static intactkv.cli.Flags.require;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
+import intactkv.eval.GenerationFidelity;
 import intactkv.eval.GlossCompletion;
 import intactkv.eval.McItem;
 import intactkv.eval.MultipleChoice;
@@ -49,7 +50,9 @@ import picocli.CommandLine.Option;
             "model's basis; each quantizer calibrated on its official loader's samples), and RTN W3 with the Vicuna system",
             "prompt as context: without IntactKV, with IntactKV_[P] and with IntactKV_[P] calibrated; then the pivot-token",
             "plots. Writes results.json and PNG files into --out, each recording the command line, the model (the SHA-256",
-            "of its files) and the input."})
+            "of its files) and the input.",
+            "Also the gen-fidelity table (see 'gen-fidelity --help', its default counts) for RTN, GPTQ and AWQ W3, W4A4",
+            "(QuaRot) and KV4, each without and with IntactKV_[B]."})
 final class DemoCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -167,6 +170,12 @@ final class DemoCommand implements Callable<Integer> {
         QuantizedModel rtn3 = null;
         List<McItem> mc = GlossCompletion.items(mcItems, 1234);
         List<AccRow> accRows = new ArrayList<>();
+        // issue 28: greedy continuations of held-out prompts, compared with the full-precision model's
+        GenerationFidelity.Settings gen = new GenerationFidelity.Settings(GenFidelityCommand.PROMPTS,
+                GenFidelityCommand.PROMPT_WORDS, GenFidelityCommand.MAX_TOKENS);
+        List<int[]> genPrompts = GenFidelityTable.prompts(testDocs, gen, tok, testSource);
+        List<GenFidelityTable.Row> genRows = new ArrayList<>();
+        long genNanos = 0;
         int bos = fp.config().bosTokenId();
         try (ProgressBar bar = new ProgressBar()) {
             // the full-precision logits of every window, without and with the system prompt as context:
@@ -178,6 +187,10 @@ final class DemoCommand implements Callable<Integer> {
                     d -> bar.update("fp", d, "context prompt"));
             rows.add(new Row("FP", "W16A16KV16", "-", "-", ppl(fpRun, fpLogits, eval, bar, "FP")));
             accRows.add(new AccRow("FP", "W16A16KV16", "-", accuracy(fpRun, tok, mc, bar, "FP")));
+            long genStart = System.nanoTime();
+            List<int[]> genReference = GenerationFidelity.continuations(fpRun, tok, genPrompts, gen.maxTokens(),
+                    d -> bar.update("generate", d, "FP"));
+            genNanos += System.nanoTime() - genStart;
             List<QuantConfig> configs = new ArrayList<>();
             for (int bits : new int[] {3, 4}) {
                 for (Method m : new Method[] {Method.RTN, Method.GPTQ, Method.AWQ}) {
@@ -201,6 +214,12 @@ final class DemoCommand implements Callable<Integer> {
                 IntactKvPrefix b = IntactKvPrefix.bos(q.twin());
                 rows.add(new Row(name, bits, "[B]", "-", ppl(new PrefixedModel(q.model(), b), fpLogits, eval, bar,
                         name + " [B]")));
+                if (c.weight().bits() == 3 || c.method() == Method.QUAROT || c.method() == Method.NONE) {
+                    genStart = System.nanoTime();
+                    genRows.addAll(GenFidelityTable.rows(name + " " + bits, q.model(), b, "[B]", tok, genPrompts,
+                            genReference, gen.maxTokens(), bar));
+                    genNanos += System.nanoTime() - genStart;
+                }
                 if (c == configs.get(0) || c.method() == Method.NONE) { // RTN W3 and KV4: the paired accuracy rows
                     accRows.add(new AccRow(name, bits, "none", accuracy(new PrefixedModel(q.model(), null), tok, mc, bar,
                             name)));
@@ -309,6 +328,10 @@ final class DemoCommand implements Callable<Integer> {
             EvalCommand.addAccuracy(j, a.r());
             ja.add(j);
         }
+        o.println();
+        o.printf(Locale.ROOT, "Generation fidelity (issue 28): the first %d test glosses of more than %d words, cut to"
+                + " those words, continued greedily (%.0f s):%n", gen.prompts(), gen.promptWords(), genNanos / 1e9);
+        o.println(GenFidelityTable.markdown(genRows, gen.maxTokens()));
         try (OutputFolder folder = OutputFolder.open(out)) { // removed again if anything below fails
             // figures: pivot tokens on a test gloss
             String text = String.join(" ", testDocs.subList(0, Math.min(6, testDocs.size())));
@@ -347,6 +370,12 @@ final class DemoCommand implements Callable<Integer> {
             json.add("figures_input", figProv.toJson().get("input"));
             json.add("table", jr);
             json.add("gloss_completion_accuracy", ja);
+            JsonObject gf = new JsonObject();
+            gf.addProperty("prompts", gen.prompts());
+            gf.addProperty("prompt_words", gen.promptWords());
+            gf.addProperty("max_tokens", gen.maxTokens());
+            gf.add("table", GenFidelityTable.json(genRows));
+            json.add("generation_fidelity", gf);
             double[] bosByLayer = new double[mass.length];
             JsonArray bosAtt = new JsonArray();
             for (int l = 0; l < mass.length; l++) {
@@ -404,7 +433,7 @@ final class DemoCommand implements Callable<Integer> {
     }
 
     /** A corpus split: from the model directory's data/ if present, else from the WordNet dependency. */
-    private static List<String> readSplit(Path dataDir, String split) throws java.io.IOException {
+    static List<String> readSplit(Path dataDir, String split) throws java.io.IOException {
         Path f = dataDir.resolve(split + ".txt");
         if (Files.isRegularFile(f)) {
             return Calibration.readText(f).lines().toList();

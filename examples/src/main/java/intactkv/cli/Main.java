@@ -24,6 +24,7 @@ import picocli.CommandLine.Command;
         subcommands = {DemoCommand.class, GenerateCommand.class, MtBenchCommand.class, DumpCommand.class, QuantizeCommand.class, PplCommand.class,
             CalibrateCommand.class, EvalCommand.class, AnalyzeCommand.class, TheoryReportCommand.class, TrainCommand.class,
             InfoCommand.class,
+            GenFidelityCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec

@@ -237,6 +237,8 @@ class ModelCommandsTest {
         assertTrue(r[1].contains("| FP ") && r[1].contains("| QUAROT ") && r[1].contains("[P]+Cal"), r[1]);
         var json = com.google.gson.JsonParser.parseString(Files.readString(out.resolve("results.json"))).getAsJsonObject();
         assertEquals(21, json.getAsJsonArray("table").size());
+        // the generation-fidelity table: RTN, GPTQ, AWQ W3, QuaRot and KV4, each none and [B]
+        assertEquals(10, json.getAsJsonObject("generation_fidelity").getAsJsonArray("table").size());
         assertTrue(Files.size(out.resolve("fig2_mse_vs_intactkv_size.png")) > 1000);
         // results.json and every figure name the command, the model's hashes and the input
         var prov = json.getAsJsonObject("provenance");
