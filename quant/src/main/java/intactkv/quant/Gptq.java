@@ -130,7 +130,7 @@ public final class Gptq {
         for (int i = 0; i < cols; i++) {
             hm[i * cols + i] += damp;
         }
-        double[] hinv = upperCholeskyOfInverse(hm, cols, layer);
+        double[] hinv = factorInverse(hm, cols, layer);
 
         double[] q = new double[wt.length];
         // the codes, scales and zeros beside Q (QuantCodes): column perm[i] is in group i / g (AutoGPTQ's g_idx)
@@ -243,6 +243,14 @@ public final class Gptq {
         return out;
     }
 
+    /** EJML up to this size, {@link HessianFactor} above (see {@link #factorInverse}). */
+    static final int EJML_MAX = 1024;
+
+    /** The upper Cholesky factor of H^-1 for the column loop. */
+    static double[] factorInverse(double[] h, int n, String layer) {
+        return n <= EJML_MAX ? upperCholeskyOfInverse(h, n, layer) : HessianFactor.upperCholeskyOfInverse(h, n, layer);
+    }
+
     /** {@code torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(H)), upper=True)} with EJML. */
     static double[] upperCholeskyOfInverse(double[] h, int n, String layer) {
         DMatrixRMaj hm = DMatrixRMaj.wrap(n, n, h.clone());
@@ -290,7 +298,8 @@ public final class Gptq {
      * layer's current inputs, the group is quantized with {@link #quantizeLayer} (bits and group
      * size of {@code config}, scales and zeros by {@code params}), and the layer weights updated.
      * {@code runtime} are hooks that are part of the model function during calibration (QuaRot's
-     * online Hadamard transforms); GPTQ calibrates with full-precision activations.
+     * online Hadamard transforms); GPTQ calibrates with full-precision activations. The layer inputs are held
+     * as {@link CalibrationSet#storeOf}{@code (calib)} says ({@link LayerInputs}).
      */
     static LlamaWeights sequential(LlamaWeights fp, List<int[]> calib, ModelQuantizer.Progress progress, String stage,
                                    QuantConfig config, RowParams params, boolean actOrder, ModelHooks runtime) {
@@ -311,9 +320,10 @@ public final class Gptq {
                                    ModelHooks runtime) {
         LlamaWeights current = fp.getAndSet(null);
         int layers = current.config().numHiddenLayers();
+        ActivationStore store = CalibrationSet.storeOf(calib);
         List<Value> inputs;
         try (GradMode.Scope s = GradMode.noGrad()) {
-            inputs = embed(current, calib);
+            inputs = embed(current, calib, store);
             for (int l = 0; l < layers; l++) {
                 for (int[] group : GROUPS) {
                     LlamaModel lm = new LlamaModel(current);
@@ -328,7 +338,7 @@ public final class Gptq {
                     current = replaceLinears(current, l, quantized);
                 }
                 LlamaModel qm = new LlamaModel(current).withHooks(runtime);
-                List<Value> next = new ArrayList<>();
+                List<Value> next = new LayerInputs(store);
                 for (Value x : inputs) {
                     next.add(qm.layer(l, x));
                 }
@@ -339,10 +349,13 @@ public final class Gptq {
         return current;
     }
 
-    /** The embedded calibration sequences, the first layer's inputs (a method of its own: no model is kept). */
-    private static List<Value> embed(LlamaWeights w, List<int[]> calib) {
+    /**
+     * The embedded calibration sequences, the first layer's inputs, held as {@code store} says (a method of its
+     * own: no model is kept).
+     */
+    private static List<Value> embed(LlamaWeights w, List<int[]> calib, ActivationStore store) {
         LlamaModel m = new LlamaModel(w);
-        List<Value> inputs = new ArrayList<>();
+        List<Value> inputs = new LayerInputs(store);
         for (int[] seq : calib) {
             inputs.add(m.embed(new int[][] {seq}));
         }
