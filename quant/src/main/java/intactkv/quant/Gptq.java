@@ -13,11 +13,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
-import org.ejml.data.DMatrixRMaj;
-import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
-import org.ejml.dense.row.factory.LinearSolverFactory_DDRM;
-import org.ejml.interfaces.decomposition.CholeskyDecomposition_F64;
-import org.ejml.interfaces.linsol.LinearSolverDense;
 
 /**
  * GPTQ (Frantar et al. 2023) as AutoGPTQ 0.6 runs it for IntactKV: act-order, lazy batch
@@ -28,7 +23,7 @@ import org.ejml.interfaces.linsol.LinearSolverDense;
  * inputs:
  * <pre>
  *   permute columns by decreasing diag(H); H += 0.01 mean(diag H) I
- *   Hinv = upper Cholesky factor of H^-1                   (EJML)
+ *   Hinv = upper Cholesky factor of H^-1                   (HessianFactor: blocked, on the GEMM)
  *   for each column i (in blocks of 128):
  *       q_i = quantize(w_i);  err = (w_i - q_i) / Hinv[i,i]
  *       w_j -= err * Hinv[i, j]   for the later columns j of the block
@@ -130,7 +125,7 @@ public final class Gptq {
         for (int i = 0; i < cols; i++) {
             hm[i * cols + i] += damp;
         }
-        double[] hinv = factorInverse(hm, cols, layer);
+        double[] hinv = HessianFactor.upperCholeskyOfInverse(hm, cols, layer);
 
         double[] q = new double[wt.length];
         // the codes, scales and zeros beside Q (QuantCodes): column perm[i] is in group i / g (AutoGPTQ's g_idx)
@@ -241,30 +236,6 @@ public final class Gptq {
             }
         }
         return out;
-    }
-
-    /** EJML up to this size, {@link HessianFactor} above (see {@link #factorInverse}). */
-    static final int EJML_MAX = 1024;
-
-    /** The upper Cholesky factor of H^-1 for the column loop. */
-    static double[] factorInverse(double[] h, int n, String layer) {
-        return n <= EJML_MAX ? upperCholeskyOfInverse(h, n, layer) : HessianFactor.upperCholeskyOfInverse(h, n, layer);
-    }
-
-    /** {@code torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(H)), upper=True)} with EJML. */
-    static double[] upperCholeskyOfInverse(double[] h, int n, String layer) {
-        DMatrixRMaj hm = DMatrixRMaj.wrap(n, n, h.clone());
-        LinearSolverDense<DMatrixRMaj> solver = LinearSolverFactory_DDRM.chol(n);
-        if (!solver.setA(hm)) {
-            throw new IllegalArgumentException(layer + ": the damped Hessian is not positive definite");
-        }
-        DMatrixRMaj inv = new DMatrixRMaj(n, n);
-        solver.invert(inv);
-        CholeskyDecomposition_F64<DMatrixRMaj> upper = DecompositionFactory_DDRM.chol(n, false);
-        if (!upper.decompose(inv)) {
-            throw new IllegalArgumentException(layer + ": the inverse Hessian is not positive definite");
-        }
-        return upper.getT(null).getData();
     }
 
     /**

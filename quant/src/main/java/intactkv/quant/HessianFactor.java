@@ -30,6 +30,13 @@ import intactkv.tensor.Parallel;
  * with {@code X21 = -X22 (L21 X11)}: two GEMMs per level (2n^3/3 multiply-adds counting the zero
  * triangles the GEMM does not skip, all in large products), unblocked below {@link #NB}.
  *
+ * <p><b>Bits.</b> Until commit 305b4f7 GPTQ ran EJML's Cholesky solver, its inverse and a second Cholesky
+ * (single-threaded, about 11 minutes a TinyLlama-shaped layer). This factorization rounds differently, so the
+ * factor differs in its last bits (within the condition-number bound that {@code HessianFactorTest} checks
+ * against EJML): on the built-in model the perplexities and KL divergences of GPTQ W3/W4 g128 (with and
+ * without IntactKV_[B]) agree with the EJML path to about 1e-15 relative, the same at every printed digit of
+ * the demo, but the doubles are not bit-identical (docs/parts/gptq-scale.md).
+ *
  * <p>Reference: gptq.py / AutoGPTQ {@code GPTQ.fasterquant} ({@code H = torch.linalg.cholesky(H);
  * H = torch.cholesky_inverse(H); H = torch.linalg.cholesky(H, upper=True); Hinv = H}).
  */
