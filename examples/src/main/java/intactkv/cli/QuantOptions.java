@@ -5,8 +5,10 @@ import static intactkv.cli.Flags.require;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.model.text.Tokenizer;
+import intactkv.quant.ActivationStore;
 import intactkv.quant.Calibration;
 import intactkv.quant.CalibrationLoader;
+import intactkv.quant.CalibrationSet;
 import intactkv.quant.DocumentSplit;
 import intactkv.quant.DynamicQuantizer;
 import intactkv.quant.Method;
@@ -83,6 +85,12 @@ final class QuantOptions {
             + " [BOS]; then the quantizer fits the [BOS] KV itself")
     boolean calibBosFirst;
 
+    @Option(names = "--calib-activations", defaultValue = "f64", paramLabel = "P", description = "how gptq, quarot"
+            + " and awq hold the recorded layer inputs of the calibration set between layers: f64 (default, every result"
+            + " as before) or f32 (half the memory: rounded to float when recorded, widened to double when read; the"
+            + " official code holds them in fp16)")
+    String calibActivations;
+
     @Option(names = "--qseed", defaultValue = "42", paramLabel = "S", description = "the quantizer's seed: quarot's"
             + " rotations and omniquant's sample order (default ${DEFAULT-VALUE}); calibration draws use --calib-seed")
     long seed;
@@ -138,6 +146,7 @@ final class QuantOptions {
         require(calibSeqlen == null || calibSeqlen >= 2, "--calib-seqlen must be >= 2: " + calibSeqlen);
         require(List.of("auto", "paragraphs", "lines", "file").contains(calibDocs),
                 "--calib-docs must be auto, paragraphs, lines or file: " + calibDocs);
+        activationStore(); // --calib-activations
         if (quantized != null) {
             ModelDir.checkQuantized(quantized);
         }
@@ -153,6 +162,15 @@ final class QuantOptions {
             MemoryEstimate.requireQuantization(MemoryEstimate.config(model), Method.parse(method), set.size(),
                     set.stream().mapToInt(s -> s.length).max().orElse(0), "--calib-samples " + nsamples
                     + (calibSeqlen == null ? "" : " --calib-seqlen " + calibSeqlen));
+        }
+    }
+
+    /** How the quantizer holds the calibration activations (--calib-activations). */
+    ActivationStore activationStore() {
+        try {
+            return ActivationStore.parse(calibActivations);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--calib-activations " + e.getMessage(), e);
         }
     }
 
@@ -174,8 +192,8 @@ final class QuantOptions {
             Tokenizer tok = ModelDir.tokenizer(model);
             String text = Calibration.readText(calib);
             try {
-                calibSet = Calibration.load(m, tok, text, DocumentSplit.parse(calibDocs), nsamples, t, s, calibBosFirst,
-                        calib.toString());
+                calibSet = CalibrationSet.of(Calibration.load(m, tok, text, DocumentSplit.parse(calibDocs), nsamples, t, s,
+                        calibBosFirst, calib.toString()), activationStore());
             } catch (IllegalArgumentException e) {
                 // the loaders name no flag: here the sequence length is --calib-seqlen (not --seqlen)
                 throw new IllegalArgumentException(e.getMessage() + "; here the sequence length is --calib-seqlen " + t

@@ -8,7 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import intactkv.model.text.Tokenizer;
+import intactkv.quant.ActivationStore;
 import intactkv.quant.Calibration;
+import intactkv.quant.CalibrationSet;
 import intactkv.quant.DocumentSplit;
 import intactkv.quant.Method;
 import java.nio.file.Files;
@@ -145,6 +147,31 @@ class CalibrationFlagsTest {
         assertRefused(run(BadInputTest.with(base, "--calib-seqlen", "1")), "--calib-seqlen must be >= 2: 1");
         assertRefused(run(BadInputTest.with(base, "--calib-samples", "0")), "--calib-samples must be >= 1: 0");
         assertFalse(Files.exists(out));
+    }
+
+    /** --calib-activations: f64 (default) or f32 travel with the calibration set; anything else is refused by name. */
+    @Test
+    void calibActivationsChoosesTheStoreAndRefusesOtherValues() throws Exception {
+        List<int[]> f64 = set(Method.GPTQ, "--calib-samples", "8", "--calib-seqlen", "16");
+        List<int[]> f32 = set(Method.GPTQ, "--calib-samples", "8", "--calib-seqlen", "16", "--calib-activations", "f32");
+        assertEquals(ActivationStore.F64, CalibrationSet.storeOf(f64));
+        assertEquals(ActivationStore.F32, CalibrationSet.storeOf(f32));
+        assertEquals(ids(f64), ids(f32), "the same sequences");
+        Path out = dir.resolve("never-q3");
+        List<String> base = List.of("quantize", "--model", model.toString(), "--method", "gptq", "--calib",
+                lines.toString(), "--out", out.toString());
+        for (String bad : new String[] {"f16", "F32", "double"}) {
+            String[] r = run(BadInputTest.with(base, "--calib-activations", bad));
+            assertRefused(r, "--calib-activations must be f64 or f32, got '" + bad + "'");
+            assertTrue(r[3].isEmpty(), "no progress before the refusal: " + r[3]);
+        }
+        assertFalse(Files.exists(out));
+        Path q = dir.resolve("q-gptq-f32");
+        String[] r = run("quantize", "--model", model.toString(), "--method", "gptq", "--wbits", "4", "--group", "8",
+                "--calib", lines.toString(), "--calib-docs", "file", "--calib-samples", "2", "--calib-seqlen", "32",
+                "--calib-activations", "f32", "--out", q.toString());
+        assertEquals("0", r[0], r[2]);
+        assertTrue(Files.isRegularFile(q.resolve("quant_config.json")));
     }
 
     @Test

@@ -106,7 +106,8 @@ public final class Awq {
         LlamaWeights current = fp;
         try (GradMode.Scope s = GradMode.noGrad()) {
             LlamaModel fpModel = new LlamaModel(fp);
-            List<Value> inputs = new ArrayList<>();
+            ActivationStore store = CalibrationSet.storeOf(calib); // how the layer inputs are held (LayerInputs)
+            List<Value> inputs = new LayerInputs(store);
             for (int[] seq : calib) {
                 inputs.add(fpModel.embed(new int[][] {seq}));
             }
@@ -152,7 +153,7 @@ public final class Awq {
                 clips.add(layerClips);
                 current = Gptq.replaceLinears(current.withBlock(l, scaled), l, quantized);
                 // next layer's inputs: the full-precision layer's outputs (computed before scaling upstream)
-                List<Value> next = new ArrayList<>();
+                List<Value> next = new LayerInputs(store);
                 for (Value x : inputs) {
                     next.add(fpModel.layer(l, x));
                 }

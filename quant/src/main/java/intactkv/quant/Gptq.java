@@ -13,11 +13,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
-import org.ejml.data.DMatrixRMaj;
-import org.ejml.dense.row.factory.DecompositionFactory_DDRM;
-import org.ejml.dense.row.factory.LinearSolverFactory_DDRM;
-import org.ejml.interfaces.decomposition.CholeskyDecomposition_F64;
-import org.ejml.interfaces.linsol.LinearSolverDense;
 
 /**
  * GPTQ (Frantar et al. 2023) as AutoGPTQ 0.6 runs it for IntactKV: act-order, lazy batch
@@ -28,7 +23,7 @@ import org.ejml.interfaces.linsol.LinearSolverDense;
  * inputs:
  * <pre>
  *   permute columns by decreasing diag(H); H += 0.01 mean(diag H) I
- *   Hinv = upper Cholesky factor of H^-1                   (EJML)
+ *   Hinv = upper Cholesky factor of H^-1                   (HessianFactor: blocked, on the GEMM)
  *   for each column i (in blocks of 128):
  *       q_i = quantize(w_i);  err = (w_i - q_i) / Hinv[i,i]
  *       w_j -= err * Hinv[i, j]   for the later columns j of the block
@@ -130,7 +125,7 @@ public final class Gptq {
         for (int i = 0; i < cols; i++) {
             hm[i * cols + i] += damp;
         }
-        double[] hinv = upperCholeskyOfInverse(hm, cols, layer);
+        double[] hinv = HessianFactor.upperCholeskyOfInverse(hm, cols, layer);
 
         double[] q = new double[wt.length];
         // the codes, scales and zeros beside Q (QuantCodes): column perm[i] is in group i / g (AutoGPTQ's g_idx)
@@ -243,22 +238,6 @@ public final class Gptq {
         return out;
     }
 
-    /** {@code torch.linalg.cholesky(torch.cholesky_inverse(torch.linalg.cholesky(H)), upper=True)} with EJML. */
-    static double[] upperCholeskyOfInverse(double[] h, int n, String layer) {
-        DMatrixRMaj hm = DMatrixRMaj.wrap(n, n, h.clone());
-        LinearSolverDense<DMatrixRMaj> solver = LinearSolverFactory_DDRM.chol(n);
-        if (!solver.setA(hm)) {
-            throw new IllegalArgumentException(layer + ": the damped Hessian is not positive definite");
-        }
-        DMatrixRMaj inv = new DMatrixRMaj(n, n);
-        solver.invert(inv);
-        CholeskyDecomposition_F64<DMatrixRMaj> upper = DecompositionFactory_DDRM.chol(n, false);
-        if (!upper.decompose(inv)) {
-            throw new IllegalArgumentException(layer + ": the inverse Hessian is not positive definite");
-        }
-        return upper.getT(null).getData();
-    }
-
     /**
      * Quantizes every decoder layer in order, as AutoGPTQ's {@code quantize} with
      * {@code true_sequential}: within a layer the groups (k, v, q), (o), (up, gate), (down)
@@ -290,7 +269,8 @@ public final class Gptq {
      * layer's current inputs, the group is quantized with {@link #quantizeLayer} (bits and group
      * size of {@code config}, scales and zeros by {@code params}), and the layer weights updated.
      * {@code runtime} are hooks that are part of the model function during calibration (QuaRot's
-     * online Hadamard transforms); GPTQ calibrates with full-precision activations.
+     * online Hadamard transforms); GPTQ calibrates with full-precision activations. The layer inputs are held
+     * as {@link CalibrationSet#storeOf}{@code (calib)} says ({@link LayerInputs}).
      */
     static LlamaWeights sequential(LlamaWeights fp, List<int[]> calib, ModelQuantizer.Progress progress, String stage,
                                    QuantConfig config, RowParams params, boolean actOrder, ModelHooks runtime) {
@@ -311,9 +291,10 @@ public final class Gptq {
                                    ModelHooks runtime) {
         LlamaWeights current = fp.getAndSet(null);
         int layers = current.config().numHiddenLayers();
+        ActivationStore store = CalibrationSet.storeOf(calib);
         List<Value> inputs;
         try (GradMode.Scope s = GradMode.noGrad()) {
-            inputs = embed(current, calib);
+            inputs = embed(current, calib, store);
             for (int l = 0; l < layers; l++) {
                 for (int[] group : GROUPS) {
                     LlamaModel lm = new LlamaModel(current);
@@ -328,7 +309,7 @@ public final class Gptq {
                     current = replaceLinears(current, l, quantized);
                 }
                 LlamaModel qm = new LlamaModel(current).withHooks(runtime);
-                List<Value> next = new ArrayList<>();
+                List<Value> next = new LayerInputs(store);
                 for (Value x : inputs) {
                     next.add(qm.layer(l, x));
                 }
@@ -339,10 +320,13 @@ public final class Gptq {
         return current;
     }
 
-    /** The embedded calibration sequences, the first layer's inputs (a method of its own: no model is kept). */
-    private static List<Value> embed(LlamaWeights w, List<int[]> calib) {
+    /**
+     * The embedded calibration sequences, the first layer's inputs, held as {@code store} says (a method of its
+     * own: no model is kept).
+     */
+    private static List<Value> embed(LlamaWeights w, List<int[]> calib, ActivationStore store) {
         LlamaModel m = new LlamaModel(w);
-        List<Value> inputs = new ArrayList<>();
+        List<Value> inputs = new LayerInputs(store);
         for (int[] seq : calib) {
             inputs.add(m.embed(new int[][] {seq}));
         }
