@@ -1,5 +1,7 @@
 package intactkv.bench;
 
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.Locale;
 import jdk.incubator.vector.DoubleVector;
 import jdk.incubator.vector.ShortVector;
@@ -22,7 +24,8 @@ import jdk.incubator.vector.VectorSpecies;
  *       intactkv.bench.MemoryBandwidth [MB]
  * </pre>
  * MB (default 1024) is the size of each array of the read tests; copy and triad use arrays of
- * MB / 2, the read of shorts an array of MB. Needs about 2 x MB of heap. Prints one JSON line of GB/s (1e9 bytes), best of five rounds.
+ * MB / 2, the read of shorts an array of MB. Needs about 2 x MB of heap. Prints one JSON line of GB/s (1e9
+ * bytes), best of five rounds, by the wall clock and ({@code _cpu}) by each thread's CPU time.
  */
 public final class MemoryBandwidth {
     private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
@@ -92,18 +95,30 @@ public final class MemoryBandwidth {
         return a[lo];
     }
 
-    /** Best GB/s of {@code rounds} rounds of {@code kernel} over n elements split into {@code threads} slices. */
-    private static double measure(int n, double bytes, int threads, int rounds, Kernel kernel)
+    /**
+     * Best of {@code rounds} rounds of {@code kernel} over n elements split into {@code threads} slices:
+     * {@code [0]} GB/s by the wall clock; {@code [1]} by each thread's CPU time (the sum over the threads of
+     * their slice's bytes / their CPU seconds), which leaves out the time the scheduler gave to other
+     * processes of a shared machine, though not their share of the memory bus.
+     */
+    private static double[] measure(int n, double bytes, int threads, int rounds, Kernel kernel)
             throws InterruptedException {
         double best = 0;
+        double bestCpu = 0;
         double[] sink = new double[threads];
+        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
         for (int r = 0; r < rounds; r++) {
             Thread[] ts = new Thread[threads];
+            double[] cpu = new double[threads];
             for (int t = 0; t < threads; t++) {
                 int id = t;
                 int lo = (int) ((long) n * t / threads);
                 int hi = (int) ((long) n * (t + 1) / threads);
-                ts[t] = new Thread(() -> sink[id] += kernel.run(lo, hi));
+                ts[t] = new Thread(() -> {
+                    long c0 = mx.getCurrentThreadCpuTime();
+                    sink[id] += kernel.run(lo, hi);
+                    cpu[id] = (mx.getCurrentThreadCpuTime() - c0) / 1e9;
+                });
             }
             long t0 = System.nanoTime();
             for (Thread t : ts) {
@@ -113,11 +128,22 @@ public final class MemoryBandwidth {
                 t.join();
             }
             best = Math.max(best, bytes / ((System.nanoTime() - t0) / 1e9) / 1e9);
+            double sum = 0;
+            for (double c : cpu) {
+                sum += bytes / threads / c / 1e9;
+            }
+            bestCpu = Math.max(bestCpu, sum);
         }
         if (Double.isInfinite(java.util.Arrays.stream(sink).sum())) {
             throw new IllegalStateException("unexpected infinite sum");
         }
-        return best;
+        return new double[] {best, bestCpu};
+    }
+
+    /** Formats "name_1", "name_all" by wall clock and "name_1_cpu", "name_all_cpu" by CPU time. */
+    private static String fields(String name, double[] one, double[] all) {
+        return String.format(Locale.ROOT, ", \"%s_1\": %.1f, \"%s_all\": %.1f, \"%s_1_cpu\": %.1f, \"%s_all_cpu\": %.1f",
+                name, one[0], name, all[0], name, one[1], name, all[1]);
     }
 
     /** Copy and triad on arrays of half of x's length; x's first half is their destination. */
@@ -129,10 +155,8 @@ public final class MemoryBandwidth {
         Kernel tr = (lo, hi) -> triad(x, b, c, 3.0, lo, hi);
         measure(half, 16.0 * half, cores, 1, cp);
         measure(half, 24.0 * half, cores, 1, tr);
-        return String.format(Locale.ROOT, ", \"copy_1\": %.1f, \"copy_all\": %.1f, \"triad_1\": %.1f,"
-                        + " \"triad_all\": %.1f",
-                measure(half, 16.0 * half, 1, 5, cp), measure(half, 16.0 * half, cores, 5, cp),
-                measure(half, 24.0 * half, 1, 5, tr), measure(half, 24.0 * half, cores, 5, tr));
+        return fields("copy", measure(half, 16.0 * half, 1, 5, cp), measure(half, 16.0 * half, cores, 5, cp))
+                + fields("triad", measure(half, 24.0 * half, 1, 5, tr), measure(half, 24.0 * half, cores, 5, tr));
     }
 
     public static void main(String[] args) throws InterruptedException {
@@ -151,8 +175,7 @@ public final class MemoryBandwidth {
                 "{\"bench\": \"memory_bandwidth\", \"mb\": %d, \"cores\": %d", mb, cores));
         Kernel readD = (lo, hi) -> sumDoubles(x, lo, hi);
         measure(nd, 8.0 * nd, cores, 1, readD); // warm-up: compiles the kernels, touches every page
-        json.append(String.format(Locale.ROOT, ", \"read_f64_1\": %.1f, \"read_f64_all\": %.1f",
-                measure(nd, 8.0 * nd, 1, 5, readD), measure(nd, 8.0 * nd, cores, 5, readD)));
+        json.append(fields("read_f64", measure(nd, 8.0 * nd, 1, 5, readD), measure(nd, 8.0 * nd, cores, 5, readD)));
         json.append(copyAndTriad(x, cores));
         int nh = (int) (mb * (1 << 20) / 2);
         short[] h = new short[nh];
@@ -161,8 +184,8 @@ public final class MemoryBandwidth {
         }
         Kernel readH = (lo, hi) -> sumShorts(h, lo, hi);
         measure(nh, 2.0 * nh, cores, 1, readH);
-        json.append(String.format(Locale.ROOT, ", \"read_i16_1\": %.1f, \"read_i16_all\": %.1f}",
-                measure(nh, 2.0 * nh, 1, 5, readH), measure(nh, 2.0 * nh, cores, 5, readH)));
+        json.append(fields("read_i16", measure(nh, 2.0 * nh, 1, 5, readH), measure(nh, 2.0 * nh, cores, 5, readH)))
+                .append('}');
         System.out.println(json);
     }
 }
