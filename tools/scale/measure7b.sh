@@ -43,14 +43,22 @@ timed() {
   rss=$(awk -F: '/Maximum resident set size/ {printf "%.2f", $2 / 1048576}' "$log.err")
   wall=$(awk '/Elapsed \(wall clock\)/ {print $NF}' "$log.err")
   local result
-  result=$(grep -v '^WARNING' "$log.out" | tail -1)
-  [[ $rc -ne 0 ]] && result="exit $rc: $(grep -v '^WARNING' "$log.err" | grep -v '^\s' | tail -1)"
-  summary+=("$label | $rss | $wall | ${result:0:160}")
+  # a JSON result line keeps only the figures of the table; a failure shows its first error line
+  result=$(grep -v '^WARNING' "$log.out" | tail -1 | $py -c "$brief")
+  [[ $rc -ne 0 ]] && result="exit $rc: $(grep -v -E '^WARNING|^Command exited|^\s' "$log.err" | head -1)"
+  summary+=("$label | $rss | $wall | ${result:0:200}")
   echo "$label: rc $rc, peak RSS $rss GB, wall $wall"
   return $rc
 }
 
-tokens=1,306,4937,263,931,29892,727,471  # [BOS] and seven ids below every shape's vocabulary
+brief='import json, sys
+line = sys.stdin.read().strip()
+try:
+    r = json.loads(line)
+    keep = ("ppl", "perplexity", "max_abs_diff", "agree", "prefill_tok_s", "decode_tok_s", "weight_bytes_per_token")
+    print(", ".join(f"{k} {r[k]}" for k in keep if k in r) or line)
+except ValueError:
+    print(line)'
 mvn -B -q -o -DskipTests package -pl benchmarks -am || exit 2
 for shape in "${shapes[@]}"; do
   dir=${CHECKPOINT:-/tmp/$shape}
@@ -58,8 +66,9 @@ for shape in "${shapes[@]}"; do
     $py tools/scale/random_checkpoint.py "$shape" "$dir" bf16 || exit 2
   fi
   [[ -f "$dir/tokenizer.json" ]] || cp examples/default-model/tokenizer.json "$dir/"
-  bos=$($py -c "import json,sys; print(json.load(open(sys.argv[1])).get('bos_token_id', 1))" "$dir/config.json")
-  ids="$bos,${tokens#1,}"
+  # [BOS] and seven ids spread over the vocabulary
+  ids=$($py -c "import json,sys; c=json.load(open(sys.argv[1])); v=c['vocab_size']
+print(','.join(str(x) for x in [c.get('bos_token_id', 1)] + [(i * 7919 + 13) % v for i in range(1, 8)]))" "$dir/config.json")
   timed "$shape ppl FP" ./intactkv ppl --model "$dir" --data "$out/test-$lines.txt" --seqlen 512 --json
   if [[ "$shape" != llama3-8b ]]; then
     timed "$shape ppl RTN W3 g128 + [B]" ./intactkv ppl --model "$dir" --data "$out/test-$lines.txt" --seqlen 512 \
