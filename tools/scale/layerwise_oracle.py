@@ -142,8 +142,11 @@ def bench(st, c, t, steps):
     for name, e in st.header.items():
         lo, hi = e["data_offsets"]
         raw = np.frombuffer(st.map[st.base + lo:st.base + hi], dtype=NP[e["dtype"]])
-        x = torch.from_numpy(raw.copy())
-        keep[name] = (x.view(torch.bfloat16) if e["dtype"] == "BF16" else x).reshape(e["shape"])
+        if e["dtype"] == "BF16":  # torch 1.13 has no uint16: the same bits as int16, viewed as bfloat16
+            x = torch.from_numpy(raw.view(np.int16).copy()).view(torch.bfloat16)
+        else:
+            x = torch.from_numpy(raw.copy())
+        keep[name] = x.reshape(e["shape"])
 
     def get(name):
         return keep[name].to(torch.float64)
