@@ -4,7 +4,11 @@
 # LLaMA-2-7B- and LLaMA-3-8B-shaped models (13.5 and 16.1 GB of BF16 on disk; run nothing else meanwhile).
 #
 #   tools/scale/measure7b.sh                 # llama2-7b and llama3-8b, written to /tmp/<shape> if missing
-#   CHECKPOINT=/tmp/e-tinyllama tools/scale/measure7b.sh tinyllama   # the same steps on the TinyLlama shape
+#   CHECKPOINT=/tmp/my-tinyllama tools/scale/measure7b.sh tinyllama   # the same steps on the TinyLlama shape
+#
+# A checkpoint directory needs a tokenizer.json that fits its vocabulary for ppl: random_checkpoint.py writes
+# one (and `random_checkpoint.py tokenizer DIR` adds one where it is missing); a directory whose tokenizer
+# does not fit can be used through a directory of symbolic links to its config.json and model.safetensors.
 #
 # Per shape: ppl --seqlen 512 in full precision; for llama2-7b and tinyllama also RTN W3 g128 + IntactKV_[B];
 # the last-position logits of `./intactkv dump` against tools/scale/layerwise_oracle.py (PyTorch float64,
@@ -65,7 +69,8 @@ for shape in "${shapes[@]}"; do
   if [[ ! -f "$dir/model.safetensors" ]]; then
     $py tools/scale/random_checkpoint.py "$shape" "$dir" bf16 || exit 2
   fi
-  [[ -f "$dir/tokenizer.json" ]] || cp examples/default-model/tokenizer.json "$dir/"
+  # the built-in model's BPE padded to the vocabulary (ppl refuses a tokenizer that does not fit the model)
+  [[ -f "$dir/tokenizer.json" ]] || $py tools/scale/random_checkpoint.py tokenizer "$dir" || exit 2
   # [BOS] and seven ids spread over the vocabulary
   ids=$($py -c "import json,sys; c=json.load(open(sys.argv[1])); v=c['vocab_size']
 print(','.join(str(x) for x in [c.get('bos_token_id', 1)] + [(i * 7919 + 13) % v for i in range(1, 8)]))" "$dir/config.json")

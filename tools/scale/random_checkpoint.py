@@ -10,6 +10,11 @@ converted to the dtype and appended, so the writer never holds more than one ten
 Shapes: tinyllama (22 layers, d 2048, d_ff 5632, h 32, h_kv 4, V 32000; 2.2 GB in BF16), llama2-7b (32 layers,
 d 4096, d_ff 11008, h 32, h_kv 32, V 32000; 13.5 GB), llama3-8b (32 layers, d 4096, d_ff 14336, h 32, h_kv 8,
 V 128256, rope_theta 500000, max_position_embeddings 8192; 16.1 GB). Never commit the output.
+
+A tokenizer.json is written beside them: the built-in model's BPE (examples/default-model, 1024 tokens) with
+unused entries <unusedN> up to the shape's vocabulary, so that commands that tokenize text (ppl) accept it
+(they refuse a tokenizer whose size does not fit the model's vocabulary); text only ever uses the first 1024
+ids. `random_checkpoint.py tokenizer DIR` writes only that file, for DIR's config.json.
 """
 import json
 import struct
@@ -50,9 +55,28 @@ def tensors(c):
     yield "lm_head.weight", (v, d)
 
 
+def write_tokenizer(out, vocab_size):
+    """tokenizer.json in out: the built-in model's BPE padded with unused tokens to vocab_size entries."""
+    import os
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "..", "examples", "default-model", "tokenizer.json")) as f:
+        t = json.load(f)
+    vocab = t["model"]["vocab"]
+    for i in range(len(vocab), vocab_size):
+        vocab[f"<unused{i}>"] = i
+    with open(os.path.join(out, "tokenizer.json"), "w") as f:
+        json.dump(t, f)
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "tokenizer":
+        import os
+        with open(os.path.join(sys.argv[2], "config.json")) as f:
+            write_tokenizer(sys.argv[2], json.load(f)["vocab_size"])
+        return
     if len(sys.argv) < 3 or sys.argv[1] not in SHAPES or (len(sys.argv) > 3 and sys.argv[3] not in DTYPES):
-        sys.exit(f"usage: random_checkpoint.py {{{'|'.join(SHAPES)}}} OUT_DIR [{'|'.join(DTYPES)}]")
+        sys.exit(f"usage: random_checkpoint.py {{{'|'.join(SHAPES)}}} OUT_DIR [{'|'.join(DTYPES)}]"
+                 " (or: random_checkpoint.py tokenizer DIR)")
     shape, out = sys.argv[1], sys.argv[2]
     st_name, torch_dtype, hf_name = DTYPES[sys.argv[3] if len(sys.argv) > 3 else "bf16"]
     c = dict(DEFAULTS)
@@ -79,7 +103,8 @@ def main():
         for name, s in tensors(c):
             t = torch.ones(s) if len(s) == 1 else torch.randn(s, generator=gen) * 0.02
             f.write(t.to(torch_dtype).contiguous().view(torch.int16 if size == 2 else torch.int32).numpy().tobytes())
-    print(f"wrote {out}: {offset / 1e9:.2f} GB of {st_name}")
+    write_tokenizer(out, c["vocab_size"])
+    print(f"wrote {out}: {offset / 1e9:.2f} GB of {st_name}, and tokenizer.json")
 
 
 if __name__ == "__main__":
