@@ -48,7 +48,7 @@ timed() {
   wall=$(awk '/Elapsed \(wall clock\)/ {print $NF}' "$log.err")
   local result
   # a JSON result line keeps only the figures of the table; a failure shows its first error line
-  result=$(grep -v '^WARNING' "$log.out" | tail -1 | $py -c "$brief")
+  result=$(grep -v '^WARNING' "$log.out" | $py -c "$brief")
   [[ $rc -ne 0 ]] && result="exit $rc: $(grep -v -E '^WARNING|^Command exited|^\s' "$log.err" | head -1)"
   summary+=("$label | $rss | $wall | ${result:0:200}")
   echo "$label: rc $rc, peak RSS $rss GB, wall $wall"
@@ -56,9 +56,13 @@ timed() {
 }
 
 brief='import json, sys
-line = sys.stdin.read().strip()
+text = sys.stdin.read().strip()
+line = text.splitlines()[-1] if text else ""
 try:
-    r = json.loads(line)
+    try:
+        r = json.loads(text)  # ppl --json prints one object over several lines
+    except ValueError:
+        r = json.loads(line)
     keep = ("ppl", "perplexity", "max_abs_diff", "agree", "prefill_tok_s", "decode_tok_s", "weight_bytes_per_token")
     print(", ".join(f"{k} {r[k]}" for k in keep if k in r) or line)
 except ValueError:
