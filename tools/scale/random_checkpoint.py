@@ -7,7 +7,14 @@ converted to the dtype and appended, so the writer never holds more than one ten
 
     /usr/bin/python3 tools/scale/random_checkpoint.py tinyllama /tmp/me-tinyllama [bf16|f16|f32]
 
-Shapes: tinyllama (22 layers, d 2048, d_ff 5632, h 32, h_kv 4, V 32000). Never commit the output.
+Shapes: tinyllama (22 layers, d 2048, d_ff 5632, h 32, h_kv 4, V 32000; 2.2 GB in BF16), llama2-7b (32 layers,
+d 4096, d_ff 11008, h 32, h_kv 32, V 32000; 13.5 GB), llama3-8b (32 layers, d 4096, d_ff 14336, h 32, h_kv 8,
+V 128256, rope_theta 500000, max_position_embeddings 8192; 16.1 GB). Never commit the output.
+
+A tokenizer.json is written beside them: the built-in model's BPE (examples/default-model, 1024 tokens) with
+unused entries <unusedN> up to the shape's vocabulary, so that commands that tokenize text (ppl) accept it
+(they refuse a tokenizer whose size does not fit the model's vocabulary); text only ever uses the first 1024
+ids. `random_checkpoint.py tokenizer DIR` writes only that file, for DIR's config.json.
 """
 import json
 import struct
@@ -18,7 +25,16 @@ import torch
 SHAPES = {
     "tinyllama": dict(hidden_size=2048, intermediate_size=5632, num_attention_heads=32, num_key_value_heads=4,
                       num_hidden_layers=22, vocab_size=32000),
+    "llama2-7b": dict(hidden_size=4096, intermediate_size=11008, num_attention_heads=32, num_key_value_heads=32,
+                      num_hidden_layers=32, vocab_size=32000, max_position_embeddings=4096),
+    "llama3-8b": dict(hidden_size=4096, intermediate_size=14336, num_attention_heads=32, num_key_value_heads=8,
+                      num_hidden_layers=32, vocab_size=128256, rope_theta=500000.0, max_position_embeddings=8192,
+                      bos_token_id=128000, eos_token_id=128001),
 }
+# written for every shape unless the shape sets its own
+DEFAULTS = dict(architectures=["LlamaForCausalLM"], model_type="llama", hidden_act="silu", rms_norm_eps=1e-5,
+                rope_theta=10000.0, max_position_embeddings=2048, tie_word_embeddings=False, bos_token_id=1,
+                eos_token_id=2)
 DTYPES = {"bf16": ("BF16", torch.bfloat16, "bfloat16"), "f16": ("F16", torch.float16, "float16"),
           "f32": ("F32", torch.float32, "float32")}
 
@@ -39,13 +55,33 @@ def tensors(c):
     yield "lm_head.weight", (v, d)
 
 
+def write_tokenizer(out, vocab_size):
+    """tokenizer.json in out: the built-in model's BPE padded with unused tokens to vocab_size entries."""
+    import os
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "..", "examples", "default-model", "tokenizer.json")) as f:
+        t = json.load(f)
+    vocab = t["model"]["vocab"]
+    for i in range(len(vocab), vocab_size):
+        vocab[f"<unused{i}>"] = i
+    with open(os.path.join(out, "tokenizer.json"), "w") as f:
+        json.dump(t, f)
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "tokenizer":
+        import os
+        with open(os.path.join(sys.argv[2], "config.json")) as f:
+            write_tokenizer(sys.argv[2], json.load(f)["vocab_size"])
+        return
+    if len(sys.argv) < 3 or sys.argv[1] not in SHAPES or (len(sys.argv) > 3 and sys.argv[3] not in DTYPES):
+        sys.exit(f"usage: random_checkpoint.py {{{'|'.join(SHAPES)}}} OUT_DIR [{'|'.join(DTYPES)}]"
+                 " (or: random_checkpoint.py tokenizer DIR)")
     shape, out = sys.argv[1], sys.argv[2]
     st_name, torch_dtype, hf_name = DTYPES[sys.argv[3] if len(sys.argv) > 3 else "bf16"]
-    c = dict(SHAPES[shape])
-    c.update(architectures=["LlamaForCausalLM"], model_type="llama", hidden_act="silu", rms_norm_eps=1e-5,
-             rope_theta=10000.0, max_position_embeddings=2048, tie_word_embeddings=False, bos_token_id=1,
-             eos_token_id=2, torch_dtype=hf_name)
+    c = dict(DEFAULTS)
+    c.update(SHAPES[shape])
+    c.update(torch_dtype=hf_name)
     import os
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "config.json"), "w") as f:
@@ -67,7 +103,8 @@ def main():
         for name, s in tensors(c):
             t = torch.ones(s) if len(s) == 1 else torch.randn(s, generator=gen) * 0.02
             f.write(t.to(torch_dtype).contiguous().view(torch.int16 if size == 2 else torch.int32).numpy().tobytes())
-    print(f"wrote {out}: {offset / 1e9:.2f} GB of {st_name}")
+    write_tokenizer(out, c["vocab_size"])
+    print(f"wrote {out}: {offset / 1e9:.2f} GB of {st_name}, and tokenizer.json")
 
 
 if __name__ == "__main__":

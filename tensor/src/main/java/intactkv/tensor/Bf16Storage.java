@@ -11,6 +11,8 @@ package intactkv.tensor;
  * is exact and equals {@link HalfFloat#fromBf16Bits}, which the safetensors reader used before.
  */
 public final class Bf16Storage implements WeightStorage {
+    /** Whether the Vector-API conversion ({@link VectorBf16}, the same bits) can be used. */
+    private static final boolean VECTOR = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
     private final short[] bits;
 
     /** Wraps {@code bits} (not copied; not modified afterwards by this class). */
@@ -25,6 +27,10 @@ public final class Bf16Storage implements WeightStorage {
 
     @Override
     public void toDouble(int from, int count, double[] dst, int dstOff) {
+        if (VECTOR) {
+            VectorBf16.toDouble(bits, from, count, dst, dstOff);
+            return;
+        }
         for (int i = 0; i < count; i++) {
             dst[dstOff + i] = Float.intBitsToFloat((bits[from + i] & 0xffff) << 16);
         }

@@ -8,7 +8,8 @@ import jdk.incubator.vector.VectorSpecies;
  * GotoBLAS/BLIS, kept small enough to read.
  *
  * <ol>
- *   <li>Columns are processed in panels of {@code NR = 3 * lanes} (24 doubles with AVX-512),
+ *   <li>Columns are processed in panels of {@code NR = 3 * lanes} (24 doubles with AVX-512; with
+ *       AVX2 two vectors, 8 doubles, see {@link GemmKernels256}),
  *       spread over threads with {@link Parallel}.</li>
  *   <li>The inner dimension is cut into blocks of {@code KC} so that the packed panel
  *       {@code B[p0..p0+KC, j0..j0+NR)} (contiguous, zero-padded past N; packing also absorbs
@@ -18,9 +19,9 @@ import jdk.incubator.vector.VectorSpecies;
  *       products), row block by row block, so the kernel's broadcasts read consecutive
  *       addresses; rows are then walked in chunks of {@code MC}, and within a chunk every panel
  *       of the thread, so the chunk of packed A is reused from L2.</li>
- *   <li>A block of {@code MR} rows of C (8 with 512-bit vectors, else 4) lives in
- *       {@code 3 * MR} vector registers; each step k loads three vectors of the panel,
- *       broadcasts MR elements of A and issues {@code 3 * MR} lane-wise FMAs. The first
+ *   <li>A block of {@code MR} rows of C (8 with 512-bit vectors, 6 with 256-bit, else 4) lives in
+ *       {@code 3 * MR} (AVX2: {@code 2 * MR}) vector registers; each step k loads the panel's
+ *       vectors, broadcasts MR elements of A and issues one lane-wise FMA per register. The first
  *       k-block starts from zero, later ones continue from the partial sums stored in C.</li>
  *   <li>Leftover rows use the 4-row and 1-row kernels; a partial panel (N not a multiple of
  *       NR) is computed in a small NR-wide buffer and its valid columns copied out.</li>
@@ -31,30 +32,34 @@ import jdk.incubator.vector.VectorSpecies;
 final class VectorGemm {
     private static final VectorSpecies<Double> S = DoubleVector.SPECIES_PREFERRED;
     private static final int L = S.length();
-    private static final int NR = 3 * L;
-    /** Rows per register block: 8 when there are 32 vector registers (AVX-512), else 4. */
-    private static final int MR = L >= 8 ? 8 : 4;
+    /** 256-bit vectors (AVX2): the 6 x 8 kernels of {@link GemmKernels256} instead of 3-vector panels. */
+    private static final boolean TWO_VECTORS = L == 4;
+    private static final int NR = TWO_VECTORS ? GemmKernels256.NR : 3 * L;
+    /** Rows per register block: 8 when there are 32 vector registers (AVX-512), 6 with AVX2, else 4. */
+    private static final int MR = L >= 8 ? 8 : TWO_VECTORS ? GemmKernels256.MR : 4;
     private static final int KC = 256;
     /**
-     * Rows of A per chunk (a multiple of MR): 128 x KC doubles of packed A = 256 KB, which stays in
+     * Rows of A per chunk (a multiple of MR, so no row block crosses a chunk: 128, or 126 with MR = 6):
+     * 128 x KC doubles of packed A = 256 KB, which stays in
      * L2 while every panel of the thread uses it (measured: 128 best of 128, 256, 512, all rows).
      */
-    private static final int MC = 128;
+    private static final int MC = 128 / MR * MR;
     /**
-     * Panels of B packed together for one k-block of a multi-chunk product (40 x 48 KB = 1.9 MB,
+     * Panels of B packed together for one k-block of a multi-chunk product (40 x 48 KB = 1.9 MB with
+     * NR = 24; 40 x 16 KB with the AVX2 kernels' NR = 8, where 120 measured no faster,
      * which stay in cache while the row chunks use them; before, all of a thread's panels were
      * packed at once: 11 MB per k-block for a 5632-wide weight). With one row chunk (M <= MC)
      * each panel is used once, so it is packed and used one at a time, while it is in L1/L2.
      */
     private static final int GROUP = 40;
     /**
-     * Up to this many panels (N <= 144), the full row blocks of a row-major A are read in place instead
+     * Up to this many columns (N <= 144: 6 panels of 24), the full row blocks of a row-major A are read in place instead
      * of packed: packing is a pass over A that only this many panels share. Measured on one thread,
      * 4096 x 384 times a 384 x 128 matrix: 12.0 -> 9.3 ms; 4096 x 128 times 128 x 128^T: 4.0 -> 3.1 ms
      * (bit-identical). For a transposed A (the weight gradients, A^T stored (K, M)) reading in place
      * was slower (11.8 -> 16.2 ms for 384 x 4096 times 4096 x 128), so A^T is always packed.
      */
-    private static final int IN_PLACE_PANELS = 6;
+    private static final int IN_PLACE_COLUMNS = 144;
 
     private VectorGemm() {
     }
@@ -116,7 +121,7 @@ final class VectorGemm {
         int minChunk = parallel ? (int) Math.min(panels, Math.max(1, (4L << 20) / Math.max(1, perPanel))) : panels;
         // With few panels each packed element of A would be used by few of them, so the full MR-row blocks
         // of a row-major A read it in place (MR rows side by side) and only the leftover rows are packed
-        boolean inPlace = !transA && panels <= IN_PLACE_PANELS;
+        boolean inPlace = !transA && panels * NR <= IN_PLACE_COLUMNS;
         int packedFrom = inPlace ? m / MR * MR : 0;
         double[] aPack = Scratch.OF_THREAD.get().packedA((m - packedFrom) * Math.min(k, KC));
         for (int kStart = 0; kStart < k; kStart += KC) {
@@ -286,8 +291,16 @@ final class VectorGemm {
         if (lda > 0) { // MR rows of A read in place (only full MR-row blocks are)
             if (MR == 8) {
                 kernel8InPlace(kc, a, a0, lda, panel, dst, d0, ldd);
+            } else if (TWO_VECTORS) {
+                GemmKernels256.kernel6InPlace(kc, a, a0, lda, panel, dst, d0, ldd);
             } else {
                 kernel4InPlace(kc, a, a0, lda, panel, dst, d0, ldd);
+            }
+        } else if (TWO_VECTORS) {
+            switch (rows) {
+                case 6 -> GemmKernels256.kernel6(kc, a, a0, panel, dst, d0, ldd);
+                case 4 -> GemmKernels256.kernel4(kc, a, a0, panel, dst, d0, ldd);
+                default -> GemmKernels256.kernel1(kc, a, a0, panel, dst, d0);
             }
         } else {
             switch (rows) {

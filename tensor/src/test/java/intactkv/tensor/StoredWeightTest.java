@@ -64,6 +64,34 @@ class StoredWeightTest {
         }
     }
 
+    /**
+     * The vectorised BF16 conversion handles runs that start anywhere and end in a partial vector (the
+     * scalar tail): every (offset, count) below 3 vectors of 8 lanes gives the reader's doubles, and
+     * the elements around the run are left alone.
+     */
+    @Test
+    void bf16RunsOfAnyOffsetAndLengthConvertExactly() {
+        short[] bits = new short[64];
+        java.util.Random r = new java.util.Random(7);
+        for (int i = 0; i < bits.length; i++) {
+            bits[i] = (short) r.nextInt();
+        }
+        Bf16Storage s = new Bf16Storage(bits);
+        for (int from = 0; from < 9; from++) {
+            for (int count = 0; count <= 25; count++) {
+                double[] dst = new double[count + 2];
+                java.util.Arrays.fill(dst, -7.0);
+                s.toDouble(from, count, dst, 1);
+                assertEquals(-7.0, dst[0], "before the run");
+                assertEquals(-7.0, dst[count + 1], "after the run");
+                for (int i = 0; i < count; i++) {
+                    assertEquals(Double.doubleToRawLongBits(HalfFloat.fromBf16Bits(bits[from + i])),
+                            Double.doubleToRawLongBits(dst[1 + i]), "from " + from + " count " + count + " element " + i);
+                }
+            }
+        }
+    }
+
     @Test
     void linearOnAStoredWeightIsBitIdentical() {
         Random rng = new Random(27);
