@@ -167,6 +167,10 @@ final class AnalyzeCommand implements Callable<Integer> {
         LlamaConfig config = MemoryEstimate.config(quant.model);
         ModelLength.require("the text's " + ids.length + " tokens (cut them with --max-tokens N)", ids.length, config);
         MemoryEstimate.requireAttentions(config, ids.length + " tokens (--max-tokens " + maxTokens + ")", ids.length);
+        // the weights as the checkpoint headers say they are held (and a quantized copy), with every layer's attention
+        quant.weightTerms(true).plus("every layer's attention probabilities and the logits",
+                MemoryEstimate.forwardForBackward(config, ids.length, 0))
+                .require(ids.length + " tokens (--max-tokens " + maxTokens + ")", null);
         int nl = config.numHiddenLayers();
         int[] plot = layers != null ? layers : new int[] {0, nl / 2, nl - 1};
         for (int l : plot) {

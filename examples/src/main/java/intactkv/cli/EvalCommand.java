@@ -129,11 +129,16 @@ final class EvalCommand implements Callable<Integer> {
         if (limit != null && limit < task.items().size()) {
             task = new McItem.Task(task.name(), task.items().subList(0, limit), task.where().subList(0, limit));
         }
-        LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
+        intactkv.model.LlamaConfig mc = MemoryEstimate.config(quant.model);
         Tokenizer tok = ModelDir.tokenizer(quant.model);
         QuantConfig config = quant.any() ? quant.plannedConfig() : null;
-        List<String> prompts = prompts(task, st, tok, fp.config().maxPositionEmbeddings(),
-                prefixOption.plannedLength(fp.config(), tok));
+        int before = prefixOption.plannedLength(mc, tok);
+        List<String> prompts = prompts(task, st, tok, mc.maxPositionEmbeddings(), before);
+        // the weights the run holds (from config.json and the checkpoint headers) and one window of before + 512
+        // tokens (a multiple-choice item's context and continuation), before any weight is read
+        MemoryEstimate.windowTerms(quant.weightTerms(true), mc, Math.min(mc.maxPositionEmbeddings(), before + 512L), 0, 1)
+                .require("eval" + (config == null ? "" : " with " + config.label()), null);
+        LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
         PrintWriter o = spec.commandLine().getOut();
         List<MultipleChoice.ItemScore> scores;
         try (ProgressBar bar = new ProgressBar()) {

@@ -74,6 +74,10 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         Path modelDir = ModelDir.check(quant.model);
         QuantConfig config = quant.config();
+        // the memory it needs, from config.json, the checkpoint's header and the calibration set, before loading
+        List<int[]> planned = config.method().needsCalibration() ? quant.calibration(config.method()) : List.of();
+        quant.quantizeTerms(planned.size(), planned.stream().mapToInt(s -> s.length).max().orElse(0))
+                .require("quantize --method " + config.method().id(), null);
         // the only reference to the full-precision model: every method takes it and releases it layer by layer
         // (ModelQuantizer.quantizeReleasingInBasis); the checkpoint needs the quantized weights and the basis only
         AtomicReference<LlamaWeights> fp = new AtomicReference<>(LlamaWeights.load(modelDir, false));
