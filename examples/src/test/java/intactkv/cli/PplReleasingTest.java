@@ -1,0 +1,99 @@
+package intactkv.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import intactkv.model.LlamaConfig;
+import intactkv.model.LlamaModel;
+import intactkv.model.LlamaWeights;
+import intactkv.model.text.Tokenizer;
+import intactkv.prefix.IntactKvPrefix;
+import intactkv.prefix.Perplexity;
+import intactkv.prefix.PrefixedModel;
+import intactkv.quant.ModelQuantizer;
+import intactkv.quant.QuantConfig;
+import intactkv.quant.QuantizedModel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code ppl --method rtn --intactkv bos --no-kl} takes IntactKV's prefix from the full-precision model, then
+ * quantizes it releasing its layers (issue 27, item 4): the perplexity is the one of keeping both models, bit for
+ * bit, and the one the library computes with the twin of {@link QuantizedModel#quantize}. With KL asked for and
+ * both models too large for the heap, the refusal names --no-kl, before any weight is read.
+ */
+class PplReleasingTest {
+    @TempDir
+    static Path dir;
+    static Path model;
+    static Path data;
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        System.setProperty("intactkv.home", Path.of("..").toAbsolutePath().normalize().toString());
+        model = ModelCommandsTest.tinyModel(dir.resolve("tiny"));
+        data = dir.resolve("data.txt");
+        Files.writeString(data, "ab a b ab ba b a ab\n".repeat(40));
+    }
+
+    private static JsonObject ppl(String... extra) {
+        List<String> args = new java.util.ArrayList<>(List.of("ppl", "--model", model.toString(), "--data",
+                data.toString(), "--seqlen", "32", "--method", "rtn", "--wbits", "3", "--group", "8", "--intactkv", "bos",
+                "--json"));
+        args.addAll(List.of(extra));
+        String[] r = MainTest.run(args.toArray(String[]::new));
+        assertEquals("0", r[0], r[2]);
+        return JsonParser.parseString(r[1]).getAsJsonObject();
+    }
+
+    @Test
+    void releasingGivesTheSamePerplexityBitForBit() throws Exception {
+        JsonObject keep = ppl("--kl");
+        JsonObject release = ppl("--no-kl");
+        assertTrue(keep.has("kl_to_fp"));
+        assertFalse(release.has("kl_to_fp"));
+        assertEquals(keep.get("ppl").getAsDouble(), release.get("ppl").getAsDouble(), 0.0);
+        assertEquals(keep.get("mean_nll").getAsDouble(), release.get("mean_nll").getAsDouble(), 0.0);
+        assertEquals(keep.get("windows").getAsInt(), release.get("windows").getAsInt());
+        // the library's path: the quantized model with the prefix of its twin (the full-precision model)
+        LlamaWeights fp = LlamaWeights.load(model, false);
+        Tokenizer tok = ModelDir.tokenizer(model);
+        QuantizedModel q = QuantizedModel.quantize(fp, QuantConfig.rtn(3, 8), null, ModelQuantizer.Progress.NONE);
+        int[] tokens = Perplexity.tokenize(tok, Files.readString(data).lines().toList());
+        Perplexity.Result r = Perplexity.evaluate(new PrefixedModel(q.model(), IntactKvPrefix.bos(q.twin())), null,
+                tokens, 32, fp.config().bosTokenId(), d -> { });
+        assertEquals(r.ppl(), release.get("ppl").getAsDouble(), 0.0);
+    }
+
+    /**
+     * A 70B-shaped checkpoint (its 68 B parameters as a header without data): with KL both models cannot fit in any test machine's heap,
+     * and the refusal gives the estimate by terms, the heap, INTACTKV_JAVA_OPTS and --no-kl with what that needs.
+     */
+    @Test
+    void whenBothModelsDoNotFitTheRefusalNamesNoKl() throws Exception {
+        // vocabulary 1024: the built-in tokenizer that SparseCheckpoint copies must fit it
+        LlamaConfig big = new LlamaConfig(8192, 28672, 64, 8, 80, 1e-5, 10000, 1024, 4096, false, 1, 2);
+        Path ckpt = SparseCheckpoint.write(dir.resolve("l70b"), big);
+        Path text = dir.resolve("long.txt");
+        Files.writeString(text, "ab a b ab ba b a ab\n".repeat(200));
+        String[] r = MainTest.run("ppl", "--model", ckpt.toString(), "--data", text.toString(), "--seqlen", "128",
+                "--method", "rtn", "--wbits", "3", "--group", "128", "--intactkv", "bos");
+        assertEquals("1", r[0], r[1] + r[2]);
+        String line = r[2].strip();
+        assertEquals(1, line.lines().count(), line);
+        assertTrue(line.startsWith("intactkv ppl: error: --seqlen 128 with rtn and KL [full-precision weights (BF16) "),
+                line);
+        assertTrue(line.contains(" + quantized codes ") && line.contains(" + KV cache ") && line.contains(" + logits (2 copies) ")
+                && line.contains("more than this Java's heap of ") && line.contains("INTACTKV_JAVA_OPTS=-Xmx")
+                && line.contains(", or add --no-kl (the full-precision model is then released once IntactKV's prefix is"
+                + " taken: needs "), line);
+        assertFalse(line.contains("Exception"), line);
+    }
+}
