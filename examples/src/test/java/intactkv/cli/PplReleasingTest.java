@@ -73,6 +73,27 @@ class PplReleasingTest {
     }
 
     /**
+     * eval has no KL, so RTN on the fly always releases the full-precision model after the prefix: its results are
+     * those of the same weights loaded from a packed checkpoint beside the kept full-precision model (the twin).
+     */
+    @Test
+    void evalReleasingAgreesWithTheCheckpointThatKeepsTheTwin() throws Exception {
+        Path q = dir.resolve("q-rtn");
+        String[] w = MainTest.run("quantize", "--model", model.toString(), "--method", "rtn", "--wbits", "3", "--group", "8",
+                "--out", q.toString());
+        assertEquals("0", w[0], w[2]);
+        String[] released = MainTest.run("eval", "--model", model.toString(), "--method", "rtn", "--wbits", "3", "--group",
+                "8", "--intactkv", "bos", "--builtin", "gloss", "--limit", "12", "--json");
+        String[] kept = MainTest.run("eval", "--model", model.toString(), "--quantized", q.toString(), "--intactkv", "bos",
+                "--builtin", "gloss",
+                "--limit", "12", "--json");
+        assertEquals("0", released[0], released[2]);
+        assertEquals("0", kept[0], kept[2]);
+        assertEquals(JsonParser.parseString(kept[1]).getAsJsonObject().get("results"),
+                JsonParser.parseString(released[1]).getAsJsonObject().get("results"));
+    }
+
+    /**
      * A 70B-shaped checkpoint (its 68 B parameters as a header without data): with KL both models cannot fit in any test machine's heap,
      * and the refusal gives the estimate by terms, the heap, INTACTKV_JAVA_OPTS and --no-kl with what that needs.
      */
