@@ -138,7 +138,7 @@ final class CalibrateCommand implements Callable<Integer> {
         // the weights as the checkpoint headers say they are held, the quantized copy and its twin (QuantOptions
         // weightTerms), and every layer's attention for the backward pass, before any weight is read
         MemoryEstimate.requireBackward(mc, "--seqlen " + seqlen + ": the longest sample", 1,
-                set.stream().mapToInt(x -> x.ids().length).max().orElse(0), 0, quant.weightTerms(true).total());
+                set.stream().mapToInt(x -> x.ids().length).max().orElse(0), 0, quant.peakTerms(true, w -> w).total());
         LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
         PrintWriter o = spec.commandLine().getOut();
         if (chosen != null) {

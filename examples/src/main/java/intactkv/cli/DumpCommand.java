@@ -60,7 +60,7 @@ final class DumpCommand implements Callable<Integer> {
         ModelLength.require((input.tokens != null ? "--tokens (" : "--text (") + ids.length + " tokens"
                 + (before > 0 ? " after " + before + " IntactKV/context tokens)" : ")"), (long) before + ids.length, mc);
         // the weights (config.json and the checkpoint headers) and the pass over the input, before any weight is read
-        MemoryEstimate.windowTerms(quant.weightTerms(true), mc, (long) before + ids.length, 0, 1)
+        quant.peakTerms(true, w -> MemoryEstimate.windowTerms(w, mc, (long) before + ids.length, 0, 1))
                 .require("dump of " + ids.length + " tokens", null);
         LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
         QuantOptions.Chosen chosen;

@@ -13,18 +13,24 @@ import java.util.Map;
  * The launcher's default heap for a command on a checkpoint, from the model's size instead of a share of the
  * machine (issue 27): the {@code ./intactkv} script runs {@link #main} before the command when {@code --model}
  * names a directory with a config.json and {@code INTACTKV_JAVA_OPTS} sets no {@code -Xmx}, and passes what it
- * prints to Java. The rule:
+ * prints to Java. The rule, with E the command's estimate:
  * <pre>
- *   heap = min(estimate + estimate / 32 + 512 MiB, machine - max(2 GiB, machine / 8)),  at least 1 GiB
+ *   usable = E + E / 32 + 512 MiB                       what the command may use (Runtime.maxMemory)
+ *   young  = min(1 GiB, max(256 MiB, E / 16))           -XX:MaxNewSize: the collector's nursery
+ *   heap   = usable + young / 3                         -Xmx: the parallel collector keeps one survivor
+ *                                                       space (at most young / 3) out of maxMemory
+ *   heap   = min(heap, machine - max(2 GiB, machine / 8)), at least 1 GiB
  * </pre>
- * where estimate is the command's {@link MemoryPlan} total (the weights as the headers of --model and
- * --quantized say they are held, the quantized copy and the twin as the flags ask, and the buffers of one
- * window, or the calibration activations of {@code quantize}; the same terms the command checks before
- * loading), the margin (1/32 of it plus 512 MiB) is the collector's room above the live set and what the
- * terms leave out (the JVM's classes, small arrays), and the reserve leaves the operating system and other
- * programs 2 GiB or an eighth of the memory, whichever is more. When the estimate passes the cap, the heap is
- * the cap, and the command itself refuses with the estimate, the heap and {@code INTACTKV_JAVA_OPTS}.
- * Anything this rule cannot read (a missing file, a flag it does not know the value of) gives the old default,
+ * E is the command's {@link MemoryPlan} total (the weights as the headers of --model and --quantized say they
+ * are held, the quantized copy, its twin and the quantization buffers as the flags ask, and the buffers of one
+ * window, or the calibration activations of {@code quantize}: the terms the command itself checks before
+ * loading). The margin (1/32 of E plus 512 MiB) is for what the terms leave out (the collector's room, the
+ * tokens, small arrays). The young generation is bounded so that the resident memory stays near the live set
+ * instead of reaching the heap limit: the parallel collector's default nursery is a third of the heap, and
+ * it touches all of it, so a 15 GB model would reach 20 GB of RSS. The reserve leaves the operating system and
+ * other programs 2 GiB or an eighth of the memory, whichever is more. When E passes the cap, the heap is the
+ * cap, and the command itself refuses with the estimate, the heap and {@code INTACTKV_JAVA_OPTS}. Anything this
+ * rule cannot read (a missing file, a flag it does not know the value of) gives the old default,
  * {@code -XX:MaxRAMPercentage=75}, and the command reports the problem itself.
  */
 final class HeapRule {
@@ -50,18 +56,27 @@ final class HeapRule {
         System.out.println(opt);
     }
 
-    /** The heap option for {@code args} on a machine of {@code machine} bytes: {@code -Xmx<MiB>m}, or the fallback. */
+    /**
+     * The heap options for {@code args} on a machine of {@code machine} bytes: {@code -Xmx<MiB>m
+     * -XX:MaxNewSize=<MiB>m}, or the fallback.
+     */
     static String option(String[] args, long machine) throws IOException {
         long estimate = estimate(args);
         if (estimate < 0 || machine <= 0) {
             return FALLBACK;
         }
-        return "-Xmx" + (heap(estimate, machine) / MIB) + "m";
+        return "-Xmx" + (heap(estimate, machine) / MIB) + "m -XX:MaxNewSize=" + (young(estimate) / MIB) + "m";
     }
 
-    /** The rule of the class comment, in bytes, rounded up to whole MiB. */
+    /** The young generation's limit: E / 16 within [256 MiB, 1 GiB], whole MiB. */
+    static long young(long estimate) {
+        return Math.min(GIB, Math.max(256 * MIB, estimate / 16)) / MIB * MIB;
+    }
+
+    /** The heap of the class comment, in bytes, rounded up to whole MiB. */
     static long heap(long estimate, long machine) {
-        long want = MemoryEstimate.plus(MemoryEstimate.plus(estimate, estimate / 32), 512 * MIB);
+        long usable = MemoryEstimate.plus(MemoryEstimate.plus(estimate, estimate / 32), 512 * MIB);
+        long want = MemoryEstimate.plus(usable, young(estimate) / 3);
         long cap = machine - Math.max(2 * GIB, machine / 8);
         long h = Math.max(GIB, Math.min(want, cap));
         return (h + MIB - 1) / MIB * MIB;
@@ -113,16 +128,17 @@ final class HeapRule {
                         : ModelLength.defaultWindow(ModelDir.check(q.model));
                 boolean kl = q.any() && !f.containsKey("--no-kl");
                 boolean release = !kl && q.releasesFullPrecision();
-                yield MemoryEstimate.windowTerms(q.weightTerms(!release), c, t + prefixAllowance(f), 0, kl ? 2 : 1)
+                yield q.peakTerms(!release, w -> MemoryEstimate.windowTerms(w, c, t + prefixAllowance(f), 0, kl ? 2 : 1))
                         .total();
             }
             case "eval", "dump", "generate", "analyze" -> {
                 long t = Math.min(positions, f.containsKey("--seqlen") ? Long.parseLong(f.get("--seqlen")) : 2048);
-                yield MemoryEstimate.windowTerms(q.weightTerms(true), c, t, 0, 1).total();
+                boolean release = command.equals("eval") && q.releasesFullPrecision();
+                yield q.peakTerms(!release, w -> MemoryEstimate.windowTerms(w, c, t, 0, 1)).total();
             }
             case "calibrate" -> {
                 long t = Math.min(positions, f.containsKey("--seqlen") ? Long.parseLong(f.get("--seqlen")) : 1024);
-                yield MemoryEstimate.plus(q.weightTerms(true).total(),
+                yield MemoryEstimate.plus(q.peakTerms(true, w -> w).total(),
                         MemoryEstimate.forwardForBackward(c, t, PROMPT_ALLOWANCE));
             }
             case "quantize" -> {

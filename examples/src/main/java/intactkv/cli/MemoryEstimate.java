@@ -158,6 +158,22 @@ final class MemoryEstimate {
         return times(DOUBLE, linearParams(c));
     }
 
+    /**
+     * Term "one linear's quantization buffers": quantizing a linear on the fly holds it in double and its
+     * quantized values in double before they become codes (2 x 8 bytes an element of the largest linear,
+     * d_ff x d); GPTQ and QuaRot's GPTQ also hold the layer's Hessian and its inverse's Cholesky factor
+     * (2 x 8 in^2 for the largest input dimension, d_ff). Full precision quantizes nothing.
+     */
+    static long quantizationBuffers(LlamaConfig c, Method m) {
+        if (m == Method.NONE) {
+            return 0;
+        }
+        long largest = times(c.intermediateSize(), c.hiddenSize());
+        long in = Math.max(c.intermediateSize(), c.hiddenSize());
+        long hessian = m == Method.GPTQ || m == Method.QUAROT ? times(2 * DOUBLE, in, in) : 0;
+        return plus(times(2 * DOUBLE, largest), hessian);
+    }
+
     /** Term "attention probabilities": one layer's, h x T x (p + T) doubles (written whole before the next layer). */
     static long attention(LlamaConfig c, long t, long p) {
         return times(DOUBLE, c.numAttentionHeads(), t, p + t);

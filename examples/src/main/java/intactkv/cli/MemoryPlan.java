@@ -31,6 +31,11 @@ record MemoryPlan(List<Term> terms) {
         return new MemoryPlan(List.of());
     }
 
+    /** The plan of the two with the larger total: the peak of two phases that do not coexist ({@code a} on ties). */
+    static MemoryPlan larger(MemoryPlan a, MemoryPlan b) {
+        return b.total() > a.total() ? b : a;
+    }
+
     /** This plan and one more term (none when {@code bytes} is 0). */
     MemoryPlan plus(String name, long bytes) {
         if (bytes == 0) {

@@ -76,10 +76,10 @@ final class PplCommand implements Callable<Integer> {
         // without KL, RTN/GPTQ/OmniQuant need the full-precision model only for IntactKV's prefix: released after it
         boolean release = !withKl && quant.releasesFullPrecision();
         long t = before > 0 ? before + seqlen - 1L : seqlen;
-        MemoryPlan plan = MemoryEstimate.windowTerms(quant.weightTerms(!release), c, t, 0, withKl ? 2 : 1);
+        MemoryPlan plan = quant.peakTerms(!release, w -> MemoryEstimate.windowTerms(w, c, t, 0, withKl ? 2 : 1));
         String otherwise = null;
         if (withKl && quant.releasesFullPrecision()) {
-            MemoryPlan noKl = MemoryEstimate.windowTerms(quant.weightTerms(false), c, t, 0, 1);
+            MemoryPlan noKl = quant.peakTerms(false, w -> MemoryEstimate.windowTerms(w, c, t, 0, 1));
             otherwise = "or add --no-kl (the full-precision model is then released once IntactKV's prefix is taken:"
                     + " needs " + Memory.size(noKl.total()) + ")";
         }

@@ -284,11 +284,41 @@ final class QuantOptions {
             default -> MemoryEstimate.codes(c, config().weight().groupSize());
         };
         if (release) {
-            return p.plus(m == Method.OMNIQUANT ? "one layer's trained linears in double" : "one layer's quantized codes",
+            p = p.plus(m == Method.OMNIQUANT ? "one layer's trained linears in double" : "one layer's quantized codes",
                     q / layers);
+        } else {
+            p = p.plus(m == Method.OMNIQUANT ? "trained linears in double" : "quantized codes", q)
+                    .plus(twinName(m), twinBytes(c, m));
         }
-        p = p.plus(m == Method.OMNIQUANT ? "trained linears in double" : "quantized codes", q);
-        return p.plus(twinName(m), twinBytes(c, m));
+        return p;
+    }
+
+    /**
+     * The peak of a run that quantizes (or loads) and then runs windows: the larger of its two phases, which do not
+     * coexist. While quantizing: {@link #weightTerms} and "one linear's quantization buffers"
+     * ({@link MemoryEstimate#quantizationBuffers}). While running: with {@code keepFp}, or when the full-precision
+     * model cannot be released, {@link #weightTerms} again; released, "quantized codes" (or OmniQuant's trained
+     * linears in double) and "embeddings, head and norms" (the full-precision model's tensors that are not decoder
+     * linears, which the quantized model keeps); plus what {@code window} adds (the window's buffers).
+     */
+    MemoryPlan peakTerms(boolean keepFp, java.util.function.UnaryOperator<MemoryPlan> window) throws IOException {
+        MemoryPlan weights = weightTerms(keepFp);
+        if (method == null || quantized != null) {
+            return window.apply(weights);
+        }
+        intactkv.model.LlamaConfig c = MemoryEstimate.config(model);
+        Method m = config().method();
+        MemoryPlan quantizing = weights.plus("one linear's quantization buffers", MemoryEstimate.quantizationBuffers(c, m));
+        MemoryPlan running = weights;
+        if (!keepFp && releasesFullPrecision()) {
+            WeightBytes fp = WeightBytes.of(ModelDir.check(model));
+            long linears = MemoryEstimate.times(MemoryEstimate.linearParams(c), WeightBytes.heldBytes(fp.dtype()));
+            running = MemoryPlan.empty()
+                    .plus(m == Method.OMNIQUANT ? "trained linears in double" : "quantized codes", m == Method.OMNIQUANT
+                            ? MemoryEstimate.linearsInDouble(c) : MemoryEstimate.codes(c, config().weight().groupSize()))
+                    .plus("embeddings, head and norms (" + fp.dtype() + ")", Math.max(0, fp.bytes() - linears));
+        }
+        return MemoryPlan.larger(quantizing, window.apply(running));
     }
 
     /**
@@ -316,6 +346,7 @@ final class QuantOptions {
                     .plus("one layer's scaled linears in double", MemoryEstimate.linearsInDouble(c) / layers);
             default -> p.plus("one layer's quantized codes", MemoryEstimate.codes(c, config().weight().groupSize()) / layers);
         };
+        p = p.plus("one linear's quantization buffers", MemoryEstimate.quantizationBuffers(c, m));
         return m.needsCalibration() ? p.plus("calibration activations", MemoryEstimate.quantization(c, m, calib, t)) : p;
     }
 

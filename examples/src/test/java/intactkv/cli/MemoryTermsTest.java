@@ -63,6 +63,20 @@ class MemoryTermsTest {
     }
 
     @Test
+    void quantizationBuffers() {
+        // the largest linear (d_ff x d) and its quantized values in double; GPTQ adds H and its factor, d_ff x d_ff
+        assertEquals(16L * 11008 * 4096, MemoryEstimate.quantizationBuffers(LLAMA7B, intactkv.quant.Method.RTN));
+        assertEquals(16L * 11008 * 4096 + 16L * 11008 * 11008,
+                MemoryEstimate.quantizationBuffers(LLAMA7B, intactkv.quant.Method.GPTQ));
+        assertEquals(16L * 384 * 128, MemoryEstimate.quantizationBuffers(BUILT_IN, intactkv.quant.Method.AWQ));
+        assertEquals(0, MemoryEstimate.quantizationBuffers(BUILT_IN, intactkv.quant.Method.NONE));
+        MemoryPlan small = MemoryPlan.empty().plus("a", 1);
+        MemoryPlan big = MemoryPlan.empty().plus("b", 2);
+        assertEquals(big, MemoryPlan.larger(small, big));
+        assertEquals(big, MemoryPlan.larger(big, small));
+    }
+
+    @Test
     void windowTerms() {
         assertEquals(8L * 32 * 512 * 512, MemoryEstimate.attention(LLAMA7B, 512, 0));
         assertEquals(8L * 16 * 255 * 256, MemoryEstimate.attention(BUILT_IN, 255, 1));
