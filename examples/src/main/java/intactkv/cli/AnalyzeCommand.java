@@ -161,11 +161,13 @@ final class AnalyzeCommand implements Callable<Integer> {
             ids = Arrays.copyOf(ids, maxTokens);
         }
         requireTokens(ids.length, fromQuery, maxPrefix);
-        Provenance prov = Provenance.of(spec, quant.model,
-                input.text != null ? Provenance.Input.text(input.text) : Provenance.Input.file(input.textFile));
         // the length, memory and layers are checked from config.json before the weights are read
         LlamaConfig config = MemoryEstimate.config(quant.model);
         ModelLength.require("the text's " + ids.length + " tokens (cut them with --max-tokens N)", ids.length, config);
+        // the weights as the checkpoint headers say they are held (and a quantized copy), with every layer's attention
+        long kept = MemoryEstimate.forwardForBackward(config, ids.length, 0);
+        quant.peakTerms(true, w -> w.plus("every layer's attention probabilities and the logits", kept))
+                .require(ids.length + " tokens (--max-tokens " + maxTokens + ")", null);
         MemoryEstimate.requireAttentions(config, ids.length + " tokens (--max-tokens " + maxTokens + ")", ids.length);
         int nl = config.numHiddenLayers();
         int[] plot = layers != null ? layers : new int[] {0, nl / 2, nl - 1};
@@ -174,6 +176,9 @@ final class AnalyzeCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--layers: layer " + l + " outside 0.." + (nl - 1));
             }
         }
+        // the checksums of the model's files are read after the checks above (a 7B checkpoint takes minutes to hash)
+        Provenance prov = Provenance.of(spec, quant.model,
+                input.text != null ? Provenance.Input.text(input.text) : Provenance.Input.file(input.textFile));
         LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
         int q0 = fromQuery;
         int k = maxPrefix;

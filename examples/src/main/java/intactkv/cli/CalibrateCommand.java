@@ -112,8 +112,8 @@ final class CalibrateCommand implements Callable<Integer> {
         ModelDir.checkOutputFile(out); // before the calibration text of --calib is drawn (tokenizing a large file takes a while)
         quant.validate();
         String text = Calibration.readText(data);
-        LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
-        int seqlen = ModelLength.officialOrModel("--seqlen", seqlenFlag, OFFICIAL_SEQLEN, fp.config());
+        intactkv.model.LlamaConfig mc = MemoryEstimate.config(quant.model);
+        int seqlen = ModelLength.officialOrModel("--seqlen", seqlenFlag, OFFICIAL_SEQLEN, mc);
         Tokenizer tok = ModelDir.tokenizer(quant.model);
         String name = data.getFileName().toString();
         String head = text.stripLeading();
@@ -122,7 +122,7 @@ final class CalibrateCommand implements Callable<Integer> {
         // the prefix and the samples come from the full-precision model and the data: made and
         // checked before quantizing, which can take hours
         quant.plannedConfig(); // quant_config.json of --quantized read and checked now
-        int[] prefixIds = PrefixSpec.plannedIds(intactkv, fp.config(), tok);
+        int[] prefixIds = PrefixSpec.plannedIds(intactkv, mc, tok);
         List<ShareGptConversation> conversations = shareGpt ? ShareGptConversation.parse(text, data.toString()) : null;
         ShareGptSelection.Selection chosen = shareGpt
                 ? ShareGptSelection.select(conversations, m -> tok.encode(m, false), tok.bosId(),
@@ -135,9 +135,11 @@ final class CalibrateCommand implements Callable<Integer> {
         } else {
             set = textSamples(tok, text, prefixIds, seqlen);
         }
-        MemoryEstimate.requireBackward(fp.config(), "--seqlen " + seqlen + ": the longest sample", 1,
-                set.stream().mapToInt(x -> x.ids().length).max().orElse(0), 0,
-                MemoryEstimate.inferenceWeights(fp.config(), 2));
+        // the weights as the checkpoint headers say they are held, the quantized copy and its twin (QuantOptions
+        // weightTerms), and every layer's attention for the backward pass, before any weight is read
+        MemoryEstimate.requireBackward(mc, "--seqlen " + seqlen + ": the longest sample", 1,
+                set.stream().mapToInt(x -> x.ids().length).max().orElse(0), 0, quant.peakTerms(true, w -> w).total());
+        LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
         PrintWriter o = spec.commandLine().getOut();
         if (chosen != null) {
             o.printf(Locale.ROOT, "ShareGPT: %d conversations with more than 50 assistant tokens, found among the first"

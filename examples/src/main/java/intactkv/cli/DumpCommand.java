@@ -52,14 +52,17 @@ final class DumpCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ModelDir.checkOutputFile(out); // checked and locked before the model is loaded
-        LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
+        intactkv.model.LlamaConfig mc = MemoryEstimate.config(quant.model);
         boolean needTok = input.text != null || prefixOption.which.equals("prompt") || !prefixOption.context.equals("none");
         intactkv.model.text.Tokenizer tok = needTok ? ModelDir.tokenizer(quant.model) : null;
-        int before = prefixOption.plannedLength(fp.config(), tok);
+        int before = prefixOption.plannedLength(mc, tok);
         int[] ids = input.tokens != null ? input.tokens : tok.encode(input.text, true);
         ModelLength.require((input.tokens != null ? "--tokens (" : "--text (") + ids.length + " tokens"
-                + (before > 0 ? " after " + before + " IntactKV/context tokens)" : ")"), (long) before + ids.length,
-                fp.config());
+                + (before > 0 ? " after " + before + " IntactKV/context tokens)" : ")"), (long) before + ids.length, mc);
+        // the weights (config.json and the checkpoint headers) and the pass over the input, before any weight is read
+        quant.peakTerms(true, w -> MemoryEstimate.windowTerms(w, mc, (long) before + ids.length, 0, 1))
+                .require("dump of " + ids.length + " tokens", null);
+        LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
         QuantOptions.Chosen chosen;
         try (ProgressBar bar = new ProgressBar()) {
             chosen = quant.choose(fp, bar);

@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -129,17 +130,33 @@ final class EvalCommand implements Callable<Integer> {
         if (limit != null && limit < task.items().size()) {
             task = new McItem.Task(task.name(), task.items().subList(0, limit), task.where().subList(0, limit));
         }
-        LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
+        intactkv.model.LlamaConfig mc = MemoryEstimate.config(quant.model);
         Tokenizer tok = ModelDir.tokenizer(quant.model);
         QuantConfig config = quant.any() ? quant.plannedConfig() : null;
-        List<String> prompts = prompts(task, st, tok, fp.config().maxPositionEmbeddings(),
-                prefixOption.plannedLength(fp.config(), tok));
+        int before = prefixOption.plannedLength(mc, tok);
+        List<String> prompts = prompts(task, st, tok, mc.maxPositionEmbeddings(), before);
+        // the weights the run holds (from config.json and the checkpoint headers) and one window of before + 512
+        // tokens (a multiple-choice item's context and continuation), before any weight is read
+        // eval has no KL: with RTN, GPTQ or OmniQuant the full-precision model is released once IntactKV's prefix is taken
+        boolean release = quant.releasesFullPrecision();
+        quant.peakTerms(!release, w -> MemoryEstimate.windowTerms(w, mc, Math.min(mc.maxPositionEmbeddings(),
+                before + 512L), 0, 1)).require("eval" + (config == null ? "" : " with " + config.label()), null);
+        AtomicReference<LlamaWeights> fp = new AtomicReference<>(LlamaWeights.load(ModelDir.check(quant.model), false));
         PrintWriter o = spec.commandLine().getOut();
         List<MultipleChoice.ItemScore> scores;
         try (ProgressBar bar = new ProgressBar()) {
-            QuantOptions.Chosen chosen = quant.choose(fp, bar);
+            QuantOptions.Chosen chosen;
+            IntactKvPrefix prefix;
+            if (release) {
+                // the prefix from the full-precision model (these methods' twin), then quantize releasing its layers
+                IntactKvPrefix lossless = prefixOption.lossless(new intactkv.model.LlamaModel(fp.get()), tok);
+                chosen = quant.chooseReleasing(fp, bar);
+                prefix = prefixOption.withContext(lossless, chosen.model(), tok);
+            } else {
+                chosen = quant.choose(fp.get(), bar);
+                prefix = prefixOption.prefix(chosen, tok);
+            }
             config = chosen.config();
-            IntactKvPrefix prefix = prefixOption.prefix(chosen, tok);
             scores = MultipleChoice.scoreAll(new PrefixedModel(chosen.model(), prefix), tok, task.items(), prompts,
                     d -> bar.update("eval", d));
         }

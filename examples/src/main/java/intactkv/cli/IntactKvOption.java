@@ -32,6 +32,20 @@ final class IntactKvOption {
         return PrefixSpec.withContext(intact, context, chosen.model(), tok);
     }
 
+    /**
+     * IntactKV's lossless prefix alone, from {@code twin} (the full-precision model in the quantized model's
+     * basis): what {@link #prefix} computes first, for a caller that releases the twin before the quantized
+     * model exists (ppl --no-kl). Null for {@code --intactkv none}.
+     */
+    IntactKvPrefix lossless(intactkv.model.LlamaModel twin, intactkv.model.text.Tokenizer tok) throws java.io.IOException {
+        return PrefixSpec.resolve(which, twin, tok);
+    }
+
+    /** {@link #prefix} from a {@link #lossless} prefix taken before: the context, which {@code model} computes itself. */
+    IntactKvPrefix withContext(IntactKvPrefix lossless, intactkv.model.LlamaModel model, intactkv.model.text.Tokenizer tok) {
+        return PrefixSpec.withContext(lossless, context, model, tok);
+    }
+
     /** How the label names the prefix and context, e.g. {@code bos} or {@code none, context prompt}. */
     String label() {
         return context.equals("none") ? which : which + ", context " + context;

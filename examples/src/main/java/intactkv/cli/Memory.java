@@ -32,15 +32,25 @@ final class Memory {
      * flag sizes them (e.g. "--seqlen 4096: attention scores of 16 heads x 4096 x 4096").
      */
     static void require(String what, long bytes) {
+        require(what, bytes, null);
+    }
+
+    /**
+     * {@link #require(String, long)} with another way out than a larger heap, given in the refusal before
+     * "or ask for less" ({@code otherwise}, e.g. "add --no-kl (needs 2.3 GB)"; null: none).
+     */
+    static void require(String what, long bytes, String otherwise) {
         long max = Runtime.getRuntime().maxMemory();
+        String other = otherwise == null ? "" : ", " + otherwise;
         if (bytes == Long.MAX_VALUE) {
-            throw new IllegalArgumentException(what + " needs more memory than any machine has; ask for less");
+            throw new IllegalArgumentException(what + " needs more memory than any machine has" + other
+                    + "; ask for less");
         }
         if (bytes > max) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
                     "%s needs at least %s of memory, more than this Java's heap of %s; give it more with"
-                            + " INTACTKV_JAVA_OPTS=-Xmx%s ./intactkv %s ..., or ask for less",
-                    what, size(bytes), size(max), suggestedXmx(bytes), COMMAND.get()));
+                            + " INTACTKV_JAVA_OPTS=-Xmx%s ./intactkv %s ...%s, or ask for less",
+                    what, size(bytes), size(max), suggestedXmx(bytes), COMMAND.get(), other));
         }
         PLANNED.set(new Planned(what, bytes));
     }

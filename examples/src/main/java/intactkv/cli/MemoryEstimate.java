@@ -111,6 +111,108 @@ final class MemoryEstimate {
         return times(DOUBLE, n, t, perToken);
     }
 
+    // ---- the named terms of a MemoryPlan (issue 27: know before loading); each is tested against a hand computation
+
+    /** The parameters of the seven linears of every decoder layer: L (2 d^2 + 2 d h_kv d_h + 3 d d_ff). */
+    static long linearParams(LlamaConfig c) {
+        long d = c.hiddenSize();
+        long kv = (long) c.numKeyValueHeads() * c.headDim();
+        return times(c.numHiddenLayers(), plus(plus(times(2, d, d), times(2, d, kv)), times(3, d, c.intermediateSize())));
+    }
+
+    /**
+     * Term "weights": every tensor of config {@code c} as inference holds one of dtype {@code t}
+     * ({@link WeightBytes}): the matrices (embedding V x d, head V x d unless tied, the linears) at
+     * {@code WeightBytes.heldBytes(t)} bytes an element, the 2L + 1 norm vectors of d in double. For a
+     * checkpoint on disk, {@link WeightBytes#of(java.nio.file.Path)} gives the same from its header.
+     */
+    static long weightsAsHeld(LlamaConfig c, intactkv.model.io.DType t) {
+        long d = c.hiddenSize();
+        long matrices = plus(times(c.vocabSize(), d, c.tieWordEmbeddings() ? 1 : 2), linearParams(c));
+        return plus(times(WeightBytes.heldBytes(t), matrices), times(DOUBLE, 2L * c.numHiddenLayers() + 1, d));
+    }
+
+    /**
+     * Term "quantized codes": the seven linears of every layer as {@code QuantCodes}, each of (rows, cols)
+     * with G = cols / g groups a row (g = -1: one): one byte a code (rows x cols), a double scale and zero
+     * a group (16 rows G) and an int group index a column (4 cols).
+     */
+    static long codes(LlamaConfig c, int group) {
+        long d = c.hiddenSize();
+        long kv = (long) c.numKeyValueHeads() * c.headDim();
+        long f = c.intermediateSize();
+        long[][] shapes = {{d, d}, {kv, d}, {kv, d}, {d, d}, {f, d}, {f, d}, {d, f}};
+        long layer = 0;
+        for (long[] rc : shapes) {
+            long groups = group <= 0 ? 1 : (rc[1] + group - 1) / group;
+            layer = plus(layer, plus(plus(times(rc[0], rc[1]), times(16, rc[0], groups)), times(4, rc[1])));
+        }
+        return times(c.numHiddenLayers(), layer);
+    }
+
+    /**
+     * Term "linears in double": 8 bytes a linear parameter, what AWQ's twin (the scaled full-precision
+     * linears), QuaRot's rotated model and OmniQuant's trained weights take.
+     */
+    static long linearsInDouble(LlamaConfig c) {
+        return times(DOUBLE, linearParams(c));
+    }
+
+    /**
+     * Term "one linear's quantization buffers": quantizing a linear on the fly holds it in double and its
+     * quantized values in double before they become codes (2 x 8 bytes an element of the largest linear,
+     * d_ff x d); GPTQ and QuaRot's GPTQ also hold the layer's Hessian and its inverse's Cholesky factor
+     * (2 x 8 in^2 for the largest input dimension, d_ff). Full precision quantizes nothing.
+     */
+    static long quantizationBuffers(LlamaConfig c, Method m) {
+        if (m == Method.NONE) {
+            return 0;
+        }
+        long largest = times(c.intermediateSize(), c.hiddenSize());
+        long in = Math.max(c.intermediateSize(), c.hiddenSize());
+        long hessian = m == Method.GPTQ || m == Method.QUAROT ? times(2 * DOUBLE, in, in) : 0;
+        return plus(times(2 * DOUBLE, largest), hessian);
+    }
+
+    /** Term "attention probabilities": one layer's, h x T x (p + T) doubles (written whole before the next layer). */
+    static long attention(LlamaConfig c, long t, long p) {
+        return times(DOUBLE, c.numAttentionHeads(), t, p + t);
+    }
+
+    /**
+     * Term "layer activations": one layer's hidden buffers over T tokens in double, the normalised input,
+     * q, k, v, the attention output and the residual stream (6 T d) and the MLP's gate, up and their
+     * product (3 T d_ff).
+     */
+    static long layerActivations(LlamaConfig c, long t) {
+        return times(DOUBLE, t, plus(times(6, c.hiddenSize()), times(3, c.intermediateSize())));
+    }
+
+    /** Term "logits": T x V doubles, per copy (a KL reference keeps the full-precision ones too). */
+    static long logits(LlamaConfig c, long t) {
+        return times(DOUBLE, t, c.vocabSize());
+    }
+
+    /**
+     * Term "KV cache": the keys and values of every layer for n = p + T positions, kept until the forward
+     * pass ends ({@code LlamaModel.forward}'s present cache): 2 L n h_kv d_h doubles.
+     */
+    static long kvCache(LlamaConfig c, long n) {
+        return times(DOUBLE, 2, c.numHiddenLayers(), n, c.numKeyValueHeads(), c.headDim());
+    }
+
+    /**
+     * The window terms of an inference pass over {@code t} tokens after {@code p} cached ones, with
+     * {@code logitCopies} windows of logits, added to {@code plan}.
+     */
+    static MemoryPlan windowTerms(MemoryPlan plan, LlamaConfig c, long t, long p, int logitCopies) {
+        return plan.plus("attention probabilities", attention(c, t, p))
+                .plus("layer activations", layerActivations(c, t))
+                .plus("KV cache", kvCache(c, p + t))
+                .plus(logitCopies > 1 ? "logits (" + logitCopies + " copies)" : "logits",
+                        times(logits(c, t), Math.max(1, logitCopies)));
+    }
+
     /** The product, saturating at {@link Long#MAX_VALUE}. */
     static long times(long... factors) {
         long r = 1;

@@ -2,6 +2,7 @@ package intactkv.cli;
 
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
+import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.model.text.Tokenizer;
@@ -14,6 +15,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -48,7 +50,9 @@ final class PplCommand implements Callable<Integer> {
     @Option(names = "--kl", negatable = true, defaultValue = "true", fallbackValue = "true",
             description = "with quantization: also the KL divergence KL(P_fp || P_quant) to the full-precision model (the"
                     + " same context, no IntactKV) per scored token, mean over windows +- its standard error (default"
-                    + " on; --no-kl skips the full-precision pass)")
+                    + " on; --no-kl skips the full-precision pass, and with --method rtn, gptq or omniquant releases"
+                    + " the full-precision model once IntactKV's prefix is taken, layer by layer as it is quantized:"
+                    + " one model's memory instead of two)")
     boolean kl;
 
     @Override
@@ -58,26 +62,47 @@ final class PplCommand implements Callable<Integer> {
         List<String> docs = text.lines().toList();
         Path dir = ModelDir.check(quant.model);
         int seqlen = seqlenFlag != null ? seqlenFlag : ModelLength.defaultWindow(dir);
-        LlamaWeights fp = LlamaWeights.load(dir, false);
+        LlamaConfig c = MemoryEstimate.config(quant.model);
         Tokenizer tok = ModelDir.tokenizer(quant.model);
         int[] tokens = Perplexity.tokenize(tok, docs);
-        // everything that can be checked is checked before quantizing (minutes to hours with GPTQ)
+        // everything that can be checked is checked before the weights are read and quantized (minutes to hours)
         QuantConfig config = quant.any() ? quant.plannedConfig() : null;
-        int before = prefixOption.plannedLength(fp.config(), tok);
+        int before = prefixOption.plannedLength(c, tok);
         // the window's [BOS] is replaced by the tokens before it, when there are any
         ModelLength.require("--seqlen " + seqlen + (before > 0 ? " (with " + before + " IntactKV/context tokens in place"
-                + " of [BOS])" : ""), before > 0 ? before + seqlen - 1L : seqlen, fp.config());
+                + " of [BOS])" : ""), before > 0 ? before + seqlen - 1L : seqlen, c);
         Perplexity.requireWindows(tokens.length, seqlen, before);
-        MemoryEstimate.requireWindows(fp.config(), "--seqlen " + seqlen, seqlen, before, quant.any() ? 2 : 1,
-                kl && quant.any() ? 2 : 1);
+        boolean withKl = kl && config != null;
+        // without KL, RTN/GPTQ/OmniQuant need the full-precision model only for IntactKV's prefix: released after it
+        boolean release = !withKl && quant.releasesFullPrecision();
+        long t = before > 0 ? before + seqlen - 1L : seqlen;
+        MemoryPlan plan = quant.peakTerms(!release, w -> MemoryEstimate.windowTerms(w, c, t, 0, withKl ? 2 : 1));
+        String otherwise = null;
+        if (withKl && quant.releasesFullPrecision()) {
+            MemoryPlan noKl = quant.peakTerms(false, w -> MemoryEstimate.windowTerms(w, c, t, 0, 1));
+            otherwise = "or add --no-kl (the full-precision model is then released once IntactKV's prefix is taken:"
+                    + " needs " + Memory.size(noKl.total()) + ")";
+        }
+        plan.require("--seqlen " + seqlen + (quant.any() ? " with " + (config.method() == intactkv.quant.Method.NONE
+                ? "run-time quantization" : config.method().id()) + (withKl ? " and KL" : "") : ""), otherwise);
+        AtomicReference<LlamaWeights> fp = new AtomicReference<>(LlamaWeights.load(dir, false));
         try (ProgressBar bar = new ProgressBar()) {
-            QuantOptions.Chosen chosen = quant.choose(fp, bar);
+            QuantOptions.Chosen chosen;
+            IntactKvPrefix prefix;
+            if (release) {
+                // IntactKV's prefix from the full-precision model (the twin of these methods), then quantize releasing it
+                IntactKvPrefix lossless = prefixOption.lossless(new LlamaModel(fp.get()), tok);
+                chosen = quant.chooseReleasing(fp, bar);
+                prefix = prefixOption.withContext(lossless, chosen.model(), tok);
+            } else {
+                chosen = quant.choose(fp.get(), bar);
+                prefix = prefixOption.prefix(chosen, tok);
+            }
             config = chosen.config();
-            IntactKvPrefix prefix = prefixOption.prefix(chosen, tok);
-            int bos = fp.config().bosTokenId();
+            int bos = c.bosTokenId();
             Perplexity.Reference reference = null;
-            if (kl && config != null) {
-                LlamaModel fpModel = new LlamaModel(fp);
+            if (withKl) {
+                LlamaModel fpModel = new LlamaModel(fp.get());
                 PrefixedModel fpRun = new PrefixedModel(fpModel,
                         intactkv.prefix.PrefixSpec.withContext(null, prefixOption.context, fpModel, tok));
                 reference = i -> Perplexity.windowLogits(fpRun, tokens, i, seqlen, bos);

@@ -240,6 +240,156 @@ final class QuantOptions {
         return new Chosen(q.model(), q.config(), q.hasTwin() ? q.twin() : null);
     }
 
+    /**
+     * Whether the full-precision model can be released once IntactKV's prefix is taken from it: a method
+     * quantized on the fly whose twin is the full-precision model itself ({@link intactkv.quant.Basis.Original}:
+     * RTN, GPTQ, OmniQuant-style clipping), so that the prefix computed from it before quantizing is the
+     * twin's. AWQ's and QuaRot's twins are in another basis (made from the full-precision weights after the
+     * search or rotation) and a --quantized model is checked against and twinned with the loaded --model:
+     * those keep it.
+     */
+    boolean releasesFullPrecision() {
+        if (method == null || quantized != null) {
+            return false;
+        }
+        Method m = Method.parse(method);
+        return m == Method.RTN || m == Method.GPTQ || m == Method.OMNIQUANT;
+    }
+
+    /**
+     * The model to run, quantized from {@code fp}'s weights, which are taken out of it (left null) and
+     * released layer by layer as they are quantized ({@link intactkv.quant.ModelQuantizer#quantizeReleasing}):
+     * for a caller that needs the full-precision model for nothing else (no KL) and has taken IntactKV's
+     * prefix from it first. Only when {@link #releasesFullPrecision}; the twin of the result is null.
+     */
+    Chosen chooseReleasing(java.util.concurrent.atomic.AtomicReference<LlamaWeights> fp, ProgressBar bar)
+            throws IOException {
+        if (!releasesFullPrecision()) {
+            throw new IllegalStateException("chooseReleasing: --method " + method + " keeps the full-precision model");
+        }
+        validate();
+        QuantConfig c = config();
+        List<int[]> cal = c.method().needsCalibration() ? calibration(c.method()) : null;
+        LlamaWeights w = intactkv.quant.ModelQuantizer.quantizeReleasing(fp, c, cal, (stage, done) -> bar.update(stage, done));
+        return new Chosen(new LlamaModel(w, QuantizedModel.hooks(w.config(), c)), c, null);
+    }
+
+    /**
+     * The weight terms of the models this command holds at its peak, from config.json and the safetensors
+     * header(s) of --model and --quantized (no tensor data is read; {@link WeightBytes}):
+     * <ul>
+     *   <li>"full-precision weights (T)": --model as loaded, in its file's dtype T; with {@code keepFp} false
+     *       and {@link #releasesFullPrecision} it is released layer by layer as quantized, so then only one
+     *       layer's quantized codes come beside it;</li>
+     *   <li>"quantized codes" ({@link MemoryEstimate#codes}) for RTN, GPTQ, AWQ, QuaRot on the fly, or
+     *       "quantized model as loaded" (the --quantized header);</li>
+     *   <li>the twin where it is not the full-precision model: "AWQ twin (scaled linears in double)"
+     *       ({@link MemoryEstimate#linearsInDouble}), "QuaRot twin (rotated, in double)"
+     *       ({@link MemoryEstimate#weightsAsHeld} in F64, which the QuaRot model shares for its embedding and
+     *       head); OmniQuant's "trained linears in double".</li>
+     * </ul>
+     */
+    MemoryPlan weightTerms(boolean keepFp) throws IOException {
+        Path dir = ModelDir.check(model);
+        intactkv.model.LlamaConfig c = MemoryEstimate.config(model);
+        WeightBytes fp = WeightBytes.of(dir);
+        boolean release = !keepFp && releasesFullPrecision();
+        MemoryPlan p = MemoryPlan.empty().plus("full-precision weights (" + fp.dtype() + (release
+                ? ", released layer by layer as quantized)" : ")"), fp.bytes());
+        if (!any()) {
+            return p;
+        }
+        if (quantized != null) {
+            p = p.plus("quantized model as loaded", WeightBytes.of(quantized).bytes());
+            return p.plus(twinName(plannedConfig().method()), twinBytes(c, plannedConfig().method()));
+        }
+        Method m = config().method();
+        long layers = Math.max(1, c.numHiddenLayers());
+        long q = switch (m) {
+            case NONE -> 0;
+            case OMNIQUANT -> MemoryEstimate.linearsInDouble(c);
+            default -> MemoryEstimate.codes(c, config().weight().groupSize());
+        };
+        if (release) {
+            p = p.plus(m == Method.OMNIQUANT ? "one layer's trained linears in double" : "one layer's quantized codes",
+                    q / layers);
+        } else {
+            p = p.plus(m == Method.OMNIQUANT ? "trained linears in double" : "quantized codes", q)
+                    .plus(twinName(m), twinBytes(c, m));
+        }
+        return p;
+    }
+
+    /**
+     * The peak of a run that quantizes (or loads) and then runs windows: the larger of its two phases, which do not
+     * coexist. While quantizing: {@link #weightTerms} and "one linear's quantization buffers"
+     * ({@link MemoryEstimate#quantizationBuffers}). While running: with {@code keepFp}, or when the full-precision
+     * model cannot be released, {@link #weightTerms} again; released, "quantized codes" (or OmniQuant's trained
+     * linears in double) and "embeddings, head and norms" (the full-precision model's tensors that are not decoder
+     * linears, which the quantized model keeps); plus what {@code window} adds (the window's buffers).
+     */
+    MemoryPlan peakTerms(boolean keepFp, java.util.function.UnaryOperator<MemoryPlan> window) throws IOException {
+        MemoryPlan weights = weightTerms(keepFp);
+        if (method == null || quantized != null) {
+            return window.apply(weights);
+        }
+        intactkv.model.LlamaConfig c = MemoryEstimate.config(model);
+        Method m = config().method();
+        MemoryPlan quantizing = weights.plus("one linear's quantization buffers", MemoryEstimate.quantizationBuffers(c, m));
+        MemoryPlan running = weights;
+        if (!keepFp && releasesFullPrecision()) {
+            WeightBytes fp = WeightBytes.of(ModelDir.check(model));
+            long linears = MemoryEstimate.times(MemoryEstimate.linearParams(c), WeightBytes.heldBytes(fp.dtype()));
+            running = MemoryPlan.empty()
+                    .plus(m == Method.OMNIQUANT ? "trained linears in double" : "quantized codes", m == Method.OMNIQUANT
+                            ? MemoryEstimate.linearsInDouble(c) : MemoryEstimate.codes(c, config().weight().groupSize()))
+                    .plus("embeddings, head and norms (" + fp.dtype() + ")", Math.max(0, fp.bytes() - linears));
+        }
+        return MemoryPlan.larger(quantizing, window.apply(running));
+    }
+
+    /**
+     * The memory terms of {@code quantize}, which releases the full-precision model layer by layer for every
+     * method ({@link intactkv.quant.ModelQuantizer#quantizeReleasingInBasis}) and keeps no twin (a checkpoint
+     * needs the basis only): the full-precision weights, what replaces them ("one layer's quantized codes" and,
+     * for AWQ, "one layer's scaled linears in double"; OmniQuant's "trained linears in double"; QuaRot's
+     * "rotated model in double", which GPTQ then replaces block by block), and the calibration activations of
+     * {@code calib} sequences of {@code t} tokens ({@link MemoryEstimate#quantization}).
+     */
+    MemoryPlan quantizeTerms(long calib, long t) throws IOException {
+        Path dir = ModelDir.check(model);
+        intactkv.model.LlamaConfig c = MemoryEstimate.config(model);
+        WeightBytes fp = WeightBytes.of(dir);
+        Method m = config().method();
+        long layers = Math.max(1, c.numHiddenLayers());
+        MemoryPlan p = MemoryPlan.empty().plus("full-precision weights (" + fp.dtype()
+                + ", released layer by layer as quantized)", fp.bytes());
+        p = switch (m) {
+            case NONE -> p;
+            case OMNIQUANT -> p.plus("trained linears in double", MemoryEstimate.linearsInDouble(c));
+            case QUAROT -> p.plus("QuaRot's rotated model in double", MemoryEstimate.weightsAsHeld(c,
+                    intactkv.model.io.DType.F64));
+            case AWQ -> p.plus("one layer's quantized codes", MemoryEstimate.codes(c, config().weight().groupSize()) / layers)
+                    .plus("one layer's scaled linears in double", MemoryEstimate.linearsInDouble(c) / layers);
+            default -> p.plus("one layer's quantized codes", MemoryEstimate.codes(c, config().weight().groupSize()) / layers);
+        };
+        p = p.plus("one linear's quantization buffers", MemoryEstimate.quantizationBuffers(c, m));
+        return m.needsCalibration() ? p.plus("calibration activations", MemoryEstimate.quantization(c, m, calib, t)) : p;
+    }
+
+    private static String twinName(Method m) {
+        return m == Method.AWQ ? "AWQ twin (scaled linears in double)" : "QuaRot twin (rotated, in double)";
+    }
+
+    /** The twin's own bytes where it is not the full-precision model (AWQ, QuaRot), else 0. */
+    private static long twinBytes(intactkv.model.LlamaConfig c, Method m) {
+        return switch (m) {
+            case AWQ -> MemoryEstimate.linearsInDouble(c);
+            case QUAROT -> MemoryEstimate.weightsAsHeld(c, intactkv.model.io.DType.F64);
+            default -> 0;
+        };
+    }
+
     /** The quantized model the flags describe, from the full-precision weights {@code fp} of --model. */
     QuantizedModel build(LlamaWeights fp, ProgressBar bar) throws IOException {
         validate(); // among others: a method that needs calibration has --calib

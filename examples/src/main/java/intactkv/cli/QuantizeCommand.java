@@ -90,22 +90,21 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         Path modelDir = ModelDir.check(quant.model);
         QuantConfig config = quant.config();
-        // the only reference to the full-precision model: RTN and GPTQ take it and release it layer by layer
+        // the memory it needs, from config.json, the checkpoint's header and the calibration set, before loading
+        List<int[]> planned = config.method().needsCalibration() ? quant.calibration(config.method()) : List.of();
+        quant.quantizeTerms(planned.size(), planned.stream().mapToInt(s -> s.length).max().orElse(0))
+                .require("quantize --method " + config.method().id(), null);
+        // the only reference to the full-precision model: every method takes it and releases it layer by layer
+        // (ModelQuantizer.quantizeReleasingInBasis); the checkpoint needs the quantized weights and the basis only
         AtomicReference<LlamaWeights> fp = new AtomicReference<>(LlamaWeights.load(modelDir, false));
         LlamaWeights weights;
         Basis basis;
         long t0 = System.nanoTime();
         try (ProgressBar bar = new ProgressBar()) {
-            if (ModelQuantizer.releasesLayers(config.method())) {
-                List<int[]> cal = config.method().needsCalibration() ? quant.calibration(config.method()) : null;
-                weights = ModelQuantizer.quantizeReleasing(fp, config, cal, bar::update);
-                basis = new Basis.Original();
-            } else {
-                QuantizedModel q = quant.build(fp.getAndSet(null), bar);
-                weights = q.model().weights();
-                basis = q.basis();
-                config = q.config();
-            }
+            List<int[]> cal = config.method().needsCalibration() ? quant.calibration(config.method()) : null;
+            ModelQuantizer.Released released = ModelQuantizer.quantizeReleasingInBasis(fp, config, cal, bar::update);
+            weights = released.weights();
+            basis = released.basis();
         }
         // write everything into a sibling temporary directory (removed on any failure or Ctrl-C), then move it into place
         Path tmp = AtomicFiles.createTempDirectory(target);

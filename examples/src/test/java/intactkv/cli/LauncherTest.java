@@ -66,7 +66,7 @@ class LauncherTest {
         assertTrue(out.contains("-Dintactkv.stderr.tty=0"), out);
     }
 
-    /** The launcher's heap: 3 GB for any command on the built-in model, 1 GB for the demo, 75 % for real checkpoints. */
+    /** The launcher's heap: 3 GB for any command on the built-in model, 1 GB for the demo, 75 % where no config.json is found. */
     @Test
     void theHeapFollowsTheModel() throws Exception {
         Path home = Files.createDirectories(dir.resolve("p"));
@@ -95,6 +95,48 @@ class LauncherTest {
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(p.waitFor(60, TimeUnit.SECONDS));
             assertTrue(out.contains(" " + c[0] + " "), String.join(" ", c) + ": " + out);
+        }
+    }
+
+    /**
+     * A checkpoint directory: the launcher asks {@link HeapRule} (here a stand-in java that answers -Xmx1234m for it)
+     * and passes its answer to the command's Java; {@code --print-heap} prints it and runs nothing; an -Xmx of
+     * INTACTKV_JAVA_OPTS skips the step (Java takes the user's, the last one).
+     */
+    @Test
+    void aCheckpointsHeapComesFromTheHeapRule() throws Exception {
+        Path home = Files.createDirectories(dir.resolve("h"));
+        Files.copy(launcher(), home.resolve("intactkv"));
+        Path jar = home.resolve("examples/target/intactkv.jar");
+        Files.createDirectories(jar.getParent());
+        Files.writeString(jar, "stand-in");
+        Path model = Files.createDirectories(dir.resolve("ckpt"));
+        Files.writeString(model.resolve("config.json"), "{}");
+        Path bin = Files.createDirectories(dir.resolve("stub2"));
+        Path stub = bin.resolve("java");
+        Files.writeString(stub, "#!/bin/sh\ncase \"$*\" in *intactkv.cli.HeapRule*) echo -Xmx1234m ;; *) echo \"$@\" ;; esac\n");
+        Files.setPosixFilePermissions(stub, PosixFilePermissions.fromString("rwxr-xr-x"));
+        String[][] cases = {
+            {"", " -Xmx1234m -XX:+UseParallelGC ", "ppl", "--model", model.toString(), "--data", "x"},
+            {"", "-Xmx1234m\n", "--print-heap", "ppl", "--model=" + model, "--data", "x"},
+            {"-Xmx5g", " -XX:MaxRAMPercentage=75 -XX:+UseParallelGC ", "ppl", "--model", model.toString()},
+            {"", " -Xmx1g ", "demo", "--model", model.toString()},
+        };
+        for (String[] c : cases) {
+            List<String> cmd = new ArrayList<>(List.of("bash", home.resolve("intactkv").toString()));
+            cmd.addAll(List.of(c).subList(2, c.length));
+            ProcessBuilder pb = new ProcessBuilder(cmd);
+            pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
+            pb.environment().put("INTACTKV_JAVA_OPTS", c[0]);
+            Process p = pb.start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+            assertEquals(0, p.exitValue(), out);
+            if (c[2].equals("--print-heap")) {
+                assertEquals(c[1], out);
+            } else {
+                assertTrue(out.contains(c[1]), String.join(" ", c) + ": " + out);
+            }
         }
     }
 

@@ -18,6 +18,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * AWQ (Lin et al. 2024), as llm-awq's {@code run_awq} followed by RTN, layer by layer:
@@ -94,7 +95,24 @@ public final class Awq {
      *                                  positions (named by index)
      */
     public static Result run(LlamaWeights fp, QuantConfig config, List<int[]> calib, ModelQuantizer.Progress progress) {
-        LlamaConfig c = fp.config();
+        return run(new AtomicReference<>(fp), config, calib, progress);
+    }
+
+    /**
+     * {@link #run(LlamaWeights, QuantConfig, List, ModelQuantizer.Progress)} on the weights taken out of {@code fp}
+     * (left null), with the same result bit for bit. Layer l needs the full-precision weights of layer l alone (its
+     * inputs come from the full-precision layers before it, which are computed once and carried from layer to
+     * layer), so the one model held here has layer l's full-precision linears replaced by the scaled, clipped,
+     * quantized ones once layer l + 1's inputs are computed: when the caller holds no other reference, the
+     * full-precision copy of layer l is garbage before layer l + 1 is searched, as llm-awq's
+     * {@code run_awq} moves each layer to the device and back and {@code pseudo_quantize_model_weight} overwrites
+     * each {@code weight.data}. The twin IntactKV needs is rebuilt from the scales ({@link AwqScales#applyTo}), so
+     * nothing else of the full-precision model has to be kept.
+     */
+    static Result run(AtomicReference<LlamaWeights> fp, QuantConfig config, List<int[]> calib,
+                      ModelQuantizer.Progress progress) {
+        LlamaWeights current = fp.getAndSet(null);
+        LlamaConfig c = current.config();
         requireCalibration(c, calib);
         WeightQuantizer.Spec spec = config.weight();
         int layers = c.numHiddenLayers();
@@ -103,27 +121,24 @@ public final class Awq {
         List<double[]> sGateUp = new ArrayList<>();
         List<double[]> sDown = new ArrayList<>();
         List<Map<String, Tensor>> clips = new ArrayList<>();
-        LlamaWeights current = fp;
         try (GradMode.Scope s = GradMode.noGrad()) {
-            LlamaModel fpModel = new LlamaModel(fp);
             ActivationStore store = CalibrationSet.storeOf(calib); // how the layer inputs are held (LayerInputs)
-            List<Value> inputs = new LayerInputs(store);
-            for (int[] seq : calib) {
-                inputs.add(fpModel.embed(new int[][] {seq}));
-            }
+            List<Value> inputs = embed(current, calib, store);
             for (int l = 0; l < layers; l++) {
+                // layers 0..l-1 are quantized by now; layer l and those after it are still full precision
+                LlamaModel fpModel = new LlamaModel(current);
                 Map<String, List<Value>> feats = features(fpModel, l, inputs);
                 // auto_scale_block: every group searched on the layer's original weights
                 List<Value> xQkv = feats.get("self_attn.q_proj");
                 List<Value> xO = feats.get("self_attn.o_proj");
                 List<Value> xGate = feats.get("mlp.gate_proj");
                 List<Value> xDown = feats.get("mlp.down_proj");
-                double[] s1 = searchScale(fp, l, xQkv, new int[] {0, 1, 2}, true, spec);
-                double[] s2 = AwqScales.hasOGroup(c) ? searchScale(fp, l, xO, new int[] {3}, false, spec) : null;
-                double[] s3 = searchScale(fp, l, xGate, new int[] {4, 5}, true, spec);
-                double[] s4 = searchScale(fp, l, xDown, new int[] {6}, false, spec);
+                double[] s1 = searchScale(current, l, xQkv, new int[] {0, 1, 2}, true, spec);
+                double[] s2 = AwqScales.hasOGroup(c) ? searchScale(current, l, xO, new int[] {3}, false, spec) : null;
+                double[] s3 = searchScale(current, l, xGate, new int[] {4, 5}, true, spec);
+                double[] s4 = searchScale(current, l, xDown, new int[] {6}, false, spec);
                 // apply_scale on the weights and on the recorded inputs (input_feat_dict)
-                LlamaWeights.Block scaled = AwqScales.applyLayer(fp, l, s1, s2, s3, s4).block(l);
+                LlamaWeights.Block scaled = AwqScales.applyLayer(current, l, s1, s2, s3, s4).block(l);
                 Map<Integer, Tensor> clipInputs = new HashMap<>();
                 Tensor qkvIn = tokens(xQkv, s1);
                 clipInputs.put(2, qkvIn);
@@ -151,17 +166,27 @@ public final class Awq {
                 sGateUp.add(s3);
                 sDown.add(s4);
                 clips.add(layerClips);
-                current = Gptq.replaceLinears(current.withBlock(l, scaled), l, quantized);
                 // next layer's inputs: the full-precision layer's outputs (computed before scaling upstream)
                 List<Value> next = new LayerInputs(store);
                 for (Value x : inputs) {
                     next.add(fpModel.layer(l, x));
                 }
                 inputs = next;
+                current = Gptq.replaceLinears(current.withBlock(l, scaled), l, quantized);
                 progress.update("awq", (l + 1.0) / layers);
             }
         }
         return new Result(current, new AwqScales(sQkv, sO, sGateUp, sDown), clips);
+    }
+
+    /** The embedded calibration sequences, the first layer's inputs (a method of its own: no model is kept). */
+    private static List<Value> embed(LlamaWeights w, List<int[]> calib, ActivationStore store) {
+        LlamaModel m = new LlamaModel(w);
+        List<Value> inputs = new LayerInputs(store);
+        for (int[] seq : calib) {
+            inputs.add(m.embed(new int[][] {seq}));
+        }
+        return inputs;
     }
 
     /**

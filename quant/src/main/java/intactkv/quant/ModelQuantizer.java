@@ -70,13 +70,21 @@ public final class ModelQuantizer {
     }
 
     /**
-     * Whether {@link #quantizeReleasing} releases the full-precision weights layer by layer for {@code method}: RTN
-     * and GPTQ, whose result needs no full-precision copy (their basis is the original one). AWQ's twin and search,
-     * OmniQuant's training and QuaRot's rotated model use the full-precision weights differently and are not
-     * converted.
+     * Whether {@link #quantizeReleasing} releases the full-precision weights layer by layer for {@code method}: every
+     * weight method. RTN and GPTQ replace each layer's full-precision linears by codes; AWQ needs layer l's
+     * full-precision weights only while layer l is searched, and its twin is rebuilt from the searched scales
+     * ({@link Basis.AwqScaled}); OmniQuant's block l trains on block l alone; QuaRot rotates block by block, then
+     * GPTQ replaces the rotated blocks one by one. Full precision ({@link Method#NONE}) has nothing to release.
      */
     public static boolean releasesLayers(Method method) {
-        return method == Method.RTN || method == Method.GPTQ;
+        return method != Method.NONE;
+    }
+
+    /**
+     * The quantized weights of {@link #quantizeReleasing} and the basis they are in, which is all a saved checkpoint
+     * needs to rebuild the twin ({@link Basis#twin}, {@link Basis#save}): AWQ's searched scales, QuaRot's seed.
+     */
+    public record Released(LlamaWeights weights, Basis basis) {
     }
 
     /**
@@ -85,15 +93,32 @@ public final class ModelQuantizer {
      * {@link #releasesLayers}, replaces each layer's full-precision linears with their quantized ones in the one
      * model it holds, so that layer l's full-precision copy can be collected before layer l + 1 is quantized, as the
      * official code quantizes in place (gptq/llama.py::llama_sequential; AWQ's pseudo_quantize_model_weight
-     * overwrites each {@code weight.data} in turn). Peak memory is then about one copy of the weights, not two.
-     * The result is the same, bit for bit. Other methods run {@link #quantize} on the weights taken.
+     * overwrites each {@code weight.data} in turn). Peak memory is then about one copy of the weights, not two
+     * (QuaRot: the rotated copy in doubles, see {@link QuaRot#quantizeReleasing}). The result is the same, bit for
+     * bit.
      */
     public static LlamaWeights quantizeReleasing(AtomicReference<LlamaWeights> fp, QuantConfig config,
                                                  List<int[]> calib, Progress progress) {
+        return quantizeReleasingInBasis(fp, config, calib, progress).weights();
+    }
+
+    /** {@link #quantizeReleasing} with the basis of the result ({@link #quantizeInBasis}'s, without the twin). */
+    public static Released quantizeReleasingInBasis(AtomicReference<LlamaWeights> fp, QuantConfig config,
+                                                    List<int[]> calib, Progress progress) {
         return switch (config.method()) {
-            case RTN -> mapLinears(fp, (name, w) -> WeightQuantizer.quantize(w, config.weight(), name), progress);
-            case GPTQ -> Gptq.quantizeModel(fp, config, requireCalib(calib, config), progress);
-            default -> quantize(fp.getAndSet(null), config, calib, progress);
+            case NONE -> new Released(fp.getAndSet(null), new Basis.Original());
+            case RTN -> new Released(mapLinears(fp, (name, w) -> WeightQuantizer.quantize(w, config.weight(), name),
+                    progress), new Basis.Original());
+            case GPTQ -> new Released(Gptq.quantizeModel(fp, config, requireCalib(calib, config), progress),
+                    new Basis.Original());
+            case AWQ -> {
+                Awq.Result r = Awq.run(fp, config, requireCalib(calib, config), progress);
+                yield new Released(r.quantized(), new Basis.AwqScaled(r.scales()));
+            }
+            case OMNIQUANT -> new Released(OmniQuantLwc.quantizeModel(fp, config, requireCalib(calib, config), progress),
+                    new Basis.Original());
+            case QUAROT -> new Released(QuaRot.quantizeReleasing(fp, config, requireCalib(calib, config), progress),
+                    new Basis.QuaRotRotated(config.seed()));
         };
     }
 

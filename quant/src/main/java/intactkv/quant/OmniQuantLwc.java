@@ -14,6 +14,7 @@ import intactkv.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * OmniQuant-style learnable weight clipping (LWC, Shao et al. 2024), trained block by block
@@ -41,24 +42,41 @@ public final class OmniQuantLwc {
 
     static LlamaWeights quantizeModel(LlamaWeights fp, QuantConfig config, List<int[]> calib,
                                       ModelQuantizer.Progress progress) {
+        return quantizeModel(new AtomicReference<>(fp), config, calib, progress);
+    }
+
+    /**
+     * {@link #quantizeModel(LlamaWeights, QuantConfig, List, ModelQuantizer.Progress)} on the weights taken out of
+     * {@code fp} (left null), with the same result bit for bit. Block l's training needs the full-precision weights
+     * of block l alone (the full-precision inputs x_fp are carried from block to block), so the one model held
+     * here has block l's full-precision linears replaced by the trained ones once block l + 1's inputs are
+     * computed, as OmniQuant's {@code omniquant()} overwrites each layer in place: when the caller holds no other
+     * reference, block l's full-precision copy is garbage before block l + 1 is trained. The quantized linears stay
+     * doubles (the straight-through fake quantization is not kept as codes), so the saving is the full-precision
+     * copy, not the quantized one's size.
+     */
+    static LlamaWeights quantizeModel(AtomicReference<LlamaWeights> fp, QuantConfig config, List<int[]> calib,
+                                      ModelQuantizer.Progress progress) {
         WeightQuantizer.Spec spec = config.weight();
         if (spec.symmetric()) {
             throw new IllegalArgumentException("omniquant: learnable clipping is implemented for asymmetric weights");
         }
-        int layers = fp.config().numHiddenLayers();
-        LlamaWeights current = fp;
-        LlamaModel fpModel = new LlamaModel(fp);
+        LlamaWeights current = fp.getAndSet(null);
+        int layers = current.config().numHiddenLayers();
         List<Value> fpIn = new ArrayList<>();
         List<Value> qIn = new ArrayList<>();
         try (GradMode.Scope s = GradMode.noGrad()) {
+            LlamaModel embedder = new LlamaModel(current);
             for (int[] seq : calib) {
-                Value e = fpModel.embed(new int[][] {seq});
+                Value e = embedder.embed(new int[][] {seq});
                 fpIn.add(e);
                 qIn.add(e);
             }
         }
         Random order = new Random(config.seed());
         for (int l = 0; l < layers; l++) {
+            // blocks 0..l-1 are trained by now; block l and those after it are still full precision
+            LlamaModel fpModel = new LlamaModel(current);
             List<Tensor> targets = new ArrayList<>();
             try (GradMode.Scope s = GradMode.noGrad()) {
                 for (Value x : fpIn) {

@@ -9,6 +9,7 @@ import intactkv.tensor.MatMul;
 import intactkv.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * QuaRot W4A4 (Ashkboos et al. 2024) as the IntactKV repository runs it
@@ -68,6 +69,19 @@ public final class QuaRot {
 
     /** Folds the norms and rotates {@code fp} (not modified); see the class comment. */
     public static Rotated rotate(LlamaWeights fp, long seed) {
+        return rotate(new AtomicReference<>(fp), seed);
+    }
+
+    /**
+     * {@link #rotate(LlamaWeights, long)} on the weights taken out of {@code holder} (left null), with the same
+     * result bit for bit: each block is rotated alone, so block i's rotated linears replace its full-precision ones
+     * in the one model held here before block i + 1 is rotated, and once the caller holds no other reference, the
+     * full-precision copy of block i is garbage from then on. What is saved is the full-precision copy (2 bytes a
+     * parameter for BF16); the rotated weights are doubles (8 bytes a parameter: a rotation of BF16 values is not
+     * BF16).
+     */
+    public static Rotated rotate(AtomicReference<LlamaWeights> holder, long seed) {
+        LlamaWeights fp = holder.getAndSet(null);
         LlamaConfig c = fp.config();
         Tensor q = Hadamard.random(c.hiddenSize(), seed);
         Tensor qt = Layout.transpose(q, 0, 1);
@@ -76,9 +90,12 @@ public final class QuaRot {
         Tensor vRows = kron(eye(c.numKeyValueHeads()), mdh);
         Tensor ctx = MatMul.matmul(kron(QuaRotHooks.acrossHeads(c, seed), eye(c.headDim())),
                 kron(eye(c.numAttentionHeads()), mdh));
-        List<LlamaWeights.Block> blocks = new ArrayList<>();
         Value one = Value.constant(Tensor.ones(c.hiddenSize()));
-        for (LlamaWeights.Block b : fp.blocks()) {
+        // the embedding and the head first (their norm is the final one, kept until then)
+        Value embed = Value.constant(MatMul.matmul(fp.embed().data(), q));
+        Value head = rotIn(fp.lmHead().data().mul(fp.norm().data()), q);
+        for (int i = 0; i < c.numHiddenLayers(); i++) {
+            LlamaWeights.Block b = fp.block(i);
             Tensor gIn = b.inputNorm().data();
             Tensor gPost = b.postNorm().data();
             Value wq = rotIn(b.q().data().mul(gIn), q);
@@ -88,14 +105,12 @@ public final class QuaRot {
             Value wg = rotIn(b.gate().data().mul(gPost), q);
             Value wu = rotIn(b.up().data().mul(gPost), q);
             Value wd = Value.constant(MatMul.matmul(MatMul.matmul(qt, b.down().data()), downT));
-            blocks.add(new LlamaWeights.Block(one, wq, wk, wv, wo, one, wg, wu, wd));
+            fp = fp.withBlock(i, new LlamaWeights.Block(one, wq, wk, wv, wo, one, wg, wu, wd));
         }
-        Value embed = Value.constant(MatMul.matmul(fp.embed().data(), q));
-        Value head = rotIn(fp.lmHead().data().mul(fp.norm().data()), q);
         LlamaConfig untied = new LlamaConfig(c.hiddenSize(), c.intermediateSize(), c.numAttentionHeads(),
                 c.numKeyValueHeads(), c.numHiddenLayers(), c.rmsNormEps(), c.ropeTheta(), c.vocabSize(),
                 c.maxPositionEmbeddings(), false, c.bosTokenId(), c.eosTokenId(), c.ropeScaling());
-        return new Rotated(new LlamaWeights(untied, embed, blocks, one, head), QuaRotHooks.fullPrecision(c, seed));
+        return new Rotated(new LlamaWeights(untied, embed, fp.blocks(), one, head), QuaRotHooks.fullPrecision(c, seed));
     }
 
     /** {@code A ⊗ B} for square A and B. */
@@ -125,6 +140,28 @@ public final class QuaRot {
     static LlamaWeights quantizeModel(LlamaWeights fp, QuantConfig config, List<int[]> calib,
                                       ModelQuantizer.Progress progress) {
         return quantizeRotated(rotate(fp, config.seed()), config, calib, progress);
+    }
+
+    /**
+     * {@link #quantizeModel} on the weights taken out of {@code fp} (left null), with the same result bit for bit:
+     * the full-precision weights are released block by block as they are rotated ({@link #rotate(AtomicReference,
+     * long)}), then the rotated ones block by block as GPTQ replaces them with codes
+     * ({@link Gptq#sequential(AtomicReference, List, ModelQuantizer.Progress, String, QuantConfig, Gptq.RowParams,
+     * boolean, ModelHooks)}). The peak is the rotated model in doubles (8 bytes a parameter), not the full-precision
+     * model, the rotated one and the codes together. Producing each rotated block only when GPTQ reaches it would
+     * bring the peak to the full-precision model's size; that needs a per-layer step inside GPTQ's driver and is
+     * not done.
+     */
+    static LlamaWeights quantizeReleasing(AtomicReference<LlamaWeights> fp, QuantConfig config, List<int[]> calib,
+                                          ModelQuantizer.Progress progress) {
+        QuaRotWeightQuantizer wq = new QuaRotWeightQuantizer(config.weight().bits(), config.weight().symmetric(), true);
+        QuaRotHooks hooks = QuaRotHooks.fullPrecision(fp.get().config(), config.seed());
+        return Gptq.sequential(rotatedHolder(fp, config.seed()), calib, progress, "quarot", config, wq, true, hooks);
+    }
+
+    /** The rotated weights alone, in a holder of their own (the {@link Rotated} record is not kept). */
+    private static AtomicReference<LlamaWeights> rotatedHolder(AtomicReference<LlamaWeights> fp, long seed) {
+        return new AtomicReference<>(rotate(fp, seed).weights());
     }
 
     /** GPTQ with QuaRot's weight quantizer on an already rotated model {@code r} (see {@link #rotate}). */

@@ -1,0 +1,90 @@
+package intactkv.cli;
+
+import intactkv.model.io.CheckpointReader;
+import intactkv.model.io.DType;
+import intactkv.model.io.SafetensorsReader;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The bytes a checkpoint's tensors take once loaded for inference, from the safetensors header(s)
+ * alone (names, dtypes, shapes; no tensor data is read), as {@code LlamaWeights.load} holds them:
+ * a matrix in its file's dtype (BF16 and F16 2 bytes an element, F32 4, F64 8:
+ * {@code SafetensorsReader.readStored}), a vector (the RMSNorm weights) in double, 8 bytes; and in a
+ * packed quantized checkpoint ({@code PackedCheckpoint}) a weight {@code P} as {@code QuantCodes}:
+ * one byte a code (rows x cols, the rows from {@code P.scales}, the columns from {@code P.g_idx}), its
+ * scales and zeros in double (8 bytes each, as in the file) and the group of each column as an int
+ * (4 bytes).
+ *
+ * @param bytes  the total in memory
+ * @param dtype  the dtype of the largest matrix (what the messages name: "BF16")
+ * @param tensors the number of tensors (weights) counted
+ */
+record WeightBytes(long bytes, DType dtype, int tensors) {
+    private static final String CODES = ".qcodes";
+
+    /**
+     * Reads the header(s) of the checkpoint in {@code dir} ({@code model.safetensors} or the shards of
+     * {@code model.safetensors.index.json}); errors are the reader's, naming the file.
+     */
+    static WeightBytes of(Path dir) throws IOException {
+        try (CheckpointReader r = CheckpointReader.open(dir)) {
+            Map<String, SafetensorsReader.Entry> entries = new TreeMap<>();
+            for (String n : r.names()) {
+                entries.put(n, r.entry(n));
+            }
+            return of(entries);
+        }
+    }
+
+    /** {@link #of(Path)} on the header entries by tensor name. */
+    static WeightBytes of(Map<String, SafetensorsReader.Entry> entries) {
+        long total = 0;
+        long largest = -1;
+        DType dtype = DType.F64;
+        int count = 0;
+        for (SafetensorsReader.Entry e : entries.values()) {
+            String name = e.name();
+            long numel = e.shape().numel();
+            if (name.endsWith(CODES)) {
+                String base = name.substring(0, name.length() - CODES.length());
+                SafetensorsReader.Entry scales = entries.get(base + ".scales");
+                SafetensorsReader.Entry groupOf = entries.get(base + ".g_idx");
+                if (scales != null && groupOf != null && scales.shape().rank() == 2) {
+                    long weights = (long) scales.shape().dim(0) * groupOf.shape().numel();
+                    total = MemoryEstimate.plus(total, weights); // one byte a code
+                    count++;
+                }
+                continue;
+            }
+            if (name.endsWith(".g_idx") && entries.containsKey(name.substring(0, name.length() - 6) + CODES)) {
+                total = MemoryEstimate.plus(total, 4 * numel); // int[] groupOf
+                continue;
+            }
+            if (name.endsWith(".qparams")) {
+                continue;
+            }
+            boolean matrix = e.shape().rank() >= 2;
+            long per = matrix ? heldBytes(e.dtype()) : 8;
+            total = MemoryEstimate.plus(total, MemoryEstimate.times(per, numel));
+            if (!name.endsWith(".scales") && !name.endsWith(".zeros")) {
+                count++;
+                if (matrix && numel > largest) {
+                    largest = numel;
+                    dtype = e.dtype();
+                }
+            }
+        }
+        return new WeightBytes(total, dtype, count);
+    }
+
+    /** Bytes an element of a matrix of {@code t} takes in memory: the file's width for F32/F16/BF16, else 8 (double). */
+    static long heldBytes(DType t) {
+        return switch (t) {
+            case F32, F16, BF16 -> t.bytes();
+            default -> 8;
+        };
+    }
+}

@@ -1,0 +1,106 @@
+package intactkv.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The launcher's default heap ({@link HeapRule}): the command's estimate plus 1/32, 512 MiB and a third of the
+ * young generation (E/16 within [256 MiB, 1 GiB]), capped at the machine minus max(2 GiB, 1/8), at least 1 GiB; computed here by hand for a LLaMA-2-7B-shaped checkpoint
+ * (a header with no data, {@link SparseCheckpoint}) on a 24 GiB machine. {@link LauncherTest} checks that the
+ * script passes it to Java.
+ */
+class HeapRuleTest {
+    private static final long GIB = 1L << 30;
+    private static final long MIB = 1L << 20;
+    private static final long MACHINE = 24 * GIB;
+
+    @TempDir
+    static Path tmp;
+
+    @org.junit.jupiter.api.BeforeAll
+    static void builtInModelHome() {
+        // the repository root, as the launcher passes it (the tests run in the examples module's folder)
+        System.setProperty("intactkv.home", Path.of("..").toAbsolutePath().normalize().toString());
+    }
+
+    private static Path l7b() throws Exception {
+        Path dir = tmp.resolve("l7b");
+        return java.nio.file.Files.isDirectory(dir) ? dir : SparseCheckpoint.write(dir, MemoryTermsTest.LLAMA7B);
+    }
+
+    @Test
+    void theRuleByHand() {
+        // 1 GiB estimate: young 256 MiB (the floor); 1 GiB + 32 MiB + 512 MiB + 256 MiB / 3, rounded up to MiB
+        assertEquals(256 * MIB, HeapRule.young(GIB));
+        assertEquals(GIB + 32 * MIB + 512 * MIB + 86 * MIB, HeapRule.heap(GIB, MACHINE));
+        // small estimates get 1 GiB
+        assertEquals(GIB, HeapRule.heap(10 * MIB, MACHINE));
+        // capped at 24 GiB - 3 GiB (an eighth is more than 2 GiB); young at most 1 GiB
+        assertEquals(21 * GIB, HeapRule.heap(40 * GIB, MACHINE));
+        assertEquals(GIB, HeapRule.young(40 * GIB));
+        // on an 8 GiB machine the reserve is 2 GiB
+        assertEquals(6 * GIB, HeapRule.heap(40 * GIB, 8 * GIB));
+    }
+
+    /** ppl --seqlen 512 in full precision on the 7B shape: weights + one window, about 14 GiB; the heap 15.2 GiB. */
+    @Test
+    void llama7bFullPrecisionPpl() throws Exception {
+        String dir = l7b().toString();
+        long weights = 13_478_428_672L;
+        long window = 67_108_864L + 235_929_600L + 1_073_741_824L + 131_072_000L;
+        String[] args = {"ppl", "--model", dir, "--data", "x.txt", "--seqlen", "512"};
+        long e = weights + window;
+        assertEquals(14_986_280_960L, HeapRule.estimate(args));
+        // young: e / 16 = 936,642,560 bytes, 893 MiB; heap: e + e / 32 + 512 MiB + 893 MiB / 3
+        // = 14,986,280,960 + 468,321,280 + 536,870,912 + 312,126,122 = 16,303,599,274 bytes, 15,549 MiB rounded up
+        assertEquals(893 * MIB, HeapRule.young(e));
+        assertEquals(15_549 * MIB, HeapRule.heap(e, MACHINE));
+        assertEquals("-Xmx15549m -XX:MaxNewSize=893m", HeapRule.option(args, MACHINE));
+    }
+
+    /**
+     * RTN W3 g128 + IntactKV_[B] with --no-kl: the peak is while quantizing, the full-precision model (released layer
+     * by layer) with one layer's codes and one linear's buffers; running, the codes, the embeddings and the window
+     * take less. With KL (the default) both models, the buffers or two windows of logits.
+     */
+    @Test
+    void llama7bRtnWithAndWithoutKl() throws Exception {
+        String dir = l7b().toString();
+        long weights = 13_478_428_672L;
+        long codes = 7_290_060_800L;
+        long buffers = 2L * 8 * 11008 * 4096; // the largest linear and its quantized values in double
+        long window = 67_108_864L + 235_929_600L + 1_073_741_824L + 131_072_000L;
+        String[] noKl = {"ppl", "--model", dir, "--data", "x.txt", "--seqlen", "512", "--method", "rtn", "--wbits", "3",
+            "--group", "128", "--intactkv", "bos", "--no-kl"};
+        long quantizing = weights + codes / 32 + buffers;
+        long running = codes + (weights - 2L * 6_476_005_376L) + window;
+        assertTrue(quantizing > running, quantizing + " " + running);
+        assertEquals(quantizing, HeapRule.estimate(noKl));
+        assertEquals(14_988, HeapRule.heap(HeapRule.estimate(noKl), MACHINE) / MIB, "14.6 GiB");
+        String[] kl = {"ppl", "--model", dir, "--data", "x.txt", "--seqlen", "512", "--method", "rtn", "--wbits", "3",
+            "--group", "128", "--intactkv", "bos"};
+        assertEquals(weights + codes + window + 131_072_000L, HeapRule.estimate(kl));
+        assertEquals(21 * 1024, HeapRule.heap(HeapRule.estimate(kl), MACHINE) / MIB, "the cap of a 24 GiB machine");
+    }
+
+    @Test
+    void whereTheRuleDoesNotApplyTheOldDefault() throws Exception {
+        assertEquals(HeapRule.FALLBACK, HeapRule.option(new String[] {"ppl", "--model", "default"}, MACHINE));
+        assertEquals(HeapRule.FALLBACK, HeapRule.option(new String[] {"train", "--out", "x"}, MACHINE));
+        assertEquals(HeapRule.FALLBACK, HeapRule.option(new String[] {"ppl", "--model", l7b().toString()}, -1));
+        assertEquals(HeapRule.FALLBACK, HeapRule.option(new String[] {}, MACHINE));
+    }
+
+    @Test
+    void flagsInBothSpellings() {
+        var f = HeapRule.flags(new String[] {"ppl", "--model=/m", "--seqlen", "512", "--no-kl", "--json", "--method", "rtn"});
+        assertEquals("/m", f.get("--model"));
+        assertEquals("512", f.get("--seqlen"));
+        assertEquals("", f.get("--no-kl"));
+        assertEquals("rtn", f.get("--method"));
+    }
+}

@@ -1,0 +1,139 @@
+package intactkv.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import intactkv.model.LlamaConfig;
+import intactkv.model.LlamaWeights;
+import intactkv.model.io.DType;
+import intactkv.quant.QuantConfig;
+import intactkv.quant.QuantizedModel;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Each named term of a {@link MemoryPlan} ({@link MemoryEstimate}) against a hand computation, for the built-in
+ * model's config and LLaMA-2-7B's (config only: no weights are needed to test an estimate), and the
+ * header-derived weight bytes ({@link WeightBytes}) against the same formula on the committed built-in checkpoint,
+ * a packed quantized checkpoint and a 7B-shaped header.
+ */
+class MemoryTermsTest {
+    /** LLaMA-2-7B's shape: d 4096, d_ff 11008, 32 heads, 32 layers, V 32000, untied. */
+    static final LlamaConfig LLAMA7B = new LlamaConfig(4096, 11008, 32, 32, 32, 1e-5, 10000, 32000, 2048, false, 1, 2);
+    /** The built-in model's shape (examples/default-model/config.json). */
+    static final LlamaConfig BUILT_IN = new LlamaConfig(128, 384, 16, 16, 6, 1e-5, 10000, 1024, 2048, false, 1, 2);
+
+    @TempDir
+    Path tmp;
+
+    @org.junit.jupiter.api.BeforeAll
+    static void builtInModelHome() {
+        // the repository root, as the launcher passes it (the tests run in the examples module's folder)
+        System.setProperty("intactkv.home", Path.of("..").toAbsolutePath().normalize().toString());
+    }
+
+    @Test
+    void linearParametersAndWeightsAsHeld() {
+        // L (2 d^2 + 2 d kv + 3 d d_ff): 6 (2*128^2 + 2*128*128 + 3*128*384) = 6 * 212,992
+        assertEquals(1_277_952L, MemoryEstimate.linearParams(BUILT_IN));
+        // 32 (2*4096^2 + 2*4096^2 + 3*4096*11008) = 32 * 202,375,168
+        assertEquals(6_476_005_376L, MemoryEstimate.linearParams(LLAMA7B));
+        // F32: 4 (embed 1024*128 + head 1024*128 + linears) + 8 (13 norms of 128)
+        assertEquals(4L * (262_144 + 1_277_952) + 8L * 13 * 128, MemoryEstimate.weightsAsHeld(BUILT_IN, DType.F32));
+        assertEquals(6_173_696L, MemoryEstimate.weightsAsHeld(BUILT_IN, DType.F32));
+        // BF16: 2 (2 * 32000*4096 + linears) + 8 (65 norms of 4096) = 13,476,298,752 + 2,129,920
+        assertEquals(13_478_428_672L, MemoryEstimate.weightsAsHeld(LLAMA7B, DType.BF16));
+        assertEquals(8L * 6_476_005_376L, MemoryEstimate.linearsInDouble(LLAMA7B));
+    }
+
+    @Test
+    void quantizedCodes() {
+        // built-in, g 128: q k v o 128x128: 16,384 codes + 16*128*1 + 4*128 = 18,944 each; gate, up 384x128:
+        // 49,152 + 16*384 + 512 = 55,808 each; down 128x384: 49,152 + 16*128*3 + 4*384 = 56,832; 6 layers
+        assertEquals(6L * (4 * 18_944 + 2 * 55_808 + 56_832), MemoryEstimate.codes(BUILT_IN, 128));
+        // 7B, g 128: q k v o: 16,777,216 + 16*4096*32 + 4*4096 = 18,890,752; gate, up (11008, 4096):
+        // 45,088,768 + 16*11008*32 + 16,384 = 50,741,248; down (4096, 11008): 45,088,768 + 16*4096*86 + 44,032
+        assertEquals(32L * (4 * 18_890_752L + 2 * 50_741_248L + 50_768_896L), MemoryEstimate.codes(LLAMA7B, 128));
+        assertEquals(7_290_060_800L, MemoryEstimate.codes(LLAMA7B, 128));
+        // per channel: one scale and zero a row
+        assertEquals(6L * (4 * (16_384 + 16 * 128 + 512) + 2 * (49_152 + 16 * 384 + 512) + (49_152 + 16 * 128 + 1536)),
+                MemoryEstimate.codes(BUILT_IN, -1));
+    }
+
+    @Test
+    void quantizationBuffers() {
+        // the largest linear (d_ff x d) and its quantized values in double; GPTQ adds H and its factor, d_ff x d_ff
+        assertEquals(16L * 11008 * 4096, MemoryEstimate.quantizationBuffers(LLAMA7B, intactkv.quant.Method.RTN));
+        assertEquals(16L * 11008 * 4096 + 16L * 11008 * 11008,
+                MemoryEstimate.quantizationBuffers(LLAMA7B, intactkv.quant.Method.GPTQ));
+        assertEquals(16L * 384 * 128, MemoryEstimate.quantizationBuffers(BUILT_IN, intactkv.quant.Method.AWQ));
+        assertEquals(0, MemoryEstimate.quantizationBuffers(BUILT_IN, intactkv.quant.Method.NONE));
+        MemoryPlan small = MemoryPlan.empty().plus("a", 1);
+        MemoryPlan big = MemoryPlan.empty().plus("b", 2);
+        assertEquals(big, MemoryPlan.larger(small, big));
+        assertEquals(big, MemoryPlan.larger(big, small));
+    }
+
+    @Test
+    void windowTerms() {
+        assertEquals(8L * 32 * 512 * 512, MemoryEstimate.attention(LLAMA7B, 512, 0));
+        assertEquals(8L * 16 * 255 * 256, MemoryEstimate.attention(BUILT_IN, 255, 1));
+        // 6 T d + 3 T d_ff doubles
+        assertEquals(8L * 512 * (6 * 4096 + 3 * 11008), MemoryEstimate.layerActivations(LLAMA7B, 512));
+        assertEquals(8L * 512 * 32000, MemoryEstimate.logits(LLAMA7B, 512));
+        // 2 L n h_kv d_h doubles: exactly 1 GiB for 7B at 512 positions
+        assertEquals(1L << 30, MemoryEstimate.kvCache(LLAMA7B, 512));
+        assertEquals(8L * 2 * 6 * 256 * 16 * 8, MemoryEstimate.kvCache(BUILT_IN, 256));
+        MemoryPlan p = MemoryEstimate.windowTerms(MemoryPlan.empty(), LLAMA7B, 512, 0, 2);
+        assertEquals(67_108_864L + 235_929_600L + 1_073_741_824L + 2 * 131_072_000L, p.total());
+        assertEquals(2 * 131_072_000L, p.bytes("logits (2 copies)"));
+    }
+
+    /** The header of the committed built-in checkpoint gives what the formula gives for F32. */
+    @Test
+    void headerBytesOfTheBuiltInModel() throws Exception {
+        WeightBytes w = WeightBytes.of(DefaultModel.dir());
+        assertEquals(MemoryEstimate.weightsAsHeld(BUILT_IN, DType.F32), w.bytes());
+        assertEquals(DType.F32, w.dtype());
+    }
+
+    /** A 7B-shaped BF16 header (no data: a sparse file) gives the BF16 formula, read in milliseconds. */
+    @Test
+    void headerBytesOfA7bShapedCheckpoint() throws Exception {
+        Path dir = SparseCheckpoint.write(tmp.resolve("l7b"), LLAMA7B);
+        WeightBytes w = WeightBytes.of(dir);
+        assertEquals(13_478_428_672L, w.bytes());
+        assertEquals(DType.BF16, w.dtype());
+        assertEquals(2 + 32 * 9 + 1, w.tensors());
+    }
+
+    /** A packed quantized checkpoint as loaded: codes at one byte, scales and zeros in double, the rest as saved. */
+    @Test
+    void headerBytesOfAPackedCheckpoint() throws Exception {
+        LlamaConfig c = new LlamaConfig(32, 64, 4, 2, 2, 1e-5, 10000, 50, 64, false, 1, 2);
+        LlamaWeights fp = LlamaWeights.random(c, 3, 0.3, true, false);
+        QuantizedModel q = QuantizedModel.quantize(fp, QuantConfig.rtn(3, 16), null, intactkv.quant.ModelQuantizer.Progress.NONE);
+        Path dir = tmp.resolve("q");
+        q.save(dir, DType.F64);
+        long rest = MemoryEstimate.weightsAsHeld(c, DType.F64) - MemoryEstimate.linearsInDouble(c);
+        assertEquals(rest + MemoryEstimate.codes(c, 16), WeightBytes.of(dir).bytes());
+    }
+
+    @Test
+    void aPlanNamesItsTermsAndTheWayOut() {
+        MemoryPlan p = MemoryPlan.empty().plus("full-precision weights (BF16)", 3L << 40).plus("nothing", 0)
+                .plus("KV cache", 1L << 30);
+        assertEquals(2, p.terms().size(), "a zero term is left out");
+        assertEquals((3L << 40) + (1L << 30), p.total());
+        assertEquals("full-precision weights (BF16) 3072.0 GB + KV cache 1.0 GB", p.describe());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> p.require("--seqlen 512 with rtn and KL", "or add --no-kl (needs 2.0 GB)"));
+        String m = e.getMessage();
+        assertTrue(m.startsWith("--seqlen 512 with rtn and KL [full-precision weights (BF16) 3072.0 GB + KV cache"
+                + " 1.0 GB] needs at least 3073.0 GB of memory, more than this Java's heap of "), m);
+        assertTrue(m.contains("INTACTKV_JAVA_OPTS=-Xmx") && m.endsWith(", or add --no-kl (needs 2.0 GB), or ask for less"), m);
+        assertThrows(IllegalArgumentException.class, () -> new MemoryPlan.Term("x", -1));
+    }
+}
