@@ -30,6 +30,9 @@ record WeightBytes(long bytes, DType dtype, int tensors) {
      * {@code model.safetensors.index.json}); errors are the reader's, naming the file.
      */
     static WeightBytes of(Path dir) throws IOException {
+        if (intactkv.model.gguf.GgufFile.isGguf(dir)) {
+            return ofGguf(dir);
+        }
         try (CheckpointReader r = CheckpointReader.open(dir)) {
             Map<String, SafetensorsReader.Entry> entries = new TreeMap<>();
             for (String n : r.names()) {
@@ -37,6 +40,24 @@ record WeightBytes(long bytes, DType dtype, int tensors) {
             }
             return of(entries);
         }
+    }
+
+    /**
+     * A llama.cpp GGUF file ({@code --model FILE.gguf}), from its tensor infos alone: {@code GgufWeights}
+     * dequantizes every matrix once and holds it in F32 (4 bytes an element, whatever its ggml type),
+     * a vector in double (8 bytes).
+     */
+    private static WeightBytes ofGguf(Path file) throws IOException {
+        long total = 0;
+        int count = 0;
+        try (intactkv.model.gguf.GgufFile g = intactkv.model.gguf.GgufFile.open(file)) {
+            for (intactkv.model.gguf.GgufFile.TensorInfo t : g.tensors()) {
+                long per = t.ne().length >= 2 ? 4 : 8;
+                total = MemoryEstimate.plus(total, MemoryEstimate.times(per, t.elements()));
+                count++;
+            }
+        }
+        return new WeightBytes(total, DType.F32, count);
     }
 
     /** {@link #of(Path)} on the header entries by tensor name. */
