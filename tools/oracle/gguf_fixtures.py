@@ -32,7 +32,7 @@ Writes into the folder:
 With --default-model OUT.gguf it also writes the built-in model (examples/default-model, F32
 safetensors) as an F32 GGUF (about 6 MB, not committed) for `./intactkv ppl --model OUT.gguf`.
 
-Versions used for the committed files: see the end of docs/parts/gguf.md.
+Versions used for the committed files: see the end of docs/FORMATS.md ("GGUF in").
 """
 import json
 import os

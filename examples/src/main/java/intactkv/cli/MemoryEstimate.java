@@ -107,8 +107,20 @@ final class MemoryEstimate {
      * inputs of the layer's linears (q/k/v, o, gate/up, down: n x T x (3d + d_ff)).
      */
     static long quantization(LlamaConfig c, Method m, long n, long t) {
-        long perToken = 2L * c.hiddenSize() + (m == Method.AWQ ? 3L * c.hiddenSize() + c.intermediateSize() : 0);
-        return times(DOUBLE, n, t, perToken);
+        return quantization(c, m, n, t, DOUBLE);
+    }
+
+    /**
+     * {@link #quantization(LlamaConfig, Method, long, long)} with the layer inputs and outputs held at
+     * {@code inputBytes} a value ({@code --calib-activations}: 8 for f64, 4 for f32) where the quantizer
+     * holds them in a {@code LayerInputs} (GPTQ, QuaRot's GPTQ, AWQ); AWQ's recorded linear inputs and
+     * OmniQuant's layer inputs stay in double.
+     */
+    static long quantization(LlamaConfig c, Method m, long n, long t, long inputBytes) {
+        long per = m == Method.GPTQ || m == Method.QUAROT || m == Method.AWQ ? inputBytes : DOUBLE;
+        long layerIo = times(per, n, t, 2L * c.hiddenSize());
+        long awqFeatures = m == Method.AWQ ? times(DOUBLE, n, t, 3L * c.hiddenSize() + c.intermediateSize()) : 0;
+        return plus(layerIo, awqFeatures);
     }
 
     // ---- the named terms of a MemoryPlan (issue 27: know before loading); each is tested against a hand computation

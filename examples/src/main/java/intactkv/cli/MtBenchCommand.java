@@ -59,7 +59,7 @@ import picocli.CommandLine.Option;
             "special tokens removed, whitespace stripped. Each answer is appended to --out as one line and forced to",
             "disk; questions already there are skipped, so a rerun resumes an interrupted one (a last line cut short",
             "by the interrupt is removed and its question answered again). The built-in model is not a chat model:",
-            "its answers only show the pipeline. Judge the file with FastChat's llm_judge (docs/parts/generation.md)."})
+            "its answers only show the pipeline. Judge the file with FastChat's llm_judge (docs/GENERATION.md)."})
 final class MtBenchCommand implements Callable<Integer> {
     /** The official per-category temperatures ({@code gen_mtbench_answer.py::temperature_config}). */
     static final Map<String, Double> TEMPERATURES = Map.of("writing", 0.7, "roleplay", 0.7, "extraction", 0.0,

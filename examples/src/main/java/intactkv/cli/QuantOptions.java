@@ -374,7 +374,8 @@ final class QuantOptions {
             default -> p.plus("one layer's quantized codes", MemoryEstimate.codes(c, config().weight().groupSize()) / layers);
         };
         p = p.plus("one linear's quantization buffers", MemoryEstimate.quantizationBuffers(c, m));
-        return m.needsCalibration() ? p.plus("calibration activations", MemoryEstimate.quantization(c, m, calib, t)) : p;
+        return m.needsCalibration() ? p.plus("calibration activations",
+                MemoryEstimate.quantization(c, m, calib, t, activationStore().bytesPerValue())) : p;
     }
 
     private static String twinName(Method m) {

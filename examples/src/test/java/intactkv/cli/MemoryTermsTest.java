@@ -76,6 +76,24 @@ class MemoryTermsTest {
         assertEquals(big, MemoryPlan.larger(big, small));
     }
 
+    /**
+     * Calibration activations (16 x 512 tokens of a 7B model): every sequence's layer input and output,
+     * 2 d values a token, at 8 bytes (f64) or 4 (--calib-activations f32) for GPTQ, QuaRot and AWQ; AWQ's
+     * recorded linear inputs (3 d + d_ff a token) and OmniQuant's inputs stay in double.
+     */
+    @Test
+    void calibrationActivationsFollowTheirStore() {
+        long io = 16L * 512 * 2 * 4096;
+        assertEquals(8 * io, MemoryEstimate.quantization(LLAMA7B, intactkv.quant.Method.GPTQ, 16, 512, 8));
+        assertEquals(4 * io, MemoryEstimate.quantization(LLAMA7B, intactkv.quant.Method.GPTQ, 16, 512, 4));
+        assertEquals(4 * io, MemoryEstimate.quantization(LLAMA7B, intactkv.quant.Method.QUAROT, 16, 512, 4));
+        assertEquals(8 * io, MemoryEstimate.quantization(LLAMA7B, intactkv.quant.Method.OMNIQUANT, 16, 512, 4));
+        assertEquals(4 * io + 8L * 16 * 512 * (3 * 4096 + 11008),
+                MemoryEstimate.quantization(LLAMA7B, intactkv.quant.Method.AWQ, 16, 512, 4));
+        assertEquals(MemoryEstimate.quantization(LLAMA7B, intactkv.quant.Method.AWQ, 16, 512, 8),
+                MemoryEstimate.quantization(LLAMA7B, intactkv.quant.Method.AWQ, 16, 512));
+    }
+
     @Test
     void windowTerms() {
         assertEquals(8L * 32 * 512 * 512, MemoryEstimate.attention(LLAMA7B, 512, 0));

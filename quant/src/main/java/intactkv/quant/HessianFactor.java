@@ -35,7 +35,7 @@ import intactkv.tensor.Parallel;
  * factor differs in its last bits (within the condition-number bound that {@code HessianFactorTest} checks
  * against EJML): on the built-in model the perplexities and KL divergences of GPTQ W3/W4 g128 (with and
  * without IntactKV_[B]) agree with the EJML path to about 1e-15 relative, the same at every printed digit of
- * the demo, but the doubles are not bit-identical (docs/parts/gptq-scale.md).
+ * the demo, but the doubles are not bit-identical (docs/SCALE.md, "GPTQ on real shapes").
  *
  * <p>Reference: gptq.py / AutoGPTQ {@code GPTQ.fasterquant} ({@code H = torch.linalg.cholesky(H);
  * H = torch.cholesky_inverse(H); H = torch.linalg.cholesky(H, upper=True); Hinv = H}).

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Each kind of bad GGUF file is refused with one {@link FormatException} that starts with the
- * file and names the field, tensor or byte position (the rows of docs/parts/gguf.md's table).
+ * file and names the field, tensor or byte position (the rows of docs/FORMATS.md ("GGUF in")'s table).
  */
 class GgufBadInputTest {
     @TempDir
