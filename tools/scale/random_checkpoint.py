@@ -28,9 +28,11 @@ SHAPES = {
     "llama2-7b": dict(hidden_size=4096, intermediate_size=11008, num_attention_heads=32, num_key_value_heads=32,
                       num_hidden_layers=32, vocab_size=32000, max_position_embeddings=4096),
     "llama3-8b": dict(hidden_size=4096, intermediate_size=14336, num_attention_heads=32, num_key_value_heads=8,
-                      num_hidden_layers=32, vocab_size=128256, rope_theta=500000.0, max_position_embeddings=8192,
-                      bos_token_id=128000, eos_token_id=128001),
+                      num_hidden_layers=32, vocab_size=128256, rope_theta=500000.0, max_position_embeddings=8192),
 }
+# bos/eos stay 1/2 for every shape, LLaMA-3's too: the tokenizer.json written beside the weights is the built-in
+# one padded to the vocabulary, whose <s> and </s> are 1 and 2 (LLaMA-3's own 128000/128001 belong to its own
+# vocabulary, which is not in this repository); with 128000 the tokenizer check refuses the pair.
 # written for every shape unless the shape sets its own
 DEFAULTS = dict(architectures=["LlamaForCausalLM"], model_type="llama", hidden_act="silu", rms_norm_eps=1e-5,
                 rope_theta=10000.0, max_position_embeddings=2048, tie_word_embeddings=False, bos_token_id=1,
