@@ -8,7 +8,6 @@ import com.google.gson.JsonParser;
 import intactkv.model.LlamaWeights;
 import intactkv.model.io.CheckpointReader;
 import intactkv.model.io.FormatException;
-import intactkv.model.io.SafetensorsReader;
 import intactkv.model.io.SafetensorsWriter;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -51,23 +50,7 @@ class HubCheckpointBadInputTest {
 
     /** Rewrites model.safetensors with tensor {@code replaced} as {@code change} puts it. */
     private static void rewrite(Path dir, String replaced, Consumer<SafetensorsWriter> change) throws IOException {
-        Path file = dir.resolve(CheckpointReader.SINGLE);
-        SafetensorsWriter w = new SafetensorsWriter();
-        try (SafetensorsReader r = SafetensorsReader.open(file)) {
-            for (String n : r.names()) {
-                SafetensorsReader.Entry e = r.entry(n);
-                if (n.equals(replaced)) {
-                    continue;
-                }
-                if (e.dtype().isInteger()) {
-                    w.putLongs(n, e.dtype(), r.readLongs(n), e.shape());
-                } else {
-                    w.put(n, e.dtype(), r.read(n));
-                }
-            }
-        }
-        change.accept(w);
-        w.write(file);
+        CheckpointRewrite.rewrite(dir, replaced, change);
     }
 
     private void refused(Path dir, String name, String... parts) throws Exception {

@@ -8,7 +8,6 @@ import intactkv.model.LlamaWeights;
 import intactkv.model.io.CheckpointReader;
 import intactkv.model.io.DType;
 import intactkv.model.io.FormatException;
-import intactkv.model.io.SafetensorsReader;
 import intactkv.model.io.SafetensorsWriter;
 import intactkv.tensor.Shape;
 import intactkv.tensor.Tensor;
@@ -46,23 +45,7 @@ class PackedCheckpointBadInputTest {
 
     /** Rewrites model.safetensors with every tensor as it was, except what {@code change} puts instead. */
     private void rewrite(String replaced, Consumer<SafetensorsWriter> change) throws IOException {
-        Path file = dir.resolve(CheckpointReader.SINGLE);
-        SafetensorsWriter w = new SafetensorsWriter();
-        try (SafetensorsReader r = SafetensorsReader.open(file)) {
-            for (String n : r.names()) {
-                SafetensorsReader.Entry e = r.entry(n);
-                if (n.equals(replaced)) {
-                    continue;
-                }
-                if (e.dtype().isInteger()) {
-                    w.putLongs(n, e.dtype(), r.readLongs(n), e.shape());
-                } else {
-                    w.put(n, e.dtype(), r.read(n));
-                }
-            }
-        }
-        change.accept(w);
-        w.write(file);
+        CheckpointRewrite.rewrite(dir, replaced, change);
     }
 
     private String refusal() {
