@@ -15,7 +15,7 @@ import java.util.Random;
 /**
  * Training-step speed of the built-in model's shape (d 128, 4 layers, 8 heads, d_ff 384,
  * V 1024) on random tokens: forward, cross-entropy, backward, clipping and AdamW, batch B of T
- * tokens, as {@code intactkv.model.train.Trainer} runs it (one step per call, a collection between
+ * tokens, as {@code intactkv.train.Trainer} runs it (one step per call, a collection between
  * steps). Prints tokens/s of the best of the
  * timed steps after 3 warm-up steps. {@code tools/bench/train.sh} runs the same loop in PyTorch.
  * Arguments: B, T, steps.

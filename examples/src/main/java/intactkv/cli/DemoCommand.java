@@ -438,7 +438,7 @@ final class DemoCommand implements Callable<Integer> {
         if (Files.isRegularFile(f)) {
             return Calibration.readText(f).lines().toList();
         }
-        intactkv.model.train.WordNetCorpus.Splits s = intactkv.model.train.WordNetCorpus.splits();
+        intactkv.train.WordNetCorpus.Splits s = intactkv.train.WordNetCorpus.splits();
         return switch (split) {
             case "train" -> s.train();
             case "valid" -> s.valid();

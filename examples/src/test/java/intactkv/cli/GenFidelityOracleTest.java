@@ -43,7 +43,7 @@ class GenFidelityOracleTest {
 
     @Test
     void continuationsAreTheNaiveOracle() throws Exception {
-        List<int[]> prompts = GenFidelityTable.prompts(intactkv.model.train.WordNetCorpus.splits().test(),
+        List<int[]> prompts = GenFidelityTable.prompts(intactkv.train.WordNetCorpus.splits().test(),
                 new GenerationFidelity.Settings(1, GenFidelityCommand.PROMPT_WORDS, STEPS),
                 GenerateIntactKvOracleTest.tok, "test split");
         assertEquals(1, prompts.size());

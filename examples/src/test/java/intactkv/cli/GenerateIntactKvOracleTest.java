@@ -57,7 +57,7 @@ class GenerateIntactKvOracleTest {
 
     /** Two 64-token windows of test-split glosses: QuaRot's GPTQ needs calibration (any will do here), RTN ignores it. */
     static List<int[]> calibration() throws java.io.IOException {
-        List<String> docs = intactkv.model.train.WordNetCorpus.splits().test().subList(0, 60);
+        List<String> docs = intactkv.train.WordNetCorpus.splits().test().subList(0, 60);
         int[] text = intactkv.prefix.Perplexity.tokenize(tok, docs);
         List<int[]> out = new ArrayList<>();
         for (int i = 0; i < 2; i++) {

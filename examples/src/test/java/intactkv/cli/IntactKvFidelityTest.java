@@ -41,7 +41,7 @@ class IntactKvFidelityTest {
     static void load() throws Exception {
         fp = LlamaWeights.load(MODEL, false);
         tok = intactkv.model.text.Tokenizer.load(MODEL.resolve("tokenizer.json"));
-        List<String> docs = intactkv.model.train.WordNetCorpus.splits().test().subList(0, 60);
+        List<String> docs = intactkv.train.WordNetCorpus.splits().test().subList(0, 60);
         text = Perplexity.tokenize(tok, docs);
     }
 

@@ -1,6 +1,6 @@
 package intactkv.eval;
 
-import intactkv.model.train.WordNetCorpus;
+import intactkv.train.WordNetCorpus;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;

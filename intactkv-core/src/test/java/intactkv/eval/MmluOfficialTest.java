@@ -10,7 +10,7 @@ import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.model.text.Tokenizer;
-import intactkv.model.train.BpeTrainer;
+import intactkv.train.BpeTrainer;
 import intactkv.prefix.IntactKvPrefix;
 import intactkv.prefix.PrefixedModel;
 import java.nio.file.Files;

@@ -13,7 +13,7 @@ import intactkv.model.io.FormatException;
 import intactkv.model.io.SafetensorsReader;
 import intactkv.model.io.SafetensorsWriter;
 import intactkv.model.text.Tokenizer;
-import intactkv.model.train.BpeTrainer;
+import intactkv.train.BpeTrainer;
 import intactkv.prefix.IntactKvPrefix;
 import intactkv.prefix.ShareGptConversation;
 import intactkv.prefix.ShareGptSelection;

@@ -1,4 +1,4 @@
-package intactkv.model.train;
+package intactkv.train;
 
 import java.util.Arrays;
 import java.util.Random;

@@ -1,4 +1,4 @@
-package intactkv.model.train;
+package intactkv.train;
 
 import java.io.BufferedReader;
 import java.io.IOException;

@@ -1,4 +1,4 @@
-package intactkv.model.train;
+package intactkv.train;
 
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;

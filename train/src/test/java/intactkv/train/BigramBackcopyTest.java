@@ -1,4 +1,4 @@
-package intactkv.model.train;
+package intactkv.train;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
