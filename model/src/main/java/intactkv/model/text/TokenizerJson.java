@@ -7,6 +7,7 @@ import intactkv.model.io.FormatException;
 import intactkv.model.io.JsonFields;
 import intactkv.model.io.JsonFile;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.List;
@@ -125,6 +126,9 @@ final class TokenizerJson {
         int unkId = vocab.getOrDefault(unk, -1);
         String bosPiece = templateFirstToken(root.raw().get("post_processor"));
         int bos = vocab.getOrDefault(bosPiece != null ? bosPiece : "<s>", -1);
+        if (bos < 0 && bosPiece == null) {
+            bos = bosFromConfigs(file, vocab, pieces.length);
+        }
         int eos = vocab.getOrDefault("</s>", vocab.getOrDefault("<|end_of_text|>", -1));
         ByteLevel byteLevel = byteLevel(root, file);
         boolean prepend = byteLevel == null && detectPrepend(root.raw());
@@ -135,6 +139,46 @@ final class TokenizerJson {
         }
         return new Tokenizer(file, pieces, vocab, merges, added, special, unkId, bos, eos, prepend, addBos, byteLevel,
                 model.bool("ignore_merges", false));
+    }
+
+    /**
+     * [BOS] of a {@code tokenizer.json} whose post-processor has no template and whose vocabulary
+     * has no {@code <s>} (a LLaMA-3 vocabulary saved without its post-processor): the
+     * {@code bos_token} of {@code tokenizer_config.json} beside it (a string, or an added-token
+     * object with {@code content}), else the {@code bos_token_id} of {@code config.json} beside
+     * it, else -1 (none, as before: encoding with [BOS] is then refused). Guards against a
+     * tokenizer that cannot put the [BOS] its model was trained with in front of a window, although
+     * the checkpoint names it; a name or id the vocabulary does not have is refused, naming the file
+     * and field. Files with a template or an {@code <s>} never reach here, so their [BOS] is unchanged.
+     */
+    private static int bosFromConfigs(Path file, Map<String, Integer> vocab, int n) throws IOException {
+        Path dir = file.toAbsolutePath().getParent();
+        if (dir == null) {
+            return -1;
+        }
+        Path tokenizerConfig = dir.resolve("tokenizer_config.json");
+        if (Files.isRegularFile(tokenizerConfig)) {
+            JsonFields tc = JsonFile.read(tokenizerConfig);
+            if (tc.has("bos_token")) {
+                JsonElement e = tc.required("bos_token");
+                String piece = e.isJsonObject() ? tc.object("bos_token").string("content", null)
+                        : tc.stringValue(e, "bos_token");
+                Integer id = vocab.get(piece);
+                if (id == null) {
+                    throw new FormatException(tokenizerConfig, "field 'bos_token' = \"" + piece + "\" is not a token of "
+                            + file + "; use the tokenizer_config.json that came with this tokenizer.json");
+                }
+                return id;
+            }
+        }
+        Path config = dir.resolve("config.json");
+        if (Files.isRegularFile(config)) {
+            JsonFields c = JsonFile.read(config);
+            if (c.has("bos_token_id")) {
+                return c.integer("bos_token_id", null, 0, n - 1);
+            }
+        }
+        return -1;
     }
 
     /**
