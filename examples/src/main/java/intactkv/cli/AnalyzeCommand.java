@@ -46,7 +46,7 @@ final class AnalyzeCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Mixin
-    QuantOptions quant;
+    RunQuantOptions quant;
 
     @picocli.CommandLine.ArgGroup(exclusive = true, multiplicity = "1")
     Input input;

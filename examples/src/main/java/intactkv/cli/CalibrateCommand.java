@@ -43,7 +43,7 @@ final class CalibrateCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Mixin
-    QuantOptions quant;
+    RunQuantOptions quant;
 
     @Option(names = "--data", required = true, paramLabel = "FILE",
             description = "the prefix calibration's data (not the quantizer's, see --calib): plain text, or ShareGPT"

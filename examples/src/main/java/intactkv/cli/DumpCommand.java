@@ -44,10 +44,10 @@ final class DumpCommand implements Callable<Integer> {
     Path out;
 
     @picocli.CommandLine.Mixin
-    QuantOptions quant;
+    RunQuantOptions quant;
 
     @picocli.CommandLine.Mixin
-    IntactKvOption prefixOption;
+    IntactKvOption.ContextOption prefixOption;
 
     @Override
     public Integer call() throws Exception {

@@ -59,7 +59,7 @@ final class EvalCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Mixin
-    QuantOptions quant;
+    RunQuantOptions quant;
 
     static final class Source {
         @Option(names = "--tasks", paramLabel = "FILE", description = "a JSONL file of items (see above)")
@@ -73,7 +73,7 @@ final class EvalCommand implements Callable<Integer> {
     Source source;
 
     @Mixin
-    IntactKvOption prefixOption;
+    IntactKvOption.ContextOption prefixOption;
 
     @Option(names = "--shots", defaultValue = "0", paramLabel = "K",
             description = "examples before each item, drawn with --seed from the other items of its subject (default 0)")

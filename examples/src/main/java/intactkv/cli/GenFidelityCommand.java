@@ -48,10 +48,10 @@ final class GenFidelityCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Mixin
-    QuantOptions quant;
+    RunQuantOptions quant;
 
     @Mixin
-    IntactKvOption prefixOption;
+    IntactKvOption.NoContextOption prefixOption;
 
     /** Defaults of --prompts, --prompt-words and --max-tokens, which the demo uses too. */
     static final int PROMPTS = 48;

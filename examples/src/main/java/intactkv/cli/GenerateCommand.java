@@ -54,10 +54,10 @@ final class GenerateCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Mixin
-    QuantOptions quant;
+    RunQuantOptions quant;
 
     @Mixin
-    IntactKvOption prefixOption;
+    IntactKvOption.NoContextOption prefixOption;
 
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "text to continue (with --chat: the"
             + " user's question alone)")

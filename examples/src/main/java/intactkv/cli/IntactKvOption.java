@@ -11,14 +11,38 @@ import picocli.CommandLine.Option;
  * {@link intactkv.prefix.PrefixSpec#resolve}), and which context the model sees before each input
  * ({@link intactkv.prefix.PrefixSpec#withContext}). ({@code calibrate} has its own
  * {@code --intactkv}, whose default is the prompt prefix it starts from.)
+ *
+ * <p>{@code --context} is declared by the subclasses: {@link ContextOption} shows it (ppl, eval,
+ * dump); {@link NoContextOption} hides it (generate, gen-fidelity, mt-bench, which refuse any
+ * context but {@code none} with their own message).
  */
-final class IntactKvOption {
+class IntactKvOption {
     @Option(names = "--intactkv", defaultValue = "none", paramLabel = "WHICH",
             description = "none (default), bos, prompt, or a prefix file written by 'calibrate'")
     String which;
 
-    @Option(names = "--context", defaultValue = "none", paramLabel = "C", description = PrefixSpec.CONTEXT_HELP)
-    String context;
+    /** {@code --context C}, declared by the subclass; "none" when absent. */
+    String context = "none";
+
+    /** {@link IntactKvOption} with {@code --context} in the help: the commands that use it. */
+    static final class ContextOption extends IntactKvOption {
+        @Option(names = "--context", defaultValue = "none", paramLabel = "C", description = PrefixSpec.CONTEXT_HELP)
+        void context(String c) {
+            context = c;
+        }
+    }
+
+    /**
+     * {@link IntactKvOption} whose {@code --context} is accepted but not shown: the command refuses any
+     * value but {@code none} with its own message (the system prompt comes with {@code --chat} there).
+     */
+    static final class NoContextOption extends IntactKvOption {
+        @Option(names = "--context", defaultValue = "none", paramLabel = "C", hidden = true,
+                description = "refused here (ppl's option): only none")
+        void context(String c) {
+            context = c;
+        }
+    }
 
     /** Checks both flags before any model work; returns how many tokens come before each input. */
     int plannedLength(intactkv.model.LlamaConfig c, intactkv.model.text.Tokenizer tok) throws java.io.IOException {

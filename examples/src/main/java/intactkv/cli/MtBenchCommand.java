@@ -76,10 +76,10 @@ final class MtBenchCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Mixin
-    QuantOptions quant;
+    RunQuantOptions quant;
 
     @Mixin
-    IntactKvOption prefixOption;
+    IntactKvOption.NoContextOption prefixOption;
 
     @Option(names = "--questions", required = true, paramLabel = "FILE", description = "FastChat's question.jsonl: one"
             + " {\"question_id\", \"category\", \"turns\": [...]} a line")

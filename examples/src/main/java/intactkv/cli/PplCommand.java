@@ -32,7 +32,7 @@ final class PplCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Mixin
-    QuantOptions quant;
+    RunQuantOptions quant;
 
     @Option(names = "--data", required = true, paramLabel = "FILE", description = "UTF-8 text, one document per line")
     Path data;
@@ -42,7 +42,7 @@ final class PplCommand implements Callable<Integer> {
     Integer seqlenFlag;
 
     @Mixin
-    IntactKvOption prefixOption;
+    IntactKvOption.ContextOption prefixOption;
 
     @Option(names = "--json", description = "print the result as JSON")
     boolean json;

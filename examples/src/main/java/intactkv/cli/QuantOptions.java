@@ -22,23 +22,26 @@ import picocli.CommandLine.Option;
 
 /**
  * The model and quantization flags shared by every command that runs a (quantized) model
- * (ppl, calibrate, analyze, dump, quantize), declared once so that each means the same
- * everywhere: {@code --model FP_DIR}, and either
+ * (ppl, calibrate, analyze, dump, eval, generate, gen-fidelity, mt-bench) and by {@code quantize},
+ * declared once so that each means the same everywhere: {@code --model FP_DIR}, and either
  * {@code --quantized DIR} (written by {@code quantize}) or the method flags to quantize on the
  * fly; {@code --abits}/{@code --kvbits} add run-time quantization to either.
+ *
+ * <p>{@code --quantized} and {@code --method} are declared by the two subclasses, because their
+ * help differs: {@link RunQuantOptions} (the running commands: a quantized directory, or a method
+ * to quantize on the fly) and {@link QuantizeOptions} ({@code quantize}: the method to quantize
+ * with, no {@code --quantized} in its help). Every other flag, and all the checks, are here.
  */
-final class QuantOptions {
+class QuantOptions {
     @Option(names = "--model", required = true, paramLabel = "FP_DIR", description = "the full-precision Hugging Face"
             + " LLaMA directory (IntactKV takes its prefix from it), or 'default' for the built-in model; model_type "
             + intactkv.model.ConfigClaims.FAMILIES + " (other families and unimplemented config fields are refused)")
     Path model;
 
-    @Option(names = "--quantized", paramLabel = "Q_DIR", description = "a model written by './intactkv quantize' (it has"
-            + " quant_config.json) from the --model FP_DIR, or a GPTQ/AWQ checkpoint of it in AutoGPTQ's or AutoAWQ's"
-            + " (GEMM) layout (config.json with quantization_config, or quantize_config.json)")
+    /** {@code --quantized Q_DIR}, declared by the subclass ({@link RunQuantOptions#quantized(Path)}); null when absent. */
     Path quantized;
 
-    @Option(names = "--method", paramLabel = "M", description = "quantize on the fly: rtn, gptq, awq, omniquant, quarot")
+    /** {@code --method M}, declared by the subclass (its help differs, see the class comment); null when absent. */
     String method;
 
     @Option(names = "--wbits", paramLabel = "B", description = "weight bits, 2..8 (default: 4 with --method)")

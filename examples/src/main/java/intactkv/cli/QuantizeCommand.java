@@ -38,7 +38,7 @@ final class QuantizeCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Mixin
-    QuantOptions quant;
+    QuantizeOptions quant;
 
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "output directory")
     Path out;
