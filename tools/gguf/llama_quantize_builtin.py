@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""Records what llama-quantize wrote for the built-in model: per output type, per tensor, the
+ggml type it chose, its shape and the sha256 of its bytes (LlamaQuantizeBuiltinTest and
+--method gguf's type assignment read the JSON). Run by tools/gguf/llama_quantize_builtin.sh.
+
+Usage: PYTHONPATH=LLAMA_CPP/gguf-py /usr/bin/python3 llama_quantize_builtin.py OUT.json COMMIT FLAGS \
+           VERSION TYPE=FILE.gguf [TYPE=FILE.gguf ...]
+"shape" is ggml's ne order: ne[0] (the row length, the Hugging Face in-features) first.
+"""
+import hashlib
+import json
+import sys
+
+from gguf import GGUFReader
+
+
+def tensors(path):
+    r = GGUFReader(path)
+    out = []
+    with open(path, "rb") as f:
+        for t in r.tensors:
+            f.seek(t.data_offset)
+            data = f.read(t.n_bytes)
+            out.append({"name": t.name, "type": t.tensor_type.name, "shape": [int(d) for d in t.shape],
+                        "sha256": hashlib.sha256(data).hexdigest()})
+    return out
+
+
+def main():
+    dst, commit, flags, version = sys.argv[1:5]
+    outputs = {}
+    for arg in sys.argv[5:]:
+        name, path = arg.split("=", 1)
+        outputs[name] = tensors(path)
+    doc = {"llama_cpp_commit": commit, "llama_quantize_version": version, "build_flags": flags,
+           "input": "examples/default-model as an F32 GGUF by tools/oracle/gguf_fixtures.py --default-model",
+           "shape_order": "ggml ne: [row length, rows]",
+           "outputs": outputs}
+    with open(dst, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
