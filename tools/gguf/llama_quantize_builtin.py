@@ -36,9 +36,22 @@ def main():
            "input": "examples/default-model as an F32 GGUF by tools/oracle/gguf_fixtures.py --default-model",
            "shape_order": "ggml ne: [row length, rows]",
            "outputs": outputs}
+    # one tensor a line: small diffs, easy to grep
+    lines = ["{"]
+    for k in ("llama_cpp_commit", "llama_quantize_version", "build_flags", "input", "shape_order"):
+        lines.append(" %s: %s," % (json.dumps(k), json.dumps(doc[k])))
+    lines.append(' "outputs": {')
+    names = list(outputs)
+    for i, name in enumerate(names):
+        lines.append("  %s: [" % json.dumps(name))
+        rows = [json.dumps(t, separators=(", ", ": ")) for t in outputs[name]]
+        lines.append(",\n".join("   " + r for r in rows))
+        lines.append("  ]" + ("," if i + 1 < len(names) else ""))
+    lines.append(" }")
+    lines.append("}")
     with open(dst, "w") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
+        f.write("\n".join(lines) + "\n")
+    json.load(open(dst))  # well-formed
 
 
 if __name__ == "__main__":
