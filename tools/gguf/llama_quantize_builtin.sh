@@ -19,7 +19,7 @@ for t in Q8_0 Q4_0 Q4_1 Q5_0 Q5_1 Q2_K Q3_K_S Q4_K_S Q5_K_S Q6_K Q4_K_M Q3_K_M; 
     || { cat "$tmp/$t.log" >&2; exit 1; }
   args+=("$t=$tmp/$t.gguf")
 done
-version="$("$build/bin/llama-quantize" --version 2>&1 | head -n 1 || true)"
+version="$(grep -m 1 '^version:' "$tmp/Q8_0.log" || echo unknown)"
 flags="$(grep -E '^CMAKE_C_FLAGS:|^CMAKE_BUILD_TYPE:|^GGML_NATIVE:|^GGML_FMA:|^GGML_F16C:|^GGML_AVX:|^GGML_AVX2:' \
   "$build/CMakeCache.txt" | sed 's/:[A-Z]*=/=/' | tr '\n' ' ' | sed 's/ $//')"
 /usr/bin/python3 "$here/tools/gguf/llama_quantize_builtin.py" \
