@@ -4,7 +4,8 @@ ggml type it chose, its shape and the sha256 of its bytes (LlamaQuantizeBuiltinT
 --method gguf's type assignment read the JSON). Run by tools/gguf/llama_quantize_builtin.sh.
 
 Usage: PYTHONPATH=LLAMA_CPP/gguf-py /usr/bin/python3 llama_quantize_builtin.py OUT.json COMMIT FLAGS \
-           VERSION TYPE=FILE.gguf [TYPE=FILE.gguf ...]
+           VERSION INPUT TYPE=FILE.gguf [TYPE=FILE.gguf ...]
+(INPUT: a sentence saying which F32 GGUF was quantized.)
 "shape" is ggml's ne order: ne[0] (the row length, the Hugging Face in-features) first.
 """
 import hashlib
@@ -27,13 +28,13 @@ def tensors(path):
 
 
 def main():
-    dst, commit, flags, version = sys.argv[1:5]
+    dst, commit, flags, version, source = sys.argv[1:6]
     outputs = {}
-    for arg in sys.argv[5:]:
+    for arg in sys.argv[6:]:
         name, path = arg.split("=", 1)
         outputs[name] = tensors(path)
     doc = {"llama_cpp_commit": commit, "llama_quantize_version": version, "build_flags": flags,
-           "input": "examples/default-model as an F32 GGUF by tools/oracle/gguf_fixtures.py --default-model",
+           "input": source,
            "shape_order": "ggml ne: [row length, rows]",
            "outputs": outputs}
     # one tensor a line: small diffs, easy to grep
