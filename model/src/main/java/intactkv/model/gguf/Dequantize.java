@@ -8,7 +8,9 @@ import java.nio.ByteOrder;
  * type: F32 as stored, F16 and BF16 widened exactly (ggml's {@code ggml_fp16_to_fp32} and
  * {@code ggml_bf16_to_fp32}: BF16 is the upper half of a float's bits), the block types through
  * {@link LegacyQuants} and {@link KQuants}. The values are ggml's own dequantization, bit for
- * bit; the caller holds them as float (and reads them as double, exactly).
+ * bit; the caller holds them as float (and reads them as double, exactly). IQ4_NL, which
+ * {@code llama-quantize} can choose for a tensor, is dequantized too ({@link Iq4NlQuantize}),
+ * though the GGUF reader does not list it as supported yet.
  */
 public final class Dequantize {
     private Dequantize() {
@@ -35,6 +37,7 @@ public final class Dequantize {
             }
             case Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 -> LegacyQuants.dequantize(type, b, y, off, n);
             case Q2_K, Q3_K, Q4_K, Q5_K, Q6_K -> KQuants.dequantize(type, b, y, off, n);
+            case IQ4_NL -> Iq4NlQuantize.dequantize(b, y, off, n);
             default -> throw new IllegalArgumentException("ggml type " + type + " is not supported (supported: "
                     + GgmlType.supported() + ")");
         }
