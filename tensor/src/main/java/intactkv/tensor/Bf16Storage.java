@@ -37,6 +37,11 @@ public final class Bf16Storage implements WeightStorage {
         return new Bf16Storage(rowMajor, blocks);
     }
 
+    /** The held patterns themselves (in the layout of {@link #rowBlocks}), for the kernels that read BF16 directly. */
+    short[] heldBits() {
+        return bits;
+    }
+
     @Override
     public RowBlocks rowBlocks() {
         return blocks;

@@ -46,12 +46,15 @@ final class BlockedGemv {
         int full = blocks.fullBlocks();
         int groups = (full + GROUP - 1) / GROUP;
         int minChunk = parallel ? (int) Math.max(1, (4L << 20) / Math.max(1L, (long) GROUP * LANES * k)) : groups;
+        short[] bf16 = b instanceof Bf16Storage s && VectorBf16.lanes() == LANES ? s.heldBits() : null;
         Parallel.forRange(groups, minChunk, (lo, hi) -> {
             double[] buf = new double[GROUP * LANES * KC];
             for (int g = lo; g < hi; g++) {
                 int b0 = g * GROUP;
                 int nb = Math.min(GROUP, full - b0);
-                if (nb == GROUP) {
+                if (nb == GROUP && bf16 != null) {
+                    groupBf16(k, a, aOff, bf16, b0, c, cOff);
+                } else if (nb == GROUP) {
                     group(k, a, aOff, b, b0, buf, c, cOff);
                 } else {
                     for (int q = b0; q < b0 + nb; q++) {
@@ -69,10 +72,39 @@ final class BlockedGemv {
         return new double[GROUP * LANES * KC];
     }
 
-    /** {@link #GROUP} blocks from block {@code b0}, eight vector chains side by side. */
+    /**
+     * {@link #GROUP} blocks from block {@code b0}, eight vector chains side by side. The chains are kept in c
+     * between chunks of steps (loaded before, stored after), so no vector lives across the conversion calls.
+     */
     private static void group(int k, double[] a, int aOff, WeightStorage b, int b0, double[] buf, double[] c,
                               int cOff) {
-        final int span = KC * LANES; // one block's converted steps in buf
+        int j = cOff + b0 * LANES;
+        java.util.Arrays.fill(c, j, j + GROUP * LANES, 0.0);
+        int blockSize = LANES * k;
+        for (int p0 = 0; p0 < k; p0 += KC) {
+            int kc = Math.min(KC, k - p0);
+            for (int q = 0; q < GROUP; q++) {
+                b.heldToDouble((b0 + q) * blockSize + p0 * LANES, kc * LANES, buf, q * KC * LANES);
+            }
+            steps(kc, a, aOff + p0, buf, c, j);
+        }
+    }
+
+    /**
+     * {@link #group} for BF16 weights, read straight from their patterns: each step loads one block's
+     * {@link #LANES} patterns and widens them in registers ({@link VectorBf16#load}, exact) instead of
+     * converting through a buffer; the eight chains stay in registers for all K steps. Same sums, same order.
+     */
+    private static void groupBf16(int k, double[] a, int aOff, short[] bits, int b0, double[] c, int cOff) {
+        int blockSize = LANES * k;
+        int o0 = b0 * blockSize;
+        int o1 = o0 + blockSize;
+        int o2 = o1 + blockSize;
+        int o3 = o2 + blockSize;
+        int o4 = o3 + blockSize;
+        int o5 = o4 + blockSize;
+        int o6 = o5 + blockSize;
+        int o7 = o6 + blockSize;
         DoubleVector c0 = DoubleVector.zero(S);
         DoubleVector c1 = c0;
         DoubleVector c2 = c0;
@@ -81,24 +113,17 @@ final class BlockedGemv {
         DoubleVector c5 = c0;
         DoubleVector c6 = c0;
         DoubleVector c7 = c0;
-        long blockSize = (long) LANES * k;
-        for (int p0 = 0; p0 < k; p0 += KC) {
-            int kc = Math.min(KC, k - p0);
-            for (int q = 0; q < GROUP; q++) {
-                b.heldToDouble((int) ((b0 + q) * blockSize) + p0 * LANES, kc * LANES, buf, q * span);
-            }
-            for (int p = 0; p < kc; p++) {
-                DoubleVector x = DoubleVector.broadcast(S, a[aOff + p0 + p]);
-                int o = p * LANES;
-                c0 = DoubleVector.fromArray(S, buf, o).fma(x, c0);
-                c1 = DoubleVector.fromArray(S, buf, o + span).fma(x, c1);
-                c2 = DoubleVector.fromArray(S, buf, o + 2 * span).fma(x, c2);
-                c3 = DoubleVector.fromArray(S, buf, o + 3 * span).fma(x, c3);
-                c4 = DoubleVector.fromArray(S, buf, o + 4 * span).fma(x, c4);
-                c5 = DoubleVector.fromArray(S, buf, o + 5 * span).fma(x, c5);
-                c6 = DoubleVector.fromArray(S, buf, o + 6 * span).fma(x, c6);
-                c7 = DoubleVector.fromArray(S, buf, o + 7 * span).fma(x, c7);
-            }
+        for (int p = 0; p < k; p++) {
+            DoubleVector x = DoubleVector.broadcast(S, a[aOff + p]);
+            int o = p * LANES;
+            c0 = VectorBf16.load(bits, o0 + o).fma(x, c0);
+            c1 = VectorBf16.load(bits, o1 + o).fma(x, c1);
+            c2 = VectorBf16.load(bits, o2 + o).fma(x, c2);
+            c3 = VectorBf16.load(bits, o3 + o).fma(x, c3);
+            c4 = VectorBf16.load(bits, o4 + o).fma(x, c4);
+            c5 = VectorBf16.load(bits, o5 + o).fma(x, c5);
+            c6 = VectorBf16.load(bits, o6 + o).fma(x, c6);
+            c7 = VectorBf16.load(bits, o7 + o).fma(x, c7);
         }
         int j = cOff + b0 * LANES;
         c0.intoArray(c, j);
@@ -111,19 +136,54 @@ final class BlockedGemv {
         c7.intoArray(c, j + 7 * LANES);
     }
 
-    /** Block {@code q} alone (the blocks of a last, partial group): one vector chain. */
+    /** {@code kc} steps of the eight chains of a group, from their sums in {@code c[j ..]} (read and written). */
+    private static void steps(int kc, double[] a, int aOff, double[] buf, double[] c, int j) {
+        final int span = KC * LANES; // one block's converted steps in buf
+        DoubleVector c0 = DoubleVector.fromArray(S, c, j);
+        DoubleVector c1 = DoubleVector.fromArray(S, c, j + LANES);
+        DoubleVector c2 = DoubleVector.fromArray(S, c, j + 2 * LANES);
+        DoubleVector c3 = DoubleVector.fromArray(S, c, j + 3 * LANES);
+        DoubleVector c4 = DoubleVector.fromArray(S, c, j + 4 * LANES);
+        DoubleVector c5 = DoubleVector.fromArray(S, c, j + 5 * LANES);
+        DoubleVector c6 = DoubleVector.fromArray(S, c, j + 6 * LANES);
+        DoubleVector c7 = DoubleVector.fromArray(S, c, j + 7 * LANES);
+        for (int p = 0; p < kc; p++) {
+            DoubleVector x = DoubleVector.broadcast(S, a[aOff + p]);
+            int o = p * LANES;
+            c0 = DoubleVector.fromArray(S, buf, o).fma(x, c0);
+            c1 = DoubleVector.fromArray(S, buf, o + span).fma(x, c1);
+            c2 = DoubleVector.fromArray(S, buf, o + 2 * span).fma(x, c2);
+            c3 = DoubleVector.fromArray(S, buf, o + 3 * span).fma(x, c3);
+            c4 = DoubleVector.fromArray(S, buf, o + 4 * span).fma(x, c4);
+            c5 = DoubleVector.fromArray(S, buf, o + 5 * span).fma(x, c5);
+            c6 = DoubleVector.fromArray(S, buf, o + 6 * span).fma(x, c6);
+            c7 = DoubleVector.fromArray(S, buf, o + 7 * span).fma(x, c7);
+        }
+        c0.intoArray(c, j);
+        c1.intoArray(c, j + LANES);
+        c2.intoArray(c, j + 2 * LANES);
+        c3.intoArray(c, j + 3 * LANES);
+        c4.intoArray(c, j + 4 * LANES);
+        c5.intoArray(c, j + 5 * LANES);
+        c6.intoArray(c, j + 6 * LANES);
+        c7.intoArray(c, j + 7 * LANES);
+    }
+
+    /** Block {@code q} alone (the blocks of a last, partial group): one vector chain, kept in c between chunks. */
     private static void oneBlock(int k, double[] a, int aOff, WeightStorage b, int q, double[] buf, double[] c,
                                  int cOff) {
-        DoubleVector acc = DoubleVector.zero(S);
-        long base = (long) q * LANES * k;
+        int j = cOff + q * LANES;
+        java.util.Arrays.fill(c, j, j + LANES, 0.0);
+        int base = q * LANES * k;
         for (int p0 = 0; p0 < k; p0 += KC) {
             int kc = Math.min(KC, k - p0);
-            b.heldToDouble((int) base + p0 * LANES, kc * LANES, buf, 0);
+            b.heldToDouble(base + p0 * LANES, kc * LANES, buf, 0);
+            DoubleVector acc = DoubleVector.fromArray(S, c, j);
             for (int p = 0; p < kc; p++) {
                 acc = DoubleVector.fromArray(S, buf, p * LANES).fma(DoubleVector.broadcast(S, a[aOff + p0 + p]), acc);
             }
+            acc.intoArray(c, j);
         }
-        acc.intoArray(c, cOff + q * LANES);
     }
 
     /**
