@@ -254,7 +254,7 @@ final class VectorGemm {
                 if (r0 % L == 0 && r0 / L < blocks.fullBlocks() && j + L <= NR) { // block r0 / L starts at r0 * k
                     b.heldToDouble(r0 * k + p0 * L, kc * L, row, 0);
                     for (int p = 0; p < kc; p++) {
-                        System.arraycopy(row, p * L, panel, p * NR + j, L);
+                        DoubleVector.fromArray(S, row, p * L).intoArray(panel, p * NR + j);
                     }
                     j += L;
                 } else { // a row of the last, partial block
