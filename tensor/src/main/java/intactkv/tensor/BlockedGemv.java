@@ -34,7 +34,7 @@ final class BlockedGemv {
     /**
      * {@code c[cOff + j] = sum_p a[aOff + p] * W[j, p]} for j < N, with W held by {@code b} in the layout
      * {@code blocks} (whose lanes must be {@link #LANES}); {@code c} is <em>modified</em>. Groups of blocks
-     * are split over threads when {@code parallel} and the product is large (>= 4M multiply-adds a chunk).
+     * are split over threads when {@code parallel} and the product is large (>= 1M multiply-adds a chunk).
      */
     static void multiply(double[] a, int aOff, WeightStorage b, RowBlocks blocks, double[] c, int cOff,
                          boolean parallel) {
@@ -45,7 +45,9 @@ final class BlockedGemv {
         int k = blocks.cols();
         int full = blocks.fullBlocks();
         int groups = (full + GROUP - 1) / GROUP;
-        int minChunk = parallel ? (int) Math.max(1, (4L << 20) / Math.max(1L, (long) GROUP * LANES * k)) : groups;
+        // split products of >= 2 x 1M multiply-adds: a chunk then takes ~0.3 ms at 3 G/s, well above the tens of
+        // microseconds of waking a worker (the GEMM's 4M kept a 2048 x 2048 decode product on one thread)
+        int minChunk = parallel ? (int) Math.max(1, (1L << 20) / Math.max(1L, (long) GROUP * LANES * k)) : groups;
         short[] bf16 = b instanceof Bf16Storage s && VectorBf16.lanes() == LANES ? s.heldBits() : null;
         Parallel.forRange(groups, minChunk, (lo, hi) -> {
             double[] buf = new double[GROUP * LANES * KC];

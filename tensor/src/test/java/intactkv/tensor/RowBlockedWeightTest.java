@@ -91,7 +91,7 @@ class RowBlockedWeightTest {
         }
     }
 
-    /** A product large enough to be split over threads (>= 4M multiply-adds a chunk), with a partial last group and block. */
+    /** A product large enough to be split over threads (>= 1M multiply-adds a chunk), with a partial last group and block. */
     @Test
     void largeOneRowProductSplitOverThreadsIsBitIdentical() {
         Random rng = new Random(11);
