@@ -26,7 +26,7 @@ def shares(r):
         if key.startswith("gflops"):
             p = peak_1 if key.endswith("_1_cpu") or key.endswith("_1") else peak_all
             out.append(f"{key} {v:.1f} = {v / p:.2f} of the FMA peak {p:.1f}")
-        elif key.startswith("gb_s"):
+        elif "gb_s" in key:
             b = bw.get("read_i16_1_cpu", bw["read_i16_1"]) if key.endswith("_1_cpu") else bw["read_i16_all"]
             out.append(f"{key} {v:.1f} = {v / b:.2f} of the BF16 read bandwidth {b:.1f} GB/s")
     params = r.get("params")

@@ -2,6 +2,7 @@ package intactkv.bench;
 
 import intactkv.tensor.Bf16Storage;
 import intactkv.tensor.Gemm;
+import intactkv.tensor.RowBlocks;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.util.Locale;
@@ -11,7 +12,9 @@ import java.util.Random;
  * The one-row product of decoding with a BF16 weight ({@code c (1, N) = a (1, K) W^T}, W stored (N, K)
  * as BF16, {@link Gemm#multiply} with a {@link Bf16Storage}): GB/s of weight read, on one thread (by
  * the calling thread's CPU time) and on all cores (wall clock), set against {@link MemoryBandwidth}'s
- * read of shorts, and a hash of c for comparing builds bit for bit.
+ * read of shorts, and a hash of c for comparing builds bit for bit; for the weight held row-major
+ * ({@code Gemv}: eight scalar chains) and row-interleaved ({@link RowBlocks}, as the safetensors reader
+ * holds matrices: vectors across rows), whose hashes must agree ({@code same_bits}).
  *
  * <pre>
  *   java --add-modules jdk.incubator.vector -Xmx2g -cp benchmarks/target/benchmarks.jar intactkv.bench.GemvStored 32000 2048
@@ -30,12 +33,34 @@ public final class GemvStored {
         for (int i = 0; i < bits.length; i++) {
             bits[i] = (short) (Float.floatToIntBits((float) (r.nextGaussian() * 0.02)) >>> 16);
         }
-        Bf16Storage w = new Bf16Storage(bits);
+        Bf16Storage rowMajor = new Bf16Storage(bits.clone());
+        Bf16Storage blocked = Bf16Storage.interleaved(bits, RowBlocks.preferred(n, k));
         double[] a = new double[k];
         for (int i = 0; i < k; i++) {
             a[i] = r.nextGaussian();
         }
-        double[] c = new double[n];
+        StringBuilder out = new StringBuilder("{\"bench\": \"gemv_bf16\", \"n\": " + n + ", \"k\": " + k);
+        long[] hashes = new long[2];
+        for (int form = 0; form < 2; form++) {
+            Bf16Storage w = form == 0 ? rowMajor : blocked;
+            String name = form == 0 ? "row_major" : "interleaved";
+            double[] c = new double[n];
+            double[] best = time(n, k, a, w, c);
+            long h = 0;
+            for (double x : c) {
+                h = h * 31 + Double.doubleToLongBits(x);
+            }
+            hashes[form] = h;
+            double bytes = 2.0 * n * k;
+            out.append(String.format(Locale.ROOT, ", \"%s_gb_s_1_cpu\": %.2f, \"%s_gb_s_all\": %.2f, \"%s_hash\": \"%016x\"",
+                    name, bytes / best[0] / 1e9, name, bytes / best[1] / 1e9, name, h));
+        }
+        out.append(", \"same_bits\": ").append(hashes[0] == hashes[1]).append('}');
+        System.out.println(out);
+    }
+
+    /** Best of 20 timed calls after 10 warm-up calls: one thread by its CPU time, then all cores by the wall clock. */
+    private static double[] time(int n, int k, double[] a, Bf16Storage w, double[] c) {
         ThreadMXBean mx = ManagementFactory.getThreadMXBean();
         double bestCpu = Double.POSITIVE_INFINITY;
         double bestWall = Double.POSITIVE_INFINITY;
@@ -55,13 +80,6 @@ public final class GemvStored {
                 bestWall = Math.min(bestWall, s);
             }
         }
-        long h = 0;
-        for (double x : c) {
-            h = h * 31 + Double.doubleToLongBits(x);
-        }
-        double bytes = 2.0 * n * k;
-        System.out.println(String.format(Locale.ROOT,
-                "{\"bench\": \"gemv_bf16\", \"n\": %d, \"k\": %d, \"gb_s_1_cpu\": %.1f, \"gb_s_all\": %.1f, \"hash\": \"%016x\"}",
-                n, k, bytes / bestCpu / 1e9, bytes / bestWall / 1e9, h));
+        return new double[] {bestCpu, bestWall};
     }
 }

@@ -21,6 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
  * A checkpoint loaded for inference keeps its matrices in the file's dtype and gives the same
  * logits, bit for bit (tolerance 0), as the same checkpoint read as doubles (loaded trainable), in
  * a whole-sequence forward pass (the GEMM) and in decoding one token at a time (the one-row product).
+ * The matrices are held row-interleaved (RowBlocks): with d = 32, d_ff = 600 and V = 40 the decode product
+ * meets full groups of 8 blocks, partial groups and (with 8 lanes) a partial block.
  */
 class StoredWeightsLoadTest {
     /** d_ff = 600 takes down_proj's one-row product past one conversion chunk (512 columns). */
@@ -39,6 +41,9 @@ class StoredWeightsLoadTest {
             LlamaWeights dense = LlamaWeights.load(dir, true);
             assertNotNull(stored.embed().data().storage(), dtype + " embedding kept in the file's dtype");
             assertNotNull(stored.block(0).q().data().storage(), dtype + " q_proj kept in the file's dtype");
+            assertNotNull(stored.block(0).q().data().storage().rowBlocks(),
+                    dtype + " matrices are held row-interleaved (the decode product's layout)");
+            assertNotNull(stored.embed().data().storage().rowBlocks(), dtype + " the embedding too (the LM head)");
             assertNull(stored.block(0).inputNorm().data().storage(), "norm vectors are doubles");
             assertNull(dense.block(0).q().data().storage(), "trainable weights are doubles");
             int[] ids = {1, 5, 7, 3, 39, 0, 12};

@@ -10,10 +10,32 @@ public final class F16Storage implements WeightStorage {
     private static final double[] VALUE = table();
 
     private final short[] bits;
+    /** The row-interleaved layout of {@code bits}, or null when row-major. */
+    private final RowBlocks blocks;
 
-    /** Wraps {@code bits} (not copied; not modified afterwards by this class). */
+    /** Wraps {@code bits} (not copied; not modified afterwards by this class), row-major. */
     public F16Storage(short[] bits) {
+        this(bits, null);
+    }
+
+    private F16Storage(short[] bits, RowBlocks blocks) {
         this.bits = bits;
+        this.blocks = blocks;
+    }
+
+    /**
+     * A weight of {@code blocks.rows() x blocks.cols()} held in the row-interleaved layout of the one-row
+     * product: {@code rowMajor} is rearranged in place ({@link RowBlocks#interleave(short[])}; <em>modified</em>)
+     * and wrapped, not copied.
+     */
+    public static F16Storage interleaved(short[] rowMajor, RowBlocks blocks) {
+        blocks.interleave(rowMajor);
+        return new F16Storage(rowMajor, blocks);
+    }
+
+    @Override
+    public RowBlocks rowBlocks() {
+        return blocks;
     }
 
     private static double[] table() {
@@ -31,6 +53,27 @@ public final class F16Storage implements WeightStorage {
 
     @Override
     public void toDouble(int from, int count, double[] dst, int dstOff) {
+        if (blocks == null) {
+            heldToDouble(from, count, dst, dstOff);
+            return;
+        }
+        int cols = blocks.cols();
+        int i = 0;
+        while (i < count) { // one row's run at a time: its elements are held at a stride of the block's width
+            int row = (from + i) / cols;
+            int col = (from + i) - row * cols;
+            int run = Math.min(count - i, cols - col);
+            int at = blocks.physical(row, col);
+            int stride = row / blocks.lanes() < blocks.fullBlocks() ? blocks.lanes() : blocks.tailRows();
+            for (int q = 0; q < run; q++) {
+                dst[dstOff + i + q] = VALUE[bits[at + q * stride] & 0xffff];
+            }
+            i += run;
+        }
+    }
+
+    @Override
+    public void heldToDouble(int from, int count, double[] dst, int dstOff) {
         for (int i = 0; i < count; i++) {
             dst[dstOff + i] = VALUE[bits[from + i] & 0xffff];
         }

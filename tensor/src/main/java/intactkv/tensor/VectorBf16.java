@@ -25,6 +25,21 @@ final class VectorBf16 {
     private VectorBf16() {
     }
 
+    /**
+     * The {@link #lanes()} BF16 patterns {@code bits[from ..]} as one vector of doubles, by the steps of the
+     * class comment (exact); for kernels that read BF16 weights straight into their FMAs.
+     */
+    static DoubleVector load(short[] bits, int from) {
+        IntVector w = (IntVector) ShortVector.fromArray(H, bits, from).convertShape(VectorOperators.S2I, I, 0);
+        return (DoubleVector) w.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats()
+                .convertShape(VectorOperators.F2D, D, 0);
+    }
+
+    /** Doubles per {@link #load}: the preferred species' lanes. */
+    static int lanes() {
+        return N;
+    }
+
     /** {@code dst[dstOff + i] = bf16(bits[from + i])} for i < count; {@code dst} is <em>modified</em>. */
     static void toDouble(short[] bits, int from, int count, double[] dst, int dstOff) {
         int i = 0;

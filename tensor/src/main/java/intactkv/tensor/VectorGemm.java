@@ -81,8 +81,9 @@ final class VectorGemm {
         private double[] packedA = new double[0];
         private double[][] panels = new double[0][];
         final double[] tail = new double[MR * NR];
-        /** One row of a stored B^T, converted to doubles before it is spread over a panel. */
-        final double[] row = new double[KC];
+        /** One row of a stored B^T, or one row block of a row-interleaved one, converted to doubles before it is
+         *  spread over a panel. */
+        final double[] row = new double[KC * L];
 
         /** At least {@code size} doubles for packed A; contents undefined. */
         double[] packedA(int size) {
@@ -239,11 +240,32 @@ final class VectorGemm {
      * conversion to double is exact), so the product is bit-identical to the one with B as doubles.
      * This is where a compact weight becomes double: the packing pass copies every element once
      * anyway. For {@code B^T} each of the panel's NR rows of B is converted as one contiguous run of
-     * kc elements into {@code row} and then spread over the panel at stride NR.
+     * kc elements into {@code row} and then spread over the panel at stride NR. A row-interleaved B
+     * ({@link RowBlocks}, blocks of L rows, k-major) already holds the panel's rows side by side: each full
+     * block's steps {@code [p0, p0 + kc)} are one contiguous run, converted at once and copied L values a step.
      */
     private static void packStoredB(int kc, int k, int n, WeightStorage b, boolean transB, int p0, int j0, int nc,
                                     double[] panel, double[] row) {
-        if (transB) {
+        RowBlocks blocks = b.rowBlocks();
+        if (transB && blocks != null && blocks.cols() == k && blocks.lanes() == L) {
+            int j = 0;
+            while (j < nc) {
+                int r0 = j0 + j;
+                if (r0 % L == 0 && r0 / L < blocks.fullBlocks() && j + L <= NR) { // block r0 / L starts at r0 * k
+                    b.heldToDouble(r0 * k + p0 * L, kc * L, row, 0);
+                    for (int p = 0; p < kc; p++) {
+                        DoubleVector.fromArray(S, row, p * L).intoArray(panel, p * NR + j);
+                    }
+                    j += L;
+                } else { // a row of the last, partial block
+                    b.toDouble(r0 * k + p0, kc, row, 0);
+                    for (int p = 0; p < kc; p++) {
+                        panel[p * NR + j] = row[p];
+                    }
+                    j++;
+                }
+            }
+        } else if (transB) {
             for (int j = 0; j < nc; j++) {
                 b.toDouble((j0 + j) * k + p0, kc, row, 0);
                 for (int p = 0; p < kc; p++) {

@@ -23,6 +23,24 @@ public interface WeightStorage {
      */
     void toDouble(int from, int count, double[] dst, int dstOff);
 
+    /**
+     * The row-interleaved layout the elements are held in ({@link RowBlocks}), or {@code null} when they are
+     * held row-major (the default). {@link #toDouble} reads row-major indices either way; the layout only
+     * lets the one-row product ({@link BlockedGemv}) and the GEMM's packing pass read whole row blocks.
+     */
+    default RowBlocks rowBlocks() {
+        return null;
+    }
+
+    /**
+     * Writes the elements held at positions {@code [from, from + count)} of this storage's own layout
+     * ({@link #rowBlocks}; the row-major index when that is null) as doubles to {@code dst[dstOff ..]};
+     * {@code dst} is <em>modified</em>. Exact, as {@link #toDouble}; safe to call from several threads.
+     */
+    default void heldToDouble(int from, int count, double[] dst, int dstOff) {
+        toDouble(from, count, dst, dstOff);
+    }
+
     /** Bytes this storage holds in memory (arrays only), for reports. */
     long bytes();
 

@@ -5,6 +5,7 @@ import com.google.gson.JsonElement;
 import intactkv.tensor.Bf16Storage;
 import intactkv.tensor.F16Storage;
 import intactkv.tensor.F32Storage;
+import intactkv.tensor.RowBlocks;
 import intactkv.tensor.HalfFloat;
 import intactkv.tensor.Shape;
 import intactkv.tensor.Tensor;
@@ -326,10 +327,13 @@ public final class SafetensorsReader implements AutoCloseable {
                         + ") is " + v);
             }
         }
+        // a matrix is held row-interleaved (RowBlocks, rearranged in place): the one-row product of decoding
+        // reads it with vectors across output rows; its elements and every result stay the same
+        RowBlocks blocks = e.shape().rank() == 2 && numel > 0 ? RowBlocks.preferred(e.shape().dim(0), e.shape().dim(1)) : null;
         WeightStorage stored = switch (e.dtype()) {
-            case F32 -> new F32Storage(floats);
-            case F16 -> new F16Storage(halves);
-            default -> new Bf16Storage(halves);
+            case F32 -> blocks != null ? F32Storage.interleaved(floats, blocks) : new F32Storage(floats);
+            case F16 -> blocks != null ? F16Storage.interleaved(halves, blocks) : new F16Storage(halves);
+            default -> blocks != null ? Bf16Storage.interleaved(halves, blocks) : new Bf16Storage(halves);
         };
         return Tensor.stored(stored, e.shape());
     }

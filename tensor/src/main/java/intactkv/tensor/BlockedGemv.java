@@ -1,0 +1,212 @@
+package intactkv.tensor;
+
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The one-row product {@code c (1, N) = a (1, K) W^T} of decoding for a weight held in the
+ * row-interleaved layout ({@link RowBlocks}), vectorised across output rows: one vector holds the
+ * partial sums of the {@link #LANES} rows of a block, and at each step p
+ * <pre>
+ *   acc = fma(W[block rows, p], broadcast(a_p), acc)      (lane r: c_j = fma(a_p, W[j, p], c_j), j = block row r)
+ * </pre>
+ * so every output row is still one chain {@code c_j = fma(a_p, W[j, p], c_j)} over p = 0..K-1 from 0,
+ * exactly the order of {@link Gemm} and {@link Gemv}: the same bits, on any vector width (a lane-wise
+ * FMA rounds each lane once, as {@link Math#fma}; the product {@code a_p W[j, p]} is commutative). Only
+ * which rows run side by side changes. {@link #GROUP} blocks are accumulated together so that that many
+ * independent FMA chains hide the FMA latency; the weights of a group are converted to doubles
+ * {@link #KC} steps at a time ({@link WeightStorage#heldToDouble}: one contiguous run per block, since a
+ * block is stored k-major) into a buffer that stays in L1. The rows of a last, partial block (N not a
+ * multiple of the lanes) are summed one chain each, in the same order.
+ */
+final class BlockedGemv {
+    private static final VectorSpecies<Double> S = DoubleVector.SPECIES_PREFERRED;
+    /** Rows of a block: the preferred vector's double lanes (4 with AVX2, 8 with AVX-512). */
+    static final int LANES = S.length();
+    /** Blocks accumulated together: 8 independent chains cover the FMA latency (4-5 cycles) at 1-2 FMAs a cycle. */
+    private static final int GROUP = 8;
+    /** Steps converted at a time: GROUP x LANES x KC doubles = 16 KB with AVX2, 32 KB with AVX-512 (L1). */
+    private static final int KC = 64;
+
+    private BlockedGemv() {
+    }
+
+    /**
+     * {@code c[cOff + j] = sum_p a[aOff + p] * W[j, p]} for j < N, with W held by {@code b} in the layout
+     * {@code blocks} (whose lanes must be {@link #LANES}); {@code c} is <em>modified</em>. Groups of blocks
+     * are split over threads when {@code parallel} and the product is large (>= 1M multiply-adds a chunk).
+     */
+    static void multiply(double[] a, int aOff, WeightStorage b, RowBlocks blocks, double[] c, int cOff,
+                         boolean parallel) {
+        if (blocks.lanes() != LANES) {
+            throw new IllegalArgumentException("row blocks of " + blocks.lanes() + " rows, this kernel reads "
+                    + LANES);
+        }
+        int k = blocks.cols();
+        int full = blocks.fullBlocks();
+        int groups = (full + GROUP - 1) / GROUP;
+        // split products of >= 2 x 1M multiply-adds: a chunk then takes ~0.3 ms at 3 G/s, well above the tens of
+        // microseconds of waking a worker (the GEMM's 4M kept a 2048 x 2048 decode product on one thread)
+        int minChunk = parallel ? (int) Math.max(1, (1L << 20) / Math.max(1L, (long) GROUP * LANES * k)) : groups;
+        short[] bf16 = b instanceof Bf16Storage s && VectorBf16.lanes() == LANES ? s.heldBits() : null;
+        Parallel.forRange(groups, minChunk, (lo, hi) -> {
+            double[] buf = new double[GROUP * LANES * KC];
+            for (int g = lo; g < hi; g++) {
+                int b0 = g * GROUP;
+                int nb = Math.min(GROUP, full - b0);
+                if (nb == GROUP && bf16 != null) {
+                    groupBf16(k, a, aOff, bf16, b0, c, cOff);
+                } else if (nb == GROUP) {
+                    group(k, a, aOff, b, b0, buf, c, cOff);
+                } else {
+                    for (int q = b0; q < b0 + nb; q++) {
+                        oneBlock(k, a, aOff, b, q, buf, c, cOff);
+                    }
+                }
+            }
+        });
+        if (blocks.tailRows() > 0) {
+            tail(k, blocks.tailRows(), a, aOff, b, full * LANES, buf(), c, cOff);
+        }
+    }
+
+    private static double[] buf() {
+        return new double[GROUP * LANES * KC];
+    }
+
+    /**
+     * {@link #GROUP} blocks from block {@code b0}, eight vector chains side by side. The chains are kept in c
+     * between chunks of steps (loaded before, stored after), so no vector lives across the conversion calls.
+     */
+    private static void group(int k, double[] a, int aOff, WeightStorage b, int b0, double[] buf, double[] c,
+                              int cOff) {
+        int j = cOff + b0 * LANES;
+        java.util.Arrays.fill(c, j, j + GROUP * LANES, 0.0);
+        int blockSize = LANES * k;
+        for (int p0 = 0; p0 < k; p0 += KC) {
+            int kc = Math.min(KC, k - p0);
+            for (int q = 0; q < GROUP; q++) {
+                b.heldToDouble((b0 + q) * blockSize + p0 * LANES, kc * LANES, buf, q * KC * LANES);
+            }
+            steps(kc, a, aOff + p0, buf, c, j);
+        }
+    }
+
+    /**
+     * {@link #group} for BF16 weights, read straight from their patterns: each step loads one block's
+     * {@link #LANES} patterns and widens them in registers ({@link VectorBf16#load}, exact) instead of
+     * converting through a buffer; the eight chains stay in registers for all K steps. Same sums, same order.
+     */
+    private static void groupBf16(int k, double[] a, int aOff, short[] bits, int b0, double[] c, int cOff) {
+        int blockSize = LANES * k;
+        int o0 = b0 * blockSize;
+        int o1 = o0 + blockSize;
+        int o2 = o1 + blockSize;
+        int o3 = o2 + blockSize;
+        int o4 = o3 + blockSize;
+        int o5 = o4 + blockSize;
+        int o6 = o5 + blockSize;
+        int o7 = o6 + blockSize;
+        DoubleVector c0 = DoubleVector.zero(S);
+        DoubleVector c1 = c0;
+        DoubleVector c2 = c0;
+        DoubleVector c3 = c0;
+        DoubleVector c4 = c0;
+        DoubleVector c5 = c0;
+        DoubleVector c6 = c0;
+        DoubleVector c7 = c0;
+        for (int p = 0; p < k; p++) {
+            DoubleVector x = DoubleVector.broadcast(S, a[aOff + p]);
+            int o = p * LANES;
+            c0 = VectorBf16.load(bits, o0 + o).fma(x, c0);
+            c1 = VectorBf16.load(bits, o1 + o).fma(x, c1);
+            c2 = VectorBf16.load(bits, o2 + o).fma(x, c2);
+            c3 = VectorBf16.load(bits, o3 + o).fma(x, c3);
+            c4 = VectorBf16.load(bits, o4 + o).fma(x, c4);
+            c5 = VectorBf16.load(bits, o5 + o).fma(x, c5);
+            c6 = VectorBf16.load(bits, o6 + o).fma(x, c6);
+            c7 = VectorBf16.load(bits, o7 + o).fma(x, c7);
+        }
+        int j = cOff + b0 * LANES;
+        c0.intoArray(c, j);
+        c1.intoArray(c, j + LANES);
+        c2.intoArray(c, j + 2 * LANES);
+        c3.intoArray(c, j + 3 * LANES);
+        c4.intoArray(c, j + 4 * LANES);
+        c5.intoArray(c, j + 5 * LANES);
+        c6.intoArray(c, j + 6 * LANES);
+        c7.intoArray(c, j + 7 * LANES);
+    }
+
+    /** {@code kc} steps of the eight chains of a group, from their sums in {@code c[j ..]} (read and written). */
+    private static void steps(int kc, double[] a, int aOff, double[] buf, double[] c, int j) {
+        final int span = KC * LANES; // one block's converted steps in buf
+        DoubleVector c0 = DoubleVector.fromArray(S, c, j);
+        DoubleVector c1 = DoubleVector.fromArray(S, c, j + LANES);
+        DoubleVector c2 = DoubleVector.fromArray(S, c, j + 2 * LANES);
+        DoubleVector c3 = DoubleVector.fromArray(S, c, j + 3 * LANES);
+        DoubleVector c4 = DoubleVector.fromArray(S, c, j + 4 * LANES);
+        DoubleVector c5 = DoubleVector.fromArray(S, c, j + 5 * LANES);
+        DoubleVector c6 = DoubleVector.fromArray(S, c, j + 6 * LANES);
+        DoubleVector c7 = DoubleVector.fromArray(S, c, j + 7 * LANES);
+        for (int p = 0; p < kc; p++) {
+            DoubleVector x = DoubleVector.broadcast(S, a[aOff + p]);
+            int o = p * LANES;
+            c0 = DoubleVector.fromArray(S, buf, o).fma(x, c0);
+            c1 = DoubleVector.fromArray(S, buf, o + span).fma(x, c1);
+            c2 = DoubleVector.fromArray(S, buf, o + 2 * span).fma(x, c2);
+            c3 = DoubleVector.fromArray(S, buf, o + 3 * span).fma(x, c3);
+            c4 = DoubleVector.fromArray(S, buf, o + 4 * span).fma(x, c4);
+            c5 = DoubleVector.fromArray(S, buf, o + 5 * span).fma(x, c5);
+            c6 = DoubleVector.fromArray(S, buf, o + 6 * span).fma(x, c6);
+            c7 = DoubleVector.fromArray(S, buf, o + 7 * span).fma(x, c7);
+        }
+        c0.intoArray(c, j);
+        c1.intoArray(c, j + LANES);
+        c2.intoArray(c, j + 2 * LANES);
+        c3.intoArray(c, j + 3 * LANES);
+        c4.intoArray(c, j + 4 * LANES);
+        c5.intoArray(c, j + 5 * LANES);
+        c6.intoArray(c, j + 6 * LANES);
+        c7.intoArray(c, j + 7 * LANES);
+    }
+
+    /** Block {@code q} alone (the blocks of a last, partial group): one vector chain, kept in c between chunks. */
+    private static void oneBlock(int k, double[] a, int aOff, WeightStorage b, int q, double[] buf, double[] c,
+                                 int cOff) {
+        int j = cOff + q * LANES;
+        java.util.Arrays.fill(c, j, j + LANES, 0.0);
+        int base = q * LANES * k;
+        for (int p0 = 0; p0 < k; p0 += KC) {
+            int kc = Math.min(KC, k - p0);
+            b.heldToDouble(base + p0 * LANES, kc * LANES, buf, 0);
+            DoubleVector acc = DoubleVector.fromArray(S, c, j);
+            for (int p = 0; p < kc; p++) {
+                acc = DoubleVector.fromArray(S, buf, p * LANES).fma(DoubleVector.broadcast(S, a[aOff + p0 + p]), acc);
+            }
+            acc.intoArray(c, j);
+        }
+    }
+
+    /**
+     * The last, partial block: {@code width} rows from row {@code j0}, held k-major at a stride of
+     * {@code width}; each row one scalar chain {@code c_j = fma(a_p, W[j, p], c_j)}, p in order.
+     */
+    static void tail(int k, int width, double[] a, int aOff, WeightStorage b, int j0, double[] buf, double[] c,
+                     int cOff) {
+        int base = j0 * k;
+        java.util.Arrays.fill(c, cOff + j0, cOff + j0 + width, 0.0);
+        int steps = buf.length / width;
+        for (int p0 = 0; p0 < k; p0 += steps) {
+            int kc = Math.min(steps, k - p0);
+            b.heldToDouble(base + p0 * width, kc * width, buf, 0);
+            for (int r = 0; r < width; r++) {
+                double acc = c[cOff + j0 + r];
+                for (int p = 0; p < kc; p++) {
+                    acc = Math.fma(a[aOff + p0 + p], buf[p * width + r], acc);
+                }
+                c[cOff + j0 + r] = acc;
+            }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The headline kernel figures of issue 27 in one run, for a quiet machine (about 5-8 minutes once the baseline
+# jar exists): the machine's limits (FMA peak of fma_peak.c, read bandwidth of MemoryBandwidth), the one-row BF16
+# product row-major against row-interleaved (GemvStored; same hash), TinyLlama-shaped decode of this build against
+# the issue's baseline (2d78265: weights held as double) and PyTorch float64 (weights in BF16,
+# tools/scale/layerwise_oracle.py --bench), and GEMM n = 512 / 1024 against OpenBLAS, each figure with the share
+# of the limit that binds it; then a summary of the ratios.
+#
+#   tools/bench/decode_gemm_quiet.sh [OUT]        (default target/bench-decode; needs gcc, python3-torch)
+#
+# Environment: CHECKPOINT (TinyLlama-shaped BF16 checkpoint, default /tmp/e-tinyllama; written by
+# tools/scale/random_checkpoint.py tinyllama DIR bf16 when missing), BASELINE_JAR (default
+# /tmp/hd-base/benchmarks/target/benchmarks.jar; when missing, a worktree of 2d78265 is added at /tmp/hd-base and
+# built first, 2-4 more minutes), T (prompt length, default 16), STEPS (decode steps, default 8).
+# The baseline holds TinyLlama as doubles (8.8 GB): it runs under flock /tmp/bigmem.lock with -Xmx12g.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=${1:-target/bench-decode}
+mkdir -p "$out"
+ckpt=${CHECKPOINT:-/tmp/e-tinyllama}
+base_jar=${BASELINE_JAR:-/tmp/hd-base/benchmarks/target/benchmarks.jar}
+t=${T:-16}
+steps=${STEPS:-8}
+py=/usr/bin/python3
+jv() { java --add-modules jdk.incubator.vector "$@" 2> >(grep -v "^WARNING: Using incubator" >&2); }
+
+mvn -B -q -o -DskipTests package -pl benchmarks -am
+if [[ ! -f "$base_jar" ]]; then
+  [[ -d /tmp/hd-base ]] || git worktree add --detach /tmp/hd-base 2d78265
+  (cd /tmp/hd-base && mvn -B -q -o -DskipTests package -pl benchmarks -am)
+  base_jar=/tmp/hd-base/benchmarks/target/benchmarks.jar
+fi
+# the baseline predates DecodeThroughput: this build's source, compiled against the baseline's classes
+javac -nowarn -d "$out/base-classes" -cp "$base_jar" benchmarks/src/main/java/intactkv/bench/DecodeThroughput.java
+[[ -f "$ckpt/model.safetensors" ]] || $py tools/scale/random_checkpoint.py tinyllama "$ckpt" bf16
+uptime | tee "$out/load.txt"
+lscpu | grep -E "Model name|^CPU\(s\)" | tee -a "$out/load.txt"
+
+echo "== limits"
+gcc -O2 -mavx2 -mfma tools/bench/fma_peak.c -o "$out/fma_peak"
+"$out/fma_peak" | tee "$out/fma_c.json"
+jv -Xmx3g -cp benchmarks/target/benchmarks.jar intactkv.bench.MemoryBandwidth 1024 | tee "$out/bandwidth.json"
+$py -c "import json,sys; o=sys.argv[1]; json.dump({k: json.load(open(f'{o}/{k}.json')) for k in ('fma_c','bandwidth')},
+ open(f'{o}/limits.json','w'))" "$out"
+
+echo "== one-row BF16 product, TinyLlama's LM head (32000 x 2048)"
+jv -Xmx2g -cp benchmarks/target/benchmarks.jar intactkv.bench.GemvStored 32000 2048 | tee "$out/gemv.json" \
+  | $py tools/bench/share.py "$out/limits.json"
+
+echo "== TinyLlama-shaped decode: this build, the baseline (2d78265), PyTorch float64; T $t, $steps steps"
+flock /tmp/bigmem.lock java --add-modules jdk.incubator.vector -Xmx4g -cp benchmarks/target/benchmarks.jar \
+  intactkv.bench.DecodeThroughput "$ckpt" "$t" "$steps" 2>/dev/null | tee "$out/decode_now.json"
+flock /tmp/bigmem.lock java --add-modules jdk.incubator.vector -Xmx12g -cp "$out/base-classes:$base_jar" \
+  intactkv.bench.DecodeThroughput "$ckpt" "$t" "$steps" 2>/dev/null | tee "$out/decode_base.json"
+flock /tmp/bigmem.lock $py tools/scale/layerwise_oracle.py "$ckpt" --bench "$t,$steps" | tee "$out/decode_torch.json"
+
+echo "== GEMM n = 512, 1024: Java (GemmPeak) and OpenBLAS float64 (gemm_torch.py), one thread and all cores"
+{
+  jv -cp benchmarks/target/benchmarks.jar intactkv.bench.GemmPeak 512 1024
+  OPENBLAS_NUM_THREADS=1 $py tools/bench/gemm_torch.py 512 1024
+  $py tools/bench/gemm_torch.py 512 1024
+} | tee "$out/gemm.txt" | $py tools/bench/share.py "$out/limits.json"
+
+echo "== summary"
+$py - "$out" <<'PY'
+import json, sys
+o = sys.argv[1]
+def last(f):
+    return [json.loads(l) for l in open(f"{o}/{f}") if l.strip().startswith("{")][-1]
+lim = json.load(open(f"{o}/limits.json"))
+bw2 = lim["bandwidth"]["read_i16_all"]
+now, base, torch = last("decode_now.json"), last("decode_base.json"), last("decode_torch.json")
+per_bf16 = now["weight_bytes_per_token"]
+print(f"decode tokens/s: now {now['decode_tok_s']:.3f}, baseline 2d78265 {base['decode_tok_s']:.3f}, "
+      f"PyTorch f64 {torch['decode_tok_s']:.3f}")
+print(f"  now / baseline {now['decode_tok_s'] / base['decode_tok_s']:.2f}x (goal >= 3), "
+      f"now / PyTorch {now['decode_tok_s'] / torch['decode_tok_s']:.2f}x")
+print(f"  now reads {per_bf16 * now['decode_tok_s'] / 1e9:.1f} GB/s of BF16 = "
+      f"{per_bf16 * now['decode_tok_s'] / 1e9 / bw2:.2f} of the 2-core read bandwidth {bw2:.1f} GB/s "
+      f"(bound {bw2 * 1e9 / per_bf16:.2f} tokens/s); the baseline reads doubles, 4x the bytes: "
+      f"{4 * per_bf16 * base['decode_tok_s'] / 1e9:.1f} GB/s")
+g = last("gemv.json")
+print(f"one-row BF16 product, 1 core: row-major {g['row_major_gb_s_1_cpu']:.2f} GB/s, interleaved "
+      f"{g['interleaved_gb_s_1_cpu']:.2f} ({g['interleaved_gb_s_1_cpu'] / g['row_major_gb_s_1_cpu']:.2f}x), "
+      f"same bits {g['same_bits']}")
+PY
