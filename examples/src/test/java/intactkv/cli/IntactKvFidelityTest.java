@@ -57,6 +57,7 @@ class IntactKvFidelityTest {
     static QuantConfig eightBit(Method m) {
         return switch (m) {
             case NONE -> QuantConfig.fullPrecision().withRuntime(null, 8);
+            case GGUF -> QuantConfig.gguf(intactkv.quant.GgufMix.Q8_0); // llama.cpp's 8-bit type
             // no clipping: with QuaRot's clip ratios (0.9, 0.95) the clipping of every token's range, not the
             // rounding, dominates an 8-bit error, and "nearly lossless" is what this test needs
             case QUAROT -> new QuantConfig(m, new WeightQuantizer.Spec(8, -1, true), new DynamicQuantizer(8, true, 1.0, 0),
