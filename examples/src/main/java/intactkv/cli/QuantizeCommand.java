@@ -69,6 +69,10 @@ final class QuantizeCommand implements Callable<Integer> {
         HubCheckpoint.Target hubTarget = HubCheckpoint.Target.parse(format);
         ModelDir.checkOutput(out); // checked and locked before the calibration text is drawn, the model loaded, the hours of work
         quant.validate();
+        if (hubTarget != null && quant.config().method() == intactkv.quant.Method.GGUF) {
+            throw new IllegalArgumentException("--format " + format + " holds integer codes of RTN, GPTQ or AWQ, not"
+                    + " llama.cpp's blocks; --method gguf writes the dequantized weights with the default --format packed");
+        }
         if (hubTarget != null) {
             HubCheckpoint.checkWritable(hubTarget, quant.config()); // the method and bits the layout holds, before any model work
         }
