@@ -35,11 +35,42 @@ import org.junit.jupiter.api.Test;
 class GgufLlamaQuantizeTest {
     static final Path JSON = Path.of("..", "model", "src", "test", "resources", "gguf", "llama_quantize_builtin.json");
     static final Path MODEL = Path.of("..", "examples", "default-model");
+    /** llama-quantize on h-ggq-funcs' k-shaped formula model: rows of 256 and 768, so real k-quants. */
+    static final Path KSHAPED = Path.of("..", "model", "src", "test", "resources", "gguf", "llama_quantize_kshaped.json");
 
     static JsonObject outputs() throws Exception {
-        assertTrue(Files.isRegularFile(JSON), JSON + " is missing: it is committed by h-ggq-funcs"
-                + " (tools/gguf/llama_quantize_builtin.sh); this test waits for that merge");
-        return JsonParser.parseString(Files.readString(JSON)).getAsJsonObject().getAsJsonObject("outputs");
+        return outputs(JSON);
+    }
+
+    static JsonObject outputs(Path json) throws Exception {
+        assertTrue(Files.isRegularFile(json), json + " is missing: it is committed by h-ggq-funcs"
+                + " (tools/gguf/); this test waits for that merge");
+        return JsonParser.parseString(Files.readString(json)).getAsJsonObject().getAsJsonObject("outputs");
+    }
+
+    /** Each output type's tensors, types and order in {@code outputs} are {@link GgufTypeRules#assign}'s for {@code c}. */
+    static void sameTypes(JsonObject outputs, intactkv.model.LlamaConfig c) {
+        for (String ftype : outputs.keySet()) {
+            List<String> want = new java.util.ArrayList<>();
+            for (JsonElement e : outputs.getAsJsonArray(ftype)) {
+                want.add(e.getAsJsonObject().get("name").getAsString() + " " + e.getAsJsonObject().get("type").getAsString());
+            }
+            List<String> got = new java.util.ArrayList<>();
+            GgufTypeRules.assign(c, GgufMix.parse(ftype)).forEach((n, t) -> got.add(n + " " + t));
+            assertEquals(want, got, ftype);
+        }
+    }
+
+    /**
+     * The k-shaped model (tools/gguf/kshaped_model.py: d 256, d_ff 768, 4 heads, 2 KV heads, 2 layers, V 512,
+     * untied): Q4_K_M gives layer 1's attn_v and ffn_down Q6_K (use_more_bits(1, 2): 1 >= 7 * 2 / 8), Q3_K_M both
+     * layers' attn_v Q5_K; no fallback.
+     */
+    @Test
+    void kShapedTypesAreLlamaQuantizes() throws Exception {
+        JsonObject outputs = outputs(KSHAPED);
+        assertTrue(outputs.has("Q4_K_M") && outputs.has("Q3_K_M"), outputs.keySet().toString());
+        sameTypes(outputs, new intactkv.model.LlamaConfig(256, 768, 4, 2, 2, 1e-5, 10000, 512, 512, false, 1, 2));
     }
 
     @Test
