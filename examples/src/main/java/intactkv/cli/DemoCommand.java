@@ -22,6 +22,8 @@ import intactkv.prefix.PrefixCalibrator;
 import intactkv.prefix.PrefixSpec;
 import intactkv.prefix.PrefixedModel;
 import intactkv.quant.Calibration;
+import intactkv.quant.GgufMix;
+import intactkv.quant.GgufQuantizer;
 import intactkv.quant.Method;
 import intactkv.quant.QuantConfig;
 import intactkv.quant.QuantizedModel;
@@ -46,9 +48,10 @@ import picocli.CommandLine.Option;
         header = "The paper's Table 1 and Figures 1-2 on the built-in model, offline.",
         description = {"Run the whole paper on the built-in model (examples/default-model), offline: perplexity and the KL",
             "divergence to full precision on its test split for full precision, RTN / GPTQ / AWQ at W3 and W4, W4A4",
-            "(QuaRot) and KV4, each without and with IntactKV_[B] (taken from the full-precision model in the quantized",
-            "model's basis; each quantizer calibrated on its official loader's samples), and RTN W3 with the Vicuna system",
-            "prompt as context: without IntactKV, with IntactKV_[P] and with IntactKV_[P] calibrated; then the pivot-token",
+            "(QuaRot), KV4 and llama.cpp's Q4_K_M and Q3_K_M (--method gguf), each without and with IntactKV_[B] (taken",
+            "from the full-precision model in the quantized model's basis; each quantizer calibrated on its official",
+            "loader's samples), and RTN W3 with the Vicuna system prompt as context: without IntactKV, with IntactKV_[P]",
+            "and with IntactKV_[P] calibrated; then the pivot-token",
             "plots. Writes results.json and PNG files into --out, each recording the command line, the model (the SHA-256",
             "of its files) and the input.",
             "Also the gen-fidelity table (see 'gen-fidelity --help', its default counts) for RTN, GPTQ and AWQ W3, W4A4",
@@ -84,6 +87,12 @@ final class DemoCommand implements Callable<Integer> {
             description = "IntactKV calibration learning rate (default ${DEFAULT-VALUE}, 10x the official 2e-4 for the"
                     + " shortened run)")
     double calLr;
+
+    /**
+     * llama.cpp's mixes in the table (issue 29), after every other quantizer so that the earlier rows keep their
+     * order; on the built-in model (rows of 128 and 384) they fall back to 32-element types (docs/GGUF.md).
+     */
+    static final GgufMix[] GGUF_ROWS = {GgufMix.Q4_K_M, GgufMix.Q3_K_M};
 
     /** Zero-shot accuracy on the gloss task: each item's context is its prompt. */
     private static MultipleChoice.TaskResult accuracy(PrefixedModel m, Tokenizer tok, List<McItem> items, ProgressBar bar,
@@ -160,6 +169,9 @@ final class DemoCommand implements Callable<Integer> {
                     calibration.get(m).stream().mapToInt(x -> x.length).max().orElse(0), "--calib-samples " + calibSamples
                     + " --seqlen " + seqlen);
         }
+        for (GgufMix mix : GGUF_ROWS) { // the ggml types each mix gives this model, before any forward pass
+            GgufQuantizer.requireQuantizable(fp.config(), mix);
+        }
         o.printf(Locale.ROOT, "built-in model: %d layers, d %d, %d heads, vocabulary %d (%s)%n",
                 fp.config().numHiddenLayers(), fp.config().hiddenSize(), fp.config().numAttentionHeads(),
                 fp.config().vocabSize(), dir);
@@ -200,9 +212,12 @@ final class DemoCommand implements Callable<Integer> {
             QuantConfig quarot = QuantConfig.w4a4kv4();
             configs.add(new QuantConfig(Method.QUAROT, quarot.weight(), quarot.activation(), quarot.kv(), 42));
             configs.add(QuantConfig.kv4());
+            for (GgufMix mix : GGUF_ROWS) {
+                configs.add(QuantConfig.gguf(mix));
+            }
             for (QuantConfig c : configs) {
                 String name = c.method() == Method.NONE ? "KV-cache" : c.method().name();
-                String bits = bitsLabel(c, g);
+                String bits = c.method() == Method.GGUF ? c.gguf().name() : bitsLabel(c, g);
                 List<int[]> calib = c.method().needsCalibration() ? calibration.get(c.method()) : null;
                 QuantizedModel q = QuantizedModel.quantize(fp, c, calib, (stage, d) -> bar.update(stage, d,
                         name + " " + bits));
@@ -214,7 +229,8 @@ final class DemoCommand implements Callable<Integer> {
                 IntactKvPrefix b = IntactKvPrefix.bos(q.twin());
                 rows.add(new Row(name, bits, "[B]", "-", ppl(new PrefixedModel(q.model(), b), fpLogits, eval, bar,
                         name + " [B]")));
-                if (c.weight().bits() == 3 || c.method() == Method.QUAROT || c.method() == Method.NONE) {
+                if (c.method() != Method.GGUF
+                        && (c.weight().bits() == 3 || c.method() == Method.QUAROT || c.method() == Method.NONE)) {
                     genStart = System.nanoTime();
                     genRows.addAll(GenFidelityTable.rows(name + " " + bits, q.model(), b, "[B]", tok, genPrompts,
                             genReference, gen.maxTokens(), bar));

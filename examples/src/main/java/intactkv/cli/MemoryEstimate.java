@@ -180,6 +180,9 @@ final class MemoryEstimate {
         if (m == Method.NONE) {
             return 0;
         }
+        if (m == Method.GGUF) { // a matrix in double, as float32, its ggml blocks and the dequantized floats; the embedding too
+            return times(3 * DOUBLE, Math.max(times(c.intermediateSize(), c.hiddenSize()), times(c.vocabSize(), c.hiddenSize())));
+        }
         long largest = times(c.intermediateSize(), c.hiddenSize());
         long in = Math.max(c.intermediateSize(), c.hiddenSize());
         long hessian = m == Method.GPTQ || m == Method.QUAROT ? times(2 * DOUBLE, in, in) : 0;

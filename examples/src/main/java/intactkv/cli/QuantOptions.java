@@ -44,6 +44,12 @@ class QuantOptions {
     /** {@code --method M}, declared by the subclass (its help differs, see the class comment); null when absent. */
     String method;
 
+    @Option(names = "--type", paramLabel = "T", description = "with --method gguf: llama.cpp's quantization type, as"
+            + " llama-quantize assigns it per tensor (embedding and head included): Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K,"
+            + " Q3_K_S, Q3_K_M, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K; or Q3_K, Q4_K, Q5_K: every matrix that type"
+            + " (llama-quantize --pure); rows not a multiple of the block fall back as llama.cpp does (docs/GGUF.md)")
+    String ggufType;
+
     @Option(names = "--wbits", paramLabel = "B", description = "weight bits, 2..8 (default: 4 with --method)")
     Integer wbits;
 
@@ -113,6 +119,9 @@ class QuantOptions {
         if (method == null && (wbits != null || group != null)) {
             throw new IllegalArgumentException("--wbits/--group need --method (e.g. --method rtn --wbits 3 --group 128)");
         }
+        if (m == Method.GGUF || ggufType != null) {
+            return ggufConfig(m);
+        }
         QuantConfig base = switch (m) {
             case NONE -> QuantConfig.fullPrecision();
             case QUAROT -> QuantConfig.w4a4kv4();
@@ -123,6 +132,29 @@ class QuantOptions {
         WeightQuantizer.Spec spec = new WeightQuantizer.Spec(bits, g, base.weight().symmetric());
         QuantConfig c = new QuantConfig(m, spec, base.activation(), kvQuant(base.kv()), seed);
         return c.withRuntime(abits, null);
+    }
+
+    /** --method gguf --type T: the type fixes the bits and blocks, so --wbits/--group are refused. */
+    private QuantConfig ggufConfig(Method m) {
+        if (m != Method.GGUF) {
+            throw new IllegalArgumentException("--type " + ggufType + " is a llama.cpp type for --method gguf, not --method "
+                    + (method == null ? "(none)" : m.id()) + " (use --method gguf --type " + ggufType + ")");
+        }
+        if (ggufType == null) {
+            throw new IllegalArgumentException("--method gguf needs --type (one of " + intactkv.quant.GgufMix.names() + ")");
+        }
+        if (wbits != null || group != null) {
+            throw new IllegalArgumentException("--method gguf takes no --wbits/--group: --type " + ggufType
+                    + " fixes each tensor's bits and block size");
+        }
+        intactkv.quant.GgufMix mix;
+        try {
+            mix = intactkv.quant.GgufMix.parse(ggufType);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--type: " + e.getMessage(), e);
+        }
+        QuantConfig base = QuantConfig.gguf(mix);
+        return base.withRuntime(abits, kvbits);
     }
 
     private DynamicQuantizer kvQuant(DynamicQuantizer base) {
@@ -137,9 +169,9 @@ class QuantOptions {
      * each other, before anything is loaded or quantized.
      */
     void validate() throws IOException {
-        if (quantized != null && (method != null || wbits != null || group != null || calib != null)) {
+        if (quantized != null && (method != null || wbits != null || group != null || calib != null || ggufType != null)) {
             throw new IllegalArgumentException("--quantized loads a model that is already quantized; do not combine it with"
-                    + " --method/--wbits/--group/--calib (use either --quantized Q_DIR or the method flags)");
+                    + " --method/--type/--wbits/--group/--calib (use either --quantized Q_DIR or the method flags)");
         }
         require(wbits == null || wbits >= 2 && wbits <= 8, "--wbits must be in 2..8: " + wbits);
         require(group == null || group == -1 || group >= 1, "--group must be -1 (per channel) or >= 1: " + group);
@@ -160,6 +192,9 @@ class QuantOptions {
             }
         }
         config(); // the combination itself (e.g. --wbits without --method)
+        if (config().method() == Method.GGUF) { // every ggml type the mix gives this model can be quantized here
+            intactkv.quant.GgufQuantizer.requireQuantizable(MemoryEstimate.config(model), config().gguf());
+        }
         if (method != null && Method.parse(method).needsCalibration()) {
             List<int[]> set = calibration(Method.parse(method)); // a file too short for the loader is refused here, before any model work
             MemoryEstimate.requireQuantization(MemoryEstimate.config(model), Method.parse(method), set.size(),
@@ -256,7 +291,7 @@ class QuantOptions {
             return false;
         }
         Method m = Method.parse(method);
-        return m == Method.RTN || m == Method.GPTQ || m == Method.OMNIQUANT;
+        return m == Method.RTN || m == Method.GPTQ || m == Method.OMNIQUANT || m == Method.GGUF;
     }
 
     /**
@@ -311,6 +346,7 @@ class QuantOptions {
         long q = switch (m) {
             case NONE -> 0;
             case OMNIQUANT -> MemoryEstimate.linearsInDouble(c);
+            case GGUF -> ggufFloats(c);
             default -> MemoryEstimate.codes(c, config().weight().groupSize());
         };
         if (release) {
@@ -340,7 +376,9 @@ class QuantOptions {
         Method m = config().method();
         MemoryPlan quantizing = weights.plus("one linear's quantization buffers", MemoryEstimate.quantizationBuffers(c, m));
         MemoryPlan running = weights;
-        if (!keepFp && releasesFullPrecision()) {
+        if (!keepFp && m == Method.GGUF) {
+            running = MemoryPlan.empty().plus("dequantized GGUF weights in float32", ggufFloats(c));
+        } else if (!keepFp && releasesFullPrecision()) {
             WeightBytes fp = WeightBytes.of(ModelDir.check(model));
             long linears = MemoryEstimate.times(MemoryEstimate.linearParams(c), WeightBytes.heldBytes(fp.dtype()));
             running = MemoryPlan.empty()
@@ -374,11 +412,21 @@ class QuantOptions {
                     intactkv.model.io.DType.F64));
             case AWQ -> p.plus("one layer's quantized codes", MemoryEstimate.codes(c, config().weight().groupSize()) / layers)
                     .plus("one layer's scaled linears in double", MemoryEstimate.linearsInDouble(c) / layers);
+            case GGUF -> p.plus("dequantized GGUF weights in float32", ggufFloats(c));
             default -> p.plus("one layer's quantized codes", MemoryEstimate.codes(c, config().weight().groupSize()) / layers);
         };
         p = p.plus("one linear's quantization buffers", MemoryEstimate.quantizationBuffers(c, m));
         return m.needsCalibration() ? p.plus("calibration activations",
                 MemoryEstimate.quantization(c, m, calib, t, activationStore().bytesPerValue())) : p;
+    }
+
+    /**
+     * What --method gguf holds instead of codes: every matrix llama-quantize quantizes, dequantized, as float32
+     * (4 bytes a parameter): the linears, the embedding and, when untied, the head.
+     */
+    private static long ggufFloats(intactkv.model.LlamaConfig c) {
+        long embed = MemoryEstimate.times(c.vocabSize(), c.hiddenSize());
+        return MemoryEstimate.times(4, MemoryEstimate.linearParams(c) + (c.tieWordEmbeddings() ? embed : 2 * embed));
     }
 
     private static String twinName(Method m) {

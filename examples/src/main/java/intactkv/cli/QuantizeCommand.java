@@ -29,10 +29,13 @@ import picocli.CommandLine.Option;
             "written packed and lossless: integer codes at their bit width with F64 scales and zeros per group",
             "(quant_config.json \"weight_format\": \"packed\"); --dtype sets the other tensors' storage.",
             "--format autogptq|autoawq writes AutoGPTQ's or AutoAWQ's (GEMM) layout instead, with float16 scales.",
+            "--method gguf --type T (llama.cpp's types) writes the dequantized weights, embedding and head included,",
+            "as their float32 values (exact with --dtype f32 or f64; quant_config.json \"gguf_type\": T).",
             "Examples:",
             "  ./intactkv quantize --model DIR --method rtn --wbits 3 --group 128 --out DIR-w3",
             "  ./intactkv quantize --model DIR --method gptq --wbits 3 --calib train.txt --out DIR-gptq",
-            "  ./intactkv quantize --model DIR --method gptq --wbits 4 --calib train.txt --format autogptq --out DIR-q"})
+            "  ./intactkv quantize --model DIR --method gptq --wbits 4 --calib train.txt --format autogptq --out DIR-q",
+            "  ./intactkv quantize --model DIR --method gguf --type Q4_K_M --dtype f32 --out DIR-q4km"})
 final class QuantizeCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -58,7 +61,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (quant.method == null) {
-            throw new IllegalArgumentException("quantize needs --method (rtn, gptq, awq, omniquant or quarot)");
+            throw new IllegalArgumentException("quantize needs --method (rtn, gptq, awq, omniquant, quarot or gguf --type T)");
         }
         if (quant.quantized != null) {
             throw new IllegalArgumentException("quantize starts from the full-precision --model; drop --quantized");
@@ -66,6 +69,10 @@ final class QuantizeCommand implements Callable<Integer> {
         HubCheckpoint.Target hubTarget = HubCheckpoint.Target.parse(format);
         ModelDir.checkOutput(out); // checked and locked before the calibration text is drawn, the model loaded, the hours of work
         quant.validate();
+        if (hubTarget != null && quant.config().method() == intactkv.quant.Method.GGUF) {
+            throw new IllegalArgumentException("--format " + format + " holds integer codes of RTN, GPTQ or AWQ, not"
+                    + " llama.cpp's blocks; --method gguf writes the dequantized weights with the default --format packed");
+        }
         if (hubTarget != null) {
             HubCheckpoint.checkWritable(hubTarget, quant.config()); // the method and bits the layout holds, before any model work
         }
@@ -77,6 +84,11 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         if (t.isInteger()) {
             throw new IllegalArgumentException("--dtype must be f64, f32, bf16 or f16: " + dtype);
+        }
+        if (quant.config().method() == intactkv.quant.Method.GGUF && t != DType.F64 && t != DType.F32) {
+            // the dequantized GGUF weights are float32 values: f32 and f64 hold them exactly, bf16/f16 would round them
+            throw new IllegalArgumentException("--dtype " + dtype + " would round the dequantized GGUF weights (float32"
+                    + " values); use --dtype f32 (exact, half the size of f64) or f64");
         }
         Path target = out.toAbsolutePath();
         if (Files.isDirectory(target) && !Files.isRegularFile(target.resolve(QuantizedModel.CONFIG_FILE))

@@ -18,7 +18,7 @@ final class QuantizeOptions extends QuantOptions {
     }
 
     @Option(names = "--method", paramLabel = "M", description = "the method to quantize with: rtn, gptq, awq, omniquant,"
-            + " quarot")
+            + " quarot, gguf (llama.cpp's types, with --type)")
     void method(String m) {
         method = m;
     }

@@ -17,7 +17,8 @@ final class RunQuantOptions extends QuantOptions {
         quantized = dir;
     }
 
-    @Option(names = "--method", paramLabel = "M", description = "quantize on the fly: rtn, gptq, awq, omniquant, quarot")
+    @Option(names = "--method", paramLabel = "M", description = "quantize on the fly: rtn, gptq, awq, omniquant, quarot,"
+            + " gguf (llama.cpp's types, with --type)")
     void method(String m) {
         method = m;
     }

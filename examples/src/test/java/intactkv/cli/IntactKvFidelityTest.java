@@ -57,6 +57,7 @@ class IntactKvFidelityTest {
     static QuantConfig eightBit(Method m) {
         return switch (m) {
             case NONE -> QuantConfig.fullPrecision().withRuntime(null, 8);
+            case GGUF -> QuantConfig.gguf(intactkv.quant.GgufMix.Q8_0); // llama.cpp's 8-bit type
             // no clipping: with QuaRot's clip ratios (0.9, 0.95) the clipping of every token's range, not the
             // rounding, dominates an 8-bit error, and "nearly lossless" is what this test needs
             case QUAROT -> new QuantConfig(m, new WeightQuantizer.Spec(8, -1, true), new DynamicQuantizer(8, true, 1.0, 0),
@@ -94,7 +95,7 @@ class IntactKvFidelityTest {
      * about 3 % either way (5.18 -> 5.31, 6.29 -> 6.13, 7.37 -> 7.51 on windows 0-2).
      */
     @ParameterizedTest
-    @EnumSource(value = Method.class, names = "OMNIQUANT", mode = EnumSource.Mode.EXCLUDE)
+    @EnumSource(value = Method.class, names = {"OMNIQUANT", "GGUF"}, mode = EnumSource.Mode.EXCLUDE)
     void atEightBitsIntactKvFromTheTwinNeverMovesLogitsAwayFromFullPrecision(Method m) {
         QuantizedModel q = QuantizedModel.quantize(fp, eightBit(m), calibration(), (a, b) -> { });
         IntactKvPrefix bos = IntactKvPrefix.bos(q.twin());
@@ -106,6 +107,33 @@ class IntactKvFidelityTest {
             double without = distance(logits(q.model(), null, x), ref);
             double with = distance(logits(q.model(), bos, x), ref);
             assertTrue(with <= without, m + " window " + w + ": |logits - fp| with [B] " + with + " > without " + without);
+        }
+    }
+
+    /**
+     * llama.cpp's Q8_0 ({@code --method gguf --type Q8_0}, issue 29) is the second measured exception, and it is
+     * measured, not hidden: its twin is the original model (exact logits), yet the exact [BOS] entry moves the
+     * logits slightly away from full precision on windows 0-2: distance 5.938 -> 6.056, 5.545 -> 5.781,
+     * 5.200 -> 5.333 (+2.0, +4.3, +2.6 %). It is not the quantized embedding and head that llama.cpp adds: with
+     * only the seven linears in Q8_0 (symmetric, one FP16 scale per 32 weights) the entry still costs 0.3-4.8 %
+     * (3.795 -> 3.805, 3.608 -> 3.782, 3.270 -> 3.342), where RTN's asymmetric 8-bit groups of 128 gain. What is
+     * checked: the basis, and that the entry moves the distance by less than 6 % (the measured worst is 4.3 %; a
+     * prefix in the wrong basis made AWQ's four times worse).
+     */
+    @Test
+    void ggufQ8ZeroIsAMeasuredExceptionWithinSixPercent() {
+        QuantizedModel q = QuantizedModel.quantize(fp, eightBit(Method.GGUF), List.of(), (a, b) -> { });
+        assertEquals(new intactkv.quant.Basis.Original(), q.basis());
+        IntactKvPrefix bos = IntactKvPrefix.bos(q.twin());
+        LlamaModel full = new LlamaModel(fp);
+        for (int w = 0; w < 3; w++) {
+            int[] x = Arrays.copyOfRange(text, 128 * w, 128 * w + 128);
+            x[0] = fp.config().bosTokenId();
+            Tensor ref = logits(full, null, x);
+            assertEquals(0.0, distance(logits(q.twin(), null, x), ref));
+            double without = distance(logits(q.model(), null, x), ref);
+            double with = distance(logits(q.model(), bos, x), ref);
+            assertTrue(with < 1.06 * without, "window " + w + ": |logits - fp| with [B] " + with + ", without " + without);
         }
     }
 

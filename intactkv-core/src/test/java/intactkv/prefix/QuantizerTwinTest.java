@@ -49,6 +49,7 @@ class QuantizerTwinTest {
     static QuantConfig eightBit(Method m) {
         return switch (m) {
             case NONE -> QuantConfig.fullPrecision().withRuntime(null, 8);
+            case GGUF -> QuantConfig.gguf(intactkv.quant.GgufMix.Q8_0); // llama.cpp's 8-bit type
             case QUAROT -> new QuantConfig(m, new WeightQuantizer.Spec(8, -1, true), new DynamicQuantizer(8, true, 0.9, 0),
                     new DynamicQuantizer(8, false, 0.95, 0), 42);
             default -> new QuantConfig(m, WeightQuantizer.Spec.asym(8, 8), QuantConfig.OFF, QuantConfig.OFF, 42);

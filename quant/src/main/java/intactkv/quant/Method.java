@@ -15,7 +15,9 @@ public enum Method {
     /** OmniQuant-style learnable weight clipping ({@link OmniQuantLwc}). */
     OMNIQUANT,
     /** QuaRot: rotation, then GPTQ weights and 4-bit activations and KV ({@link QuaRot}). */
-    QUAROT;
+    QUAROT,
+    /** llama.cpp's quantization types, a {@link GgufMix} per model ({@link GgufQuantizer}). */
+    GGUF;
 
     /** Parses a lower- or upper-case name, naming the valid ones on error. */
     public static Method parse(String s) {
@@ -23,7 +25,7 @@ public enum Method {
             return valueOf(s.toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("unknown quantization method '" + s
-                    + "' (one of none, rtn, gptq, awq, omniquant, quarot)", e);
+                    + "' (one of none, rtn, gptq, awq, omniquant, quarot, gguf)", e);
         }
     }
 

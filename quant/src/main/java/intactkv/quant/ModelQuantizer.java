@@ -12,7 +12,8 @@ import java.util.function.BiFunction;
  * Applies a {@link QuantConfig}'s weight method to a full-precision model and returns new
  * weights (the input is not modified). Only the seven linear layers of every decoder block
  * are quantized; embeddings, norms and the LM head stay in full precision, as in the
- * official code.
+ * official code. The exception is {@link Method#GGUF}, which quantizes what llama.cpp's
+ * {@code llama-quantize} quantizes: the embedding and the head too ({@link GgufQuantizer}).
  */
 public final class ModelQuantizer {
     private ModelQuantizer() {
@@ -66,6 +67,7 @@ public final class ModelQuantizer {
             case AWQ -> Awq.quantizeModel(fp, config, requireCalib(calib, config), progress);
             case OMNIQUANT -> OmniQuantLwc.quantizeModel(fp, config, requireCalib(calib, config), progress);
             case QUAROT -> QuaRot.quantizeModel(fp, config, requireCalib(calib, config), progress);
+            case GGUF -> GgufQuantizer.quantize(fp, config.gguf(), progress);
         };
     }
 
@@ -119,6 +121,7 @@ public final class ModelQuantizer {
                     new Basis.Original());
             case QUAROT -> new Released(QuaRot.quantizeReleasing(fp, config, requireCalib(calib, config), progress),
                     new Basis.QuaRotRotated(config.seed()));
+            case GGUF -> new Released(GgufQuantizer.quantizeReleasing(fp, config.gguf(), progress), new Basis.Original());
         };
     }
 

@@ -19,9 +19,11 @@ import java.nio.file.Path;
  * @param activation per-token quantizer of the inputs of every decoder linear layer
  * @param kv         per-(token, head) quantizer of newly computed keys and values
  * @param seed       seed of everything random in the method (calibration sampling, rotations)
+ * @param gguf       the llama.cpp type of {@link Method#GGUF} (its {@code weight} spec then only names the
+ *                   nominal bits and the default type's block size, for labels and estimates); null otherwise
  */
 public record QuantConfig(Method method, WeightQuantizer.Spec weight, DynamicQuantizer activation,
-                          DynamicQuantizer kv, long seed) {
+                          DynamicQuantizer kv, long seed, GgufMix gguf) {
     /** Quantizers switched off. */
     public static final DynamicQuantizer OFF = DynamicQuantizer.perToken(16);
 
@@ -35,6 +37,25 @@ public record QuantConfig(Method method, WeightQuantizer.Spec weight, DynamicQua
         if (activation.groupSize() != 0) {
             throw new IllegalArgumentException("activation quantization is per token (group size 0)");
         }
+        if ((method == Method.GGUF) != (gguf != null)) {
+            throw new IllegalArgumentException(method == Method.GGUF ? "method 'gguf' needs a GGUF type (one of "
+                    + GgufMix.names() + ")" : "a GGUF type belongs to method 'gguf', not '" + method.id() + "'");
+        }
+    }
+
+    /** A configuration of any method but {@link Method#GGUF} (no GGUF type). */
+    public QuantConfig(Method method, WeightQuantizer.Spec weight, DynamicQuantizer activation, DynamicQuantizer kv,
+                       long seed) {
+        this(method, weight, activation, kv, seed, null);
+    }
+
+    /**
+     * llama.cpp's {@code mix} ({@link GgufQuantizer}), no run-time quantizers; the weight spec holds the nominal bits
+     * and the default type's block size (the tensors' real types are {@link GgufTypeRules#assign}'s).
+     */
+    public static QuantConfig gguf(GgufMix mix) {
+        return new QuantConfig(Method.GGUF, WeightQuantizer.Spec.asym(mix.nominalBits(), mix.defaultType().blockSize()),
+                OFF, OFF, 0, mix);
     }
 
     /** Full precision everywhere. */
@@ -78,11 +99,14 @@ public record QuantConfig(Method method, WeightQuantizer.Spec weight, DynamicQua
         DynamicQuantizer a = abits == null ? activation
                 : new DynamicQuantizer(abits, activation.symmetric(), activation.clip(), 0);
         DynamicQuantizer k = kvbits == null ? kv : new DynamicQuantizer(kvbits, kv.symmetric(), kv.clip(), 0);
-        return new QuantConfig(method, weight, a, k, seed);
+        return new QuantConfig(method, weight, a, k, seed, gguf);
     }
 
     /** A short label, e.g. {@code rtn w3g128 a16 kv4}. */
     public String label() {
+        if (gguf != null) {
+            return method.id() + " " + gguf + " a" + activation.bits() + " kv" + kv.bits();
+        }
         String w = weight.bits() >= 16 ? "w16" : "w" + weight.bits()
                 + (weight.groupSize() == WeightQuantizer.Spec.PER_CHANNEL ? "" : "g" + weight.groupSize());
         return method.id() + " " + w + " a" + activation.bits() + " kv" + kv.bits();
@@ -106,6 +130,9 @@ public record QuantConfig(Method method, WeightQuantizer.Spec weight, DynamicQua
         o.add("activation", dyn(activation));
         o.add("kv_cache", dyn(kv));
         o.addProperty("seed", seed);
+        if (gguf != null) {
+            o.addProperty("gguf_type", gguf.name());
+        }
         if (weightFormat != null) {
             o.addProperty(QuantizedModel.WEIGHT_FORMAT, weightFormat);
         }
@@ -146,8 +173,17 @@ public record QuantConfig(Method method, WeightQuantizer.Spec weight, DynamicQua
         WeightQuantizer.Spec weight = new WeightQuantizer.Spec(wbits, group, o.bool("w_symmetric", null));
         DynamicQuantizer act = dynamic(o.object("activation"));
         DynamicQuantizer kv = dynamic(o.object("kv_cache"));
+        GgufMix gguf = null;
+        if (method == Method.GGUF) {
+            try {
+                gguf = GgufMix.parse(o.string("gguf_type", null));
+            } catch (IllegalArgumentException e) {
+                throw new FormatException(file, "field 'gguf_type': " + e.getMessage(), e);
+            }
+        }
         try {
-            return new QuantConfig(method, weight, act, kv, o.longInteger("seed", 0, Long.MIN_VALUE, Long.MAX_VALUE));
+            return new QuantConfig(method, weight, act, kv, o.longInteger("seed", 0, Long.MIN_VALUE, Long.MAX_VALUE),
+                    gguf);
         } catch (IllegalArgumentException e) {
             throw new FormatException(file, e.getMessage(), e);
         }
