@@ -26,7 +26,7 @@ class CommandHelpTest {
     /** The quantizer's flags every quantizing command shares (QuantOptions), without --quantized and --method. */
     static final Set<String> QUANTIZER = Set.of("--model", "--wbits", "--group", "--abits", "--kvbits", "--calib",
             "--calib-docs", "--calib-samples", "--calib-seqlen", "--calib-seed", "--calib-bos-first",
-            "--calib-activations", "--qseed");
+            "--calib-activations", "--qseed", "--type");
     /** A command that runs a model: a quantized directory or a method to quantize on the fly (RunQuantOptions). */
     static final Set<String> RUN = union(QUANTIZER, Set.of("--quantized", "--method"));
     static final Set<String> STANDARD = Set.of("--help", "--version");
