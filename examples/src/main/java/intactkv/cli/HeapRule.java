@@ -119,6 +119,9 @@ final class HeapRule {
         q.kvbits = integer(f, "--kvbits");
         q.calibSeqlen = integer(f, "--calib-seqlen");
         q.nsamples = f.containsKey("--calib-samples") ? Integer.parseInt(f.get("--calib-samples")) : 128;
+        // picocli's defaults are not applied here: without this the calibration methods' quantize terms (which ask how
+        // the activations are held) threw and the rule fell back to 75 % of the machine
+        q.calibActivations = f.getOrDefault("--calib-activations", "f64");
         LlamaConfig c = MemoryEstimate.config(q.model);
         int positions = c.maxPositionEmbeddings();
         String command = args[0];
@@ -133,7 +136,7 @@ final class HeapRule {
             }
             case "eval", "dump", "generate", "analyze" -> {
                 long t = Math.min(positions, f.containsKey("--seqlen") ? Long.parseLong(f.get("--seqlen")) : 2048);
-                boolean release = command.equals("eval") && q.releasesFullPrecision();
+                boolean release = (command.equals("eval") || command.equals("dump")) && q.releasesFullPrecision();
                 yield q.peakTerms(!release, w -> MemoryEstimate.windowTerms(w, c, t, 0, 1)).total();
             }
             case "calibrate" -> {
