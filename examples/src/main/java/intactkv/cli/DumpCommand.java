@@ -74,7 +74,8 @@ final class DumpCommand implements Callable<Integer> {
         IntactKvPrefix prefix;
         try (ProgressBar bar = new ProgressBar()) {
             if (release) {
-                IntactKvPrefix lossless = prefixOption.lossless(new LlamaModel(fp.get()), tok);
+                IntactKvPrefix lossless = prefixOption.which.equals("none") ? null
+                        : prefixOption.lossless(quant.twinBeforeRelease(fp.get()), tok);
                 chosen = quant.chooseReleasing(fp, bar);
                 prefix = prefixOption.withContext(lossless, chosen.model(), tok);
             } else {

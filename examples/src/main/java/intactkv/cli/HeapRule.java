@@ -136,7 +136,7 @@ final class HeapRule {
             }
             case "eval", "dump", "generate", "analyze" -> {
                 long t = Math.min(positions, f.containsKey("--seqlen") ? Long.parseLong(f.get("--seqlen")) : 2048);
-                boolean release = (command.equals("eval") || command.equals("dump")) && q.releasesFullPrecision();
+                boolean release = !command.equals("analyze") && q.releasesFullPrecision();
                 yield q.peakTerms(!release, w -> MemoryEstimate.windowTerms(w, c, t, 0, 1)).total();
             }
             case "calibrate" -> {
