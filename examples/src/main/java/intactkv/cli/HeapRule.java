@@ -75,11 +75,19 @@ final class HeapRule {
 
     /** The heap of the class comment, in bytes, rounded up to whole MiB. */
     static long heap(long estimate, long machine) {
-        long usable = MemoryEstimate.plus(MemoryEstimate.plus(estimate, estimate / 32), 512 * MIB);
-        long want = MemoryEstimate.plus(usable, young(estimate) / 3);
-        long cap = machine - Math.max(2 * GIB, machine / 8);
-        long h = Math.max(GIB, Math.min(want, cap));
+        long h = Math.max(GIB, Math.min(wanted(estimate), cap(machine)));
         return (h + MIB - 1) / MIB * MIB;
+    }
+
+    /** The heap the rule asks for before the cap: E + E/32 + 512 MiB + a third of the young generation. */
+    static long wanted(long estimate) {
+        long usable = MemoryEstimate.plus(MemoryEstimate.plus(estimate, estimate / 32), 512 * MIB);
+        return MemoryEstimate.plus(usable, young(estimate) / 3);
+    }
+
+    /** The most heap the rule gives on a machine of {@code machine} bytes: all but max(2 GiB, 1/8) of it. */
+    static long cap(long machine) {
+        return machine - Math.max(2 * GIB, machine / 8);
     }
 
     /** The machine's memory from /proc/meminfo (MemTotal), or -1 where there is none (not Linux). */
