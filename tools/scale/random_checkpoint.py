@@ -5,7 +5,10 @@ For measuring memory and time on real shapes without downloading weights: the he
 first from the shapes alone, then each tensor is drawn (torch.randn, seeded, std 0.02; norms 1),
 converted to the dtype and appended, so the writer never holds more than one tensor.
 
-    /usr/bin/python3 tools/scale/random_checkpoint.py tinyllama /tmp/me-tinyllama [bf16|f16|f32]
+    /usr/bin/python3 tools/scale/random_checkpoint.py tinyllama /tmp/me-tinyllama [bf16|f16|f32] [--layers N]
+
+--layers N: the shape with N decoder layers instead of its own number, every other dimension unchanged (for
+measuring what does or does not grow with depth, e.g. GPTQ's peak memory on a 2- and a 4-layer LLaMA-2-7B shape).
 
 Shapes: tinyllama (22 layers, d 2048, d_ff 5632, h 32, h_kv 4, V 32000; 2.2 GB in BF16), llama2-7b (32 layers,
 d 4096, d_ff 11008, h 32, h_kv 32, V 32000; 13.5 GB), llama3-8b (32 layers, d 4096, d_ff 14336, h 32, h_kv 8,
@@ -70,7 +73,21 @@ def write_tokenizer(out, vocab_size):
         json.dump(t, f)
 
 
+def layers_option(args):
+    """Removes `--layers N` from args and returns N (None when absent); exits with a usage line when N is not a
+    positive integer."""
+    if "--layers" not in args:
+        return None
+    i = args.index("--layers")
+    if i + 1 >= len(args) or not args[i + 1].isdigit() or int(args[i + 1]) < 1:
+        sys.exit("random_checkpoint.py: --layers needs a positive whole number of decoder layers, e.g. --layers 2")
+    n = int(args[i + 1])
+    del args[i:i + 2]
+    return n
+
+
 def main():
+    layers = layers_option(sys.argv)
     if len(sys.argv) == 3 and sys.argv[1] == "tokenizer":
         import os
         with open(os.path.join(sys.argv[2], "config.json")) as f:
@@ -83,6 +100,8 @@ def main():
     st_name, torch_dtype, hf_name = DTYPES[sys.argv[3] if len(sys.argv) > 3 else "bf16"]
     c = dict(DEFAULTS)
     c.update(SHAPES[shape])
+    if layers is not None:
+        c.update(num_hidden_layers=layers)
     c.update(torch_dtype=hf_name)
     import os
     os.makedirs(out, exist_ok=True)

@@ -12,6 +12,7 @@ import intactkv.tensor.Shape;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -60,19 +61,29 @@ final class DumpCommand implements Callable<Integer> {
         ModelLength.require((input.tokens != null ? "--tokens (" : "--text (") + ids.length + " tokens"
                 + (before > 0 ? " after " + before + " IntactKV/context tokens)" : ")"), (long) before + ids.length, mc);
         // the weights (config.json and the checkpoint headers) and the pass over the input, before any weight is read
-        quant.peakTerms(true, w -> MemoryEstimate.windowTerms(w, mc, (long) before + ids.length, 0, 1))
+        // dump needs no full-precision logits: with RTN, GPTQ or OmniQuant the full-precision model is released once
+        // IntactKV's prefix is taken (as ppl --no-kl and eval do), so a 7B model is never held twice
+        boolean release = quant.releasesFullPrecision();
+        quant.peakTerms(!release, w -> MemoryEstimate.windowTerms(w, mc, (long) before + ids.length, 0, 1))
                 .require("dump of " + ids.length + " tokens", null);
-        LlamaWeights fp = LlamaWeights.load(ModelDir.check(quant.model), false);
-        QuantOptions.Chosen chosen;
-        try (ProgressBar bar = new ProgressBar()) {
-            chosen = quant.choose(fp, bar);
-        }
-        LlamaModel m = chosen.model();
-        intactkv.quant.QuantConfig config = chosen.config();
         if (ids.length == 0) {
             throw new IllegalArgumentException("no tokens to run");
         }
-        IntactKvPrefix prefix = prefixOption.prefix(chosen, tok);
+        AtomicReference<LlamaWeights> fp = new AtomicReference<>(LlamaWeights.load(ModelDir.check(quant.model), false));
+        QuantOptions.Chosen chosen;
+        IntactKvPrefix prefix;
+        try (ProgressBar bar = new ProgressBar()) {
+            if (release) {
+                IntactKvPrefix lossless = prefixOption.which.equals("none") ? null
+                        : prefixOption.lossless(quant.twinBeforeRelease(fp.get()), tok);
+                chosen = quant.chooseReleasing(fp, bar);
+                prefix = prefixOption.withContext(lossless, chosen.model(), tok);
+            } else {
+                chosen = quant.choose(fp.get(), bar);
+                prefix = prefixOption.prefix(chosen, tok);
+            }
+        }
+        LlamaModel m = chosen.model();
         PrefixedModel.Result r;
         try (GradMode.Scope s = GradMode.noGrad()) {
             r = new PrefixedModel(m, prefix).forward(ids, LlamaModel.Options.WITH_HIDDEN);

@@ -149,7 +149,8 @@ final class EvalCommand implements Callable<Integer> {
             IntactKvPrefix prefix;
             if (release) {
                 // the prefix from the full-precision model (these methods' twin), then quantize releasing its layers
-                IntactKvPrefix lossless = prefixOption.lossless(new intactkv.model.LlamaModel(fp.get()), tok);
+                IntactKvPrefix lossless = prefixOption.which.equals("none") ? null
+                        : prefixOption.lossless(quant.twinBeforeRelease(fp.get()), tok);
                 chosen = quant.chooseReleasing(fp, bar);
                 prefix = prefixOption.withContext(lossless, chosen.model(), tok);
             } else {

@@ -127,11 +127,20 @@ final class GenerateCommand implements Callable<Integer> {
         requirePrefixFits(PrefixSpec.plannedIds(prefixOption.which, config, tok), ids, tok);
         ModelLength.require("the prompt's " + ids.length + " tokens + " + tokensFlag,
                 (long) ids.length + maxTokens, config);
-        LlamaWeights fp = LlamaWeights.load(dir, false);
+        java.util.concurrent.atomic.AtomicReference<LlamaWeights> fp =
+                new java.util.concurrent.atomic.AtomicReference<>(LlamaWeights.load(dir, false));
         PrefixedModel run;
         try (ProgressBar bar = new ProgressBar()) {
-            QuantOptions.Chosen chosen = quant.choose(fp, bar);
-            run = new PrefixedModel(chosen.model(), PrefixSpec.resolve(prefixOption.which, chosen.twin(), tok));
+            if (quant.releasesFullPrecision()) {
+                // generate needs the full-precision model for IntactKV's prefix only: taken first, then released
+                // (RTN/GPTQ/OmniQuant layer by layer as quantized; --quantized before the quantized model is loaded)
+                intactkv.prefix.IntactKvPrefix lossless = prefixOption.which.equals("none") ? null
+                        : PrefixSpec.resolve(prefixOption.which, quant.twinBeforeRelease(fp.get()), tok);
+                run = new PrefixedModel(quant.chooseReleasing(fp, bar).model(), lossless);
+            } else {
+                QuantOptions.Chosen chosen = quant.choose(fp.get(), bar);
+                run = new PrefixedModel(chosen.model(), PrefixSpec.resolve(prefixOption.which, chosen.twin(), tok));
+            }
         }
         PrintWriter out = spec.commandLine().getOut();
         out.print(prompt);

@@ -75,11 +75,19 @@ final class HeapRule {
 
     /** The heap of the class comment, in bytes, rounded up to whole MiB. */
     static long heap(long estimate, long machine) {
-        long usable = MemoryEstimate.plus(MemoryEstimate.plus(estimate, estimate / 32), 512 * MIB);
-        long want = MemoryEstimate.plus(usable, young(estimate) / 3);
-        long cap = machine - Math.max(2 * GIB, machine / 8);
-        long h = Math.max(GIB, Math.min(want, cap));
+        long h = Math.max(GIB, Math.min(wanted(estimate), cap(machine)));
         return (h + MIB - 1) / MIB * MIB;
+    }
+
+    /** The heap the rule asks for before the cap: E + E/32 + 512 MiB + a third of the young generation. */
+    static long wanted(long estimate) {
+        long usable = MemoryEstimate.plus(MemoryEstimate.plus(estimate, estimate / 32), 512 * MIB);
+        return MemoryEstimate.plus(usable, young(estimate) / 3);
+    }
+
+    /** The most heap the rule gives on a machine of {@code machine} bytes: all but max(2 GiB, 1/8) of it. */
+    static long cap(long machine) {
+        return machine - Math.max(2 * GIB, machine / 8);
     }
 
     /** The machine's memory from /proc/meminfo (MemTotal), or -1 where there is none (not Linux). */
@@ -119,6 +127,9 @@ final class HeapRule {
         q.kvbits = integer(f, "--kvbits");
         q.calibSeqlen = integer(f, "--calib-seqlen");
         q.nsamples = f.containsKey("--calib-samples") ? Integer.parseInt(f.get("--calib-samples")) : 128;
+        // picocli's defaults are not applied here: without this the calibration methods' quantize terms (which ask how
+        // the activations are held) threw and the rule fell back to 75 % of the machine
+        q.calibActivations = f.getOrDefault("--calib-activations", "f64");
         LlamaConfig c = MemoryEstimate.config(q.model);
         int positions = c.maxPositionEmbeddings();
         String command = args[0];
@@ -133,7 +144,7 @@ final class HeapRule {
             }
             case "eval", "dump", "generate", "analyze" -> {
                 long t = Math.min(positions, f.containsKey("--seqlen") ? Long.parseLong(f.get("--seqlen")) : 2048);
-                boolean release = command.equals("eval") && q.releasesFullPrecision();
+                boolean release = !command.equals("analyze") && q.releasesFullPrecision();
                 yield q.peakTerms(!release, w -> MemoryEstimate.windowTerms(w, c, t, 0, 1)).total();
             }
             case "calibrate" -> {

@@ -38,9 +38,15 @@ final class MemoryEstimate {
                 c.vocabSize(), weightCopies, weightCopies == 1 ? "y" : "ies", c.parameterCount()), bytes);
     }
 
-    /** Refuses a weight quantizer's calibration set of n sequences of T tokens that cannot fit; {@link #quantization}. */
+    /**
+     * Refuses a weight quantizer's calibration set of n sequences of T tokens that cannot fit beside one copy of the
+     * weights ({@link #inferenceWeights}, 2 bytes a parameter at the least); {@link #quantization}. One copy, not two:
+     * {@code quantize}, {@code ppl --no-kl}, {@code eval} and {@code dump} release the full-precision layers as they
+     * are quantized, so a second copy here refused a LLaMA-2-7B-shaped GPTQ that fits (3 bytes a parameter, 20.2 GB,
+     * against its 16.9 GB plan); the command's own plan, checked next, counts what each run holds.
+     */
     static void requireQuantization(LlamaConfig c, Method m, long n, long t, String flags) {
-        long bytes = plus(inferenceWeights(c, 2), quantization(c, m, n, t));
+        long bytes = plus(inferenceWeights(c, 1), quantization(c, m, n, t));
         Memory.require(String.format(java.util.Locale.ROOT, "%s: %s calibration on %d sequences of %d tokens (%s,"
                 + " in doubles)", flags, m.id(), n, t, m == Method.AWQ
                 ? "each layer's inputs, outputs and the inputs of its linears" : "each layer's inputs and outputs"), bytes);

@@ -50,7 +50,7 @@ final class PplCommand implements Callable<Integer> {
     @Option(names = "--kl", negatable = true, defaultValue = "true", fallbackValue = "true",
             description = "with quantization: also the KL divergence KL(P_fp || P_quant) to the full-precision model (the"
                     + " same context, no IntactKV) per scored token, mean over windows +- its standard error (default"
-                    + " on; --no-kl skips the full-precision pass, and with --method rtn, gptq or omniquant releases"
+                    + " on; --no-kl skips the full-precision pass, and with --method rtn, gptq or omniquant or with --quantized releases"
                     + " the full-precision model once IntactKV's prefix is taken, layer by layer as it is quantized:"
                     + " one model's memory instead of two)")
     boolean kl;
@@ -73,7 +73,8 @@ final class PplCommand implements Callable<Integer> {
                 + " of [BOS])" : ""), before > 0 ? before + seqlen - 1L : seqlen, c);
         Perplexity.requireWindows(tokens.length, seqlen, before);
         boolean withKl = kl && config != null;
-        // without KL, RTN/GPTQ/OmniQuant need the full-precision model only for IntactKV's prefix: released after it
+        // without KL, RTN/GPTQ/OmniQuant and --quantized need the full-precision model only for IntactKV's prefix:
+        // released after it
         boolean release = !withKl && quant.releasesFullPrecision();
         long t = before > 0 ? before + seqlen - 1L : seqlen;
         MemoryPlan plan = quant.peakTerms(!release, w -> MemoryEstimate.windowTerms(w, c, t, 0, withKl ? 2 : 1));
@@ -91,7 +92,8 @@ final class PplCommand implements Callable<Integer> {
             IntactKvPrefix prefix;
             if (release) {
                 // IntactKV's prefix from the full-precision model (the twin of these methods), then quantize releasing it
-                IntactKvPrefix lossless = prefixOption.lossless(new LlamaModel(fp.get()), tok);
+                IntactKvPrefix lossless = prefixOption.which.equals("none") ? null
+                        : prefixOption.lossless(quant.twinBeforeRelease(fp.get()), tok);
                 chosen = quant.chooseReleasing(fp, bar);
                 prefix = prefixOption.withContext(lossless, chosen.model(), tok);
             } else {

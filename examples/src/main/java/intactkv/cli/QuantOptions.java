@@ -279,15 +279,19 @@ class QuantOptions {
     }
 
     /**
-     * Whether the full-precision model can be released once IntactKV's prefix is taken from it: a method
-     * quantized on the fly whose twin is the full-precision model itself ({@link intactkv.quant.Basis.Original}:
-     * RTN, GPTQ, OmniQuant-style clipping), so that the prefix computed from it before quantizing is the
-     * twin's. AWQ's and QuaRot's twins are in another basis (made from the full-precision weights after the
-     * search or rotation) and a --quantized model is checked against and twinned with the loaded --model:
-     * those keep it.
+     * Whether the full-precision model can be released once IntactKV's prefix is taken from it
+     * ({@link #twinBeforeRelease}): a method quantized on the fly whose twin is the full-precision model itself
+     * ({@link intactkv.quant.Basis.Original}: RTN, GPTQ, OmniQuant-style clipping), so that the prefix computed
+     * from it before quantizing is the twin's; and a --quantized model of any basis, whose twin is rebuilt from
+     * the full-precision weights and its basis ({@link QuantizedModel#readBasis}) before the quantized model is
+     * loaded, which needs only the full-precision config. AWQ's and QuaRot's twins quantized on the fly are made
+     * from the full-precision weights by the search or rotation itself: those keep it.
      */
     boolean releasesFullPrecision() {
-        if (method == null || quantized != null) {
+        if (quantized != null) {
+            return true;
+        }
+        if (method == null) {
             return false;
         }
         Method m = Method.parse(method);
@@ -295,10 +299,21 @@ class QuantOptions {
     }
 
     /**
+     * The full-precision model in the basis of the model {@link #chooseReleasing} will give, for IntactKV's prefix
+     * taken before {@code fp} is released: {@code fp} itself for a method quantized on the fly, the --quantized
+     * model's basis rebuilt from {@code fp} otherwise (an AutoAWQ checkpoint without its scales refuses, saying why).
+     */
+    LlamaModel twinBeforeRelease(LlamaWeights fp) throws IOException {
+        return quantized != null ? QuantizedModel.readBasis(quantized, fp.config()).twin(fp) : new LlamaModel(fp);
+    }
+
+    /**
      * The model to run, quantized from {@code fp}'s weights, which are taken out of it (left null) and
-     * released layer by layer as they are quantized ({@link intactkv.quant.ModelQuantizer#quantizeReleasing}):
+     * released layer by layer as they are quantized ({@link intactkv.quant.ModelQuantizer#quantizeReleasing}),
+     * or, with --quantized, released whole before the quantized model is loaded (checked against their config):
      * for a caller that needs the full-precision model for nothing else (no KL) and has taken IntactKV's
-     * prefix from it first. Only when {@link #releasesFullPrecision}; the twin of the result is null.
+     * prefix from {@link #twinBeforeRelease} first. Only when {@link #releasesFullPrecision}; the twin of the
+     * result is null.
      */
     Chosen chooseReleasing(java.util.concurrent.atomic.AtomicReference<LlamaWeights> fp, ProgressBar bar)
             throws IOException {
@@ -306,6 +321,11 @@ class QuantOptions {
             throw new IllegalStateException("chooseReleasing: --method " + method + " keeps the full-precision model");
         }
         validate();
+        if (quantized != null) {
+            intactkv.model.LlamaConfig fpConfig = fp.getAndSet(null).config();
+            QuantizedModel q = QuantizedModel.load(quantized, fpConfig, abits, kvbits);
+            return new Chosen(q.model(), q.config(), null);
+        }
         QuantConfig c = config();
         List<int[]> cal = c.method().needsCalibration() ? calibration(c.method()) : null;
         LlamaWeights w = intactkv.quant.ModelQuantizer.quantizeReleasing(fp, c, cal, (stage, done) -> bar.update(stage, done));
@@ -320,7 +340,9 @@ class QuantOptions {
      *       and {@link #releasesFullPrecision} it is released layer by layer as quantized, so then only one
      *       layer's quantized codes come beside it;</li>
      *   <li>"quantized codes" ({@link MemoryEstimate#codes}) for RTN, GPTQ, AWQ, QuaRot on the fly, or
-     *       "quantized model as loaded" (the --quantized header);</li>
+     *       "quantized model as loaded" (the --quantized header); with --quantized, {@code keepFp} false gives
+     *       the first of the two phases of {@link #peakTerms} (the full-precision model and its twin while the
+     *       prefix is taken), without the quantized model, which is loaded after they are released;</li>
      *   <li>the twin where it is not the full-precision model: "AWQ twin (scaled linears in double)"
      *       ({@link MemoryEstimate#linearsInDouble}), "QuaRot twin (rotated, in double)"
      *       ({@link MemoryEstimate#weightsAsHeld} in F64, which the QuaRot model shares for its embedding and
@@ -338,7 +360,9 @@ class QuantOptions {
             return p;
         }
         if (quantized != null) {
-            p = p.plus("quantized model as loaded", WeightBytes.of(quantized).bytes());
+            p = release ? MemoryPlan.empty().plus("full-precision weights (" + fp.dtype() + ", released once"
+                    + " IntactKV's prefix is taken)", fp.bytes()) : p.plus("quantized model as loaded",
+                    WeightBytes.of(quantized).bytes());
             return p.plus(twinName(plannedConfig().method()), twinBytes(c, plannedConfig().method()));
         }
         Method m = config().method();
@@ -369,6 +393,12 @@ class QuantOptions {
      */
     MemoryPlan peakTerms(boolean keepFp, java.util.function.UnaryOperator<MemoryPlan> window) throws IOException {
         MemoryPlan weights = weightTerms(keepFp);
+        if (quantized != null && !keepFp) {
+            // two phases: the full-precision model and its twin while IntactKV's prefix is taken (one window's worth
+            // of prefix tokens, far less than a window), then the quantized model alone with the window
+            return MemoryPlan.larger(weights, window.apply(MemoryPlan.empty().plus("quantized model as loaded",
+                    WeightBytes.of(quantized).bytes())));
+        }
         if (method == null || quantized != null) {
             return window.apply(weights);
         }

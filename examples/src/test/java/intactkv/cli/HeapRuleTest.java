@@ -87,6 +87,54 @@ class HeapRuleTest {
         assertEquals(21 * 1024, HeapRule.heap(HeapRule.estimate(kl), MACHINE) / MIB, "the cap of a 24 GiB machine");
     }
 
+    /**
+     * quantize --method gptq with 16 x 512 calibration tokens on the 7B shape (issue 27's <= 20 GB run): the
+     * full-precision weights (released layer by layer), one layer's codes, one linear's buffers with GPTQ's Hessian
+     * and factor of d_ff^2, and two copies of the layer inputs in double. Before, the rule threw on the calibration
+     * flags (picocli's default of --calib-activations is not applied here) and fell back to 75 % of the machine.
+     */
+    @Test
+    void llama7bGptqQuantizeFollowsTheModel() throws Exception {
+        String dir = l7b().toString();
+        long weights = 13_478_428_672L;
+        long codes = 7_290_060_800L;
+        long buffers = 2L * 8 * 11008 * 4096 + 2L * 8 * 11008 * 11008; // largest linear twice, H and its factor
+        long calib = 8L * 16 * 512 * 2 * 4096; // inputs and outputs of the current layer, 16 x 512 tokens
+        String[] args = {"quantize", "--model", dir, "--method", "gptq", "--wbits", "4", "--group", "128", "--calib",
+            "c.txt", "--calib-docs", "file", "--calib-samples", "16", "--calib-seqlen", "512", "--out", "q"};
+        assertEquals(weights + codes / 32 + buffers + calib, HeapRule.estimate(args));
+        assertEquals(16_903_351_296L, HeapRule.estimate(args), "15.7 GiB");
+        // --calib-activations f32 halves the layer inputs
+        String[] f32 = java.util.Arrays.copyOf(args, args.length + 2);
+        f32[args.length] = "--calib-activations";
+        f32[args.length + 1] = "f32";
+        assertEquals(weights + codes / 32 + buffers + calib / 2, HeapRule.estimate(f32));
+        assertTrue(HeapRule.option(args, MACHINE).startsWith("-Xmx"), HeapRule.option(args, MACHINE));
+    }
+
+    /**
+     * dump with RTN + IntactKV_[B] releases the full-precision model once the prefix is taken (it has no KL): the
+     * peak is the larger of quantizing (weights, one layer's codes, one linear's buffers) and running a window of
+     * 2048 (the rule's length for dump) with the codes, the embeddings, head and norms.
+     */
+    @Test
+    void llama7bDumpWithRtnReleases() throws Exception {
+        String dir = l7b().toString();
+        long weights = 13_478_428_672L;
+        long codes = 7_290_060_800L;
+        long linearsBf16 = 2L * 6_476_005_376L;
+        long window = 8L * 32 * 2048 * 2048 + 8L * 2048 * (6 * 4096 + 3 * 11008) + 8L * 2 * 32 * 2048 * 4096
+                + 8L * 2048 * 32000;
+        String[] args = {"dump", "--model", dir, "--tokens", "1,5,9", "--method", "rtn", "--wbits", "3", "--group",
+            "128", "--intactkv", "bos", "--out", "d.safetensors"};
+        long quantizing = weights + codes / 32 + 2L * 8 * 11008 * 4096;
+        long running = codes + (weights - linearsBf16) + window;
+        assertEquals(Math.max(quantizing, running), HeapRule.estimate(args));
+        // full precision: the weights and the window only
+        String[] fp = {"dump", "--model", dir, "--tokens", "1,5,9", "--out", "d.safetensors"};
+        assertEquals(weights + window, HeapRule.estimate(fp));
+    }
+
     @Test
     void whereTheRuleDoesNotApplyTheOldDefault() throws Exception {
         assertEquals(HeapRule.FALLBACK, HeapRule.option(new String[] {"ppl", "--model", "default"}, MACHINE));

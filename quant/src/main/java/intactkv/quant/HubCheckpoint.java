@@ -113,9 +113,13 @@ public final class HubCheckpoint {
         }
     }
 
-    /** Loads the GPTQ or AWQ checkpoint in {@code dir} (settings {@code hub}) beside the full-precision {@code fp}. */
-    static QuantizedModel load(Path dir, HubQuantConfig hub, LlamaWeights fp, Integer abits, Integer kvbits)
-            throws IOException {
+    /**
+     * Loads the GPTQ or AWQ checkpoint in {@code dir} (settings {@code hub}), checked against the full-precision
+     * config {@code fpConfig}; its twin from the full-precision weights {@code fp}, or none when {@code fp} is null
+     * (the caller took IntactKV's prefix before and released them).
+     */
+    static QuantizedModel load(Path dir, HubQuantConfig hub, intactkv.model.LlamaConfig fpConfig, LlamaWeights fp,
+                               Integer abits, Integer kvbits) throws IOException {
         List<String> parts = hub.format().gptq() ? AutoGptqFormat.PARTS : AutoAwqFormat.PARTS;
         LlamaWeights.StoredForm form = new LlamaWeights.StoredForm() {
             @Override
@@ -149,15 +153,23 @@ public final class HubCheckpoint {
             }
         };
         LlamaWeights w = LlamaWeights.load(dir, false, form);
-        QuantizedModel.checkSameModel(dir, w.config(), fp.config());
+        QuantizedModel.checkSameModel(dir, w.config(), fpConfig);
         QuantConfig config = hub.quantConfig().withRuntime(abits, kvbits);
-        Basis basis = new Basis.Original();
-        if (hub.method() == Method.AWQ) {
-            Path f = dir.resolve(Basis.AwqScaled.FILE);
-            basis = Files.isRegularFile(f) ? new Basis.AwqScaled(AwqScales.load(f, w.config())) : new Basis.AwqFolded();
-        }
-        LlamaModel twin = basis instanceof Basis.AwqFolded ? null : basis.twin(fp);
+        Basis basis = basis(dir, hub, w.config());
+        LlamaModel twin = basis instanceof Basis.AwqFolded || fp == null ? null : basis.twin(fp);
         return new QuantizedModel(new LlamaModel(w, QuantizedModel.hooks(w.config(), config)), config, basis, twin);
+    }
+
+    /**
+     * The basis of a Hub checkpoint (config {@code c}): GPTQ's is the original one; AWQ's is scaled when its
+     * {@code awq_scales.safetensors} is beside it, else folded (no twin can be rebuilt).
+     */
+    static Basis basis(Path dir, HubQuantConfig hub, intactkv.model.LlamaConfig c) throws IOException {
+        if (hub.method() != Method.AWQ) {
+            return new Basis.Original();
+        }
+        Path f = dir.resolve(Basis.AwqScaled.FILE);
+        return Files.isRegularFile(f) ? new Basis.AwqScaled(AwqScales.load(f, c)) : new Basis.AwqFolded();
     }
 
     /**

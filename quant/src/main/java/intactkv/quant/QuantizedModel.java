@@ -28,6 +28,11 @@ public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, 
     /** The full-precision twin; refuses (IllegalArgumentException, saying why) when {@link #hasTwin()} is false. */
     @Override
     public LlamaModel twin() {
+        if (twin == null && !(basis instanceof Basis.AwqFolded)) {
+            // loaded without the full-precision model (load(Path, LlamaConfig, ...)): the caller took the prefix before
+            throw new IllegalStateException("this quantized model was loaded without the full-precision model: its twin"
+                    + " (and IntactKV's prefix) must be taken from readBasis(dir, fp).twin(fp) before loading");
+        }
         return twin != null ? twin : basis.twin(null);
     }
 
@@ -65,13 +70,45 @@ public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, 
      */
     public static QuantizedModel load(Path dir, LlamaWeights fpWeights, Integer abits, Integer kvbits)
             throws IOException {
-        LlamaConfig fp = fpWeights.config();
+        return load(dir, fpWeights.config(), fpWeights, abits, kvbits);
+    }
+
+    /**
+     * {@link #load(Path, LlamaWeights, Integer, Integer)} without the full-precision weights, checked against their
+     * config {@code fp} only: for a run that needs the full-precision model for nothing but IntactKV's prefix, which
+     * it takes first from {@code readBasis(dir, fp).twin(fpWeights)} and then releases, so that the two models are never
+     * held together. The result has no twin ({@link #hasTwin()} false; {@link #twin()} refuses). The quantized
+     * model is the same, bit for bit: it never reads the full-precision weights.
+     */
+    public static QuantizedModel load(Path dir, LlamaConfig fp, Integer abits, Integer kvbits) throws IOException {
+        return load(dir, fp, null, abits, kvbits);
+    }
+
+    /**
+     * The basis of the quantized model in {@code dir} (its twin is {@code readBasis(dir, fp).twin(fpWeights)}), read
+     * from {@code quant_config.json} and {@code awq_scales.safetensors} or the Hub checkpoint's config, without its
+     * weights; the same basis {@link #load} gives. Refuses first, as {@link #load} does, a model made from another
+     * one than the full-precision config {@code fp}.
+     */
+    public static Basis readBasis(Path dir, LlamaConfig fp) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            throw new IOException(dir + ": quantized model directory does not exist (write one with ./intactkv quantize)");
+        }
+        HubQuantConfig hub = HubQuantConfig.find(dir);
+        LlamaConfig c = LlamaConfig.read(dir.resolve("config.json"), hub != null);
+        checkSameModel(dir, c, fp);
+        return hub != null ? HubCheckpoint.basis(dir, hub, c) : Basis.read(dir, QuantConfig.read(dir.resolve(CONFIG_FILE)), c);
+    }
+
+    /** Loads as the two public forms say; {@code fpWeights} null: no twin. */
+    private static QuantizedModel load(Path dir, LlamaConfig fp, LlamaWeights fpWeights, Integer abits, Integer kvbits)
+            throws IOException {
         if (!Files.isDirectory(dir)) {
             throw new IOException(dir + ": quantized model directory does not exist (write one with ./intactkv quantize)");
         }
         HubQuantConfig hub = HubQuantConfig.find(dir);
         if (hub != null) {
-            return HubCheckpoint.load(dir, hub, fpWeights, abits, kvbits);
+            return HubCheckpoint.load(dir, hub, fp, fpWeights, abits, kvbits);
         }
         QuantConfig config = QuantConfig.read(dir.resolve(CONFIG_FILE)).withRuntime(abits, kvbits);
         boolean packed = PackedCheckpoint.FORMAT.equals(
@@ -81,7 +118,8 @@ public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, 
         checkSameModel(dir, c, fp);
         checkLevels(dir, w, config);
         Basis basis = Basis.read(dir, config, c);
-        return new QuantizedModel(new LlamaModel(w, hooks(c, config)), config, basis, basis.twin(fpWeights));
+        return new QuantizedModel(new LlamaModel(w, hooks(c, config)), config, basis,
+                fpWeights == null ? null : basis.twin(fpWeights));
     }
 
     /** Refuses a quantized model in {@code dir} (config {@code c}) made from another model than {@code fp}. */

@@ -17,7 +17,7 @@ import java.util.List;
  * made by extending the file without writing (a sparse file: no disk blocks), and the built-in model's
  * tokenizer.json. Estimates from config.json and the header can be tested on LLaMA-2-7B's and larger shapes
  * without 13.5 GB of weights; reading a weight would give zeros, and the tests that use it check that
- * nothing is read (a refusal comes first).
+ * nothing is read (a refusal comes first). {@link ScaleTable} evaluates the memory plans of real shapes on it.
  */
 final class SparseCheckpoint {
     private SparseCheckpoint() {
