@@ -179,8 +179,9 @@ final class MemoryEstimate {
     /**
      * Term "one linear's quantization buffers": quantizing a linear on the fly holds it in double and its
      * quantized values in double before they become codes (2 x 8 bytes an element of the largest linear,
-     * d_ff x d); GPTQ and QuaRot's GPTQ also hold the layer's Hessian and its inverse's Cholesky factor
-     * (2 x 8 in^2 for the largest input dimension, d_ff). Full precision quantizes nothing.
+     * d_ff x d); GPTQ and QuaRot's GPTQ also hold, while factoring, the group's Hessian H, the damped
+     * copy that {@code HessianFactor} factors in place, and the factor of H^-1 (3 x 8 in^2 for the
+     * largest input dimension, d_ff: {@code Gptq.quantizeLayer}). Full precision quantizes nothing.
      */
     static long quantizationBuffers(LlamaConfig c, Method m) {
         if (m == Method.NONE) {
@@ -191,7 +192,7 @@ final class MemoryEstimate {
         }
         long largest = times(c.intermediateSize(), c.hiddenSize());
         long in = Math.max(c.intermediateSize(), c.hiddenSize());
-        long hessian = m == Method.GPTQ || m == Method.QUAROT ? times(2 * DOUBLE, in, in) : 0;
+        long hessian = m == Method.GPTQ || m == Method.QUAROT ? times(3 * DOUBLE, in, in) : 0;
         return plus(times(2 * DOUBLE, largest), hessian);
     }
 

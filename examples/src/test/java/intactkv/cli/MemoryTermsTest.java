@@ -64,9 +64,10 @@ class MemoryTermsTest {
 
     @Test
     void quantizationBuffers() {
-        // the largest linear (d_ff x d) and its quantized values in double; GPTQ adds H and its factor, d_ff x d_ff
+        // the largest linear (d_ff x d) and its quantized values in double; GPTQ adds H, the damped copy factored in
+        // place and the factor of H^-1, d_ff x d_ff each (Gptq.quantizeLayer while factoring)
         assertEquals(16L * 11008 * 4096, MemoryEstimate.quantizationBuffers(LLAMA7B, intactkv.quant.Method.RTN));
-        assertEquals(16L * 11008 * 4096 + 16L * 11008 * 11008,
+        assertEquals(16L * 11008 * 4096 + 24L * 11008 * 11008,
                 MemoryEstimate.quantizationBuffers(LLAMA7B, intactkv.quant.Method.GPTQ));
         assertEquals(16L * 384 * 128, MemoryEstimate.quantizationBuffers(BUILT_IN, intactkv.quant.Method.AWQ));
         assertEquals(0, MemoryEstimate.quantizationBuffers(BUILT_IN, intactkv.quant.Method.NONE));

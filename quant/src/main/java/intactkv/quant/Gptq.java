@@ -125,7 +125,9 @@ public final class Gptq {
         for (int i = 0; i < cols; i++) {
             hm[i * cols + i] += damp;
         }
-        double[] hinv = HessianFactor.upperCholeskyOfInverse(hm, cols, layer);
+        // hm is this method's own copy (cloned or permuted above) and is not read again: factor it in place
+        double[] hinv = HessianFactor.upperCholeskyOfInverseOverwriting(hm, cols, layer);
+        hm = null;
 
         double[] q = new double[wt.length];
         // the codes, scales and zeros beside Q (QuantCodes): column perm[i] is in group i / g (AutoGPTQ's g_idx)

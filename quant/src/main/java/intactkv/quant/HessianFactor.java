@@ -56,19 +56,33 @@ final class HessianFactor {
      *                                  not > 0 or NaN): GPTQ cannot proceed and the damping did not help
      */
     static double[] upperCholeskyOfInverse(double[] h, int n, String layer) {
-        double[] a = reversed(h);
-        if (!choleskyLower(a, n)) {
-            throw new IllegalArgumentException(layer + ": the damped Hessian is not positive definite");
-        }
-        return reversed(invertLower(a, n));
+        return upperCholeskyOfInverseOverwriting(h.clone(), n, layer);
     }
 
-    private static double[] reversed(double[] x) {
-        double[] out = new double[x.length];
-        for (int k = 0, m = x.length - 1; k < x.length; k++) {
-            out[k] = x[m - k];
+    /**
+     * {@link #upperCholeskyOfInverse} computed in {@code h}'s own storage: {@code h} is reversed and
+     * factored in place (it holds the reversed L afterwards), and only the inverse is a new n x n
+     * array, itself reversed in place. Same values bit for bit (the reversal moves elements, it
+     * computes nothing); at most two n x n arrays alive instead of four, which is the peak of GPTQ
+     * on a 7B down_proj (n = 11008: 0.97 GB an array).
+     */
+    static double[] upperCholeskyOfInverseOverwriting(double[] h, int n, String layer) {
+        reverseInPlace(h);
+        if (!choleskyLower(h, n)) {
+            throw new IllegalArgumentException(layer + ": the damped Hessian is not positive definite");
         }
-        return out;
+        double[] x = invertLower(h, n);
+        reverseInPlace(x);
+        return x;
+    }
+
+    /** {@code x[k] <-> x[m - k]}: the row-major reversal J A J of a square matrix, in place. */
+    private static void reverseInPlace(double[] x) {
+        for (int k = 0, m = x.length - 1; k < m - k; k++) {
+            double t = x[k];
+            x[k] = x[m - k];
+            x[m - k] = t;
+        }
     }
 
     /**
