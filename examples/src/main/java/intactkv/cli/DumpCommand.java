@@ -70,19 +70,12 @@ final class DumpCommand implements Callable<Integer> {
             throw new IllegalArgumentException("no tokens to run");
         }
         AtomicReference<LlamaWeights> fp = new AtomicReference<>(LlamaWeights.load(ModelDir.check(quant.model), false));
-        QuantOptions.Chosen chosen;
-        IntactKvPrefix prefix;
+        IntactKvOption.Prepared prepared;
         try (ProgressBar bar = new ProgressBar()) {
-            if (release) {
-                IntactKvPrefix lossless = prefixOption.which.equals("none") ? null
-                        : prefixOption.lossless(quant.twinBeforeRelease(fp.get()), tok);
-                chosen = quant.chooseReleasing(fp, bar);
-                prefix = prefixOption.withContext(lossless, chosen.model(), tok);
-            } else {
-                chosen = quant.choose(fp.get(), bar);
-                prefix = prefixOption.prefix(chosen, tok);
-            }
+            prepared = prefixOption.quantizedWithPrefix(quant, fp, release, tok, bar);
         }
+        QuantOptions.Chosen chosen = prepared.chosen();
+        IntactKvPrefix prefix = prepared.prefix();
         LlamaModel m = chosen.model();
         PrefixedModel.Result r;
         try (GradMode.Scope s = GradMode.noGrad()) {

@@ -145,18 +145,9 @@ final class EvalCommand implements Callable<Integer> {
         PrintWriter o = spec.commandLine().getOut();
         List<MultipleChoice.ItemScore> scores;
         try (ProgressBar bar = new ProgressBar()) {
-            QuantOptions.Chosen chosen;
-            IntactKvPrefix prefix;
-            if (release) {
-                // the prefix from the full-precision model (these methods' twin), then quantize releasing its layers
-                IntactKvPrefix lossless = prefixOption.which.equals("none") ? null
-                        : prefixOption.lossless(quant.twinBeforeRelease(fp.get()), tok);
-                chosen = quant.chooseReleasing(fp, bar);
-                prefix = prefixOption.withContext(lossless, chosen.model(), tok);
-            } else {
-                chosen = quant.choose(fp.get(), bar);
-                prefix = prefixOption.prefix(chosen, tok);
-            }
+            IntactKvOption.Prepared prepared = prefixOption.quantizedWithPrefix(quant, fp, release, tok, bar);
+            QuantOptions.Chosen chosen = prepared.chosen();
+            IntactKvPrefix prefix = prepared.prefix();
             config = chosen.config();
             scores = MultipleChoice.scoreAll(new PrefixedModel(chosen.model(), prefix), tok, task.items(), prompts,
                     d -> bar.update("eval", d));

@@ -70,6 +70,28 @@ class IntactKvOption {
         return PrefixSpec.withContext(lossless, context, model, tok);
     }
 
+    /** The quantized model a command runs and the prefix it runs with ({@link #quantizedWithPrefix}). */
+    record Prepared(QuantOptions.Chosen chosen, IntactKvPrefix prefix) {
+    }
+
+    /**
+     * Quantizes (or loads) the model and takes the prefix it runs with. When {@code release}
+     * ({@link QuantOptions#releasesFullPrecision}), IntactKV's lossless prefix comes first, from the
+     * full-precision model (these methods' twin), and the model is then quantized releasing {@code fp}'s layers
+     * ({@link QuantOptions#chooseReleasing}), so the two models are never whole at once; otherwise both are
+     * held and the prefix comes from the chosen model's twin ({@link #prefix}). The same prefix either way.
+     */
+    Prepared quantizedWithPrefix(QuantOptions quant, java.util.concurrent.atomic.AtomicReference<intactkv.model.LlamaWeights> fp,
+            boolean release, intactkv.model.text.Tokenizer tok, ProgressBar bar) throws java.io.IOException {
+        if (!release) {
+            QuantOptions.Chosen chosen = quant.choose(fp.get(), bar);
+            return new Prepared(chosen, prefix(chosen, tok));
+        }
+        IntactKvPrefix intact = which.equals("none") ? null : lossless(quant.twinBeforeRelease(fp.get()), tok);
+        QuantOptions.Chosen chosen = quant.chooseReleasing(fp, bar);
+        return new Prepared(chosen, withContext(intact, chosen.model(), tok));
+    }
+
     /** How the label names the prefix and context, e.g. {@code bos} or {@code none, context prompt}. */
     String label() {
         return context.equals("none") ? which : which + ", context " + context;

@@ -88,18 +88,9 @@ final class PplCommand implements Callable<Integer> {
                 ? "run-time quantization" : config.method().id()) + (withKl ? " and KL" : "") : ""), otherwise);
         AtomicReference<LlamaWeights> fp = new AtomicReference<>(LlamaWeights.load(dir, false));
         try (ProgressBar bar = new ProgressBar()) {
-            QuantOptions.Chosen chosen;
-            IntactKvPrefix prefix;
-            if (release) {
-                // IntactKV's prefix from the full-precision model (the twin of these methods), then quantize releasing it
-                IntactKvPrefix lossless = prefixOption.which.equals("none") ? null
-                        : prefixOption.lossless(quant.twinBeforeRelease(fp.get()), tok);
-                chosen = quant.chooseReleasing(fp, bar);
-                prefix = prefixOption.withContext(lossless, chosen.model(), tok);
-            } else {
-                chosen = quant.choose(fp.get(), bar);
-                prefix = prefixOption.prefix(chosen, tok);
-            }
+            IntactKvOption.Prepared prepared = prefixOption.quantizedWithPrefix(quant, fp, release, tok, bar);
+            QuantOptions.Chosen chosen = prepared.chosen();
+            IntactKvPrefix prefix = prepared.prefix();
             config = chosen.config();
             int bos = c.bosTokenId();
             Perplexity.Reference reference = null;
