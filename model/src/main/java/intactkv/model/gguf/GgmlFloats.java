@@ -13,6 +13,25 @@ final class GgmlFloats {
     }
 
     /**
+     * The element of {@code x[off .. off + n)} with the largest magnitude, signed; the first one on ties;
+     * 0 when all are 0. The loop of ggml's {@code quantize_row_q4_0_ref}, {@code make_qx_quants},
+     * {@code make_q3_quants} and {@code quantize_row_iq4_nl_impl} ({@code if (ax > amax) {amax = ax; max = x[i];}}):
+     * its magnitude is their {@code amax}.
+     */
+    static float signedAbsMax(float[] x, int off, int n) {
+        float amax = 0;
+        float max = 0;
+        for (int i = 0; i < n; ++i) {
+            float ax = Math.abs(x[off + i]);
+            if (ax > amax) {
+                amax = ax;
+                max = x[off + i];
+            }
+        }
+        return max;
+    }
+
+    /**
      * {@code nearest_int}: adds 1.5 * 2^23 in float and reads the low mantissa bits, which rounds
      * to nearest with ties to even for |v| <= 4194303. Outside that range (and for NaN or
      * infinity) ggml gets whatever the bits say (its assert is compiled out in a release build);

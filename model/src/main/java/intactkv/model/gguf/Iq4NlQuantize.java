@@ -48,17 +48,9 @@ public final class Iq4NlQuantize {
             for (int j = 0; j < QK; ++j) {
                 weight[j] = x[xo + j] * x[xo + j];
             }
-            float amax = 0;
-            float max = 0;
-            for (int j = 0; j < QK; ++j) {
-                float ax = Math.abs(x[xo + j]);
-                if (ax > amax) {
-                    amax = ax;
-                    max = x[xo + j];
-                }
-            }
+            float max = GgmlFloats.signedAbsMax(x, xo, QK);
             float scale = 0;
-            if (amax >= KQuantSearch.GROUP_MAX_EPS) {
+            if (Math.abs(max) >= KQuantSearch.GROUP_MAX_EPS) {
                 scale = search(x, xo, weight, max);
             }
             putHalf(y, yo, fp32ToFp16(scale));

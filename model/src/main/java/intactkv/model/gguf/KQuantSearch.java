@@ -29,16 +29,8 @@ final class KQuantSearch {
      * @return the scale d (the value of code {@code L - nmax} is {@code d * (L - nmax)})
      */
     static float makeQxQuants(int n, int nmax, float[] x, int xOff, byte[] L, int lOff) {
-        float max = 0;
-        float amax = 0;
-        for (int i = 0; i < n; ++i) {
-            float ax = Math.abs(x[xOff + i]);
-            if (ax > amax) {
-                amax = ax;
-                max = x[xOff + i];
-            }
-        }
-        if (amax < GROUP_MAX_EPS) {
+        float max = GgmlFloats.signedAbsMax(x, xOff, n);
+        if (Math.abs(max) < GROUP_MAX_EPS) {
             for (int i = 0; i < n; ++i) {
                 L[lOff + i] = 0;
             }
@@ -94,16 +86,8 @@ final class KQuantSearch {
      * @return the least-squares scale {@code sum w x l / sum w l^2} (0 for an all-zero group)
      */
     static float makeQ3Quants(int n, int nmax, float[] x, int xOff, byte[] L, int lOff) {
-        float max = 0;
-        float amax = 0;
-        for (int i = 0; i < n; ++i) {
-            float ax = Math.abs(x[xOff + i]);
-            if (ax > amax) {
-                amax = ax;
-                max = x[xOff + i];
-            }
-        }
-        if (amax < GROUP_MAX_EPS) {
+        float max = GgmlFloats.signedAbsMax(x, xOff, n);
+        if (Math.abs(max) < GROUP_MAX_EPS) {
             for (int i = 0; i < n; ++i) {
                 L[lOff + i] = 0;
             }

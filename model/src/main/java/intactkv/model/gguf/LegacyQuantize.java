@@ -48,22 +48,30 @@ final class LegacyQuantize {
         }
     }
 
+    /** The block's {min, max} as {@code quantize_row_q4_1_ref} / {@code _q5_1_ref} find them (strict comparisons, in order). */
+    private static float[] range(float[] x, int xo) {
+        float min = Float.MAX_VALUE;
+        float max = -Float.MAX_VALUE;
+        for (int j = 0; j < QK; j++) {
+            float v = x[xo + j];
+            if (v < min) {
+                min = v;
+            }
+            if (v > max) {
+                max = v;
+            }
+        }
+        return new float[] {min, max};
+    }
+
     /** Q4_1: block = d (fp16), m (fp16), qs[16]. */
     static void q4_1(float[] x, byte[] y) {
         for (int i = 0; i < x.length / QK; i++) {
             int xo = i * QK;
             int yo = i * 20;
-            float min = Float.MAX_VALUE;
-            float max = -Float.MAX_VALUE;
-            for (int j = 0; j < QK; j++) {
-                float v = x[xo + j];
-                if (v < min) {
-                    min = v;
-                }
-                if (v > max) {
-                    max = v;
-                }
-            }
+            float[] range = range(x, xo);
+            float min = range[0];
+            float max = range[1];
             float d = (max - min) / ((1 << 4) - 1);
             float id = d != 0 ? 1.0f / d : 0.0f;
             putHalf(y, yo, fp32ToFp16(d));
@@ -106,17 +114,9 @@ final class LegacyQuantize {
         for (int i = 0; i < x.length / QK; i++) {
             int xo = i * QK;
             int yo = i * 24;
-            float min = Float.MAX_VALUE;
-            float max = -Float.MAX_VALUE;
-            for (int j = 0; j < QK; j++) {
-                float v = x[xo + j];
-                if (v < min) {
-                    min = v;
-                }
-                if (v > max) {
-                    max = v;
-                }
-            }
+            float[] range = range(x, xo);
+            float min = range[0];
+            float max = range[1];
             float d = (max - min) / ((1 << 5) - 1);
             float id = d != 0 ? 1.0f / d : 0.0f;
             putHalf(y, yo, fp32ToFp16(d));
@@ -137,16 +137,7 @@ final class LegacyQuantize {
 
     /** The element of largest |x| in the block at {@code xo} (the first one on a tie), with its sign. */
     private static float signedMax(float[] x, int xo) {
-        float amax = 0.0f;
-        float max = 0.0f;
-        for (int j = 0; j < QK; j++) {
-            float v = x[xo + j];
-            if (amax < Math.abs(v)) {
-                amax = Math.abs(v);
-                max = v;
-            }
-        }
-        return max;
+        return GgmlFloats.signedAbsMax(x, xo, QK);
     }
 
     /** Stores a little-endian 16-bit value. */
