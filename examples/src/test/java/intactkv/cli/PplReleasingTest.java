@@ -74,7 +74,8 @@ class PplReleasingTest {
 
     /**
      * eval has no KL, so RTN on the fly always releases the full-precision model after the prefix: its results are
-     * those of the same weights loaded from a packed checkpoint beside the kept full-precision model (the twin).
+     * those of the same weights loaded from a packed checkpoint with {@code --quantized} (which, since session 13,
+     * also takes the prefix from the full-precision model and then releases it: the two release paths agree).
      */
     @Test
     void evalReleasingAgreesWithTheCheckpointThatKeepsTheTwin() throws Exception {
