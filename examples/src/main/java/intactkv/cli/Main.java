@@ -53,6 +53,11 @@ public final class Main implements Runnable {
                 commandLine.getErr().println(Memory.outOfMemory(commandLine.getCommandName(), oom));
                 return 1;
             }
+            if (ex instanceof java.io.UncheckedIOException io) { // an I/O error inside a computation (a saved layer read back)
+                commandLine.getErr().println("intactkv " + commandLine.getCommandName() + ": error: "
+                        + io.getCause().getMessage());
+                return 1;
+            }
             if (ex instanceof IllegalArgumentException || ex instanceof IllegalStateException
                     || ex instanceof java.io.IOException || ex instanceof IndexOutOfBoundsException) {
                 commandLine.getErr().println("intactkv " + commandLine.getCommandName() + ": error: "

@@ -6,6 +6,7 @@ import intactkv.model.io.DType;
 import intactkv.quant.Basis;
 import intactkv.quant.HubCheckpoint;
 import intactkv.quant.HubQuantConfig;
+import intactkv.quant.LayerCheckpoint;
 import intactkv.quant.ModelQuantizer;
 import intactkv.quant.QuantConfig;
 import intactkv.quant.QuantizedModel;
@@ -34,6 +35,7 @@ import picocli.CommandLine.Option;
             "Examples:",
             "  ./intactkv quantize --model DIR --method rtn --wbits 3 --group 128 --out DIR-w3",
             "  ./intactkv quantize --model DIR --method gptq --wbits 3 --calib train.txt --out DIR-gptq",
+            "  ./intactkv quantize --model DIR --method gptq --wbits 4 --calib train.txt --work-dir DIR-gptq.work --out DIR-gptq",
             "  ./intactkv quantize --model DIR --method gptq --wbits 4 --calib train.txt --format autogptq --out DIR-q",
             "  ./intactkv quantize --model DIR --method gguf --type Q4_K_M --dtype f32 --out DIR-q4km"})
 final class QuantizeCommand implements Callable<Integer> {
@@ -57,6 +59,13 @@ final class QuantizeCommand implements Callable<Integer> {
             + " autoawq (AutoAWQ's GEMM layout, for --method awq at 4 bits); the Hub formats keep the codes and round"
             + " the scales to float16, and the command reports the largest change of a weight")
     String format;
+
+    @Option(names = "--work-dir", paramLabel = "DIR", description = "gptq and quarot: save each finished layer (its codes"
+            + " and the next layer's calibration inputs, exact) into DIR, and when DIR already holds finished layers of"
+            + " the same run (model, flags and calibration tokens), resume after them; the result is the same bit for"
+            + " bit. DIR is removed once the checkpoint is written. For long runs that a stop (Ctrl-C, a time limit)"
+            + " would otherwise restart from layer 0")
+    Path workDir;
 
     @Override
     public Integer call() throws Exception {
@@ -102,19 +111,38 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         Path modelDir = ModelDir.check(quant.model);
         QuantConfig config = quant.config();
+        if (workDir != null && !ModelQuantizer.resumes(config.method())) {
+            throw new IllegalArgumentException("--work-dir saves and resumes the layers of --method gptq or quarot;"
+                    + " --method " + config.method().id() + " cannot resume: drop --work-dir");
+        }
+        if (workDir != null && (workDir.toAbsolutePath().normalize().startsWith(target.normalize())
+                || target.normalize().startsWith(workDir.toAbsolutePath().normalize()))) {
+            throw new IllegalArgumentException("--work-dir " + workDir + " and --out " + out + " must not contain each"
+                    + " other; choose a separate --work-dir");
+        }
         // the memory it needs, from config.json, the checkpoint's header and the calibration set, before loading
         List<int[]> planned = config.method().needsCalibration() ? quant.calibration(config.method()) : List.of();
         quant.quantizeTerms(planned.size(), planned.stream().mapToInt(s -> s.length).max().orElse(0))
                 .require("quantize --method " + config.method().id(), null);
         // the only reference to the full-precision model: every method takes it and releases it layer by layer
         // (ModelQuantizer.quantizeReleasingInBasis); the checkpoint needs the quantized weights and the basis only
+        LayerCheckpoint saved = null;
+        if (workDir != null) { // its fingerprint is checked before the model is read
+            saved = LayerCheckpoint.open(workDir, LayerCheckpoint.modelFingerprint(modelDir), config, planned,
+                    intactkv.model.LlamaConfig.read(modelDir.resolve("config.json")).numHiddenLayers());
+            if (saved.layersDone() > 0) {
+                spec.commandLine().getErr().printf(Locale.ROOT, "resuming from %s: %d layers finished%n", workDir,
+                        saved.layersDone());
+            }
+        }
         AtomicReference<LlamaWeights> fp = new AtomicReference<>(LlamaWeights.load(modelDir, false));
         LlamaWeights weights;
         Basis basis;
         long t0 = System.nanoTime();
         try (ProgressBar bar = new ProgressBar()) {
             List<int[]> cal = config.method().needsCalibration() ? quant.calibration(config.method()) : null;
-            ModelQuantizer.Released released = ModelQuantizer.quantizeReleasingInBasis(fp, config, cal, bar::update);
+            ModelQuantizer.Released released = ModelQuantizer.quantizeReleasingInBasis(fp, config, cal, bar::update,
+                    saved);
             weights = released.weights();
             basis = released.basis();
         }
@@ -132,6 +160,9 @@ final class QuantizeCommand implements Callable<Integer> {
                 Files.copy(tok, tmp.resolve("tokenizer.json"), StandardCopyOption.REPLACE_EXISTING);
             }
             AtomicFiles.moveIntoPlace(tmp, target);
+            if (saved != null) {
+                AtomicFiles.deleteTree(saved.dir()); // the checkpoint is in place: the saved layers are no longer needed
+            }
         } catch (java.io.IOException e) {
             throw new java.io.IOException(AtomicFiles.describe(e, tmp, target), e);
         } finally {

@@ -49,7 +49,7 @@ class CommandHelpTest {
         m.put("mtbench", union(RUN, of("--intactkv", "--questions", "--model-id", "--out", "--max-new-tokens",
                 "--num-choices", "--seed")));
         m.put("dump", union(RUN, of("--intactkv", "--context", "--tokens", "--text", "--out")));
-        m.put("quantize", union(QUANTIZER, of("--method", "--out", "--dtype", "--format")));
+        m.put("quantize", union(QUANTIZER, of("--method", "--out", "--dtype", "--format", "--work-dir")));
         m.put("ppl", union(RUN, of("--intactkv", "--context", "--data", "--seqlen", "--json", "--kl")));
         m.put("calibrate", union(RUN, of("--data", "--intactkv", "--out", "--samples", "--seqlen", "--lr", "--steps",
                 "--accumulation", "--warmup", "--prefix-dtype", "--clip", "--seed")));

@@ -259,7 +259,13 @@ public final class Gptq {
      */
     static LlamaWeights quantizeModel(AtomicReference<LlamaWeights> fp, QuantConfig config, List<int[]> calib,
                                       ModelQuantizer.Progress progress) {
-        return sequential(fp, calib, progress, "gptq", config, autoGptq(config.weight()), true, ModelHooks.NONE);
+        return quantizeModel(fp, config, calib, progress, null);
+    }
+
+    /** {@link #quantizeModel(AtomicReference, QuantConfig, List, ModelQuantizer.Progress)} saving and resuming in {@code saved} (may be null). */
+    static LlamaWeights quantizeModel(AtomicReference<LlamaWeights> fp, QuantConfig config, List<int[]> calib,
+                                      ModelQuantizer.Progress progress, LayerCheckpoint saved) {
+        return sequential(fp, calib, progress, "gptq", config, autoGptq(config.weight()), true, ModelHooks.NONE, saved);
     }
 
     /** The true-sequential groups of a LLaMA layer, by index into {@link LlamaWeights#LINEAR_NAMES}. */
@@ -291,13 +297,34 @@ public final class Gptq {
     static LlamaWeights sequential(AtomicReference<LlamaWeights> fp, List<int[]> calib, ModelQuantizer.Progress progress,
                                    String stage, QuantConfig config, RowParams params, boolean actOrder,
                                    ModelHooks runtime) {
+        return sequential(fp, calib, progress, stage, config, params, actOrder, runtime, null);
+    }
+
+    /**
+     * {@link #sequential(AtomicReference, List, ModelQuantizer.Progress, String, QuantConfig, RowParams, boolean,
+     * ModelHooks)} that saves its state into {@code saved} after every layer and, when {@code saved} already holds
+     * finished layers, starts after them: their quantized linears and the next layer's inputs are read back (exact,
+     * {@link LayerCheckpoint}), so the result is the same bit for bit as a run without stops. {@code saved} may be null.
+     */
+    static LlamaWeights sequential(AtomicReference<LlamaWeights> fp, List<int[]> calib, ModelQuantizer.Progress progress,
+                                   String stage, QuantConfig config, RowParams params, boolean actOrder,
+                                   ModelHooks runtime, LayerCheckpoint saved) {
         LlamaWeights current = fp.getAndSet(null);
         int layers = current.config().numHiddenLayers();
         ActivationStore store = CalibrationSet.storeOf(calib);
+        int start = saved == null ? 0 : saved.layersDone();
         List<Value> inputs;
         try (GradMode.Scope s = GradMode.noGrad()) {
-            inputs = embed(current, calib, store);
-            for (int l = 0; l < layers; l++) {
+            if (start == 0) {
+                inputs = embed(current, calib, store);
+            } else {
+                for (int l = 0; l < start; l++) {
+                    current = restoreLayer(current, l, saved);
+                }
+                inputs = readInputs(saved, store);
+                progress.update(stage, start / (double) layers);
+            }
+            for (int l = start; l < layers; l++) {
                 for (int[] group : GROUPS) {
                     LlamaModel lm = new LlamaModel(current);
                     Map<String, Tensor> h = hessians(lm.withHooks(runtime), l, inputs, group);
@@ -316,10 +343,48 @@ public final class Gptq {
                     next.add(qm.layer(l, x));
                 }
                 inputs = next;
+                if (saved != null) {
+                    saveLayer(saved, l, current, inputs);
+                }
                 progress.update(stage, (l + 1.0) / layers);
             }
         }
         return current;
+    }
+
+    /** {@code w} with layer {@code l}'s linears replaced by those {@code saved} holds (the shapes checked). */
+    private static LlamaWeights restoreLayer(LlamaWeights w, int l, LayerCheckpoint saved) {
+        List<Value> lin = w.block(l).linears();
+        List<intactkv.tensor.Shape> shapes = new ArrayList<>();
+        for (Value v : lin) {
+            shapes.add(v.shape());
+        }
+        Map<Integer, Tensor> repl = new HashMap<>();
+        try {
+            List<Tensor> read = saved.layer(l, shapes);
+            for (int j = 0; j < read.size(); j++) {
+                repl.put(j, read.get(j));
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return replaceLinears(w, l, repl);
+    }
+
+    private static List<Value> readInputs(LayerCheckpoint saved, ActivationStore store) {
+        try {
+            return saved.inputs(store);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static void saveLayer(LayerCheckpoint saved, int l, LlamaWeights w, List<Value> next) {
+        try {
+            saved.save(l, w.block(l).linears(), next);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     /**

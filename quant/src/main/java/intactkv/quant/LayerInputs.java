@@ -25,6 +25,11 @@ final class LayerInputs extends AbstractList<Value> {
         this.store = store;
     }
 
+    /** How the inputs are held. */
+    ActivationStore store() {
+        return store;
+    }
+
     /** Records {@code x} (its data is read once, not modified). */
     @Override
     public boolean add(Value x) {

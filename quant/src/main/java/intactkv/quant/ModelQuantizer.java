@@ -107,6 +107,32 @@ public final class ModelQuantizer {
     /** {@link #quantizeReleasing} with the basis of the result ({@link #quantizeInBasis}'s, without the twin). */
     public static Released quantizeReleasingInBasis(AtomicReference<LlamaWeights> fp, QuantConfig config,
                                                     List<int[]> calib, Progress progress) {
+        return quantizeReleasingInBasis(fp, config, calib, progress, null);
+    }
+
+    /** Whether {@code method} can save its state after each layer and resume ({@link LayerCheckpoint}): GPTQ and QuaRot. */
+    public static boolean resumes(Method method) {
+        return method == Method.GPTQ || method == Method.QUAROT;
+    }
+
+    /**
+     * {@link #quantizeReleasingInBasis(AtomicReference, QuantConfig, List, Progress)} that saves its state after each
+     * layer into {@code saved} and resumes after the layers it already holds (null: no saving), for the methods of
+     * {@link #resumes}; the result is the same bit for bit.
+     */
+    public static Released quantizeReleasingInBasis(AtomicReference<LlamaWeights> fp, QuantConfig config,
+                                                    List<int[]> calib, Progress progress, LayerCheckpoint saved) {
+        if (saved != null && !resumes(config.method())) {
+            throw new IllegalArgumentException(config.method().id() + " cannot save and resume its layers; a work"
+                    + " directory is for gptq and quarot");
+        }
+        if (saved != null) {
+            return config.method() == Method.GPTQ
+                    ? new Released(Gptq.quantizeModel(fp, config, requireCalib(calib, config), progress, saved),
+                            new Basis.Original())
+                    : new Released(QuaRot.quantizeReleasing(fp, config, requireCalib(calib, config), progress, saved),
+                            new Basis.QuaRotRotated(config.seed()));
+        }
         return switch (config.method()) {
             case NONE -> new Released(fp.getAndSet(null), new Basis.Original());
             case RTN -> new Released(mapLinears(fp, (name, w) -> WeightQuantizer.quantize(w, config.weight(), name),

@@ -154,9 +154,20 @@ public final class QuaRot {
      */
     static LlamaWeights quantizeReleasing(AtomicReference<LlamaWeights> fp, QuantConfig config, List<int[]> calib,
                                           ModelQuantizer.Progress progress) {
+        return quantizeReleasing(fp, config, calib, progress, null);
+    }
+
+    /**
+     * {@link #quantizeReleasing(AtomicReference, QuantConfig, List, ModelQuantizer.Progress)} saving and resuming in
+     * {@code saved} (may be null): a resumed run rotates the model again (deterministic, from the seed) and takes the
+     * finished layers' rotated, quantized linears from {@code saved}.
+     */
+    static LlamaWeights quantizeReleasing(AtomicReference<LlamaWeights> fp, QuantConfig config, List<int[]> calib,
+                                          ModelQuantizer.Progress progress, LayerCheckpoint saved) {
         QuaRotWeightQuantizer wq = new QuaRotWeightQuantizer(config.weight().bits(), config.weight().symmetric(), true);
         QuaRotHooks hooks = QuaRotHooks.fullPrecision(fp.get().config(), config.seed());
-        return Gptq.sequential(rotatedHolder(fp, config.seed()), calib, progress, "quarot", config, wq, true, hooks);
+        return Gptq.sequential(rotatedHolder(fp, config.seed()), calib, progress, "quarot", config, wq, true, hooks,
+                saved);
     }
 
     /** The rotated weights alone, in a holder of their own (the {@link Rotated} record is not kept). */
