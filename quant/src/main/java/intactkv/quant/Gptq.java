@@ -10,8 +10,11 @@ import intactkv.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -402,22 +405,53 @@ public final class Gptq {
 
     /**
      * {@code H = (2 / N) sum_n X_n^T X_n} for the input X of every linear in {@code group} of
-     * layer {@code l}, over the N calibration sequences (AutoGPTQ's {@code add_batch}).
+     * layer {@code l}, over the N calibration sequences (AutoGPTQ's {@code add_batch}); X is the
+     * linear's input as {@code m}'s hooks return it.
+     *
+     * <p>Three savings, none of which changes a bit of the result:
+     * <ul>
+     *   <li><b>Each sequence's pass ends once the group's inputs are captured.</b> The capture hook
+     *       throws {@link GroupCaptured} after the last of the group's linears has handed it its
+     *       input, and the pass is abandoned there: for (k, v, q) after the input norm, for (o)
+     *       after the attention, for (up, gate) after gate_proj (computed before up's input reaches
+     *       the hook), for (down) before down_proj itself. The captured X is computed before that
+     *       point and nothing after it can change it (tensors are not written after they are made;
+     *       the layer's output and its keys and values were discarded anyway), so H is the same.
+     *       The official code runs the whole layer for every group and discards the outputs
+     *       ({@code gptq/llama.py::llama_sequential}: {@code outs[j] = layer(inps[j].unsqueeze(0), ...)}
+     *       with forward hooks on the group's linears;
+     *       {@code auto_gptq/modeling/_base.py::BaseGPTQForCausalLM.quantize}: {@code layer(*layer_input, ...)});
+     *       both end a forward pass early in the same way only to catch the first layer's inputs
+     *       ({@code Catcher} and {@code store_input_hook} raise {@code ValueError}).</li>
+     *   <li><b>One X^T X per distinct input.</b> q, k, v read the same normed x, and gate, up the
+     *       same one; when the hooks hand back the very same tensor object for several names (they
+     *       do without hooks and with QuaRot's online transforms, which change only the inputs of o
+     *       and down), its product is computed once per sequence and added to each name's sum. Tensors that are
+     *       not the same object (QuaRot's activation quantizers make a new one per call) get one
+     *       product each, as before. Each name keeps its own sum, added in the same order.</li>
+     *   <li><b>The symmetric product</b> {@link MatMul#gram}, equal bit for bit to
+     *       {@code matmulTransA(X, X)} with about half the multiply-adds.</li>
+     * </ul>
      */
     static Map<String, Tensor> hessians(LlamaModel m, int l, List<Value> inputs, int[] group) {
-        Map<String, Tensor> h = new HashMap<>();
-        List<String> names = new ArrayList<>();
+        Set<String> names = new HashSet<>();
         for (int j : group) {
             names.add(LlamaWeights.LINEAR_NAMES.get(j));
         }
+        Map<String, Tensor> h = new HashMap<>();
+        Set<String> seen = new HashSet<>();                     // the group's names captured in this sequence
+        Map<Tensor, Tensor> products = new IdentityHashMap<>(); // this sequence's X^T X by input tensor
         ModelHooks capture = new ModelHooks() {
             @Override
             public Value linearInput(int layer, String name, Value x) {
                 Value q = m.hooks().linearInput(layer, name, x);
                 if (layer == l && names.contains(name)) {
-                    Tensor x2 = q.data().reshape(-1, q.shape().dim(-1));
-                    Tensor xtx = MatMul.matmulTransA(x2, x2);
+                    Tensor xtx = products.computeIfAbsent(q.data(), t -> MatMul.gram(t.reshape(-1, t.dim(-1))));
                     h.merge(name, xtx, Tensor::add);
+                    seen.add(name);
+                    if (seen.size() == names.size()) {
+                        throw new GroupCaptured();
+                    }
                 }
                 return q;
             }
@@ -439,11 +473,32 @@ public final class Gptq {
         };
         LlamaModel probe = m.withHooks(capture);
         for (Value x : inputs) {
-            probe.layer(l, x);
+            seen.clear();
+            products.clear();
+            try {
+                probe.layer(l, x);
+                throw new IllegalStateException("layer " + l + " ran to its end without the inputs of " + names
+                        + " (captured: " + seen + ")");
+            } catch (GroupCaptured done) {
+                // the group's inputs are in h: the rest of the layer is not needed
+            }
         }
+        products.clear();
         double factor = 2.0 / inputs.size();
         h.replaceAll((k, v) -> v.scale(factor));
         return h;
+    }
+
+    /**
+     * Ends a calibration pass of {@link #hessians} once the group's inputs are captured. Control flow only: it
+     * carries no message and no stack trace, and never leaves {@code hessians}.
+     */
+    private static final class GroupCaptured extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        GroupCaptured() {
+            super(null, null, false, false);
+        }
     }
 
     /** {@code w} with the given linears of block {@code l} replaced. */
