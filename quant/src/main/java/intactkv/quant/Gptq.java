@@ -2,6 +2,8 @@ package intactkv.quant;
 
 import intactkv.autograd.GradMode;
 import intactkv.autograd.Value;
+import intactkv.model.LayerSource;
+import intactkv.model.LazyCheckpoint;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.model.ModelHooks;
@@ -259,7 +261,17 @@ public final class Gptq {
      */
     static LlamaWeights quantizeModel(AtomicReference<LlamaWeights> fp, QuantConfig config, List<int[]> calib,
                                       ModelQuantizer.Progress progress) {
-        return sequential(fp, calib, progress, "gptq", config, autoGptq(config.weight()), true, ModelHooks.NONE);
+        return quantizeModel(fp, config, calib, progress, LayerSource.IN_MEMORY);
+    }
+
+    /**
+     * {@link #quantizeModel(AtomicReference, QuantConfig, List, ModelQuantizer.Progress)} with each layer's
+     * weights taken from {@code source} when the layer is reached ({@link LazyCheckpoint}: read from the file then).
+     */
+    static LlamaWeights quantizeModel(AtomicReference<LlamaWeights> fp, QuantConfig config, List<int[]> calib,
+                                      ModelQuantizer.Progress progress, LayerSource source) {
+        return sequential(fp, calib, progress, "gptq", config, autoGptq(config.weight()), true, ModelHooks.NONE,
+                source);
     }
 
     /** The true-sequential groups of a LLaMA layer, by index into {@link LlamaWeights#LINEAR_NAMES}. */
@@ -291,6 +303,18 @@ public final class Gptq {
     static LlamaWeights sequential(AtomicReference<LlamaWeights> fp, List<int[]> calib, ModelQuantizer.Progress progress,
                                    String stage, QuantConfig config, RowParams params, boolean actOrder,
                                    ModelHooks runtime) {
+        return sequential(fp, calib, progress, stage, config, params, actOrder, runtime, LayerSource.IN_MEMORY);
+    }
+
+    /**
+     * {@link #sequential(AtomicReference, List, ModelQuantizer.Progress, String, QuantConfig, RowParams, boolean,
+     * ModelHooks)} with layer l's weights taken from {@code source} at the top of layer l ({@link LayerSource#reach}).
+     * Layer l reads only block l and the embedding, so the blocks above it may be placeholders that a
+     * {@link LazyCheckpoint} reads from the file when they are reached; the result is the same bit for bit.
+     */
+    static LlamaWeights sequential(AtomicReference<LlamaWeights> fp, List<int[]> calib, ModelQuantizer.Progress progress,
+                                   String stage, QuantConfig config, RowParams params, boolean actOrder,
+                                   ModelHooks runtime, LayerSource source) {
         LlamaWeights current = fp.getAndSet(null);
         int layers = current.config().numHiddenLayers();
         ActivationStore store = CalibrationSet.storeOf(calib);
@@ -298,6 +322,7 @@ public final class Gptq {
         try (GradMode.Scope s = GradMode.noGrad()) {
             inputs = embed(current, calib, store);
             for (int l = 0; l < layers; l++) {
+                current = source.reach(current, l); // a lazily read checkpoint reads layer l now
                 for (int[] group : GROUPS) {
                     LlamaModel lm = new LlamaModel(current);
                     Map<String, Tensor> h = hessians(lm.withHooks(runtime), l, inputs, group);
