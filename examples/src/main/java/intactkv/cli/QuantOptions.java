@@ -197,9 +197,11 @@ class QuantOptions {
         }
         if (method != null && Method.parse(method).needsCalibration()) {
             List<int[]> set = calibration(Method.parse(method)); // a file too short for the loader is refused here, before any model work
-            MemoryEstimate.requireQuantization(MemoryEstimate.config(model), Method.parse(method), set.size(),
+            intactkv.model.LlamaConfig mc = MemoryEstimate.config(model);
+            MemoryEstimate.requireQuantization(mc, Method.parse(method), set.size(),
                     set.stream().mapToInt(s -> s.length).max().orElse(0), "--calib-samples " + nsamples
-                    + (calibSeqlen == null ? "" : " --calib-seqlen " + calibSeqlen));
+                    + (calibSeqlen == null ? "" : " --calib-seqlen " + calibSeqlen), readsLayersOneAtATime()
+                    ? MemoryEstimate.layerByLayerWeights(mc) : MemoryEstimate.inferenceWeights(mc, 1));
         }
     }
 
@@ -454,6 +456,14 @@ class QuantOptions {
         p = p.plus("one linear's quantization buffers", MemoryEstimate.quantizationBuffers(c, m));
         return m.needsCalibration() ? p.plus("calibration activations",
                 MemoryEstimate.quantization(c, m, calib, t, activationStore().bytesPerValue())) : p;
+    }
+
+    /**
+     * Whether the command reads --model one decoder layer at a time (only {@code quantize} does:
+     * {@link QuantizeOptions}); the others load it whole.
+     */
+    boolean readsLayersOneAtATime() throws IOException {
+        return false;
     }
 
     /**

@@ -82,6 +82,30 @@ class QuantizeLazyLayersTest {
         builtInSameAsWhole("--method", "quarot", "--calib-samples", "2", "--calib-seqlen", "32");
     }
 
+    /**
+     * The calibration pre-check of {@code quantize} ({@link QuantOptions#validate}) counts the weights a layer-by-layer
+     * run holds at the least, not the whole model: on the 7B shape it refused 16 x 512 tokens within the launcher's
+     * 12.6 GiB heap ("needs at least 13.1 GB") although the run's plan is 11.5 GiB. The other commands load the model
+     * whole and keep counting one whole copy.
+     */
+    @Test
+    void theCalibrationPreCheckOfQuantizeCountsTheLayerByLayerWeights() throws Exception {
+        // 7B: embedding, head and norms 262,410,240 parameters at 2 bytes; 6,476,005,376 linear parameters at 1 byte
+        assertEquals(2L * 262_410_240 + 6_476_005_376L, MemoryEstimate.layerByLayerWeights(MemoryTermsTest.LLAMA7B));
+        assertEquals(2L * (262_410_240 + 6_476_005_376L), MemoryEstimate.inferenceWeights(MemoryTermsTest.LLAMA7B, 1));
+        Path model = ModelCommandsTest.tinyModel(dir.resolve("precheck"));
+        QuantizeCommand cmd = new QuantizeCommand();
+        new CommandLine(cmd).parseArgs("--model", model.toString(), "--method", "gptq", "--out", "q");
+        assertTrue(cmd.quant.readsLayersOneAtATime());
+        QuantizeCommand gguf = new QuantizeCommand();
+        new CommandLine(gguf).parseArgs("--model", model.toString(), "--method", "gguf", "--type", "Q8_0", "--out", "q");
+        assertFalse(gguf.quant.readsLayersOneAtATime(), "GGUF quantizes the embedding and head too: whole");
+        QuantOptions ppl = new QuantOptions();
+        ppl.model = model;
+        ppl.method = "gptq";
+        assertFalse(ppl.readsLayersOneAtATime(), "ppl loads the model whole");
+    }
+
     /** The tiny model of {@link ModelCommandsTest} (2 layers), each tensor through {@code edit} (null leaves it out). */
     private static Path edited(String name, BiFunction<String, Tensor, Tensor> edit) throws Exception {
         Path model = ModelCommandsTest.tinyModel(dir.resolve(name));
