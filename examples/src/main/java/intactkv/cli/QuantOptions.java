@@ -496,7 +496,8 @@ class QuantOptions {
         p = p.plus(m == Method.OMNIQUANT ? "trained linears in double" : "quantized codes of every layer",
                 m == Method.OMNIQUANT ? MemoryEstimate.linearsInDouble(c)
                         : MemoryEstimate.codes(c, config().weight().groupSize()));
-        p = p.plus("the current layer as read (" + fp.dtype() + ", layers read one at a time)", linears / layers);
+        p = p.plus("full-precision weights (" + fp.dtype() + ") of the current layer (layers read one at a time)",
+                linears / layers);
         if (m == Method.AWQ) {
             p = p.plus("one layer's scaled linears in double", MemoryEstimate.linearsInDouble(c) / layers);
         } else if (m == Method.QUAROT) {
