@@ -46,7 +46,16 @@ final class MemoryEstimate {
      * against its 16.9 GB plan); the command's own plan, checked next, counts what each run holds.
      */
     static void requireQuantization(LlamaConfig c, Method m, long n, long t, String flags) {
-        long bytes = plus(inferenceWeights(c, 1), quantization(c, m, n, t));
+        requireQuantization(c, m, n, t, flags, inferenceWeights(c, 1));
+    }
+
+    /**
+     * {@link #requireQuantization(LlamaConfig, Method, long, long, String)} beside {@code weightBytes} of weights
+     * instead of one whole copy: {@link #layerByLayerWeights} for {@code quantize}, which reads the checkpoint one
+     * decoder layer at a time.
+     */
+    static void requireQuantization(LlamaConfig c, Method m, long n, long t, String flags, long weightBytes) {
+        long bytes = plus(weightBytes, quantization(c, m, n, t));
         Memory.require(String.format(java.util.Locale.ROOT, "%s: %s calibration on %d sequences of %d tokens (%s,"
                 + " in doubles)", flags, m.id(), n, t, m == Method.AWQ
                 ? "each layer's inputs, outputs and the inputs of its linears" : "each layer's inputs and outputs"), bytes);
@@ -88,6 +97,15 @@ final class MemoryEstimate {
      */
     static long inferenceWeights(LlamaConfig c, int copies) {
         return plus(times(2, c.parameterCount()), times(1, c.parameterCount(), Math.max(0, copies - 1)));
+    }
+
+    /**
+     * The weights a quantizer that reads the checkpoint one decoder layer at a time holds at the least, at its last
+     * layer: every layer's linears as codes (1 byte a parameter; scales and zeros on top) and the rest (embedding,
+     * head, norms) at 2 bytes a parameter. The layer being read is not counted: its codes replace it.
+     */
+    static long layerByLayerWeights(LlamaConfig c) {
+        return plus(times(2, c.parameterCount() - linearParams(c)), linearParams(c));
     }
 
     /**

@@ -197,9 +197,11 @@ class QuantOptions {
         }
         if (method != null && Method.parse(method).needsCalibration()) {
             List<int[]> set = calibration(Method.parse(method)); // a file too short for the loader is refused here, before any model work
-            MemoryEstimate.requireQuantization(MemoryEstimate.config(model), Method.parse(method), set.size(),
+            intactkv.model.LlamaConfig mc = MemoryEstimate.config(model);
+            MemoryEstimate.requireQuantization(mc, Method.parse(method), set.size(),
                     set.stream().mapToInt(s -> s.length).max().orElse(0), "--calib-samples " + nsamples
-                    + (calibSeqlen == null ? "" : " --calib-seqlen " + calibSeqlen));
+                    + (calibSeqlen == null ? "" : " --calib-seqlen " + calibSeqlen), readsLayersOneAtATime()
+                    ? MemoryEstimate.layerByLayerWeights(mc) : MemoryEstimate.inferenceWeights(mc, 1));
         }
     }
 
@@ -420,12 +422,12 @@ class QuantOptions {
     }
 
     /**
-     * The memory terms of {@code quantize}, which releases the full-precision model layer by layer for every
-     * method ({@link intactkv.quant.ModelQuantizer#quantizeReleasingInBasis}) and keeps no twin (a checkpoint
-     * needs the basis only): the full-precision weights, what replaces them ("one layer's quantized codes" and,
-     * for AWQ, "one layer's scaled linears in double"; OmniQuant's "trained linears in double"; QuaRot's
-     * "rotated model in double", which GPTQ then replaces block by block), and the calibration activations of
-     * {@code calib} sequences of {@code t} tokens ({@link MemoryEstimate#quantization}).
+     * The memory terms of {@code quantize}, which keeps no twin (a checkpoint needs the basis only). RTN, GPTQ, AWQ,
+     * OmniQuant and QuaRot read a safetensors checkpoint one decoder layer at a time ({@link #lazyTerms}). The others
+     * load it whole and release it layer by layer ({@link intactkv.quant.ModelQuantizer#quantizeReleasingInBasis}):
+     * the full-precision weights and what replaces them (GGUF's dequantized float32 weights). Then one linear's
+     * quantization buffers and the calibration activations of {@code calib} sequences of {@code t} tokens
+     * ({@link MemoryEstimate#quantization}).
      */
     MemoryPlan quantizeTerms(long calib, long t) throws IOException {
         Path dir = ModelDir.check(model);
@@ -433,21 +435,75 @@ class QuantOptions {
         WeightBytes fp = WeightBytes.of(dir);
         Method m = config().method();
         long layers = Math.max(1, c.numHiddenLayers());
-        MemoryPlan p = MemoryPlan.empty().plus("full-precision weights (" + fp.dtype()
-                + ", released layer by layer as quantized)", fp.bytes());
-        p = switch (m) {
-            case NONE -> p;
-            case OMNIQUANT -> p.plus("trained linears in double", MemoryEstimate.linearsInDouble(c));
-            case QUAROT -> p.plus("QuaRot's rotated model in double", MemoryEstimate.weightsAsHeld(c,
-                    intactkv.model.io.DType.F64));
-            case AWQ -> p.plus("one layer's quantized codes", MemoryEstimate.codes(c, config().weight().groupSize()) / layers)
-                    .plus("one layer's scaled linears in double", MemoryEstimate.linearsInDouble(c) / layers);
-            case GGUF -> p.plus("dequantized GGUF weights in float32", ggufFloats(c));
-            default -> p.plus("one layer's quantized codes", MemoryEstimate.codes(c, config().weight().groupSize()) / layers);
-        };
+        MemoryPlan p;
+        if (readsLayersLazily(dir, m)) {
+            p = lazyTerms(c, fp, m);
+        } else {
+            p = MemoryPlan.empty().plus("full-precision weights (" + fp.dtype()
+                    + ", released layer by layer as quantized)", fp.bytes());
+            p = switch (m) {
+                case NONE -> p;
+                case OMNIQUANT -> p.plus("trained linears in double", MemoryEstimate.linearsInDouble(c));
+                case QUAROT -> p.plus("QuaRot's rotated model in double", MemoryEstimate.weightsAsHeld(c,
+                        intactkv.model.io.DType.F64));
+                case AWQ -> p.plus("one layer's quantized codes", MemoryEstimate.codes(c, config().weight().groupSize())
+                        / layers).plus("one layer's scaled linears in double", MemoryEstimate.linearsInDouble(c) / layers);
+                case GGUF -> p.plus("dequantized GGUF weights in float32", ggufFloats(c));
+                default -> p.plus("one layer's quantized codes", MemoryEstimate.codes(c, config().weight().groupSize())
+                        / layers);
+            };
+        }
         p = p.plus("one linear's quantization buffers", MemoryEstimate.quantizationBuffers(c, m));
         return m.needsCalibration() ? p.plus("calibration activations",
                 MemoryEstimate.quantization(c, m, calib, t, activationStore().bytesPerValue())) : p;
+    }
+
+    /**
+     * Whether the command reads --model one decoder layer at a time (only {@code quantize} does:
+     * {@link QuantizeOptions}); the others load it whole.
+     */
+    boolean readsLayersOneAtATime() throws IOException {
+        return false;
+    }
+
+    /**
+     * Whether {@code quantize} reads the checkpoint in {@code dir} one decoder layer at a time for {@code m}
+     * ({@link intactkv.quant.ModelQuantizer#readsLayersLazily}; a safetensors checkpoint, not a GGUF file).
+     */
+    static boolean readsLayersLazily(Path dir, Method m) {
+        return intactkv.quant.ModelQuantizer.readsLayersLazily(m) && !intactkv.model.gguf.GgufFile.isGguf(dir);
+    }
+
+    /**
+     * The weights {@code quantize} holds when it reads the checkpoint layer by layer
+     * ({@link intactkv.quant.ModelQuantizer#quantizeLazily}), at their most: at the last layer, the embedding,
+     * head and norms as read ({@code fp}'s bytes less its linears), every layer's quantized codes (OmniQuant: its
+     * trained linears in double), and the current layer's full-precision linears in the file's dtype; AWQ adds that
+     * layer's scaled linears in double; QuaRot holds the embedding and head rotated, in double, and the current
+     * layer rotated, in double, beside the one read.
+     */
+    private MemoryPlan lazyTerms(intactkv.model.LlamaConfig c, WeightBytes fp, Method m) {
+        long layers = Math.max(1, c.numHiddenLayers());
+        long linears = MemoryEstimate.times(MemoryEstimate.linearParams(c), WeightBytes.heldBytes(fp.dtype()));
+        long outer = Math.max(0, fp.bytes() - linears);
+        MemoryPlan p = MemoryPlan.empty();
+        if (m == Method.QUAROT) {
+            long d = c.hiddenSize();
+            p = p.plus("embedding and head rotated, in double", MemoryEstimate.times(8, 2, c.vocabSize(), d));
+        } else {
+            p = p.plus("embedding, head and norms (" + fp.dtype() + ")", outer);
+        }
+        p = p.plus(m == Method.OMNIQUANT ? "trained linears in double" : "quantized codes of every layer",
+                m == Method.OMNIQUANT ? MemoryEstimate.linearsInDouble(c)
+                        : MemoryEstimate.codes(c, config().weight().groupSize()));
+        p = p.plus("full-precision weights (" + fp.dtype() + ") of the current layer (layers read one at a time)",
+                linears / layers);
+        if (m == Method.AWQ) {
+            p = p.plus("one layer's scaled linears in double", MemoryEstimate.linearsInDouble(c) / layers);
+        } else if (m == Method.QUAROT) {
+            p = p.plus("the current layer rotated, in double", MemoryEstimate.linearsInDouble(c) / layers);
+        }
+        return p;
     }
 
     /**

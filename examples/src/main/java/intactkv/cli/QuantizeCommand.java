@@ -1,5 +1,6 @@
 package intactkv.cli;
 
+import intactkv.model.LazyCheckpoint;
 import intactkv.model.LlamaWeights;
 import intactkv.model.io.AtomicFiles;
 import intactkv.model.io.DType;
@@ -124,28 +125,43 @@ final class QuantizeCommand implements Callable<Integer> {
         List<int[]> planned = config.method().needsCalibration() ? quant.calibration(config.method()) : List.of();
         quant.quantizeTerms(planned.size(), planned.stream().mapToInt(s -> s.length).max().orElse(0))
                 .require("quantize --method " + config.method().id(), null);
-        // the only reference to the full-precision model: every method takes it and releases it layer by layer
-        // (ModelQuantizer.quantizeReleasingInBasis); the checkpoint needs the quantized weights and the basis only
         LayerCheckpoint saved = null;
         if (workDir != null) { // its fingerprint is checked before the model is read
+            if (intactkv.model.gguf.GgufFile.isGguf(modelDir)) {
+                throw new IllegalArgumentException("--work-dir needs a safetensors checkpoint directory as --model, not"
+                        + " the GGUF file " + quant.model + "; drop --work-dir");
+            }
             saved = LayerCheckpoint.open(workDir, LayerCheckpoint.modelFingerprint(modelDir), config, planned,
-                    intactkv.model.LlamaConfig.read(modelDir.resolve("config.json")).numHiddenLayers());
+                    MemoryEstimate.config(quant.model).numHiddenLayers());
             if (saved.layersDone() > 0) {
                 spec.commandLine().getErr().printf(Locale.ROOT, "resuming from %s: %d layers finished%n", workDir,
                         saved.layersDone());
             }
         }
-        AtomicReference<LlamaWeights> fp = new AtomicReference<>(LlamaWeights.load(modelDir, false));
-        LlamaWeights weights;
-        Basis basis;
-        long t0 = System.nanoTime();
-        try (ProgressBar bar = new ProgressBar()) {
-            List<int[]> cal = config.method().needsCalibration() ? quant.calibration(config.method()) : null;
-            ModelQuantizer.Released released = ModelQuantizer.quantizeReleasingInBasis(fp, config, cal, bar::update,
-                    saved);
-            weights = released.weights();
-            basis = released.basis();
+        ModelQuantizer.Released released;
+        long t0;
+        if (QuantOptions.readsLayersLazily(modelDir, config.method())) {
+            // RTN, GPTQ, AWQ, OmniQuant, QuaRot: every tensor's name and shape checked from the headers first (a bad
+            // layer refused now, naming the file and the tensor), then each decoder layer read when it is reached
+            try (LazyCheckpoint ckpt = LazyCheckpoint.open(modelDir)) {
+                t0 = System.nanoTime();
+                try (ProgressBar bar = new ProgressBar()) {
+                    List<int[]> cal = config.method().needsCalibration() ? quant.calibration(config.method()) : null;
+                    released = ModelQuantizer.quantizeLazily(ckpt, config, cal, bar::update, saved);
+                }
+            }
+        } else {
+            // the only reference to the full-precision model: the method takes it and releases it layer by layer
+            // (ModelQuantizer.quantizeReleasingInBasis); the checkpoint needs the quantized weights and the basis only
+            AtomicReference<LlamaWeights> fp = new AtomicReference<>(LlamaWeights.load(modelDir, false));
+            t0 = System.nanoTime();
+            try (ProgressBar bar = new ProgressBar()) {
+                List<int[]> cal = config.method().needsCalibration() ? quant.calibration(config.method()) : null;
+                released = ModelQuantizer.quantizeReleasingInBasis(fp, config, cal, bar::update, saved);
+            }
         }
+        LlamaWeights weights = released.weights();
+        Basis basis = released.basis();
         // write everything into a sibling temporary directory (removed on any failure or Ctrl-C), then move it into place
         Path tmp = AtomicFiles.createTempDirectory(target);
         HubCheckpoint.WriteReport report = null;

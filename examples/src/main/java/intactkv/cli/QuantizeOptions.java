@@ -22,4 +22,10 @@ final class QuantizeOptions extends QuantOptions {
     void method(String m) {
         method = m;
     }
+
+    /** {@code quantize} reads a safetensors checkpoint layer by layer for RTN, GPTQ, AWQ, OmniQuant and QuaRot. */
+    @Override
+    boolean readsLayersOneAtATime() throws java.io.IOException {
+        return method != null && readsLayersLazily(ModelDir.check(model), intactkv.quant.Method.parse(method));
+    }
 }

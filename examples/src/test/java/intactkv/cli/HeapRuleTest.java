@@ -88,28 +88,60 @@ class HeapRuleTest {
     }
 
     /**
-     * quantize --method gptq with 16 x 512 calibration tokens on the 7B shape (issue 27's <= 20 GB run): the
-     * full-precision weights (released layer by layer), one layer's codes, one linear's buffers with GPTQ's Hessian,
-     * its damped copy and the factor of its inverse, d_ff^2 each, and two copies of the layer inputs in double. Before, the rule threw on the calibration
+     * quantize --method gptq with 16 x 512 calibration tokens on the 7B shape (issue 27's <= 20 GB run), reading the
+     * checkpoint one decoder layer at a time: the embedding, head and norms as read, every layer's codes (at the last
+     * layer, all but one are codes, and that one's are being made), the current layer's BF16 linears, one linear's
+     * buffers with GPTQ's Hessian, its damped copy and the factor of its inverse, d_ff^2 each, and two copies of the
+     * layer inputs in double. Before the layers were read one at a time, the whole BF16 model was counted instead of
+     * the outer tensors and one layer (17,872,759,808 bytes, 16.6 GiB). Before that, the rule threw on the calibration
      * flags (picocli's default of --calib-activations is not applied here) and fell back to 75 % of the machine.
      */
     @Test
     void llama7bGptqQuantizeFollowsTheModel() throws Exception {
         String dir = l7b().toString();
         long weights = 13_478_428_672L;
+        long linearsBf16 = 2L * 6_476_005_376L;
+        long outer = weights - linearsBf16; // embedding, head (BF16) and the 65 norm vectors (double)
+        long layer = linearsBf16 / 32;
         long codes = 7_290_060_800L;
         long buffers = 2L * 8 * 11008 * 4096 + 3L * 8 * 11008 * 11008; // largest linear twice; H, its damped copy, the factor
         long calib = 8L * 16 * 512 * 2 * 4096; // inputs and outputs of the current layer, 16 x 512 tokens
         String[] args = {"quantize", "--model", dir, "--method", "gptq", "--wbits", "4", "--group", "128", "--calib",
             "c.txt", "--calib-docs", "file", "--calib-samples", "16", "--calib-seqlen", "512", "--out", "q"};
-        assertEquals(weights + codes / 32 + buffers + calib, HeapRule.estimate(args));
-        assertEquals(17_872_759_808L, HeapRule.estimate(args), "16.6 GiB");
+        assertEquals(outer + codes + layer + buffers + calib, HeapRule.estimate(args));
+        assertEquals(12_387_745_792L, HeapRule.estimate(args), "11.5 GiB");
         // --calib-activations f32 halves the layer inputs
         String[] f32 = java.util.Arrays.copyOf(args, args.length + 2);
         f32[args.length] = "--calib-activations";
         f32[args.length + 1] = "f32";
-        assertEquals(weights + codes / 32 + buffers + calib / 2, HeapRule.estimate(f32));
-        assertTrue(HeapRule.option(args, MACHINE).startsWith("-Xmx"), HeapRule.option(args, MACHINE));
+        assertEquals(outer + codes + layer + buffers + calib / 2, HeapRule.estimate(f32));
+        // the heap: E + E/32 + 512 MiB + young/3, young = E/16 = 738 MiB (12.6 GiB; 18.0 GiB before)
+        assertEquals("-Xmx12942m -XX:MaxNewSize=738m", HeapRule.option(args, MACHINE));
+    }
+
+    /**
+     * QuaRot on the 7B shape, read layer by layer and each block rotated as it is read: the embedding and head rotated
+     * in double, every layer's codes, the current layer as read (BF16) and rotated (double), GPTQ's buffers and the
+     * layer inputs. Before, the whole rotated model in double (8 bytes a parameter, 54 GB) was counted.
+     */
+    @Test
+    void llama7bQuaRotQuantizeRotatesOneLayerAtATime() throws Exception {
+        String dir = l7b().toString();
+        long linears = 6_476_005_376L;
+        long rotatedOuter = 8L * 2 * 32000 * 4096;
+        String[] args = {"quantize", "--model", dir, "--method", "quarot", "--calib", "c.txt", "--calib-docs", "file",
+            "--calib-samples", "16", "--calib-seqlen", "512", "--out", "q"};
+        long codes = 0; // w4 per channel (QuaRot's GPTQ, group -1): a byte a code, scale and zero a row, g_idx a column
+        for (long[] rc : new long[][] {{4096, 4096}, {4096, 4096}, {4096, 4096}, {4096, 4096}, {11008, 4096},
+            {11008, 4096}, {4096, 11008}}) {
+            codes += 32 * (rc[0] * rc[1] + 16 * rc[0] + 4 * rc[1]);
+        }
+        long layerBf16 = 2L * linears / 32;
+        long layerRotated = 8L * linears / 32;
+        long buffers = 2L * 8 * 11008 * 4096 + 3L * 8 * 11008 * 11008;
+        long calib = 8L * 16 * 512 * 2 * 4096;
+        assertEquals(rotatedOuter + codes + layerBf16 + layerRotated + buffers + calib, HeapRule.estimate(args));
+        assertEquals(14_789_738_496L, HeapRule.estimate(args), "13.8 GiB");
     }
 
     /**

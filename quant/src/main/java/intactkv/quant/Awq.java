@@ -4,6 +4,7 @@ import intactkv.autograd.Functional;
 import intactkv.autograd.GradMode;
 import intactkv.autograd.LinearAlgebra;
 import intactkv.autograd.Value;
+import intactkv.model.LayerSource;
 import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
@@ -111,6 +112,16 @@ public final class Awq {
      */
     static Result run(AtomicReference<LlamaWeights> fp, QuantConfig config, List<int[]> calib,
                       ModelQuantizer.Progress progress) {
+        return run(fp, config, calib, progress, LayerSource.IN_MEMORY);
+    }
+
+    /**
+     * {@link #run(AtomicReference, QuantConfig, List, ModelQuantizer.Progress)} with layer l's weights taken from
+     * {@code source} at the top of layer l ({@link LayerSource#reach}; a {@link intactkv.model.LazyCheckpoint}
+     * reads them from the file then): layer l's search, clipping and outputs read block l and the embedding only.
+     */
+    static Result run(AtomicReference<LlamaWeights> fp, QuantConfig config, List<int[]> calib,
+                      ModelQuantizer.Progress progress, LayerSource source) {
         LlamaWeights current = fp.getAndSet(null);
         LlamaConfig c = current.config();
         requireCalibration(c, calib);
@@ -126,6 +137,7 @@ public final class Awq {
             List<Value> inputs = embed(current, calib, store);
             for (int l = 0; l < layers; l++) {
                 // layers 0..l-1 are quantized by now; layer l and those after it are still full precision
+                current = source.reach(current, l); // a lazily read checkpoint reads layer l now
                 LlamaModel fpModel = new LlamaModel(current);
                 Map<String, List<Value>> feats = features(fpModel, l, inputs);
                 // auto_scale_block: every group searched on the layer's original weights

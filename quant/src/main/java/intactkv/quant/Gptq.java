@@ -2,6 +2,8 @@ package intactkv.quant;
 
 import intactkv.autograd.GradMode;
 import intactkv.autograd.Value;
+import intactkv.model.LayerSource;
+import intactkv.model.LazyCheckpoint;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.model.ModelHooks;
@@ -262,13 +264,18 @@ public final class Gptq {
      */
     static LlamaWeights quantizeModel(AtomicReference<LlamaWeights> fp, QuantConfig config, List<int[]> calib,
                                       ModelQuantizer.Progress progress) {
-        return quantizeModel(fp, config, calib, progress, null);
+        return quantizeModel(fp, config, calib, progress, LayerSource.IN_MEMORY, null);
     }
 
-    /** {@link #quantizeModel(AtomicReference, QuantConfig, List, ModelQuantizer.Progress)} saving and resuming in {@code saved} (may be null). */
+    /**
+     * {@link #quantizeModel(AtomicReference, QuantConfig, List, ModelQuantizer.Progress)} with each layer's
+     * weights taken from {@code source} when the layer is reached ({@link LazyCheckpoint}: read from the file then),
+     * saving and resuming in {@code saved} (may be null; {@link LayerCheckpoint}).
+     */
     static LlamaWeights quantizeModel(AtomicReference<LlamaWeights> fp, QuantConfig config, List<int[]> calib,
-                                      ModelQuantizer.Progress progress, LayerCheckpoint saved) {
-        return sequential(fp, calib, progress, "gptq", config, autoGptq(config.weight()), true, ModelHooks.NONE, saved);
+                                      ModelQuantizer.Progress progress, LayerSource source, LayerCheckpoint saved) {
+        return sequential(fp, calib, progress, "gptq", config, autoGptq(config.weight()), true, ModelHooks.NONE,
+                source, saved);
     }
 
     /** The true-sequential groups of a LLaMA layer, by index into {@link LlamaWeights#LINEAR_NAMES}. */
@@ -300,18 +307,22 @@ public final class Gptq {
     static LlamaWeights sequential(AtomicReference<LlamaWeights> fp, List<int[]> calib, ModelQuantizer.Progress progress,
                                    String stage, QuantConfig config, RowParams params, boolean actOrder,
                                    ModelHooks runtime) {
-        return sequential(fp, calib, progress, stage, config, params, actOrder, runtime, null);
+        return sequential(fp, calib, progress, stage, config, params, actOrder, runtime, LayerSource.IN_MEMORY, null);
     }
 
     /**
      * {@link #sequential(AtomicReference, List, ModelQuantizer.Progress, String, QuantConfig, RowParams, boolean,
-     * ModelHooks)} that saves its state into {@code saved} after every layer and, when {@code saved} already holds
-     * finished layers, starts after them: their quantized linears and the next layer's inputs are read back (exact,
-     * {@link LayerCheckpoint}), so the result is the same bit for bit as a run without stops. {@code saved} may be null.
+     * ModelHooks)} with layer l's weights taken from {@code source} at the top of layer l ({@link LayerSource#reach}).
+     * Layer l reads only block l and the embedding, so the blocks above it may be placeholders that a
+     * {@link LazyCheckpoint} reads from the file when they are reached; the result is the same bit for bit.
+     * The state is saved into {@code saved} after every layer and, when {@code saved} already holds finished layers,
+     * the run starts after them: their quantized linears and the next layer's inputs are read back (exact,
+     * {@link LayerCheckpoint}; their norms still come from {@code source}), so the result is the same bit for bit as
+     * a run without stops. {@code saved} may be null.
      */
     static LlamaWeights sequential(AtomicReference<LlamaWeights> fp, List<int[]> calib, ModelQuantizer.Progress progress,
                                    String stage, QuantConfig config, RowParams params, boolean actOrder,
-                                   ModelHooks runtime, LayerCheckpoint saved) {
+                                   ModelHooks runtime, LayerSource source, LayerCheckpoint saved) {
         LlamaWeights current = fp.getAndSet(null);
         int layers = current.config().numHiddenLayers();
         ActivationStore store = CalibrationSet.storeOf(calib);
@@ -321,13 +332,14 @@ public final class Gptq {
             if (start == 0) {
                 inputs = embed(current, calib, store);
             } else {
-                for (int l = 0; l < start; l++) {
-                    current = restoreLayer(current, l, saved);
+                for (int l = 0; l < start; l++) { // the block's norms from the source, its linears from the saved state
+                    current = restoreLayer(source.reach(current, l), l, saved);
                 }
                 inputs = readInputs(saved, store);
                 progress.update(stage, start / (double) layers);
             }
             for (int l = start; l < layers; l++) {
+                current = source.reach(current, l); // a lazily read checkpoint reads layer l now
                 for (int[] group : GROUPS) {
                     LlamaModel lm = new LlamaModel(current);
                     Map<String, Tensor> h = hessians(lm.withHooks(runtime), l, inputs, group);

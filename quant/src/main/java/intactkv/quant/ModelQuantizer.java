@@ -1,9 +1,13 @@
 package intactkv.quant;
 
 import intactkv.autograd.Value;
+import intactkv.model.LayerSource;
+import intactkv.model.LazyCheckpoint;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.tensor.Tensor;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BiFunction;
@@ -128,7 +132,8 @@ public final class ModelQuantizer {
         }
         if (saved != null) {
             return config.method() == Method.GPTQ
-                    ? new Released(Gptq.quantizeModel(fp, config, requireCalib(calib, config), progress, saved),
+                    ? new Released(Gptq.quantizeModel(fp, config, requireCalib(calib, config), progress,
+                            LayerSource.IN_MEMORY, saved),
                             new Basis.Original())
                     : new Released(QuaRot.quantizeReleasing(fp, config, requireCalib(calib, config), progress, saved),
                             new Basis.QuaRotRotated(config.seed()));
@@ -151,6 +156,72 @@ public final class ModelQuantizer {
         };
     }
 
+    /**
+     * Whether {@link #quantizeLazily} can quantize with {@code method}: the layer-wise drivers (RTN, GPTQ, AWQ,
+     * OmniQuant's clipping, QuaRot). Not full precision (nothing to quantize) nor {@link Method#GGUF}, which
+     * quantizes the embedding and the head as well and is run on the whole model.
+     */
+    public static boolean readsLayersLazily(Method method) {
+        return switch (method) {
+            case RTN, GPTQ, AWQ, OMNIQUANT, QUAROT -> true;
+            case NONE, GGUF -> false;
+        };
+    }
+
+    /**
+     * {@link #quantizeReleasingInBasis} on a checkpoint whose decoder layers are read from the file one at a time,
+     * when the driver reaches them ({@link LazyCheckpoint}): before layer 0 only the embedding, the final norm
+     * and the head are in memory; then the layers already quantized (codes) and the current one. QuaRot rotates
+     * each block as it is read ({@link QuaRot#quantizeLazily}). The result is the same, bit for bit, as
+     * {@link #quantizeReleasingInBasis} on {@code LlamaWeights.load(dir, false)} of the same checkpoint.
+     *
+     * @throws IllegalArgumentException for a method not {@link #readsLayersLazily}
+     * @throws IOException reading the skeleton or a layer (a layer's error is the reader's, naming file and tensor)
+     */
+    public static Released quantizeLazily(LazyCheckpoint ckpt, QuantConfig config, List<int[]> calib,
+                                          Progress progress) throws IOException {
+        return quantizeLazily(ckpt, config, calib, progress, null);
+    }
+
+    /**
+     * {@link #quantizeLazily(LazyCheckpoint, QuantConfig, List, Progress)} that saves its state after each layer into
+     * {@code saved} and resumes after the layers it already holds (null: no saving; GPTQ and QuaRot only, see
+     * {@link #resumes}); the result is the same bit for bit.
+     */
+    public static Released quantizeLazily(LazyCheckpoint ckpt, QuantConfig config, List<int[]> calib,
+                                          Progress progress, LayerCheckpoint saved) throws IOException {
+        if (!readsLayersLazily(config.method())) {
+            throw new IllegalArgumentException(config.method().id() + " is not quantized layer by layer from the file");
+        }
+        if (saved != null && !resumes(config.method())) {
+            throw new IllegalArgumentException(config.method().id() + " cannot save and resume its layers; a work"
+                    + " directory is for gptq and quarot");
+        }
+        try {
+            if (config.method() == Method.QUAROT) {
+                return new Released(QuaRot.quantizeLazily(ckpt, config, requireCalib(calib, config), progress, saved),
+                        new Basis.QuaRotRotated(config.seed()));
+            }
+            AtomicReference<LlamaWeights> fp = new AtomicReference<>(ckpt.skeleton());
+            return switch (config.method()) {
+                case RTN -> new Released(mapLinears(fp, (name, w) -> WeightQuantizer.quantize(w, config.weight(), name),
+                        progress, ckpt), new Basis.Original());
+                case GPTQ -> new Released(Gptq.quantizeModel(fp, config, requireCalib(calib, config), progress, ckpt,
+                        saved),
+                        new Basis.Original());
+                case AWQ -> {
+                    Awq.Result r = Awq.run(fp, config, requireCalib(calib, config), progress, ckpt);
+                    yield new Released(r.quantized(), new Basis.AwqScaled(r.scales()));
+                }
+                case OMNIQUANT -> new Released(OmniQuantLwc.quantizeModel(fp, config, requireCalib(calib, config),
+                        progress, ckpt), new Basis.Original());
+                default -> throw new IllegalStateException("unreachable: " + config.method());
+            };
+        } catch (UncheckedIOException e) {
+            throw e.getCause(); // a layer's read error, naming the file and the tensor
+        }
+    }
+
     private static List<int[]> requireCalib(List<int[]> calib, QuantConfig config) {
         if (calib == null || calib.isEmpty()) {
             throw new IllegalArgumentException(config.method().id() + " needs calibration data (--calib FILE)");
@@ -170,9 +241,16 @@ public final class ModelQuantizer {
      */
     static LlamaWeights mapLinears(AtomicReference<LlamaWeights> w, BiFunction<String, Tensor, Tensor> f,
                                    Progress progress) {
+        return mapLinears(w, f, progress, LayerSource.IN_MEMORY);
+    }
+
+    /** {@link #mapLinears(AtomicReference, BiFunction, Progress)} with block i taken from {@code source} first. */
+    static LlamaWeights mapLinears(AtomicReference<LlamaWeights> w, BiFunction<String, Tensor, Tensor> f,
+                                   Progress progress, LayerSource source) {
         LlamaWeights current = w.getAndSet(null);
         int layers = current.blocks().size();
         for (int i = 0; i < layers; i++) {
+            current = source.reach(current, i);
             current = current.withBlock(i, mapBlock(current.block(i), i, f));
             progress.update("rtn", (i + 1.0) / layers);
         }

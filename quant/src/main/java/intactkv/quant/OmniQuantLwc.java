@@ -7,6 +7,7 @@ import intactkv.autograd.GradMode;
 import intactkv.autograd.Parameter;
 import intactkv.autograd.Shaping;
 import intactkv.autograd.Value;
+import intactkv.model.LayerSource;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.tensor.Reduce;
@@ -57,6 +58,16 @@ public final class OmniQuantLwc {
      */
     static LlamaWeights quantizeModel(AtomicReference<LlamaWeights> fp, QuantConfig config, List<int[]> calib,
                                       ModelQuantizer.Progress progress) {
+        return quantizeModel(fp, config, calib, progress, LayerSource.IN_MEMORY);
+    }
+
+    /**
+     * {@link #quantizeModel(AtomicReference, QuantConfig, List, ModelQuantizer.Progress)} with block l's weights
+     * taken from {@code source} at the top of block l ({@link LayerSource#reach}; a
+     * {@link intactkv.model.LazyCheckpoint} reads them from the file then): block l trains on block l alone.
+     */
+    static LlamaWeights quantizeModel(AtomicReference<LlamaWeights> fp, QuantConfig config, List<int[]> calib,
+                                      ModelQuantizer.Progress progress, LayerSource source) {
         WeightQuantizer.Spec spec = config.weight();
         if (spec.symmetric()) {
             throw new IllegalArgumentException("omniquant: learnable clipping is implemented for asymmetric weights");
@@ -76,6 +87,7 @@ public final class OmniQuantLwc {
         Random order = new Random(config.seed());
         for (int l = 0; l < layers; l++) {
             // blocks 0..l-1 are trained by now; block l and those after it are still full precision
+            current = source.reach(current, l); // a lazily read checkpoint reads block l now
             LlamaModel fpModel = new LlamaModel(current);
             List<Tensor> targets = new ArrayList<>();
             try (GradMode.Scope s = GradMode.noGrad()) {

@@ -1,12 +1,16 @@
 package intactkv.quant;
 
 import intactkv.autograd.Value;
+import intactkv.model.LayerSource;
+import intactkv.model.LazyCheckpoint;
 import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaWeights;
 import intactkv.model.ModelHooks;
 import intactkv.tensor.Layout;
 import intactkv.tensor.MatMul;
 import intactkv.tensor.Tensor;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
@@ -83,19 +87,49 @@ public final class QuaRot {
     public static Rotated rotate(AtomicReference<LlamaWeights> holder, long seed) {
         LlamaWeights fp = holder.getAndSet(null);
         LlamaConfig c = fp.config();
-        Tensor q = Hadamard.random(c.hiddenSize(), seed);
-        Tensor qt = Layout.transpose(q, 0, 1);
-        Tensor downT = Layout.transpose(QuaRotHooks.downProj(c, seed), 0, 1);
-        Tensor mdh = QuaRotHooks.perHead(c, seed);
-        Tensor vRows = kron(eye(c.numKeyValueHeads()), mdh);
-        Tensor ctx = MatMul.matmul(kron(QuaRotHooks.acrossHeads(c, seed), eye(c.headDim())),
-                kron(eye(c.numAttentionHeads()), mdh));
-        Value one = Value.constant(Tensor.ones(c.hiddenSize()));
+        Rotation rot = Rotation.of(c, seed);
         // the embedding and the head first (their norm is the final one, kept until then)
-        Value embed = Value.constant(MatMul.matmul(fp.embed().data(), q));
-        Value head = rotIn(fp.lmHead().data().mul(fp.norm().data()), q);
+        LlamaWeights rotated = rot.outer(fp);
+        fp = null; // rotated holds the full-precision blocks now, and only it
         for (int i = 0; i < c.numHiddenLayers(); i++) {
-            LlamaWeights.Block b = fp.block(i);
+            rotated = rotated.withBlock(i, rot.block(rotated.block(i)));
+        }
+        return new Rotated(rotated, QuaRotHooks.fullPrecision(c, seed));
+    }
+
+    /**
+     * The matrices of the rotation of a model of config {@code c} with {@code seed} (see the class comment), and
+     * how they act on one block: a block's rotation depends on these matrices and its own weights only, so it can
+     * be applied to each block when that block is read ({@link #quantizeLazily}).
+     */
+    private record Rotation(LlamaConfig config, Tensor q, Tensor qt, Tensor downT, Tensor vRows, Tensor ctx, Value one) {
+        static Rotation of(LlamaConfig c, long seed) {
+            Tensor q = Hadamard.random(c.hiddenSize(), seed);
+            Tensor qt = Layout.transpose(q, 0, 1);
+            Tensor downT = Layout.transpose(QuaRotHooks.downProj(c, seed), 0, 1);
+            Tensor mdh = QuaRotHooks.perHead(c, seed);
+            Tensor vRows = kron(eye(c.numKeyValueHeads()), mdh);
+            Tensor ctx = MatMul.matmul(kron(QuaRotHooks.acrossHeads(c, seed), eye(c.headDim())),
+                    kron(eye(c.numAttentionHeads()), mdh));
+            return new Rotation(c, q, qt, downT, vRows, ctx, Value.constant(Tensor.ones(c.hiddenSize())));
+        }
+
+        /**
+         * The rotated embedding and head (the final norm folded into the head), unit final norm, untied config;
+         * the blocks are {@code fp}'s, not rotated yet ({@link #block} rotates each).
+         */
+        LlamaWeights outer(LlamaWeights fp) {
+            LlamaConfig c = config;
+            Value embed = Value.constant(MatMul.matmul(fp.embed().data(), q));
+            Value head = rotIn(fp.lmHead().data().mul(fp.norm().data()), q);
+            LlamaConfig untied = new LlamaConfig(c.hiddenSize(), c.intermediateSize(), c.numAttentionHeads(),
+                    c.numKeyValueHeads(), c.numHiddenLayers(), c.rmsNormEps(), c.ropeTheta(), c.vocabSize(),
+                    c.maxPositionEmbeddings(), false, c.bosTokenId(), c.eosTokenId(), c.ropeScaling());
+            return new LlamaWeights(untied, embed, fp.blocks(), one, head);
+        }
+
+        /** Full-precision block {@code b} with its norms folded in and rotated; unit norms. */
+        LlamaWeights.Block block(LlamaWeights.Block b) {
             Tensor gIn = b.inputNorm().data();
             Tensor gPost = b.postNorm().data();
             Value wq = rotIn(b.q().data().mul(gIn), q);
@@ -105,12 +139,8 @@ public final class QuaRot {
             Value wg = rotIn(b.gate().data().mul(gPost), q);
             Value wu = rotIn(b.up().data().mul(gPost), q);
             Value wd = Value.constant(MatMul.matmul(MatMul.matmul(qt, b.down().data()), downT));
-            fp = fp.withBlock(i, new LlamaWeights.Block(one, wq, wk, wv, wo, one, wg, wu, wd));
+            return new LlamaWeights.Block(one, wq, wk, wv, wo, one, wg, wu, wd);
         }
-        LlamaConfig untied = new LlamaConfig(c.hiddenSize(), c.intermediateSize(), c.numAttentionHeads(),
-                c.numKeyValueHeads(), c.numHiddenLayers(), c.rmsNormEps(), c.ropeTheta(), c.vocabSize(),
-                c.maxPositionEmbeddings(), false, c.bosTokenId(), c.eosTokenId(), c.ropeScaling());
-        return new Rotated(new LlamaWeights(untied, embed, fp.blocks(), one, head), QuaRotHooks.fullPrecision(c, seed));
     }
 
     /** {@code A ⊗ B} for square A and B. */
@@ -148,9 +178,8 @@ public final class QuaRot {
      * long)}), then the rotated ones block by block as GPTQ replaces them with codes
      * ({@link Gptq#sequential(AtomicReference, List, ModelQuantizer.Progress, String, QuantConfig, Gptq.RowParams,
      * boolean, ModelHooks)}). The peak is the rotated model in doubles (8 bytes a parameter), not the full-precision
-     * model, the rotated one and the codes together. Producing each rotated block only when GPTQ reaches it would
-     * bring the peak to the full-precision model's size; that needs a per-layer step inside GPTQ's driver and is
-     * not done.
+     * model, the rotated one and the codes together. {@link #quantizeLazily} (the {@code quantize} command on a
+     * safetensors checkpoint) instead reads and rotates each block only when GPTQ reaches it.
      */
     static LlamaWeights quantizeReleasing(AtomicReference<LlamaWeights> fp, QuantConfig config, List<int[]> calib,
                                           ModelQuantizer.Progress progress) {
@@ -167,7 +196,41 @@ public final class QuaRot {
         QuaRotWeightQuantizer wq = new QuaRotWeightQuantizer(config.weight().bits(), config.weight().symmetric(), true);
         QuaRotHooks hooks = QuaRotHooks.fullPrecision(fp.get().config(), config.seed());
         return Gptq.sequential(rotatedHolder(fp, config.seed()), calib, progress, "quarot", config, wq, true, hooks,
-                saved);
+                LayerSource.IN_MEMORY, saved);
+    }
+
+    /**
+     * {@link #quantizeReleasing} on a checkpoint read layer by layer: the embedding and the head are rotated
+     * first, and each block is read from the file and rotated only when GPTQ reaches it
+     * ({@link Gptq#sequential(AtomicReference, List, ModelQuantizer.Progress, String, QuantConfig, Gptq.RowParams,
+     * boolean, ModelHooks, LayerSource)}), so at most one rotated block in doubles is alive instead of the whole
+     * rotated model. The rotation of a block is the same computation on the same weights as {@link #rotate}'s, so
+     * the result is the same bit for bit.
+     */
+    static LlamaWeights quantizeLazily(LazyCheckpoint ckpt, QuantConfig config, List<int[]> calib,
+                                       ModelQuantizer.Progress progress) throws IOException {
+        return quantizeLazily(ckpt, config, calib, progress, null);
+    }
+
+    /**
+     * {@link #quantizeLazily(LazyCheckpoint, QuantConfig, List, ModelQuantizer.Progress)} saving and resuming in
+     * {@code saved} (may be null, {@link LayerCheckpoint}): the finished layers are read and rotated again for their
+     * norms, their quantized linears come from {@code saved}.
+     */
+    static LlamaWeights quantizeLazily(LazyCheckpoint ckpt, QuantConfig config, List<int[]> calib,
+                                       ModelQuantizer.Progress progress, LayerCheckpoint saved) throws IOException {
+        Rotation rot = Rotation.of(ckpt.config(), config.seed());
+        QuaRotWeightQuantizer wq = new QuaRotWeightQuantizer(config.weight().bits(), config.weight().symmetric(), true);
+        QuaRotHooks hooks = QuaRotHooks.fullPrecision(ckpt.config(), config.seed());
+        AtomicReference<LlamaWeights> rotated = new AtomicReference<>(rot.outer(ckpt.skeleton()));
+        LayerSource rotating = (l, held) -> {
+            try {
+                return rot.block(ckpt.readBlock(l));
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        };
+        return Gptq.sequential(rotated, calib, progress, "quarot", config, wq, true, hooks, rotating, saved);
     }
 
     /** The rotated weights alone, in a holder of their own (the {@link Rotated} record is not kept). */

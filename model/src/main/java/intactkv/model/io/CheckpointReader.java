@@ -74,6 +74,11 @@ public final class CheckpointReader implements AutoCloseable {
         return shardOf.containsKey(name);
     }
 
+    /** The file ({@code model.safetensors} or a shard) that holds tensor {@code name}, or null when none does. */
+    public Path file(String name) {
+        return shardOf.get(name);
+    }
+
     private SafetensorsReader shard(String name) throws IOException {
         Path p = shardOf.get(name);
         if (p == null) {

@@ -1,0 +1,193 @@
+package intactkv.model;
+
+import intactkv.autograd.Value;
+import intactkv.model.io.CheckpointReader;
+import intactkv.model.io.FormatException;
+import intactkv.tensor.Shape;
+import intactkv.tensor.Tensor;
+import intactkv.tensor.WeightStorage;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A full-precision checkpoint whose decoder layers are read from the safetensors file(s) one at a time,
+ * when a layer-wise quantizer reaches them ({@link LayerSource}), instead of all before layer 0
+ * ({@link LlamaWeights#load}). What stays in memory: the embedding, the final norm, the LM head, the
+ * layers already quantized (as the driver's codes) and the current layer; the layers not yet reached
+ * are placeholders of the right shapes that hold no data ({@link #skeleton()}).
+ *
+ * <p>Everything that can be checked without reading weights is checked by {@link #open}, before any model
+ * work: config.json, every tensor of the files being one a LLaMA uses ({@link CheckpointContents}), and every
+ * tensor the model reads being present with the shape config.json implies, from the safetensors headers.
+ * So a missing or misshapen tensor of the last layer is refused at the start, naming the file and the
+ * tensor, not hours later when its layer is reached. What only the data can show (a NaN or infinite
+ * element) is refused when the layer is read, by the same check {@link LlamaWeights#load} makes.
+ *
+ * <p>Each tensor is read exactly as {@link LlamaWeights#load}{@code (dir, false)} reads it (matrices in the
+ * file's dtype through {@link CheckpointReader#readStored}, vectors as doubles through
+ * {@link CheckpointReader#readFinite}), so a driver given these layers computes the same bits as one given
+ * the whole model. Reading order does not matter: each read is of one tensor alone.
+ *
+ * <p>Not thread-safe: one driver reads the layers in order. {@link #close()} closes the files.
+ */
+public final class LazyCheckpoint implements LayerSource, AutoCloseable {
+    private final Path dir;
+    private final LlamaConfig config;
+    private final CheckpointReader reader;
+    private final boolean[] read;
+
+    private LazyCheckpoint(Path dir, LlamaConfig config, CheckpointReader reader) {
+        this.dir = dir;
+        this.config = config;
+        this.reader = reader;
+        this.read = new boolean[config.numHiddenLayers()];
+    }
+
+    /**
+     * Opens the checkpoint directory {@code dir} and checks, from config.json and the headers alone, what
+     * {@link LlamaWeights#load} would check while reading (see the class comment). Errors name the file and
+     * the tensor ({@link FormatException}). Reads no weight.
+     */
+    public static LazyCheckpoint open(Path dir) throws IOException {
+        LlamaConfig c = LlamaConfig.read(dir.resolve("config.json"), false);
+        CheckpointReader r = CheckpointReader.open(dir);
+        try {
+            CheckpointContents.check(dir, c, r);
+            for (String name : readNames(c)) {
+                Shape want = LlamaWeights.expectedShape(c, name);
+                if (!r.contains(name)) {
+                    throw new FormatException(dir, "checkpoint has no tensor '" + name + "' (expected shape " + want
+                            + ")");
+                }
+                Shape got = r.entry(name).shape();
+                if (!got.equals(want)) {
+                    throw new FormatException(r.file(name), "tensor '" + name + "' has shape " + got
+                            + ", but config.json implies " + want);
+                }
+            }
+            return new LazyCheckpoint(dir, c, r);
+        } catch (IOException | RuntimeException e) {
+            r.close();
+            throw e;
+        }
+    }
+
+    /** Every tensor the model reads, in {@link LlamaWeights#load}'s order. */
+    private static List<String> readNames(LlamaConfig c) {
+        List<String> names = new ArrayList<>();
+        names.add("model.embed_tokens.weight");
+        for (int i = 0; i < c.numHiddenLayers(); i++) {
+            names.addAll(layerNames(i));
+        }
+        names.add("model.norm.weight");
+        if (!c.tieWordEmbeddings()) {
+            names.add("lm_head.weight");
+        }
+        return names;
+    }
+
+    /** Layer {@code i}'s tensors: input norm, the seven linears, post-attention norm. */
+    private static List<String> layerNames(int i) {
+        List<String> names = new ArrayList<>();
+        names.add(LlamaWeights.blockName(i, "input_layernorm"));
+        for (String s : LlamaWeights.LINEAR_NAMES) {
+            names.add(LlamaWeights.blockName(i, s));
+        }
+        names.add(LlamaWeights.blockName(i, "post_attention_layernorm"));
+        return names;
+    }
+
+    public LlamaConfig config() {
+        return config;
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    /**
+     * The model with the embedding, the final norm and the LM head read, and every decoder block a placeholder
+     * ({@link Unread}: the right shapes, no data; reading its elements throws). A driver hands it to
+     * {@link #reach} at the top of each layer. This object keeps no reference to what it returns, so the
+     * driver's weights are the only ones.
+     */
+    public LlamaWeights skeleton() throws IOException {
+        Value embed = read("model.embed_tokens.weight");
+        List<LlamaWeights.Block> blocks = new ArrayList<>();
+        for (int i = 0; i < config.numHiddenLayers(); i++) {
+            List<String> n = layerNames(i);
+            blocks.add(new LlamaWeights.Block(unread(n.get(0)), unread(n.get(1)), unread(n.get(2)), unread(n.get(3)),
+                    unread(n.get(4)), unread(n.get(8)), unread(n.get(5)), unread(n.get(6)), unread(n.get(7))));
+        }
+        Value norm = read("model.norm.weight");
+        Value head = config.tieWordEmbeddings() ? embed : read("lm_head.weight");
+        return new LlamaWeights(config, embed, blocks, norm, head);
+    }
+
+    /**
+     * Block {@code l} read from the file(s) the first time it is asked for; {@code held} (the block read
+     * before) after that.
+     */
+    @Override
+    public LlamaWeights.Block block(int l, LlamaWeights.Block held) {
+        if (read[l]) {
+            return held;
+        }
+        try {
+            LlamaWeights.Block b = readBlock(l);
+            read[l] = true;
+            return b;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Layer {@code l}'s nine tensors, read as {@link LlamaWeights#load} reads them. */
+    public LlamaWeights.Block readBlock(int l) throws IOException {
+        List<String> n = layerNames(l);
+        return new LlamaWeights.Block(read(n.get(0)), read(n.get(1)), read(n.get(2)), read(n.get(3)), read(n.get(4)),
+                read(n.get(8)), read(n.get(5)), read(n.get(6)), read(n.get(7)));
+    }
+
+    /** One tensor as {@code LlamaWeights.load(dir, false)} holds it (its shape was checked by {@link #open}). */
+    private Value read(String name) throws IOException {
+        Tensor t = LlamaWeights.expectedShape(config, name).rank() < 2 ? reader.readFinite(name)
+                : reader.readStored(name);
+        return Value.constant(t);
+    }
+
+    private Value unread(String name) {
+        return Value.constant(Tensor.stored(new Unread(name, LlamaWeights.expectedShape(config, name).numel()),
+                LlamaWeights.expectedShape(config, name)));
+    }
+
+    @Override
+    public void close() throws IOException {
+        reader.close();
+    }
+
+    /**
+     * The storage of a tensor whose layer has not been read yet: its size and nothing else. Reading an element
+     * is a driver bug (it used a layer before {@link LayerSource#reach}ing it) and throws naming the tensor.
+     */
+    record Unread(String name, int size) implements WeightStorage {
+        @Override
+        public void toDouble(int from, int count, double[] dst, int dstOff) {
+            throw new IllegalStateException("tensor '" + name + "' was used before its layer was read from the"
+                    + " checkpoint (a layer-wise driver must call LayerSource.reach first)");
+        }
+
+        @Override
+        public long bytes() {
+            return 0;
+        }
+
+        @Override
+        public String describe() {
+            return "unread";
+        }
+    }
+}
