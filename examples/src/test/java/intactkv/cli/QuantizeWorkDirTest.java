@@ -140,6 +140,13 @@ class QuantizeWorkDirTest {
                 "--out", out.toString(), "--work-dir", dir.resolve("w-rtn").toString());
         assertRefused(rtn, "--work-dir", "--method rtn cannot resume");
         assertFalse(Files.exists(dir.resolve("w-rtn")));
+        Path gguf = Path.of("..", "model", "src", "test", "resources", "oracle", "gguf", "gqa_f32.gguf").toAbsolutePath()
+                .normalize();
+        String[] g = run("quantize", "--model", gguf.toString(), "--method", "gptq", "--wbits", "4", "--group", "8",
+                "--calib", text.toString(), "--calib-docs", "file", "--calib-samples", "2", "--calib-seqlen", "16",
+                "--out", dir.resolve("q-gguf").toString(), "--work-dir", dir.resolve("w-gguf").toString());
+        assertRefused(g, "--work-dir needs a safetensors checkpoint directory", "gqa_f32.gguf");
+        assertFalse(Files.exists(dir.resolve("w-gguf")));
         Path nested = dir.resolve("q-nested");
         String[] in = quantize(nested, "--work-dir", nested.resolve("work").toString());
         assertRefused(in, "--work-dir", "must not contain each other");
