@@ -12,7 +12,6 @@ import intactkv.model.io.FormatException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -37,18 +36,9 @@ class LayerCheckpointTest {
         return LlamaWeights.random(C, 9, 0.3, true, false);
     }
 
+    /** The calibration sequences of {@link ModelQuantizationTest} (the same vocabulary of 50). */
     private static List<int[]> calib(int n, int t, int seed) {
-        Random rng = new Random(seed);
-        List<int[]> out = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            int[] s = new int[t];
-            s[0] = 1;
-            for (int j = 1; j < t; j++) {
-                s[j] = 3 + rng.nextInt(C.vocabSize() - 3);
-            }
-            out.add(s);
-        }
-        return out;
+        return ModelQuantizationTest.calib(n, t, seed);
     }
 
     private static QuantConfig gptq(int bits) {

@@ -28,7 +28,12 @@ class ModelQuantizationTest {
     }
 
     static List<int[]> calib(int n, int t) {
-        Random rng = new Random(3);
+        return calib(n, t, 3);
+    }
+
+    /** {@code n} sequences of {@code t} tokens, [BOS] first, the rest drawn from the vocabulary with {@code seed}. */
+    static List<int[]> calib(int n, int t, int seed) {
+        Random rng = new Random(seed);
         List<int[]> out = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             int[] s = new int[t];
