@@ -138,6 +138,7 @@ final class QuantizeCommand implements Callable<Integer> {
                         saved.layersDone());
             }
         }
+        List<int[]> cal = config.method().needsCalibration() ? planned : null; // made once above (QuantOptions keeps it)
         ModelQuantizer.Released released;
         long t0;
         if (QuantOptions.readsLayersLazily(modelDir, config.method())) {
@@ -146,7 +147,6 @@ final class QuantizeCommand implements Callable<Integer> {
             try (LazyCheckpoint ckpt = LazyCheckpoint.open(modelDir)) {
                 t0 = System.nanoTime();
                 try (ProgressBar bar = new ProgressBar()) {
-                    List<int[]> cal = config.method().needsCalibration() ? quant.calibration(config.method()) : null;
                     released = ModelQuantizer.quantizeLazily(ckpt, config, cal, bar::update, saved);
                 }
             }
@@ -156,7 +156,6 @@ final class QuantizeCommand implements Callable<Integer> {
             AtomicReference<LlamaWeights> fp = new AtomicReference<>(LlamaWeights.load(modelDir, false));
             t0 = System.nanoTime();
             try (ProgressBar bar = new ProgressBar()) {
-                List<int[]> cal = config.method().needsCalibration() ? quant.calibration(config.method()) : null;
                 released = ModelQuantizer.quantizeReleasingInBasis(fp, config, cal, bar::update, saved);
             }
         }

@@ -327,7 +327,7 @@ public final class Gptq {
         int layers = current.config().numHiddenLayers();
         ActivationStore store = CalibrationSet.storeOf(calib);
         int start = saved == null ? 0 : saved.layersDone();
-        List<Value> inputs;
+        LayerInputs inputs;
         try (GradMode.Scope s = GradMode.noGrad()) {
             if (start == 0) {
                 inputs = embed(current, calib, store);
@@ -353,7 +353,7 @@ public final class Gptq {
                     current = replaceLinears(current, l, quantized);
                 }
                 LlamaModel qm = new LlamaModel(current).withHooks(runtime);
-                List<Value> next = new LayerInputs(store);
+                LayerInputs next = new LayerInputs(store);
                 for (Value x : inputs) {
                     next.add(qm.layer(l, x));
                 }
@@ -386,7 +386,7 @@ public final class Gptq {
         return replaceLinears(w, l, repl);
     }
 
-    private static List<Value> readInputs(LayerCheckpoint saved, ActivationStore store) {
+    private static LayerInputs readInputs(LayerCheckpoint saved, ActivationStore store) {
         try {
             return saved.inputs(store);
         } catch (java.io.IOException e) {
@@ -394,7 +394,7 @@ public final class Gptq {
         }
     }
 
-    private static void saveLayer(LayerCheckpoint saved, int l, LlamaWeights w, List<Value> next) {
+    private static void saveLayer(LayerCheckpoint saved, int l, LlamaWeights w, LayerInputs next) {
         try {
             saved.save(l, w.block(l).linears(), next);
         } catch (java.io.IOException e) {
@@ -406,9 +406,9 @@ public final class Gptq {
      * The embedded calibration sequences, the first layer's inputs, held as {@code store} says (a method of its
      * own: no model is kept).
      */
-    private static List<Value> embed(LlamaWeights w, List<int[]> calib, ActivationStore store) {
+    private static LayerInputs embed(LlamaWeights w, List<int[]> calib, ActivationStore store) {
         LlamaModel m = new LlamaModel(w);
-        List<Value> inputs = new LayerInputs(store);
+        LayerInputs inputs = new LayerInputs(store);
         for (int[] seq : calib) {
             inputs.add(m.embed(new int[][] {seq}));
         }

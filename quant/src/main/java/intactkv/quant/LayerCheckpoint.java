@@ -116,7 +116,7 @@ public final class LayerCheckpoint {
      * Records that layer {@code l} is finished: its quantized linears ({@code block}'s, in
      * {@link LlamaWeights#LINEAR_NAMES} order) and the next layer's inputs. Then removes the previous inputs.
      */
-    void save(int l, List<Value> linears, List<Value> nextInputs) throws IOException {
+    void save(int l, List<Value> linears, LayerInputs nextInputs) throws IOException {
         if (l != layersDone) {
             throw new IllegalStateException("layer " + l + " saved after " + layersDone + " finished layers");
         }
@@ -131,12 +131,11 @@ public final class LayerCheckpoint {
             }
         }
         w.write(layerDir.resolve(CheckpointReader.SINGLE));
-        DType dtype = nextInputs instanceof LayerInputs li && li.store() == ActivationStore.F32 ? DType.F32 : DType.F64;
+        DType dtype = nextInputs.store() == ActivationStore.F32 ? DType.F32 : DType.F64;
         SafetensorsWriter in = new SafetensorsWriter();
         for (int n = 0; n < nextInputs.size(); n++) {
-            int index = n;
-            Value x = nextInputs.get(n);
-            in.put("input." + n, dtype, x.shape(), () -> nextInputs.get(index).data());
+            int index = n; // each input widened (F32) only when the writer reaches it
+            in.put("input." + n, dtype, nextInputs.shape(n), () -> nextInputs.get(index).data());
         }
         in.write(inputsFile(l + 1));
         JsonObject o = new JsonObject();
@@ -175,7 +174,7 @@ public final class LayerCheckpoint {
     }
 
     /** The saved inputs of the first layer not finished, held as {@code store} says. */
-    List<Value> inputs(ActivationStore store) throws IOException {
+    LayerInputs inputs(ActivationStore store) throws IOException {
         Path file = inputsFile(layersDone);
         LayerInputs inputs = new LayerInputs(store);
         try (SafetensorsReader r = SafetensorsReader.open(file)) {

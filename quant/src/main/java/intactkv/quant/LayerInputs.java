@@ -45,6 +45,11 @@ final class LayerInputs extends AbstractList<Value> {
         return floats.add(f);
     }
 
+    /** The shape of input {@code i}, without widening it. */
+    Shape shape(int i) {
+        return store == ActivationStore.F64 ? doubles.get(i).shape() : shapes.get(i);
+    }
+
     /** Input {@code i}: the value added (F64), or its float copy widened to double (F32). */
     @Override
     public Value get(int i) {

@@ -126,34 +126,31 @@ public final class ModelQuantizer {
      */
     public static Released quantizeReleasingInBasis(AtomicReference<LlamaWeights> fp, QuantConfig config,
                                                     List<int[]> calib, Progress progress, LayerCheckpoint saved) {
-        if (saved != null && !resumes(config.method())) {
-            throw new IllegalArgumentException(config.method().id() + " cannot save and resume its layers; a work"
-                    + " directory is for gptq and quarot");
-        }
-        if (saved != null) {
-            return config.method() == Method.GPTQ
-                    ? new Released(Gptq.quantizeModel(fp, config, requireCalib(calib, config), progress,
-                            LayerSource.IN_MEMORY, saved),
-                            new Basis.Original())
-                    : new Released(QuaRot.quantizeReleasing(fp, config, requireCalib(calib, config), progress, saved),
-                            new Basis.QuaRotRotated(config.seed()));
-        }
+        requireResumable(config, saved);
         return switch (config.method()) {
             case NONE -> new Released(fp.getAndSet(null), new Basis.Original());
             case RTN -> new Released(mapLinears(fp, (name, w) -> WeightQuantizer.quantize(w, config.weight(), name),
                     progress), new Basis.Original());
-            case GPTQ -> new Released(Gptq.quantizeModel(fp, config, requireCalib(calib, config), progress),
-                    new Basis.Original());
+            case GPTQ -> new Released(Gptq.quantizeModel(fp, config, requireCalib(calib, config), progress,
+                    LayerSource.IN_MEMORY, saved), new Basis.Original());
             case AWQ -> {
                 Awq.Result r = Awq.run(fp, config, requireCalib(calib, config), progress);
                 yield new Released(r.quantized(), new Basis.AwqScaled(r.scales()));
             }
             case OMNIQUANT -> new Released(OmniQuantLwc.quantizeModel(fp, config, requireCalib(calib, config), progress),
                     new Basis.Original());
-            case QUAROT -> new Released(QuaRot.quantizeReleasing(fp, config, requireCalib(calib, config), progress),
-                    new Basis.QuaRotRotated(config.seed()));
+            case QUAROT -> new Released(QuaRot.quantizeReleasing(fp, config, requireCalib(calib, config), progress,
+                    saved), new Basis.QuaRotRotated(config.seed()));
             case GGUF -> new Released(GgufQuantizer.quantizeReleasing(fp, config.gguf(), progress), new Basis.Original());
         };
+    }
+
+    /** Refuses a work directory ({@code saved} not null) for a method that cannot resume ({@link #resumes}). */
+    private static void requireResumable(QuantConfig config, LayerCheckpoint saved) {
+        if (saved != null && !resumes(config.method())) {
+            throw new IllegalArgumentException(config.method().id() + " cannot save and resume its layers; a work"
+                    + " directory is for gptq and quarot");
+        }
     }
 
     /**
@@ -193,10 +190,7 @@ public final class ModelQuantizer {
         if (!readsLayersLazily(config.method())) {
             throw new IllegalArgumentException(config.method().id() + " is not quantized layer by layer from the file");
         }
-        if (saved != null && !resumes(config.method())) {
-            throw new IllegalArgumentException(config.method().id() + " cannot save and resume its layers; a work"
-                    + " directory is for gptq and quarot");
-        }
+        requireResumable(config, saved);
         try {
             if (config.method() == Method.QUAROT) {
                 return new Released(QuaRot.quantizeLazily(ckpt, config, requireCalib(calib, config), progress, saved),

@@ -116,7 +116,7 @@ class LayerCheckpointTest {
         LlamaWeights q = ModelQuantizer.quantize(fp(), gptq(3), calib, ModelQuantizer.Progress.NONE);
         Random rng = new Random(11);
         for (ActivationStore store : ActivationStore.values()) {
-            List<intactkv.autograd.Value> inputs = new LayerInputs(store);
+            LayerInputs inputs = new LayerInputs(store);
             for (int n = 0; n < calib.size(); n++) {
                 double[] x = new double[calib.get(n).length * C.hiddenSize()];
                 for (int i = 0; i < x.length; i++) {
