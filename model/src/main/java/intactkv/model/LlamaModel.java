@@ -161,6 +161,26 @@ public final class LlamaModel {
     }
 
     /**
+     * The first half of decoder layer {@code l} on {@code x (B, T, d)} at positions {@code 0..T-1} without a past:
+     * the residual stream after the attention block, {@code h = x + attn(rmsNorm(x))}. {@code afterMlp(l,
+     * afterAttention(l, x))} is {@code layer(l, x)} bit for bit (the same operations in the same order): GPTQ's
+     * driver keeps {@code h} so that the MLP's groups do not rerun the attention ({@code Gptq.sequential}).
+     */
+    public Value afterAttention(int l, Value x) {
+        int t = x.shape().dim(1);
+        return afterAttention(l, x, null, rope.tables(0, t), new Present(c.numHiddenLayers()), null,
+                Attention.Mask.NONE);
+    }
+
+    /**
+     * The second half of decoder layer {@code l}: {@code h + mlp(rmsNorm(h))} on the residual stream {@code h (B, T,
+     * d)} after the attention block ({@link #afterAttention}): the layer's output.
+     */
+    public Value afterMlp(int l, Value h) {
+        return Arithmetic.add(h, mlpBlock(l, Functional.rmsNorm(h, w.block(l).postNorm(), c.rmsNormEps())));
+    }
+
+    /**
      * The attention block of layer {@code l} (o_proj output, no residual) on already
      * normalised input {@code n (B, T, d)} at positions 0..T-1: the module AWQ inspects.
      */
@@ -190,12 +210,15 @@ public final class LlamaModel {
     /** One decoder layer: attention and MLP blocks, each with its residual connection. */
     private Value layer(int l, Value x, KvCache past, Tensor[] cs, Present present, List<Tensor> attentions,
                         Attention.Mask mask) {
+        return afterMlp(l, afterAttention(l, x, past, cs, present, attentions, mask));
+    }
+
+    /** Self-attention block with its residual connection: {@code x + attn(rmsNorm(x))}. */
+    private Value afterAttention(int l, Value x, KvCache past, Tensor[] cs, Present present, List<Tensor> attentions,
+                                 Attention.Mask mask) {
         LlamaWeights.Block blk = w.block(l);
-        // self-attention block with residual connection
         Value n = Functional.rmsNorm(x, blk.inputNorm(), c.rmsNormEps());
-        Value h = Arithmetic.add(x, attention(l, blk, n, past, cs, present, attentions, mask));
-        // SwiGLU MLP block with residual connection
-        return Arithmetic.add(h, mlpBlock(l, Functional.rmsNorm(h, blk.postNorm(), c.rmsNormEps())));
+        return Arithmetic.add(x, attention(l, blk, n, past, cs, present, attentions, mask));
     }
 
     /** {@code x W^T} for linear layer {@code LINEAR_NAMES[index]} of layer {@code l}, input through the hook. */

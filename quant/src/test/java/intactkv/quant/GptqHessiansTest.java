@@ -139,6 +139,43 @@ class GptqHessiansTest {
     }
 
     /**
+     * The MLP groups' Hessians from the residual streams after the attention block ({@link Gptq#afterAttention},
+     * {@link Gptq#hessiansAfterAttention}: what {@code Gptq.sequential} runs with activations in double) equal the
+     * whole-layer reference exactly, and {@code afterMlp(afterAttention(x))} is {@code layer(x)} bit for bit, for
+     * every hook set (QuaRot's online transforms and activation quantizers act inside both halves).
+     */
+    @Test
+    void mlpGroupsFromTheResidualAfterAttentionEqualTheWholeLayerExactly() {
+        for (LlamaConfig c : List.of(MHA, GQA, WIDE)) {
+            LlamaWeights w = LlamaWeights.random(c, 11, 0.3, true, false);
+            List<Value> inputs = inputs(w);
+            for (ModelHooks hooks : hooksFor(c)) {
+                LlamaModel m = new LlamaModel(w).withHooks(hooks);
+                try (GradMode.Scope s = GradMode.noGrad()) {
+                    for (int l = 0; l < c.numHiddenLayers(); l++) {
+                        String where = "kv heads " + c.numKeyValueHeads() + ", hooks "
+                                + hooks.getClass().getSimpleName() + ", layer " + l;
+                        List<Value> mid = Gptq.afterAttention(m, l, inputs);
+                        for (int i = 0; i < inputs.size(); i++) {
+                            assertArrayEquals(m.layer(l, inputs.get(i)).data().data(),
+                                    m.afterMlp(l, mid.get(i)).data().data(), 0.0, where + ", sequence " + i);
+                        }
+                        for (int g = Gptq.ATTENTION_GROUPS; g < Gptq.GROUPS.size(); g++) {
+                            Map<String, Tensor> want = reference(m, l, inputs, Gptq.GROUPS.get(g));
+                            Map<String, Tensor> got = Gptq.hessiansAfterAttention(m, l, mid, Gptq.GROUPS.get(g));
+                            assertEquals(want.keySet(), got.keySet(), where);
+                            for (String name : want.keySet()) {
+                                assertArrayEquals(want.get(name).data(), got.get(name).data(), 0.0,
+                                        where + " " + name);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
      * Each group's pass ends at the last of its linears' inputs: the hooks see the linears of the layer in forward
      * order up to that one and nothing after it (for (k, v, q) not even the attention's queries).
      */
@@ -190,6 +227,20 @@ class GptqHessiansTest {
                 want.addAll(expected.get(g));
             }
             assertEquals(want, seen, "group " + g);
+            if (g >= Gptq.ATTENTION_GROUPS) { // from the residual after attention: only the MLP's linears
+                List<Value> mid;
+                try (GradMode.Scope s = GradMode.noGrad()) {
+                    mid = Gptq.afterAttention(new LlamaModel(w), 1, inputs);
+                    seen.clear();
+                    Gptq.hessiansAfterAttention(new LlamaModel(w).withHooks(recorder), 1, mid, Gptq.GROUPS.get(g));
+                }
+                List<String> mlp = expected.get(g).subList(expected.get(g).indexOf(all.get(4)), expected.get(g).size());
+                List<String> wantMlp = new ArrayList<>();
+                for (int i = 0; i < inputs.size(); i++) {
+                    wantMlp.addAll(mlp);
+                }
+                assertEquals(wantMlp, seen, "group " + g + " after attention");
+            }
         }
     }
 
