@@ -143,10 +143,12 @@ final class QuantizeCommand implements Callable<Integer> {
         long t0;
         if (QuantOptions.readsLayersLazily(modelDir, config.method())) {
             // RTN, GPTQ, AWQ, OmniQuant, QuaRot: every tensor's name and shape checked from the headers first (a bad
-            // layer refused now, naming the file and the tensor), then each decoder layer read when it is reached
+            // layer refused now, naming the file and the tensor), every layer still to do checked for NaN/Inf by one
+            // read of its bytes, then each decoder layer read when it is reached
             try (LazyCheckpoint ckpt = LazyCheckpoint.open(modelDir)) {
                 t0 = System.nanoTime();
                 try (ProgressBar bar = new ProgressBar()) {
+                    ckpt.checkFinite(saved == null ? 0 : saved.layersDone(), f -> bar.update("checking", f));
                     released = ModelQuantizer.quantizeLazily(ckpt, config, cal, bar::update, saved);
                 }
             }

@@ -31,7 +31,8 @@ import picocli.CommandLine;
  * BF16 and F32 checkpoints; QuaRot on the built-in model takes half a minute a run, so it is compared with the
  * previous jar's output in docs/parts/lazy-layers.md instead); a layer tensor that is missing or misshapen is
  * refused from the headers before any model work, in one line naming the file and the tensor; a NaN that only the
- * data shows stops the run when its layer is read, in one line, and nothing is written.
+ * data shows stops the run before the first layer (one read of every layer's bytes), in one line, and nothing is
+ * written.
  */
 class QuantizeLazyLayersTest {
     @TempDir
@@ -156,9 +157,12 @@ class QuantizeLazyLayersTest {
         nothingWritten(out);
     }
 
-    /** A NaN is in the data, not the header: found when layer 1 is read, after layer 0's work; nothing is written. */
+    /**
+     * A NaN is in the data, not the header: found by the check of every layer's bytes before layer 0 (the message of
+     * the reader that would meet it in layer 1); nothing is written.
+     */
     @Test
-    void aNanInTheLastLayerStopsTheRunWhenItIsReadAndWritesNothing() throws Exception {
+    void aNanInTheLastLayerStopsTheRunBeforeTheFirstLayerAndWritesNothing() throws Exception {
         String bad = "model.layers.1.self_attn.o_proj.weight";
         Path model = edited("nan", (n, t) -> {
             if (n.equals(bad)) {

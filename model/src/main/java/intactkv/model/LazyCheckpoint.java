@@ -24,7 +24,8 @@ import java.util.List;
  * tensor the model reads being present with the shape config.json implies, from the safetensors headers.
  * So a missing or misshapen tensor of the last layer is refused at the start, naming the file and the
  * tensor, not hours later when its layer is reached. What only the data can show (a NaN or infinite
- * element) is refused when the layer is read, by the same check {@link LlamaWeights#load} makes.
+ * element) is refused when the layer is read, by the same check {@link LlamaWeights#load} makes, and before the
+ * first layer by {@link #checkFinite}, which reads every layer once without keeping it.
  *
  * <p>Each tensor is read exactly as {@link LlamaWeights#load}{@code (dir, false)} reads it (matrices in the
  * file's dtype through {@link CheckpointReader#readStored}, vectors as doubles through
@@ -125,6 +126,31 @@ public final class LazyCheckpoint implements LayerSource, AutoCloseable {
         Value norm = read("model.norm.weight");
         Value head = config.tieWordEmbeddings() ? embed : read("lm_head.weight");
         return new LlamaWeights(config, embed, blocks, norm, head);
+    }
+
+    /**
+     * Refuses the checkpoint if an element of a decoder layer from {@code fromLayer} on is NaN or infinite
+     * ({@link CheckpointReader#checkFinite}: the same message {@link #reach} would give when reading that layer,
+     * naming the file, the tensor and the element), reading each tensor once and keeping nothing. A driver runs
+     * it before its first layer so that a bad number in the last layer is found in the time it takes to read the
+     * file, not after the hours of work on the layers before it. {@code progress} is told the share of bytes
+     * checked.
+     */
+    public void checkFinite(int fromLayer, java.util.function.DoubleConsumer progress) throws IOException {
+        List<String> names = new ArrayList<>();
+        long total = 0;
+        for (int l = fromLayer; l < config.numHiddenLayers(); l++) {
+            for (String n : layerNames(l)) {
+                names.add(n);
+                total += reader.entry(n).end() - reader.entry(n).begin();
+            }
+        }
+        long done = 0;
+        for (String n : names) {
+            reader.checkFinite(n);
+            done += reader.entry(n).end() - reader.entry(n).begin();
+            progress.accept(total == 0 ? 1 : done / (double) total);
+        }
     }
 
     /**

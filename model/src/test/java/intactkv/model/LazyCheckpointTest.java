@@ -15,6 +15,8 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.BiFunction;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -133,6 +135,38 @@ class LazyCheckpointTest {
             UncheckedIOException e = assertThrows(UncheckedIOException.class, () -> ckpt.reach(reached, 1));
             assertEquals(dir.resolve(CheckpointReader.SINGLE) + ": tensor '" + bad + "' element 7 (of shape (24, 16)) is NaN",
                     e.getCause().getMessage());
+        }
+    }
+
+    /**
+     * {@link LazyCheckpoint#checkFinite} finds that NaN before any layer is read, with the same message; a run
+     * resuming after the bad layer does not look at it; progress reaches 1 only when everything was checked.
+     */
+    @Test
+    void checkFiniteFindsANanInTheLastLayerBeforeAnyLayerIsRead() throws IOException {
+        String bad = "model.layers.2.mlp.up_proj.weight";
+        Path dir = write("nan-early", (n, t) -> {
+            if (n.equals(bad)) {
+                t.data()[7] = Double.NaN;
+            }
+            return t;
+        });
+        try (LazyCheckpoint ckpt = LazyCheckpoint.open(dir)) {
+            List<Double> seen = new ArrayList<>();
+            IOException e = assertThrows(IOException.class, () -> ckpt.checkFinite(0, seen::add));
+            assertEquals(dir.resolve(CheckpointReader.SINGLE) + ": tensor '" + bad + "' element 7 (of shape (24, 16)) is NaN",
+                    e.getMessage());
+            assertTrue(seen.get(seen.size() - 1) < 1, "stopped before the end: " + seen);
+            seen.clear();
+            ckpt.checkFinite(3, seen::add); // from layer 3: nothing left to check
+            assertEquals(List.of(), seen);
+        }
+        Path good = write("finite", (n, t) -> t);
+        try (LazyCheckpoint ckpt = LazyCheckpoint.open(good)) {
+            List<Double> seen = new ArrayList<>();
+            ckpt.checkFinite(1, seen::add);
+            assertEquals(18, seen.size(), "nine tensors a layer, layers 1 and 2");
+            assertEquals(1.0, seen.get(seen.size() - 1));
         }
     }
 }

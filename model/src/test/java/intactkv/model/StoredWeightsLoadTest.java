@@ -82,4 +82,42 @@ class StoredWeightsLoadTest {
             }
         }
     }
+
+    /**
+     * {@link CheckpointReader#checkFinite} (what a layer-by-layer run checks before its first layer) refuses what
+     * reading refuses, with the same message, in every float dtype: a NaN or infinity placed just after its 4 MiB
+     * read chunk's end (element (4 MiB / bytes) + 1, so a chunk boundary is crossed and the element index counts
+     * the chunks before it) and at the last element; a finite tensor and an integer one pass.
+     */
+    @Test
+    void checkFiniteRefusesWhatReadingRefusesWithTheSameMessage() throws IOException {
+        for (DType dtype : new DType[] {DType.F64, DType.F32, DType.BF16, DType.F16}) {
+            int chunk = (1 << 22) / dtype.bytes();
+            int n = chunk + 5;
+            for (int at : new int[] {chunk + 1, n - 1}) {
+                for (double bad : new double[] {Double.NaN, Double.NEGATIVE_INFINITY}) {
+                    double[] v = new double[n];
+                    for (int i = 0; i < n; i++) {
+                        v[i] = (i % 7) * 0.25 - 0.5;
+                    }
+                    v[at] = bad;
+                    Path dir = tmp.resolve("chk" + dtype + at + bad);
+                    java.nio.file.Files.createDirectories(dir);
+                    new SafetensorsWriter().put("w", dtype, Tensor.of(v, 1, n)).put("ok", dtype, Tensor.of(new double[] {
+                        1, -2, 3}, 3)).put("ids", DType.I64, Tensor.of(new double[] {1, 2}, 2))
+                            .write(dir.resolve(CheckpointReader.SINGLE));
+                    try (CheckpointReader r = CheckpointReader.open(dir)) {
+                        FormatException e = assertThrows(FormatException.class, () -> r.checkFinite("w"));
+                        FormatException read = assertThrows(FormatException.class,
+                                () -> r.readStored("w")); // F64: readStored reads through readFinite
+                        assertEquals(read.getMessage(), e.getMessage(), dtype + " at " + at);
+                        assertEquals(dir.resolve(CheckpointReader.SINGLE) + ": tensor 'w' element " + at + " (of shape (1, "
+                                + n + ")) is " + bad, e.getMessage());
+                        r.checkFinite("ok");
+                        r.checkFinite("ids");
+                    }
+                }
+            }
+        }
+    }
 }

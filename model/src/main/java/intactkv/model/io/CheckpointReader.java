@@ -110,6 +110,11 @@ public final class CheckpointReader implements AutoCloseable {
         return shard(name).readFinite(name);
     }
 
+    /** Refuses {@code name} if an element is NaN or infinite, keeping nothing ({@link SafetensorsReader#checkFinite}). */
+    public void checkFinite(String name) throws IOException {
+        shard(name).checkFinite(name);
+    }
+
     /** Reads integer tensor {@code name} ({@code I64} or {@code I32}) as longs ({@link SafetensorsReader#readLongs}). */
     public long[] readLongs(String name) throws IOException {
         return shard(name).readLongs(name);

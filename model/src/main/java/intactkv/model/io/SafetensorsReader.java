@@ -338,6 +338,54 @@ public final class SafetensorsReader implements AutoCloseable {
         return Tensor.stored(stored, e.shape());
     }
 
+    /**
+     * Refuses tensor {@code name} if an element is NaN or infinite, as {@link #readFinite} and {@link #readStored}
+     * do and with their message, without keeping the tensor: its bytes are read 4 MiB at a time and each element's
+     * exponent field tested (all ones: NaN or infinity). Integer dtypes pass. What a layer-by-layer reader runs
+     * before its first layer (LazyCheckpoint#checkFinite), so that a bad number in the last layer stops the command
+     * before hours of work on the earlier ones, not when that layer is reached.
+     */
+    public void checkFinite(String name) throws IOException {
+        Entry e = entry(name);
+        if (e.dtype().isInteger()) {
+            return;
+        }
+        int per = e.dtype().bytes();
+        long numel = e.shape().numel();
+        int chunkElems = (1 << 22) / per;
+        ByteBuffer buf = ByteBuffer.allocate((int) Math.max(1, Math.min(numel, chunkElems)) * per)
+                .order(ByteOrder.LITTLE_ENDIAN);
+        for (long at = 0; at < numel; at += chunkElems) {
+            int count = (int) Math.min(chunkElems, numel - at);
+            buf.clear().limit(count * per);
+            readFully(channel, buf, dataStart + e.begin() + at * per, file);
+            buf.flip();
+            for (int i = 0; i < count; i++) {
+                long bits = switch (e.dtype()) {
+                    case F64 -> buf.getLong(i * 8);
+                    case F32 -> buf.getInt(i * 4);
+                    default -> buf.getShort(i * 2);
+                };
+                boolean finite = switch (e.dtype()) {
+                    case F64 -> (bits & 0x7ff0000000000000L) != 0x7ff0000000000000L;
+                    case F32 -> (bits & 0x7f800000) != 0x7f800000;
+                    case F16 -> (bits & 0x7c00) != 0x7c00;
+                    default -> (bits & 0x7f80) != 0x7f80; // BF16: the float32 exponent field
+                };
+                if (!finite) {
+                    double v = switch (e.dtype()) {
+                        case F64 -> Double.longBitsToDouble(bits);
+                        case F32 -> Float.intBitsToFloat((int) bits);
+                        case F16 -> HalfFloat.fromFp16Bits((short) bits);
+                        default -> HalfFloat.fromBf16Bits((short) bits);
+                    };
+                    throw new FormatException(file, "tensor '" + name + "' element " + (at + i) + " (of shape "
+                            + e.shape() + ") is " + v);
+                }
+            }
+        }
+    }
+
     /** Reads an integer tensor ({@code I64} or {@code I32}) as longs. */
     public long[] readLongs(String name) throws IOException {
         Entry e = entry(name);
