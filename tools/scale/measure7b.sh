@@ -17,7 +17,9 @@
 # BF16 as the Java side keeps them). ppl and dump run through ./intactkv with the heap the launcher picks.
 # Environment: CHECKPOINT (the directory, for one shape), LINES (lines of the WordNet test split scored,
 # default 400), PREFILL_T (default 256), STEPS (decode steps, default 8), BENCH_HEAP (the -Xmx of the Java
-# bench, default 20g), OUT (logs, default /tmp/measure7b). Exits 1 if an oracle comparison disagrees.
+# bench, default 20g; its young generation is capped at 1 GiB, as the launcher caps it, because the weights live in
+# the old generation: without the cap -Xmx16g dies loading the 7B shape), OUT (logs, default /tmp/measure7b).
+# Exits 1 if an oracle comparison disagrees.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 shapes=("$@")
@@ -90,7 +92,7 @@ print(','.join(str(x) for x in [c.get('bos_token_id', 1)] + [(i * 7919 + 13) % v
     --intactkv bos --out "$out/$shape-rtn3b.safetensors"
   timed "$shape oracle RTN W3 + [B]" $py tools/scale/layerwise_oracle.py "$dir" --tokens "$ids" --rtn-wbits 3 \
     --group 128 --intactkv bos --compare "$out/$shape-rtn3b.safetensors" || fail=1
-  timed "$shape Java prefill $t / decode $steps" java --add-modules jdk.incubator.vector -Xmx"${BENCH_HEAP:-20g}" \
+  timed "$shape Java prefill $t / decode $steps" java --add-modules jdk.incubator.vector -Xmx"${BENCH_HEAP:-20g}" -XX:MaxNewSize=1g \
     -cp benchmarks/target/benchmarks.jar intactkv.bench.DecodeThroughput "$dir" "$t" "$steps"
   timed "$shape PyTorch f64 prefill $t / decode $steps" $py tools/scale/layerwise_oracle.py "$dir" --bench "$t,$steps"
 done

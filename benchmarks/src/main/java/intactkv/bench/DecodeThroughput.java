@@ -19,7 +19,11 @@ import java.util.Locale;
  * <pre>
  *   java --add-modules jdk.incubator.vector -Xmx6g -cp benchmarks/target/benchmarks.jar \
  *       intactkv.bench.DecodeThroughput /tmp/e-tinyllama 256 16
+ *   java --add-modules jdk.incubator.vector -Xmx16g -XX:MaxNewSize=1g -XX:+UseParallelGC \
+ *       -cp benchmarks/target/benchmarks.jar intactkv.bench.DecodeThroughput /tmp/llama2-7b 128 2
  * </pre>
+ * A 7B-shaped checkpoint needs the young generation capped (as the launcher caps it): its 13.5 GB of weights live
+ * in the old generation, which the parallel collector otherwise limits to two thirds of the heap.
  * Arguments: checkpoint directory, prompt length T (prefill), decode steps. A first round of a 16-token
  * prompt and 2 steps warms up the JIT. Prints one JSON line: prefill and decode tokens/s by the wall
  * clock, the decode's CPU seconds per token of the calling thread, and the bytes of weights read per
