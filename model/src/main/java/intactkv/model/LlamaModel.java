@@ -189,11 +189,18 @@ public final class LlamaModel {
         return attention(l, w.block(l), n, null, rope.tables(0, t), new Present(c.numHiddenLayers()), null, Attention.Mask.NONE);
     }
 
-    /** The MLP block of layer {@code l} (down_proj output, no residual) on normalised input {@code m (B, T, d)}. */
+    /**
+     * The MLP block of layer {@code l} (down_proj output, no residual) on normalised input {@code m (B, T, d)}. The
+     * hooks see gate_proj's and up_proj's inputs before either product is computed (the hooks are functions of their
+     * input, so the order does not change a result), so a calibration pass that only needs those inputs (GPTQ's
+     * (up, gate) group, {@code Gptq.hessians}) can end before the products.
+     */
     public Value mlpBlock(int l, Value m) {
         LlamaWeights.Block blk = w.block(l);
-        Value gate = Functional.silu(linear(l, 4, m, blk.gate()));
-        return linear(l, 6, Arithmetic.mul(gate, linear(l, 5, m, blk.up())), blk.down());
+        Value gateIn = hooks.linearInput(l, LlamaWeights.LINEAR_NAMES.get(4), m);
+        Value upIn = hooks.linearInput(l, LlamaWeights.LINEAR_NAMES.get(5), m);
+        Value gate = Functional.silu(LinearAlgebra.linear(gateIn, blk.gate()));
+        return linear(l, 6, Arithmetic.mul(gate, LinearAlgebra.linear(upIn, blk.up())), blk.down());
     }
 
     /** The embeddings of {@code ids (B, T)}: (B, T, d). */

@@ -455,8 +455,9 @@ public final class Gptq {
      *   <li><b>Each sequence's pass ends once the group's inputs are captured.</b> The capture hook
      *       throws {@link GroupCaptured} after the last of the group's linears has handed it its
      *       input, and the pass is abandoned there: for (k, v, q) after the input norm, for (o)
-     *       after the attention, for (up, gate) after gate_proj (computed before up's input reaches
-     *       the hook), for (down) before down_proj itself. The captured X is computed before that
+     *       after the attention, for (up, gate) after the post-attention norm (the MLP block hands both
+     *       inputs to the hooks before either product, {@link LlamaModel#mlpBlock}), for (down) before down_proj
+     *       itself. The captured X is computed before that
      *       point and nothing after it can change it (tensors are not written after they are made;
      *       the layer's output and its keys and values were discarded anyway), so H is the same.
      *       The official code runs the whole layer for every group and discards the outputs
