@@ -24,11 +24,11 @@ import intactkv.tensor.WeightStorage;
  * 16. Why a stream and not whole codes a word (floor(64 / bits) a word, never split): it is the
  * {@link PackedCheckpoint} file's own stream (32-bit words there; two of them make one word here, low
  * half first), so reading and writing a checkpoint move words without unpacking a code, and the memory
- * is the file's for every width, where whole codes a word waste up to 16 % (0.381 bytes at 3 bits,
- * 1.6 at 11 and 12 bits against 1.375 and 1.5, 2 at 13). The price, a code split across two words
- * about once a word, is one predictable branch in the sequential decode of {@link #toDouble}, which
- * keeps the current word shifted and reads the next one only when a code needs it (no division or
- * multiplication per element).
+ * is the file's for every width, where whole codes a word waste up to 23 % (0.381 bytes at 3 bits,
+ * 1.6 at 11 and 12 bits against 1.375 and 1.5, 2 at 13 against 1.625). The price, a code split across
+ * two words about once a word, is one predictable branch in the sequential decode of {@link #toDouble},
+ * which keeps the current word shifted and reads the next one only when a code needs it (no division or
+ * multiplication per element to find a code).
  */
 public final class QuantCodes implements WeightStorage {
     private final int rows;
