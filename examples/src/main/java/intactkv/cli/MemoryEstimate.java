@@ -7,7 +7,8 @@ import intactkv.quant.Method;
  * Lower bounds of the memory a command needs, from the model's config.json and the flags that
  * size its buffers: activations in doubles (8 bytes each); weights for inference at the least
  * their smallest form (2 bytes a parameter, the BF16/F16 a checkpoint may hold, since weights stay
- * in their file's dtype; 1 byte a parameter for a quantized copy, whose codes are one byte each),
+ * in their file's dtype; a quarter byte a parameter for a quantized copy, whose codes are held at their
+ * bit width, 2 bits at the narrowest: {@code QuantCodes}),
  * weights for training in doubles. Only buffers that provably coexist are counted, so a bound
  * above the heap means the run cannot succeed ({@link Memory#require}).
  * Symbols as in DESIGN.md: T tokens, p prefix, d model dim, h heads, d_ff, V vocabulary, L layers,
@@ -92,20 +93,23 @@ final class MemoryEstimate {
     /**
      * {@code copies} copies of the weights as inference holds them, at the least: the
      * full-precision model in its file's dtype, 2 bytes a parameter or more (BF16/F16; F32 and F64
-     * files take 4 and 8), and each further (quantized) copy 1 byte a parameter or more (one byte
-     * per code; scales, zeros and the unquantized embeddings come on top).
+     * files take 4 and 8), and each further (quantized) copy a quarter byte a parameter or more (codes are
+     * held at their bit width, {@code QuantCodes}, and the narrowest are 2 bits; scales, zeros and the
+     * unquantized embeddings come on top). A bound: a copy counted at more than its narrowest would refuse a
+     * 2-bit run that fits; the command's own plan ({@link #codes}) counts the bits it was given.
      */
     static long inferenceWeights(LlamaConfig c, int copies) {
-        return plus(times(2, c.parameterCount()), times(1, c.parameterCount(), Math.max(0, copies - 1)));
+        return plus(times(2, c.parameterCount()), times(c.parameterCount(), Math.max(0, copies - 1)) / 4);
     }
 
     /**
      * The weights a quantizer that reads the checkpoint one decoder layer at a time holds at the least, at its last
-     * layer: every layer's linears as codes (1 byte a parameter; scales and zeros on top) and the rest (embedding,
-     * head, norms) at 2 bytes a parameter. The layer being read is not counted: its codes replace it.
+     * layer: every layer's linears as codes of {@code bits} bits ({@code bits / 8} bytes a parameter, held at their
+     * bit width; scales and zeros on top) and the rest (embedding, head, norms) at 2 bytes a parameter. The layer
+     * being read is not counted: its codes replace it.
      */
-    static long layerByLayerWeights(LlamaConfig c) {
-        return plus(times(2, c.parameterCount() - linearParams(c)), linearParams(c));
+    static long layerByLayerWeights(LlamaConfig c, int bits) {
+        return plus(times(2, c.parameterCount() - linearParams(c)), plus(times(bits, linearParams(c)), 7) / 8);
     }
 
     /**
@@ -169,11 +173,12 @@ final class MemoryEstimate {
     }
 
     /**
-     * Term "quantized codes": the seven linears of every layer as {@code QuantCodes}, each of (rows, cols)
-     * with G = cols / g groups a row (g = -1: one): one byte a code (rows x cols), a double scale and zero
-     * a group (16 rows G) and an int group index a column (4 cols).
+     * Term "quantized codes": the seven linears of every layer as {@code QuantCodes} of {@code bits}-bit codes,
+     * each of (rows, cols) with G = cols / g groups a row (g = -1: one): the codes held at their bit width, in
+     * 8-byte words of 64 bits (8 ceil(rows cols bits / 64): bits / 8 bytes a code), a double scale and zero a
+     * group (16 rows G) and an int group index a column (4 cols).
      */
-    static long codes(LlamaConfig c, int group) {
+    static long codes(LlamaConfig c, int group, int bits) {
         long d = c.hiddenSize();
         long kv = (long) c.numKeyValueHeads() * c.headDim();
         long f = c.intermediateSize();
@@ -181,7 +186,8 @@ final class MemoryEstimate {
         long layer = 0;
         for (long[] rc : shapes) {
             long groups = group <= 0 ? 1 : (rc[1] + group - 1) / group;
-            layer = plus(layer, plus(plus(times(rc[0], rc[1]), times(16, rc[0], groups)), times(4, rc[1])));
+            long words = plus(times(rc[0], rc[1], bits), 63) / 64;
+            layer = plus(layer, plus(plus(times(8, words), times(16, rc[0], groups)), times(4, rc[1])));
         }
         return times(c.numHiddenLayers(), layer);
     }

@@ -201,7 +201,8 @@ class QuantOptions {
             MemoryEstimate.requireQuantization(mc, Method.parse(method), set.size(),
                     set.stream().mapToInt(s -> s.length).max().orElse(0), "--calib-samples " + nsamples
                     + (calibSeqlen == null ? "" : " --calib-seqlen " + calibSeqlen), readsLayersOneAtATime()
-                    ? MemoryEstimate.layerByLayerWeights(mc) : MemoryEstimate.inferenceWeights(mc, 1));
+                    ? MemoryEstimate.layerByLayerWeights(mc, config().weight().bits())
+                    : MemoryEstimate.inferenceWeights(mc, 1));
         }
     }
 
@@ -373,7 +374,7 @@ class QuantOptions {
             case NONE -> 0;
             case OMNIQUANT -> MemoryEstimate.linearsInDouble(c);
             case GGUF -> ggufFloats(c);
-            default -> MemoryEstimate.codes(c, config().weight().groupSize());
+            default -> MemoryEstimate.codes(c, config().weight().groupSize(), config().weight().bits());
         };
         if (release) {
             p = p.plus(m == Method.OMNIQUANT ? "one layer's trained linears in double" : "one layer's quantized codes",
@@ -415,7 +416,7 @@ class QuantOptions {
             long linears = MemoryEstimate.times(MemoryEstimate.linearParams(c), WeightBytes.heldBytes(fp.dtype()));
             running = MemoryPlan.empty()
                     .plus(m == Method.OMNIQUANT ? "trained linears in double" : "quantized codes", m == Method.OMNIQUANT
-                            ? MemoryEstimate.linearsInDouble(c) : MemoryEstimate.codes(c, config().weight().groupSize()))
+                            ? MemoryEstimate.linearsInDouble(c) : MemoryEstimate.codes(c, config().weight().groupSize(), config().weight().bits()))
                     .plus("embeddings, head and norms (" + fp.dtype() + ")", Math.max(0, fp.bytes() - linears));
         }
         return MemoryPlan.larger(quantizing, window.apply(running));
@@ -446,10 +447,10 @@ class QuantOptions {
                 case OMNIQUANT -> p.plus("trained linears in double", MemoryEstimate.linearsInDouble(c));
                 case QUAROT -> p.plus("QuaRot's rotated model in double", MemoryEstimate.weightsAsHeld(c,
                         intactkv.model.io.DType.F64));
-                case AWQ -> p.plus("one layer's quantized codes", MemoryEstimate.codes(c, config().weight().groupSize())
+                case AWQ -> p.plus("one layer's quantized codes", MemoryEstimate.codes(c, config().weight().groupSize(), config().weight().bits())
                         / layers).plus("one layer's scaled linears in double", MemoryEstimate.linearsInDouble(c) / layers);
                 case GGUF -> p.plus("dequantized GGUF weights in float32", ggufFloats(c));
-                default -> p.plus("one layer's quantized codes", MemoryEstimate.codes(c, config().weight().groupSize())
+                default -> p.plus("one layer's quantized codes", MemoryEstimate.codes(c, config().weight().groupSize(), config().weight().bits())
                         / layers);
             };
         }
@@ -495,7 +496,7 @@ class QuantOptions {
         }
         p = p.plus(m == Method.OMNIQUANT ? "trained linears in double" : "quantized codes of every layer",
                 m == Method.OMNIQUANT ? MemoryEstimate.linearsInDouble(c)
-                        : MemoryEstimate.codes(c, config().weight().groupSize()));
+                        : MemoryEstimate.codes(c, config().weight().groupSize(), config().weight().bits()));
         p = p.plus("full-precision weights (" + fp.dtype() + ") of the current layer (layers read one at a time)",
                 linears / layers);
         if (m == Method.AWQ) {

@@ -14,9 +14,9 @@ import java.util.TreeMap;
  * a matrix in its file's dtype (BF16 and F16 2 bytes an element, F32 4, F64 8:
  * {@code SafetensorsReader.readStored}), a vector (the RMSNorm weights) in double, 8 bytes; and in a
  * packed quantized checkpoint ({@code PackedCheckpoint}) a weight {@code P} as {@code QuantCodes}:
- * one byte a code (rows x cols, the rows from {@code P.scales}, the columns from {@code P.g_idx}), its
- * scales and zeros in double (8 bytes each, as in the file) and the group of each column as an int
- * (4 bytes).
+ * the codes at their bit width, as in the file ({@code P.qcodes}, W 32-bit words, held as ceil(W / 2)
+ * 64-bit words: 8 ceil(W / 2) bytes), its scales and zeros in double (8 bytes each, as in the file) and
+ * the group of each column as an int (4 bytes).
  *
  * @param bytes  the total in memory
  * @param dtype  the dtype of the largest matrix (what the messages name: "BF16")
@@ -74,8 +74,8 @@ record WeightBytes(long bytes, DType dtype, int tensors) {
                 SafetensorsReader.Entry scales = entries.get(base + ".scales");
                 SafetensorsReader.Entry groupOf = entries.get(base + ".g_idx");
                 if (scales != null && groupOf != null && scales.shape().rank() == 2) {
-                    long weights = (long) scales.shape().dim(0) * groupOf.shape().numel();
-                    total = MemoryEstimate.plus(total, weights); // one byte a code
+                    // the file's 32-bit words, two to a 64-bit word in memory
+                    total = MemoryEstimate.plus(total, MemoryEstimate.times(8, (numel + 1) / 2));
                     count++;
                 }
                 continue;

@@ -25,9 +25,10 @@ class MemoryEstimateTest {
         assertEquals(8L * 128 * 512 * (2 * 128), MemoryEstimate.quantization(BUILT_IN, Method.GPTQ, 128, 512));
         assertEquals(8L * 128 * 512 * (5 * 128 + 384), MemoryEstimate.quantization(BUILT_IN, Method.AWQ, 128, 512));
         assertEquals(8L * BUILT_IN.parameterCount(), MemoryEstimate.weights(BUILT_IN));
-        // inference keeps the weights in their file's dtype (>= 2 bytes) and a quantized copy as codes (>= 1 byte)
+        // inference keeps the weights in their file's dtype (>= 2 bytes) and a quantized copy as codes at their bit
+        // width (>= 2 bits, a quarter byte)
         assertEquals(2L * BUILT_IN.parameterCount(), MemoryEstimate.inferenceWeights(BUILT_IN, 1));
-        assertEquals(3L * BUILT_IN.parameterCount(), MemoryEstimate.inferenceWeights(BUILT_IN, 2));
+        assertEquals(2L * BUILT_IN.parameterCount() + BUILT_IN.parameterCount() / 4, MemoryEstimate.inferenceWeights(BUILT_IN, 2));
     }
 
     /** Issue row: ppl --seqlen 4096 on a real model ended in an OutOfMemoryError stack trace; now refused first. */

@@ -50,16 +50,28 @@ class MemoryTermsTest {
 
     @Test
     void quantizedCodes() {
-        // built-in, g 128: q k v o 128x128: 16,384 codes + 16*128*1 + 4*128 = 18,944 each; gate, up 384x128:
-        // 49,152 + 16*384 + 512 = 55,808 each; down 128x384: 49,152 + 16*128*3 + 4*384 = 56,832; 6 layers
-        assertEquals(6L * (4 * 18_944 + 2 * 55_808 + 56_832), MemoryEstimate.codes(BUILT_IN, 128));
+        // at 8 bits the codes take a byte each: built-in, g 128: q k v o 128x128: 16,384 codes + 16*128*1 + 4*128 =
+        // 18,944 each; gate, up 384x128: 49,152 + 16*384 + 512 = 55,808 each; down 128x384: 49,152 + 16*128*3 + 4*384
+        // = 56,832; 6 layers
+        assertEquals(6L * (4 * 18_944 + 2 * 55_808 + 56_832), MemoryEstimate.codes(BUILT_IN, 128, 8));
         // 7B, g 128: q k v o: 16,777,216 + 16*4096*32 + 4*4096 = 18,890,752; gate, up (11008, 4096):
         // 45,088,768 + 16*11008*32 + 16,384 = 50,741,248; down (4096, 11008): 45,088,768 + 16*4096*86 + 44,032
-        assertEquals(32L * (4 * 18_890_752L + 2 * 50_741_248L + 50_768_896L), MemoryEstimate.codes(LLAMA7B, 128));
-        assertEquals(7_290_060_800L, MemoryEstimate.codes(LLAMA7B, 128));
+        assertEquals(32L * (4 * 18_890_752L + 2 * 50_741_248L + 50_768_896L), MemoryEstimate.codes(LLAMA7B, 128, 8));
+        assertEquals(7_290_060_800L, MemoryEstimate.codes(LLAMA7B, 128, 8));
+        // at 3 bits, 3/8 of a byte a code (every linear's codes fill whole 64-bit words here): 7B q k v o
+        // 6,291,456 + 2,097,152 + 16,384 = 8,404,992; gate, up 16,908,288 + 5,636,096 + 16,384 = 22,560,768;
+        // down 16,908,288 + 5,636,096 + 44,032 = 22,588,416
+        assertEquals(32L * (4 * 8_404_992L + 2 * 22_560_768L + 22_588_416L), MemoryEstimate.codes(LLAMA7B, 128, 3));
+        assertEquals(3_242_557_440L, MemoryEstimate.codes(LLAMA7B, 128, 3));
+        // built-in at 3 bits: 6,144 + 2,048 + 512 = 8,704; 18,432 + 6,144 + 512 = 25,088; 18,432 + 6,144 + 1,536 = 26,112
+        assertEquals(6L * (4 * 8_704 + 2 * 25_088 + 26_112), MemoryEstimate.codes(BUILT_IN, 128, 3));
+        // a word only partly used is held whole: d 4, d_ff 3, per channel, 5 bits: q k v o 4x4 = 80 bits, two words,
+        // 16 + 16*4 + 4*4 = 96; gate, up 3x4 = 60 bits, one word, 8 + 16*3 + 16 = 72; down 4x3: 8 + 16*4 + 4*3 = 84
+        LlamaConfig tiny = new LlamaConfig(4, 3, 1, 1, 1, 1e-5, 10000, 8, 3, false, 1, 2);
+        assertEquals(4 * 96 + 2 * 72 + 84, MemoryEstimate.codes(tiny, -1, 5));
         // per channel: one scale and zero a row
         assertEquals(6L * (4 * (16_384 + 16 * 128 + 512) + 2 * (49_152 + 16 * 384 + 512) + (49_152 + 16 * 128 + 1536)),
-                MemoryEstimate.codes(BUILT_IN, -1));
+                MemoryEstimate.codes(BUILT_IN, -1, 8));
     }
 
     @Test
@@ -128,7 +140,7 @@ class MemoryTermsTest {
         assertEquals(2 + 32 * 9 + 1, w.tensors());
     }
 
-    /** A packed quantized checkpoint as loaded: codes at one byte, scales and zeros in double, the rest as saved. */
+    /** A packed quantized checkpoint as loaded: codes at their bit width, scales and zeros in double, the rest as saved. */
     @Test
     void headerBytesOfAPackedCheckpoint() throws Exception {
         LlamaConfig c = new LlamaConfig(32, 64, 4, 2, 2, 1e-5, 10000, 50, 64, false, 1, 2);
@@ -137,7 +149,7 @@ class MemoryTermsTest {
         Path dir = tmp.resolve("q");
         q.save(dir, DType.F64);
         long rest = MemoryEstimate.weightsAsHeld(c, DType.F64) - MemoryEstimate.linearsInDouble(c);
-        assertEquals(rest + MemoryEstimate.codes(c, 16), WeightBytes.of(dir).bytes());
+        assertEquals(rest + MemoryEstimate.codes(c, 16, 3), WeightBytes.of(dir).bytes());
     }
 
     @Test

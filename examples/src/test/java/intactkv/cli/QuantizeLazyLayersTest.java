@@ -88,8 +88,10 @@ class QuantizeLazyLayersTest {
      */
     @Test
     void theCalibrationPreCheckOfQuantizeCountsTheLayerByLayerWeights() throws Exception {
-        // 7B: embedding, head and norms 262,410,240 parameters at 2 bytes; 6,476,005,376 linear parameters at 1 byte
-        assertEquals(2L * 262_410_240 + 6_476_005_376L, MemoryEstimate.layerByLayerWeights(MemoryTermsTest.LLAMA7B));
+        // 7B: embedding, head and norms 262,410,240 parameters at 2 bytes; 6,476,005,376 linear parameters at bits / 8
+        // bytes: 1 at 8 bits, 3/8 at 3 bits
+        assertEquals(2L * 262_410_240 + 6_476_005_376L, MemoryEstimate.layerByLayerWeights(MemoryTermsTest.LLAMA7B, 8));
+        assertEquals(2L * 262_410_240 + 6_476_005_376L * 3 / 8, MemoryEstimate.layerByLayerWeights(MemoryTermsTest.LLAMA7B, 3));
         assertEquals(2L * (262_410_240 + 6_476_005_376L), MemoryEstimate.inferenceWeights(MemoryTermsTest.LLAMA7B, 1));
         Path model = ModelCommandsTest.tinyModel(dir.resolve("precheck"));
         QuantizeCommand cmd = new QuantizeCommand();

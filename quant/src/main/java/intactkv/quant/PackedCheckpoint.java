@@ -28,6 +28,11 @@ import java.io.IOException;
  * straight-through quantization is kept as doubles, or an older dequantized checkpoint) is read as
  * one tensor, as before.
  *
+ * <p>{@code P.qcodes} is the stream {@link QuantCodes} holds in memory, in 32-bit words instead of 64-bit
+ * ones: writing cuts each word into its low and high halves, reading joins them, and no code is unpacked.
+ * The file layout did not change when the codes in memory went from one byte each to this stream: a
+ * checkpoint written before is read the same, and one written now is byte for byte what was written before.
+ *
  * <p>Reading checks everything before a code is used, and refuses with the tensor and the field:
  * bits against {@code quant_config.json}'s {@code wbits}, the shapes of scales, zeros and g_idx against
  * its {@code group_size} and the weight's columns, every column's group in range and every group of the
@@ -72,24 +77,17 @@ public final class PackedCheckpoint {
         return true;
     }
 
-    /** The codes of {@code q} (offsets from qmin) packed to bits bits each, least significant bits first, across 32-bit words. */
+    /**
+     * The codes of {@code q} (offsets from qmin) packed to bits bits each, least significant bits first, across
+     * {@code count} 32-bit words: {@code q}'s own 64-bit stream ({@link QuantCodes}) cut into halves, low half
+     * first, so the file is the one a code-by-code packing writes (each 32-bit word as a signed int, as before).
+     */
     private static long[] packWords(QuantCodes q, int count) {
-        int n = q.size();
-        int bits = q.bits();
-        int[] packed = new int[count];
-        for (int i = 0; i < n; i++) {
-            long bit = (long) i * bits;
-            int word = (int) (bit >>> 5);
-            int shift = (int) (bit & 31);
-            int v = q.offset(i);
-            packed[word] |= v << shift;
-            if (shift + bits > 32) {
-                packed[word + 1] |= v >>> (32 - shift);
-            }
-        }
+        long[] stream = q.words();
         long[] words = new long[count];
         for (int i = 0; i < count; i++) {
-            words[i] = packed[i];
+            long w = stream[i >>> 1];
+            words[i] = (i & 1) == 0 ? (int) w : (int) (w >>> 32);
         }
         return words;
     }
@@ -189,24 +187,16 @@ public final class PackedCheckpoint {
         long n = (long) rows * cols;
         int words = (int) ((n * bits + 31) / 32);
         long[] packed = ints(r, p + ".qcodes", Shape.of(words), rows + " x " + cols + " codes of " + bits + " bits");
-        int[] offsets = new int[(int) n];
-        int mask = (1 << bits) - 1;
-        for (int i = 0; i < offsets.length; i++) {
-            long bit = (long) i * bits;
-            int word = (int) (bit >>> 5);
-            int shift = (int) (bit & 31);
-            long v = (packed[word] & 0xffffffffL) >>> shift;
-            if (shift + bits > 32) {
-                v |= (packed[word + 1] & 0xffffffffL) << (32 - shift);
-            }
-            offsets[i] = (int) (v & mask);
-        }
         long used = n * bits;
         if (used % 32 != 0 && (packed[words - 1] & 0xffffffffL) >>> (used % 32) != 0) {
             throw new FormatException(r.dir(), "tensor '" + p + ".qcodes' has bits set after its last " + bits
                     + "-bit code (written with another bit width?); re-run quantize");
         }
-        return new QuantCodes(rows, cols, bits, (int) qp[1], groups, offsets, scales, zeros, groupOf);
+        long[] stream = new long[QuantCodes.words(n, bits)]; // two 32-bit words of the file make one, low half first
+        for (int i = 0; i < words; i++) {
+            stream[i >>> 1] |= (packed[i] & 0xffffffffL) << (32 * (i & 1));
+        }
+        return QuantCodes.ofWords(rows, cols, bits, (int) qp[1], groups, stream, scales, zeros, groupOf);
     }
 
     /** An integer tensor of shape {@code want}, or an error naming it and the shape it needs ({@code what}). */

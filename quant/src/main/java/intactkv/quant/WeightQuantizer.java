@@ -53,7 +53,7 @@ public final class WeightQuantizer {
     /**
      * Returns the fake-quantized copy of {@code w (out, in)}; {@code layer} names it in errors. The copy
      * is kept as its integer codes with the groups' scales and zeros ({@link QuantCodes}: its doubles
-     * are the fake-quantized values, bit for bit), so a quantized model holds a byte per weight.
+     * are the fake-quantized values, bit for bit), so a quantized model holds bits / 8 bytes a weight.
      */
     public static Tensor quantize(Tensor w, Spec spec, String layer) {
         w.shape().requireRank(layer, 2);
