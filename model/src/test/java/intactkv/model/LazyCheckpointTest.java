@@ -120,16 +120,21 @@ class LazyCheckpointTest {
         assertEquals(whole.getMessage(), lazy.getMessage());
     }
 
-    /** What only the data shows (a NaN) is found when its layer is read: the reader's message, file and tensor. */
-    @Test
-    void aNanInALaterLayerIsRefusedWhenThatLayerIsRead() throws IOException {
-        String bad = "model.layers.1.mlp.up_proj.weight";
-        Path dir = write("nan", (n, t) -> {
+    /** C's checkpoint with element 7 of tensor {@code bad} a NaN. */
+    private Path withNan(String name, String bad) throws IOException {
+        return write(name, (n, t) -> {
             if (n.equals(bad)) {
                 t.data()[7] = Double.NaN;
             }
             return t;
         });
+    }
+
+    /** What only the data shows (a NaN) is found when its layer is read: the reader's message, file and tensor. */
+    @Test
+    void aNanInALaterLayerIsRefusedWhenThatLayerIsRead() throws IOException {
+        String bad = "model.layers.1.mlp.up_proj.weight";
+        Path dir = withNan("nan", bad);
         try (LazyCheckpoint ckpt = LazyCheckpoint.open(dir)) {
             LlamaWeights reached = ckpt.reach(ckpt.skeleton(), 0);
             UncheckedIOException e = assertThrows(UncheckedIOException.class, () -> ckpt.reach(reached, 1));
@@ -145,12 +150,7 @@ class LazyCheckpointTest {
     @Test
     void checkFiniteFindsANanInTheLastLayerBeforeAnyLayerIsRead() throws IOException {
         String bad = "model.layers.2.mlp.up_proj.weight";
-        Path dir = write("nan-early", (n, t) -> {
-            if (n.equals(bad)) {
-                t.data()[7] = Double.NaN;
-            }
-            return t;
-        });
+        Path dir = withNan("nan-early", bad);
         try (LazyCheckpoint ckpt = LazyCheckpoint.open(dir)) {
             List<Double> seen = new ArrayList<>();
             IOException e = assertThrows(IOException.class, () -> ckpt.checkFinite(0, seen::add));

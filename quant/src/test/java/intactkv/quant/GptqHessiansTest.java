@@ -112,6 +112,13 @@ class GptqHessiansTest {
                 QuaRotHooks.quantized(c, QuantConfig.w4a4kv4()));
     }
 
+    /**
+     * Every group's Hessians equal the whole-layer reference exactly, from the layer's inputs ({@link Gptq#hessians})
+     * and, for the MLP groups, from the residual streams after the attention block ({@link Gptq#afterAttention},
+     * {@link Gptq#hessiansAfterAttention}: what {@code Gptq.sequential} runs with activations in double); and
+     * {@code afterMlp(afterAttention(x))} is {@code layer(x)} bit for bit. For every hook set: QuaRot's online
+     * transforms and activation quantizers act inside both halves.
+     */
     @Test
     void everyGroupsHessiansEqualTheWholeLayerReferenceExactly() {
         for (LlamaConfig c : List.of(MHA, GQA, WIDE)) {
@@ -121,15 +128,20 @@ class GptqHessiansTest {
                 LlamaModel m = new LlamaModel(w).withHooks(hooks);
                 try (GradMode.Scope s = GradMode.noGrad()) {
                     for (int l = 0; l < c.numHiddenLayers(); l++) {
-                        for (int[] group : Gptq.GROUPS) {
+                        String at = "kv heads " + c.numKeyValueHeads() + ", hooks " + hooks.getClass().getSimpleName()
+                                + ", layer " + l;
+                        List<Value> mid = Gptq.afterAttention(m, l, inputs);
+                        for (int i = 0; i < inputs.size(); i++) {
+                            assertArrayEquals(m.layer(l, inputs.get(i)).data().data(),
+                                    m.afterMlp(l, mid.get(i)).data().data(), 0.0, at + ", sequence " + i);
+                        }
+                        for (int g = 0; g < Gptq.GROUPS.size(); g++) {
+                            int[] group = Gptq.GROUPS.get(g);
                             Map<String, Tensor> want = reference(m, l, inputs, group);
-                            Map<String, Tensor> got = Gptq.hessians(m, l, inputs, group);
-                            String where = "kv heads " + c.numKeyValueHeads() + ", hooks " + hooks.getClass()
-                                    .getSimpleName() + ", layer " + l + ", group " + want.keySet();
-                            assertEquals(want.keySet(), got.keySet(), where);
-                            for (String name : want.keySet()) {
-                                assertEquals(want.get(name).shape(), got.get(name).shape(), where + " " + name);
-                                assertArrayEquals(want.get(name).data(), got.get(name).data(), 0.0, where + " " + name);
+                            assertSameHessians(want, Gptq.hessians(m, l, inputs, group), at + ", group " + want.keySet());
+                            if (g >= Gptq.ATTENTION_GROUPS) {
+                                assertSameHessians(want, Gptq.hessiansAfterAttention(m, l, mid, group),
+                                        at + ", group " + want.keySet() + " after attention");
                             }
                         }
                     }
@@ -138,40 +150,11 @@ class GptqHessiansTest {
         }
     }
 
-    /**
-     * The MLP groups' Hessians from the residual streams after the attention block ({@link Gptq#afterAttention},
-     * {@link Gptq#hessiansAfterAttention}: what {@code Gptq.sequential} runs with activations in double) equal the
-     * whole-layer reference exactly, and {@code afterMlp(afterAttention(x))} is {@code layer(x)} bit for bit, for
-     * every hook set (QuaRot's online transforms and activation quantizers act inside both halves).
-     */
-    @Test
-    void mlpGroupsFromTheResidualAfterAttentionEqualTheWholeLayerExactly() {
-        for (LlamaConfig c : List.of(MHA, GQA, WIDE)) {
-            LlamaWeights w = LlamaWeights.random(c, 11, 0.3, true, false);
-            List<Value> inputs = inputs(w);
-            for (ModelHooks hooks : hooksFor(c)) {
-                LlamaModel m = new LlamaModel(w).withHooks(hooks);
-                try (GradMode.Scope s = GradMode.noGrad()) {
-                    for (int l = 0; l < c.numHiddenLayers(); l++) {
-                        String where = "kv heads " + c.numKeyValueHeads() + ", hooks "
-                                + hooks.getClass().getSimpleName() + ", layer " + l;
-                        List<Value> mid = Gptq.afterAttention(m, l, inputs);
-                        for (int i = 0; i < inputs.size(); i++) {
-                            assertArrayEquals(m.layer(l, inputs.get(i)).data().data(),
-                                    m.afterMlp(l, mid.get(i)).data().data(), 0.0, where + ", sequence " + i);
-                        }
-                        for (int g = Gptq.ATTENTION_GROUPS; g < Gptq.GROUPS.size(); g++) {
-                            Map<String, Tensor> want = reference(m, l, inputs, Gptq.GROUPS.get(g));
-                            Map<String, Tensor> got = Gptq.hessiansAfterAttention(m, l, mid, Gptq.GROUPS.get(g));
-                            assertEquals(want.keySet(), got.keySet(), where);
-                            for (String name : want.keySet()) {
-                                assertArrayEquals(want.get(name).data(), got.get(name).data(), 0.0,
-                                        where + " " + name);
-                            }
-                        }
-                    }
-                }
-            }
+    private static void assertSameHessians(Map<String, Tensor> want, Map<String, Tensor> got, String where) {
+        assertEquals(want.keySet(), got.keySet(), where);
+        for (String name : want.keySet()) {
+            assertEquals(want.get(name).shape(), got.get(name).shape(), where + " " + name);
+            assertArrayEquals(want.get(name).data(), got.get(name).data(), 0.0, where + " " + name);
         }
     }
 
