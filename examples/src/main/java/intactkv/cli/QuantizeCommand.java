@@ -33,6 +33,8 @@ import picocli.CommandLine.Option;
             "--format autogptq|autoawq writes AutoGPTQ's or AutoAWQ's (GEMM) layout instead, with float16 scales.",
             "--method gguf --type T (llama.cpp's types) writes the dequantized weights, embedding and head included,",
             "as their float32 values (exact with --dtype f32 or f64; quant_config.json \"gguf_type\": T).",
+            "On a safetensors checkpoint the other methods read one decoder layer at a time, after checking every",
+            "tensor's name and shape (headers) and every layer's values for NaN/Inf (one read of the file).",
             "Examples:",
             "  ./intactkv quantize --model DIR --method rtn --wbits 3 --group 128 --out DIR-w3",
             "  ./intactkv quantize --model DIR --method gptq --wbits 3 --calib train.txt --out DIR-gptq",
