@@ -65,13 +65,13 @@ final class AutoAwqFormat {
                 scales[o * groups + k] = s[k * out + o];
             }
         }
-        int[] offsets = new int[out * in];
+        long[] stream = new long[QuantCodes.words((long) out * in, 4)]; // straight into QuantCodes' bit stream
         for (int i = 0; i < in; i++) {
             for (int o = 0; o < out; o++) {
-                offsets[o * in + i] = nibble(qweight[i * cols + o / 8], o);
+                QuantCodes.write(stream, (long) o * in + i, 4, nibble(qweight[i * cols + o / 8], o)); // 4 bits
             }
         }
-        return new QuantCodes(out, in, 4, 0, groups, offsets, scales, zeros, QuantCodes.Builder.consecutive(in, g));
+        return QuantCodes.ofWords(out, in, 4, 0, groups, stream, scales, zeros, QuantCodes.Builder.consecutive(in, g));
     }
 
     /** The 4-bit value of output {@code o} in its word. */

@@ -119,13 +119,13 @@ final class AutoGptqFormat {
                 scales[o * groups + k] = s[k * out + o];
             }
         }
-        int[] offsets = new int[out * in];
+        long[] stream = new long[QuantCodes.words((long) out * in, bits)]; // straight into QuantCodes' bit stream
         for (int o = 0; o < out; o++) {
             for (int i = 0; i < in; i++) {
-                offsets[o * in + i] = get(qweight, o, out, i, bits);
+                QuantCodes.write(stream, (long) o * in + i, bits, get(qweight, o, out, i, bits)); // masked: in range
             }
         }
-        return new QuantCodes(out, in, bits, 0, groups, offsets, scales, zeros, groupOf);
+        return QuantCodes.ofWords(out, in, bits, 0, groups, stream, scales, zeros, groupOf);
     }
 
     /**
