@@ -312,20 +312,7 @@ public final class SafetensorsReader implements AutoCloseable {
             }
         }
         for (int i = 0; i < numel; i++) {
-            boolean finite = switch (e.dtype()) {
-                case F32 -> Float.isFinite(floats[i]);
-                case F16 -> (halves[i] & 0x7c00) != 0x7c00;    // exponent all ones: infinity or NaN
-                default -> (halves[i] & 0x7f80) != 0x7f80;     // BF16: the float32 exponent field
-            };
-            if (!finite) {
-                double v = switch (e.dtype()) {
-                    case F32 -> floats[i];
-                    case F16 -> HalfFloat.fromFp16Bits(halves[i]);
-                    default -> HalfFloat.fromBf16Bits(halves[i]);
-                };
-                throw new FormatException(file, "tensor '" + name + "' element " + i + " (of shape " + e.shape()
-                        + ") is " + v);
-            }
+            requireFiniteBits(e, i, floats != null ? Float.floatToRawIntBits(floats[i]) : halves[i]);
         }
         // a matrix is held row-interleaved (RowBlocks, rearranged in place): the one-row product of decoding
         // reads it with vectors across output rows; its elements and every result stay the same
@@ -361,28 +348,36 @@ public final class SafetensorsReader implements AutoCloseable {
             readFully(channel, buf, dataStart + e.begin() + at * per, file);
             buf.flip();
             for (int i = 0; i < count; i++) {
-                long bits = switch (e.dtype()) {
+                requireFiniteBits(e, at + i, switch (e.dtype()) {
                     case F64 -> buf.getLong(i * 8);
                     case F32 -> buf.getInt(i * 4);
                     default -> buf.getShort(i * 2);
-                };
-                boolean finite = switch (e.dtype()) {
-                    case F64 -> (bits & 0x7ff0000000000000L) != 0x7ff0000000000000L;
-                    case F32 -> (bits & 0x7f800000) != 0x7f800000;
-                    case F16 -> (bits & 0x7c00) != 0x7c00;
-                    default -> (bits & 0x7f80) != 0x7f80; // BF16: the float32 exponent field
-                };
-                if (!finite) {
-                    double v = switch (e.dtype()) {
-                        case F64 -> Double.longBitsToDouble(bits);
-                        case F32 -> Float.intBitsToFloat((int) bits);
-                        case F16 -> HalfFloat.fromFp16Bits((short) bits);
-                        default -> HalfFloat.fromBf16Bits((short) bits);
-                    };
-                    throw new FormatException(file, "tensor '" + name + "' element " + (at + i) + " (of shape "
-                            + e.shape() + ") is " + v);
-                }
+                });
             }
+        }
+    }
+
+    /**
+     * Refuses element {@code index} of float tensor {@code e} whose bit pattern is {@code bits} if its exponent field
+     * is all ones (NaN or infinity), naming the file, the tensor and the element: the one check of
+     * {@link #readStored} and {@link #checkFinite}.
+     */
+    private void requireFiniteBits(Entry e, long index, long bits) throws FormatException {
+        boolean finite = switch (e.dtype()) {
+            case F64 -> (bits & 0x7ff0000000000000L) != 0x7ff0000000000000L;
+            case F32 -> (bits & 0x7f800000) != 0x7f800000;
+            case F16 -> (bits & 0x7c00) != 0x7c00;
+            default -> (bits & 0x7f80) != 0x7f80; // BF16: the float32 exponent field
+        };
+        if (!finite) {
+            double v = switch (e.dtype()) {
+                case F64 -> Double.longBitsToDouble(bits);
+                case F32 -> Float.intBitsToFloat((int) bits);
+                case F16 -> HalfFloat.fromFp16Bits((short) bits);
+                default -> HalfFloat.fromBf16Bits((short) bits);
+            };
+            throw new FormatException(file, "tensor '" + e.name() + "' element " + index + " (of shape " + e.shape()
+                    + ") is " + v);
         }
     }
 
