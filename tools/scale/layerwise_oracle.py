@@ -9,7 +9,7 @@ exactly), and runs the few tokens through it; no transformers. Written from the 
 docs/DESIGN.md and Hugging Face's modeling_llama (RMSNorm, rotate-half RoPE, grouped-query attention with a
 causal mask, SwiGLU MLP), independently of the Java code.
 
-    /usr/bin/python3 tools/scale/layerwise_oracle.py DIR --tokens 1,5,9 [--rtn-wbits 3 --group 128]
+    /usr/bin/python3 tools/scale/layerwise_oracle.py DIR --tokens 1,5,9 [--rtn-wbits 3 --group 128 | --quantized QDIR]
         [--intactkv bos] [--compare JAVA_DUMP.safetensors] [--tol 1e-9] [--out logits.npy]
     /usr/bin/python3 tools/scale/layerwise_oracle.py DIR --bench 256,8
 
@@ -19,6 +19,13 @@ of T random tokens and STEPS greedy single-token steps with a KV cache, timed by
 
 --rtn-wbits B: every linear layer inside the decoder blocks is RTN-quantized (asymmetric, groups of --group
 inputs, round half to even; docs/DESIGN.md section 2), embeddings and lm_head stay full precision.
+--quantized QDIR: the decoder's linears are those of a packed checkpoint written by `./intactkv quantize` (rtn,
+gptq, or omniquant's dequantized weights; the quantizer itself is not rerun), decoded here from the format's
+description (docs/RELIABILITY.md, "Packed quantized checkpoints"), not by the Java reader: P.qcodes is one stream of
+b-bit values, lowest bit first, across little-endian 32-bit words, code = stored + qmin, and element (r, c) is
+(code - z) * s with the scale and zero of (r, g_idx[c]). The norms, embeddings and head of the quantized side come
+from QDIR too. Refused: a QDIR whose quant_config.json quantizes activations or the KV cache, or whose method
+changes the basis (awq, quarot), which this oracle does not model.
 --intactkv bos: the first token must be [BOS]; its keys and values (after RoPE) come from the full-precision
 layers and are the past of the quantized model, which runs the other tokens (IntactKV_[B]).
 --compare: a file written by `./intactkv dump --tokens ... --out FILE` with the same flags; the last
@@ -36,7 +43,7 @@ import time
 import numpy as np
 import torch
 
-NP = {"BF16": np.uint16, "F16": np.float16, "F32": np.float32, "F64": np.float64, "I64": np.int64}
+NP = {"BF16": np.uint16, "F16": np.float16, "F32": np.float32, "F64": np.float64, "I64": np.int64, "I32": np.int32}
 
 
 class Safetensors:
@@ -53,6 +60,15 @@ class Safetensors:
             if self.base + e["data_offsets"][1] > size:
                 sys.exit(f"{path}: tensor {name} ends at byte {self.base + e['data_offsets'][1]}, the file has {size}")
         self.map = np.memmap(path, dtype=np.uint8, mode="r")
+
+    def has(self, name):
+        return name in self.header
+
+    def raw(self, name):
+        """The tensor's elements as stored (a numpy view of the map, no conversion)."""
+        e = self.header[name]
+        lo, hi = e["data_offsets"]
+        return np.frombuffer(self.map[self.base + lo:self.base + hi], dtype=NP[e["dtype"]])
 
     def get(self, name):
         e = self.header[name]
@@ -74,6 +90,29 @@ def rtn(w, bits, group):
     z = torch.clamp(-torch.round(mn / s), 0, maxq)
     q = torch.clamp(torch.round(x / s) + z, 0, maxq)
     return ((q - z) * s).reshape(out, inp)
+
+
+def packed(st, p, rows, cols):
+    """The dequantized float64 weight P (rows, cols) of a packed checkpoint: code i is the `bits` bits of the
+    stream from bit i * bits (two adjacent little-endian 32-bit words joined, then shifted and masked), plus qmin;
+    then (code - z) * s with each column's group from P.g_idx."""
+    bits, qmin = (int(x) for x in st.raw(p + ".qparams"))
+    n = rows * cols
+    words = st.raw(p + ".qcodes").view(np.uint32)
+    if words.size != -(-n * bits // 32):
+        sys.exit(f"{p}.qcodes: {words.size} words for {n} codes of {bits} bits")
+    words = np.append(words, np.uint32(0)).astype(np.uint64)
+    start = np.arange(n, dtype=np.uint64) * np.uint64(bits)
+    w = start >> np.uint64(5)
+    pair = words[w] | (words[w + np.uint64(1)] << np.uint64(32))
+    del w
+    codes = ((pair >> (start & np.uint64(31))) & np.uint64((1 << bits) - 1)).astype(np.int64)
+    del pair, start
+    g_idx = torch.from_numpy(st.raw(p + ".g_idx").astype(np.int64))
+    s = st.get(p + ".scales")[:, g_idx]
+    z = st.get(p + ".zeros")[:, g_idx]
+    code = torch.from_numpy(codes + qmin).to(torch.float64).reshape(rows, cols)
+    return (code - z) * s
 
 
 def rms_norm(x, w, eps):
@@ -120,18 +159,43 @@ LINEARS = {"q_proj": "self_attn", "k_proj": "self_attn", "v_proj": "self_attn", 
            "gate_proj": "mlp", "up_proj": "mlp", "down_proj": "mlp"}
 
 
-def layer_weights(st, i, bits, group):
-    """Layer i's weights as float64: full precision, and RTN-quantized when bits is set (else the same)."""
+def layer_weights(st, i, bits, group, qst=None):
+    """Layer i's weights as float64: full precision, and RTN-quantized when bits is set, or those of the packed
+    checkpoint qst when given (else the same)."""
     p = f"model.layers.{i}."
     fp = {n: st.get(f"{p}{n}.weight") for n in ("input_layernorm", "post_attention_layernorm")}
     for n, where in LINEARS.items():
         fp[n] = st.get(f"{p}{where}.{n}.weight")
+    if qst is not None:
+        q = {n: qst.get(f"{p}{n}.weight") for n in ("input_layernorm", "post_attention_layernorm")}
+        for n, where in LINEARS.items():
+            name = f"{p}{where}.{n}"
+            rows, cols = fp[n].shape
+            q[n] = packed(qst, name, rows, cols) if qst.has(name + ".qcodes") else qst.get(name + ".weight")
+        return fp, q
     if not bits:
         return fp, fp
     q = dict(fp)
     for n in LINEARS:
         q[n] = rtn(fp[n], bits, group)
     return fp, q
+
+
+def open_quantized(qdir):
+    """The packed checkpoint QDIR, refused when it needs more than weight quantization in the original basis."""
+    with open(os.path.join(qdir, "quant_config.json")) as f:
+        qc = json.load(f)
+    method = str(qc.get("method", "")).lower()
+    if method in ("awq", "quarot"):
+        sys.exit(f"{qdir}: quant_config.json method {method} changes the model's basis; this oracle runs only "
+                 "weight codes in the original basis (rtn, gptq)")
+    for field in ("activation", "kv_cache"):
+        bits = int(qc.get(field, {}).get("bits", 16))
+        if bits < 16:
+            sys.exit(f"{qdir}: quant_config.json field '{field}.bits' is {bits}; this oracle quantizes weights only")
+    if qc.get("weight_format") != "packed":
+        sys.exit(f"{qdir}: quant_config.json has no \"weight_format\": \"packed\"")
+    return Safetensors(os.path.join(qdir, "model.safetensors"))
 
 
 def bench(st, c, t, steps):
@@ -183,6 +247,7 @@ def main():
     ap.add_argument("--tokens", help="comma-separated token ids (required unless --bench)")
     ap.add_argument("--rtn-wbits", type=int, default=0)
     ap.add_argument("--group", type=int, default=128)
+    ap.add_argument("--quantized", metavar="QDIR", help="a packed checkpoint of `./intactkv quantize`")
     ap.add_argument("--intactkv", choices=["none", "bos"], default="none")
     ap.add_argument("--compare", help="a safetensors file of `./intactkv dump` (its logits (T, V))")
     ap.add_argument("--tol", type=float, default=1e-9)
@@ -206,23 +271,30 @@ def main():
         sys.exit(f"--intactkv bos: the tokens must start with [BOS] = {c.get('bos_token_id', 1)} and have one more")
     t0 = time.time()
     st = Safetensors(os.path.join(a.dir, "model.safetensors"))
-    emb = st.get("model.embed_tokens.weight")
-    h = emb[torch.tensor(ids)]
-    del emb
+    if a.quantized and a.rtn_wbits:
+        sys.exit("give --rtn-wbits or --quantized, not both")
+    qst = open_quantized(a.quantized) if a.quantized else None
     split = 1 if a.intactkv == "bos" else 0  # positions [0, split) run in full precision as the IntactKV prefix
     pos = torch.arange(len(ids))
-    h_fp, h_q = h[:split], h[split:]
+    emb = st.get("model.embed_tokens.weight")
+    h_fp = emb[torch.tensor(ids[:split], dtype=torch.long)]
+    if qst is not None and qst.has("model.embed_tokens.weight"):
+        emb = qst.get("model.embed_tokens.weight")
+    h_q = emb[torch.tensor(ids[split:])]
+    del emb
     for i in range(c["num_hidden_layers"]):
-        fp, q = layer_weights(st, i, a.rtn_wbits, a.group)
+        fp, q = layer_weights(st, i, a.rtn_wbits, a.group, qst)
         past = None
         if split:
             h_fp, past = layer(c, fp, h_fp, pos[:split], None)
         h_q, _ = layer(c, q, h_q, pos[split:], past)
         del fp, q
-    last = rms_norm(h_q[-1:], st.get("model.norm.weight"), c["rms_norm_eps"])
-    head = st.get("model.embed_tokens.weight" if c.get("tie_word_embeddings") else "lm_head.weight")
+    top = qst if qst is not None else st
+    last = rms_norm(h_q[-1:], top.get("model.norm.weight"), c["rms_norm_eps"])
+    head = top.get("model.embed_tokens.weight" if c.get("tie_word_embeddings") else "lm_head.weight")
     logits = (last @ head.T)[0]
-    res = {"dir": a.dir, "tokens": len(ids), "rtn_wbits": a.rtn_wbits, "group": a.group, "intactkv": a.intactkv,
+    res = {"dir": a.dir, "tokens": len(ids), "rtn_wbits": a.rtn_wbits, "group": a.group, "quantized": a.quantized,
+           "intactkv": a.intactkv,
            "seconds": round(time.time() - t0, 1), "logits_last_first4": [float(x) for x in logits[:4]]}
     if a.out:
         np.save(a.out, logits.numpy())
