@@ -72,8 +72,7 @@ class Safetensors:
 
     def get(self, name):
         e = self.header[name]
-        lo, hi = e["data_offsets"]
-        raw = np.frombuffer(self.map[self.base + lo:self.base + hi], dtype=NP[e["dtype"]])
+        raw = self.raw(name)
         if e["dtype"] == "BF16":  # the upper half of a float32 pattern: exact
             raw = (raw.astype(np.uint32) << 16).view(np.float32)
         return torch.from_numpy(raw.astype(np.float64)).reshape(e["shape"])
@@ -159,20 +158,21 @@ LINEARS = {"q_proj": "self_attn", "k_proj": "self_attn", "v_proj": "self_attn", 
            "gate_proj": "mlp", "up_proj": "mlp", "down_proj": "mlp"}
 
 
-def layer_weights(st, i, bits, group, qst=None):
+def layer_weights(st, i, bits, group, qst=None, need_fp=True):
     """Layer i's weights as float64: full precision, and RTN-quantized when bits is set, or those of the packed
-    checkpoint qst when given (else the same)."""
+    checkpoint qst when given (else the same). With qst, the full-precision ones are read only when need_fp
+    (IntactKV's prefix); otherwise None."""
     p = f"model.layers.{i}."
-    fp = {n: st.get(f"{p}{n}.weight") for n in ("input_layernorm", "post_attention_layernorm")}
-    for n, where in LINEARS.items():
-        fp[n] = st.get(f"{p}{where}.{n}.weight")
     if qst is not None:
         q = {n: qst.get(f"{p}{n}.weight") for n in ("input_layernorm", "post_attention_layernorm")}
         for n, where in LINEARS.items():
             name = f"{p}{where}.{n}"
-            rows, cols = fp[n].shape
+            rows, cols = st.header[name + ".weight"]["shape"]
             q[n] = packed(qst, name, rows, cols) if qst.has(name + ".qcodes") else qst.get(name + ".weight")
-        return fp, q
+        return (layer_weights(st, i, 0, group)[0] if need_fp else None), q
+    fp = {n: st.get(f"{p}{n}.weight") for n in ("input_layernorm", "post_attention_layernorm")}
+    for n, where in LINEARS.items():
+        fp[n] = st.get(f"{p}{where}.{n}.weight")
     if not bits:
         return fp, fp
     q = dict(fp)
@@ -188,7 +188,7 @@ def open_quantized(qdir):
     method = str(qc.get("method", "")).lower()
     if method in ("awq", "quarot"):
         sys.exit(f"{qdir}: quant_config.json method {method} changes the model's basis; this oracle runs only "
-                 "weight codes in the original basis (rtn, gptq)")
+                 "weight codes in the original basis (rtn, gptq, omniquant)")
     for field in ("activation", "kv_cache"):
         bits = int(qc.get(field, {}).get("bits", 16))
         if bits < 16:
@@ -204,8 +204,7 @@ def bench(st, c, t, steps):
     steps with a KV cache. Returns (prefill tokens/s, decode tokens/s)."""
     keep = {}
     for name, e in st.header.items():
-        lo, hi = e["data_offsets"]
-        raw = np.frombuffer(st.map[st.base + lo:st.base + hi], dtype=NP[e["dtype"]])
+        raw = st.raw(name)
         if e["dtype"] == "BF16":  # torch 1.13 has no uint16: the same bits as int16, viewed as bfloat16
             x = torch.from_numpy(raw.view(np.int16).copy()).view(torch.bfloat16)
         else:
@@ -283,7 +282,7 @@ def main():
     h_q = emb[torch.tensor(ids[split:])]
     del emb
     for i in range(c["num_hidden_layers"]):
-        fp, q = layer_weights(st, i, a.rtn_wbits, a.group, qst)
+        fp, q = layer_weights(st, i, a.rtn_wbits, a.group, qst, need_fp=bool(split))
         past = None
         if split:
             h_fp, past = layer(c, fp, h_fp, pos[:split], None)
