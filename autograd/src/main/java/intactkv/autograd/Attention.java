@@ -142,28 +142,79 @@ public final class Attention {
                 Tensor.wrap(probs, dm.b, dm.h, dm.t, dm.s));
     }
 
-    /** The forward of every (sequence, key/value head) pair, split over threads. */
+    /**
+     * The output of {@link #causalOnRows} without the probabilities: the same numbers, bit for bit (the same code,
+     * {@code forwardPair}, writes each probability row into a per-thread scratch of four rows instead of a
+     * (B, h, T, p+T) array, and each row is used by the output before the scratch is reused). What a forward pass
+     * that returns no attentions runs without gradients: one layer's probabilities of a 2048-token window of
+     * LLaMA-2-7B are 1 GiB (h T (p + T) doubles), four rows per thread are 64 KiB. Inference only, as
+     * {@link #causalOnRows}, and so a tensor, not a {@link Value}: nothing to differentiate; {@code k} and {@code v}
+     * may also be exact (cap = keys).
+     */
+    public static Tensor causalOutputOnRows(Value q, Tensor k, Tensor v, int keys) {
+        if (GradMode.enabled() && q.requiresGrad()) {
+            throw new IllegalStateException("attention over cache rows records no gradient; run it under GradMode.noGrad()");
+        }
+        Dims dm = Dims.ofRows(q.data(), k, v, keys);
+        double[] out = new double[dm.b * dm.h * dm.t * dm.dh];
+        forwardAll(dm, q.data().data(), k.data(), v.data(), null, out, null, null);
+        return Tensor.wrap(out, dm.b, dm.h, dm.t, dm.dh);
+    }
+
+    /**
+     * The forward of every (sequence, key/value head) pair, split over threads. {@code probs} null: no probabilities
+     * are kept, each thread writes them into a scratch of four rows ({@link ProbRows#scratch}).
+     */
     private static void forwardAll(Dims dm, double[] qd, double[] kd, double[] vd, double[] probs, double[] out,
                                    int[][] visibleFrom, boolean[][] selfOnly) {
         Parallel.forRange(dm.b * dm.hkv, 1, (lo, hi) -> {
             double[] kT = new double[dm.dh * dm.s];
+            ProbRows scratch = probs == null ? ProbRows.scratch(dm) : null;
             for (int task = lo; task < hi; task++) {
                 int bi = task / dm.hkv;
-                forwardPair(dm, task, qd, kd, vd, kT, probs, out, visibleFrom == null ? null : visibleFrom[bi],
+                ProbRows rows = scratch != null ? scratch : ProbRows.of(dm, probs, task);
+                forwardPair(dm, task, qd, kd, vd, kT, rows, out, visibleFrom == null ? null : visibleFrom[bi],
                         selfOnly == null ? null : selfOnly[bi]);
             }
         });
     }
 
     /**
-     * Forward for sequence {@code task / h_kv}, key/value head {@code task % h_kv}: its g query heads.
-     * {@code from} is that sequence's row of visibleFrom, {@code self} its row of selfOnly, each or null.
+     * Where {@code forwardPair} writes the probability row of query t of the pair's query head gi: at
+     * {@code base + gi * headStride + (t % kept) * S} in {@code p}. The whole (B, h, T, p+T) array ({@link #of}:
+     * every row kept, what the backward and {@code output_attentions} read), or a scratch of four rows reused for
+     * every head and every fourth query ({@link #scratch}): {@code forwardPair} reads a row only for the output of
+     * its block of four queries (t - t % 4 .. t - t % 4 + 3) or of the last, shorter block, both done before the
+     * scratch rows are written again. The scratch is not zero between rows, so {@code forwardPair} clears each row's
+     * scores before accumulating into them, as a fresh array starts.
+     */
+    private record ProbRows(double[] p, int base, int headStride, int kept, boolean reused) {
+        static ProbRows of(Dims dm, double[] probs, int task) {
+            int firstHead = (task / dm.hkv) * dm.h + (task % dm.hkv) * dm.g;
+            return new ProbRows(probs, firstHead * dm.t * dm.s, dm.t * dm.s, dm.t, false);
+        }
+
+        static ProbRows scratch(Dims dm) {
+            return new ProbRows(new double[4 * dm.s], 0, 0, 4, true);
+        }
+
+        /** The offset of the row of query {@code t} of the pair's query head {@code gi}. */
+        int row(Dims dm, int gi, int t) {
+            return base + gi * headStride + (t % kept) * dm.s;
+        }
+    }
+
+    /**
+     * Forward for sequence {@code task / h_kv}, key/value head {@code task % h_kv}: its g query heads, their
+     * probability rows written where {@code rows} says. {@code from} is that sequence's row of visibleFrom,
+     * {@code self} its row of selfOnly, each or null.
      */
     private static void forwardPair(Dims dm, int task, double[] q, double[] k, double[] v, double[] kT,
-                                    double[] probs, double[] out, int[] from, boolean[] self) {
+                                    ProbRows rows, double[] out, int[] from, boolean[] self) {
         int bi = task / dm.hkv;
         int kvh = task % dm.hkv;
         int kvOff = (bi * dm.hkv + kvh) * dm.cap * dm.dh;
+        double[] probs = rows.p();
         transpose(k, kvOff, dm.s, dm.dh, kT);
         double scale = Math.sqrt(dm.dh);
         for (int gi = 0; gi < dm.g; gi++) {
@@ -171,7 +222,10 @@ public final class Attention {
             for (int t = 0; t < dm.t; t++) {
                 int keys = dm.p + t + 1;
                 int qRow = (head * dm.t + t) * dm.dh;
-                int row = (head * dm.t + t) * dm.s;
+                int row = rows.row(dm, gi, t);
+                if (rows.reused()) {
+                    java.util.Arrays.fill(probs, row, row + keys, 0.0);
+                }
                 // scores of keys 0..keys-1, summed over d_h in order as the GEMM does (row starts at 0)
                 Axpy.combine(q, qRow, 1, dm.dh, kT, 0, dm.s, probs, row, keys);
                 // key 0 is always visible; with a document mask, keys 1 .. from-1 are as if in the
@@ -198,12 +252,12 @@ public final class Attention {
                     probs[row + s] = probs[row + s] / sum;
                 }
                 if (t % 4 == 3) { // output rows t-3..t: sum over keys in order of P_ts v_s
-                    weightedSum4(probs, (head * dm.t + t - 3) * dm.s, dm.s, keys - 3, v, kvOff, dm.dh, out,
+                    weightedSum4(probs, rows.row(dm, gi, t - 3), dm.s, keys - 3, v, kvOff, dm.dh, out,
                             (head * dm.t + t - 3) * dm.dh);
                 }
             }
             for (int t = dm.t - dm.t % 4; t < dm.t; t++) { // the last rows, fewer than four
-                Axpy.combine(probs, (head * dm.t + t) * dm.s, 1, dm.p + t + 1, v, kvOff, dm.dh, out,
+                Axpy.combine(probs, rows.row(dm, gi, t), 1, dm.p + t + 1, v, kvOff, dm.dh, out,
                         (head * dm.t + t) * dm.dh, dm.dh);
             }
         }

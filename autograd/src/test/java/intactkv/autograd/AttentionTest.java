@@ -85,6 +85,54 @@ class AttentionTest {
         assertThrows(IllegalStateException.class, () -> Attention.causalOnRows(trainable, buf, buf, 5));
     }
 
+    /**
+     * The output without probabilities (a scratch of four probability rows per thread, reused across heads and
+     * blocks of queries) equals causalWithProbs's output bit for bit and the composed form's too: T not a multiple
+     * of four (the last, shorter block), GQA (g heads share a scratch), a past, spare rows holding NaN, and a
+     * scratch reused by rows of fewer keys than the row before (stale values beyond a row's keys never read).
+     */
+    @Test
+    void outputWithoutProbabilitiesIsBitIdentical() {
+        // (B, h, h_kv, T, p, d_h, spare rows)
+        int[][] cases = {{1, 4, 2, 7, 0, 8, 0}, {2, 6, 3, 10, 5, 4, 3}, {1, 2, 1, 1, 9, 6, 2}, {1, 3, 3, 37, 0, 16, 0},
+            {2, 8, 2, 66, 1, 8, 5}};
+        for (int[] c : cases) {
+            int keys = c[4] + c[3];
+            int cap = keys + c[6];
+            Tensor q = Init.normal(rng, 2.0, c[0], c[1], c[3], c[5]);
+            Tensor k = Init.normal(rng, 2.0, c[0], c[2], keys, c[5]);
+            Tensor v = Init.normal(rng, 1.0, c[0], c[2], keys, c[5]);
+            Tensor kBuf = Tensor.wrap(new double[c[0] * c[2] * cap * c[5]], c[0], c[2], cap, c[5]);
+            Tensor vBuf = Tensor.wrap(new double[kBuf.data().length], kBuf.shape());
+            java.util.Arrays.fill(kBuf.data(), Double.NaN);
+            java.util.Arrays.fill(vBuf.data(), Double.NaN);
+            for (int head = 0; head < c[0] * c[2]; head++) {
+                System.arraycopy(k.data(), head * keys * c[5], kBuf.data(), head * cap * c[5], keys * c[5]);
+                System.arraycopy(v.data(), head * keys * c[5], vBuf.data(), head * cap * c[5], keys * c[5]);
+            }
+            Value withProbs = Attention.causalWithProbs(Value.constant(q), Value.constant(k), Value.constant(v)).output();
+            Value ref = composed(Value.constant(q), Value.constant(k), Value.constant(v));
+            Tensor exact;
+            Tensor rows;
+            try (GradMode.Scope s = GradMode.noGrad()) {
+                exact = Attention.causalOutputOnRows(Value.constant(q), k, v, keys);
+                rows = Attention.causalOutputOnRows(Value.constant(q), kBuf, vBuf, keys);
+            }
+            String name = java.util.Arrays.toString(c);
+            assertEquals(withProbs.shape(), exact.shape(), name);
+            assertArrayEquals(withProbs.data().data(), exact.data(), 0.0, name);
+            assertArrayEquals(withProbs.data().data(), rows.data(), 0.0, name);
+            assertArrayEquals(ref.data().data(), exact.data(), 0.0, name);
+        }
+        Tensor q = Init.normal(rng, 1.0, 1, 2, 3, 4);
+        Tensor buf = Init.normal(rng, 1.0, 1, 2, 8, 4);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Attention.causalOutputOnRows(Value.constant(q), buf, buf, 9));
+        assertTrue(e.getMessage().contains("9 keys used of 8 rows"), e.getMessage());
+        Value trainable = Value.param(q);
+        assertThrows(IllegalStateException.class, () -> Attention.causalOutputOnRows(trainable, buf, buf, 5));
+    }
+
     @Test
     void forwardIsBitIdenticalToTheComposedForm() {
         // (B, h, h_kv, T, p, d_h): MHA, GQA, a past, one query, T and d_h not multiples of the vector width

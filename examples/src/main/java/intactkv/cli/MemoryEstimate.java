@@ -248,8 +248,32 @@ final class MemoryEstimate {
     }
 
     /**
-     * The window terms of an inference pass over {@code t} tokens after {@code p} cached ones, with
-     * {@code logitCopies} windows of logits, added to {@code plan}.
+     * Term "one layer's keys and values": what a scoring pass ({@code LlamaModel.Options.LOGITS_ONLY}: perplexity,
+     * multiple choice) holds of the cache, the current layer's keys and values for n = p + T positions (2 n h_kv d_h
+     * doubles), which are garbage once the layer is done; {@link #kvCache} / L.
+     */
+    static long layerKv(LlamaConfig c, long n) {
+        return times(DOUBLE, 2, n, c.numKeyValueHeads(), c.headDim());
+    }
+
+    /**
+     * The window terms of a scoring pass over {@code t} tokens after {@code p} cached ones ({@code ppl}, {@code
+     * eval}: {@code LlamaModel.Options.LOGITS_ONLY}), with {@code logitCopies} windows of logits, added to {@code
+     * plan}: the layer activations, one layer's keys and values ({@link #layerKv}) and the logits. No attention
+     * probabilities: without gradients and without {@code output_attentions} each thread writes them into four rows
+     * of p + T doubles ({@code Attention.causalOutputOnRows}), a few hundred KiB in all, not counted.
+     */
+    static MemoryPlan scoringTerms(MemoryPlan plan, LlamaConfig c, long t, long p, int logitCopies) {
+        return plan.plus("layer activations", layerActivations(c, t))
+                .plus("one layer's keys and values", layerKv(c, p + t))
+                .plus(logitCopies > 1 ? "logits (" + logitCopies + " copies)" : "logits",
+                        times(logits(c, t), Math.max(1, logitCopies)));
+    }
+
+    /**
+     * The window terms of an inference pass over {@code t} tokens after {@code p} cached ones that keeps its
+     * present cache ({@code dump}, {@code generate}'s prompt, {@code analyze}), with {@code logitCopies} windows of
+     * logits, added to {@code plan}.
      */
     static MemoryPlan windowTerms(MemoryPlan plan, LlamaConfig c, long t, long p, int logitCopies) {
         return plan.plus("attention probabilities", attention(c, t, p))

@@ -77,10 +77,10 @@ final class PplCommand implements Callable<Integer> {
         // released after it
         boolean release = !withKl && quant.releasesFullPrecision();
         long t = before > 0 ? before + seqlen - 1L : seqlen;
-        MemoryPlan plan = quant.peakTerms(!release, w -> MemoryEstimate.windowTerms(w, c, t, 0, withKl ? 2 : 1));
+        MemoryPlan plan = quant.peakTerms(!release, w -> MemoryEstimate.scoringTerms(w, c, t, 0, withKl ? 2 : 1));
         String otherwise = null;
         if (withKl && quant.releasesFullPrecision()) {
-            MemoryPlan noKl = quant.peakTerms(false, w -> MemoryEstimate.windowTerms(w, c, t, 0, 1));
+            MemoryPlan noKl = quant.peakTerms(false, w -> MemoryEstimate.scoringTerms(w, c, t, 0, 1));
             otherwise = "or add --no-kl (the full-precision model is then released once IntactKV's prefix is taken:"
                     + " needs " + Memory.size(noKl.total()) + ")";
         }

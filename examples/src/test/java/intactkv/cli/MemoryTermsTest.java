@@ -122,6 +122,26 @@ class MemoryTermsTest {
         assertEquals(2 * 131_072_000L, p.bytes("logits (2 copies)"));
     }
 
+    /**
+     * A scoring pass (ppl, eval) holds one layer's keys and values, not every layer's, and no attention
+     * probabilities: 7B at 2048 positions, 128 MiB against the 4 GiB of the whole cache and the 1 GiB of one layer's
+     * probabilities.
+     */
+    @Test
+    void scoringTerms() {
+        // 2 n h_kv d_h doubles: 2 * 2048 * 32 * 128 * 8 = 128 MiB
+        assertEquals(128L << 20, MemoryEstimate.layerKv(LLAMA7B, 2048));
+        assertEquals(MemoryEstimate.kvCache(LLAMA7B, 2048), LLAMA7B.numHiddenLayers() * MemoryEstimate.layerKv(LLAMA7B, 2048));
+        MemoryPlan p = MemoryEstimate.scoringTerms(MemoryPlan.empty(), LLAMA7B, 2048, 0, 2);
+        // 2048 (6 * 4096 + 3 * 11008) doubles of activations + 128 MiB + 2 copies of 2048 x 32000 logits
+        assertEquals(8L * 2048 * (6 * 4096 + 3 * 11008) + (128L << 20) + 2 * 8L * 2048 * 32000, p.total());
+        assertEquals(128L << 20, p.bytes("one layer's keys and values"));
+        assertEquals(2 * 524_288_000L, p.bytes("logits (2 copies)"));
+        // the whole pass's terms hold 4 GiB of cache and 1 GiB of probabilities more
+        assertEquals((4L << 30) - (128L << 20) + (1L << 30),
+                MemoryEstimate.windowTerms(MemoryPlan.empty(), LLAMA7B, 2048, 0, 2).total() - p.total());
+    }
+
     /** The header of the committed built-in checkpoint gives what the formula gives for F32. */
     @Test
     void headerBytesOfTheBuiltInModel() throws Exception {

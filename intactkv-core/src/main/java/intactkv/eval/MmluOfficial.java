@@ -55,7 +55,7 @@ public final class MmluOfficial {
     public static LastLogits lastLogits(PrefixedModel model) {
         return ids -> {
             try (GradMode.Scope s = GradMode.noGrad()) {
-                Tensor logits = model.forward(ids, LlamaModel.Options.LOGITS).logits();
+                Tensor logits = model.forward(ids, LlamaModel.Options.LOGITS_ONLY).logits();
                 int v = logits.dim(1);
                 return Arrays.copyOfRange(logits.data(), (ids.length - 1) * v, ids.length * v);
             }

@@ -192,7 +192,7 @@ public final class MultipleChoice {
                 int[] ids = new int[pair[0].length + pair[1].length];
                 System.arraycopy(pair[0], 0, ids, 0, pair[0].length);
                 System.arraycopy(pair[1], 0, ids, pair[0].length, pair[1].length);
-                Tensor logits = model.forward(ids, LlamaModel.Options.LOGITS).logits();
+                Tensor logits = model.forward(ids, LlamaModel.Options.LOGITS_ONLY).logits();
                 ll[c] = continuationLogLikelihood(logits, ids, pair[0].length);
                 bytes[c] = item.choices().get(c).getBytes(StandardCharsets.UTF_8).length;
             }

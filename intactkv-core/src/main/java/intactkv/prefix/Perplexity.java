@@ -128,13 +128,13 @@ public final class Perplexity {
         IntactKvPrefix prefix = model.prefix();
         try (GradMode.Scope s = GradMode.noGrad()) {
             if (prefix == null) {
-                return model.forward(w, LlamaModel.Options.LOGITS).logits();
+                return model.forward(w, LlamaModel.Options.LOGITS_ONLY).logits();
             }
             int p = prefix.length();
             int[] input = new int[p + seqlen - 1];
             System.arraycopy(prefix.ids(), 0, input, 0, p);
             System.arraycopy(w, 1, input, p, seqlen - 1);
-            Tensor all = model.forward(input, LlamaModel.Options.LOGITS).logits();
+            Tensor all = model.forward(input, LlamaModel.Options.LOGITS_ONLY).logits();
             return intactkv.tensor.Layout.slice(all, 0, p - 1, p - 1 + seqlen);
         }
     }

@@ -22,7 +22,7 @@ public final class AttentionMass {
     /** Attention probabilities of every layer on {@code ids}, each (1, h, T, T): one forward pass. */
     public static List<Tensor> attentions(LlamaModel m, int[] ids) {
         try (GradMode.Scope s = GradMode.noGrad()) {
-            return m.forward(ids, null, new LlamaModel.Options(false, false, true)).attentions();
+            return m.forward(ids, null, new LlamaModel.Options(false, false, true, false)).attentions();
         }
     }
 

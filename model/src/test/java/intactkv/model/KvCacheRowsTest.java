@@ -93,6 +93,48 @@ class KvCacheRowsTest {
         assertArrayEquals(e2.logits().data().data(), r2.logits().data().data(), 0.0);
     }
 
+    /**
+     * Scoring without a present cache ({@link LlamaModel.Options#LOGITS_ONLY}: no layer's keys and values kept, an
+     * exact buffer after a past, no attention probabilities) gives the logits of the path with gradients on bit for
+     * bit: without a past, after a shared (h_kv, p, d_h) past before a batch, and after a decoding cache with spare
+     * rows, which then still continues as the concatenating path does (the scoring pass claimed its spare rows).
+     */
+    @Test
+    void scoringWithoutAPresentCacheIsBitIdentical() {
+        int[][] prompt = {{1, 5, 7, 3, 2, 8, 6}};
+        LlamaModel.Output plain;
+        try (GradMode.Scope s = GradMode.noGrad()) {
+            plain = model.forward(prompt, null, LlamaModel.Options.LOGITS_ONLY);
+        }
+        assertArrayEquals(step(prompt, null, false).logits().data().data(), plain.logits().data().data(), 0.0);
+        assertEquals(null, plain.present());
+
+        KvCache one = step(new int[][] {{1, 4}}, null, true).present();
+        KvCache shared = new KvCache(one.keys().stream().map(v -> Value.constant(squeeze(v.data()))).toList(),
+                one.values().stream().map(x -> Value.constant(squeeze(x.data()))).toList());
+        int[][] batch = {{3, 7, 2, 5, 1}, {9, 9, 1, 0, 4}};
+        LlamaModel.Output scored;
+        try (GradMode.Scope s = GradMode.noGrad()) {
+            scored = model.forward(batch, shared, LlamaModel.Options.LOGITS_ONLY);
+        }
+        assertArrayEquals(step(batch, shared, false).logits().data().data(), scored.logits().data().data(), 0.0);
+        assertEquals(null, scored.present());
+
+        KvCache exact = step(prompt, null, false).present();
+        KvCache rows = step(prompt, null, true).present();
+        rows = step(new int[][] {{4}}, rows, true).present(); // 8 of 16 rows used: spare rows to claim
+        exact = step(new int[][] {{4}}, exact, false).present();
+        int[][] more = {{2, 6, 3}};
+        try (GradMode.Scope s = GradMode.noGrad()) {
+            scored = model.forward(more, rows, LlamaModel.Options.LOGITS_ONLY);
+        }
+        assertArrayEquals(step(more, exact, false).logits().data().data(), scored.logits().data().data(), 0.0);
+        LlamaModel.Output e = step(new int[][] {{5}}, exact, false);
+        LlamaModel.Output r = step(new int[][] {{5}}, rows, true);
+        assertArrayEquals(e.logits().data().data(), r.logits().data().data(), 0.0);
+        assertSameCache(e.present(), r.present());
+    }
+
     private static Tensor squeeze(Tensor t) {
         return t.reshape(t.dim(1), t.dim(2), t.dim(3));
     }
