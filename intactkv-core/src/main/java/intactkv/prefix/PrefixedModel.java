@@ -86,6 +86,21 @@ public final class PrefixedModel {
     }
 
     /**
+     * The logits (n, V) of the n tokens {@code rest} that follow the prefix, the prefix's keys and values the past:
+     * what {@link #forward} computes for an input that starts with the prefix, without the prefix's rows joined in
+     * front (a (p + n, V) copy). {@code Perplexity} scores these rows in place. Refused without a prefix.
+     */
+    public Tensor afterPrefix(int[] rest, LlamaModel.Options opt) {
+        if (prefix == null) {
+            throw new IllegalStateException("afterPrefix: this model has no prefix");
+        }
+        if (rest.length == 0) {
+            throw new IllegalArgumentException("afterPrefix: no tokens after the prefix");
+        }
+        return model.forward(rest, cache, opt).logits().data().reshape(rest.length, model.config().vocabSize());
+    }
+
+    /**
      * Generates a continuation of {@code ids} with this model and prefix, as
      * {@link Generator#generate(int[], Generator.Past, int, Sampler, Consumer)}: without a prefix
      * the model runs the whole prompt; with one, {@code ids} must start with the prefix's ids

@@ -125,6 +125,52 @@ class IntactKvTest {
         assertTrue(e.getMessage().contains("--seqlen 16"), e.getMessage());
     }
 
+    /**
+     * With a prefix, perplexity scores the rows the model computed after the prefix in place: every window's NLL and
+     * KL equal, to the last bit, what the protocol gives on the joined logits of {@link PrefixedModel#forward} (the
+     * prefix's rows in front, then rows p - 1 .. p + T - 2 sliced: the rows the evaluation read before), and
+     * windowLogits returns exactly those rows. A 3-token prefix, RTN W3 with a 4-bit KV cache, the full-precision
+     * model as the KL reference.
+     */
+    @Test
+    void perplexityWithAPrefixScoresTheComputedRowsInPlace() {
+        LlamaModel fp = fp();
+        int[] stream = tokens(70, 5);
+        IntactKvPrefix p = IntactKvPrefix.firstTokens(fp, tokens(12, 6), 3);
+        LlamaModel q = QuantizedModel.quantize(fp.weights(), QuantConfig.rtn(3, 8).withRuntime(null, 4), null,
+                (a, b) -> { }).model();
+        PrefixedModel run = new PrefixedModel(q, p);
+        PrefixedModel ref = new PrefixedModel(fp, null);
+        int t = 16;
+        Perplexity.Result r = Perplexity.evaluate(run, i -> Perplexity.windowLogits(ref, stream, i, t, 1), stream, t, 1,
+                d -> { });
+        int v = C.vocabSize();
+        try (GradMode.Scope s = GradMode.noGrad()) {
+            for (int i = 0; i < r.windows(); i++) {
+                int[] w = java.util.Arrays.copyOfRange(stream, i * t, i * t + t);
+                w[0] = 1;
+                int[] input = new int[3 + t - 1];
+                System.arraycopy(p.ids(), 0, input, 0, 3);
+                System.arraycopy(w, 1, input, 3, t - 1);
+                Tensor joined = run.forward(input, LlamaModel.Options.LOGITS).logits();
+                Tensor rows = Layout.slice(joined, 0, 2, 2 + t);
+                assertArrayEquals(rows.data(), Perplexity.windowLogits(run, stream, i, t, 1).data(), 0.0, "window " + i);
+                Tensor fpRows = ref.forward(w, LlamaModel.Options.LOGITS).logits();
+                double nll = 0;
+                double kl = 0;
+                for (int row = 1; row < t - 1; row++) {
+                    nll += Perplexity.nll(rows.data(), row * v, v, w[row + 1]);
+                    kl += Perplexity.kl(fpRows.data(), rows.data(), row * v, v);
+                }
+                assertEquals(nll / (t - 2), r.windowNll()[i], 0.0, "window " + i);
+                assertEquals(kl / (t - 2), r.windowKl()[i], 0.0, "window " + i);
+                assertTrue(r.windowKl()[i] > 0, "the quantized model differs from the reference");
+            }
+        }
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> ref.afterPrefix(new int[] {3}, null));
+        assertTrue(e.getMessage().contains("no prefix"), e.getMessage());
+    }
+
     /** The calibration loss's gradient with respect to the prefix K and V, against finite differences. */
     @Test
     void calibrationGradientMatchesFiniteDifferences() {
