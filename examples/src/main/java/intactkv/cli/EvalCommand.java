@@ -139,8 +139,8 @@ final class EvalCommand implements Callable<Integer> {
         // tokens (a multiple-choice item's context and continuation), before any weight is read
         // eval has no KL: with RTN, GPTQ or OmniQuant the full-precision model is released once IntactKV's prefix is taken
         boolean release = quant.releasesFullPrecision();
-        quant.peakTerms(!release, w -> MemoryEstimate.scoringTerms(w, mc, Math.min(mc.maxPositionEmbeddings(),
-                before + 512L), 0, 1)).require("eval" + (config == null ? "" : " with " + config.label()), null);
+        long window = Math.min(mc.maxPositionEmbeddings(), before + 512L);
+        quant.peakTerms(!release, w -> MemoryEstimate.scoringTerms(w, mc, window, 0, window, 1)).require("eval" + (config == null ? "" : " with " + config.label()), null);
         AtomicReference<LlamaWeights> fp = new AtomicReference<>(LlamaWeights.load(ModelDir.check(quant.model), false));
         PrintWriter o = spec.commandLine().getOut();
         List<MultipleChoice.ItemScore> scores;

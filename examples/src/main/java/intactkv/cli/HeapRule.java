@@ -139,13 +139,13 @@ final class HeapRule {
                         : ModelLength.defaultWindow(ModelDir.check(q.model));
                 boolean kl = q.any() && !f.containsKey("--no-kl");
                 boolean release = !kl && q.releasesFullPrecision();
-                yield q.peakTerms(!release, w -> MemoryEstimate.scoringTerms(w, c, t + prefixAllowance(f), 0, kl ? 2 : 1))
+                yield q.peakTerms(!release, w -> MemoryEstimate.pplTerms(w, c, t + prefixAllowance(f), kl ? 2 : 1))
                         .total();
             }
             case "eval", "dump", "generate", "analyze" -> {
                 long t = Math.min(positions, f.containsKey("--seqlen") ? Long.parseLong(f.get("--seqlen")) : 2048);
                 boolean release = !command.equals("analyze") && q.releasesFullPrecision();
-                yield q.peakTerms(!release, w -> command.equals("eval") ? MemoryEstimate.scoringTerms(w, c, t, 0, 1)
+                yield q.peakTerms(!release, w -> command.equals("eval") ? MemoryEstimate.scoringTerms(w, c, t, 0, t, 1)
                         : MemoryEstimate.windowTerms(w, c, t, 0, 1)).total();
             }
             case "calibrate" -> {

@@ -258,16 +258,25 @@ final class MemoryEstimate {
 
     /**
      * The window terms of a scoring pass over {@code t} tokens after {@code p} cached ones ({@code ppl}, {@code
-     * eval}: {@code LlamaModel.Options.LOGITS_ONLY}), with {@code logitCopies} windows of logits, added to {@code
-     * plan}: the layer activations, one layer's keys and values ({@link #layerKv}) and the logits. No attention
-     * probabilities: without gradients and without {@code output_attentions} each thread writes them into four rows
-     * of p + T doubles ({@code Attention.causalOutputOnRows}), a few hundred KiB in all, not counted.
+     * eval}: {@code LlamaModel.Options.LOGITS_ONLY}), with {@code logitCopies} copies of {@code logitRows} rows of
+     * logits, added to {@code plan}: the layer activations, one layer's keys and values ({@link #layerKv}) and the
+     * logits. {@code ppl} makes its logits a block of {@code Perplexity.ROW_BLOCK} rows at a time (with KL the
+     * full-precision model's block beside the model's), {@code eval} a whole item's. No attention probabilities:
+     * without gradients and without {@code output_attentions} each thread writes them into four rows of p + T
+     * doubles ({@code Attention.causalOutputOnRows}), a few hundred KiB in all, not counted.
      */
-    static MemoryPlan scoringTerms(MemoryPlan plan, LlamaConfig c, long t, long p, int logitCopies) {
+    static MemoryPlan scoringTerms(MemoryPlan plan, LlamaConfig c, long t, long p, long logitRows, int logitCopies) {
+        long rows = Math.min(t, logitRows);
+        String name = rows < t ? "logits of " + rows + " rows" : "logits";
         return plan.plus("layer activations", layerActivations(c, t))
                 .plus("one layer's keys and values", layerKv(c, p + t))
-                .plus(logitCopies > 1 ? "logits (" + logitCopies + " copies)" : "logits",
-                        times(logits(c, t), Math.max(1, logitCopies)));
+                .plus(logitCopies > 1 ? name + " (" + logitCopies + " copies)" : name,
+                        times(logits(c, rows), Math.max(1, logitCopies)));
+    }
+
+    /** {@link #scoringTerms(MemoryPlan, LlamaConfig, long, long, long, int)} as {@code ppl} holds it: a block of rows. */
+    static MemoryPlan pplTerms(MemoryPlan plan, LlamaConfig c, long t, int logitCopies) {
+        return scoringTerms(plan, c, t, 0, intactkv.prefix.Perplexity.ROW_BLOCK, logitCopies);
     }
 
     /**

@@ -77,10 +77,10 @@ final class PplCommand implements Callable<Integer> {
         // released after it
         boolean release = !withKl && quant.releasesFullPrecision();
         long t = before > 0 ? before + seqlen - 1L : seqlen;
-        MemoryPlan plan = quant.peakTerms(!release, w -> MemoryEstimate.scoringTerms(w, c, t, 0, withKl ? 2 : 1));
+        MemoryPlan plan = quant.peakTerms(!release, w -> MemoryEstimate.pplTerms(w, c, t, withKl ? 2 : 1));
         String otherwise = null;
         if (withKl && quant.releasesFullPrecision()) {
-            MemoryPlan noKl = quant.peakTerms(false, w -> MemoryEstimate.scoringTerms(w, c, t, 0, 1));
+            MemoryPlan noKl = quant.peakTerms(false, w -> MemoryEstimate.pplTerms(w, c, t, 1));
             otherwise = "or add --no-kl (the full-precision model is then released once IntactKV's prefix is taken:"
                     + " needs " + Memory.size(noKl.total()) + ")";
         }
@@ -93,15 +93,16 @@ final class PplCommand implements Callable<Integer> {
             IntactKvPrefix prefix = prepared.prefix();
             config = chosen.config();
             int bos = c.bosTokenId();
-            Perplexity.Reference reference = null;
-            if (withKl) {
+            PrefixedModel run = new PrefixedModel(chosen.model(), prefix);
+            Perplexity.Result r;
+            if (withKl) { // the full-precision model's logits beside the model's, a block of rows at a time
                 LlamaModel fpModel = new LlamaModel(fp.get());
                 PrefixedModel fpRun = new PrefixedModel(fpModel,
                         intactkv.prefix.PrefixSpec.withContext(null, prefixOption.context, fpModel, tok));
-                reference = i -> Perplexity.windowLogits(fpRun, tokens, i, seqlen, bos);
+                r = Perplexity.evaluateAgainst(run, fpRun, tokens, seqlen, bos, d -> bar.update("ppl", d));
+            } else {
+                r = Perplexity.evaluate(run, null, tokens, seqlen, bos, d -> bar.update("ppl", d));
             }
-            Perplexity.Result r = Perplexity.evaluate(new PrefixedModel(chosen.model(), prefix), reference, tokens, seqlen,
-                    bos, d -> bar.update("ppl", d));
             String label = config == null ? "fp" : config.label();
             if (json) {
                 JsonObject o = new JsonObject();
@@ -110,7 +111,7 @@ final class PplCommand implements Callable<Integer> {
                 o.addProperty("windows", r.windows());
                 o.addProperty("seqlen", r.seqlen());
                 o.addProperty("scored_tokens", r.scoredTokens());
-                if (reference != null) {
+                if (withKl) {
                     o.addProperty("kl_to_fp", r.kl());
                     if (r.windows() > 1) {
                         o.addProperty("kl_to_fp_stderr", r.klStderr());
@@ -123,7 +124,7 @@ final class PplCommand implements Callable<Integer> {
                 o.addProperty("data", data.toString());
                 spec.commandLine().getOut().println(new GsonBuilder().setPrettyPrinting().create().toJson(o));
             } else {
-                String klText = reference == null ? "" : String.format(Locale.ROOT, "  kl %.6f +- %.6f", r.kl(),
+                String klText = !withKl ? "" : String.format(Locale.ROOT, "  kl %.6f +- %.6f", r.kl(),
                         r.klStderr());
                 spec.commandLine().getOut().printf(Locale.ROOT, "ppl %.4f%s  (%s, intactkv %s, %d windows of %d tokens)%n",
                         r.ppl(), klText, label, prefixOption.label(), r.windows(), r.seqlen());

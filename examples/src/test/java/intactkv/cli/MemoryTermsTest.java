@@ -125,14 +125,14 @@ class MemoryTermsTest {
     /**
      * A scoring pass (ppl, eval) holds one layer's keys and values, not every layer's, and no attention
      * probabilities: 7B at 2048 positions, 128 MiB against the 4 GiB of the whole cache and the 1 GiB of one layer's
-     * probabilities.
+     * probabilities; ppl holds a block of 256 rows of logits (two with KL), eval a whole item's.
      */
     @Test
     void scoringTerms() {
         // 2 n h_kv d_h doubles: 2 * 2048 * 32 * 128 * 8 = 128 MiB
         assertEquals(128L << 20, MemoryEstimate.layerKv(LLAMA7B, 2048));
         assertEquals(MemoryEstimate.kvCache(LLAMA7B, 2048), LLAMA7B.numHiddenLayers() * MemoryEstimate.layerKv(LLAMA7B, 2048));
-        MemoryPlan p = MemoryEstimate.scoringTerms(MemoryPlan.empty(), LLAMA7B, 2048, 0, 2);
+        MemoryPlan p = MemoryEstimate.scoringTerms(MemoryPlan.empty(), LLAMA7B, 2048, 0, 2048, 2);
         // 2048 (6 * 4096 + 3 * 11008) doubles of activations + 128 MiB + 2 copies of 2048 x 32000 logits
         assertEquals(8L * 2048 * (6 * 4096 + 3 * 11008) + (128L << 20) + 2 * 8L * 2048 * 32000, p.total());
         assertEquals(128L << 20, p.bytes("one layer's keys and values"));
@@ -140,6 +140,13 @@ class MemoryTermsTest {
         // the whole pass's terms hold 4 GiB of cache and 1 GiB of probabilities more
         assertEquals((4L << 30) - (128L << 20) + (1L << 30),
                 MemoryEstimate.windowTerms(MemoryPlan.empty(), LLAMA7B, 2048, 0, 2).total() - p.total());
+        // ppl: two blocks of 256 x 32000 doubles (65,536,000 bytes each) instead of two windows
+        MemoryPlan ppl = MemoryEstimate.pplTerms(MemoryPlan.empty(), LLAMA7B, 2048, 2);
+        assertEquals(2 * 65_536_000L, ppl.bytes("logits of 256 rows (2 copies)"));
+        assertEquals(p.total() - 2 * 524_288_000L + 2 * 65_536_000L, ppl.total());
+        // a window shorter than a block: its rows
+        assertEquals(MemoryEstimate.logits(LLAMA7B, 100), MemoryEstimate.pplTerms(MemoryPlan.empty(), LLAMA7B, 100, 1)
+                .bytes("logits"));
     }
 
     /** The header of the committed built-in checkpoint gives what the formula gives for F32. */

@@ -32,8 +32,9 @@ class ScaleTableTest {
     void llama2_7bPplIsTheWeightsAndOneWindowOf2048() throws Exception {
         Path dir = SparseCheckpoint.write(tmp.resolve("l7b"), ScaleTable.SHAPES.get(1).config());
         long weights = 13_478_428_672L;
-        // a scoring window: activations, one layer's keys and values, the logits (no attention probabilities)
-        long window = 8L * 2048 * (6 * 4096 + 3 * 11008) + 8L * 2 * 2048 * 4096 + 8L * 2048 * 32000;
+        // a scoring window: activations, one layer's keys and values, a block of 256 rows of logits (no attention
+        // probabilities)
+        long window = 8L * 2048 * (6 * 4096 + 3 * 11008) + 8L * 2 * 2048 * 4096 + 8L * 256 * 32000;
         long e = ScaleTable.estimate(ScaleTable.COMMANDS.get(0), dir);
         assertEquals(weights + window, e);
         assertTrue(ScaleTable.fits(e, 24), "16.2 GB with margins against the 21 GiB cap of a 24 GiB machine");

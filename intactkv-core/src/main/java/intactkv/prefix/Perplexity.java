@@ -1,6 +1,7 @@
 package intactkv.prefix;
 
 import intactkv.autograd.GradMode;
+import intactkv.autograd.Value;
 import intactkv.model.LlamaModel;
 import intactkv.model.text.Tokenizer;
 import intactkv.tensor.Tensor;
@@ -119,39 +120,21 @@ public final class Perplexity {
      * position on line up with the window (see the class comment).
      */
     public static Tensor windowLogits(PrefixedModel model, int[] tokens, int i, int seqlen, int bos) {
-        Rows r = rows(model, window(tokens, i, seqlen, bos));
-        if (r.first() == 0) {
-            return r.data();
-        }
-        // row 0: the prediction at the prefix's last position, its full-precision logits (as PrefixedModel joins them)
-        Tensor prefixLogits = model.prefix().logits();
-        int v = r.data().dim(1);
-        double[] all = new double[seqlen * v];
-        System.arraycopy(prefixLogits.data(), (prefixLogits.dim(0) - 1) * v, all, 0, v);
-        System.arraycopy(r.data().data(), 0, all, v, (seqlen - 1) * v);
-        return Tensor.wrap(all, seqlen, v);
-    }
-
-    /**
-     * Rows {@code first .. T-1} of a window's logits (T, V): row i of {@code data} is window row {@code first + i}.
-     * With a prefix the model computes rows 1..T-1 only (row 0, the prefix's last position, predicts token 1, which
-     * is never scored), and the evaluation reads them where the model wrote them, instead of joining the prefix's
-     * logits in front and slicing (two more (T, V) copies alive at once: 2.1 GB for LLaMA-3-8B at T = 2048).
-     */
-    private record Rows(Tensor data, int first) {
-        /** The offset in {@code data} of window row {@code row}. */
-        int offset(int row) {
-            return (row - first) * data.dim(1);
-        }
-    }
-
-    /** The logits of {@code model} on window {@code w} (its [BOS] replaced by the prefix, if any), as {@link Rows}. */
-    private static Rows rows(PrefixedModel model, int[] w) {
+        int[] w = window(tokens, i, seqlen, bos);
         try (GradMode.Scope s = GradMode.noGrad()) {
             if (model.prefix() == null) {
-                return new Rows(model.forward(w, LlamaModel.Options.LOGITS_ONLY).logits(), 0);
+                return model.forward(w, LlamaModel.Options.LOGITS_ONLY).logits();
             }
-            return new Rows(model.afterPrefix(Arrays.copyOfRange(w, 1, w.length), LlamaModel.Options.LOGITS_ONLY), 1);
+            Tensor after = model.afterPrefix(Arrays.copyOfRange(w, 1, seqlen), LlamaModel.Options.LOGITS_ONLY).logits()
+                    .data();
+            // row 0: the prediction at the prefix's last position, its full-precision logits (as PrefixedModel
+            // joins them in front)
+            Tensor prefixLogits = model.prefix().logits();
+            int v = after.dim(-1);
+            double[] all = new double[seqlen * v];
+            System.arraycopy(prefixLogits.data(), (prefixLogits.dim(0) - 1) * v, all, 0, v);
+            System.arraycopy(after.data(), 0, all, v, (seqlen - 1) * v);
+            return Tensor.wrap(all, seqlen, v);
         }
     }
 
@@ -167,6 +150,62 @@ public final class Perplexity {
         return out;
     }
 
+    /** Window rows whose logits are made and scored at once: (256, V) doubles, 262 MB for LLaMA-3-8B's V 128256. */
+    public static final int ROW_BLOCK = 256;
+
+    /** The logits of some rows of a window: window row r at {@code off + (r - from) * v} of {@code data}. */
+    private record Block(double[] data, int off, int from, int v) {
+        int offset(int row) {
+            return off + (row - from) * v;
+        }
+    }
+
+    /** A window's logits, a block of rows at a time. */
+    @FunctionalInterface
+    private interface WindowRows {
+        /** The logits of window rows {@code from .. to - 1}. */
+        Block rows(int from, int to);
+    }
+
+    /** The reference's rows on window {@code i}, whose tokens are {@code w}. */
+    @FunctionalInterface
+    private interface ReferenceRows {
+        WindowRows of(int i, int[] w);
+    }
+
+    /** The rows of a whole (T, V) logits tensor (a {@link Reference}'s), read in place. */
+    private static WindowRows whole(Tensor logits, int seqlen) {
+        if (logits.rank() != 2 || logits.dim(0) != seqlen) {
+            throw new IllegalArgumentException("KL: reference logits " + logits.shape() + " are not (" + seqlen
+                    + ", V) for a window of " + seqlen);
+        }
+        return (from, to) -> new Block(logits.data(), from * logits.dim(1), from, logits.dim(1));
+    }
+
+    /**
+     * The rows of {@code model}'s logits on window {@code w}, made a block at a time from the final hidden states:
+     * the forward pass stops after the last norm ({@code last}, T x d), and each block of rows goes through
+     * {@link LlamaModel#head}, the product the forward pass's logits come from. The GEMM sums every element in the
+     * same order whatever the rows around it ({@code VectorGemm}: {@code c = fma(a_ik, b_kj, c)} for k in order;
+     * the one-row products sum as it does), so a block's logits equal the whole window's rows to the last bit, and
+     * a window holds (ROW_BLOCK, V) logits instead of (T, V): with KL two of them, where the whole windows were
+     * 2 x 2.1 GB for LLaMA-3-8B at T = 2048. With a prefix the model sees the prefix as its past and computes rows
+     * 1..T-1 only (row 0, the prefix's last position, predicts token 1, which is never scored).
+     */
+    private static WindowRows computed(PrefixedModel model, int[] w) {
+        LlamaModel.Options hiddenOnly = new LlamaModel.Options(false, false, false, false);
+        boolean prefixed = model.prefix() != null;
+        Tensor last = prefixed ? model.afterPrefix(Arrays.copyOfRange(w, 1, w.length), hiddenOnly).last().data()
+                : model.model().forward(w, null, hiddenOnly).last().data();
+        int first = prefixed ? 1 : 0;
+        int d = last.dim(-1);
+        return (from, to) -> {
+            double[] x = Arrays.copyOfRange(last.data(), (from - first) * d, (to - first) * d);
+            Tensor logits = model.model().head(Value.constant(Tensor.wrap(x, to - from, d))).data();
+            return new Block(logits.data(), 0, from, logits.dim(1));
+        };
+    }
+
     /**
      * Evaluates {@code model} on {@code tokens} in windows of {@code seqlen}, and, with a
      * {@code reference} (null: none), the KL divergence {@code KL(P_ref || P_model)} at every
@@ -174,6 +213,23 @@ public final class Perplexity {
      */
     public static Result evaluate(PrefixedModel model, Reference reference, int[] tokens, int seqlen, int bos,
                                   DoubleConsumer progress) {
+        return score(model, reference == null ? null : (i, w) -> whole(reference.logits(i), seqlen), tokens, seqlen, bos,
+                progress);
+    }
+
+    /**
+     * {@link #evaluate(PrefixedModel, Reference, int[], int, int, DoubleConsumer)} with the KL reference's logits made
+     * by the model {@code reference} (the full-precision one) on the same windows, a block of rows at a time beside
+     * the model's: neither model's (T, V) logits are held.
+     */
+    public static Result evaluateAgainst(PrefixedModel model, PrefixedModel reference, int[] tokens, int seqlen,
+                                         int bos, DoubleConsumer progress) {
+        return score(model, (i, w) -> computed(reference, w), tokens, seqlen, bos, progress);
+    }
+
+    /** The evaluation: each window's NLL and, with a reference, KL, summed over the scored rows in order. */
+    private static Result score(PrefixedModel model, ReferenceRows reference, int[] tokens, int seqlen, int bos,
+                                DoubleConsumer progress) {
         IntactKvPrefix prefix = model.prefix();
         int n = requireWindows(tokens.length, seqlen, prefix == null ? 0 : prefix.length());
         double sum = 0;
@@ -182,23 +238,56 @@ public final class Perplexity {
         try (GradMode.Scope s = GradMode.noGrad()) {
             for (int i = 0; i < n; i++) {
                 int[] w = window(tokens, i, seqlen, bos);
-                Rows logits = rows(model, w);
-                double loss = windowLoss(logits, w);
+                WindowRows rows = computed(model, w);
+                WindowRows ref = reference == null ? null : reference.of(i, w);
+                // positions 1..T-2 predict tokens 2..T-1; each sum runs over them in order
+                double loss = 0;
+                double divergence = 0;
+                int nonFinite = -1;
+                for (int from = 1; from < seqlen - 1; from += ROW_BLOCK) {
+                    int to = Math.min(seqlen - 1, from + ROW_BLOCK);
+                    Block b = rows.rows(from, to);
+                    Block a = ref == null ? null : ref.rows(from, to);
+                    if (a != null && a.v() != b.v()) {
+                        throw new IllegalArgumentException("KL: the reference's logits have " + a.v()
+                                + " entries a row, the model's " + b.v());
+                    }
+                    for (int t = from; t < to; t++) {
+                        loss += nll(b.data(), b.offset(t), b.v(), w[t + 1]);
+                        if (nonFinite < 0 && !finite(b.data(), b.offset(t), b.v())) {
+                            nonFinite = t;
+                        }
+                        if (a != null) {
+                            divergence += kl(a.data(), a.offset(t), b.data(), b.offset(t), b.v());
+                        }
+                    }
+                }
+                loss /= seqlen - 2;
                 if (!Double.isFinite(loss)) {
                     throw new IllegalStateException("perplexity: the loss of window " + i + " (tokens " + i * seqlen + ".."
                             + ((i + 1) * seqlen - 1) + ") is " + loss + "; first non-finite logit at window position "
-                            + firstNonFinite(logits) + " (a NaN or infinity in the weights, the prefix or the quantizer)");
+                            + nonFinite + " (a NaN or infinity in the weights, the prefix or the quantizer)");
                 }
                 sum += loss;
                 nll[i] = loss;
-                if (reference != null) {
-                    kl[i] = windowKl(reference.logits(i), logits);
+                if (kl != null) {
+                    kl[i] = divergence / (seqlen - 2);
                 }
                 progress.accept((i + 1.0) / n);
             }
         }
         double mean = sum / n;
         return new Result(Math.exp(mean), mean, n, seqlen, (long) n * (seqlen - 2), nll, kl);
+    }
+
+    /** Whether {@code d[off .. off + v)} holds no NaN or infinity. */
+    private static boolean finite(double[] d, int off, int v) {
+        for (int j = 0; j < v; j++) {
+            if (!Double.isFinite(d[off + j])) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
@@ -236,21 +325,6 @@ public final class Perplexity {
         return max + Math.log(z);
     }
 
-    /** Mean KL over the scored positions 1..T-2 of a window (the rows whose predictions the cross-entropy scores). */
-    private static double windowKl(Tensor ref, Rows logits) {
-        int t = ref.dim(0);
-        int v = ref.dim(1);
-        if (ref.rank() != 2 || logits.data().dim(1) != v || logits.data().dim(0) != t - logits.first()) {
-            throw new IllegalArgumentException("KL: reference logits " + ref.shape() + " and model logits "
-                    + logits.data().shape() + (logits.first() > 0 ? " (rows " + logits.first() + ".." + (t - 1) + ")"
-                    : "") + " differ in shape");
-        }
-        double sum = 0;
-        for (int i = 1; i < t - 1; i++) {
-            sum += kl(ref.data(), i * v, logits.data().data(), logits.offset(i), v);
-        }
-        return sum / (t - 2);
-    }
 
     /**
      * The cross-entropy {@code max + log(sum_j exp(x_j - max)) - x_target} of one row of logits
@@ -261,26 +335,5 @@ public final class Perplexity {
         return logSumExp(d, off, v) - d[off + target];
     }
 
-    /** The first window row of {@code logits} holding a NaN or infinity, or -1. */
-    private static int firstNonFinite(Rows logits) {
-        int v = logits.data().dim(1);
-        double[] d = logits.data().data();
-        for (int i = 0; i < d.length; i++) {
-            if (!Double.isFinite(d[i])) {
-                return logits.first() + i / v;
-            }
-        }
-        return -1;
-    }
 
-    /** Mean cross-entropy of positions 1..T-2 predicting tokens 2..T-1, from window rows {@code first .. T-1}. */
-    private static double windowLoss(Rows logits, int[] w) {
-        int v = logits.data().dim(1);
-        double[] d = logits.data().data();
-        double sum = 0;
-        for (int t = 1; t < w.length - 1; t++) {
-            sum += nll(d, logits.offset(t), v, w[t + 1]);
-        }
-        return sum / (w.length - 2);
-    }
 }

@@ -86,18 +86,19 @@ public final class PrefixedModel {
     }
 
     /**
-     * The logits (n, V) of the n tokens {@code rest} that follow the prefix, the prefix's keys and values the past:
-     * what {@link #forward} computes for an input that starts with the prefix, without the prefix's rows joined in
-     * front (a (p + n, V) copy). {@code Perplexity} scores these rows in place. Refused without a prefix.
+     * The model's forward pass over the n tokens {@code rest} that follow the prefix, the prefix's keys and values the
+     * past: what {@link #forward} computes for an input that starts with the prefix, without the prefix's rows of
+     * logits joined in front (a (p + n, V) copy). {@code Perplexity} scores these rows in place. Refused without a
+     * prefix.
      */
-    public Tensor afterPrefix(int[] rest, LlamaModel.Options opt) {
+    public LlamaModel.Output afterPrefix(int[] rest, LlamaModel.Options opt) {
         if (prefix == null) {
             throw new IllegalStateException("afterPrefix: this model has no prefix");
         }
         if (rest.length == 0) {
             throw new IllegalArgumentException("afterPrefix: no tokens after the prefix");
         }
-        return model.forward(rest, cache, opt).logits().data().reshape(rest.length, model.config().vocabSize());
+        return model.forward(rest, cache, opt);
     }
 
     /**

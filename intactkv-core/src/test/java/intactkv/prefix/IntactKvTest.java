@@ -171,6 +171,69 @@ class IntactKvTest {
         assertTrue(e.getMessage().contains("no prefix"), e.getMessage());
     }
 
+    /**
+     * Windows scored a block of ROW_BLOCK rows at a time (windows of 300: two blocks, the second short) give, to the
+     * last bit, the NLL and KL of the whole window's logits (windowLogits: one GEMM over every row), with the KL
+     * reference given as whole logits or as the full-precision model made a block at a time beside the model; with
+     * and without a prefix.
+     */
+    @Test
+    void blocksOfRowsGiveTheWholeWindowsNumbers() {
+        LlamaConfig c = new LlamaConfig(16, 32, 4, 2, 2, 1e-5, 10000, 40, 640, false, 1, 2);
+        LlamaModel fp = new LlamaModel(LlamaWeights.random(c, 23, 0.4, true, false));
+        LlamaModel q = QuantizedModel.quantize(fp.weights(), QuantConfig.rtn(3, 8).withRuntime(null, 4), null,
+                (a, b) -> { }).model();
+        int t = 300;
+        assertTrue(t - 2 > Perplexity.ROW_BLOCK, "more than one block a window");
+        int[] stream = tokens(2 * t + 7, 8);
+        PrefixedModel ref = new PrefixedModel(fp, null);
+        IntactKvPrefix p = IntactKvPrefix.firstTokens(fp, tokens(12, 9), 3);
+        for (PrefixedModel run : new PrefixedModel[] {new PrefixedModel(q, null), new PrefixedModel(q, p)}) {
+            Perplexity.Result given = Perplexity.evaluate(run, i -> Perplexity.windowLogits(ref, stream, i, t, 1), stream,
+                    t, 1, d -> { });
+            Perplexity.Result made = Perplexity.evaluateAgainst(run, ref, stream, t, 1, d -> { });
+            assertEquals(2, made.windows());
+            int v = c.vocabSize();
+            for (int i = 0; i < 2; i++) {
+                Tensor whole = Perplexity.windowLogits(run, stream, i, t, 1);
+                Tensor fpWhole = Perplexity.windowLogits(ref, stream, i, t, 1);
+                int[] w = java.util.Arrays.copyOfRange(stream, i * t, i * t + t);
+                double nll = 0;
+                double kl = 0;
+                for (int row = 1; row < t - 1; row++) {
+                    nll += Perplexity.nll(whole.data(), row * v, v, w[row + 1]);
+                    kl += Perplexity.kl(fpWhole.data(), whole.data(), row * v, v);
+                }
+                String name = (run.prefix() == null ? "no prefix" : "[P]") + ", window " + i;
+                assertEquals(nll / (t - 2), given.windowNll()[i], 0.0, name);
+                assertEquals(nll / (t - 2), made.windowNll()[i], 0.0, name);
+                assertEquals(kl / (t - 2), given.windowKl()[i], 0.0, name);
+                assertEquals(kl / (t - 2), made.windowKl()[i], 0.0, name);
+            }
+            assertEquals(given.ppl(), made.ppl(), 0.0);
+        }
+    }
+
+    /** A NaN in the weights: the window's loss is refused, naming the window and the first row that is not finite. */
+    @Test
+    void aNonFiniteLossNamesTheWindowAndTheFirstRow() {
+        LlamaWeights weights = LlamaWeights.random(C, 21, 0.4, true, false);
+        int[] stream = tokens(40, 11);
+        int bad = 7; // a token id that appears first at position 5 of window 0
+        for (int i = 0; i < stream.length; i++) {
+            if (stream[i] == bad) {
+                stream[i] = bad + 1;
+            }
+        }
+        stream[5] = bad;
+        weights.embed().data().data()[bad * C.hiddenSize()] = Double.NaN;
+        PrefixedModel run = new PrefixedModel(new LlamaModel(weights), null);
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> Perplexity.evaluate(run, stream, 16, 1, d -> { }));
+        assertTrue(e.getMessage().contains("the loss of window 0 (tokens 0..15) is NaN; first non-finite logit at window"
+                + " position 5"), e.getMessage());
+    }
+
     /** The calibration loss's gradient with respect to the prefix K and V, against finite differences. */
     @Test
     void calibrationGradientMatchesFiniteDifferences() {

@@ -164,8 +164,18 @@ public final class LlamaModel {
             }
         }
         Value last = Functional.rmsNorm(x, w.norm(), c.rmsNormEps());
-        Value logits = opt.logits() ? LinearAlgebra.linear(last, w.lmHead()) : null;
+        Value logits = opt.logits() ? head(last) : null;
         return new Output(logits, hidden, attentions, present.cache(), last);
+    }
+
+    /**
+     * The LM head on final hidden states {@code last (..., d)} (after the last norm, {@link Output#last()}): the
+     * logits {@code last W_head^T}, (..., V), the product {@link #forward} ends with. Scoring a window a block of rows
+     * at a time ({@code Perplexity}) calls it on each block: the GEMM sums each element in the same order whatever
+     * the other rows, so the blocks equal the whole window's logits bit for bit.
+     */
+    public Value head(Value last) {
+        return LinearAlgebra.linear(last, w.lmHead());
     }
 
     /**
