@@ -10,6 +10,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import intactkv.tensor.Init;
 import intactkv.tensor.Masks;
 import intactkv.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -43,6 +45,36 @@ class AttentionTest {
         return Shaping.reshape(LinearAlgebra.matmul(probs, v5), b, h, t, dh);
     }
 
+    /** One case: q, k, v, and k, v in buffers whose spare rows hold NaN (reading one shows), for {@code keys} keys. */
+    private record Case(String name, Tensor q, Tensor k, Tensor v, Tensor kBuf, Tensor vBuf, int keys) {
+    }
+
+    /** Random cases, each spec (B, h, h_kv, T, p, d_h, spare rows). */
+    private List<Case> cases(int[][] specs) {
+        List<Case> out = new ArrayList<>();
+        for (int[] c : specs) {
+            int keys = c[4] + c[3];
+            Tensor k = Init.normal(rng, 2.0, c[0], c[2], keys, c[5]);
+            Tensor v = Init.normal(rng, 1.0, c[0], c[2], keys, c[5]);
+            out.add(new Case(java.util.Arrays.toString(c), Init.normal(rng, 2.0, c[0], c[1], c[3], c[5]), k, v,
+                    withSpareRows(k, keys + c[6]), withSpareRows(v, keys + c[6]), keys));
+        }
+        return out;
+    }
+
+    /** {@code x} (B, h_kv, keys, d_h) in a buffer of {@code cap} rows a head, the spare rows NaN. */
+    private static Tensor withSpareRows(Tensor x, int cap) {
+        int heads = x.dim(0) * x.dim(1);
+        int keys = x.dim(2);
+        int dh = x.dim(3);
+        Tensor buf = Tensor.wrap(new double[heads * cap * dh], x.dim(0), x.dim(1), cap, dh);
+        java.util.Arrays.fill(buf.data(), Double.NaN);
+        for (int head = 0; head < heads; head++) {
+            System.arraycopy(x.data(), head * keys * dh, buf.data(), head * cap * dh, keys * dh);
+        }
+        return buf;
+    }
+
     /**
      * Attention over the used rows of buffers with spare rows (decoding with a KV cache of spare
      * capacity) gives the output and probabilities of causalWithProbs on exactly those rows, bit for
@@ -51,28 +83,17 @@ class AttentionTest {
     @Test
     void attentionOverBufferRowsIgnoresTheSpareRows() {
         // (B, h, h_kv, T, p, d_h, spare rows)
-        int[][] cases = {{1, 4, 2, 1, 9, 8, 7}, {2, 6, 3, 3, 5, 4, 1}, {1, 2, 2, 5, 0, 16, 11}};
-        for (int[] c : cases) {
-            int keys = c[4] + c[3];
-            int cap = keys + c[6];
-            Tensor q = Init.normal(rng, 2.0, c[0], c[1], c[3], c[5]);
-            Tensor k = Init.normal(rng, 2.0, c[0], c[2], keys, c[5]);
-            Tensor v = Init.normal(rng, 1.0, c[0], c[2], keys, c[5]);
-            Tensor kBuf = Tensor.wrap(new double[c[0] * c[2] * cap * c[5]], c[0], c[2], cap, c[5]);
-            Tensor vBuf = Tensor.wrap(new double[kBuf.data().length], kBuf.shape());
-            java.util.Arrays.fill(kBuf.data(), Double.NaN);
-            java.util.Arrays.fill(vBuf.data(), Double.NaN);
-            for (int head = 0; head < c[0] * c[2]; head++) {
-                System.arraycopy(k.data(), head * keys * c[5], kBuf.data(), head * cap * c[5], keys * c[5]);
-                System.arraycopy(v.data(), head * keys * c[5], vBuf.data(), head * cap * c[5], keys * c[5]);
-            }
+        for (Case x : cases(new int[][] {{1, 4, 2, 1, 9, 8, 7}, {2, 6, 3, 3, 5, 4, 1}, {1, 2, 2, 5, 0, 16, 11}})) {
+            Tensor q = x.q();
+            Tensor k = x.k();
+            Tensor v = x.v();
             Attention.Result exact = Attention.causalWithProbs(Value.constant(q), Value.constant(k), Value.constant(v));
             Attention.Result rows;
             try (GradMode.Scope s = GradMode.noGrad()) {
-                rows = Attention.causalOnRows(Value.constant(q), kBuf, vBuf, keys);
+                rows = Attention.causalOnRows(Value.constant(q), x.kBuf(), x.vBuf(), x.keys());
             }
-            assertArrayEquals(exact.output().data().data(), rows.output().data().data(), 0.0, java.util.Arrays.toString(c));
-            assertArrayEquals(exact.probs().data(), rows.probs().data(), 0.0, java.util.Arrays.toString(c));
+            assertArrayEquals(exact.output().data().data(), rows.output().data().data(), 0.0, x.name());
+            assertArrayEquals(exact.probs().data(), rows.probs().data(), 0.0, x.name());
             assertEquals(exact.probs().shape(), rows.probs().shape());
         }
         Tensor q = Init.normal(rng, 1.0, 1, 2, 3, 4);
@@ -94,31 +115,20 @@ class AttentionTest {
     @Test
     void outputWithoutProbabilitiesIsBitIdentical() {
         // (B, h, h_kv, T, p, d_h, spare rows)
-        int[][] cases = {{1, 4, 2, 7, 0, 8, 0}, {2, 6, 3, 10, 5, 4, 3}, {1, 2, 1, 1, 9, 6, 2}, {1, 3, 3, 37, 0, 16, 0},
-            {2, 8, 2, 66, 1, 8, 5}};
-        for (int[] c : cases) {
-            int keys = c[4] + c[3];
-            int cap = keys + c[6];
-            Tensor q = Init.normal(rng, 2.0, c[0], c[1], c[3], c[5]);
-            Tensor k = Init.normal(rng, 2.0, c[0], c[2], keys, c[5]);
-            Tensor v = Init.normal(rng, 1.0, c[0], c[2], keys, c[5]);
-            Tensor kBuf = Tensor.wrap(new double[c[0] * c[2] * cap * c[5]], c[0], c[2], cap, c[5]);
-            Tensor vBuf = Tensor.wrap(new double[kBuf.data().length], kBuf.shape());
-            java.util.Arrays.fill(kBuf.data(), Double.NaN);
-            java.util.Arrays.fill(vBuf.data(), Double.NaN);
-            for (int head = 0; head < c[0] * c[2]; head++) {
-                System.arraycopy(k.data(), head * keys * c[5], kBuf.data(), head * cap * c[5], keys * c[5]);
-                System.arraycopy(v.data(), head * keys * c[5], vBuf.data(), head * cap * c[5], keys * c[5]);
-            }
+        for (Case x : cases(new int[][] {{1, 4, 2, 7, 0, 8, 0}, {2, 6, 3, 10, 5, 4, 3}, {1, 2, 1, 1, 9, 6, 2},
+            {1, 3, 3, 37, 0, 16, 0}, {2, 8, 2, 66, 1, 8, 5}})) {
+            Tensor q = x.q();
+            Tensor k = x.k();
+            Tensor v = x.v();
             Value withProbs = Attention.causalWithProbs(Value.constant(q), Value.constant(k), Value.constant(v)).output();
             Value ref = composed(Value.constant(q), Value.constant(k), Value.constant(v));
             Tensor exact;
             Tensor rows;
             try (GradMode.Scope s = GradMode.noGrad()) {
-                exact = Attention.causalOutputOnRows(Value.constant(q), k, v, keys);
-                rows = Attention.causalOutputOnRows(Value.constant(q), kBuf, vBuf, keys);
+                exact = Attention.causalOutputOnRows(Value.constant(q), k, v, x.keys());
+                rows = Attention.causalOutputOnRows(Value.constant(q), x.kBuf(), x.vBuf(), x.keys());
             }
-            String name = java.util.Arrays.toString(c);
+            String name = x.name();
             assertEquals(withProbs.shape(), exact.shape(), name);
             assertArrayEquals(withProbs.data().data(), exact.data(), 0.0, name);
             assertArrayEquals(withProbs.data().data(), rows.data(), 0.0, name);
