@@ -213,7 +213,8 @@ public final class LlamaModel {
      */
     public Value attentionBlock(int l, Value n) {
         int t = n.shape().dim(1);
-        return attention(l, w.block(l), n, null, rope.tables(0, t), new Present(c.numHiddenLayers(), true), null, Attention.Mask.NONE);
+        return attention(l, w.block(l), n, null, rope.tables(0, t), new Present(c.numHiddenLayers(), true), null,
+                Attention.Mask.NONE);
     }
 
     /**
