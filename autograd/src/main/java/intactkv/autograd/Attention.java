@@ -131,10 +131,7 @@ public final class Attention {
      * gradient would be recorded.
      */
     public static Result causalOnRows(Value q, Tensor k, Tensor v, int keys) {
-        if (GradMode.enabled() && q.requiresGrad()) {
-            throw new IllegalStateException("attention over cache rows records no gradient; run it under GradMode.noGrad()");
-        }
-        Dims dm = Dims.ofRows(q.data(), k, v, keys);
+        Dims dm = inferenceRows(q, k, v, keys);
         double[] probs = new double[dm.b * dm.h * dm.t * dm.s];
         double[] out = new double[dm.b * dm.h * dm.t * dm.dh];
         forwardAll(dm, q.data().data(), k.data(), v.data(), probs, out, null, null);
@@ -152,13 +149,18 @@ public final class Attention {
      * may also be exact (cap = keys).
      */
     public static Tensor causalOutputOnRows(Value q, Tensor k, Tensor v, int keys) {
-        if (GradMode.enabled() && q.requiresGrad()) {
-            throw new IllegalStateException("attention over cache rows records no gradient; run it under GradMode.noGrad()");
-        }
-        Dims dm = Dims.ofRows(q.data(), k, v, keys);
+        Dims dm = inferenceRows(q, k, v, keys);
         double[] out = new double[dm.b * dm.h * dm.t * dm.dh];
         forwardAll(dm, q.data().data(), k.data(), v.data(), null, out, null, null);
         return Tensor.wrap(out, dm.b, dm.h, dm.t, dm.dh);
+    }
+
+    /** The sizes of attention over the first {@code keys} rows of k and v, refused where a gradient would be recorded. */
+    private static Dims inferenceRows(Value q, Tensor k, Tensor v, int keys) {
+        if (GradMode.enabled() && q.requiresGrad()) {
+            throw new IllegalStateException("attention over cache rows records no gradient; run it under GradMode.noGrad()");
+        }
+        return Dims.ofRows(q.data(), k, v, keys);
     }
 
     /**

@@ -140,7 +140,8 @@ final class EvalCommand implements Callable<Integer> {
         // eval has no KL: with RTN, GPTQ or OmniQuant the full-precision model is released once IntactKV's prefix is taken
         boolean release = quant.releasesFullPrecision();
         long window = Math.min(mc.maxPositionEmbeddings(), before + 512L);
-        quant.peakTerms(!release, w -> MemoryEstimate.scoringTerms(w, mc, window, 0, window, 1)).require("eval" + (config == null ? "" : " with " + config.label()), null);
+        quant.peakTerms(!release, w -> MemoryEstimate.scoringTerms(w, mc, window, 0, window, 1))
+                .require("eval" + (config == null ? "" : " with " + config.label()), null);
         AtomicReference<LlamaWeights> fp = new AtomicReference<>(LlamaWeights.load(ModelDir.check(quant.model), false));
         PrintWriter o = spec.commandLine().getOut();
         List<MultipleChoice.ItemScore> scores;

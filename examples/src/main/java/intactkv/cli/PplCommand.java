@@ -101,7 +101,7 @@ final class PplCommand implements Callable<Integer> {
                         intactkv.prefix.PrefixSpec.withContext(null, prefixOption.context, fpModel, tok));
                 r = Perplexity.evaluateAgainst(run, fpRun, tokens, seqlen, bos, d -> bar.update("ppl", d));
             } else {
-                r = Perplexity.evaluate(run, null, tokens, seqlen, bos, d -> bar.update("ppl", d));
+                r = Perplexity.evaluate(run, tokens, seqlen, bos, d -> bar.update("ppl", d));
             }
             String label = config == null ? "fp" : config.label();
             if (json) {

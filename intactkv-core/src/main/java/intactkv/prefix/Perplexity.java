@@ -121,20 +121,18 @@ public final class Perplexity {
      */
     public static Tensor windowLogits(PrefixedModel model, int[] tokens, int i, int seqlen, int bos) {
         int[] w = window(tokens, i, seqlen, bos);
+        IntactKvPrefix prefix = model.prefix();
         try (GradMode.Scope s = GradMode.noGrad()) {
-            if (model.prefix() == null) {
+            if (prefix == null) {
                 return model.forward(w, LlamaModel.Options.LOGITS_ONLY).logits();
             }
-            Tensor after = model.afterPrefix(Arrays.copyOfRange(w, 1, seqlen), LlamaModel.Options.LOGITS_ONLY).logits()
-                    .data();
-            // row 0: the prediction at the prefix's last position, its full-precision logits (as PrefixedModel
-            // joins them in front)
-            Tensor prefixLogits = model.prefix().logits();
-            int v = after.dim(-1);
-            double[] all = new double[seqlen * v];
-            System.arraycopy(prefixLogits.data(), (prefixLogits.dim(0) - 1) * v, all, 0, v);
-            System.arraycopy(after.data(), 0, all, v, (seqlen - 1) * v);
-            return Tensor.wrap(all, seqlen, v);
+            // the prefix ids, then the window after its [BOS]: PrefixedModel joins the prefix's logits in front
+            int p = prefix.length();
+            int[] input = new int[p + seqlen - 1];
+            System.arraycopy(prefix.ids(), 0, input, 0, p);
+            System.arraycopy(w, 1, input, p, seqlen - 1);
+            Tensor all = model.forward(input, LlamaModel.Options.LOGITS_ONLY).logits();
+            return intactkv.tensor.Layout.slice(all, 0, p - 1, p - 1 + seqlen);
         }
     }
 

@@ -289,16 +289,12 @@ public final class LlamaModel {
             CacheRows kr = past.rows(l, true, b).append(k.data(), rows);
             CacheRows vr = past.rows(l, false, b).append(v.data(), rows);
             present.rows(l, kr, vr);
-            if (attentions == null) {
-                Tensor ctx = Attention.causalOutputOnRows(q, kr.buffer(), vr.buffer(), kr.length());
-                return linear(l, 3, merge(Value.constant(ctx), b, t), blk.o());
-            }
-            att = Attention.causalOnRows(q, kr.buffer(), vr.buffer(), kr.length());
+            att = attentions == null ? outputOnly(Attention.causalOutputOnRows(q, kr.buffer(), vr.buffer(), kr.length()))
+                    : Attention.causalOnRows(q, kr.buffer(), vr.buffer(), kr.length());
         } else if (past == null && attentions == null && !GradMode.enabled() && mask.isNone()) {
             // scoring without gradients: the same numbers without the (B, h, T, T) probabilities
             present.values(l, k, v);
-            Tensor ctx = Attention.causalOutputOnRows(q, k.data(), v.data(), t);
-            return linear(l, 3, merge(Value.constant(ctx), b, t), blk.o());
+            att = outputOnly(Attention.causalOutputOnRows(q, k.data(), v.data(), t));
         } else {
             if (past != null) { // differentiably (a trained prefix), as torch.cat
                 k = Shaping.concat(2, batched(past.keys().get(l), b), k);
@@ -311,6 +307,11 @@ public final class LlamaModel {
             attentions.add(att.probs());
         }
         return linear(l, 3, merge(att.output(), b, t), blk.o());
+    }
+
+    /** An attention result without probabilities (nothing asked for them). */
+    private static Attention.Result outputOnly(Tensor out) {
+        return new Attention.Result(Value.constant(out), null);
     }
 
     /** The heads' outputs (B, h, T, d_h) side by side: (B, T, h d_h), o_proj's input. */
