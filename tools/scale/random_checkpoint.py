@@ -12,7 +12,9 @@ measuring what does or does not grow with depth, e.g. GPTQ's peak memory on a 2-
 
 Shapes: tinyllama (22 layers, d 2048, d_ff 5632, h 32, h_kv 4, V 32000; 2.2 GB in BF16), llama2-7b (32 layers,
 d 4096, d_ff 11008, h 32, h_kv 32, V 32000; 13.5 GB), llama3-8b (32 layers, d 4096, d_ff 14336, h 32, h_kv 8,
-V 128256, rope_theta 500000, max_position_embeddings 8192; 16.1 GB). Never commit the output.
+V 128256, rope_theta 500000, max_position_embeddings 8192; 16.1 GB), llama2-13b (40 layers, d 5120, d_ff 13824,
+h 40, h_kv 40, V 32000; 26.0 GB, more than a 24 GB machine's memory: for `ppl --layer-by-layer`). Never commit
+the output.
 
 A tokenizer.json is written beside them: the built-in model's BPE (examples/default-model, 1024 tokens) with
 unused entries <unusedN> up to the shape's vocabulary, so that commands that tokenize text (ppl) accept it
@@ -30,6 +32,8 @@ SHAPES = {
                       num_hidden_layers=22, vocab_size=32000),
     "llama2-7b": dict(hidden_size=4096, intermediate_size=11008, num_attention_heads=32, num_key_value_heads=32,
                       num_hidden_layers=32, vocab_size=32000, max_position_embeddings=4096),
+    "llama2-13b": dict(hidden_size=5120, intermediate_size=13824, num_attention_heads=40, num_key_value_heads=40,
+                       num_hidden_layers=40, vocab_size=32000, max_position_embeddings=4096),
     "llama3-8b": dict(hidden_size=4096, intermediate_size=14336, num_attention_heads=32, num_key_value_heads=8,
                       num_hidden_layers=32, vocab_size=128256, rope_theta=500000.0, max_position_embeddings=8192),
 }

@@ -138,6 +138,11 @@ final class HeapRule {
                 int t = f.containsKey("--seqlen") ? Integer.parseInt(f.get("--seqlen"))
                         : ModelLength.defaultWindow(ModelDir.check(q.model));
                 boolean kl = q.any() && !f.containsKey("--no-kl");
+                if (f.containsKey("--layer-by-layer")) {
+                    int perPass = f.containsKey("--windows-per-pass") ? Integer.parseInt(f.get("--windows-per-pass"))
+                            : PplCommand.WINDOWS_PER_PASS;
+                    yield q.layerwiseTerms(t + prefixAllowance(f), perPass, kl ? 2 : 1).total();
+                }
                 boolean release = !kl && q.releasesFullPrecision();
                 yield q.peakTerms(!release, w -> MemoryEstimate.pplTerms(w, c, t + prefixAllowance(f), kl ? 2 : 1))
                         .total();
@@ -170,7 +175,7 @@ final class HeapRule {
     /** {@code --flag value} and {@code --flag=value} pairs; a flag without a value (--no-kl) maps to "". */
     static Map<String, String> flags(String[] args) {
         Map<String, String> out = new HashMap<>();
-        List<String> bare = List.of("--no-kl", "--kl", "--json", "--chat", "--calib-bos-first");
+        List<String> bare = List.of("--no-kl", "--kl", "--json", "--chat", "--calib-bos-first", "--layer-by-layer");
         for (int i = 1; i < args.length; i++) {
             String a = args[i];
             if (!a.startsWith("--")) {

@@ -2,15 +2,23 @@ package intactkv.cli;
 
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
+import intactkv.model.LazyCheckpoint;
 import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
+import intactkv.model.ModelHooks;
 import intactkv.model.text.Tokenizer;
 import intactkv.prefix.IntactKvPrefix;
+import intactkv.prefix.LayerwisePerplexity;
 import intactkv.prefix.Perplexity;
+import intactkv.prefix.PrefixSpec;
 import intactkv.prefix.PrefixedModel;
+import intactkv.quant.Basis;
 import intactkv.quant.Calibration;
+import intactkv.quant.Method;
+import intactkv.quant.ModelQuantizer;
 import intactkv.quant.QuantConfig;
+import intactkv.quant.QuantizedModel;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -55,6 +63,22 @@ final class PplCommand implements Callable<Integer> {
                     + " one model's memory instead of two)")
     boolean kl;
 
+    @Option(names = "--layer-by-layer", description = "hold one decoder layer at a time instead of the whole model:"
+            + " the windows go through the layers --windows-per-pass at a time, each layer read from the checkpoint"
+            + " when they reach it, as GPTQ's llama_eval runs a model larger than its GPU (the same numbers, bit for"
+            + " bit; the checkpoint is read once per pass). Full precision, --method rtn"
+            + " or a packed --quantized checkpoint (read layer by layer too), with --abits/--kvbits, --intactkv"
+            + " and KL; not the calibrated methods on the fly, nor --context")
+    boolean layerByLayer;
+
+    @Option(names = "--windows-per-pass", paramLabel = "K", description = "with --layer-by-layer:"
+            + " windows carried through the layers together (default 8); each holds its hidden states, T x d doubles"
+            + " (twice with KL), and each pass reads the checkpoint once")
+    Integer windowsPerPass;
+
+    /** --windows-per-pass's default. */
+    static final int WINDOWS_PER_PASS = 8;
+
     @Override
     public Integer call() throws Exception {
         quant.validate();
@@ -73,6 +97,12 @@ final class PplCommand implements Callable<Integer> {
                 + " of [BOS])" : ""), before > 0 ? before + seqlen - 1L : seqlen, c);
         Perplexity.requireWindows(tokens.length, seqlen, before);
         boolean withKl = kl && config != null;
+        if (layerByLayer) {
+            return layerByLayer(dir, c, tok, tokens, seqlen, before, config, withKl);
+        }
+        if (windowsPerPass != null) {
+            throw new IllegalArgumentException("--windows-per-pass is for --layer-by-layer");
+        }
         // without KL, RTN/GPTQ/OmniQuant and --quantized need the full-precision model only for IntactKV's prefix:
         // released after it
         boolean release = !withKl && quant.releasesFullPrecision();
@@ -103,33 +133,101 @@ final class PplCommand implements Callable<Integer> {
             } else {
                 r = Perplexity.evaluate(run, tokens, seqlen, bos, d -> bar.update("ppl", d));
             }
-            String label = config == null ? "fp" : config.label();
-            if (json) {
-                JsonObject o = new JsonObject();
-                o.addProperty("ppl", r.ppl());
-                o.addProperty("mean_nll", r.meanNll());
-                o.addProperty("windows", r.windows());
-                o.addProperty("seqlen", r.seqlen());
-                o.addProperty("scored_tokens", r.scoredTokens());
-                if (withKl) {
-                    o.addProperty("kl_to_fp", r.kl());
-                    if (r.windows() > 1) {
-                        o.addProperty("kl_to_fp_stderr", r.klStderr());
-                    }
-                }
-                o.addProperty("model", quant.model.toString());
-                o.addProperty("quantization", label);
-                o.addProperty("intactkv", prefixOption.which);
-                o.addProperty("context", prefixOption.context);
-                o.addProperty("data", data.toString());
-                spec.commandLine().getOut().println(new GsonBuilder().setPrettyPrinting().create().toJson(o));
-            } else {
-                String klText = !withKl ? "" : String.format(Locale.ROOT, "  kl %.6f +- %.6f", r.kl(),
-                        r.klStderr());
-                spec.commandLine().getOut().printf(Locale.ROOT, "ppl %.4f%s  (%s, intactkv %s, %d windows of %d tokens)%n",
-                        r.ppl(), klText, label, prefixOption.label(), r.windows(), r.seqlen());
-            }
+            print(r, config, withKl);
         }
         return 0;
+    }
+
+    /**
+     * {@code --layer-by-layer}: the evaluation of {@link LayerwisePerplexity}, one decoder layer of the checkpoint
+     * read at a time ({@link LazyCheckpoint}), for the full-precision model, its RTN form, or a packed --quantized
+     * checkpoint read layer by layer too ({@link QuantizedModel#openLayers}), with the run-time quantizers; the prefix
+     * from the full-precision layers (the twin of a model in the original basis is the full-precision model), or a
+     * prefix file.
+     */
+    private int layerByLayer(Path dir, LlamaConfig c, Tokenizer tok, int[] tokens, int seqlen, int before,
+                             QuantConfig config, boolean withKl) throws Exception {
+        if (intactkv.model.gguf.GgufFile.isGguf(dir)) {
+            throw new IllegalArgumentException("--layer-by-layer reads a safetensors checkpoint directory; " + dir
+                    + " is a GGUF file, which is read whole");
+        }
+        if (quant.quantized == null && config != null && config.method() != Method.NONE
+                && config.method() != Method.RTN) {
+            throw new IllegalArgumentException("--layer-by-layer runs the full-precision model, --method rtn (whose"
+                    + " layer l follows from the checkpoint's layer l alone) or a --quantized checkpoint; --method "
+                    + config.method().id() + " needs its calibration over the whole model: write it with ./intactkv"
+                    + " quantize, then pass --quantized");
+        }
+        if (!prefixOption.context.equals("none")) {
+            throw new IllegalArgumentException("--layer-by-layer: --context " + prefixOption.context
+                    + " is not supported (only none)");
+        }
+        int perPass = windowsPerPass == null ? WINDOWS_PER_PASS : windowsPerPass;
+        if (perPass < 1) {
+            throw new IllegalArgumentException("--windows-per-pass must be at least 1, got " + perPass);
+        }
+        long t = before > 0 ? before + seqlen - 1L : seqlen;
+        quant.layerwiseTerms(t, perPass, withKl ? 2 : 1).require("--layer-by-layer --seqlen " + seqlen
+                + " --windows-per-pass " + perPass + (withKl ? " with KL" : ""), "or lower --windows-per-pass");
+        boolean generated = prefixOption.which.equals("bos") || prefixOption.which.equals("prompt");
+        try (LazyCheckpoint ckpt = LazyCheckpoint.open(dir);
+             QuantizedModel.Layers q = quant.quantized == null ? null
+                     : QuantizedModel.openLayers(quant.quantized, c, quant.abits, quant.kvbits);
+             ProgressBar bar = new ProgressBar()) {
+            if (q != null && generated && !(q.basis() instanceof Basis.Original)) {
+                throw new IllegalArgumentException("--layer-by-layer: IntactKV's prefix of a " + q.config().method().id()
+                        + " model comes from its twin, the full-precision model in its basis (" + q.basis().getClass()
+                        .getSimpleName() + "), which is built whole; run without --layer-by-layer");
+            }
+            LlamaWeights fpSkeleton = ckpt.skeleton();
+            LayerwisePerplexity.Setup s;
+            if (q != null) {
+                s = new LayerwisePerplexity.Setup(q.checkpoint().skeleton(), fpSkeleton, ckpt::readBlock,
+                        (l, fp) -> q.block(l), q.hooks(), perPass);
+            } else {
+                LayerwisePerplexity.BlockMap map = config != null && config.method() == Method.RTN
+                        ? (l, b) -> ModelQuantizer.rtnBlock(b.get(), l, config) : LayerwisePerplexity.BlockMap.FULL_PRECISION;
+                s = new LayerwisePerplexity.Setup(fpSkeleton, ckpt::readBlock, map,
+                        config == null ? ModelHooks.NONE : QuantizedModel.hooks(c, config), perPass);
+            }
+            IntactKvPrefix prefix = prefixOption.which.equals("none") ? null : generated
+                    ? LayerwisePerplexity.prefix(s, PrefixSpec.plannedIds(prefixOption.which, c, tok),
+                            d -> bar.update("prefix", d))
+                    : IntactKvPrefix.load(Path.of(prefixOption.which), c);
+            Perplexity.Result r = LayerwisePerplexity.evaluate(s, prefix, withKl, tokens, seqlen, c.bosTokenId(),
+                    d -> bar.update("ppl", d));
+            print(r, config, withKl);
+        }
+        return 0;
+    }
+
+    /** The result, as text or (--json) as JSON. */
+    private void print(Perplexity.Result r, QuantConfig config, boolean withKl) {
+        String label = config == null ? "fp" : config.label();
+        if (json) {
+            JsonObject o = new JsonObject();
+            o.addProperty("ppl", r.ppl());
+            o.addProperty("mean_nll", r.meanNll());
+            o.addProperty("windows", r.windows());
+            o.addProperty("seqlen", r.seqlen());
+            o.addProperty("scored_tokens", r.scoredTokens());
+            if (withKl) {
+                o.addProperty("kl_to_fp", r.kl());
+                if (r.windows() > 1) {
+                    o.addProperty("kl_to_fp_stderr", r.klStderr());
+                }
+            }
+            o.addProperty("model", quant.model.toString());
+            o.addProperty("quantization", label);
+            o.addProperty("intactkv", prefixOption.which);
+            o.addProperty("context", prefixOption.context);
+            o.addProperty("data", data.toString());
+            spec.commandLine().getOut().println(new GsonBuilder().setPrettyPrinting().create().toJson(o));
+        } else {
+            String klText = !withKl ? "" : String.format(Locale.ROOT, "  kl %.6f +- %.6f", r.kl(),
+                    r.klStderr());
+            spec.commandLine().getOut().printf(Locale.ROOT, "ppl %.4f%s  (%s, intactkv %s, %d windows of %d tokens)%n",
+                    r.ppl(), klText, label, prefixOption.label(), r.windows(), r.seqlen());
+        }
     }
 }

@@ -423,6 +423,43 @@ class QuantOptions {
     }
 
     /**
+     * The memory terms of {@code ppl --layer-by-layer} ({@link intactkv.prefix.LayerwisePerplexity}) over windows of
+     * {@code t} positions, {@code perPass} windows a pass, {@code copies} models (2 with KL), from the headers
+     * ({@link WeightBytes#split}): --model's tensors outside the decoder layers (embedding, final norm, head) and one
+     * decoder layer as read; with RTN that layer's codes and one linear's quantization buffers; with --quantized that
+     * checkpoint's tensors outside the layers and one of its layers (and --model's layer only for the KL reference);
+     * the hidden states of the windows of a pass ({@code perPass} x T x d doubles a model, and one more window's while
+     * the final norm replaces them); and a scoring window ({@link MemoryEstimate#pplTerms}). The layer a pass leaves
+     * is garbage before the next is read.
+     */
+    MemoryPlan layerwiseTerms(long t, int perPass, int copies) throws IOException {
+        Path dir = ModelDir.check(model);
+        intactkv.model.LlamaConfig c = MemoryEstimate.config(model);
+        WeightBytes fp = WeightBytes.of(dir);
+        WeightBytes.Split fpSplit = WeightBytes.split(dir);
+        MemoryPlan p = MemoryPlan.empty().plus("embeddings, head and norm (" + fp.dtype() + ")", fpSplit.outside());
+        if (quantized != null) {
+            WeightBytes.Split q = WeightBytes.split(quantized);
+            p = p.plus("quantized model's embeddings, head and norm", q.outside())
+                    .plus("one quantized decoder layer as loaded", q.layer());
+            if (copies > 1) {
+                p = p.plus("one decoder layer (" + fp.dtype() + ")", fpSplit.layer());
+            }
+        } else {
+            p = p.plus("one decoder layer (" + fp.dtype() + ")", fpSplit.layer());
+            if (method != null && config().method() == Method.RTN) {
+                long layers = Math.max(1, c.numHiddenLayers());
+                p = p.plus("one layer's quantized codes", MemoryEstimate.codes(c, config().weight().groupSize(),
+                                config().weight().bits()) / layers)
+                        .plus("one linear's quantization buffers", MemoryEstimate.quantizationBuffers(c, Method.RTN));
+            }
+        }
+        p = p.plus("hidden states of " + perPass + " + 1 windows" + (copies > 1 ? " (" + copies + " copies)" : ""),
+                MemoryEstimate.times(8, perPass + 1L, t, c.hiddenSize(), Math.max(1, copies)));
+        return MemoryEstimate.pplTerms(p, c, t, copies);
+    }
+
+    /**
      * The memory terms of {@code quantize}, which keeps no twin (a checkpoint needs the basis only). RTN, GPTQ, AWQ,
      * OmniQuant and QuaRot read a safetensors checkpoint one decoder layer at a time ({@link #lazyTerms}). The others
      * load it whole and release it layer by layer ({@link intactkv.quant.ModelQuantizer#quantizeReleasingInBasis}):

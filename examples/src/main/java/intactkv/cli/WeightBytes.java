@@ -60,6 +60,33 @@ record WeightBytes(long bytes, DType dtype, int tensors) {
         return new WeightBytes(total, DType.F32, count);
     }
 
+    /**
+     * What a checkpoint read one decoder layer at a time holds of it at once ({@code LazyCheckpoint}): its tensors
+     * outside the decoder layers (embedding, final norm, head) and its largest decoder layer, as {@link #of(Path)}
+     * counts them.
+     */
+    record Split(long outside, long layer) {
+    }
+
+    /** {@link Split} from the header(s) of the checkpoint in {@code dir} (a safetensors checkpoint, not GGUF). */
+    static Split split(Path dir) throws IOException {
+        Map<String, SafetensorsReader.Entry> outside = new TreeMap<>();
+        Map<Integer, Map<String, SafetensorsReader.Entry>> layers = new TreeMap<>();
+        java.util.regex.Pattern layer = java.util.regex.Pattern.compile("^model\\.layers\\.(\\d+)\\.");
+        try (CheckpointReader r = CheckpointReader.open(dir)) {
+            for (String n : r.names()) {
+                java.util.regex.Matcher m = layer.matcher(n);
+                (m.find() ? layers.computeIfAbsent(Integer.valueOf(m.group(1)), k -> new TreeMap<>()) : outside)
+                        .put(n, r.entry(n));
+            }
+        }
+        long largest = 0;
+        for (Map<String, SafetensorsReader.Entry> l : layers.values()) {
+            largest = Math.max(largest, of(l).bytes());
+        }
+        return new Split(of(outside).bytes(), largest);
+    }
+
     /** {@link #of(Path)} on the header entries by tensor name. */
     static WeightBytes of(Map<String, SafetensorsReader.Entry> entries) {
         long total = 0;

@@ -69,6 +69,23 @@ class HeapRuleTest {
     }
 
     /**
+     * The same with --layer-by-layer: one decoder layer (404,815,872 bytes with its norms) and the embeddings, head
+     * and final norm (524,320,768) instead of the whole model, and the hidden states of the windows of a pass (3 windows of 512 x
+     * 4096 doubles for --windows-per-pass 2, 9 for the default 8), beside the same scoring window.
+     */
+    @Test
+    void llama7bLayerByLayerPpl() throws Exception {
+        String dir = l7b().toString();
+        long window = 235_929_600L + 33_554_432L + 65_536_000L;
+        long weights = 524_320_768L + 404_815_872L;
+        String[] args = {"ppl", "--model", dir, "--data", "x.txt", "--seqlen", "512", "--layer-by-layer",
+            "--windows-per-pass", "2"};
+        assertEquals(weights + 3L * 512 * 4096 * 8 + window, HeapRule.estimate(args));
+        String[] byDefault = {"ppl", "--model", dir, "--data", "x.txt", "--seqlen", "512", "--layer-by-layer"};
+        assertEquals(weights + 9L * 512 * 4096 * 8 + window, HeapRule.estimate(byDefault));
+    }
+
+    /**
      * RTN W3 g128 + IntactKV_[B] with --no-kl: the peak is while quantizing, the full-precision model (released layer
      * by layer) with one layer's codes and one linear's buffers; running, the codes, the embeddings and the window
      * take less. With KL (the default) both models, the buffers or two windows of logits.

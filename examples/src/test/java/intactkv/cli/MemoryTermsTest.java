@@ -149,6 +149,36 @@ class MemoryTermsTest {
                 .bytes("logits"));
     }
 
+    /**
+     * ppl --layer-by-layer on the 7B shape (a sparse BF16 checkpoint): the weights it holds are the embeddings, head
+     * and norms and one decoder layer, each from the header's bytes; the windows of a pass hold their hidden states.
+     */
+    @Test
+    void layerByLayerTerms() throws Exception {
+        Path dir = SparseCheckpoint.write(tmp.resolve("l7b-layered"), LLAMA7B);
+        QuantOptions q = new QuantOptions();
+        q.model = dir;
+        MemoryPlan fp = q.layerwiseTerms(2048, 8, 1);
+        // embedding and head 2 x 32000 x 4096 BF16 + the final norm's 4096 doubles
+        assertEquals(2L * 2 * 32000 * 4096 + 4096L * 8, fp.bytes("embeddings, head and norm (BF16)"));
+        // 2 d^2 + 2 d^2 (h_kv = h) + 3 d d_ff parameters of BF16 and two norms of d doubles: a 32nd of the layers
+        assertEquals(2L * (4L * 4096 * 4096 + 3L * 4096 * 11008) + 2L * 4096 * 8, fp.bytes("one decoder layer (BF16)"));
+        assertEquals(WeightBytes.of(dir).bytes(), fp.bytes("embeddings, head and norm (BF16)")
+                + 32 * fp.bytes("one decoder layer (BF16)"));
+        assertEquals(9L * 2048 * 4096 * 8, fp.bytes("hidden states of 8 + 1 windows"));
+        assertEquals(MemoryEstimate.pplTerms(MemoryPlan.empty(), LLAMA7B, 2048, 1).total(),
+                fp.total() - fp.bytes("embeddings, head and norm (BF16)") - fp.bytes("one decoder layer (BF16)")
+                        - fp.bytes("hidden states of 8 + 1 windows"));
+        q.method = "rtn";
+        q.wbits = 3;
+        q.group = 128;
+        MemoryPlan rtn = q.layerwiseTerms(2048, 2, 2);
+        assertEquals(MemoryEstimate.codes(LLAMA7B, 128, 3) / 32, rtn.bytes("one layer's quantized codes"));
+        assertEquals(MemoryEstimate.quantizationBuffers(LLAMA7B, intactkv.quant.Method.RTN),
+                rtn.bytes("one linear's quantization buffers"));
+        assertEquals(2 * 3L * 2048 * 4096 * 8, rtn.bytes("hidden states of 2 + 1 windows (2 copies)"));
+    }
+
     /** The header of the committed built-in checkpoint gives what the formula gives for F32. */
     @Test
     void headerBytesOfTheBuiltInModel() throws Exception {

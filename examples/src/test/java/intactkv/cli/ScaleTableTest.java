@@ -61,5 +61,12 @@ class ScaleTableTest {
         // the 70B model in BF16 (138 GB) fits none of the three machines in full precision
         String fp70 = lines[2 + 4 * ScaleTable.COMMANDS.size()];
         assertTrue(fp70.startsWith("| LLaMA-2-70B | `ppl --seqlen 2048` |") && fp70.endsWith("| no | no | no |"), fp70);
+        // one decoder layer at a time it fits the smallest, with RTN W3 + IntactKV_[B] and KL too
+        String layered = lines[2 + 4 * ScaleTable.COMMANDS.size() + 3];
+        assertTrue(layered.startsWith("| LLaMA-2-70B | `ppl --seqlen 2048 --layer-by-layer` |")
+                && layered.endsWith("| fits | fits | fits |"), layered);
+        String rtnLayered = lines[2 + 4 * ScaleTable.COMMANDS.size() + 4];
+        assertTrue(rtnLayered.startsWith("| LLaMA-2-70B | `ppl --seqlen 2048 --method rtn --wbits 3 --group 128"
+                + " --intactkv bos --layer-by-layer` |") && rtnLayered.endsWith("| fits | fits | fits |"), rtnLayered);
     }
 }

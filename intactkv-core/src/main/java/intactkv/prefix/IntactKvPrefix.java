@@ -79,7 +79,8 @@ public record IntactKvPrefix(int[] ids, List<Tensor> keys, List<Tensor> values, 
         return new IntactKvPrefix(ids, k, v, logits);
     }
 
-    private static Tensor squeeze(Tensor t) {
+    /** A present key or value (1, h_kv, p, d_h) as the prefix holds it, (h_kv, p, d_h), copied. */
+    static Tensor squeeze(Tensor t) {
         return t.reshape(t.dim(1), t.dim(2), t.dim(3)).copy();
     }
 

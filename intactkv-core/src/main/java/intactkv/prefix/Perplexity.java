@@ -152,7 +152,7 @@ public final class Perplexity {
     public static final int ROW_BLOCK = 256;
 
     /** The logits of some rows of a window: window row r at {@code off + (r - from) * v} of {@code data}. */
-    private record Block(double[] data, int off, int from, int v) {
+    record Block(double[] data, int off, int from, int v) {
         int offset(int row) {
             return off + (row - from) * v;
         }
@@ -160,14 +160,14 @@ public final class Perplexity {
 
     /** A window's logits, a block of rows at a time. */
     @FunctionalInterface
-    private interface WindowRows {
+    interface WindowRows {
         /** The logits of window rows {@code from .. to - 1}. */
         Block rows(int from, int to);
     }
 
-    /** The reference's rows on window {@code i}, whose tokens are {@code w}. */
+    /** A model's rows (the evaluated model's, or the KL reference's) on window {@code i}, whose tokens are {@code w}. */
     @FunctionalInterface
-    private interface ReferenceRows {
+    interface ModelRows {
         WindowRows of(int i, int[] w);
     }
 
@@ -195,11 +195,18 @@ public final class Perplexity {
         boolean prefixed = model.prefix() != null;
         Tensor last = prefixed ? model.afterPrefix(Arrays.copyOfRange(w, 1, w.length), hiddenOnly).last().data()
                 : model.model().forward(w, null, hiddenOnly).last().data();
-        int first = prefixed ? 1 : 0;
+        return rows(model.model(), last, prefixed ? 1 : 0);
+    }
+
+    /**
+     * The rows of a window whose final hidden states ({@link LlamaModel.Output#last()}) are {@code last (1, T - first,
+     * d)}, window row r at row r - first: each block of rows through {@code model}'s LM head ({@link LlamaModel#head}).
+     */
+    static WindowRows rows(LlamaModel model, Tensor last, int first) {
         int d = last.dim(-1);
         return (from, to) -> {
             double[] x = Arrays.copyOfRange(last.data(), (from - first) * d, (to - first) * d);
-            Tensor logits = model.model().head(Value.constant(Tensor.wrap(x, to - from, d))).data();
+            Tensor logits = model.head(Value.constant(Tensor.wrap(x, to - from, d))).data();
             return new Block(logits.data(), 0, from, logits.dim(1));
         };
     }
@@ -211,8 +218,8 @@ public final class Perplexity {
      */
     public static Result evaluate(PrefixedModel model, Reference reference, int[] tokens, int seqlen, int bos,
                                   DoubleConsumer progress) {
-        return score(model, reference == null ? null : (i, w) -> whole(reference.logits(i), seqlen), tokens, seqlen, bos,
-                progress);
+        return score((i, w) -> computed(model, w), prefixLength(model),
+                reference == null ? null : (i, w) -> whole(reference.logits(i), seqlen), tokens, seqlen, bos, progress);
     }
 
     /**
@@ -222,21 +229,29 @@ public final class Perplexity {
      */
     public static Result evaluateAgainst(PrefixedModel model, PrefixedModel reference, int[] tokens, int seqlen,
                                          int bos, DoubleConsumer progress) {
-        return score(model, (i, w) -> computed(reference, w), tokens, seqlen, bos, progress);
+        return score((i, w) -> computed(model, w), prefixLength(model), (i, w) -> computed(reference, w), tokens,
+                seqlen, bos, progress);
     }
 
-    /** The evaluation: each window's NLL and, with a reference, KL, summed over the scored rows in order. */
-    private static Result score(PrefixedModel model, ReferenceRows reference, int[] tokens, int seqlen, int bos,
-                                DoubleConsumer progress) {
-        IntactKvPrefix prefix = model.prefix();
-        int n = requireWindows(tokens.length, seqlen, prefix == null ? 0 : prefix.length());
+    private static int prefixLength(PrefixedModel model) {
+        return model.prefix() == null ? 0 : model.prefix().length();
+    }
+
+    /**
+     * The evaluation: each window's NLL and, with a reference (null: none), KL, summed over the scored rows in order.
+     * {@code model} is asked for windows 0, 1, ... in order, each once, and {@code reference} for each right after;
+     * {@code prefixLength}: the tokens in place of each window's [BOS] (0: none).
+     */
+    static Result score(ModelRows model, int prefixLength, ModelRows reference, int[] tokens, int seqlen, int bos,
+                        DoubleConsumer progress) {
+        int n = requireWindows(tokens.length, seqlen, prefixLength);
         double sum = 0;
         double[] nll = new double[n];
         double[] kl = reference == null ? null : new double[n];
         try (GradMode.Scope s = GradMode.noGrad()) {
             for (int i = 0; i < n; i++) {
                 int[] w = window(tokens, i, seqlen, bos);
-                WindowRows rows = computed(model, w);
+                WindowRows rows = model.of(i, w);
                 WindowRows ref = reference == null ? null : reference.of(i, w);
                 // positions 1..T-2 predict tokens 2..T-1; each sum runs over them in order
                 double loss = 0;

@@ -38,12 +38,14 @@ public final class LazyCheckpoint implements LayerSource, AutoCloseable {
     private final Path dir;
     private final LlamaConfig config;
     private final CheckpointReader reader;
+    private final LlamaWeights.StoredForm form;
     private final boolean[] read;
 
-    private LazyCheckpoint(Path dir, LlamaConfig config, CheckpointReader reader) {
+    private LazyCheckpoint(Path dir, LlamaConfig config, CheckpointReader reader, LlamaWeights.StoredForm form) {
         this.dir = dir;
         this.config = config;
         this.reader = reader;
+        this.form = form;
         this.read = new boolean[config.numHiddenLayers()];
     }
 
@@ -53,12 +55,26 @@ public final class LazyCheckpoint implements LayerSource, AutoCloseable {
      * the tensor ({@link FormatException}). Reads no weight.
      */
     public static LazyCheckpoint open(Path dir) throws IOException {
-        LlamaConfig c = LlamaConfig.read(dir.resolve("config.json"), false);
+        return open(dir, null);
+    }
+
+    /**
+     * {@link #open(Path)} for a checkpoint whose tensors may be held in another {@code form} (a packed quantized
+     * checkpoint's codes, scales and zeros: {@code PackedCheckpoint.reader}), read as
+     * {@link LlamaWeights#load(Path, boolean, LlamaWeights.StoredForm)} reads them; null is {@link #open(Path)}.
+     * A weight held in the form is checked present from the headers ({@link LlamaWeights.StoredForm#holds}); its
+     * parts' shapes and values are checked by the form when its layer is read, naming the tensor and the field.
+     */
+    public static LazyCheckpoint open(Path dir, LlamaWeights.StoredForm form) throws IOException {
+        LlamaConfig c = LlamaConfig.read(dir.resolve("config.json"), form != null && form.quantizedConfig());
         CheckpointReader r = CheckpointReader.open(dir);
         try {
-            CheckpointContents.check(dir, c, r);
+            CheckpointContents.check(dir, c, r, form == null ? n -> null : form::weightOf);
             for (String name : readNames(c)) {
                 Shape want = LlamaWeights.expectedShape(c, name);
+                if (form != null && !r.contains(name) && form.holds(r, name)) {
+                    continue;
+                }
                 if (!r.contains(name)) {
                     throw new FormatException(dir, "checkpoint has no tensor '" + name + "' (expected shape " + want
                             + ")");
@@ -69,7 +85,7 @@ public final class LazyCheckpoint implements LayerSource, AutoCloseable {
                             + ", but config.json implies " + want);
                 }
             }
-            return new LazyCheckpoint(dir, c, r);
+            return new LazyCheckpoint(dir, c, r, form);
         } catch (IOException | RuntimeException e) {
             r.close();
             throw e;
@@ -141,6 +157,9 @@ public final class LazyCheckpoint implements LayerSource, AutoCloseable {
         long total = 0;
         for (int l = fromLayer; l < config.numHiddenLayers(); l++) {
             for (String n : layerNames(l)) {
+                if (!reader.contains(n)) {
+                    continue; // held in the form (codes), whose values the form checks when the layer is read
+                }
                 names.add(n);
                 total += reader.entry(n).end() - reader.entry(n).begin();
             }
@@ -178,11 +197,17 @@ public final class LazyCheckpoint implements LayerSource, AutoCloseable {
                 read(n.get(8)), read(n.get(5)), read(n.get(6)), read(n.get(7)));
     }
 
-    /** One tensor as {@code LlamaWeights.load(dir, false)} holds it (its shape was checked by {@link #open}). */
+    /**
+     * One tensor as {@code LlamaWeights.load(dir, false, form)} holds it: in the form when the form reads it, else
+     * plainly (its shape was checked by {@link #open}).
+     */
     private Value read(String name) throws IOException {
-        Tensor t = LlamaWeights.expectedShape(config, name).rank() < 2 ? reader.readFinite(name)
-                : reader.readStored(name);
-        return Value.constant(t);
+        Shape want = LlamaWeights.expectedShape(config, name);
+        Tensor special = form == null ? null : form.read(reader, name, want);
+        if (special != null) {
+            return Value.constant(special);
+        }
+        return Value.constant(want.rank() < 2 ? reader.readFinite(name) : reader.readStored(name));
     }
 
     private Value unread(String name) {

@@ -163,7 +163,7 @@ public final class LlamaModel {
                 hidden.add(x);
             }
         }
-        Value last = Functional.rmsNorm(x, w.norm(), c.rmsNormEps());
+        Value last = finalNorm(x);
         Value logits = opt.logits() ? head(last) : null;
         return new Output(logits, hidden, attentions, present.cache(), last);
     }
@@ -185,6 +185,48 @@ public final class LlamaModel {
     public Value layer(int l, Value x) {
         int t = x.shape().dim(1);
         return layer(l, x, null, rope.tables(0, t), new Present(c.numHiddenLayers(), true), null, Attention.Mask.NONE);
+    }
+
+    /**
+     * Decoder layer {@code l} on hidden states {@code x (B, T, d)} at positions {@code p .. p+T-1} after {@code past}
+     * (null: none, p = 0), keeping neither keys and values nor attention probabilities: what {@link #forward} with
+     * {@link Options#LOGITS_ONLY} runs for layer {@code l}, the same operations on the same path, so that a
+     * layer-by-layer evaluation ({@code LayerwisePerplexity}), which holds one decoder layer at a time and runs it
+     * on every window before reading the next, computes {@code forward}'s numbers bit for bit. Only the weights of
+     * block {@code l}, the embedding, the head and the final norm are read.
+     */
+    public Value layer(int l, Value x, KvCache past) {
+        if (past != null) {
+            past.requireFits(c, "past key/values");
+        }
+        int p = past == null ? 0 : past.length();
+        return layer(l, x, past, rope.tables(p, x.shape().dim(1)), new Present(c.numHiddenLayers(), false), null,
+                Attention.Mask.NONE);
+    }
+
+    /**
+     * Decoder layer {@code l}'s output and its keys (after RoPE) and values, each (B, h_kv, T, d_h).
+     *
+     * @param output (B, T, d)
+     */
+    public record LayerKv(Value output, Value keys, Value values) {
+    }
+
+    /**
+     * Decoder layer {@code l} on {@code x (B, T, d)} at positions {@code 0..T-1} without a past, with the keys and
+     * values it computes: what {@link #forward} with {@link Options#LOGITS} keeps of layer {@code l} as its present
+     * cache, bit for bit. A prefix generated one layer at a time ({@code LayerwisePerplexity.prefix}) is made of
+     * these.
+     */
+    public LayerKv layerWithKv(int l, Value x) {
+        Present present = new Present(c.numHiddenLayers(), true);
+        Value out = layer(l, x, null, rope.tables(0, x.shape().dim(1)), present, null, Attention.Mask.NONE);
+        return new LayerKv(out, present.keys[l], present.values[l]);
+    }
+
+    /** The final norm on the last decoder layer's output {@code x (B, T, d)}: {@link Output#last()}. */
+    public Value finalNorm(Value x) {
+        return Functional.rmsNorm(x, w.norm(), c.rmsNormEps());
     }
 
     /**

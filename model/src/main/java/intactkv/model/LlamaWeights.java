@@ -243,6 +243,14 @@ public final class LlamaWeights {
         }
 
         /**
+         * Whether {@code r} holds the weight {@code name} in this form (its parts are there), from the headers alone:
+         * what {@link LazyCheckpoint#open} checks for every weight before any is read. False by default.
+         */
+        default boolean holds(CheckpointReader r, String name) {
+            return false;
+        }
+
+        /**
          * Whether config.json may carry a {@code quantization_config} (a GPTQ or AWQ checkpoint read in this form);
          * false: it is refused as for a full-precision model.
          */

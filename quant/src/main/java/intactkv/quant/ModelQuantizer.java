@@ -66,7 +66,7 @@ public final class ModelQuantizer {
     public static LlamaWeights quantize(LlamaWeights fp, QuantConfig config, List<int[]> calib, Progress progress) {
         return switch (config.method()) {
             case NONE -> fp;
-            case RTN -> mapLinears(fp, (name, w) -> WeightQuantizer.quantize(w, config.weight(), name), progress);
+            case RTN -> mapLinears(fp, rtn(config), progress);
             case GPTQ -> Gptq.quantizeModel(fp, config, requireCalib(calib, config), progress);
             case AWQ -> Awq.quantizeModel(fp, config, requireCalib(calib, config), progress);
             case OMNIQUANT -> OmniQuantLwc.quantizeModel(fp, config, requireCalib(calib, config), progress);
@@ -129,7 +129,7 @@ public final class ModelQuantizer {
         requireResumable(config, saved);
         return switch (config.method()) {
             case NONE -> new Released(fp.getAndSet(null), new Basis.Original());
-            case RTN -> new Released(mapLinears(fp, (name, w) -> WeightQuantizer.quantize(w, config.weight(), name),
+            case RTN -> new Released(mapLinears(fp, rtn(config),
                     progress), new Basis.Original());
             case GPTQ -> new Released(Gptq.quantizeModel(fp, config, requireCalib(calib, config), progress,
                     LayerSource.IN_MEMORY, saved), new Basis.Original());
@@ -198,7 +198,7 @@ public final class ModelQuantizer {
             }
             AtomicReference<LlamaWeights> fp = new AtomicReference<>(ckpt.skeleton());
             return switch (config.method()) {
-                case RTN -> new Released(mapLinears(fp, (name, w) -> WeightQuantizer.quantize(w, config.weight(), name),
+                case RTN -> new Released(mapLinears(fp, rtn(config),
                         progress, ckpt), new Basis.Original());
                 case GPTQ -> new Released(Gptq.quantizeModel(fp, config, requireCalib(calib, config), progress, ckpt,
                         saved),
@@ -249,6 +249,26 @@ public final class ModelQuantizer {
             progress.update("rtn", (i + 1.0) / layers);
         }
         return current;
+    }
+
+    /**
+     * RTN's quantization of decoder block {@code l} alone: each linear through {@link WeightQuantizer#quantize} with
+     * {@code config}'s weight spec, the norms shared; what {@link #quantize} and {@link #quantizeLazily} do to that
+     * block, bit for bit (the same map, {@link #mapBlock}). RTN needs no calibration and no other layer, so a
+     * layer-by-layer evaluation quantizes each block when it reads it ({@code LayerwisePerplexity}).
+     *
+     * @throws IllegalArgumentException when {@code config} is not RTN
+     */
+    public static LlamaWeights.Block rtnBlock(LlamaWeights.Block fp, int l, QuantConfig config) {
+        if (config.method() != Method.RTN) {
+            throw new IllegalArgumentException("rtnBlock: the method is " + config.method().id() + ", not rtn");
+        }
+        return mapBlock(fp, l, rtn(config));
+    }
+
+    /** RTN's map of a linear: {@link WeightQuantizer#quantize} with {@code config}'s weight spec. */
+    private static BiFunction<String, Tensor, Tensor> rtn(QuantConfig config) {
+        return (name, w) -> WeightQuantizer.quantize(w, config.weight(), name);
     }
 
     /** Block {@code i} with its linears mapped; norms shared. */

@@ -114,6 +114,11 @@ public final class PackedCheckpoint {
             }
 
             @Override
+            public boolean holds(CheckpointReader r, String name) {
+                return r.contains(base(name) + ".qcodes");
+            }
+
+            @Override
             public String weightOf(String tensor) {
                 for (String part : PARTS) {
                     if (tensor.endsWith(part)) {

@@ -1,5 +1,6 @@
 package intactkv.quant;
 
+import intactkv.model.LazyCheckpoint;
 import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
@@ -122,6 +123,69 @@ public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, 
                 fpWeights == null ? null : basis.twin(fpWeights));
     }
 
+    /**
+     * A packed checkpoint written by {@link #save}, opened to be read one decoder layer at a time
+     * ({@link LazyCheckpoint} with {@link PackedCheckpoint#reader}): each layer's codes, scales and zeros are read and
+     * checked when the layer is reached, as {@link #load} reads them all at once, so the layers are the same bits.
+     *
+     * @param checkpoint the layers (and, {@link LazyCheckpoint#skeleton()}, the embedding, final norm and head)
+     * @param config     quant_config.json's configuration with the run-time quantizers as given
+     * @param basis      the basis (the twin of {@link Basis.Original} is the full-precision model itself)
+     */
+    public record Layers(LazyCheckpoint checkpoint, QuantConfig config, Basis basis) implements AutoCloseable {
+        /**
+         * Decoder block {@code l} as {@link #load} holds it: read from the file (codes checked by the packed form) and,
+         * for linears kept plainly (OmniQuant's), its levels checked against the configuration as {@link #load} checks
+         * them.
+         */
+        public LlamaWeights.Block block(int l) throws IOException {
+            LlamaWeights.Block b = checkpoint.readBlock(l);
+            checkLevels(checkpoint.dir(), l, b, config);
+            return b;
+        }
+
+        /** The run-time hooks of the configuration ({@link QuantizedModel#hooks}). */
+        public ModelHooks hooks() {
+            return QuantizedModel.hooks(checkpoint.config(), config);
+        }
+
+        @Override
+        public void close() throws IOException {
+            checkpoint.close();
+        }
+    }
+
+    /**
+     * Opens the packed checkpoint in {@code dir} to be read layer by layer ({@link Layers}), checking as {@link #load}
+     * does what needs no weight: quant_config.json, the model it was made from ({@code fp}), every tensor present
+     * with its shape. Refused, saying why: a checkpoint in AutoGPTQ's or AutoAWQ's layout and a dequantized one
+     * (written before the packed format), which {@link #load} reads whole.
+     */
+    public static Layers openLayers(Path dir, LlamaConfig fp, Integer abits, Integer kvbits) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            throw new IOException(dir + ": quantized model directory does not exist (write one with ./intactkv quantize)");
+        }
+        if (HubQuantConfig.find(dir) != null) {
+            throw new IllegalArgumentException(dir + ": a checkpoint in AutoGPTQ's or AutoAWQ's layout is read whole,"
+                    + " not one layer at a time; convert it with ./intactkv quantize or run without --layer-by-layer");
+        }
+        QuantConfig config = QuantConfig.read(dir.resolve(CONFIG_FILE)).withRuntime(abits, kvbits);
+        if (!PackedCheckpoint.FORMAT.equals(intactkv.model.io.JsonFile.read(dir.resolve(CONFIG_FILE))
+                .string(WEIGHT_FORMAT, "dequantized"))) {
+            throw new IllegalArgumentException(dir.resolve(CONFIG_FILE) + " has no \"" + WEIGHT_FORMAT + "\": \""
+                    + PackedCheckpoint.FORMAT + "\" (a dequantized checkpoint of an earlier version, read whole); re-run"
+                    + " quantize to read it one layer at a time");
+        }
+        LazyCheckpoint ckpt = LazyCheckpoint.open(dir, PackedCheckpoint.reader(config, true));
+        try {
+            checkSameModel(dir, ckpt.config(), fp);
+            return new Layers(ckpt, config, Basis.read(dir, config, ckpt.config()));
+        } catch (IOException | RuntimeException e) {
+            ckpt.close();
+            throw e;
+        }
+    }
+
     /** Refuses a quantized model in {@code dir} (config {@code c}) made from another model than {@code fp}. */
     static void checkSameModel(Path dir, LlamaConfig c, LlamaConfig fp) throws IOException {
         String[] diff = c.firstDifference(fp);
@@ -151,6 +215,13 @@ public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, 
      * most (in / g) * 2^b distinct values.
      */
     private static void checkLevels(Path dir, LlamaWeights w, QuantConfig config) throws IOException {
+        for (int l = 0; l < w.blocks().size(); l++) {
+            checkLevels(dir, l, w.block(l), config);
+        }
+    }
+
+    /** {@link #checkLevels(Path, LlamaWeights, QuantConfig)} of decoder block {@code l} alone. */
+    private static void checkLevels(Path dir, int l, LlamaWeights.Block block, QuantConfig config) throws IOException {
         // gguf: the types differ per tensor (GgufTypeRules) and k-quant levels are scaled per sub-block, so
         // a count of distinct values says nothing; the weights are the dequantized float32 values as saved
         if (config.weight().bits() >= 16 || config.method() == Method.GGUF) {
@@ -158,33 +229,31 @@ public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, 
         }
         int levels = 1 << config.weight().bits();
         boolean actOrder = config.method() == Method.GPTQ || config.method() == Method.QUAROT;
-        for (int l = 0; l < w.blocks().size(); l++) {
-            List<intactkv.autograd.Value> lin = w.block(l).linears();
-            for (int j = 0; j < lin.size(); j++) {
-                var t = lin.get(j).data();
-                if (t.storage() instanceof QuantCodes) {
-                    continue; // codes: their range, scales and groups were checked when read (PackedCheckpoint)
+        List<intactkv.autograd.Value> lin = block.linears();
+        for (int j = 0; j < lin.size(); j++) {
+            var t = lin.get(j).data();
+            if (t.storage() instanceof QuantCodes) {
+                continue; // codes: their range, scales and groups were checked when read (PackedCheckpoint)
+            }
+            double[] values = t.data();
+            int in = t.dim(1);
+            int g = config.weight().groupSize() == WeightQuantizer.Spec.PER_CHANNEL ? in : config.weight().groupSize();
+            if (in % g != 0) {
+                throw new IOException(dir + ": quant_config.json group size " + g + " does not divide layer "
+                        + LlamaWeights.blockName(l, LlamaWeights.LINEAR_NAMES.get(j)) + " with " + in + " inputs");
+            }
+            int span = actOrder ? in : g;
+            int allowed = actOrder ? in / g * levels : levels;
+            for (int r = 0; r < Math.min(4, t.dim(0)); r++) {
+                Set<Double> v = new HashSet<>();
+                for (int c = 0; c < span; c++) {
+                    v.add(values[r * in + c]);
                 }
-                double[] values = t.data();
-                int in = t.dim(1);
-                int g = config.weight().groupSize() == WeightQuantizer.Spec.PER_CHANNEL ? in : config.weight().groupSize();
-                if (in % g != 0) {
-                    throw new IOException(dir + ": quant_config.json group size " + g + " does not divide layer "
-                            + LlamaWeights.blockName(l, LlamaWeights.LINEAR_NAMES.get(j)) + " with " + in + " inputs");
-                }
-                int span = actOrder ? in : g;
-                int allowed = actOrder ? in / g * levels : levels;
-                for (int r = 0; r < Math.min(4, t.dim(0)); r++) {
-                    Set<Double> v = new HashSet<>();
-                    for (int c = 0; c < span; c++) {
-                        v.add(values[r * in + c]);
-                    }
-                    if (v.size() > allowed) {
-                        throw new IOException(dir + ": layer " + LlamaWeights.blockName(l, LlamaWeights.LINEAR_NAMES.get(j))
-                                + " row " + r + " has " + v.size() + " distinct values in " + (actOrder ? "the row" : "a group")
-                                + ", but quant_config.json says " + config.weight().bits() + "-bit weights (at most "
-                                + allowed + ")");
-                    }
+                if (v.size() > allowed) {
+                    throw new IOException(dir + ": layer " + LlamaWeights.blockName(l, LlamaWeights.LINEAR_NAMES.get(j))
+                            + " row " + r + " has " + v.size() + " distinct values in " + (actOrder ? "the row" : "a group")
+                            + ", but quant_config.json says " + config.weight().bits() + "-bit weights (at most "
+                            + allowed + ")");
                 }
             }
         }

@@ -1,0 +1,141 @@
+package intactkv.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code ppl --layer-by-layer} ({@code LayerwisePerplexity}, one decoder layer of the checkpoint read at a time) prints
+ * the numbers of {@code ppl} on the whole model, bit for bit, whatever --windows-per-pass; what it cannot run is
+ * refused before any weight is read, naming the flag.
+ */
+class PplLayerByLayerTest {
+    @TempDir
+    static Path dir;
+    static Path model;
+    static Path data;
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        System.setProperty("intactkv.home", Path.of("..").toAbsolutePath().normalize().toString());
+        model = ModelCommandsTest.tinyModel(dir.resolve("tiny"));
+        data = dir.resolve("data.txt");
+        Files.writeString(data, "ab a b ab ba b a ab\n".repeat(40));
+    }
+
+    private static String[] ppl(String... extra) {
+        List<String> args = new ArrayList<>(List.of("ppl", "--model", model.toString(), "--data", data.toString(),
+                "--seqlen", "32", "--json"));
+        args.addAll(List.of(extra));
+        return MainTest.run(args.toArray(String[]::new));
+    }
+
+    private static JsonObject json(String... extra) {
+        String[] r = ppl(extra);
+        assertEquals("0", r[0], r[2]);
+        return JsonParser.parseString(r[1]).getAsJsonObject();
+    }
+
+    private static String[] with(String[] a, String... more) {
+        List<String> all = new ArrayList<>(List.of(a));
+        all.addAll(List.of(more));
+        return all.toArray(String[]::new);
+    }
+
+    @Test
+    void layerByLayerPrintsTheWholeModelsNumbers() {
+        String[][] runs = {
+            {},
+            {"--method", "rtn", "--wbits", "3", "--group", "8", "--intactkv", "bos"},
+            {"--method", "rtn", "--wbits", "3", "--group", "8", "--kvbits", "4", "--intactkv", "bos", "--no-kl"},
+            {"--kvbits", "4", "--intactkv", "bos"},
+        };
+        for (String[] run : runs) {
+            JsonObject whole = json(run);
+            for (String[] layered : new String[][] {{"--layer-by-layer"}, {"--layer-by-layer", "--windows-per-pass", "1"},
+                {"--layer-by-layer", "--windows-per-pass", "3"}}) {
+                JsonObject got = json(with(run, layered));
+                String name = String.join(" ", run) + " " + String.join(" ", layered);
+                assertEquals(whole.keySet(), got.keySet(), name);
+                for (String key : new String[] {"ppl", "mean_nll", "kl_to_fp", "kl_to_fp_stderr"}) {
+                    if (whole.has(key)) {
+                        assertEquals(whole.get(key).getAsDouble(), got.get(key).getAsDouble(), 0.0, name + ": " + key);
+                    }
+                }
+                assertEquals(whole.get("windows").getAsInt(), got.get("windows").getAsInt(), name);
+                assertEquals(whole.get("quantization").getAsString(), got.get("quantization").getAsString(), name);
+            }
+            assertTrue(whole.get("windows").getAsInt() > 3, "more windows than a pass of three carries");
+        }
+    }
+
+    /** Packed checkpoints written by quantize (RTN and GPTQ), read one layer at a time beside the full-precision one. */
+    @Test
+    void aQuantizedCheckpointReadLayerByLayerGivesTheLoadedModelsNumbers() {
+        Path rtn = dir.resolve("q-rtn");
+        Path gptq = dir.resolve("q-gptq");
+        String[] a = MainTest.run("quantize", "--model", model.toString(), "--method", "rtn", "--wbits", "3", "--group",
+                "8", "--out", rtn.toString());
+        assertEquals("0", a[0], a[2]);
+        String[] b = MainTest.run("quantize", "--model", model.toString(), "--method", "gptq", "--wbits", "3", "--group",
+                "8", "--calib", data.toString(), "--calib-seqlen", "8", "--calib-samples", "4", "--out", gptq.toString());
+        assertEquals("0", b[0], b[2]);
+        Path quarot = dir.resolve("q-quarot");
+        String[] c = MainTest.run("quantize", "--model", model.toString(), "--method", "quarot", "--wbits", "4",
+                "--calib", data.toString(), "--calib-seqlen", "8", "--calib-samples", "4", "--out", quarot.toString());
+        assertEquals("0", c[0], c[2]);
+        // QuaRot's prefix would come from its rotated twin, built whole: refused before any layer is read
+        String[] refused = ppl("--quantized", quarot.toString(), "--intactkv", "bos", "--layer-by-layer");
+        assertEquals("1", refused[0], refused[2]);
+        assertTrue(refused[2].contains("--layer-by-layer: IntactKV's prefix of a quarot model comes from its twin"),
+                refused[2]);
+        String[][] runs = {
+            {"--quantized", quarot.toString()},
+            {"--quantized", rtn.toString(), "--intactkv", "bos"},
+            {"--quantized", gptq.toString(), "--intactkv", "bos"},
+            {"--quantized", gptq.toString(), "--kvbits", "4", "--no-kl"},
+        };
+        for (String[] run : runs) {
+            JsonObject whole = json(run);
+            JsonObject got = json(with(run, "--layer-by-layer", "--windows-per-pass", "2"));
+            String name = String.join(" ", run);
+            assertEquals(whole.keySet(), got.keySet(), name);
+            for (String key : new String[] {"ppl", "mean_nll", "kl_to_fp", "kl_to_fp_stderr"}) {
+                if (whole.has(key)) {
+                    assertEquals(whole.get(key).getAsDouble(), got.get(key).getAsDouble(), 0.0, name + ": " + key);
+                }
+            }
+            assertEquals(whole.get("quantization").getAsString(), got.get("quantization").getAsString(), name);
+        }
+    }
+
+    @Test
+    void whatItCannotRunIsRefusedNamingTheFlag() {
+        String[] gptq = ppl("--layer-by-layer", "--method", "gptq", "--wbits", "3", "--group", "8", "--calib",
+                data.toString(), "--calib-seqlen", "8", "--calib-samples", "2");
+        assertEquals("1", gptq[0], gptq[2]);
+        assertTrue(gptq[2].contains("--layer-by-layer runs the full-precision model, --method rtn")
+                && gptq[2].contains("--method gptq needs its calibration over the whole model: write it with"
+                + " ./intactkv quantize, then pass --quantized"), gptq[2]);
+        // a window long enough for the context's 162 tokens (the test tokenizer spells the prompt in bytes)
+        String[] context = MainTest.run("ppl", "--model", model.toString(), "--data", data.toString(), "--seqlen", "256",
+                "--layer-by-layer", "--context", "prompt");
+        assertEquals("1", context[0], context[2]);
+        assertTrue(context[2].contains("--layer-by-layer: --context prompt is not supported (only none)"), context[2]);
+        String[] zero = ppl("--layer-by-layer", "--windows-per-pass", "0");
+        assertEquals("1", zero[0], zero[2]);
+        assertTrue(zero[2].contains("--windows-per-pass must be at least 1, got 0"), zero[2]);
+        String[] alone = ppl("--windows-per-pass", "2");
+        assertEquals("1", alone[0], alone[2]);
+        assertTrue(alone[2].contains("--windows-per-pass is for --layer-by-layer"), alone[2]);
+    }
+}
