@@ -50,7 +50,8 @@ class CommandHelpTest {
                 "--num-choices", "--seed")));
         m.put("dump", union(RUN, of("--intactkv", "--context", "--tokens", "--text", "--out")));
         m.put("quantize", union(QUANTIZER, of("--method", "--out", "--dtype", "--format", "--work-dir")));
-        m.put("ppl", union(RUN, of("--intactkv", "--context", "--data", "--seqlen", "--json", "--kl")));
+        m.put("ppl", union(RUN, of("--intactkv", "--context", "--data", "--seqlen", "--json", "--kl",
+                "--layer-by-layer", "--windows-per-pass")));
         m.put("calibrate", union(RUN, of("--data", "--intactkv", "--out", "--samples", "--seqlen", "--lr", "--steps",
                 "--accumulation", "--warmup", "--prefix-dtype", "--clip", "--seed")));
         m.put("eval", union(RUN, of("--intactkv", "--context", "--tasks", "--builtin", "--shots", "--mmlu", "--limit",
