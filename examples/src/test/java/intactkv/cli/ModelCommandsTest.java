@@ -57,6 +57,16 @@ class ModelCommandsTest {
         return MainTest.run(args);
     }
 
+    /** What ppl's command tests run on: {@link #tinyModel} in {@code dir}/tiny and 40 short lines of its text. */
+    record TinyRun(Path model, Path data) {
+        static TinyRun write(Path dir) throws Exception {
+            System.setProperty("intactkv.home", Path.of("..").toAbsolutePath().normalize().toString());
+            Path data = dir.resolve("data.txt");
+            Files.writeString(data, "ab a b ab ba b a ab\n".repeat(40));
+            return new TinyRun(tinyModel(dir.resolve("tiny")), data);
+        }
+    }
+
     @Test
     void dumpWritesWhatTheModelComputes() throws Exception {
         Path out = dir.resolve("dump.safetensors");

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,19 +20,15 @@ import org.junit.jupiter.api.io.TempDir;
 class PplLayerByLayerTest {
     @TempDir
     static Path dir;
-    static Path model;
-    static Path data;
+    static ModelCommandsTest.TinyRun tiny;
 
     @BeforeAll
     static void setUp() throws Exception {
-        System.setProperty("intactkv.home", Path.of("..").toAbsolutePath().normalize().toString());
-        model = ModelCommandsTest.tinyModel(dir.resolve("tiny"));
-        data = dir.resolve("data.txt");
-        Files.writeString(data, "ab a b ab ba b a ab\n".repeat(40));
+        tiny = ModelCommandsTest.TinyRun.write(dir);
     }
 
     private static String[] ppl(String... extra) {
-        List<String> args = new ArrayList<>(List.of("ppl", "--model", model.toString(), "--data", data.toString(),
+        List<String> args = new ArrayList<>(List.of("ppl", "--model", tiny.model().toString(), "--data", tiny.data().toString(),
                 "--seqlen", "32", "--json"));
         args.addAll(List.of(extra));
         return MainTest.run(args.toArray(String[]::new));
@@ -83,15 +78,15 @@ class PplLayerByLayerTest {
     void aQuantizedCheckpointReadLayerByLayerGivesTheLoadedModelsNumbers() {
         Path rtn = dir.resolve("q-rtn");
         Path gptq = dir.resolve("q-gptq");
-        String[] a = MainTest.run("quantize", "--model", model.toString(), "--method", "rtn", "--wbits", "3", "--group",
+        String[] a = MainTest.run("quantize", "--model", tiny.model().toString(), "--method", "rtn", "--wbits", "3", "--group",
                 "8", "--out", rtn.toString());
         assertEquals("0", a[0], a[2]);
-        String[] b = MainTest.run("quantize", "--model", model.toString(), "--method", "gptq", "--wbits", "3", "--group",
-                "8", "--calib", data.toString(), "--calib-seqlen", "8", "--calib-samples", "4", "--out", gptq.toString());
+        String[] b = MainTest.run("quantize", "--model", tiny.model().toString(), "--method", "gptq", "--wbits", "3", "--group",
+                "8", "--calib", tiny.data().toString(), "--calib-seqlen", "8", "--calib-samples", "4", "--out", gptq.toString());
         assertEquals("0", b[0], b[2]);
         Path quarot = dir.resolve("q-quarot");
-        String[] c = MainTest.run("quantize", "--model", model.toString(), "--method", "quarot", "--wbits", "4",
-                "--calib", data.toString(), "--calib-seqlen", "8", "--calib-samples", "4", "--out", quarot.toString());
+        String[] c = MainTest.run("quantize", "--model", tiny.model().toString(), "--method", "quarot", "--wbits", "4",
+                "--calib", tiny.data().toString(), "--calib-seqlen", "8", "--calib-samples", "4", "--out", quarot.toString());
         assertEquals("0", c[0], c[2]);
         // QuaRot's prefix would come from its rotated twin, built whole: refused before any layer is read
         String[] refused = ppl("--quantized", quarot.toString(), "--intactkv", "bos", "--layer-by-layer");
@@ -121,13 +116,13 @@ class PplLayerByLayerTest {
     @Test
     void whatItCannotRunIsRefusedNamingTheFlag() {
         String[] gptq = ppl("--layer-by-layer", "--method", "gptq", "--wbits", "3", "--group", "8", "--calib",
-                data.toString(), "--calib-seqlen", "8", "--calib-samples", "2");
+                tiny.data().toString(), "--calib-seqlen", "8", "--calib-samples", "2");
         assertEquals("1", gptq[0], gptq[2]);
         assertTrue(gptq[2].contains("--layer-by-layer runs the full-precision model, --method rtn")
                 && gptq[2].contains("--method gptq needs its calibration over the whole model: write it with"
                 + " ./intactkv quantize, then pass --quantized"), gptq[2]);
         // a window long enough for the context's 162 tokens (the test tokenizer spells the prompt in bytes)
-        String[] context = MainTest.run("ppl", "--model", model.toString(), "--data", data.toString(), "--seqlen", "256",
+        String[] context = MainTest.run("ppl", "--model", tiny.model().toString(), "--data", tiny.data().toString(), "--seqlen", "256",
                 "--layer-by-layer", "--context", "prompt");
         assertEquals("1", context[0], context[2]);
         assertTrue(context[2].contains("--layer-by-layer: --context prompt is not supported (only none)"), context[2]);

@@ -37,10 +37,9 @@ class PplReleasingTest {
 
     @BeforeAll
     static void setUp() throws Exception {
-        System.setProperty("intactkv.home", Path.of("..").toAbsolutePath().normalize().toString());
-        model = ModelCommandsTest.tinyModel(dir.resolve("tiny"));
-        data = dir.resolve("data.txt");
-        Files.writeString(data, "ab a b ab ba b a ab\n".repeat(40));
+        ModelCommandsTest.TinyRun tiny = ModelCommandsTest.TinyRun.write(dir);
+        model = tiny.model();
+        data = tiny.data();
     }
 
     private static JsonObject ppl(String... extra) {

@@ -34,10 +34,9 @@ class QuantizedReleasingTest {
 
     @BeforeAll
     static void setUp() throws Exception {
-        System.setProperty("intactkv.home", Path.of("..").toAbsolutePath().normalize().toString());
-        model = ModelCommandsTest.tinyModel(dir.resolve("tiny"));
-        data = dir.resolve("data.txt");
-        Files.writeString(data, "ab a b ab ba b a ab\n".repeat(40));
+        ModelCommandsTest.TinyRun tiny = ModelCommandsTest.TinyRun.write(dir);
+        model = tiny.model();
+        data = tiny.data();
         rtn = dir.resolve("q-rtn");
         awq = dir.resolve("q-awq");
         quantize("--method", "rtn", "--wbits", "3", "--group", "8", "--out", rtn.toString());

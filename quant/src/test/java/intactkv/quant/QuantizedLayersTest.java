@@ -28,15 +28,13 @@ class QuantizedLayersTest {
     static final LlamaConfig C = new LlamaConfig(20, 30, 2, 2, 2, 1e-5, 10000, 20, 32, false, 1, 2);
     static final String LAST = "model.layers.1.mlp.down_proj";
 
+    /** C's random full-precision weights; {@link #dir} holds their RTN W3 g10 KV4 checkpoint, written for each test. */
+    final LlamaWeights fp = LlamaWeights.random(C, 7, 0.4, true, false);
     @TempDir
-    Path tmp;
     Path dir;
-    LlamaWeights fp;
 
     @BeforeEach
-    void write() throws IOException {
-        fp = LlamaWeights.random(C, 7, 0.4, true, false);
-        dir = tmp.resolve("q");
+    void quantize() throws IOException {
         QuantizedModel.quantize(fp, QuantConfig.rtn(3, 10).withRuntime(null, 4), null, ModelQuantizer.Progress.NONE)
                 .save(dir, DType.F64);
     }
