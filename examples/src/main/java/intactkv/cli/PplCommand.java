@@ -114,6 +114,11 @@ final class PplCommand implements Callable<Integer> {
             otherwise = "or add --no-kl (the full-precision model is then released once IntactKV's prefix is taken:"
                     + " needs " + Memory.size(noKl.total()) + ")";
         }
+        if (layerable(dir, config)) {
+            String layered = "or add --layer-by-layer (one decoder layer in memory at a time, the same numbers: needs "
+                    + Memory.size(quant.layerwiseTerms(t, WINDOWS_PER_PASS, withKl ? 2 : 1).total()) + ")";
+            otherwise = otherwise == null ? layered : otherwise + ", " + layered;
+        }
         plan.require("--seqlen " + seqlen + (quant.any() ? " with " + (config.method() == intactkv.quant.Method.NONE
                 ? "run-time quantization" : config.method().id()) + (withKl ? " and KL" : "") : ""), otherwise);
         AtomicReference<LlamaWeights> fp = new AtomicReference<>(LlamaWeights.load(dir, false));
@@ -199,6 +204,16 @@ final class PplCommand implements Callable<Integer> {
             print(r, config, withKl);
         }
         return 0;
+    }
+
+    /**
+     * Whether {@code --layer-by-layer} can run this command (what {@link #layerByLayer} accepts, as far as the flags
+     * and the files' kinds show): a safetensors --model, no --context, and full precision, RTN or --quantized.
+     */
+    private boolean layerable(Path dir, QuantConfig config) {
+        return !intactkv.model.gguf.GgufFile.isGguf(dir) && prefixOption.context.equals("none")
+                && (quant.quantized != null || config == null || config.method() == Method.NONE
+                || config.method() == Method.RTN);
     }
 
     /** The result, as text or (--json) as JSON. */

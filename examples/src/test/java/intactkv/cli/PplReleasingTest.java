@@ -141,7 +141,8 @@ class PplReleasingTest {
 
     /**
      * A 70B-shaped checkpoint (its 68 B parameters as a header without data): with KL both models cannot fit in any test machine's heap,
-     * and the refusal gives the estimate by terms, the heap, INTACTKV_JAVA_OPTS and --no-kl with what that needs.
+     * and the refusal gives the estimate by terms, the heap, INTACTKV_JAVA_OPTS, --no-kl and --layer-by-layer with what
+     * each needs.
      */
     @Test
     void whenBothModelsDoNotFitTheRefusalNamesNoKl() throws Exception {
@@ -158,7 +159,8 @@ class PplReleasingTest {
         assertTrue(line.contains(" + quantized codes ") && line.contains(" + one linear's quantization buffers ")
                 && line.contains("more than this Java's heap of ") && line.contains("INTACTKV_JAVA_OPTS=-Xmx")
                 && line.contains(", or add --no-kl (the full-precision model is then released once IntactKV's prefix is"
-                + " taken: needs "), line);
+                + " taken: needs ") && line.contains(", or add --layer-by-layer (one decoder layer in memory at a time,"
+                + " the same numbers: needs "), line);
         assertFalse(line.contains("Exception"), line);
     }
 }
