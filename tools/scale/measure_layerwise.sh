@@ -36,7 +36,9 @@ if [[ ${WHOLE:-1} != 0 ]]; then
 fi
 # shellcheck disable=SC2086
 run layered --model "$ckpt" --data "$data" --seqlen "$seqlen" "$@" --layer-by-layer ${LAYERED_FLAGS:-}
-if [[ ${WHOLE:-1} != 0 ]]; then
+if [[ ${WHOLE:-1} != 0 ]] && ! grep -q '"ppl"' "$out/$tag.whole.json"; then
+  echo "no comparison: the whole-model run printed no result (refused or failed, above)" | tee -a "$out/summary.txt"
+elif [[ ${WHOLE:-1} != 0 ]]; then
   if diff <(grep -E '"(ppl|mean_nll|kl_to_fp|kl_to_fp_stderr|windows)"' "$out/$tag.whole.json") \
           <(grep -E '"(ppl|mean_nll|kl_to_fp|kl_to_fp_stderr|windows)"' "$out/$tag.layered.json"); then
     echo "same numbers: yes" | tee -a "$out/summary.txt"
