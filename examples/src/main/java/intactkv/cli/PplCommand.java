@@ -180,9 +180,10 @@ final class PplCommand implements Callable<Integer> {
                      : QuantizedModel.openLayers(quant.quantized, c, quant.abits, quant.kvbits);
              ProgressBar bar = new ProgressBar()) {
             if (q != null && generated && !(q.basis() instanceof Basis.Original)) {
-                throw new IllegalArgumentException("--layer-by-layer: IntactKV's prefix of a " + q.config().method().id()
-                        + " model comes from its twin, the full-precision model in its basis (" + q.basis().getClass()
-                        .getSimpleName() + "), which is built whole; run without --layer-by-layer");
+                throw new IllegalArgumentException("--layer-by-layer: IntactKV's prefix of a "
+                        + q.config().method().id() + " model comes from its twin, the full-precision model in its"
+                        + " basis (" + q.basis().getClass().getSimpleName() + "), which is built whole; run without"
+                        + " --layer-by-layer");
             }
             LlamaWeights fpSkeleton = ckpt.skeleton();
             LayerwisePerplexity.Setup s;
@@ -191,7 +192,8 @@ final class PplCommand implements Callable<Integer> {
                         (l, fp) -> q.block(l), q.hooks(), perPass);
             } else {
                 LayerwisePerplexity.BlockMap map = config != null && config.method() == Method.RTN
-                        ? (l, b) -> ModelQuantizer.rtnBlock(b.get(), l, config) : LayerwisePerplexity.BlockMap.FULL_PRECISION;
+                        ? (l, b) -> ModelQuantizer.rtnBlock(b.get(), l, config)
+                        : LayerwisePerplexity.BlockMap.FULL_PRECISION;
                 s = new LayerwisePerplexity.Setup(fpSkeleton, ckpt::readBlock, map,
                         config == null ? ModelHooks.NONE : QuantizedModel.hooks(c, config), perPass);
             }

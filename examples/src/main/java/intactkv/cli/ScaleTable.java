@@ -42,7 +42,8 @@ public final class ScaleTable {
             "ppl --model MODEL --data F --seqlen 2048 --method rtn --wbits 3 --group 128 --intactkv bos --no-kl",
             "ppl --model MODEL --data F --seqlen 2048 --method rtn --wbits 3 --group 128 --intactkv bos",
             "ppl --model MODEL --data F --seqlen 2048 --layer-by-layer",
-            "ppl --model MODEL --data F --seqlen 2048 --method rtn --wbits 3 --group 128 --intactkv bos --layer-by-layer",
+            "ppl --model MODEL --data F --seqlen 2048 --method rtn --wbits 3 --group 128 --intactkv bos"
+                    + " --layer-by-layer",
             "quantize --model MODEL --method rtn --wbits 3 --group 128 --out Q",
             "quantize --model MODEL --method gptq --wbits 3 --group 128 --calib C --calib-samples 16 --calib-seqlen 512 --out Q",
             "quantize --model MODEL --method gptq --wbits 3 --group 128 --calib C --calib-samples 128 --calib-seqlen 2048 --out Q",

@@ -70,8 +70,8 @@ class HeapRuleTest {
 
     /**
      * The same with --layer-by-layer: one decoder layer (404,815,872 bytes with its norms) and the embeddings, head
-     * and final norm (524,320,768) instead of the whole model, and the hidden states of the windows of a pass (3 windows of 512 x
-     * 4096 doubles for --windows-per-pass 2, 9 for the default 8), beside the same scoring window.
+     * and final norm (524,320,768) instead of the whole model, and the hidden states of the windows of a pass (3
+     * windows of 512 x 4096 doubles for --windows-per-pass 2, 9 for the default 8), beside the same scoring window.
      */
     @Test
     void llama7bLayerByLayerPpl() throws Exception {

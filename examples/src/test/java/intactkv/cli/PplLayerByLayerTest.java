@@ -28,8 +28,8 @@ class PplLayerByLayerTest {
     }
 
     private static String[] ppl(String... extra) {
-        List<String> args = new ArrayList<>(List.of("ppl", "--model", tiny.model().toString(), "--data", tiny.data().toString(),
-                "--seqlen", "32", "--json"));
+        List<String> args = new ArrayList<>(List.of("ppl", "--model", tiny.model().toString(), "--data",
+                tiny.data().toString(), "--seqlen", "32", "--json"));
         args.addAll(List.of(extra));
         return MainTest.run(args.toArray(String[]::new));
     }
@@ -56,8 +56,9 @@ class PplLayerByLayerTest {
         };
         for (String[] run : runs) {
             JsonObject whole = json(run);
-            for (String[] layered : new String[][] {{"--layer-by-layer"}, {"--layer-by-layer", "--windows-per-pass", "1"},
-                {"--layer-by-layer", "--windows-per-pass", "3"}}) {
+            String[][] orders = {{"--layer-by-layer"}, {"--layer-by-layer", "--windows-per-pass", "1"},
+                {"--layer-by-layer", "--windows-per-pass", "3"}};
+            for (String[] layered : orders) {
                 JsonObject got = json(with(run, layered));
                 String name = String.join(" ", run) + " " + String.join(" ", layered);
                 assertEquals(whole.keySet(), got.keySet(), name);
@@ -73,20 +74,22 @@ class PplLayerByLayerTest {
         }
     }
 
-    /** Packed checkpoints written by quantize (RTN and GPTQ), read one layer at a time beside the full-precision one. */
+    /** Packed checkpoints written by quantize (RTN, GPTQ, QuaRot), read a layer at a time beside the full-precision. */
     @Test
     void aQuantizedCheckpointReadLayerByLayerGivesTheLoadedModelsNumbers() {
         Path rtn = dir.resolve("q-rtn");
         Path gptq = dir.resolve("q-gptq");
-        String[] a = MainTest.run("quantize", "--model", tiny.model().toString(), "--method", "rtn", "--wbits", "3", "--group",
-                "8", "--out", rtn.toString());
+        String[] a = MainTest.run("quantize", "--model", tiny.model().toString(), "--method", "rtn", "--wbits", "3",
+                "--group", "8", "--out", rtn.toString());
         assertEquals("0", a[0], a[2]);
-        String[] b = MainTest.run("quantize", "--model", tiny.model().toString(), "--method", "gptq", "--wbits", "3", "--group",
-                "8", "--calib", tiny.data().toString(), "--calib-seqlen", "8", "--calib-samples", "4", "--out", gptq.toString());
+        String[] b = MainTest.run("quantize", "--model", tiny.model().toString(), "--method", "gptq", "--wbits", "3",
+                "--group", "8", "--calib", tiny.data().toString(), "--calib-seqlen", "8", "--calib-samples", "4",
+                "--out", gptq.toString());
         assertEquals("0", b[0], b[2]);
         Path quarot = dir.resolve("q-quarot");
         String[] c = MainTest.run("quantize", "--model", tiny.model().toString(), "--method", "quarot", "--wbits", "4",
-                "--calib", tiny.data().toString(), "--calib-seqlen", "8", "--calib-samples", "4", "--out", quarot.toString());
+                "--calib", tiny.data().toString(), "--calib-seqlen", "8", "--calib-samples", "4", "--out",
+                quarot.toString());
         assertEquals("0", c[0], c[2]);
         // QuaRot's prefix would come from its rotated twin, built whole: refused before any layer is read
         String[] refused = ppl("--quantized", quarot.toString(), "--intactkv", "bos", "--layer-by-layer");
@@ -122,8 +125,8 @@ class PplLayerByLayerTest {
                 && gptq[2].contains("--method gptq needs its calibration over the whole model: write it with"
                 + " ./intactkv quantize, then pass --quantized"), gptq[2]);
         // a window long enough for the context's 162 tokens (the test tokenizer spells the prompt in bytes)
-        String[] context = MainTest.run("ppl", "--model", tiny.model().toString(), "--data", tiny.data().toString(), "--seqlen", "256",
-                "--layer-by-layer", "--context", "prompt");
+        String[] context = MainTest.run("ppl", "--model", tiny.model().toString(), "--data", tiny.data().toString(),
+                "--seqlen", "256", "--layer-by-layer", "--context", "prompt");
         assertEquals("1", context[0], context[2]);
         assertTrue(context[2].contains("--layer-by-layer: --context prompt is not supported (only none)"), context[2]);
         String[] zero = ppl("--layer-by-layer", "--windows-per-pass", "0");

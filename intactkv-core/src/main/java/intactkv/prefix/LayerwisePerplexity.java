@@ -34,22 +34,26 @@ import java.util.function.DoubleConsumer;
  * scoring is the same code ({@link Perplexity#score}, a block of rows at a time). The group size changes only the
  * memory and how often the checkpoint is read (once per group, plus once for a generated prefix).
  *
- * <p>The evaluated model is the full-precision one or its RTN form, with or without run-time activation and KV
- * quantization ({@link Setup#model}, {@link Setup#hooks}): the models whose layer l follows from the checkpoint's
- * layer l alone. The IntactKV prefix comes from the full-precision layers ({@link #prefix}), as the twin of RTN
- * is the full-precision model ({@link PrefixSpec}).
+ * <p>The evaluated model is one whose layer l is read or made when the pass reaches it ({@link Setup#model}): the
+ * full-precision model, its RTN form, or a packed quantized checkpoint read layer by layer too, with or without
+ * run-time activation and KV quantization ({@link Setup#hooks}). The IntactKV prefix comes from the full-precision
+ * layers ({@link #prefix}): the twin of a model in the original basis (RTN, GPTQ, OmniQuant) is the full-precision
+ * model ({@link PrefixSpec}).
  */
 public final class LayerwisePerplexity {
     private LayerwisePerplexity() {
     }
 
-    /** Where full-precision decoder layer {@code l} comes from when a pass reaches it ({@code LazyCheckpoint::readBlock}). */
+    /**
+     * Where full-precision decoder layer {@code l} comes from when a pass reaches it
+     * ({@code LazyCheckpoint::readBlock}).
+     */
     @FunctionalInterface
     public interface Layers {
         LlamaWeights.Block read(int l) throws IOException;
     }
 
-    /** The full-precision decoder layer of the layer a pass is on, read from its {@link Layers} when first asked for. */
+    /** The full-precision block of the layer a pass is on, read from its {@link Layers} when first asked for. */
     @FunctionalInterface
     public interface Layer {
         LlamaWeights.Block get() throws IOException;
@@ -78,7 +82,8 @@ public final class LayerwisePerplexity {
      * @param layers         the full-precision decoder layers (read only where the prefix, the KL reference or
      *                       {@code model} asks for them)
      * @param model          the evaluated model's block
-     * @param hooks          the evaluated model's run-time hooks (activation and KV quantization; {@link ModelHooks#NONE})
+     * @param hooks          the evaluated model's run-time hooks (activation and KV quantization;
+     *                       {@link ModelHooks#NONE})
      * @param windowsPerPass windows carried through the layers together (at least 1): their hidden states are held,
      *                       1 x T x d doubles each (two with KL), and the checkpoint is read once per group
      */

@@ -165,7 +165,7 @@ public final class Perplexity {
         Block rows(int from, int to);
     }
 
-    /** A model's rows (the evaluated model's, or the KL reference's) on window {@code i}, whose tokens are {@code w}. */
+    /** A model's rows (the evaluated model's or the KL reference's) on window {@code i}, whose tokens are {@code w}. */
     @FunctionalInterface
     interface ModelRows {
         WindowRows of(int i, int[] w);

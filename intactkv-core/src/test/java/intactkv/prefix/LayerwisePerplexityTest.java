@@ -154,7 +154,8 @@ class LayerwisePerplexityTest {
             LayerwisePerplexity.Setup s = new LayerwisePerplexity.Setup(ckpt.skeleton(), ckpt::readBlock,
                     (l, b) -> ModelQuantizer.rtnBlock(b.get(), l, config), QuantizedModel.hooks(C, config), 2);
             IntactKvPrefix bos = LayerwisePerplexity.prefix(s, new int[] {1}, d -> { });
-            assertSameResult(want, LayerwisePerplexity.evaluate(s, bos, true, STREAM, T, 1, d -> { }), "lazy, RTN + [B]");
+            assertSameResult(want, LayerwisePerplexity.evaluate(s, bos, true, STREAM, T, 1, d -> { }),
+                    "lazy, RTN + [B]");
         }
     }
 

@@ -15,7 +15,8 @@ import java.util.List;
 /**
  * A full-precision checkpoint whose decoder layers are read from the safetensors file(s) one at a time,
  * when a layer-wise quantizer reaches them ({@link LayerSource}), instead of all before layer 0
- * ({@link LlamaWeights#load}). What stays in memory: the embedding, the final norm, the LM head, the
+ * ({@link LlamaWeights#load}); or, opened with a {@link LlamaWeights.StoredForm}, a packed quantized one read the
+ * same way by a layer-by-layer evaluation. What stays in memory: the embedding, the final norm, the LM head, the
  * layers already quantized (as the driver's codes) and the current layer; the layers not yet reached
  * are placeholders of the right shapes that hold no data ({@link #skeleton()}).
  *

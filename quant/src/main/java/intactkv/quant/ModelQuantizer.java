@@ -129,8 +129,7 @@ public final class ModelQuantizer {
         requireResumable(config, saved);
         return switch (config.method()) {
             case NONE -> new Released(fp.getAndSet(null), new Basis.Original());
-            case RTN -> new Released(mapLinears(fp, rtn(config),
-                    progress), new Basis.Original());
+            case RTN -> new Released(mapLinears(fp, rtn(config), progress), new Basis.Original());
             case GPTQ -> new Released(Gptq.quantizeModel(fp, config, requireCalib(calib, config), progress,
                     LayerSource.IN_MEMORY, saved), new Basis.Original());
             case AWQ -> {
@@ -198,8 +197,7 @@ public final class ModelQuantizer {
             }
             AtomicReference<LlamaWeights> fp = new AtomicReference<>(ckpt.skeleton());
             return switch (config.method()) {
-                case RTN -> new Released(mapLinears(fp, rtn(config),
-                        progress, ckpt), new Basis.Original());
+                case RTN -> new Released(mapLinears(fp, rtn(config), progress, ckpt), new Basis.Original());
                 case GPTQ -> new Released(Gptq.quantizeModel(fp, config, requireCalib(calib, config), progress, ckpt,
                         saved),
                         new Basis.Original());
