@@ -114,7 +114,7 @@ final class PplCommand implements Callable<Integer> {
             otherwise = "or add --no-kl (the full-precision model is then released once IntactKV's prefix is taken:"
                     + " needs " + Memory.size(noKl.total()) + ")";
         }
-        if (layerable(dir, config)) {
+        if (notLayerable(dir, config) == null) {
             String layered = "or add --layer-by-layer (one decoder layer in memory at a time, the same numbers: needs "
                     + Memory.size(quant.layerwiseTerms(t, WINDOWS_PER_PASS, withKl ? 2 : 1).total()) + ")";
             otherwise = otherwise == null ? layered : otherwise + ", " + layered;
@@ -152,20 +152,9 @@ final class PplCommand implements Callable<Integer> {
      */
     private int layerByLayer(Path dir, LlamaConfig c, Tokenizer tok, int[] tokens, int seqlen, int before,
                              QuantConfig config, boolean withKl) throws Exception {
-        if (intactkv.model.gguf.GgufFile.isGguf(dir)) {
-            throw new IllegalArgumentException("--layer-by-layer reads a safetensors checkpoint directory; " + dir
-                    + " is a GGUF file, which is read whole");
-        }
-        if (quant.quantized == null && config != null && config.method() != Method.NONE
-                && config.method() != Method.RTN) {
-            throw new IllegalArgumentException("--layer-by-layer runs the full-precision model, --method rtn (whose"
-                    + " layer l follows from the checkpoint's layer l alone) or a --quantized checkpoint; --method "
-                    + config.method().id() + " needs its calibration over the whole model: write it with ./intactkv"
-                    + " quantize, then pass --quantized");
-        }
-        if (!prefixOption.context.equals("none")) {
-            throw new IllegalArgumentException("--layer-by-layer: --context " + prefixOption.context
-                    + " is not supported (only none)");
+        String why = notLayerable(dir, config);
+        if (why != null) {
+            throw new IllegalArgumentException(why);
         }
         int perPass = windowsPerPass == null ? WINDOWS_PER_PASS : windowsPerPass;
         if (perPass < 1) {
@@ -209,13 +198,26 @@ final class PplCommand implements Callable<Integer> {
     }
 
     /**
-     * Whether {@code --layer-by-layer} can run this command (what {@link #layerByLayer} accepts, as far as the flags
-     * and the files' kinds show): a safetensors --model, no --context, and full precision, RTN or --quantized.
+     * Why {@code --layer-by-layer} cannot run this command, or null when it can as far as the flags and the files'
+     * kinds show ({@link QuantizedModel#openLayers} checks a --quantized checkpoint itself): it needs a safetensors
+     * --model, no --context, and full precision, RTN or --quantized.
      */
-    private boolean layerable(Path dir, QuantConfig config) {
-        return !intactkv.model.gguf.GgufFile.isGguf(dir) && prefixOption.context.equals("none")
-                && (quant.quantized != null || config == null || config.method() == Method.NONE
-                || config.method() == Method.RTN);
+    private String notLayerable(Path dir, QuantConfig config) {
+        if (intactkv.model.gguf.GgufFile.isGguf(dir)) {
+            return "--layer-by-layer reads a safetensors checkpoint directory; " + dir + " is a GGUF file, which is"
+                    + " read whole";
+        }
+        if (quant.quantized == null && config != null && config.method() != Method.NONE
+                && config.method() != Method.RTN) {
+            return "--layer-by-layer runs the full-precision model, --method rtn (whose layer l follows from the"
+                    + " checkpoint's layer l alone) or a --quantized checkpoint; --method " + config.method().id()
+                    + " needs its calibration over the whole model: write it with ./intactkv quantize, then pass"
+                    + " --quantized";
+        }
+        if (!prefixOption.context.equals("none")) {
+            return "--layer-by-layer: --context " + prefixOption.context + " is not supported (only none)";
+        }
+        return null;
     }
 
     /** The result, as text or (--json) as JSON. */
