@@ -174,27 +174,32 @@ final class PplCommand implements Callable<Integer> {
                         + " basis (" + q.basis().getClass().getSimpleName() + "), which is built whole; run without"
                         + " --layer-by-layer");
             }
-            LlamaWeights fpSkeleton = ckpt.skeleton();
-            LayerwisePerplexity.Setup s;
-            if (q != null) {
-                s = new LayerwisePerplexity.Setup(q.checkpoint().skeleton(), fpSkeleton, ckpt::readBlock,
-                        (l, fp) -> q.block(l), q.hooks(), perPass);
-            } else {
-                LayerwisePerplexity.BlockMap map = config != null && config.method() == Method.RTN
-                        ? (l, b) -> ModelQuantizer.rtnBlock(b.get(), l, config)
-                        : LayerwisePerplexity.BlockMap.FULL_PRECISION;
-                s = new LayerwisePerplexity.Setup(fpSkeleton, ckpt::readBlock, map,
-                        config == null ? ModelHooks.NONE : QuantizedModel.hooks(c, config), perPass);
-            }
-            IntactKvPrefix prefix = prefixOption.which.equals("none") ? null : generated
-                    ? LayerwisePerplexity.prefix(s, PrefixSpec.plannedIds(prefixOption.which, c, tok),
-                            d -> bar.update("prefix", d))
-                    : IntactKvPrefix.load(Path.of(prefixOption.which), c);
+            LayerwisePerplexity.Setup s = setup(ckpt, q, c, config, perPass);
+            IntactKvPrefix prefix = PrefixSpec.resolve(prefixOption.which, c,
+                    ids -> LayerwisePerplexity.prefix(s, ids, d -> bar.update("prefix", d)), tok);
             Perplexity.Result r = LayerwisePerplexity.evaluate(s, prefix, withKl, tokens, seqlen, c.bosTokenId(),
                     d -> bar.update("ppl", d));
             print(r, config, withKl);
         }
         return 0;
+    }
+
+    /**
+     * What {@code --layer-by-layer} runs: the packed checkpoint {@code q}'s layers and embeddings beside the
+     * full-precision ones of {@code ckpt}, or, without one, {@code ckpt}'s layers as they are or RTN-quantized when
+     * read, with the run-time quantizers of {@code config} (null: none).
+     */
+    private static LayerwisePerplexity.Setup setup(LazyCheckpoint ckpt, QuantizedModel.Layers q, LlamaConfig c,
+                                                   QuantConfig config, int perPass) throws java.io.IOException {
+        LlamaWeights fpSkeleton = ckpt.skeleton();
+        if (q != null) {
+            return new LayerwisePerplexity.Setup(q.checkpoint().skeleton(), fpSkeleton, ckpt::readBlock,
+                    (l, fp) -> q.block(l), q.hooks(), perPass);
+        }
+        LayerwisePerplexity.BlockMap map = config != null && config.method() == Method.RTN
+                ? (l, b) -> ModelQuantizer.rtnBlock(b.get(), l, config) : LayerwisePerplexity.BlockMap.FULL_PRECISION;
+        return new LayerwisePerplexity.Setup(fpSkeleton, ckpt::readBlock, map,
+                config == null ? ModelHooks.NONE : QuantizedModel.hooks(c, config), perPass);
     }
 
     /**

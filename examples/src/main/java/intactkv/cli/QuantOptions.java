@@ -435,18 +435,19 @@ class QuantOptions {
     MemoryPlan layerwiseTerms(long t, int perPass, int copies) throws IOException {
         Path dir = ModelDir.check(model);
         intactkv.model.LlamaConfig c = MemoryEstimate.config(model);
-        WeightBytes fp = WeightBytes.of(dir);
-        WeightBytes.Split fpSplit = WeightBytes.split(dir);
-        MemoryPlan p = MemoryPlan.empty().plus("embeddings, head and norm (" + fp.dtype() + ")", fpSplit.outside());
+        WeightBytes.Split fp = WeightBytes.split(dir);
+        String layer = "one decoder layer (" + fp.layer().dtype() + ")";
+        MemoryPlan p = MemoryPlan.empty().plus("embeddings, head and norm (" + fp.outside().dtype() + ")",
+                fp.outside().bytes());
         if (quantized != null) {
             WeightBytes.Split q = WeightBytes.split(quantized);
-            p = p.plus("quantized model's embeddings, head and norm", q.outside())
-                    .plus("one quantized decoder layer as loaded", q.layer());
+            p = p.plus("quantized model's embeddings, head and norm", q.outside().bytes())
+                    .plus("one quantized decoder layer as loaded", q.layer().bytes());
             if (copies > 1) {
-                p = p.plus("one decoder layer (" + fp.dtype() + ")", fpSplit.layer());
+                p = p.plus(layer, fp.layer().bytes());
             }
         } else {
-            p = p.plus("one decoder layer (" + fp.dtype() + ")", fpSplit.layer());
+            p = p.plus(layer, fp.layer().bytes());
             if (method != null && config().method() == Method.RTN) {
                 long layers = Math.max(1, c.numHiddenLayers());
                 p = p.plus("one layer's quantized codes", MemoryEstimate.codes(c, config().weight().groupSize(),

@@ -65,7 +65,7 @@ record WeightBytes(long bytes, DType dtype, int tensors) {
      * outside the decoder layers (embedding, final norm, head) and its largest decoder layer, as {@link #of(Path)}
      * counts them.
      */
-    record Split(long outside, long layer) {
+    record Split(WeightBytes outside, WeightBytes layer) {
     }
 
     /** {@link Split} from the header(s) of the checkpoint in {@code dir} (a safetensors checkpoint, not GGUF). */
@@ -80,11 +80,12 @@ record WeightBytes(long bytes, DType dtype, int tensors) {
                         .put(n, r.entry(n));
             }
         }
-        long largest = 0;
+        WeightBytes largest = new WeightBytes(0, DType.F64, 0);
         for (Map<String, SafetensorsReader.Entry> l : layers.values()) {
-            largest = Math.max(largest, of(l).bytes());
+            WeightBytes b = of(l);
+            largest = b.bytes() > largest.bytes() ? b : largest;
         }
-        return new Split(of(outside).bytes(), largest);
+        return new Split(of(outside), largest);
     }
 
     /** {@link #of(Path)} on the header entries by tensor name. */

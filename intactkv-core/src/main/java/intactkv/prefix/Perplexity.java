@@ -139,7 +139,7 @@ public final class Perplexity {
     /** The logits of {@code model} on every window, kept for a {@link Reference} evaluated against many models. */
     public static java.util.List<Tensor> allWindowLogits(PrefixedModel model, int[] tokens, int seqlen, int bos,
                                                          DoubleConsumer progress) {
-        int n = requireWindows(tokens.length, seqlen, model.prefix() == null ? 0 : model.prefix().length());
+        int n = requireWindows(tokens.length, seqlen, prefixLength(model));
         java.util.List<Tensor> out = new java.util.ArrayList<>();
         for (int i = 0; i < n; i++) {
             out.add(windowLogits(model, tokens, i, seqlen, bos));

@@ -68,16 +68,33 @@ public final class PrefixSpec {
      * for {@code prompt} only.
      */
     public static IntactKvPrefix resolve(String spec, LlamaModel twin, Tokenizer tok) throws IOException {
+        return spec.equals("none") ? null
+                : resolve(spec, twin.config(), ids -> IntactKvPrefix.generate(twin, ids), tok);
+    }
+
+    /** How a generated prefix's ids become its keys, values and logits (the twin's forward pass, or a layer at a time). */
+    @FunctionalInterface
+    public interface Generator {
+        IntactKvPrefix generate(int[] ids) throws IOException;
+    }
+
+    /**
+     * {@link #resolve(String, LlamaModel, Tokenizer)} for a model of config {@code c} whose prefix {@code generator}
+     * makes from its ids ({@code [BOS]} for bos, {@link IntactKvPrefix#vicunaPromptIds} for prompt); a file is
+     * read and checked against {@code c}.
+     */
+    public static IntactKvPrefix resolve(String spec, LlamaConfig c, Generator generator, Tokenizer tok)
+            throws IOException {
         switch (spec) {
             case "none":
                 return null;
             case "bos":
-                return IntactKvPrefix.bos(twin);
+                return generator.generate(new int[] {c.bosTokenId()});
             case "prompt":
                 requireTokenizer(tok, "--intactkv prompt");
-                return IntactKvPrefix.vicunaPrompt(twin, tok);
+                return generator.generate(IntactKvPrefix.vicunaPromptIds(tok));
             default:
-                return IntactKvPrefix.load(prefixFile(spec), twin.config());
+                return IntactKvPrefix.load(prefixFile(spec), c);
         }
     }
 

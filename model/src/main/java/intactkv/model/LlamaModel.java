@@ -183,8 +183,7 @@ public final class LlamaModel {
      * without a past: what layer-by-layer calibration (GPTQ, AWQ, clipping) runs.
      */
     public Value layer(int l, Value x) {
-        int t = x.shape().dim(1);
-        return layer(l, x, null, rope.tables(0, t), new Present(c.numHiddenLayers(), true), null, Attention.Mask.NONE);
+        return layer(l, x, null);
     }
 
     /**

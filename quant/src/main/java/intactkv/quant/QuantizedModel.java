@@ -92,9 +92,7 @@ public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, 
      * one than the full-precision config {@code fp}.
      */
     public static Basis readBasis(Path dir, LlamaConfig fp) throws IOException {
-        if (!Files.isDirectory(dir)) {
-            throw new IOException(dir + ": quantized model directory does not exist (write one with ./intactkv quantize)");
-        }
+        requireDirectory(dir);
         HubQuantConfig hub = HubQuantConfig.find(dir);
         LlamaConfig c = LlamaConfig.read(dir.resolve("config.json"), hub != null);
         checkSameModel(dir, c, fp);
@@ -104,17 +102,13 @@ public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, 
     /** Loads as the two public forms say; {@code fpWeights} null: no twin. */
     private static QuantizedModel load(Path dir, LlamaConfig fp, LlamaWeights fpWeights, Integer abits, Integer kvbits)
             throws IOException {
-        if (!Files.isDirectory(dir)) {
-            throw new IOException(dir + ": quantized model directory does not exist (write one with ./intactkv quantize)");
-        }
+        requireDirectory(dir);
         HubQuantConfig hub = HubQuantConfig.find(dir);
         if (hub != null) {
             return HubCheckpoint.load(dir, hub, fp, fpWeights, abits, kvbits);
         }
         QuantConfig config = QuantConfig.read(dir.resolve(CONFIG_FILE)).withRuntime(abits, kvbits);
-        boolean packed = PackedCheckpoint.FORMAT.equals(
-                intactkv.model.io.JsonFile.read(dir.resolve(CONFIG_FILE)).string(WEIGHT_FORMAT, "dequantized"));
-        LlamaWeights w = LlamaWeights.load(dir, false, PackedCheckpoint.reader(config, packed));
+        LlamaWeights w = LlamaWeights.load(dir, false, PackedCheckpoint.reader(config, packed(dir)));
         LlamaConfig c = w.config();
         checkSameModel(dir, c, fp);
         checkLevels(dir, w, config);
@@ -162,16 +156,13 @@ public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, 
      * (written before the packed format), which {@link #load} reads whole.
      */
     public static Layers openLayers(Path dir, LlamaConfig fp, Integer abits, Integer kvbits) throws IOException {
-        if (!Files.isDirectory(dir)) {
-            throw new IOException(dir + ": quantized model directory does not exist (write one with ./intactkv quantize)");
-        }
+        requireDirectory(dir);
         if (HubQuantConfig.find(dir) != null) {
             throw new IllegalArgumentException(dir + ": a checkpoint in AutoGPTQ's or AutoAWQ's layout is read whole,"
                     + " not one layer at a time; convert it with ./intactkv quantize or run without --layer-by-layer");
         }
         QuantConfig config = QuantConfig.read(dir.resolve(CONFIG_FILE)).withRuntime(abits, kvbits);
-        if (!PackedCheckpoint.FORMAT.equals(intactkv.model.io.JsonFile.read(dir.resolve(CONFIG_FILE))
-                .string(WEIGHT_FORMAT, "dequantized"))) {
+        if (!packed(dir)) {
             throw new IllegalArgumentException(dir.resolve(CONFIG_FILE) + " has no \"" + WEIGHT_FORMAT + "\": \""
                     + PackedCheckpoint.FORMAT + "\" (a dequantized checkpoint of an earlier version, read whole); re-run"
                     + " quantize to read it one layer at a time");
@@ -184,6 +175,19 @@ public record QuantizedModel(LlamaModel model, QuantConfig config, Basis basis, 
             ckpt.close();
             throw e;
         }
+    }
+
+    /** Refuses {@code dir} when it is not a directory, before anything in it is read. */
+    private static void requireDirectory(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            throw new IOException(dir + ": quantized model directory does not exist (write one with ./intactkv quantize)");
+        }
+    }
+
+    /** Whether {@code dir}'s quant_config.json says its weights are packed ({@link PackedCheckpoint#FORMAT}). */
+    private static boolean packed(Path dir) throws IOException {
+        return PackedCheckpoint.FORMAT.equals(
+                intactkv.model.io.JsonFile.read(dir.resolve(CONFIG_FILE)).string(WEIGHT_FORMAT, "dequantized"));
     }
 
     /** Refuses a quantized model in {@code dir} (config {@code c}) made from another model than {@code fp}. */
