@@ -12,9 +12,10 @@ import jdk.incubator.vector.VectorSpecies;
  * (measured on the 2-vCPU AVX2 EPYC of 2026-12-06, one thread, panels in cache: 4 x 12 at 16.2
  * GFLOP/s, 4 x 8 at 18.8, 6 x 8 at 19.0, against a C loop of FMAs at 19.6).
  *
- * <p>Every kernel computes {@code c = fma(a_ip, b_pj, c)} for p = 0..kc-1 in order, continuing from
- * what C holds: the columns are vectorised, never the sum over p, so the block shape does not change
- * any result (the contract of {@link Gemm}).
+ * <p>Every kernel computes {@code c = fma(a_ip, b_pj, c)} for p = 0..kc-1 in order, starting from the block
+ * {@code from} (C's partial sums, or zeros in the first k-block, see {@link VectorGemm}) and writing C: the
+ * columns are vectorised, never the sum over p, so the block shape does not change any result (the contract of
+ * {@link Gemm}).
  */
 final class GemmKernels256 {
     private static final VectorSpecies<Double> S = DoubleVector.SPECIES_256;
@@ -27,26 +28,27 @@ final class GemmKernels256 {
     private GemmKernels256() {
     }
 
-    /** C[6 rows, NR] (+)= A[6 rows, kc] * panel (packed, 6 values a step); rows of C at stride ldc. */
-    static void kernel6(int kc, double[] a, int a0, double[] panel, double[] c, int c0, int ldc) {
+    /** C[6 rows, NR] = from + A[6 rows, kc] * panel (packed, 6 values a step); rows of from at ldf, of C at ldc. */
+    static void kernel6(int kc, double[] a, int a0, double[] panel,
+                        double[] from, int f0, int ldf, double[] c, int c0, int ldc) {
         int r0 = c0;
-        DoubleVector c00 = DoubleVector.fromArray(S, c, r0);
-        DoubleVector c01 = DoubleVector.fromArray(S, c, r0 + L);
+        DoubleVector c00 = DoubleVector.fromArray(S, from, f0);
+        DoubleVector c01 = DoubleVector.fromArray(S, from, f0 + L);
         int r1 = c0 + 1 * ldc;
-        DoubleVector c10 = DoubleVector.fromArray(S, c, r1);
-        DoubleVector c11 = DoubleVector.fromArray(S, c, r1 + L);
+        DoubleVector c10 = DoubleVector.fromArray(S, from, f0 + 1 * ldf);
+        DoubleVector c11 = DoubleVector.fromArray(S, from, f0 + 1 * ldf + L);
         int r2 = c0 + 2 * ldc;
-        DoubleVector c20 = DoubleVector.fromArray(S, c, r2);
-        DoubleVector c21 = DoubleVector.fromArray(S, c, r2 + L);
+        DoubleVector c20 = DoubleVector.fromArray(S, from, f0 + 2 * ldf);
+        DoubleVector c21 = DoubleVector.fromArray(S, from, f0 + 2 * ldf + L);
         int r3 = c0 + 3 * ldc;
-        DoubleVector c30 = DoubleVector.fromArray(S, c, r3);
-        DoubleVector c31 = DoubleVector.fromArray(S, c, r3 + L);
+        DoubleVector c30 = DoubleVector.fromArray(S, from, f0 + 3 * ldf);
+        DoubleVector c31 = DoubleVector.fromArray(S, from, f0 + 3 * ldf + L);
         int r4 = c0 + 4 * ldc;
-        DoubleVector c40 = DoubleVector.fromArray(S, c, r4);
-        DoubleVector c41 = DoubleVector.fromArray(S, c, r4 + L);
+        DoubleVector c40 = DoubleVector.fromArray(S, from, f0 + 4 * ldf);
+        DoubleVector c41 = DoubleVector.fromArray(S, from, f0 + 4 * ldf + L);
         int r5 = c0 + 5 * ldc;
-        DoubleVector c50 = DoubleVector.fromArray(S, c, r5);
-        DoubleVector c51 = DoubleVector.fromArray(S, c, r5 + L);
+        DoubleVector c50 = DoubleVector.fromArray(S, from, f0 + 5 * ldf);
+        DoubleVector c51 = DoubleVector.fromArray(S, from, f0 + 5 * ldf + L);
         for (int p = 0; p < kc; p++) {
             int bp = p * NR;
             int ap = a0 + p * 6;
@@ -85,20 +87,21 @@ final class GemmKernels256 {
         c51.intoArray(c, r5 + L);
     }
 
-    /** C[4 rows, NR] (+)= A[4 rows, kc] * panel (packed, 4 values a step); rows of C at stride ldc. */
-    static void kernel4(int kc, double[] a, int a0, double[] panel, double[] c, int c0, int ldc) {
+    /** C[4 rows, NR] = from + A[4 rows, kc] * panel (packed, 4 values a step); rows of from at ldf, of C at ldc. */
+    static void kernel4(int kc, double[] a, int a0, double[] panel,
+                        double[] from, int f0, int ldf, double[] c, int c0, int ldc) {
         int r0 = c0;
-        DoubleVector c00 = DoubleVector.fromArray(S, c, r0);
-        DoubleVector c01 = DoubleVector.fromArray(S, c, r0 + L);
+        DoubleVector c00 = DoubleVector.fromArray(S, from, f0);
+        DoubleVector c01 = DoubleVector.fromArray(S, from, f0 + L);
         int r1 = c0 + 1 * ldc;
-        DoubleVector c10 = DoubleVector.fromArray(S, c, r1);
-        DoubleVector c11 = DoubleVector.fromArray(S, c, r1 + L);
+        DoubleVector c10 = DoubleVector.fromArray(S, from, f0 + 1 * ldf);
+        DoubleVector c11 = DoubleVector.fromArray(S, from, f0 + 1 * ldf + L);
         int r2 = c0 + 2 * ldc;
-        DoubleVector c20 = DoubleVector.fromArray(S, c, r2);
-        DoubleVector c21 = DoubleVector.fromArray(S, c, r2 + L);
+        DoubleVector c20 = DoubleVector.fromArray(S, from, f0 + 2 * ldf);
+        DoubleVector c21 = DoubleVector.fromArray(S, from, f0 + 2 * ldf + L);
         int r3 = c0 + 3 * ldc;
-        DoubleVector c30 = DoubleVector.fromArray(S, c, r3);
-        DoubleVector c31 = DoubleVector.fromArray(S, c, r3 + L);
+        DoubleVector c30 = DoubleVector.fromArray(S, from, f0 + 3 * ldf);
+        DoubleVector c31 = DoubleVector.fromArray(S, from, f0 + 3 * ldf + L);
         for (int p = 0; p < kc; p++) {
             int bp = p * NR;
             int ap = a0 + p * 4;
@@ -127,11 +130,11 @@ final class GemmKernels256 {
         c31.intoArray(c, r3 + L);
     }
 
-    /** One row: C[1, NR] (+)= A[1, kc] * panel. */
-    static void kernel1(int kc, double[] a, int a0, double[] panel, double[] c, int c0) {
+    /** One row: C[1, NR] = from[1, NR] + A[1, kc] * panel. */
+    static void kernel1(int kc, double[] a, int a0, double[] panel, double[] from, int f0, double[] c, int c0) {
         int r0 = c0;
-        DoubleVector c00 = DoubleVector.fromArray(S, c, r0);
-        DoubleVector c01 = DoubleVector.fromArray(S, c, r0 + L);
+        DoubleVector c00 = DoubleVector.fromArray(S, from, f0);
+        DoubleVector c01 = DoubleVector.fromArray(S, from, f0 + L);
         for (int p = 0; p < kc; p++) {
             int bp = p * NR;
             int ap = a0 + p;
@@ -146,25 +149,26 @@ final class GemmKernels256 {
     }
 
     /** {@code kernel6} with A read in place, row-major: element (r, p) at {@code a[a0 + r*lda + p]}. */
-    static void kernel6InPlace(int kc, double[] a, int a0, int lda, double[] panel, double[] c, int c0, int ldc) {
+    static void kernel6InPlace(int kc, double[] a, int a0, int lda, double[] panel,
+                               double[] from, int f0, int ldf, double[] c, int c0, int ldc) {
         int r0 = c0;
-        DoubleVector c00 = DoubleVector.fromArray(S, c, r0);
-        DoubleVector c01 = DoubleVector.fromArray(S, c, r0 + L);
+        DoubleVector c00 = DoubleVector.fromArray(S, from, f0);
+        DoubleVector c01 = DoubleVector.fromArray(S, from, f0 + L);
         int r1 = c0 + 1 * ldc;
-        DoubleVector c10 = DoubleVector.fromArray(S, c, r1);
-        DoubleVector c11 = DoubleVector.fromArray(S, c, r1 + L);
+        DoubleVector c10 = DoubleVector.fromArray(S, from, f0 + 1 * ldf);
+        DoubleVector c11 = DoubleVector.fromArray(S, from, f0 + 1 * ldf + L);
         int r2 = c0 + 2 * ldc;
-        DoubleVector c20 = DoubleVector.fromArray(S, c, r2);
-        DoubleVector c21 = DoubleVector.fromArray(S, c, r2 + L);
+        DoubleVector c20 = DoubleVector.fromArray(S, from, f0 + 2 * ldf);
+        DoubleVector c21 = DoubleVector.fromArray(S, from, f0 + 2 * ldf + L);
         int r3 = c0 + 3 * ldc;
-        DoubleVector c30 = DoubleVector.fromArray(S, c, r3);
-        DoubleVector c31 = DoubleVector.fromArray(S, c, r3 + L);
+        DoubleVector c30 = DoubleVector.fromArray(S, from, f0 + 3 * ldf);
+        DoubleVector c31 = DoubleVector.fromArray(S, from, f0 + 3 * ldf + L);
         int r4 = c0 + 4 * ldc;
-        DoubleVector c40 = DoubleVector.fromArray(S, c, r4);
-        DoubleVector c41 = DoubleVector.fromArray(S, c, r4 + L);
+        DoubleVector c40 = DoubleVector.fromArray(S, from, f0 + 4 * ldf);
+        DoubleVector c41 = DoubleVector.fromArray(S, from, f0 + 4 * ldf + L);
         int r5 = c0 + 5 * ldc;
-        DoubleVector c50 = DoubleVector.fromArray(S, c, r5);
-        DoubleVector c51 = DoubleVector.fromArray(S, c, r5 + L);
+        DoubleVector c50 = DoubleVector.fromArray(S, from, f0 + 5 * ldf);
+        DoubleVector c51 = DoubleVector.fromArray(S, from, f0 + 5 * ldf + L);
         int r1a = 1 * lda;
         int r2a = 2 * lda;
         int r3a = 3 * lda;
@@ -209,19 +213,20 @@ final class GemmKernels256 {
     }
 
     /** {@code kernel4} with A read in place, row-major: element (r, p) at {@code a[a0 + r*lda + p]}. */
-    static void kernel4InPlace(int kc, double[] a, int a0, int lda, double[] panel, double[] c, int c0, int ldc) {
+    static void kernel4InPlace(int kc, double[] a, int a0, int lda, double[] panel,
+                               double[] from, int f0, int ldf, double[] c, int c0, int ldc) {
         int r0 = c0;
-        DoubleVector c00 = DoubleVector.fromArray(S, c, r0);
-        DoubleVector c01 = DoubleVector.fromArray(S, c, r0 + L);
+        DoubleVector c00 = DoubleVector.fromArray(S, from, f0);
+        DoubleVector c01 = DoubleVector.fromArray(S, from, f0 + L);
         int r1 = c0 + 1 * ldc;
-        DoubleVector c10 = DoubleVector.fromArray(S, c, r1);
-        DoubleVector c11 = DoubleVector.fromArray(S, c, r1 + L);
+        DoubleVector c10 = DoubleVector.fromArray(S, from, f0 + 1 * ldf);
+        DoubleVector c11 = DoubleVector.fromArray(S, from, f0 + 1 * ldf + L);
         int r2 = c0 + 2 * ldc;
-        DoubleVector c20 = DoubleVector.fromArray(S, c, r2);
-        DoubleVector c21 = DoubleVector.fromArray(S, c, r2 + L);
+        DoubleVector c20 = DoubleVector.fromArray(S, from, f0 + 2 * ldf);
+        DoubleVector c21 = DoubleVector.fromArray(S, from, f0 + 2 * ldf + L);
         int r3 = c0 + 3 * ldc;
-        DoubleVector c30 = DoubleVector.fromArray(S, c, r3);
-        DoubleVector c31 = DoubleVector.fromArray(S, c, r3 + L);
+        DoubleVector c30 = DoubleVector.fromArray(S, from, f0 + 3 * ldf);
+        DoubleVector c31 = DoubleVector.fromArray(S, from, f0 + 3 * ldf + L);
         int r1a = 1 * lda;
         int r2a = 2 * lda;
         int r3a = 3 * lda;
