@@ -3,6 +3,7 @@ package intactkv.model;
 import intactkv.autograd.Value;
 import intactkv.model.io.CheckpointReader;
 import intactkv.model.io.FormatException;
+import intactkv.model.io.ReadAhead;
 import intactkv.tensor.Shape;
 import intactkv.tensor.Tensor;
 import intactkv.tensor.WeightStorage;
@@ -41,6 +42,8 @@ public final class LazyCheckpoint implements LayerSource, AutoCloseable {
     private final CheckpointReader reader;
     private final LlamaWeights.StoredForm form;
     private final boolean[] read;
+    /** Layer l + 1's bytes are read into the page cache while the driver works on layer l ({@link #readBlock}). */
+    private final ReadAhead ahead = new ReadAhead();
 
     private LazyCheckpoint(Path dir, LlamaConfig config, CheckpointReader reader, LlamaWeights.StoredForm form) {
         this.dir = dir;
@@ -191,11 +194,30 @@ public final class LazyCheckpoint implements LayerSource, AutoCloseable {
         }
     }
 
-    /** Layer {@code l}'s nine tensors, read as {@link LlamaWeights#load} reads them. */
+    /**
+     * Layer {@code l}'s nine tensors, read as {@link LlamaWeights#load} reads them. Then the bytes of layer l + 1
+     * (every tensor of the file(s) named {@code model.layers.<l+1>.}, a packed checkpoint's codes and scales
+     * included) are read ahead into the operating system's page cache on a background thread ({@link ReadAhead}),
+     * so that the disk reads the next layer while the driver computes with this one; nothing is kept on the heap.
+     */
     public LlamaWeights.Block readBlock(int l) throws IOException {
         List<String> n = layerNames(l);
-        return new LlamaWeights.Block(read(n.get(0)), read(n.get(1)), read(n.get(2)), read(n.get(3)), read(n.get(4)),
-                read(n.get(8)), read(n.get(5)), read(n.get(6)), read(n.get(7)));
+        LlamaWeights.Block b = new LlamaWeights.Block(read(n.get(0)), read(n.get(1)), read(n.get(2)), read(n.get(3)),
+                read(n.get(4)), read(n.get(8)), read(n.get(5)), read(n.get(6)), read(n.get(7)));
+        if (l + 1 < config.numHiddenLayers()) {
+            ahead.request(reader.layerRanges(l + 1));
+        }
+        return b;
+    }
+
+    /** Bytes read ahead into the page cache so far ({@link ReadAhead#bytesRead}). */
+    long bytesReadAhead() {
+        return ahead.bytesRead();
+    }
+
+    /** Waits for the read-ahead queued so far (tests). */
+    void awaitReadAhead() throws InterruptedException {
+        ahead.await();
     }
 
     /**
@@ -218,6 +240,7 @@ public final class LazyCheckpoint implements LayerSource, AutoCloseable {
 
     @Override
     public void close() throws IOException {
+        ahead.close();
         reader.close();
     }
 

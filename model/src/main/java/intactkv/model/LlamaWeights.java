@@ -5,6 +5,7 @@ import intactkv.autograd.Value;
 import intactkv.model.io.CheckpointReader;
 import intactkv.model.io.DType;
 import intactkv.model.io.FormatException;
+import intactkv.model.io.ReadAhead;
 import intactkv.model.io.SafetensorsWriter;
 import intactkv.tensor.Init;
 import intactkv.tensor.Shape;
@@ -167,7 +168,9 @@ public final class LlamaWeights {
      * (inference, quantization), the matrices stay in the file's dtype (BF16/F16: 2 bytes an element,
      * F32: 4; see {@link CheckpointReader#readStored}) and become double inside the kernels, with the
      * same results; the norm vectors and any trainable weights are read as doubles. {@code dir} may
-     * also be a GGUF file ({@link intactkv.model.gguf.GgufWeights#load}).
+     * also be a GGUF file ({@link intactkv.model.gguf.GgufWeights#load}). While a layer is read, the next one's
+     * bytes are read into the page cache on a background thread ({@link ReadAhead}), so that the disk does not
+     * wait while a layer's bytes are converted.
      */
     public static LlamaWeights load(Path dir, boolean trainable) throws IOException {
         return load(dir, trainable, null);
@@ -182,7 +185,7 @@ public final class LlamaWeights {
             return intactkv.model.gguf.GgufWeights.load(dir, trainable); // a llama.cpp GGUF file in place of a directory
         }
         LlamaConfig c = LlamaConfig.read(dir.resolve("config.json"), form != null && form.quantizedConfig());
-        try (CheckpointReader r = CheckpointReader.open(dir)) {
+        try (CheckpointReader r = CheckpointReader.open(dir); ReadAhead ahead = new ReadAhead()) {
             CheckpointContents.check(dir, c, r, form == null ? n -> null : form::weightOf);
             Loader load = name -> {
                 Shape want = expectedShape(c, name);
@@ -202,9 +205,13 @@ public final class LlamaWeights {
                 Tensor t = trainable || want.rank() < 2 ? r.readFinite(name) : r.readStored(name);
                 return trainable ? Value.param(t) : Value.constant(t);
             };
+            // the disk reads layer i + 1 into the page cache while layer i's bytes are converted and laid out
+            // (ReadAhead; the embedding is read first, the head after the last layer, as before)
+            ahead.request(r.layerRanges(0));
             Value embed = load.get("model.embed_tokens.weight");
             List<Block> blocks = new ArrayList<>();
             for (int i = 0; i < c.numHiddenLayers(); i++) {
+                ahead.request(i + 1 < c.numHiddenLayers() ? r.layerRanges(i + 1) : headRanges(r, c));
                 List<Value> lin = new ArrayList<>();
                 for (String s : LINEAR_NAMES) {
                     lin.add(load.get(blockName(i, s)));
@@ -217,6 +224,18 @@ public final class LlamaWeights {
             Value head = c.tieWordEmbeddings() ? embed : load.get("lm_head.weight");
             return new LlamaWeights(c, embed, blocks, norm, head);
         }
+    }
+
+    /** Where the final norm and (untied) LM head are, for {@link ReadAhead} after the last layer. */
+    private static List<ReadAhead.Range> headRanges(CheckpointReader r, LlamaConfig c) throws IOException {
+        List<ReadAhead.Range> ranges = new ArrayList<>();
+        for (String name : c.tieWordEmbeddings() ? List.of("model.norm.weight")
+                : List.of("model.norm.weight", "lm_head.weight")) {
+            if (r.contains(name)) {
+                ranges.add(r.range(name));
+            }
+        }
+        return ranges;
     }
 
     @FunctionalInterface

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import intactkv.model.io.CheckpointReader;
 import intactkv.model.io.DType;
 import intactkv.model.io.FormatException;
+import intactkv.model.io.ReadAhead;
 import intactkv.model.io.SafetensorsWriter;
 import intactkv.tensor.Tensor;
 import java.io.IOException;
@@ -167,6 +168,42 @@ class LazyCheckpointTest {
             ckpt.checkFinite(1, seen::add);
             assertEquals(18, seen.size(), "nine tensors a layer, layers 1 and 2");
             assertEquals(1.0, seen.get(seen.size() - 1));
+        }
+    }
+
+    @Test
+    void readingALayerReadsTheNextOneAheadExactlyItsBytes() throws Exception {
+        Path dir = write("ahead", (n, t) -> t);
+        int layers = C.numHiddenLayers();
+        try (LazyCheckpoint ckpt = LazyCheckpoint.open(dir); CheckpointReader r = CheckpointReader.open(dir)) {
+            long[] bytes = new long[layers];
+            for (String n : r.names()) {
+                for (int l = 0; l < layers; l++) {
+                    if (n.startsWith("model.layers." + l + ".")) {
+                        bytes[l] += r.entry(n).end() - r.entry(n).begin();
+                    }
+                }
+            }
+            // each range is where its tensor's bytes are: its first BF16 element is the tensor's first element
+            List<ReadAhead.Range> ranges = r.layerRanges(1);
+            assertEquals(9, ranges.size(), "two norms and seven linears");
+            byte[] file = Files.readAllBytes(dir.resolve(CheckpointReader.SINGLE));
+            for (String n : r.names()) {
+                if (n.startsWith("model.layers.1.")) {
+                    ReadAhead.Range at = r.range(n);
+                    assertTrue(ranges.contains(at), n);
+                    assertEquals(r.entry(n).end() - r.entry(n).begin(), at.to() - at.from(), n);
+                    int bits = (file[(int) at.from()] & 0xff) | (file[(int) at.from() + 1] & 0xff) << 8;
+                    assertEquals(r.read(n).data()[0], (double) Float.intBitsToFloat(bits << 16), n);
+                }
+            }
+            assertEquals(0, ckpt.bytesReadAhead(), "nothing is read ahead before a layer is read");
+            ckpt.readBlock(0);
+            ckpt.awaitReadAhead();
+            assertEquals(bytes[1], ckpt.bytesReadAhead(), "reading layer 0 reads layer 1's bytes ahead");
+            ckpt.readBlock(layers - 1);
+            ckpt.awaitReadAhead();
+            assertEquals(bytes[1], ckpt.bytesReadAhead(), "no layer after the last");
         }
     }
 }

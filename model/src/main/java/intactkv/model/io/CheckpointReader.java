@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -98,6 +99,28 @@ public final class CheckpointReader implements AutoCloseable {
     /** The header entry of {@code name}. */
     public SafetensorsReader.Entry entry(String name) throws IOException {
         return shard(name).entry(name);
+    }
+
+    /** Where {@code name}'s bytes are: its file and offsets ({@link SafetensorsReader#range}). */
+    public ReadAhead.Range range(String name) throws IOException {
+        return shard(name).range(name);
+    }
+
+    /**
+     * Where decoder layer {@code l}'s bytes are: every tensor named {@code model.layers.<l>.} (a packed checkpoint's
+     * codes, scales and zeros included), sorted by file and offset; what {@link ReadAhead} reads before the layer.
+     */
+    public List<ReadAhead.Range> layerRanges(int l) throws IOException {
+        String prefix = "model.layers." + l + ".";
+        List<ReadAhead.Range> ranges = new ArrayList<>();
+        for (String name : shardOf.keySet()) {
+            if (name.startsWith(prefix)) {
+                ranges.add(range(name));
+            }
+        }
+        ranges.sort(Comparator.comparing((ReadAhead.Range r) -> r.file().toString())
+                .thenComparingLong(ReadAhead.Range::from));
+        return ranges;
     }
 
     /** Reads {@code name} as doubles. */

@@ -234,6 +234,12 @@ public final class SafetensorsReader implements AutoCloseable {
         return e;
     }
 
+    /** Where tensor {@code name}'s bytes are in the file: the header's offsets after the header itself. */
+    public ReadAhead.Range range(String name) {
+        Entry e = entry(name);
+        return new ReadAhead.Range(file, dataStart + e.begin(), dataStart + e.end());
+    }
+
     /** The {@code __metadata__} strings (empty if none). */
     public Map<String, String> metadata() {
         return Collections.unmodifiableMap(metadata);
