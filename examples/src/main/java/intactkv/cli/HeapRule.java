@@ -141,7 +141,9 @@ final class HeapRule {
                 if (f.containsKey("--layer-by-layer")) {
                     int perPass = f.containsKey("--windows-per-pass") ? Integer.parseInt(f.get("--windows-per-pass"))
                             : PplCommand.WINDOWS_PER_PASS;
-                    yield q.layerwiseTerms(t + prefixAllowance(f), perPass, kl ? 2 : 1).total();
+                    String which = f.getOrDefault("--intactkv", "none");
+                    yield q.layerwiseTerms(t + prefixAllowance(f), perPass, kl ? 2 : 1,
+                            which.equals("bos") || which.equals("prompt")).total();
                 }
                 boolean release = !kl && q.releasesFullPrecision();
                 yield q.peakTerms(!release, w -> MemoryEstimate.pplTerms(w, c, t + prefixAllowance(f), kl ? 2 : 1))

@@ -147,8 +147,9 @@ final class PplCommand implements Callable<Integer> {
      * {@code --layer-by-layer}: the evaluation of {@link LayerwisePerplexity}, one decoder layer of the checkpoint
      * read at a time ({@link LazyCheckpoint}), for the full-precision model, its RTN form, or a packed --quantized
      * checkpoint read layer by layer too ({@link QuantizedModel#openLayers}), with the run-time quantizers; the prefix
-     * from the full-precision layers (the twin of a model in the original basis is the full-precision model), or a
-     * prefix file.
+     * from the full-precision layers in the quantized model's basis ({@link Basis#layered}: as they are for RTN, GPTQ
+     * and OmniQuant, AWQ-scaled for AWQ; QuaRot's rotated twin is refused, its outer weights and rotations in
+     * double being more than the plan counts), or a prefix file.
      */
     private int layerByLayer(Path dir, LlamaConfig c, Tokenizer tok, int[] tokens, int seqlen, int before,
                              QuantConfig config, boolean withKl) throws Exception {
@@ -161,22 +162,25 @@ final class PplCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--windows-per-pass must be at least 1, got " + perPass);
         }
         long t = before > 0 ? before + seqlen - 1L : seqlen;
-        quant.layerwiseTerms(t, perPass, withKl ? 2 : 1).require("--layer-by-layer --seqlen " + seqlen
-                + " --windows-per-pass " + perPass + (withKl ? " with KL" : ""), "or lower --windows-per-pass");
         boolean generated = prefixOption.which.equals("bos") || prefixOption.which.equals("prompt");
+        quant.layerwiseTerms(t, perPass, withKl ? 2 : 1, generated).require("--layer-by-layer --seqlen " + seqlen
+                + " --windows-per-pass " + perPass + (withKl ? " with KL" : ""), "or lower --windows-per-pass");
         try (LazyCheckpoint ckpt = LazyCheckpoint.open(dir);
              QuantizedModel.Layers q = quant.quantized == null ? null
                      : QuantizedModel.openLayers(quant.quantized, c, quant.abits, quant.kvbits);
              ProgressBar bar = new ProgressBar()) {
-            if (q != null && generated && !(q.basis() instanceof Basis.Original)) {
-                throw new IllegalArgumentException("--layer-by-layer: IntactKV's prefix of a "
-                        + q.config().method().id() + " model comes from its twin, the full-precision model in its"
-                        + " basis (" + q.basis().getClass().getSimpleName() + "), which is built whole; run without"
-                        + " --layer-by-layer");
+            if (q != null && generated && q.basis() instanceof Basis.QuaRotRotated) {
+                throw new IllegalArgumentException("--layer-by-layer: IntactKV's prefix of a quarot model comes from"
+                        + " its rotated twin, whose embedding, head and rotation matrices are held in double, more than"
+                        + " the layer-by-layer plan counts; run without --layer-by-layer, or pass a prefix file"
+                        + " (--intactkv FILE)");
             }
+            // the prefix comes from the twin, the full-precision model in the quantized model's basis, built a layer
+            // at a time: as read for RTN, GPTQ and OmniQuant, each layer AWQ-scaled when read for AWQ
+            Basis.Layered twin = (q == null ? new Basis.Original() : q.basis()).layered(c);
             LayerwisePerplexity.Setup s = setup(ckpt, q, c, config, perPass);
             IntactKvPrefix prefix = PrefixSpec.resolve(prefixOption.which, c,
-                    ids -> LayerwisePerplexity.prefix(s, ids, d -> bar.update("prefix", d)), tok);
+                    ids -> LayerwisePerplexity.prefix(s, twin, ids, d -> bar.update("prefix", d)), tok);
             Perplexity.Result r = LayerwisePerplexity.evaluate(s, prefix, withKl, tokens, seqlen, c.bosTokenId(),
                     d -> bar.update("ppl", d));
             print(r, config, withKl);

@@ -433,6 +433,14 @@ class QuantOptions {
      * is garbage before the next is read.
      */
     MemoryPlan layerwiseTerms(long t, int perPass, int copies) throws IOException {
+        return layerwiseTerms(t, perPass, copies, false);
+    }
+
+    /**
+     * {@link #layerwiseTerms(long, int, int)}, and with {@code prefixFromTwin} (IntactKV's prefix generated layer by
+     * layer) for an AWQ --quantized checkpoint the twin's current layer, AWQ-scaled, in double.
+     */
+    MemoryPlan layerwiseTerms(long t, int perPass, int copies, boolean prefixFromTwin) throws IOException {
         Path dir = ModelDir.check(model);
         intactkv.model.LlamaConfig c = MemoryEstimate.config(model);
         WeightBytes.Split fp = WeightBytes.split(dir);
@@ -454,6 +462,10 @@ class QuantOptions {
                                 config().weight().bits()) / layers)
                         .plus("one linear's quantization buffers", MemoryEstimate.quantizationBuffers(c, Method.RTN));
             }
+        }
+        if (prefixFromTwin && quantized != null && QuantizedModel.readConfig(quantized).method() == Method.AWQ) {
+            p = p.plus("the AWQ twin's current layer (scaled, in double; while the prefix is made)",
+                    MemoryEstimate.linearsInDouble(c) / Math.max(1, c.numHiddenLayers()));
         }
         p = p.plus("hidden states of " + perPass + " + 1 windows" + (copies > 1 ? " (" + copies + " copies)" : ""),
                 MemoryEstimate.times(8, perPass + 1L, t, c.hiddenSize(), Math.max(1, copies)));

@@ -74,7 +74,10 @@ class PplLayerByLayerTest {
         }
     }
 
-    /** Packed checkpoints written by quantize (RTN, GPTQ, QuaRot), read a layer at a time beside the full-precision. */
+    /**
+     * Packed checkpoints written by quantize (RTN, GPTQ, AWQ, QuaRot), read a layer at a time beside the full-precision;
+     * AWQ's IntactKV prefix from its twin, each full-precision layer scaled when read.
+     */
     @Test
     void aQuantizedCheckpointReadLayerByLayerGivesTheLoadedModelsNumbers() {
         Path rtn = dir.resolve("q-rtn");
@@ -91,13 +94,19 @@ class PplLayerByLayerTest {
                 "--calib", tiny.data().toString(), "--calib-seqlen", "8", "--calib-samples", "4", "--out",
                 quarot.toString());
         assertEquals("0", c[0], c[2]);
-        // QuaRot's prefix would come from its rotated twin, built whole: refused before any layer is read
+        Path awq = dir.resolve("q-awq");
+        String[] d = MainTest.run("quantize", "--model", tiny.model().toString(), "--method", "awq", "--wbits", "3",
+                "--group", "8", "--calib", tiny.data().toString(), "--calib-seqlen", "8", "--calib-samples", "4",
+                "--out", awq.toString());
+        assertEquals("0", d[0], d[2]);
+        // QuaRot's prefix would come from its rotated twin, held in double: refused before any layer is read
         String[] refused = ppl("--quantized", quarot.toString(), "--intactkv", "bos", "--layer-by-layer");
         assertEquals("1", refused[0], refused[2]);
-        assertTrue(refused[2].contains("--layer-by-layer: IntactKV's prefix of a quarot model comes from its twin"),
-                refused[2]);
+        assertTrue(refused[2].contains("--layer-by-layer: IntactKV's prefix of a quarot model comes from its rotated"
+                + " twin") && refused[2].contains("--intactkv FILE"), refused[2]);
         String[][] runs = {
             {"--quantized", quarot.toString()},
+            {"--quantized", awq.toString(), "--intactkv", "bos"},
             {"--quantized", rtn.toString(), "--intactkv", "bos"},
             {"--quantized", gptq.toString(), "--intactkv", "bos"},
             {"--quantized", gptq.toString(), "--kvbits", "4", "--no-kl"},

@@ -14,6 +14,8 @@ import intactkv.model.io.CheckpointReader;
 import intactkv.model.io.DType;
 import intactkv.model.io.FormatException;
 import intactkv.model.io.SafetensorsWriter;
+import intactkv.quant.AwqScales;
+import intactkv.quant.Basis;
 import intactkv.quant.ModelQuantizer;
 import intactkv.quant.QuantConfig;
 import intactkv.quant.QuantizedModel;
@@ -89,6 +91,48 @@ class LayerwisePerplexityTest {
         }
         assertEquals(want.logits().shape(), got.logits().shape());
         assertArrayEquals(want.logits().data(), got.logits().data(), 0.0, "the prefix's logits");
+    }
+
+    /**
+     * The prefix of an AWQ or QuaRot model comes from its twin ({@link Basis}): made a layer at a time from the
+     * full-precision layers ({@link Basis#layered}), it is the whole twin's prefix, bit for bit, and not the
+     * full-precision model's.
+     */
+    @Test
+    void aPrefixFromAnAwqOrQuaRotTwinIsTheWholeTwinsPrefix() throws IOException {
+        LlamaWeights w = LlamaWeights.random(C, 47, 0.4, true, false);
+        java.util.Random r = new java.util.Random(5);
+        List<double[]> qkv = new ArrayList<>();
+        List<double[]> gateUp = new ArrayList<>();
+        List<double[]> down = new ArrayList<>();
+        for (int l = 0; l < C.numHiddenLayers(); l++) {
+            qkv.add(r.doubles(C.hiddenSize(), 0.5, 2).toArray());
+            gateUp.add(r.doubles(C.hiddenSize(), 0.5, 2).toArray());
+            down.add(r.doubles(C.intermediateSize(), 0.5, 2).toArray());
+        }
+        // GQA (h_kv 2 < h 4): llm-awq has no v_proj -> o_proj group
+        List<double[]> o = new ArrayList<>(java.util.Collections.nCopies(C.numHiddenLayers(), (double[]) null));
+        int[] ids = {1, 7, 19, 4};
+        IntactKvPrefix fp = IntactKvPrefix.generate(new LlamaModel(w), ids);
+        for (Basis basis : new Basis[] {new Basis.AwqScaled(new AwqScales(qkv, o, gateUp, down)),
+            new Basis.QuaRotRotated(7)}) {
+            String name = basis.getClass().getSimpleName();
+            IntactKvPrefix want = IntactKvPrefix.generate(basis.twin(w), ids);
+            IntactKvPrefix got = LayerwisePerplexity.prefix(inMemory(w, LayerwisePerplexity.BlockMap.FULL_PRECISION,
+                    ModelHooks.NONE, 1), basis.layered(C), ids, d -> { });
+            for (int l = 0; l < C.numHiddenLayers(); l++) {
+                assertArrayEquals(want.keys().get(l).data(), got.keys().get(l).data(), 0.0, name + ": K of layer " + l);
+                assertArrayEquals(want.values().get(l).data(), got.values().get(l).data(), 0.0,
+                        name + ": V of layer " + l);
+            }
+            assertArrayEquals(want.logits().data(), got.logits().data(), 0.0, name + ": the prefix's logits");
+            assertTrue(!java.util.Arrays.equals(fp.keys().get(0).data(), got.keys().get(0).data()),
+                    name + ": the twin's prefix, not the full-precision model's (QuaRot's keys are rotated; AWQ's"
+                            + " scaled q, k, v weights round differently)");
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new Basis.AwqFolded().layered(C));
+        assertEquals(Basis.AwqFolded.WHY, e.getMessage());
     }
 
     /** RTN W3 g8 with 4-bit run-time KV quantization, IntactKV_[B] from the full-precision layers, KL to them. */

@@ -151,7 +151,17 @@ public record AwqScales(List<double[]> qkv, List<double[]> o, List<double[]> gat
      * same arithmetic.
      */
     static LlamaWeights applyLayer(LlamaWeights w, int l, double[] qkv, double[] o, double[] gateUp, double[] down) {
-        LlamaWeights.Block b = w.block(l);
+        return w.withBlock(l, scaleBlock(w.block(l), qkv, o, gateUp, down));
+    }
+
+    /** Layer {@code l}'s scales applied to its block {@code b} alone: {@link #applyTo}'s block l, bit for bit. */
+    LlamaWeights.Block applyToBlock(int l, LlamaWeights.Block b) {
+        return scaleBlock(b, qkv.get(l), o.get(l), gateUp.get(l), down.get(l));
+    }
+
+    /** {@link #applyLayer}'s arithmetic on one block. */
+    private static LlamaWeights.Block scaleBlock(LlamaWeights.Block b, double[] qkv, double[] o, double[] gateUp,
+                                                 double[] down) {
         Tensor sQkv = Tensor.vector(qkv);
         Tensor sGateUp = Tensor.vector(gateUp);
         List<Value> lin = new ArrayList<>(b.linears());
@@ -171,8 +181,8 @@ public record AwqScales(List<double[]> qkv, List<double[]> o, List<double[]> gat
         }
         lin.set(5, Value.constant(lin.get(5).data().div(Tensor.of(down, down.length, 1))));
         lin.set(6, Value.constant(lin.get(6).data().mul(Tensor.vector(down))));
-        return w.withBlock(l, new LlamaWeights.Block(inputNorm, lin.get(0), lin.get(1), lin.get(2), lin.get(3), postNorm,
-                lin.get(4), lin.get(5), lin.get(6)));
+        return new LlamaWeights.Block(inputNorm, lin.get(0), lin.get(1), lin.get(2), lin.get(3), postNorm, lin.get(4),
+                lin.get(5), lin.get(6));
     }
 
     /**

@@ -1,9 +1,12 @@
 package intactkv.quant;
 
+import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
+import intactkv.model.ModelHooks;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.function.UnaryOperator;
 
 /**
  * The basis a quantizer puts the model in before it rounds, and so the basis IntactKV's
@@ -33,6 +36,25 @@ public sealed interface Basis {
     /** The full-precision model in this basis, built from the original full-precision weights {@code fp}. */
     LlamaModel twin(LlamaWeights fp);
 
+    /**
+     * The twin one decoder layer at a time, for a driver that reads the full-precision model layer by layer
+     * ({@code ppl --layer-by-layer}): every basis transforms block l from block l's own weights and its fixed data
+     * (AWQ's scales of layer l, QuaRot's rotation matrices) alone, so {@code outer} applied to the embedding, final
+     * norm and head, and {@code block} to each block, give {@link #twin}'s weights bit for bit, run with
+     * {@code hooks}. A model of config {@code c}.
+     */
+    Layered layered(LlamaConfig c);
+
+    /** How {@link #layered} builds the twin: its outer weights, each of its blocks, its run-time hooks. */
+    record Layered(UnaryOperator<LlamaWeights> outer, BlockTransform block, ModelHooks hooks) {
+    }
+
+    /** Block {@code l} of the twin from block {@code l} of the full-precision model. */
+    @FunctionalInterface
+    interface BlockTransform {
+        LlamaWeights.Block apply(int l, LlamaWeights.Block fp);
+    }
+
     /** Writes what a saved quantized model needs to rebuild this basis into {@code dir} (nothing for most). */
     default void save(Path dir) throws IOException {
     }
@@ -43,6 +65,11 @@ public sealed interface Basis {
         public LlamaModel twin(LlamaWeights fp) {
             return new LlamaModel(fp);
         }
+
+        @Override
+        public Layered layered(LlamaConfig c) {
+            return new Layered(w -> w, (l, b) -> b, ModelHooks.NONE);
+        }
     }
 
     /** QuaRot's rotated basis, fixed by the rotation seed. */
@@ -51,6 +78,11 @@ public sealed interface Basis {
         public LlamaModel twin(LlamaWeights fp) {
             QuaRot.Rotated r = QuaRot.rotate(fp, seed);
             return new LlamaModel(r.weights(), r.hooks());
+        }
+
+        @Override
+        public Layered layered(LlamaConfig c) {
+            return QuaRot.layeredTwin(c, seed);
         }
     }
 
@@ -62,6 +94,12 @@ public sealed interface Basis {
         @Override
         public LlamaModel twin(LlamaWeights fp) {
             return new LlamaModel(scales.applyTo(fp));
+        }
+
+        @Override
+        public Layered layered(LlamaConfig c) {
+            scales.requireFits(c, "AWQ scales");
+            return new Layered(w -> w, scales::applyToBlock, ModelHooks.NONE);
         }
 
         @Override
@@ -87,10 +125,15 @@ public sealed interface Basis {
         public LlamaModel twin(LlamaWeights fp) {
             throw new IllegalArgumentException(WHY);
         }
+
+        @Override
+        public Layered layered(LlamaConfig c) {
+            throw new IllegalArgumentException(WHY);
+        }
     }
 
     /** The basis a saved quantized model of {@code config} in {@code dir} was written in. */
-    static Basis read(Path dir, QuantConfig config, intactkv.model.LlamaConfig c) throws IOException {
+    static Basis read(Path dir, QuantConfig config, LlamaConfig c) throws IOException {
         return switch (config.method()) {
             case QUAROT -> new QuaRotRotated(config.seed());
             case AWQ -> {

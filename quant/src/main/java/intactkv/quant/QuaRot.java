@@ -98,6 +98,16 @@ public final class QuaRot {
     }
 
     /**
+     * {@link Basis.QuaRotRotated}'s twin one layer at a time: the embedding and head rotated ({@code Rotation.outer}),
+     * each block rotated alone ({@code Rotation.block}, as {@link #quantizeLazily} rotates them), the full-precision
+     * online transforms; {@link #rotate}'s model bit for bit.
+     */
+    static Basis.Layered layeredTwin(LlamaConfig c, long seed) {
+        Rotation rot = Rotation.of(c, seed);
+        return new Basis.Layered(rot::outer, (l, b) -> rot.block(b), QuaRotHooks.fullPrecision(c, seed));
+    }
+
+    /**
      * The matrices of the rotation of a model of config {@code c} with {@code seed} (see the class comment), and
      * how they act on one block: a block's rotation depends on these matrices and its own weights only, so it can
      * be applied to each block when that block is read ({@link #quantizeLazily}).
