@@ -201,6 +201,30 @@ final class MemoryEstimate {
     }
 
     /**
+     * QuaRot's online transforms as one set of its run-time hooks holds them ({@code QuaRotHooks}): M_ff^T
+     * (d_ff x d_ff), M_h (h x h) and M_dh^T (d_h x d_h), dense doubles. The quantized model has one set, its twin
+     * another. (For LLaMA-2-7B 0.97 GB, almost all M_ff; for LLaMA-2-70B 6.6 GB.)
+     */
+    static long quaRotTransforms(LlamaConfig c) {
+        long ff = c.intermediateSize();
+        long h = c.numAttentionHeads();
+        long dh = c.headDim();
+        return times(DOUBLE, ff * ff + h * h + dh * dh);
+    }
+
+    /**
+     * The matrices QuaRot's rotation holds while it rotates a model ({@code QuaRot.Rotation}): Q and Q^T (d x d),
+     * M_ff^T (d_ff x d_ff), the values' block-diagonal M_dh (d_kv x d_kv, d_kv = h_kv d_h) and the attention
+     * output's transform (d x d), dense doubles. (LLaMA-2-7B 1.5 GB; LLaMA-2-70B 8.2 GB.)
+     */
+    static long quaRotRotation(LlamaConfig c) {
+        long d = c.hiddenSize();
+        long ff = c.intermediateSize();
+        long kv = (long) c.numKeyValueHeads() * c.headDim();
+        return times(DOUBLE, 3 * d * d + ff * ff + kv * kv);
+    }
+
+    /**
      * Term "one linear's quantization buffers": quantizing a linear on the fly holds it in double and its
      * quantized values in double before they become codes (2 x 8 bytes an element of the largest linear,
      * d_ff x d); GPTQ and QuaRot's GPTQ also hold, while factoring, the group's Hessian H, the damped

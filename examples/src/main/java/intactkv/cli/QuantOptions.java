@@ -366,7 +366,8 @@ class QuantOptions {
             p = release ? MemoryPlan.empty().plus("full-precision weights (" + fp.dtype() + ", released once"
                     + " IntactKV's prefix is taken)", fp.bytes()) : p.plus("quantized model as loaded",
                     WeightBytes.of(quantized).bytes());
-            return p.plus(twinName(plannedConfig().method()), twinBytes(c, plannedConfig().method()));
+            return p.plus(twinName(plannedConfig().method()), twinBytes(c, plannedConfig().method()))
+                    .plus(QUAROT_MATRICES, quaRotMatrices(c, plannedConfig().method()));
         }
         Method m = config().method();
         long layers = Math.max(1, c.numHiddenLayers());
@@ -383,7 +384,7 @@ class QuantOptions {
             p = p.plus(m == Method.OMNIQUANT ? "trained linears in double" : "quantized codes", q)
                     .plus(twinName(m), twinBytes(c, m));
         }
-        return p;
+        return p.plus(QUAROT_MATRICES, quaRotMatrices(c, m));
     }
 
     /**
@@ -399,8 +400,10 @@ class QuantOptions {
         if (quantized != null && !keepFp) {
             // two phases: the full-precision model and its twin while IntactKV's prefix is taken (one window's worth
             // of prefix tokens, far less than a window), then the quantized model alone with the window
+            intactkv.model.LlamaConfig c = MemoryEstimate.config(model);
             return MemoryPlan.larger(weights, window.apply(MemoryPlan.empty().plus("quantized model as loaded",
-                    WeightBytes.of(quantized).bytes())));
+                    WeightBytes.of(quantized).bytes()).plus("QuaRot's online transforms (in double)",
+                    plannedConfig().method() == Method.QUAROT ? MemoryEstimate.quaRotTransforms(c) : 0)));
         }
         if (method == null || quantized != null) {
             return window.apply(weights);
@@ -450,7 +453,9 @@ class QuantOptions {
         if (quantized != null) {
             WeightBytes.Split q = WeightBytes.split(quantized);
             p = p.plus("quantized model's embeddings, head and norm", q.outside().bytes())
-                    .plus("one quantized decoder layer as loaded", q.layer().bytes());
+                    .plus("one quantized decoder layer as loaded", q.layer().bytes())
+                    .plus("QuaRot's online transforms (in double)",
+                            plannedConfig().method() == Method.QUAROT ? MemoryEstimate.quaRotTransforms(c) : 0);
             if (copies > 1) {
                 p = p.plus(layer, fp.layer().bytes());
             }
@@ -552,7 +557,8 @@ class QuantOptions {
         if (m == Method.AWQ) {
             p = p.plus("one layer's scaled linears in double", MemoryEstimate.linearsInDouble(c) / layers);
         } else if (m == Method.QUAROT) {
-            p = p.plus("the current layer rotated, in double", MemoryEstimate.linearsInDouble(c) / layers);
+            p = p.plus("the current layer rotated, in double", MemoryEstimate.linearsInDouble(c) / layers)
+                    .plus(QUAROT_MATRICES, MemoryEstimate.quaRotRotation(c) + MemoryEstimate.quaRotTransforms(c));
         }
         return p;
     }
@@ -571,6 +577,18 @@ class QuantOptions {
     }
 
     /** The twin's own bytes where it is not the full-precision model (AWQ, QuaRot), else 0. */
+    /** The term of QuaRot's dense matrices in double: its rotation and the online transforms. */
+    private static final String QUAROT_MATRICES = "QuaRot's rotation and online transforms (in double)";
+
+    /**
+     * QuaRot's dense matrices where a whole QuaRot model is run: the rotation while the model (or its twin) is
+     * rotated, and two sets of online transforms, the quantized model's and the twin's
+     * ({@link MemoryEstimate#quaRotRotation}, {@link MemoryEstimate#quaRotTransforms}); 0 for other methods.
+     */
+    private static long quaRotMatrices(intactkv.model.LlamaConfig c, Method m) {
+        return m == Method.QUAROT ? MemoryEstimate.quaRotRotation(c) + 2 * MemoryEstimate.quaRotTransforms(c) : 0;
+    }
+
     private static long twinBytes(intactkv.model.LlamaConfig c, Method m) {
         return switch (m) {
             case AWQ -> MemoryEstimate.linearsInDouble(c);

@@ -153,8 +153,9 @@ class HeapRuleTest {
 
     /**
      * QuaRot on the 7B shape, read layer by layer and each block rotated as it is read: the embedding and head rotated
-     * in double, every layer's codes, the current layer as read (BF16) and rotated (double), GPTQ's buffers and the
-     * layer inputs. Before, the whole rotated model in double (8 bytes a parameter, 54 GB) was counted.
+     * in double, every layer's codes, the current layer as read (BF16) and rotated (double), GPTQ's buffers, the
+     * layer inputs and QuaRot's dense matrices. Before, the whole rotated model in double (8 bytes a parameter, 54 GB)
+     * was counted.
      */
     @Test
     void llama7bQuaRotQuantizeRotatesOneLayerAtATime() throws Exception {
@@ -172,8 +173,13 @@ class HeapRuleTest {
         long layerRotated = 8L * linears / 32;
         long buffers = 2L * 8 * 11008 * 4096 + 3L * 8 * 11008 * 11008;
         long calib = 8L * 16 * 512 * 2 * 4096;
-        assertEquals(rotatedOuter + codes + layerBf16 + layerRotated + buffers + calib, HeapRule.estimate(args));
-        assertEquals(11_551_735_808L, HeapRule.estimate(args), "10.8 GiB (13.8 with a byte a code)");
+        // the rotation's dense matrices (Q, Q^T, M_ff^T, block-diagonal M_dh, the output transform) and the
+        // calibration forward's online transforms (M_ff^T, M_h, M_dh^T), in double: counted since session 19
+        long matrices = 8L * (3L * 4096 * 4096 + 11008L * 11008 + 4096L * 4096)
+                + 8L * (11008L * 11008 + 32 * 32 + 128 * 128);
+        assertEquals(rotatedOuter + codes + layerBf16 + layerRotated + buffers + calib + matrices,
+                HeapRule.estimate(args));
+        assertEquals(14_027_563_008L, HeapRule.estimate(args), "13.1 GiB (10.8 before the matrices were counted)");
     }
 
     /**

@@ -179,6 +179,29 @@ class MemoryTermsTest {
         assertEquals(2 * 3L * 2048 * 4096 * 8, rtn.bytes("hidden states of 2 + 1 windows (2 copies)"));
     }
 
+    /**
+     * QuaRot's dense matrices in double, by hand for LLaMA-2-7B (d 4096, d_ff 11008, h = h_kv = 32, d_h 128), and in
+     * the plans that hold them: quantize (the rotation and the calibration forward's transforms), a whole QuaRot
+     * model run on the fly (the rotation, the model's transforms and its twin's), a packed checkpoint layer by layer
+     * (the model's transforms).
+     */
+    @Test
+    void quaRotsDenseMatricesAreCounted() throws Exception {
+        long transforms = 8L * (11008L * 11008 + 32 * 32 + 128 * 128);
+        long rotation = 8L * (3L * 4096 * 4096 + 11008L * 11008 + 4096L * 4096);
+        assertEquals(transforms, MemoryEstimate.quaRotTransforms(LLAMA7B));
+        assertEquals(rotation, MemoryEstimate.quaRotRotation(LLAMA7B));
+        String term = "QuaRot's rotation and online transforms (in double)";
+        QuantOptions q = new QuantOptions();
+        q.model = SparseCheckpoint.write(tmp.resolve("l7b-quarot"), LLAMA7B);
+        q.method = "quarot";
+        q.calibActivations = "f32";
+        assertEquals(rotation + transforms, q.quantizeTerms(16, 512).bytes(term));
+        assertEquals(rotation + 2 * transforms, q.weightTerms(true).bytes(term));
+        q.method = "rtn";
+        assertEquals(0, q.weightTerms(true).bytes(term), "no QuaRot, no term");
+    }
+
     /** The header of the committed built-in checkpoint gives what the formula gives for F32. */
     @Test
     void headerBytesOfTheBuiltInModel() throws Exception {
