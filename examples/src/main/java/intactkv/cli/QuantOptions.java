@@ -402,7 +402,7 @@ class QuantOptions {
             // of prefix tokens, far less than a window), then the quantized model alone with the window
             intactkv.model.LlamaConfig c = MemoryEstimate.config(model);
             return MemoryPlan.larger(weights, window.apply(MemoryPlan.empty().plus("quantized model as loaded",
-                    WeightBytes.of(quantized).bytes()).plus("QuaRot's online transforms (in double)",
+                    WeightBytes.of(quantized).bytes()).plus(QUAROT_TRANSFORMS,
                     plannedConfig().method() == Method.QUAROT ? MemoryEstimate.quaRotTransforms(c) : 0)));
         }
         if (method == null || quantized != null) {
@@ -454,7 +454,7 @@ class QuantOptions {
             WeightBytes.Split q = WeightBytes.split(quantized);
             p = p.plus("quantized model's embeddings, head and norm", q.outside().bytes())
                     .plus("one quantized decoder layer as loaded", q.layer().bytes())
-                    .plus("QuaRot's online transforms (in double)",
+                    .plus(QUAROT_TRANSFORMS,
                             plannedConfig().method() == Method.QUAROT ? MemoryEstimate.quaRotTransforms(c) : 0);
             if (copies > 1) {
                 p = p.plus(layer, fp.layer().bytes());
@@ -468,7 +468,7 @@ class QuantOptions {
                         .plus("one linear's quantization buffers", MemoryEstimate.quantizationBuffers(c, Method.RTN));
             }
         }
-        if (prefixFromTwin && quantized != null && QuantizedModel.readConfig(quantized).method() == Method.AWQ) {
+        if (prefixFromTwin && quantized != null && plannedConfig().method() == Method.AWQ) {
             p = p.plus("the AWQ twin's current layer (scaled, in double; while the prefix is made)",
                     MemoryEstimate.linearsInDouble(c) / Math.max(1, c.numHiddenLayers()));
         }
@@ -576,9 +576,10 @@ class QuantOptions {
         return m == Method.AWQ ? "AWQ twin (scaled linears in double)" : "QuaRot twin (rotated, in double)";
     }
 
-    /** The twin's own bytes where it is not the full-precision model (AWQ, QuaRot), else 0. */
     /** The term of QuaRot's dense matrices in double: its rotation and the online transforms. */
     private static final String QUAROT_MATRICES = "QuaRot's rotation and online transforms (in double)";
+    /** The term of one set of QuaRot's online transforms in double ({@link MemoryEstimate#quaRotTransforms}). */
+    private static final String QUAROT_TRANSFORMS = "QuaRot's online transforms (in double)";
 
     /**
      * QuaRot's dense matrices where a whole QuaRot model is run: the rotation while the model (or its twin) is
@@ -589,6 +590,7 @@ class QuantOptions {
         return m == Method.QUAROT ? MemoryEstimate.quaRotRotation(c) + 2 * MemoryEstimate.quaRotTransforms(c) : 0;
     }
 
+    /** The twin's own bytes where it is not the full-precision model (AWQ, QuaRot), else 0. */
     private static long twinBytes(intactkv.model.LlamaConfig c, Method m) {
         return switch (m) {
             case AWQ -> MemoryEstimate.linearsInDouble(c);
