@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import intactkv.model.LlamaConfig;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -79,7 +80,7 @@ class PplLayerByLayerTest {
      * AWQ's IntactKV prefix from its twin, each full-precision layer scaled when read.
      */
     @Test
-    void aQuantizedCheckpointReadLayerByLayerGivesTheLoadedModelsNumbers() {
+    void aQuantizedCheckpointReadLayerByLayerGivesTheLoadedModelsNumbers() throws Exception {
         Path rtn = dir.resolve("q-rtn");
         Path gptq = dir.resolve("q-gptq");
         String[] a = MainTest.run("quantize", "--model", tiny.model().toString(), "--method", "rtn", "--wbits", "3",
@@ -99,6 +100,15 @@ class PplLayerByLayerTest {
                 "--group", "8", "--calib", tiny.data().toString(), "--calib-seqlen", "8", "--calib-samples", "4",
                 "--out", awq.toString());
         assertEquals("0", d[0], d[2]);
+        // the plan counts the AWQ twin's current layer in double while the prefix is made, and only then
+        QuantOptions plan = new QuantOptions();
+        plan.model = tiny.model();
+        plan.quantized = awq;
+        LlamaConfig config = MemoryEstimate.config(tiny.model());
+        String twinLayer = "the AWQ twin's current layer (scaled, in double; while the prefix is made)";
+        assertEquals(MemoryEstimate.linearsInDouble(config) / config.numHiddenLayers(),
+                plan.layerwiseTerms(32, 8, 2, true).bytes(twinLayer));
+        assertEquals(0, plan.layerwiseTerms(32, 8, 2, false).bytes(twinLayer));
         // QuaRot's prefix would come from its rotated twin, held in double: refused before any layer is read
         String[] refused = ppl("--quantized", quarot.toString(), "--intactkv", "bos", "--layer-by-layer");
         assertEquals("1", refused[0], refused[2]);
