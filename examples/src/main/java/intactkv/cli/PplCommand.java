@@ -148,8 +148,7 @@ final class PplCommand implements Callable<Integer> {
      * read at a time ({@link LazyCheckpoint}), for the full-precision model, its RTN form, or a packed --quantized
      * checkpoint read layer by layer too ({@link QuantizedModel#openLayers}), with the run-time quantizers; the prefix
      * from the full-precision layers in the quantized model's basis ({@link Basis#layered}: as they are for RTN, GPTQ
-     * and OmniQuant, AWQ-scaled for AWQ; QuaRot's rotated twin is refused, its outer weights and rotations in
-     * double being more than the plan counts), or a prefix file.
+     * and OmniQuant, AWQ-scaled for AWQ, rotated for QuaRot), or a prefix file.
      */
     private int layerByLayer(Path dir, LlamaConfig c, Tokenizer tok, int[] tokens, int seqlen, int before,
                              QuantConfig config, boolean withKl) throws Exception {
@@ -169,18 +168,13 @@ final class PplCommand implements Callable<Integer> {
              QuantizedModel.Layers q = quant.quantized == null ? null
                      : QuantizedModel.openLayers(quant.quantized, c, quant.abits, quant.kvbits);
              ProgressBar bar = new ProgressBar()) {
-            if (q != null && generated && q.basis() instanceof Basis.QuaRotRotated) {
-                throw new IllegalArgumentException("--layer-by-layer: IntactKV's prefix of a quarot model comes from"
-                        + " its rotated twin, whose embedding, head and rotation matrices are held in double, more than"
-                        + " the layer-by-layer plan counts; run without --layer-by-layer, or pass a prefix file"
-                        + " (--intactkv FILE)");
-            }
             // the prefix comes from the twin, the full-precision model in the quantized model's basis, built a layer
-            // at a time: as read for RTN, GPTQ and OmniQuant, each layer AWQ-scaled when read for AWQ
-            Basis.Layered twin = (q == null ? new Basis.Original() : q.basis()).layered(c);
+            // at a time when the prefix is made (and garbage after): as read for RTN, GPTQ and OmniQuant, each layer
+            // AWQ-scaled for AWQ, rotated for QuaRot (whose rotation matrices exist only then)
+            Basis basis = q == null ? new Basis.Original() : q.basis();
             LayerwisePerplexity.Setup s = setup(ckpt, q, c, config, perPass);
             IntactKvPrefix prefix = PrefixSpec.resolve(prefixOption.which, c,
-                    ids -> LayerwisePerplexity.prefix(s, twin, ids, d -> bar.update("prefix", d)), tok);
+                    ids -> LayerwisePerplexity.prefix(s, basis.layered(c), ids, d -> bar.update("prefix", d)), tok);
             Perplexity.Result r = LayerwisePerplexity.evaluate(s, prefix, withKl, tokens, seqlen, c.bosTokenId(),
                     d -> bar.update("ppl", d));
             print(r, config, withKl);

@@ -441,7 +441,9 @@ class QuantOptions {
 
     /**
      * {@link #layerwiseTerms(long, int, int)}, and with {@code prefixFromTwin} (IntactKV's prefix generated layer by
-     * layer) for an AWQ --quantized checkpoint the twin's current layer, AWQ-scaled, in double.
+     * layer) what the twin of a --quantized checkpoint holds while the prefix is made: AWQ's current layer scaled, in
+     * double; QuaRot's rotated embedding and head, current layer, rotation and online transforms, in double (the
+     * terms add to the evaluation's, which come after: a bound, not the peak of either phase).
      */
     MemoryPlan layerwiseTerms(long t, int perPass, int copies, boolean prefixFromTwin) throws IOException {
         Path dir = ModelDir.check(model);
@@ -471,6 +473,12 @@ class QuantOptions {
         if (prefixFromTwin && quantized != null && plannedConfig().method() == Method.AWQ) {
             p = p.plus("the AWQ twin's current layer (scaled, in double; while the prefix is made)",
                     MemoryEstimate.linearsInDouble(c) / Math.max(1, c.numHiddenLayers()));
+        } else if (prefixFromTwin && quantized != null && plannedConfig().method() == Method.QUAROT) {
+            long outer = MemoryEstimate.times(8, 2, c.vocabSize(), c.hiddenSize());
+            p = p.plus("the QuaRot twin's embedding and head, its current layer, its rotation and online transforms"
+                    + " (in double; while the prefix is made)", outer
+                    + MemoryEstimate.linearsInDouble(c) / Math.max(1, c.numHiddenLayers())
+                    + MemoryEstimate.quaRotRotation(c) + MemoryEstimate.quaRotTransforms(c));
         }
         p = p.plus("hidden states of " + perPass + " + 1 windows" + (copies > 1 ? " (" + copies + " copies)" : ""),
                 MemoryEstimate.times(8, perPass + 1L, t, c.hiddenSize(), Math.max(1, copies)));

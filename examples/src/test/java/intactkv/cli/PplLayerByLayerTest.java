@@ -77,7 +77,7 @@ class PplLayerByLayerTest {
 
     /**
      * Packed checkpoints written by quantize (RTN, GPTQ, AWQ, QuaRot), read a layer at a time beside the full-precision;
-     * AWQ's IntactKV prefix from its twin, each full-precision layer scaled when read.
+     * AWQ's and QuaRot's IntactKV prefix from their twins, each full-precision layer scaled or rotated when read.
      */
     @Test
     void aQuantizedCheckpointReadLayerByLayerGivesTheLoadedModelsNumbers() throws Exception {
@@ -109,13 +109,17 @@ class PplLayerByLayerTest {
         assertEquals(MemoryEstimate.linearsInDouble(config) / config.numHiddenLayers(),
                 plan.layerwiseTerms(32, 8, 2, true).bytes(twinLayer));
         assertEquals(0, plan.layerwiseTerms(32, 8, 2, false).bytes(twinLayer));
-        // QuaRot's prefix would come from its rotated twin, held in double: refused before any layer is read
-        String[] refused = ppl("--quantized", quarot.toString(), "--intactkv", "bos", "--layer-by-layer");
-        assertEquals("1", refused[0], refused[2]);
-        assertTrue(refused[2].contains("--layer-by-layer: IntactKV's prefix of a quarot model comes from its rotated"
-                + " twin") && refused[2].contains("--intactkv FILE"), refused[2]);
+        plan.quantized = quarot;
+        String rotatedTwin = "the QuaRot twin's embedding and head, its current layer, its rotation and online"
+                + " transforms (in double; while the prefix is made)";
+        assertEquals(8L * 2 * config.vocabSize() * config.hiddenSize()
+                        + MemoryEstimate.linearsInDouble(config) / config.numHiddenLayers()
+                        + MemoryEstimate.quaRotRotation(config) + MemoryEstimate.quaRotTransforms(config),
+                plan.layerwiseTerms(32, 8, 2, true).bytes(rotatedTwin));
+        assertEquals(0, plan.layerwiseTerms(32, 8, 2, false).bytes(rotatedTwin));
         String[][] runs = {
             {"--quantized", quarot.toString()},
+            {"--quantized", quarot.toString(), "--intactkv", "bos"},
             {"--quantized", awq.toString(), "--intactkv", "bos"},
             {"--quantized", rtn.toString(), "--intactkv", "bos"},
             {"--quantized", gptq.toString(), "--intactkv", "bos"},

@@ -39,8 +39,8 @@ import java.util.function.DoubleConsumer;
  * full-precision model, its RTN form, or a packed quantized checkpoint read layer by layer too, with or without
  * run-time activation and KV quantization ({@link Setup#hooks}). The IntactKV prefix comes from the quantized model's
  * twin, made a layer at a time from the full-precision layers ({@link #prefix}, {@link Basis#layered}): the
- * full-precision model itself in the original basis (RTN, GPTQ, OmniQuant), each layer scaled for AWQ
- * ({@link PrefixSpec}).
+ * full-precision model itself in the original basis (RTN, GPTQ, OmniQuant), each layer scaled for AWQ, rotated for
+ * QuaRot ({@link PrefixSpec}).
  */
 public final class LayerwisePerplexity {
     private LayerwisePerplexity() {
