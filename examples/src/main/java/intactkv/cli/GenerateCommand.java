@@ -219,9 +219,9 @@ final class GenerateCommand implements Callable<Integer> {
         }
         boolean starts = ids.length >= prefixIds.length
                 && Arrays.equals(Arrays.copyOf(ids, prefixIds.length), prefixIds);
-        String what = which.equals("bos") || which.equals("prompt") ? "--intactkv " + which : "--intactkv " + which
+        String what = PrefixSpec.generated(which) ? "--intactkv " + which : "--intactkv " + which
                 + " (a prefix of " + prefixIds.length + " tokens)";
-        if (!starts && !which.equals("bos") && !which.equals("prompt") && !chat
+        if (!starts && !PrefixSpec.generated(which) && !chat
                 && Arrays.equals(prefixIds, Arrays.copyOf(IntactKvPrefix.vicunaPromptIds(tok), prefixIds.length))) {
             throw new IllegalArgumentException(what + " is [BOS] + the Vicuna system prompt (or its start), which only"
                     + " the --chat template begins with: add --chat (--prompt is then the user's question)");

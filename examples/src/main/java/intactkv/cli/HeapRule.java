@@ -1,6 +1,7 @@
 package intactkv.cli;
 
 import intactkv.model.LlamaConfig;
+import intactkv.prefix.PrefixSpec;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -141,9 +142,8 @@ final class HeapRule {
                 if (f.containsKey("--layer-by-layer")) {
                     int perPass = f.containsKey("--windows-per-pass") ? Integer.parseInt(f.get("--windows-per-pass"))
                             : PplCommand.WINDOWS_PER_PASS;
-                    String which = f.getOrDefault("--intactkv", "none");
                     yield q.layerwiseTerms(t + prefixAllowance(f), perPass, kl ? 2 : 1,
-                            which.equals("bos") || which.equals("prompt")).total();
+                            PrefixSpec.generated(f.getOrDefault("--intactkv", "none"))).total();
                 }
                 boolean release = !kl && q.releasesFullPrecision();
                 yield q.peakTerms(!release, w -> MemoryEstimate.pplTerms(w, c, t + prefixAllowance(f), kl ? 2 : 1))

@@ -161,9 +161,9 @@ final class PplCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--windows-per-pass must be at least 1, got " + perPass);
         }
         long t = before > 0 ? before + seqlen - 1L : seqlen;
-        boolean generated = prefixOption.which.equals("bos") || prefixOption.which.equals("prompt");
-        quant.layerwiseTerms(t, perPass, withKl ? 2 : 1, generated).require("--layer-by-layer --seqlen " + seqlen
-                + " --windows-per-pass " + perPass + (withKl ? " with KL" : ""), "or lower --windows-per-pass");
+        quant.layerwiseTerms(t, perPass, withKl ? 2 : 1, PrefixSpec.generated(prefixOption.which))
+                .require("--layer-by-layer --seqlen " + seqlen + " --windows-per-pass " + perPass
+                        + (withKl ? " with KL" : ""), "or lower --windows-per-pass");
         try (LazyCheckpoint ckpt = LazyCheckpoint.open(dir);
              QuantizedModel.Layers q = quant.quantized == null ? null
                      : QuantizedModel.openLayers(quant.quantized, c, quant.abits, quant.kvbits);

@@ -366,8 +366,8 @@ class QuantOptions {
             p = release ? MemoryPlan.empty().plus("full-precision weights (" + fp.dtype() + ", released once"
                     + " IntactKV's prefix is taken)", fp.bytes()) : p.plus("quantized model as loaded",
                     WeightBytes.of(quantized).bytes());
-            return p.plus(twinName(plannedConfig().method()), twinBytes(c, plannedConfig().method()))
-                    .plus(QUAROT_MATRICES, quaRotMatrices(c, plannedConfig().method()));
+            Method qm = plannedConfig().method(); // quant_config.json, read once
+            return p.plus(twinName(qm), twinBytes(c, qm)).plus(QUAROT_MATRICES, quaRotMatrices(c, qm));
         }
         Method m = config().method();
         long layers = Math.max(1, c.numHiddenLayers());
@@ -452,12 +452,13 @@ class QuantOptions {
         String layer = "one decoder layer (" + fp.layer().dtype() + ")";
         MemoryPlan p = MemoryPlan.empty().plus("embeddings, head and norm (" + fp.outside().dtype() + ")",
                 fp.outside().bytes());
+        // the --quantized checkpoint's method (quant_config.json, read once), null without one
+        Method qm = quantized == null ? null : plannedConfig().method();
         if (quantized != null) {
             WeightBytes.Split q = WeightBytes.split(quantized);
             p = p.plus("quantized model's embeddings, head and norm", q.outside().bytes())
                     .plus("one quantized decoder layer as loaded", q.layer().bytes())
-                    .plus(QUAROT_TRANSFORMS,
-                            plannedConfig().method() == Method.QUAROT ? MemoryEstimate.quaRotTransforms(c) : 0);
+                    .plus(QUAROT_TRANSFORMS, qm == Method.QUAROT ? MemoryEstimate.quaRotTransforms(c) : 0);
             if (copies > 1) {
                 p = p.plus(layer, fp.layer().bytes());
             }
@@ -470,10 +471,10 @@ class QuantOptions {
                         .plus("one linear's quantization buffers", MemoryEstimate.quantizationBuffers(c, Method.RTN));
             }
         }
-        if (prefixFromTwin && quantized != null && plannedConfig().method() == Method.AWQ) {
+        if (prefixFromTwin && qm == Method.AWQ) {
             p = p.plus("the AWQ twin's current layer (scaled, in double; while the prefix is made)",
                     MemoryEstimate.linearsInDouble(c) / Math.max(1, c.numHiddenLayers()));
-        } else if (prefixFromTwin && quantized != null && plannedConfig().method() == Method.QUAROT) {
+        } else if (prefixFromTwin && qm == Method.QUAROT) {
             long outer = MemoryEstimate.times(8, 2, c.vocabSize(), c.hiddenSize());
             p = p.plus("the QuaRot twin's embedding and head, its current layer, its rotation and online transforms"
                     + " (in double; while the prefix is made)", outer

@@ -72,6 +72,14 @@ public final class PrefixSpec {
                 : resolve(spec, twin.config(), ids -> IntactKvPrefix.generate(twin, ids), tok);
     }
 
+    /**
+     * Whether {@code spec} names a prefix the twin generates (bos, prompt), as opposed to none or a file: the specs
+     * {@link #resolve(String, LlamaConfig, Generator, Tokenizer)} hands to its generator.
+     */
+    public static boolean generated(String spec) {
+        return spec.equals("bos") || spec.equals("prompt");
+    }
+
     /** How a generated prefix's ids become its keys, values and logits (the twin's forward pass, or a layer at a time). */
     @FunctionalInterface
     public interface Generator {
