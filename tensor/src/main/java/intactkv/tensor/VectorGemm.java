@@ -14,11 +14,15 @@ import jdk.incubator.vector.VectorSpecies;
  *   <li>The inner dimension is cut into blocks of {@code KC} so that the packed panel
  *       {@code B[p0..p0+KC, j0..j0+NR)} (contiguous, zero-padded past N; packing also absorbs
  *       the {@code B^T} layout) stays in cache. Each thread packs its panels of the k-block once,
- *       {@code GROUP} at a time (one at a time when A has a single row chunk).
+ *       {@code GROUP} at a time (one at a time when A has few rows).
  *       The matching columns of A are packed once per k-block (on all threads for large
  *       products), row block by row block, so the kernel's broadcasts read consecutive
- *       addresses; rows are then walked in chunks of {@code MC}, and within a chunk every panel
- *       of the thread, so the chunk of packed A is reused from L2.</li>
+ *       addresses. Then, for each row block of A, every panel of the group: the block of packed A
+ *       (MR x KC) is reused from L1 by the whole group, and consecutive kernels read and write C
+ *       along its rows, which the hardware prefetcher follows. (Before 2026-12-07 the rows were walked
+ *       in chunks of 128 and, within a chunk, panel by panel, so consecutive kernels stepped down C by
+ *       MR rows, a new page each time: the same sums, measured 4-5 % slower for n = 1024 on one thread
+ *       and on two, by {@code tools/bench/GemmAB.java}.)</li>
  *   <li>A block of {@code MR} rows of C (8 with 512-bit vectors, 6 with 256-bit, else 4) lives in
  *       {@code 3 * MR} (AVX2: {@code 2 * MR}) vector registers; each step k loads the panel's
  *       vectors, broadcasts MR elements of A and issues one lane-wise FMA per register. The first
@@ -43,21 +47,27 @@ final class VectorGemm {
     private static final int MR = L >= 8 ? 8 : TWO_VECTORS ? GemmKernels256.MR : 4;
     /** The start of every block in the first k-block: zeros, read in place of C (MR rows at stride NR). */
     private static final double[] ZEROS = new double[MR * NR];
-    private static final int KC = 256;
     /**
-     * Rows of A per chunk (a multiple of MR, so no row block crosses a chunk: 128, or 126 with MR = 6):
-     * 128 x KC doubles of packed A = 256 KB, which stays in
-     * L2 while every panel of the thread uses it (measured: 128 best of 128, 256, 512, all rows).
+     * Steps k per block: 512 (a 96 KB panel, held in L2; the row block of packed A, 32 KB, in L1). Each k-block
+     * reads and writes all of C once, so fewer blocks mean fewer passes over C: measured against 256 by
+     * {@code tools/bench/GemmAB.java}, 2026-12-07, +2.5 % for n = 1024 and +1.5 % for 256 x 2048 times a
+     * 5632 x 2048 weight, the training step's products unchanged within noise; 128 was 5 % slower, 1024 slower for
+     * the weight (its A block no longer fits L1).
      */
-    private static final int MC = 128 / MR * MR;
+    private static final int KC = 512;
     /**
-     * Panels of B packed together for one k-block of a multi-chunk product (40 x 48 KB = 1.9 MB with
-     * NR = 24; 40 x 16 KB with the AVX2 kernels' NR = 8, where 120 measured no faster,
-     * which stay in cache while the row chunks use them; before, all of a thread's panels were
-     * packed at once: 11 MB per k-block for a 5632-wide weight). With one row chunk (M <= MC)
-     * each panel is used once, so it is packed and used one at a time, while it is in L1/L2.
+     * Up to this many rows of A, each panel of B is packed and used at once (a group of one), while it is in
+     * L1/L2: it is used by at most 16 row blocks.
      */
-    private static final int GROUP = 40;
+    private static final int FEW_ROWS = 128;
+    /**
+     * Most panels of B packed together for one k-block (64 x 96 KB = 6 MB with NR = 24 and KC = 512; 64 x 32 KB with
+     * the AVX2 kernels' NR = 8), which stay in L2/L3 while every row block of A uses them. A thread's panels are
+     * split into groups of equal size (43 panels: one group, not 40 and 3). Measured against 40 for n = 1024 on one
+     * thread: one group of 43 is 1-3 % faster, the model's products unchanged within noise. (Before session 9 all of
+     * a thread's panels were packed at once: 11 MB per k-block at KC = 256 for a 5632-wide weight, slower.)
+     */
+    private static final int GROUP = 64;
     /**
      * Up to this many columns (N <= 144: 6 panels of 24), the full row blocks of a row-major A are read in place instead
      * of packed: packing is a pass over A that only this many panels share. Measured on one thread,
@@ -146,16 +156,18 @@ final class VectorGemm {
                 packA(0, m, m, kc, k, a, aOff, transA, p0, aPack, 0);
             }
             Parallel.forRange(panels, minChunk, (lo, hi) -> {
-                // this thread's panels of B for the k-block, packed a group at a time and each once; then
-                // row chunks of MC rows, so that the chunk of packed A stays in L2 while every panel of
-                // the group uses it
-                int group = Math.min(hi - lo, m <= MC ? 1 : GROUP);
+                // this thread's panels of B for the k-block, packed a group at a time and each once; then, for
+                // each row block of A, every panel of the group, so that consecutive kernels walk C along its rows
+                int groups = m <= FEW_ROWS ? hi - lo : (hi - lo + GROUP - 1) / GROUP;
+                int group = (hi - lo + groups - 1) / groups;
                 Scratch mine = Scratch.OF_THREAD.get();
                 double[][] panel = mine.panels(group);
                 double[] tail = mine.tail;
                 for (int g0 = lo; g0 < hi; g0 += group) {
                     int g1 = Math.min(hi, g0 + group);
-                    for (int pj = g0; pj < g1; pj++) {
+                    if (stored == null && !transB) {
+                        packRowsB(kc, n, b, bOff, p0, g0, g1, panel);
+                    } else for (int pj = g0; pj < g1; pj++) {
                         int j0 = pj * NR;
                         if (stored != null) {
                             packStoredB(kc, k, n, stored, transB, p0, j0, Math.min(NR, n - j0), panel[pj - g0],
@@ -164,25 +176,21 @@ final class VectorGemm {
                             packB(kc, k, n, b, bOff, transB, p0, j0, Math.min(NR, n - j0), panel[pj - g0]);
                         }
                     }
-                    for (int i0 = 0; i0 < m; i0 += MC) {
-                        int i1 = Math.min(m, i0 + MC);
+                    int i = 0;
+                    while (i < m) { // the row blocks of packA: MR rows, then 4, then 1 at the end of A
+                        int rows = i + MR <= m ? MR : i + 4 <= m ? 4 : 1;
                         for (int pj = g0; pj < g1; pj++) {
                             int j0 = pj * NR;
                             int nc = Math.min(NR, n - j0);
-                            double[] pan = panel[pj - g0];
-                            int i = i0;
-                            while (i < i1) { // the row blocks of packA: MR rows, then 4, then 1 at the end of A
-                                int rows = i + MR <= m ? MR : i + 4 <= m ? 4 : 1;
-                                if (i < packedFrom) { // op(A)[i + r, p0 + p] = a[aOff + (i + r) * k + p0 + p]
-                                    block(rows, kc, a, aOff + i * k + p0, k, pan, c, cOff + i * n + j0, n, nc, first,
-                                            tail);
-                                } else {
-                                    block(rows, kc, aPack, (i - packedFrom) * kc, 0, pan, c, cOff + i * n + j0, n, nc,
-                                            first, tail);
-                                }
-                                i += rows;
+                            if (i < packedFrom) { // op(A)[i + r, p0 + p] = a[aOff + (i + r) * k + p0 + p]
+                                block(rows, kc, a, aOff + i * k + p0, k, panel[pj - g0], c, cOff + i * n + j0, n, nc,
+                                        first, tail);
+                            } else {
+                                block(rows, kc, aPack, (i - packedFrom) * kc, 0, panel[pj - g0], c, cOff + i * n + j0,
+                                        n, nc, first, tail);
                             }
                         }
+                        i += rows;
                     }
                 }
             });
@@ -237,6 +245,30 @@ final class VectorGemm {
             }
             for (int j = nc; j < NR; j++) {
                 panel[dst + j] = 0.0;
+            }
+        }
+    }
+
+    /**
+     * {@link #packB} of a row-major B ({@code transB} false) for the panels {@code [g0, g1)} at once, step by step:
+     * step p copies row {@code p0 + p} of B, which these panels cover contiguously, into the panels' rows p, so
+     * B is read along its rows instead of {@code g1 - g0} times down them, at stride N.
+     */
+    private static void packRowsB(int kc, int n, double[] b, int bOff, int p0, int g0, int g1, double[][] panel) {
+        for (int p = 0; p < kc; p++) {
+            int src = bOff + (p0 + p) * n;
+            int dst = p * NR;
+            for (int pj = g0; pj < g1; pj++) {
+                int j0 = pj * NR;
+                double[] pan = panel[pj - g0];
+                if (j0 + NR <= n) {
+                    for (int v = 0; v < NR; v += L) {
+                        DoubleVector.fromArray(S, b, src + j0 + v).intoArray(pan, dst + v);
+                    }
+                } else {
+                    System.arraycopy(b, src + j0, pan, dst, n - j0);
+                    java.util.Arrays.fill(pan, dst + n - j0, dst + NR, 0.0);
+                }
             }
         }
     }
