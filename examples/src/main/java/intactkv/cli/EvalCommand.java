@@ -8,12 +8,16 @@ import com.google.gson.JsonObject;
 import intactkv.eval.GlossCompletion;
 import intactkv.eval.McItem;
 import intactkv.eval.MultipleChoice;
+import intactkv.model.LazyCheckpoint;
 import intactkv.model.LlamaWeights;
 import intactkv.model.text.Tokenizer;
 import intactkv.prefix.IntactKvPrefix;
+import intactkv.prefix.LayerwiseLogits;
+import intactkv.prefix.LayerwisePerplexity;
 import intactkv.prefix.PrefixSpec;
 import intactkv.prefix.PrefixedModel;
 import intactkv.quant.QuantConfig;
+import intactkv.quant.QuantizedModel;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -106,6 +110,26 @@ final class EvalCommand implements Callable<Integer> {
             + " are its dev split, the shots, not scored (default: the largest --mmlu-shots)")
     Integer mmluDev;
 
+    @Option(names = "--layer-by-layer", description = "hold one decoder layer at a time instead of the whole model:"
+            + " every item's inputs (prompt and one choice each) go through the layers --inputs-per-pass at a time,"
+            + " each layer read from the checkpoint when they reach it, as ppl --layer-by-layer (the same numbers, bit"
+            + " for bit; the checkpoint is read once per pass). Full precision, --method rtn or a packed --quantized"
+            + " checkpoint, with --abits/--kvbits and --intactkv; not the calibrated methods on the fly, nor --context")
+    boolean layerByLayer;
+
+    @Option(names = "--inputs-per-pass", paramLabel = "K", description = "with --layer-by-layer: inputs carried"
+            + " through the layers together (default 16); each holds its hidden states, T x d doubles, and each pass"
+            + " reads the checkpoint once")
+    Integer inputsPerPass;
+
+    @Option(names = "--log-samples", paramLabel = "FILE", description = "also write every item's scores, one JSON"
+            + " line each (as lm-evaluation-harness's --log_samples): harness: the choices' log-likelihoods, their"
+            + " bytes and both predictions; mmlu-official: each run's letter probabilities and prediction")
+    Path logSamples;
+
+    /** --inputs-per-pass's default. */
+    static final int INPUTS_PER_PASS = 16;
+
     /** Items of the built-in gloss task the demo and --builtin gloss use by default. */
     static final int GLOSS_ITEMS = 200;
 
@@ -113,9 +137,13 @@ final class EvalCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         require(protocol.equals("harness") || protocol.equals("mmlu-official"),
                 "--protocol must be harness or mmlu-official: " + protocol);
+        if (logSamples != null) {
+            OutputTarget.claimForCommand("--log-samples", logSamples, OutputTarget.Kind.FILE);
+        }
         if (protocol.equals("mmlu-official")) {
             return MmluEval.run(this);
         }
+        require(inputsPerPass == null || layerByLayer, "--inputs-per-pass is for --layer-by-layer");
         require(mmluShots == null && mmluDev == null, "--mmlu-shots and --mmlu-dev need --protocol mmlu-official");
         MultipleChoice.Settings st = new MultipleChoice.Settings(shots, seed, mmlu);
         // --seed draws the shots and the built-in task's items; with neither it would be silently ignored
@@ -135,15 +163,25 @@ final class EvalCommand implements Callable<Integer> {
         QuantConfig config = quant.any() ? quant.plannedConfig() : null;
         int before = prefixOption.plannedLength(mc, tok);
         List<String> prompts = prompts(task, st, tok, mc.maxPositionEmbeddings(), before);
+        if (layerByLayer) {
+            report(task, layerByLayer(task, prompts, tok, mc, before, config), config);
+            return 0;
+        }
         // the weights the run holds (from config.json and the checkpoint headers) and one window of before + 512
         // tokens (a multiple-choice item's context and continuation), before any weight is read
         // eval has no KL: with RTN, GPTQ or OmniQuant the full-precision model is released once IntactKV's prefix is taken
         boolean release = quant.releasesFullPrecision();
         long window = Math.min(mc.maxPositionEmbeddings(), before + 512L);
-        quant.peakTerms(!release, w -> MemoryEstimate.scoringTerms(w, mc, window, 0, window, 1))
-                .require("eval" + (config == null ? "" : " with " + config.label()), null);
+        MemoryPlan plan = quant.peakTerms(!release, w -> MemoryEstimate.scoringTerms(w, mc, window, 0, window, 1));
+        String otherwise = null;
+        if (plan.total() > Runtime.getRuntime().maxMemory()
+                && LayerByLayer.why(quant, prefixOption.context, ModelDir.check(quant.model), config) == null) {
+            MultipleChoice.Inputs in = MultipleChoice.inputs(tok, task.items(), prompts);
+            otherwise = "or add --layer-by-layer (one decoder layer in memory at a time, the same numbers: needs "
+                    + Memory.size(layerwisePlan(in, before, INPUTS_PER_PASS).total()) + ")";
+        }
+        plan.require("eval" + (config == null ? "" : " with " + config.label()), otherwise);
         AtomicReference<LlamaWeights> fp = new AtomicReference<>(LlamaWeights.load(ModelDir.check(quant.model), false));
-        PrintWriter o = spec.commandLine().getOut();
         List<MultipleChoice.ItemScore> scores;
         try (ProgressBar bar = new ProgressBar()) {
             IntactKvOption.Prepared prepared = prefixOption.quantizedWithPrefix(quant, fp, release, tok, bar);
@@ -153,6 +191,91 @@ final class EvalCommand implements Callable<Integer> {
             scores = MultipleChoice.scoreAll(new PrefixedModel(chosen.model(), prefix), tok, task.items(), prompts,
                     d -> bar.update("eval", d));
         }
+        report(task, scores, config);
+        return 0;
+    }
+
+    /**
+     * {@code --layer-by-layer}: every item's inputs through {@link LayerwiseLogits}, one decoder layer of the
+     * checkpoint read at a time, the model and IntactKV's prefix as {@code ppl --layer-by-layer} makes them
+     * ({@link LayerByLayer}); each input's log-likelihood from the rows of logits its continuation reads, the same
+     * numbers as {@link MultipleChoice#scoreAll} on the whole model.
+     */
+    private List<MultipleChoice.ItemScore> layerByLayer(McItem.Task task, List<String> prompts, Tokenizer tok,
+                                                        intactkv.model.LlamaConfig mc, int before, QuantConfig config)
+            throws Exception {
+        Path dir = ModelDir.check(quant.model);
+        String why = LayerByLayer.why(quant, prefixOption.context, dir, config);
+        if (why != null) {
+            throw new IllegalArgumentException(why);
+        }
+        int perPass = inputsPerPass == null ? INPUTS_PER_PASS : inputsPerPass;
+        require(perPass >= 1, "--inputs-per-pass must be at least 1, got " + perPass);
+        MultipleChoice.Inputs in = MultipleChoice.inputs(tok, task.items(), prompts);
+        int[] first = in.firstRows();
+        layerwisePlan(in, before, perPass).require("eval --layer-by-layer --inputs-per-pass " + perPass,
+                "or lower --inputs-per-pass");
+        double[] ll = new double[first.length];
+        try (LazyCheckpoint ckpt = LazyCheckpoint.open(dir);
+             QuantizedModel.Layers q = quant.quantized == null ? null
+                     : QuantizedModel.openLayers(quant.quantized, mc, quant.abits, quant.kvbits);
+             ProgressBar bar = new ProgressBar()) {
+            LayerwisePerplexity.Setup s = LayerByLayer.setup(ckpt, q, mc, config, perPass);
+            IntactKvPrefix prefix = LayerByLayer.prefix(prefixOption.which, s, q, mc, tok, bar);
+            LayerwiseLogits.forEach(s, prefix, in.ids(), first, (j, r) -> ll[j] = MultipleChoice
+                    .continuationLogLikelihood(r, first[j], in.ids().get(j), in.contextLength()[j]),
+                    d -> bar.update("eval", d));
+        }
+        return MultipleChoice.fromLogLikelihoods(task.items(), ll);
+    }
+
+    /**
+     * What {@code --layer-by-layer} holds for the inputs {@code in} after {@code before} prefix positions, {@code
+     * perPass} inputs a pass ({@link QuantOptions#layerwiseTerms}): their hidden states at the longest input's length,
+     * and the rows of logits the longest continuation reads.
+     */
+    private MemoryPlan layerwisePlan(MultipleChoice.Inputs in, int before, int perPass) throws java.io.IOException {
+        int[] first = in.firstRows();
+        long longest = 0;
+        long rows = 0;
+        for (int j = 0; j < first.length; j++) {
+            longest = Math.max(longest, in.ids().get(j).length);
+            rows = Math.max(rows, in.ids().get(j).length - first[j]);
+        }
+        // an input's [BOS] is replaced by the prefix's positions (prompts() checked the length)
+        long t = longest + Math.max(0, before - 1);
+        return quant.layerwiseTerms(t, perPass, 1, PrefixSpec.generated(prefixOption.which), rows, "inputs");
+    }
+
+    /**
+     * The accuracy of {@code scores}, over all items and per subject, as a table or (--json) as JSON; with
+     * --log-samples, each item's scores as a JSON line.
+     */
+    private void report(McItem.Task task, List<MultipleChoice.ItemScore> scores, QuantConfig config)
+            throws java.io.IOException {
+        if (logSamples != null) {
+            StringBuilder sb = new StringBuilder();
+            com.google.gson.Gson gson = new com.google.gson.Gson();
+            for (int i = 0; i < scores.size(); i++) {
+                MultipleChoice.ItemScore s = scores.get(i);
+                JsonObject j = new JsonObject();
+                j.addProperty("item", i);
+                j.addProperty("where", task.where().get(i));
+                j.addProperty("subject", task.items().get(i).subject());
+                j.addProperty("label", s.label());
+                j.add("loglikelihood", numbers(s.logLikelihood()));
+                JsonArray bytes = new JsonArray();
+                for (int b : s.choiceBytes()) {
+                    bytes.add(b);
+                }
+                j.add("choice_bytes", bytes);
+                j.addProperty("pred", s.predicted());
+                j.addProperty("pred_norm", s.predictedNorm());
+                sb.append(gson.toJson(j)).append('\n');
+            }
+            intactkv.model.io.AtomicFiles.writeString(logSamples, sb.toString());
+        }
+        PrintWriter o = spec.commandLine().getOut();
         Map<String, List<MultipleChoice.ItemScore>> bySubject = new LinkedHashMap<>();
         for (int i = 0; i < scores.size(); i++) {
             bySubject.computeIfAbsent(task.items().get(i).subject(), k -> new ArrayList<>()).add(scores.get(i));
@@ -188,7 +311,15 @@ final class EvalCommand implements Callable<Integer> {
             o.printf("%s, intactkv %s, %d-shot%n", label, prefixOption.label(), shots);
             o.println(table(results));
         }
-        return 0;
+    }
+
+    /** {@code x} as a JSON array of numbers, each written as Java's shortest repr of the double (exact). */
+    static JsonArray numbers(double[] x) {
+        JsonArray a = new JsonArray();
+        for (double v : x) {
+            a.add(v);
+        }
+        return a;
     }
 
     /** acc, acc_norm and their standard errors as JSON fields of {@code j} (eval's --json and the demo's results.json). */

@@ -9,13 +9,17 @@ import intactkv.eval.McItem;
 import intactkv.eval.MmluOfficial;
 import intactkv.eval.MmluReport;
 import intactkv.eval.MmluSplit;
+import intactkv.model.LazyCheckpoint;
 import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaWeights;
 import intactkv.model.text.Tokenizer;
 import intactkv.prefix.IntactKvPrefix;
+import intactkv.prefix.LayerwiseLogits;
+import intactkv.prefix.LayerwisePerplexity;
 import intactkv.prefix.PrefixSpec;
 import intactkv.prefix.PrefixedModel;
 import intactkv.quant.QuantConfig;
+import intactkv.quant.QuantizedModel;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -24,6 +28,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * {@code ./intactkv eval --protocol mmlu-official}: the flags checked, the items split and every
@@ -71,25 +76,22 @@ final class MmluEval {
         for (int k : shots) {
             runs.add(MmluOfficial.queries(split, k, tok, ids -> MmluOfficial.positions(prefixIds, ids), maxLength));
         }
-        // every item is checked: now load, quantize and run
-        LlamaWeights fp = LlamaWeights.load(dir, false);
+        require(c.inputsPerPass == null || c.layerByLayer, "--inputs-per-pass is for --layer-by-layer");
         QuantConfig config = c.quant.any() ? c.quant.plannedConfig() : null;
+        List<List<MmluOfficial.Answer>> answers;
+        if (c.layerByLayer) {
+            answers = layerByLayer(c, dir, mc, tok, config, shots, runs, letters, prefixIds);
+        } else { // every item is checked: now load, quantize and run
+            AtomicReference<QuantConfig> chosen = new AtomicReference<>();
+            answers = whole(c, dir, tok, shots, runs, letters, prefixIds, chosen);
+            config = chosen.get();
+        }
         List<MmluReport> reports = new ArrayList<>();
-        try (ProgressBar bar = new ProgressBar()) {
-            QuantOptions.Chosen chosen = c.quant.choose(fp, bar);
-            config = chosen.config();
-            // the prefix from the full-precision model in the quantized model's basis
-            IntactKvPrefix prefix = c.prefixOption.prefix(chosen, tok);
-            if (prefix != null && !Arrays.equals(prefix.ids(), prefixIds)) {
-                throw new IllegalStateException("--intactkv " + c.prefixOption.which + ": the prefix has ids "
-                        + Arrays.toString(prefix.ids()) + ", the length check assumed " + Arrays.toString(prefixIds));
-            }
-            MmluOfficial.LastLogits model = MmluOfficial.lastLogits(new PrefixedModel(chosen.model(), prefix));
-            for (int r = 0; r < shots.size(); r++) {
-                String stage = "mmlu " + shots.get(r) + "-shot";
-                reports.add(MmluReport.of(shots.get(r),
-                        MmluOfficial.answerAll(runs.get(r), letters, model, d -> bar.update(stage, d))));
-            }
+        for (int r = 0; r < shots.size(); r++) {
+            reports.add(MmluReport.of(shots.get(r), answers.get(r)));
+        }
+        if (c.logSamples != null) {
+            writeSamples(c.logSamples, runs, answers);
         }
         String label = config == null ? "fp" : config.label();
         PrintWriter o = c.spec.commandLine().getOut();
@@ -106,6 +108,102 @@ final class MmluEval {
             }
         }
         return 0;
+    }
+
+    /** Each run's answers on the whole model, loaded and quantized as the flags ask ({@code config}: as chosen). */
+    private static List<List<MmluOfficial.Answer>> whole(EvalCommand c, Path dir, Tokenizer tok, List<Integer> shots,
+                                          List<List<MmluOfficial.Query>> runs, int[] letters, int[] prefixIds,
+                                          AtomicReference<QuantConfig> config) throws Exception {
+        LlamaWeights fp = LlamaWeights.load(dir, false);
+        List<List<MmluOfficial.Answer>> answers = new ArrayList<>();
+        try (ProgressBar bar = new ProgressBar()) {
+            QuantOptions.Chosen chosen = c.quant.choose(fp, bar);
+            config.set(chosen.config());
+            // the prefix from the full-precision model in the quantized model's basis
+            IntactKvPrefix prefix = c.prefixOption.prefix(chosen, tok);
+            if (prefix != null && !Arrays.equals(prefix.ids(), prefixIds)) {
+                throw new IllegalStateException("--intactkv " + c.prefixOption.which + ": the prefix has ids "
+                        + Arrays.toString(prefix.ids()) + ", the length check assumed " + Arrays.toString(prefixIds));
+            }
+            MmluOfficial.LastLogits model = MmluOfficial.lastLogits(new PrefixedModel(chosen.model(), prefix));
+            for (int r = 0; r < shots.size(); r++) {
+                String stage = "mmlu " + shots.get(r) + "-shot";
+                answers.add(MmluOfficial.answerAll(runs.get(r), letters, model, d -> bar.update(stage, d)));
+            }
+        }
+        return answers;
+    }
+
+    /**
+     * {@code --layer-by-layer}: each run's queries through {@link LayerwiseLogits}, one decoder layer of the checkpoint
+     * read at a time, the model and IntactKV's prefix as {@code ppl --layer-by-layer} makes them ({@link LayerByLayer});
+     * each query answered from its last row of logits, the row {@link MmluOfficial#lastLogits} takes of the whole
+     * model's.
+     */
+    private static List<List<MmluOfficial.Answer>> layerByLayer(EvalCommand c, Path dir, LlamaConfig mc, Tokenizer tok,
+                                                 QuantConfig config, List<Integer> shots,
+                                                 List<List<MmluOfficial.Query>> runs, int[] letters, int[] prefixIds)
+            throws Exception {
+        String why = LayerByLayer.why(c.quant, c.prefixOption.context, dir, config);
+        if (why != null) {
+            throw new IllegalArgumentException(why);
+        }
+        int perPass = c.inputsPerPass == null ? EvalCommand.INPUTS_PER_PASS : c.inputsPerPass;
+        require(perPass >= 1, "--inputs-per-pass must be at least 1, got " + perPass);
+        long longest = runs.stream().flatMap(List::stream).mapToLong(q -> q.ids().length).max().orElse(1);
+        long t = longest + (prefixIds == null ? 0 : prefixIds.length - 1);
+        c.quant.layerwiseTerms(t, perPass, 1, PrefixSpec.generated(c.prefixOption.which), 1, "inputs")
+                .require("eval --protocol mmlu-official --layer-by-layer --inputs-per-pass " + perPass,
+                        "or lower --inputs-per-pass");
+        List<List<MmluOfficial.Answer>> out = new ArrayList<>();
+        try (LazyCheckpoint ckpt = LazyCheckpoint.open(dir);
+             QuantizedModel.Layers q = c.quant.quantized == null ? null
+                     : QuantizedModel.openLayers(c.quant.quantized, mc, c.quant.abits, c.quant.kvbits);
+             ProgressBar bar = new ProgressBar()) {
+            LayerwisePerplexity.Setup s = LayerByLayer.setup(ckpt, q, mc, config, perPass);
+            IntactKvPrefix prefix = LayerByLayer.prefix(c.prefixOption.which, s, q, mc, tok, bar);
+            if (prefix != null && !Arrays.equals(prefix.ids(), prefixIds)) {
+                throw new IllegalStateException("--intactkv " + c.prefixOption.which + ": the prefix has ids "
+                        + Arrays.toString(prefix.ids()) + ", the length check assumed " + Arrays.toString(prefixIds));
+            }
+            for (int r = 0; r < shots.size(); r++) {
+                String stage = "mmlu " + shots.get(r) + "-shot";
+                List<MmluOfficial.Query> queries = runs.get(r);
+                List<int[]> inputs = queries.stream().map(MmluOfficial.Query::ids).toList();
+                int[] last = inputs.stream().mapToInt(ids -> ids.length - 1).toArray();
+                MmluOfficial.Answer[] answers = new MmluOfficial.Answer[queries.size()];
+                LayerwiseLogits.forEach(s, prefix, inputs, last, (i, row) -> answers[i] = MmluOfficial.answer(
+                        queries.get(i), letters, ids -> row.data()), d -> bar.update(stage, d));
+                out.add(Arrays.asList(answers));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * {@code --log-samples}: one JSON line per run and item (shots, item, where, subject, label, the letters'
+     * probabilities, the prediction), written whole under a temporary name and renamed.
+     */
+    private static void writeSamples(Path file, List<List<MmluOfficial.Query>> runs,
+                                     List<List<MmluOfficial.Answer>> answers) throws java.io.IOException {
+        StringBuilder sb = new StringBuilder();
+        com.google.gson.Gson gson = new com.google.gson.Gson();
+        for (int r = 0; r < runs.size(); r++) {
+            for (int i = 0; i < runs.get(r).size(); i++) {
+                MmluOfficial.Query q = runs.get(r).get(i);
+                MmluOfficial.Answer a = answers.get(r).get(i);
+                JsonObject o = new JsonObject();
+                o.addProperty("shots", a.shots());
+                o.addProperty("item", i);
+                o.addProperty("where", q.where());
+                o.addProperty("subject", a.subject());
+                o.addProperty("label", a.label());
+                o.add("probs", EvalCommand.numbers(a.probs()));
+                o.addProperty("pred", a.predicted());
+                sb.append(gson.toJson(o)).append('\n');
+            }
+        }
+        intactkv.model.io.AtomicFiles.writeString(file, sb.toString());
     }
 
     /** The report as text: subjects, subcategories, categories and the weighted average, as the official log. */

@@ -6,17 +6,13 @@ import intactkv.model.LazyCheckpoint;
 import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
-import intactkv.model.ModelHooks;
 import intactkv.model.text.Tokenizer;
 import intactkv.prefix.IntactKvPrefix;
 import intactkv.prefix.LayerwisePerplexity;
 import intactkv.prefix.Perplexity;
 import intactkv.prefix.PrefixSpec;
 import intactkv.prefix.PrefixedModel;
-import intactkv.quant.Basis;
 import intactkv.quant.Calibration;
-import intactkv.quant.Method;
-import intactkv.quant.ModelQuantizer;
 import intactkv.quant.QuantConfig;
 import intactkv.quant.QuantizedModel;
 import java.nio.file.Path;
@@ -114,7 +110,7 @@ final class PplCommand implements Callable<Integer> {
             otherwise = "or add --no-kl (the full-precision model is then released once IntactKV's prefix is taken:"
                     + " needs " + Memory.size(noKl.total()) + ")";
         }
-        if (notLayerable(dir, config) == null) {
+        if (LayerByLayer.why(quant, prefixOption.context, dir, config) == null) {
             String layered = "or add --layer-by-layer (one decoder layer in memory at a time, the same numbers: needs "
                     + Memory.size(quant.layerwiseTerms(t, WINDOWS_PER_PASS, withKl ? 2 : 1).total()) + ")";
             otherwise = otherwise == null ? layered : otherwise + ", " + layered;
@@ -147,12 +143,11 @@ final class PplCommand implements Callable<Integer> {
      * {@code --layer-by-layer}: the evaluation of {@link LayerwisePerplexity}, one decoder layer of the checkpoint
      * read at a time ({@link LazyCheckpoint}), for the full-precision model, its RTN form, or a packed --quantized
      * checkpoint read layer by layer too ({@link QuantizedModel#openLayers}), with the run-time quantizers; the prefix
-     * from the full-precision layers in the quantized model's basis ({@link Basis#layered}: as they are for RTN, GPTQ
-     * and OmniQuant, AWQ-scaled for AWQ, rotated for QuaRot), or a prefix file.
+     * from the full-precision layers in the quantized model's basis ({@link LayerByLayer#prefix}), or a prefix file.
      */
     private int layerByLayer(Path dir, LlamaConfig c, Tokenizer tok, int[] tokens, int seqlen, int before,
                              QuantConfig config, boolean withKl) throws Exception {
-        String why = notLayerable(dir, config);
+        String why = LayerByLayer.why(quant, prefixOption.context, dir, config);
         if (why != null) {
             throw new IllegalArgumentException(why);
         }
@@ -168,59 +163,13 @@ final class PplCommand implements Callable<Integer> {
              QuantizedModel.Layers q = quant.quantized == null ? null
                      : QuantizedModel.openLayers(quant.quantized, c, quant.abits, quant.kvbits);
              ProgressBar bar = new ProgressBar()) {
-            // the prefix comes from the twin, the full-precision model in the quantized model's basis, built a layer
-            // at a time when the prefix is made (and garbage after): as read for RTN, GPTQ and OmniQuant, each layer
-            // AWQ-scaled for AWQ, rotated for QuaRot (whose rotation matrices exist only then)
-            Basis basis = q == null ? new Basis.Original() : q.basis();
-            LayerwisePerplexity.Setup s = setup(ckpt, q, c, config, perPass);
-            IntactKvPrefix prefix = PrefixSpec.resolve(prefixOption.which, c,
-                    ids -> LayerwisePerplexity.prefix(s, basis.layered(c), ids, d -> bar.update("prefix", d)), tok);
+            LayerwisePerplexity.Setup s = LayerByLayer.setup(ckpt, q, c, config, perPass);
+            IntactKvPrefix prefix = LayerByLayer.prefix(prefixOption.which, s, q, c, tok, bar);
             Perplexity.Result r = LayerwisePerplexity.evaluate(s, prefix, withKl, tokens, seqlen, c.bosTokenId(),
                     d -> bar.update("ppl", d));
             print(r, config, withKl);
         }
         return 0;
-    }
-
-    /**
-     * What {@code --layer-by-layer} runs: the packed checkpoint {@code q}'s layers and embeddings beside the
-     * full-precision ones of {@code ckpt}, or, without one, {@code ckpt}'s layers as they are or RTN-quantized when
-     * read, with the run-time quantizers of {@code config} (null: none).
-     */
-    private static LayerwisePerplexity.Setup setup(LazyCheckpoint ckpt, QuantizedModel.Layers q, LlamaConfig c,
-                                                   QuantConfig config, int perPass) throws java.io.IOException {
-        LlamaWeights fpSkeleton = ckpt.skeleton();
-        if (q != null) {
-            return new LayerwisePerplexity.Setup(q.checkpoint().skeleton(), fpSkeleton, ckpt::readBlock,
-                    (l, fp) -> q.block(l), q.hooks(), perPass);
-        }
-        LayerwisePerplexity.BlockMap map = config != null && config.method() == Method.RTN
-                ? (l, b) -> ModelQuantizer.rtnBlock(b.get(), l, config) : LayerwisePerplexity.BlockMap.FULL_PRECISION;
-        return new LayerwisePerplexity.Setup(fpSkeleton, ckpt::readBlock, map,
-                config == null ? ModelHooks.NONE : QuantizedModel.hooks(c, config), perPass);
-    }
-
-    /**
-     * Why {@code --layer-by-layer} cannot run this command, or null when it can as far as the flags and the files'
-     * kinds show ({@link QuantizedModel#openLayers} checks a --quantized checkpoint itself): it needs a safetensors
-     * --model, no --context, and full precision, RTN or --quantized.
-     */
-    private String notLayerable(Path dir, QuantConfig config) {
-        if (intactkv.model.gguf.GgufFile.isGguf(dir)) {
-            return "--layer-by-layer reads a safetensors checkpoint directory; " + dir + " is a GGUF file, which is"
-                    + " read whole";
-        }
-        if (quant.quantized == null && config != null && config.method() != Method.NONE
-                && config.method() != Method.RTN) {
-            return "--layer-by-layer runs the full-precision model, --method rtn (whose layer l follows from the"
-                    + " checkpoint's layer l alone) or a --quantized checkpoint; --method " + config.method().id()
-                    + " needs its calibration over the whole model: write it with ./intactkv quantize, then pass"
-                    + " --quantized";
-        }
-        if (!prefixOption.context.equals("none")) {
-            return "--layer-by-layer: --context " + prefixOption.context + " is not supported (only none)";
-        }
-        return null;
     }
 
     /** The result, as text or (--json) as JSON. */

@@ -446,6 +446,16 @@ class QuantOptions {
      * terms add to the evaluation's, which come after: a bound, not the peak of either phase).
      */
     MemoryPlan layerwiseTerms(long t, int perPass, int copies, boolean prefixFromTwin) throws IOException {
+        return layerwiseTerms(t, perPass, copies, prefixFromTwin, intactkv.prefix.Perplexity.ROW_BLOCK, "windows");
+    }
+
+    /**
+     * {@link #layerwiseTerms(long, int, int, boolean)} for {@code perPass} {@code unit}s of up to t positions a pass
+     * (ppl: windows; eval: inputs, an item's prompt and one choice), with {@code logitRows} rows of logits made at a
+     * time (ppl: a block of {@code Perplexity.ROW_BLOCK}; eval: the rows an input's score reads).
+     */
+    MemoryPlan layerwiseTerms(long t, int perPass, int copies, boolean prefixFromTwin, long logitRows, String unit)
+            throws IOException {
         Path dir = ModelDir.check(model);
         intactkv.model.LlamaConfig c = MemoryEstimate.config(model);
         WeightBytes.Split fp = WeightBytes.split(dir);
@@ -481,9 +491,9 @@ class QuantOptions {
                     + MemoryEstimate.linearsInDouble(c) / Math.max(1, c.numHiddenLayers())
                     + MemoryEstimate.quaRotRotation(c) + MemoryEstimate.quaRotTransforms(c));
         }
-        p = p.plus("hidden states of " + perPass + " + 1 windows" + (copies > 1 ? " (" + copies + " copies)" : ""),
+        p = p.plus("hidden states of " + perPass + " + 1 " + unit + (copies > 1 ? " (" + copies + " copies)" : ""),
                 MemoryEstimate.times(8, perPass + 1L, t, c.hiddenSize(), Math.max(1, copies)));
-        return MemoryEstimate.pplTerms(p, c, t, copies);
+        return MemoryEstimate.scoringTerms(p, c, t, 0, logitRows, copies);
     }
 
     /**

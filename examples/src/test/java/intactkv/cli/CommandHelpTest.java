@@ -55,7 +55,8 @@ class CommandHelpTest {
         m.put("calibrate", union(RUN, of("--data", "--intactkv", "--out", "--samples", "--seqlen", "--lr", "--steps",
                 "--accumulation", "--warmup", "--prefix-dtype", "--clip", "--seed")));
         m.put("eval", union(RUN, of("--intactkv", "--context", "--tasks", "--builtin", "--shots", "--mmlu", "--limit",
-                "--seed", "--json", "--protocol", "--mmlu-shots", "--mmlu-dev")));
+                "--seed", "--json", "--protocol", "--mmlu-shots", "--mmlu-dev", "--layer-by-layer", "--inputs-per-pass",
+                "--log-samples")));
         m.put("analyze", union(RUN, of("--text", "--text-file", "--sharegpt", "--samples", "--seqlen", "--max-tokens",
                 "--out", "--layers", "--max-prefix", "--from-query")));
         m.put("theory-report", of("--model", "--text", "--kvbits", "--heads", "--out"));
@@ -104,6 +105,8 @@ class CommandHelpTest {
             Map.entry("--data", "the command's input text; what a line is differs (document, prompt source, sample)"),
             Map.entry("--intactkv", "which prefix; calibrate's default is prompt (it trains one) and it has no none"),
             Map.entry("--json", "print the result (one or several) as JSON"),
+            Map.entry("--layer-by-layer", "one decoder layer at a time; what a pass carries differs (ppl's windows,"
+                    + " eval's inputs)"),
             Map.entry("--kvbits", "KV bits; theory-report's default 4 is the bound's setting, the models' 16 is off"),
             Map.entry("--lr", "the learning rate of the command's optimizer"),
             Map.entry("--method", "the quantization method: on the fly, or quantize's own"),

@@ -123,6 +123,11 @@ class PplReleasingTest {
                     || line.contains("full-precision weights (BF16")) && line.contains(" needs at least ")
                     && line.contains("INTACTKV_JAVA_OPTS=-Xmx"), line);
             assertFalse(line.contains("Exception"), line);
+            // the scoring commands name the layer-by-layer order and what it needs (a 70B layer, not the model)
+            if (c[0].equals("ppl") || c[0].equals("eval")) {
+                assertTrue(line.contains("or add --layer-by-layer (one decoder layer in memory at a time, the same"
+                        + " numbers: needs "), line);
+            }
         }
         for (String out : new String[] {"big-dump.safetensors", "big-analyze", "big-prefix.safetensors", "big-q"}) {
             assertFalse(Files.exists(dir.resolve(out)), out + " was not written");

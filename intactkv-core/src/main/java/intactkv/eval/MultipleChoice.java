@@ -185,20 +185,31 @@ public final class MultipleChoice {
     public static ItemScore score(PrefixedModel model, Tokenizer tok, String prompt, McItem item) {
         int k = item.choices().size();
         double[] ll = new double[k];
-        int[] bytes = new int[k];
         try (GradMode.Scope s = GradMode.noGrad()) {
             for (int c = 0; c < k; c++) {
                 int[][] pair = encodePair(tok, prompt, item.choices().get(c));
-                int[] ids = new int[pair[0].length + pair[1].length];
-                System.arraycopy(pair[0], 0, ids, 0, pair[0].length);
-                System.arraycopy(pair[1], 0, ids, pair[0].length, pair[1].length);
+                int[] ids = joined(pair);
                 Tensor logits = model.forward(ids, LlamaModel.Options.LOGITS_ONLY).logits();
-                ll[c] = continuationLogLikelihood(logits, ids, pair[0].length);
-                bytes[c] = item.choices().get(c).getBytes(StandardCharsets.UTF_8).length;
+                ll[c] = continuationLogLikelihood(logits, 0, ids, pair[0].length);
             }
         }
+        return itemScore(ll, item);
+    }
+
+    private static int[] joined(int[][] pair) {
+        int[] ids = new int[pair[0].length + pair[1].length];
+        System.arraycopy(pair[0], 0, ids, 0, pair[0].length);
+        System.arraycopy(pair[1], 0, ids, pair[0].length, pair[1].length);
+        return ids;
+    }
+
+    /** The predictions of {@code item} from its choices' log-likelihoods {@code ll}: acc's and acc_norm's argmax. */
+    private static ItemScore itemScore(double[] ll, McItem item) {
+        int k = ll.length;
+        int[] bytes = new int[k];
         double[] perByte = new double[k];
         for (int c = 0; c < k; c++) {
+            bytes[c] = item.choices().get(c).getBytes(StandardCharsets.UTF_8).length;
             perByte[c] = ll[c] / bytes[c];
         }
         return new ItemScore(ll, bytes, firstMax(ll), firstMax(perByte), item.label());
@@ -206,15 +217,16 @@ public final class MultipleChoice {
 
     /**
      * {@code sum_{t >= from} log softmax(logits[t - 1])[ids[t]]}: the log-likelihood of tokens
-     * {@code from..} of {@code ids} under logits (T, V) of every position, each term
-     * {@link Perplexity#nll}, the same cross-entropy perplexity sums.
+     * {@code from..} of {@code ids} under the logits of positions {@code first, first + 1, ...} (rows of
+     * {@code logits}, (rows, V); {@code first <= from - 1}), each term {@link Perplexity#nll}, the same
+     * cross-entropy perplexity sums.
      */
-    static double continuationLogLikelihood(Tensor logits, int[] ids, int from) {
+    public static double continuationLogLikelihood(Tensor logits, int first, int[] ids, int from) {
         int v = logits.dim(1);
         double[] d = logits.data();
         double sum = 0;
         for (int t = from; t < ids.length; t++) {
-            sum -= Perplexity.nll(d, (t - 1) * v, v, ids[t]);
+            sum -= Perplexity.nll(d, (t - 1 - first) * v, v, ids[t]);
         }
         if (!Double.isFinite(sum)) {
             throw new IllegalStateException("multiple choice: a log-likelihood is " + sum
@@ -229,13 +241,67 @@ public final class MultipleChoice {
      */
     public static List<ItemScore> scoreAll(PrefixedModel model, Tokenizer tok, List<McItem> items, List<String> prompts,
                                            DoubleConsumer progress) {
-        if (prompts.size() != items.size()) {
-            throw new IllegalArgumentException(prompts.size() + " prompts for " + items.size() + " items");
-        }
+        requireOnePromptEach(items, prompts);
         List<ItemScore> out = new ArrayList<>();
         for (int i = 0; i < items.size(); i++) {
             out.add(score(model, tok, prompts.get(i), items.get(i)));
             progress.accept((i + 1.0) / items.size());
+        }
+        return out;
+    }
+
+    private static void requireOnePromptEach(List<McItem> items, List<String> prompts) {
+        if (prompts.size() != items.size()) {
+            throw new IllegalArgumentException(prompts.size() + " prompts for " + items.size() + " items");
+        }
+    }
+
+    /**
+     * Every input {@link #scoreAll} runs, item by item and choice by choice: {@code ids.get(j)} is [BOS], the prompt
+     * and the choice ({@link #encodePair}), whose continuation starts at position {@code contextLength[j]}.
+     */
+    public record Inputs(List<int[]> ids, int[] contextLength) {
+        /** The first row of logits an input's log-likelihood reads: the position before its continuation. */
+        public int[] firstRows() {
+            int[] r = new int[contextLength.length];
+            for (int j = 0; j < r.length; j++) {
+                r[j] = contextLength[j] - 1;
+            }
+            return r;
+        }
+    }
+
+    /** The inputs of every item's choices after {@code prompts.get(i)}, in the order {@link #fromLogLikelihoods} reads. */
+    public static Inputs inputs(Tokenizer tok, List<McItem> items, List<String> prompts) {
+        requireOnePromptEach(items, prompts);
+        List<int[]> ids = new ArrayList<>();
+        List<Integer> context = new ArrayList<>();
+        for (int i = 0; i < items.size(); i++) {
+            for (String choice : items.get(i).choices()) {
+                int[][] pair = encodePair(tok, prompts.get(i), choice);
+                ids.add(joined(pair));
+                context.add(pair[0].length);
+            }
+        }
+        return new Inputs(ids, context.stream().mapToInt(Integer::intValue).toArray());
+    }
+
+    /**
+     * The scores of {@link #scoreAll} from the log-likelihood of every input of {@link #inputs} ({@code ll[j]}, the
+     * items' choices in order), for a caller that runs the inputs itself (a layer-by-layer pass, which carries many
+     * inputs through each layer).
+     */
+    public static List<ItemScore> fromLogLikelihoods(List<McItem> items, double[] ll) {
+        int total = items.stream().mapToInt(it -> it.choices().size()).sum();
+        if (ll.length != total) {
+            throw new IllegalArgumentException(ll.length + " log-likelihoods for " + total + " choices");
+        }
+        List<ItemScore> out = new ArrayList<>();
+        int j = 0;
+        for (McItem item : items) {
+            int k = item.choices().size();
+            out.add(itemScore(Arrays.copyOfRange(ll, j, j + k), item));
+            j += k;
         }
         return out;
     }

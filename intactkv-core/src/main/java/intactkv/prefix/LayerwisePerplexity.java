@@ -112,7 +112,7 @@ public final class LayerwisePerplexity {
     }
 
     /** Full-precision layer {@code l}, read once, the first time it is asked for. */
-    private static final class ReadOnce implements Layer {
+    static final class ReadOnce implements Layer {
         private final Layers layers;
         private final int l;
         private LlamaWeights.Block block;

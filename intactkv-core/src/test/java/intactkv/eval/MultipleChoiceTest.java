@@ -83,6 +83,43 @@ class MultipleChoiceTest {
         assertArrayEquals(s.logLikelihood(), b.logLikelihood(), 1e-12);
     }
 
+    /**
+     * The inputs of {@link MultipleChoice#inputs} run layer by layer ({@code LayerwiseLogits}, two inputs a pass), each
+     * scored from the rows its continuation reads, give {@link MultipleChoice#scoreAll}'s scores at tolerance 0, with
+     * and without IntactKV_[B].
+     */
+    @Test
+    void inputsRunLayerByLayerScoreAsTheWholeModel() throws Exception {
+        List<McItem> items = List.of(new McItem("the cat sat", List.of(" on the mat", " after the ball", " A"), 0, ""),
+                new McItem("a dog", List.of(" ran", " sat on the mat"), 1, ""),
+                new McItem("Answer:", List.of(" A", " B", " C"), 2, ""));
+        List<String> prompts = items.stream().map(McItem::context).toList();
+        LlamaWeights w = model.weights();
+        intactkv.prefix.LayerwisePerplexity.Setup s = new intactkv.prefix.LayerwisePerplexity.Setup(w, w::block,
+                intactkv.prefix.LayerwisePerplexity.BlockMap.FULL_PRECISION, intactkv.model.ModelHooks.NONE, 2);
+        for (IntactKvPrefix prefix : new IntactKvPrefix[] {null, IntactKvPrefix.bos(model)}) {
+            List<MultipleChoice.ItemScore> want = MultipleChoice.scoreAll(new PrefixedModel(model, prefix), tok, items,
+                    prompts, d -> { });
+            MultipleChoice.Inputs in = MultipleChoice.inputs(tok, items, prompts);
+            assertEquals(8, in.ids().size(), "one input per choice");
+            int[] first = in.firstRows();
+            double[] ll = new double[first.length];
+            intactkv.prefix.LayerwiseLogits.forEach(s, prefix, in.ids(), first, (j, rows) -> ll[j] = MultipleChoice
+                    .continuationLogLikelihood(rows, first[j], in.ids().get(j), in.contextLength()[j]), d -> { });
+            List<MultipleChoice.ItemScore> got = MultipleChoice.fromLogLikelihoods(items, ll);
+            for (int i = 0; i < items.size(); i++) {
+                String name = (prefix == null ? "no prefix" : "[B]") + ", item " + i;
+                assertArrayEquals(want.get(i).logLikelihood(), got.get(i).logLikelihood(), 0.0, name);
+                assertArrayEquals(want.get(i).choiceBytes(), got.get(i).choiceBytes(), name);
+                assertEquals(want.get(i).predicted(), got.get(i).predicted(), name);
+                assertEquals(want.get(i).predictedNorm(), got.get(i).predictedNorm(), name);
+            }
+        }
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> MultipleChoice.fromLogLikelihoods(items, new double[7]));
+        assertEquals("7 log-likelihoods for 8 choices", e.getMessage());
+    }
+
     @Test
     void pairEncodingMovesTrailingSpaceToTheContinuation() {
         int[][] a = MultipleChoice.encodePair(tok, "the cat ", "sat");

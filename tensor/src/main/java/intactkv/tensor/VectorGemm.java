@@ -48,7 +48,7 @@ final class VectorGemm {
     /** The start of every block in the first k-block: zeros, read in place of C (MR rows at stride NR). */
     private static final double[] ZEROS = new double[MR * NR];
     /**
-     * Steps k per block: 512 (a 96 KB panel, held in L2; the row block of packed A, 32 KB, in L1). Each k-block
+     * Steps k per block: 512 (a 96 KB panel, held in L2; the row block of packed A, 32 KB, about L1's size). Each k-block
      * reads and writes all of C once, so fewer blocks mean fewer passes over C: measured against 256 by
      * {@code tools/bench/GemmAB.java}, 2026-12-07, +2.5 % for n = 1024 and +1.5 % for 256 x 2048 times a
      * 5632 x 2048 weight, the training step's products unchanged within noise; 128 was 5 % slower, 1024 slower for
@@ -89,7 +89,9 @@ final class VectorGemm {
      * calling thread's packed A, which the workers read during the product, and each thread's own panels
      * of B are separate fields, so the calling thread uses both at once. A packed A larger than
      * {@link #KEEP} doubles is allocated for that product only, so no thread keeps more than about 16 MB
-     * of it (plus at most {@code GROUP} panels, 1.9 MB).
+     * of it, plus at most {@code GROUP} panels: 6 MB with the AVX-512 kernels, 200 MB on a 32-core machine, within
+     * the memory plans' margin of 512 MiB for what their terms leave out (HeapRule); 1.9 MB before KC and GROUP
+     * grew, 2026-12-07.
      */
     private static final class Scratch {
         static final int KEEP = 1 << 21;
@@ -167,13 +169,15 @@ final class VectorGemm {
                     int g1 = Math.min(hi, g0 + group);
                     if (stored == null && !transB) {
                         packRowsB(kc, n, b, bOff, p0, g0, g1, panel);
-                    } else for (int pj = g0; pj < g1; pj++) {
-                        int j0 = pj * NR;
-                        if (stored != null) {
-                            packStoredB(kc, k, n, stored, transB, p0, j0, Math.min(NR, n - j0), panel[pj - g0],
-                                    mine.row);
-                        } else {
-                            packB(kc, k, n, b, bOff, transB, p0, j0, Math.min(NR, n - j0), panel[pj - g0]);
+                    } else {
+                        for (int pj = g0; pj < g1; pj++) {
+                            int j0 = pj * NR;
+                            if (stored != null) {
+                                packStoredB(kc, k, n, stored, transB, p0, j0, Math.min(NR, n - j0), panel[pj - g0],
+                                        mine.row);
+                            } else {
+                                packB(kc, k, n, b, bOff, transB, p0, j0, Math.min(NR, n - j0), panel[pj - g0]);
+                            }
                         }
                     }
                     int i = 0;
