@@ -151,6 +151,13 @@ final class HeapRule {
             }
             case "eval", "dump", "generate", "analyze" -> {
                 long t = Math.min(positions, f.containsKey("--seqlen") ? Long.parseLong(f.get("--seqlen")) : 2048);
+                if (command.equals("eval") && f.containsKey("--layer-by-layer")) {
+                    // the inputs are not tokenized here: each bounded by t positions, its logits rows by t
+                    int perPass = f.containsKey("--inputs-per-pass") ? Integer.parseInt(f.get("--inputs-per-pass"))
+                            : EvalCommand.INPUTS_PER_PASS;
+                    yield q.layerwiseTerms(t + prefixAllowance(f), perPass, 1,
+                            PrefixSpec.generated(f.getOrDefault("--intactkv", "none")), t, "inputs").total();
+                }
                 boolean release = !command.equals("analyze") && q.releasesFullPrecision();
                 yield q.peakTerms(!release, w -> command.equals("eval") ? MemoryEstimate.scoringTerms(w, c, t, 0, t, 1)
                         : MemoryEstimate.windowTerms(w, c, t, 0, 1)).total();

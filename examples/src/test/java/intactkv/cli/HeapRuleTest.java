@@ -86,6 +86,27 @@ class HeapRuleTest {
     }
 
     /**
+     * eval --layer-by-layer: the same layer and embeddings, the hidden states of 17 inputs (the default 16 + 1) of
+     * 2048 positions (the bound the rule takes without tokenizing: min(2048, max_position_embeddings)), 5 for
+     * --inputs-per-pass 4, and the scoring window of 2048 positions with 2048 rows of logits: layer activations
+     * 2048 x (6 d + 3 d_ff) doubles (4 x the 512-token 235,929,600), one layer's K and V (4 x 33,554,432), logits 2048
+     * x 32000 doubles: about 3.7 GB, where the whole model's eval plans every weight (13.5 GB) besides.
+     */
+    @Test
+    void llama7bLayerByLayerEval() throws Exception {
+        String dir = l7b().toString();
+        long window = 4 * 235_929_600L + 4 * 33_554_432L + 2048L * 32000 * 8;
+        long weights = 524_320_768L + 404_815_872L;
+        String[] byDefault = {"eval", "--model", dir, "--builtin", "gloss", "--layer-by-layer"};
+        assertEquals(weights + 17L * 2048 * 4096 * 8 + window, HeapRule.estimate(byDefault));
+        String[] four = {"eval", "--model", dir, "--builtin", "gloss", "--layer-by-layer", "--inputs-per-pass", "4",
+            "--log-samples", "s.jsonl"};
+        assertEquals(weights + 5L * 2048 * 4096 * 8 + window, HeapRule.estimate(four));
+        String[] whole = {"eval", "--model", dir, "--builtin", "gloss"};
+        assertTrue(HeapRule.estimate(whole) > 13_478_428_672L, "the whole model's eval holds every weight");
+    }
+
+    /**
      * RTN W3 g128 + IntactKV_[B] with --no-kl: the peak is while quantizing, the full-precision model (released layer
      * by layer) with one layer's codes and one linear's buffers; running, the codes, the embeddings and the window
      * take less. With KL (the default) both models, the buffers or two windows of logits.
