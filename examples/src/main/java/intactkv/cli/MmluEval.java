@@ -110,10 +110,18 @@ final class MmluEval {
         return 0;
     }
 
+    /** The prefix has the ids the length check assumed (the ids of --intactkv, planned before any weight was read). */
+    private static void requirePlannedIds(EvalCommand c, IntactKvPrefix prefix, int[] prefixIds) {
+        if (prefix != null && !Arrays.equals(prefix.ids(), prefixIds)) {
+            throw new IllegalStateException("--intactkv " + c.prefixOption.which + ": the prefix has ids "
+                    + Arrays.toString(prefix.ids()) + ", the length check assumed " + Arrays.toString(prefixIds));
+        }
+    }
+
     /** Each run's answers on the whole model, loaded and quantized as the flags ask ({@code config}: as chosen). */
     private static List<List<MmluOfficial.Answer>> whole(EvalCommand c, Path dir, Tokenizer tok, List<Integer> shots,
-                                          List<List<MmluOfficial.Query>> runs, int[] letters, int[] prefixIds,
-                                          AtomicReference<QuantConfig> config) throws Exception {
+            List<List<MmluOfficial.Query>> runs, int[] letters, int[] prefixIds, AtomicReference<QuantConfig> config)
+            throws Exception {
         LlamaWeights fp = LlamaWeights.load(dir, false);
         List<List<MmluOfficial.Answer>> answers = new ArrayList<>();
         try (ProgressBar bar = new ProgressBar()) {
@@ -121,10 +129,7 @@ final class MmluEval {
             config.set(chosen.config());
             // the prefix from the full-precision model in the quantized model's basis
             IntactKvPrefix prefix = c.prefixOption.prefix(chosen, tok);
-            if (prefix != null && !Arrays.equals(prefix.ids(), prefixIds)) {
-                throw new IllegalStateException("--intactkv " + c.prefixOption.which + ": the prefix has ids "
-                        + Arrays.toString(prefix.ids()) + ", the length check assumed " + Arrays.toString(prefixIds));
-            }
+            requirePlannedIds(c, prefix, prefixIds);
             MmluOfficial.LastLogits model = MmluOfficial.lastLogits(new PrefixedModel(chosen.model(), prefix));
             for (int r = 0; r < shots.size(); r++) {
                 String stage = "mmlu " + shots.get(r) + "-shot";
@@ -141,9 +146,8 @@ final class MmluEval {
      * model's.
      */
     private static List<List<MmluOfficial.Answer>> layerByLayer(EvalCommand c, Path dir, LlamaConfig mc, Tokenizer tok,
-                                                 QuantConfig config, List<Integer> shots,
-                                                 List<List<MmluOfficial.Query>> runs, int[] letters, int[] prefixIds)
-            throws Exception {
+            QuantConfig config, List<Integer> shots, List<List<MmluOfficial.Query>> runs, int[] letters,
+            int[] prefixIds) throws Exception {
         String why = LayerByLayer.why(c.quant, c.prefixOption.context, dir, config);
         if (why != null) {
             throw new IllegalArgumentException(why);
@@ -162,10 +166,7 @@ final class MmluEval {
              ProgressBar bar = new ProgressBar()) {
             LayerwisePerplexity.Setup s = LayerByLayer.setup(ckpt, q, mc, config, perPass);
             IntactKvPrefix prefix = LayerByLayer.prefix(c.prefixOption.which, s, q, mc, tok, bar);
-            if (prefix != null && !Arrays.equals(prefix.ids(), prefixIds)) {
-                throw new IllegalStateException("--intactkv " + c.prefixOption.which + ": the prefix has ids "
-                        + Arrays.toString(prefix.ids()) + ", the length check assumed " + Arrays.toString(prefixIds));
-            }
+            requirePlannedIds(c, prefix, prefixIds);
             for (int r = 0; r < shots.size(); r++) {
                 String stage = "mmlu " + shots.get(r) + "-shot";
                 List<MmluOfficial.Query> queries = runs.get(r);
