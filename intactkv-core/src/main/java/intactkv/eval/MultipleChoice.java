@@ -222,6 +222,10 @@ public final class MultipleChoice {
      * cross-entropy perplexity sums.
      */
     public static double continuationLogLikelihood(Tensor logits, int first, int[] ids, int from) {
+        if (from < 1 || first > from - 1 || first < 0 || ids.length - 1 - first > logits.dim(0)) {
+            throw new IllegalArgumentException("multiple choice: logits of positions " + first + ".."
+                    + (first + logits.dim(0) - 1) + " cannot score tokens " + from + ".." + (ids.length - 1));
+        }
         int v = logits.dim(1);
         double[] d = logits.data();
         double sum = 0;

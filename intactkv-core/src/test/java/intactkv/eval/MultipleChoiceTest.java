@@ -118,6 +118,11 @@ class MultipleChoiceTest {
         IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                 () -> MultipleChoice.fromLogLikelihoods(items, new double[7]));
         assertEquals("7 log-likelihoods for 8 choices", e.getMessage());
+        // rows that do not cover the continuation: positions 3..4 cannot score tokens 3..5 (rows 2..4 needed)
+        intactkv.tensor.Tensor two = intactkv.tensor.Tensor.zeros(2, model.config().vocabSize());
+        IllegalArgumentException rows = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> MultipleChoice.continuationLogLikelihood(two, 3, new int[] {1, 5, 6, 7, 8, 9}, 3));
+        assertEquals("multiple choice: logits of positions 3..4 cannot score tokens 3..5", rows.getMessage());
     }
 
     @Test
