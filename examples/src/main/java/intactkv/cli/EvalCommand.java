@@ -8,16 +8,13 @@ import com.google.gson.JsonObject;
 import intactkv.eval.GlossCompletion;
 import intactkv.eval.McItem;
 import intactkv.eval.MultipleChoice;
-import intactkv.model.LazyCheckpoint;
 import intactkv.model.LlamaWeights;
 import intactkv.model.text.Tokenizer;
 import intactkv.prefix.IntactKvPrefix;
 import intactkv.prefix.LayerwiseLogits;
-import intactkv.prefix.LayerwisePerplexity;
 import intactkv.prefix.PrefixSpec;
 import intactkv.prefix.PrefixedModel;
 import intactkv.quant.QuantConfig;
-import intactkv.quant.QuantizedModel;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -140,10 +137,10 @@ final class EvalCommand implements Callable<Integer> {
         if (logSamples != null) {
             OutputTarget.claimForCommand("--log-samples", logSamples, OutputTarget.Kind.FILE);
         }
+        require(inputsPerPass == null || layerByLayer, "--inputs-per-pass is for --layer-by-layer");
         if (protocol.equals("mmlu-official")) {
             return MmluEval.run(this);
         }
-        require(inputsPerPass == null || layerByLayer, "--inputs-per-pass is for --layer-by-layer");
         require(mmluShots == null && mmluDev == null, "--mmlu-shots and --mmlu-dev need --protocol mmlu-official");
         MultipleChoice.Settings st = new MultipleChoice.Settings(shots, seed, mmlu);
         // --seed draws the shots and the built-in task's items; with neither it would be silently ignored
@@ -205,24 +202,17 @@ final class EvalCommand implements Callable<Integer> {
                                                         intactkv.model.LlamaConfig mc, int before, QuantConfig config)
             throws Exception {
         Path dir = ModelDir.check(quant.model);
-        String why = LayerByLayer.why(quant, prefixOption.context, dir, config);
-        if (why != null) {
-            throw new IllegalArgumentException(why);
-        }
-        int perPass = inputsPerPass == null ? INPUTS_PER_PASS : inputsPerPass;
-        require(perPass >= 1, "--inputs-per-pass must be at least 1, got " + perPass);
+        LayerByLayer.require(quant, prefixOption.context, dir, config);
+        int perPass = inputsPerPass();
         MultipleChoice.Inputs in = MultipleChoice.inputs(tok, task.items(), prompts);
         int[] first = in.firstRows();
         layerwisePlan(in, before, perPass).require("eval --layer-by-layer --inputs-per-pass " + perPass,
                 "or lower --inputs-per-pass");
         double[] ll = new double[first.length];
-        try (LazyCheckpoint ckpt = LazyCheckpoint.open(dir);
-             QuantizedModel.Layers q = quant.quantized == null ? null
-                     : QuantizedModel.openLayers(quant.quantized, mc, quant.abits, quant.kvbits);
+        try (LayerByLayer.Run run = LayerByLayer.open(quant, dir, mc, config, perPass);
              ProgressBar bar = new ProgressBar()) {
-            LayerwisePerplexity.Setup s = LayerByLayer.setup(ckpt, q, mc, config, perPass);
-            IntactKvPrefix prefix = LayerByLayer.prefix(prefixOption.which, s, q, mc, tok, bar);
-            LayerwiseLogits.forEach(s, prefix, in.ids(), first, (j, r) -> ll[j] = MultipleChoice
+            IntactKvPrefix prefix = run.prefix(prefixOption.which, mc, tok, bar);
+            LayerwiseLogits.forEach(run.setup(), prefix, in.ids(), first, (j, r) -> ll[j] = MultipleChoice
                     .continuationLogLikelihood(r, first[j], in.ids().get(j), in.contextLength()[j]),
                     d -> bar.update("eval", d));
         }
@@ -254,8 +244,7 @@ final class EvalCommand implements Callable<Integer> {
     private void report(McItem.Task task, List<MultipleChoice.ItemScore> scores, QuantConfig config)
             throws java.io.IOException {
         if (logSamples != null) {
-            StringBuilder sb = new StringBuilder();
-            com.google.gson.Gson gson = new com.google.gson.Gson();
+            List<JsonObject> lines = new ArrayList<>();
             for (int i = 0; i < scores.size(); i++) {
                 MultipleChoice.ItemScore s = scores.get(i);
                 JsonObject j = new JsonObject();
@@ -271,9 +260,9 @@ final class EvalCommand implements Callable<Integer> {
                 j.add("choice_bytes", bytes);
                 j.addProperty("pred", s.predicted());
                 j.addProperty("pred_norm", s.predictedNorm());
-                sb.append(gson.toJson(j)).append('\n');
+                lines.add(j);
             }
-            intactkv.model.io.AtomicFiles.writeString(logSamples, sb.toString());
+            writeJsonLines(logSamples, lines);
         }
         PrintWriter o = spec.commandLine().getOut();
         Map<String, List<MultipleChoice.ItemScore>> bySubject = new LinkedHashMap<>();
@@ -311,6 +300,23 @@ final class EvalCommand implements Callable<Integer> {
             o.printf("%s, intactkv %s, %d-shot%n", label, prefixOption.label(), shots);
             o.println(table(results));
         }
+    }
+
+    /** --inputs-per-pass, or its default; refused below 1. */
+    int inputsPerPass() {
+        int perPass = inputsPerPass == null ? INPUTS_PER_PASS : inputsPerPass;
+        require(perPass >= 1, "--inputs-per-pass must be at least 1, got " + perPass);
+        return perPass;
+    }
+
+    /** {@code --log-samples}: one compact JSON object a line, written whole under a temporary name and renamed. */
+    static void writeJsonLines(Path file, List<JsonObject> lines) throws java.io.IOException {
+        StringBuilder sb = new StringBuilder();
+        com.google.gson.Gson gson = new com.google.gson.Gson();
+        for (JsonObject line : lines) {
+            sb.append(gson.toJson(line)).append('\n');
+        }
+        intactkv.model.io.AtomicFiles.writeString(file, sb.toString());
     }
 
     /** {@code x} as a JSON array of numbers, each written as Java's shortest repr of the double (exact). */

@@ -47,12 +47,64 @@ final class LayerByLayer {
         return null;
     }
 
+    /** Refuses, by {@link #why}, a run that {@code --layer-by-layer} cannot make. */
+    static void require(RunQuantOptions quant, String context, Path dir, QuantConfig config) {
+        String why = why(quant, context, dir, config);
+        if (why != null) {
+            throw new IllegalArgumentException(why);
+        }
+    }
+
+    /**
+     * An open layer-by-layer run: the full-precision checkpoint and the packed --quantized one (null: none), each read a
+     * layer at a time, and what they run ({@link #setup}); closing it closes both.
+     */
+    record Run(LazyCheckpoint checkpoint, QuantizedModel.Layers quantized, LayerwisePerplexity.Setup setup)
+            implements AutoCloseable {
+        /** {@link LayerByLayer#prefix} for {@code --intactkv which} (null for none). */
+        IntactKvPrefix prefix(String which, LlamaConfig c, Tokenizer tok, ProgressBar bar) throws IOException {
+            return LayerByLayer.prefix(which, setup, quantized, c, tok, bar);
+        }
+
+        @Override
+        public void close() throws IOException {
+            try (LazyCheckpoint ckpt = checkpoint) {
+                if (quantized != null) {
+                    quantized.close();
+                }
+            }
+        }
+    }
+
+    /**
+     * Opens {@code dir} (and {@code quant}'s --quantized checkpoint, with its run-time quantizers) for a layer-by-layer
+     * run of {@code perPass} windows or inputs a pass with {@code config} (null: full precision).
+     */
+    static Run open(RunQuantOptions quant, Path dir, LlamaConfig c, QuantConfig config, int perPass)
+            throws IOException {
+        LazyCheckpoint ckpt = LazyCheckpoint.open(dir);
+        QuantizedModel.Layers q = null;
+        try {
+            q = quant.quantized == null ? null : QuantizedModel.openLayers(quant.quantized, c, quant.abits, quant.kvbits);
+            return new Run(ckpt, q, setup(ckpt, q, c, config, perPass));
+        } catch (IOException | RuntimeException e) {
+            try (LazyCheckpoint opened = ckpt) {
+                if (q != null) {
+                    q.close();
+                }
+            } catch (IOException | RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+    }
+
     /**
      * What {@code --layer-by-layer} runs: the packed checkpoint {@code q}'s layers and embeddings beside the
      * full-precision ones of {@code ckpt}, or, without one, {@code ckpt}'s layers as they are or RTN-quantized when
      * read, with the run-time quantizers of {@code config} (null: none); {@code perPass} windows or inputs a pass.
      */
-    static LayerwisePerplexity.Setup setup(LazyCheckpoint ckpt, QuantizedModel.Layers q, LlamaConfig c,
+    private static LayerwisePerplexity.Setup setup(LazyCheckpoint ckpt, QuantizedModel.Layers q, LlamaConfig c,
                                            QuantConfig config, int perPass) throws IOException {
         LlamaWeights fpSkeleton = ckpt.skeleton();
         if (q != null) {
@@ -71,7 +123,7 @@ final class LayerByLayer {
      * RTN, GPTQ and OmniQuant, each layer AWQ-scaled for AWQ, rotated for QuaRot (whose rotation matrices exist only
      * then); or read from a prefix file.
      */
-    static IntactKvPrefix prefix(String which, LayerwisePerplexity.Setup s, QuantizedModel.Layers q, LlamaConfig c,
+    private static IntactKvPrefix prefix(String which, LayerwisePerplexity.Setup s, QuantizedModel.Layers q, LlamaConfig c,
                                  Tokenizer tok, ProgressBar bar) throws IOException {
         Basis basis = q == null ? new Basis.Original() : q.basis();
         return PrefixSpec.resolve(which, c,

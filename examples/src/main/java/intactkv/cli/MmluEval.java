@@ -9,17 +9,14 @@ import intactkv.eval.McItem;
 import intactkv.eval.MmluOfficial;
 import intactkv.eval.MmluReport;
 import intactkv.eval.MmluSplit;
-import intactkv.model.LazyCheckpoint;
 import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaWeights;
 import intactkv.model.text.Tokenizer;
 import intactkv.prefix.IntactKvPrefix;
 import intactkv.prefix.LayerwiseLogits;
-import intactkv.prefix.LayerwisePerplexity;
 import intactkv.prefix.PrefixSpec;
 import intactkv.prefix.PrefixedModel;
 import intactkv.quant.QuantConfig;
-import intactkv.quant.QuantizedModel;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -76,7 +73,6 @@ final class MmluEval {
         for (int k : shots) {
             runs.add(MmluOfficial.queries(split, k, tok, ids -> MmluOfficial.positions(prefixIds, ids), maxLength));
         }
-        require(c.inputsPerPass == null || c.layerByLayer, "--inputs-per-pass is for --layer-by-layer");
         QuantConfig config = c.quant.any() ? c.quant.plannedConfig() : null;
         List<List<MmluOfficial.Answer>> answers;
         if (c.layerByLayer) {
@@ -148,24 +144,17 @@ final class MmluEval {
     private static List<List<MmluOfficial.Answer>> layerByLayer(EvalCommand c, Path dir, LlamaConfig mc, Tokenizer tok,
             QuantConfig config, List<Integer> shots, List<List<MmluOfficial.Query>> runs, int[] letters,
             int[] prefixIds) throws Exception {
-        String why = LayerByLayer.why(c.quant, c.prefixOption.context, dir, config);
-        if (why != null) {
-            throw new IllegalArgumentException(why);
-        }
-        int perPass = c.inputsPerPass == null ? EvalCommand.INPUTS_PER_PASS : c.inputsPerPass;
-        require(perPass >= 1, "--inputs-per-pass must be at least 1, got " + perPass);
+        LayerByLayer.require(c.quant, c.prefixOption.context, dir, config);
+        int perPass = c.inputsPerPass();
         long longest = runs.stream().flatMap(List::stream).mapToLong(q -> q.ids().length).max().orElse(1);
         long t = longest + (prefixIds == null ? 0 : prefixIds.length - 1);
         c.quant.layerwiseTerms(t, perPass, 1, PrefixSpec.generated(c.prefixOption.which), 1, "inputs")
                 .require("eval --protocol mmlu-official --layer-by-layer --inputs-per-pass " + perPass,
                         "or lower --inputs-per-pass");
         List<List<MmluOfficial.Answer>> out = new ArrayList<>();
-        try (LazyCheckpoint ckpt = LazyCheckpoint.open(dir);
-             QuantizedModel.Layers q = c.quant.quantized == null ? null
-                     : QuantizedModel.openLayers(c.quant.quantized, mc, c.quant.abits, c.quant.kvbits);
+        try (LayerByLayer.Run run = LayerByLayer.open(c.quant, dir, mc, config, perPass);
              ProgressBar bar = new ProgressBar()) {
-            LayerwisePerplexity.Setup s = LayerByLayer.setup(ckpt, q, mc, config, perPass);
-            IntactKvPrefix prefix = LayerByLayer.prefix(c.prefixOption.which, s, q, mc, tok, bar);
+            IntactKvPrefix prefix = run.prefix(c.prefixOption.which, mc, tok, bar);
             requirePlannedIds(c, prefix, prefixIds);
             for (int r = 0; r < shots.size(); r++) {
                 String stage = "mmlu " + shots.get(r) + "-shot";
@@ -173,7 +162,7 @@ final class MmluEval {
                 List<int[]> inputs = queries.stream().map(MmluOfficial.Query::ids).toList();
                 int[] last = inputs.stream().mapToInt(ids -> ids.length - 1).toArray();
                 MmluOfficial.Answer[] answers = new MmluOfficial.Answer[queries.size()];
-                LayerwiseLogits.forEach(s, prefix, inputs, last, (i, row) -> answers[i] = MmluOfficial.answer(
+                LayerwiseLogits.forEach(run.setup(), prefix, inputs, last, (i, row) -> answers[i] = MmluOfficial.answer(
                         queries.get(i), letters, ids -> row.data()), d -> bar.update(stage, d));
                 out.add(Arrays.asList(answers));
             }
@@ -183,12 +172,11 @@ final class MmluEval {
 
     /**
      * {@code --log-samples}: one JSON line per run and item (shots, item, where, subject, label, the letters'
-     * probabilities, the prediction), written whole under a temporary name and renamed.
+     * probabilities, the prediction), as {@link EvalCommand#writeJsonLines} writes them.
      */
     private static void writeSamples(Path file, List<List<MmluOfficial.Query>> runs,
                                      List<List<MmluOfficial.Answer>> answers) throws java.io.IOException {
-        StringBuilder sb = new StringBuilder();
-        com.google.gson.Gson gson = new com.google.gson.Gson();
+        List<JsonObject> lines = new ArrayList<>();
         for (int r = 0; r < runs.size(); r++) {
             for (int i = 0; i < runs.get(r).size(); i++) {
                 MmluOfficial.Query q = runs.get(r).get(i);
@@ -201,10 +189,10 @@ final class MmluEval {
                 o.addProperty("label", a.label());
                 o.add("probs", EvalCommand.numbers(a.probs()));
                 o.addProperty("pred", a.predicted());
-                sb.append(gson.toJson(o)).append('\n');
+                lines.add(o);
             }
         }
-        intactkv.model.io.AtomicFiles.writeString(file, sb.toString());
+        EvalCommand.writeJsonLines(file, lines);
     }
 
     /** The report as text: subjects, subcategories, categories and the weighted average, as the official log. */

@@ -147,10 +147,7 @@ final class PplCommand implements Callable<Integer> {
      */
     private int layerByLayer(Path dir, LlamaConfig c, Tokenizer tok, int[] tokens, int seqlen, int before,
                              QuantConfig config, boolean withKl) throws Exception {
-        String why = LayerByLayer.why(quant, prefixOption.context, dir, config);
-        if (why != null) {
-            throw new IllegalArgumentException(why);
-        }
+        LayerByLayer.require(quant, prefixOption.context, dir, config);
         int perPass = windowsPerPass == null ? WINDOWS_PER_PASS : windowsPerPass;
         if (perPass < 1) {
             throw new IllegalArgumentException("--windows-per-pass must be at least 1, got " + perPass);
@@ -159,14 +156,11 @@ final class PplCommand implements Callable<Integer> {
         quant.layerwiseTerms(t, perPass, withKl ? 2 : 1, PrefixSpec.generated(prefixOption.which))
                 .require("--layer-by-layer --seqlen " + seqlen + " --windows-per-pass " + perPass
                         + (withKl ? " with KL" : ""), "or lower --windows-per-pass");
-        try (LazyCheckpoint ckpt = LazyCheckpoint.open(dir);
-             QuantizedModel.Layers q = quant.quantized == null ? null
-                     : QuantizedModel.openLayers(quant.quantized, c, quant.abits, quant.kvbits);
+        try (LayerByLayer.Run run = LayerByLayer.open(quant, dir, c, config, perPass);
              ProgressBar bar = new ProgressBar()) {
-            LayerwisePerplexity.Setup s = LayerByLayer.setup(ckpt, q, c, config, perPass);
-            IntactKvPrefix prefix = LayerByLayer.prefix(prefixOption.which, s, q, c, tok, bar);
-            Perplexity.Result r = LayerwisePerplexity.evaluate(s, prefix, withKl, tokens, seqlen, c.bosTokenId(),
-                    d -> bar.update("ppl", d));
+            IntactKvPrefix prefix = run.prefix(prefixOption.which, c, tok, bar);
+            Perplexity.Result r = LayerwisePerplexity.evaluate(run.setup(), prefix, withKl, tokens, seqlen,
+                    c.bosTokenId(), d -> bar.update("ppl", d));
             print(r, config, withKl);
         }
         return 0;

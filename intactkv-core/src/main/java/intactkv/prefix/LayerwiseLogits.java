@@ -75,7 +75,7 @@ public final class LayerwiseLogits {
                 }
                 for (int l = 0; l < layers; l++) {
                     LayerwisePerplexity.ReadOnce fp = new LayerwisePerplexity.ReadOnce(s.layers(), l);
-                    LlamaModel evaluated = new LlamaModel(s.skeleton().withBlock(l, s.model().apply(l, fp)), s.hooks());
+                    LlamaModel evaluated = s.evaluatedAt(l, fp);
                     for (int k = 0; k < m; k++) {
                         if (x[k] != null) {
                             x[k] = evaluated.layer(l, x[k], cache);

@@ -109,6 +109,14 @@ public final class LayerwisePerplexity {
         private int numLayers() {
             return skeleton.config().numHiddenLayers();
         }
+
+        /**
+         * The evaluated model holding its block {@code l} (made by {@link #model} from the full-precision block
+         * {@code fp}) and its run-time hooks, for running layer {@code l}.
+         */
+        LlamaModel evaluatedAt(int l, Layer fp) throws IOException {
+            return new LlamaModel(skeleton.withBlock(l, model.apply(l, fp)), hooks);
+        }
     }
 
     /** Full-precision layer {@code l}, read once, the first time it is asked for. */
@@ -272,7 +280,7 @@ public final class LayerwisePerplexity {
             LlamaModel full;
             for (int l = 0; l < s.numLayers(); l++) {
                 ReadOnce fp = new ReadOnce(s.layers(), l);
-                evaluated = new LlamaModel(s.skeleton().withBlock(l, s.model().apply(l, fp)), s.hooks());
+                evaluated = s.evaluatedAt(l, fp);
                 full = kl ? new LlamaModel(s.fullPrecisionSkeleton().withBlock(l, fp.get())) : null;
                 fp = null;
                 for (int k = 0; k < m; k++) {

@@ -176,7 +176,7 @@ final class VectorGemm {
                                 packStoredB(kc, k, n, stored, transB, p0, j0, Math.min(NR, n - j0), panel[pj - g0],
                                         mine.row);
                             } else {
-                                packB(kc, k, n, b, bOff, transB, p0, j0, Math.min(NR, n - j0), panel[pj - g0]);
+                                packTransposedB(kc, k, b, bOff, p0, j0, Math.min(NR, n - j0), panel[pj - g0]);
                             }
                         }
                     }
@@ -231,21 +231,17 @@ final class VectorGemm {
     }
 
     /**
-     * {@code panel[p*NR + j] = op(B)[p0 + p, j0 + j]} for p < kc, j < nc; 0 for j >= nc. (For
-     * {@code B^T}, reading the NR rows of B side by side, step p after step p, measured faster than
-     * reading one row of B at a time and writing the panel at stride NR: 36 against 30 GFLOP/s for
-     * 64 x 2048 times a 2048 x 5632 weight on one thread.)
+     * {@code panel[p*NR + j] = B^T[p0 + p, j0 + j] = b[bOff + (j0 + j)*k + p0 + p]} for p < kc, j < nc; 0 for j >= nc:
+     * a B stored transposed (N, K), as a linear layer's weight (a row-major B is packed by {@link #packRowsB}).
+     * Reading the NR rows of B side by side, step p after step p, measured faster than reading one row of B at a
+     * time and writing the panel at stride NR: 36 against 30 GFLOP/s for 64 x 2048 times a 2048 x 5632 weight on one
+     * thread.
      */
-    private static void packB(int kc, int k, int n, double[] b, int bOff, boolean transB, int p0, int j0, int nc,
-                              double[] panel) {
+    private static void packTransposedB(int kc, int k, double[] b, int bOff, int p0, int j0, int nc, double[] panel) {
         for (int p = 0; p < kc; p++) {
             int dst = p * NR;
-            if (transB) {
-                for (int j = 0; j < nc; j++) {
-                    panel[dst + j] = b[bOff + (j0 + j) * k + p0 + p];
-                }
-            } else {
-                System.arraycopy(b, bOff + (p0 + p) * n + j0, panel, dst, nc);
+            for (int j = 0; j < nc; j++) {
+                panel[dst + j] = b[bOff + (j0 + j) * k + p0 + p];
             }
             for (int j = nc; j < NR; j++) {
                 panel[dst + j] = 0.0;
@@ -254,9 +250,9 @@ final class VectorGemm {
     }
 
     /**
-     * {@link #packB} of a row-major B ({@code transB} false) for the panels {@code [g0, g1)} at once, step by step:
-     * step p copies row {@code p0 + p} of B, which these panels cover contiguously, into the panels' rows p, so
-     * B is read along its rows instead of {@code g1 - g0} times down them, at stride N.
+     * The panels {@code [g0, g1)} of a row-major B ({@code transB} false): {@code panel[p*NR + j] = B[p0 + p, j0 + j]},
+     * 0 past N, step by step: step p copies row {@code p0 + p} of B, which these panels cover contiguously, into the
+     * panels' rows p, so B is read along its rows instead of {@code g1 - g0} times down them, at stride N.
      */
     private static void packRowsB(int kc, int n, double[] b, int bOff, int p0, int g0, int g1, double[][] panel) {
         for (int p = 0; p < kc; p++) {
@@ -278,7 +274,7 @@ final class VectorGemm {
     }
 
     /**
-     * {@link #packB} from a {@link WeightStorage}: the same panel, element for element (the storage's
+     * A panel of B from a {@link WeightStorage}: the panel of B as doubles, element for element (the storage's
      * conversion to double is exact), so the product is bit-identical to the one with B as doubles.
      * This is where a compact weight becomes double: the packing pass copies every element once
      * anyway. For {@code B^T} each of the panel's NR rows of B is converted as one contiguous run of
