@@ -8,6 +8,7 @@ import intactkv.eval.GenerationFidelity;
 import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
+import intactkv.model.text.Generator;
 import intactkv.model.text.Tokenizer;
 import intactkv.prefix.IntactKvPrefix;
 import intactkv.prefix.PrefixSpec;
@@ -79,8 +80,14 @@ final class GenFidelityCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print the results as JSON")
     boolean json;
 
-    @Override
-    public Integer call() throws Exception {
+    /**
+     * What the run is, known before any weight is read: config.json, the tokenizer, where the prompts come from and
+     * their tokens (checked, with every flag, against the model's positions and the prefix).
+     */
+    record Prepared(LlamaConfig config, Path dir, Tokenizer tok, String source, List<int[]> ids) {
+    }
+
+    Prepared prepare() throws java.io.IOException {
         // every flag, the prompts and their lengths checked before the weights are read
         GenerationFidelity.Settings settings = settings();
         require(quant.any(), "gen-fidelity compares a quantized model with the full-precision one: add --method M"
@@ -99,6 +106,30 @@ final class GenFidelityCommand implements Callable<Integer> {
         List<int[]> ids = GenFidelityTable.prompts(lines, settings, tok, source);
         requireLength(ids, config);
         requirePrefixFits(PrefixSpec.plannedIds(prefixOption.which, config, tok), ids.get(0));
+        return new Prepared(config, dir, tok, source, ids);
+    }
+
+    /**
+     * The memory the run holds at its peak: both models ({@link QuantOptions#peakTerms} with the full-precision model
+     * kept: it writes the reference continuations) and the generation of the longest prompt
+     * ({@link MemoryEstimate#generationTerms}); the prompts run one after another. {@link HeapRule} sizes the
+     * launcher's heap by it.
+     */
+    MemoryPlan plan(Prepared p) throws java.io.IOException {
+        int longest = p.ids().stream().mapToInt(x -> x.length).max().orElse(0);
+        int rows = Generator.reservedRows(longest, maxTokens, p.config().maxPositionEmbeddings());
+        return quant.peakTerms(true, w -> MemoryEstimate.generationTerms(w, p.config(), longest, rows));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Prepared p = prepare();
+        Path dir = p.dir();
+        Tokenizer tok = p.tok();
+        String source = p.source();
+        List<int[]> ids = p.ids();
+        plan(p).require("gen-fidelity of " + ids.size() + " prompts of up to " + ids.stream().mapToInt(x -> x.length)
+                .max().orElse(0) + " tokens + --max-tokens " + maxTokens, null);
         QuantConfig planned = quant.plannedConfig();
         LlamaWeights fp = LlamaWeights.load(dir, false);
         List<GenFidelityTable.Row> rows;

@@ -106,8 +106,16 @@ final class GenerateCommand implements Callable<Integer> {
     /** The flags that only act when sampling, refused while decoding is greedy ({@link #settings}). */
     static final java.util.List<String> SAMPLING_FLAGS = java.util.List.of("--top-p", "--top-k", "--seed");
 
-    @Override
-    public Integer call() throws Exception {
+    /**
+     * What the run is, known before any weight is read: config.json, the token-choice settings, the new-token limit
+     * and the flag or file that set it, the tokenizer and the prompt's tokens (checked against the prefix and the
+     * model's positions).
+     */
+    record Prepared(LlamaConfig config, Path dir, GenerationConfig gen, int maxTokens, String tokensFlag,
+                    Tokenizer tok, int[] ids) {
+    }
+
+    Prepared prepare() throws java.io.IOException {
         checkFlags();
         quant.validate();
         // lengths are checked from config.json before the weights are loaded: the continuation alone first
@@ -120,27 +128,47 @@ final class GenerateCommand implements Callable<Integer> {
                 : gen.maxNewTokens() != null ? GenerationConfig.FILE + "'s max_new_tokens " + maxTokens
                 : "--max-tokens " + maxTokens;
         ModelLength.require(tokensFlag, maxTokens, config);
-        Sampler sampler = new Sampler(gen, seed);
         Tokenizer tok = ModelDir.tokenizer(quant.model);
         String text = chat ? ChatTemplate.vicunaPrompt(prompt) : prompt;
         int[] ids = tok.encode(text, true);
         requirePrefixFits(PrefixSpec.plannedIds(prefixOption.which, config, tok), ids, tok);
         ModelLength.require("the prompt's " + ids.length + " tokens + " + tokensFlag,
                 (long) ids.length + maxTokens, config);
+        return new Prepared(config, dir, gen, maxTokens, tokensFlag, tok, ids);
+    }
+
+    /**
+     * The memory the run holds at its peak ({@link MemoryEstimate#generationTerms}): the models as
+     * {@link QuantOptions#peakTerms} counts them (the full-precision model released where the method allows) and a
+     * generation of the prompt's tokens up to the new-token limit. {@link HeapRule} sizes the launcher's heap by it.
+     */
+    MemoryPlan plan(Prepared p) throws java.io.IOException {
+        int rows = Generator.reservedRows(p.ids().length, p.maxTokens(), p.config().maxPositionEmbeddings());
+        return quant.peakTerms(!quant.releasesFullPrecision(),
+                w -> MemoryEstimate.generationTerms(w, p.config(), p.ids().length, rows));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Prepared p = prepare();
+        GenerationConfig gen = p.gen();
+        int maxTokens = p.maxTokens();
+        Tokenizer tok = p.tok();
+        int[] ids = p.ids();
+        plan(p).require("generate of the prompt's " + ids.length + " tokens + " + p.tokensFlag(),
+                "or a smaller --max-tokens (the KV cache takes " + Memory.size(MemoryEstimate.kvCache(p.config(), 1))
+                        + " a position)");
+        Sampler sampler = new Sampler(gen, seed);
         java.util.concurrent.atomic.AtomicReference<LlamaWeights> fp =
-                new java.util.concurrent.atomic.AtomicReference<>(LlamaWeights.load(dir, false));
+                new java.util.concurrent.atomic.AtomicReference<>(LlamaWeights.load(p.dir(), false));
         PrefixedModel run;
         try (ProgressBar bar = new ProgressBar()) {
-            if (quant.releasesFullPrecision()) {
-                // generate needs the full-precision model for IntactKV's prefix only: taken first, then released
-                // (RTN/GPTQ/OmniQuant layer by layer as quantized; --quantized before the quantized model is loaded)
-                intactkv.prefix.IntactKvPrefix lossless = prefixOption.which.equals("none") ? null
-                        : PrefixSpec.resolve(prefixOption.which, quant.twinBeforeRelease(fp.get()), tok);
-                run = new PrefixedModel(quant.chooseReleasing(fp, bar).model(), lossless);
-            } else {
-                QuantOptions.Chosen chosen = quant.choose(fp.get(), bar);
-                run = new PrefixedModel(chosen.model(), PrefixSpec.resolve(prefixOption.which, chosen.twin(), tok));
-            }
+            // generate needs the full-precision model for IntactKV's prefix only: where the method allows, the prefix
+            // is taken first and the model released (RTN/GPTQ/OmniQuant layer by layer as quantized; --quantized
+            // before the quantized model is loaded)
+            IntactKvOption.Prepared chosen = prefixOption.quantizedWithPrefix(quant, fp, quant.releasesFullPrecision(),
+                    tok, bar);
+            run = new PrefixedModel(chosen.chosen().model(), chosen.prefix());
         }
         PrintWriter out = spec.commandLine().getOut();
         out.print(prompt);

@@ -24,8 +24,9 @@ import java.util.Map;
  * </pre>
  * E is the command's {@link MemoryPlan} total (the weights as the headers of --model and --quantized say they
  * are held, the quantized copy, its twin and the quantization buffers as the flags ask, and the buffers of one
- * window, or the calibration activations of {@code quantize}: the terms the command itself checks before
- * loading). The margin (1/32 of E plus 512 MiB) is for what the terms leave out (the collector's room, the
+ * window, the cache of a generation ({@link #generationEstimate}: made by the command itself), or the calibration
+ * activations of {@code quantize}: the terms the command itself checks before loading). The margin (1/32 of E plus
+ * 512 MiB) is for what the terms leave out (the collector's room, the
  * tokens, small arrays). The young generation is bounded so that the resident memory stays near the live set
  * instead of reaching the heap limit: the parallel collector's default nursery is a third of the heap, and
  * it touches all of it, so a 15 GB model would reach 20 GB of RSS. The reserve leaves the operating system and
@@ -149,7 +150,8 @@ final class HeapRule {
                 yield q.peakTerms(!release, w -> MemoryEstimate.pplTerms(w, c, t + prefixAllowance(f), kl ? 2 : 1))
                         .total();
             }
-            case "eval", "dump", "generate", "analyze" -> {
+            case "generate", "mtbench", "gen-fidelity" -> generationEstimate(args);
+            case "eval", "dump", "analyze" -> {
                 long t = Math.min(positions, f.containsKey("--seqlen") ? Long.parseLong(f.get("--seqlen")) : 2048);
                 if (command.equals("eval") && f.containsKey("--layer-by-layer")) {
                     // the inputs are not tokenized here: each bounded by t positions, its logits rows by t
@@ -179,6 +181,27 @@ final class HeapRule {
             }
             default -> -1;
         };
+    }
+
+    /**
+     * The plan total of a generation command ({@code generate}, {@code mtbench}, {@code gen-fidelity}) exactly as the
+     * command checks it before loading: its length is the prompt's tokens (or the longest question's, the longest
+     * prompt's) and the new-token limit, which come from the tokenizer, generation_config.json and the questions or
+     * prompt files, so {@code args} are parsed by picocli as {@link Main} parses them and the command itself prepares
+     * the run (no weight is read) and makes its plan.
+     */
+    static long generationEstimate(String[] args) throws IOException {
+        Object command = Main.commandLine().parseArgs(args).subcommand().commandSpec().userObject();
+        if (command instanceof GenerateCommand g) {
+            return g.plan(g.prepare()).total();
+        }
+        if (command instanceof MtBenchCommand m) {
+            return m.plan(m.prepare()).total();
+        }
+        if (command instanceof GenFidelityCommand f) {
+            return f.plan(f.prepare()).total();
+        }
+        return -1;
     }
 
     /** {@code --flag value} and {@code --flag=value} pairs; a flag without a value (--no-kl) maps to "". */

@@ -316,6 +316,19 @@ final class MemoryEstimate {
                         times(logits(c, t), Math.max(1, logitCopies)));
     }
 
+    /**
+     * The terms of a generation ({@code generate}, {@code mtbench}, {@code gen-fidelity}) of a prompt of {@code p}
+     * tokens whose cache holds at most {@code n} positions ({@link intactkv.model.text.Generator#reservedRows}),
+     * added to {@code plan}: the cache reserved for n positions before the prompt runs (the prompt writes its keys and
+     * values into it, {@code KvCache.empty}) and the prompt's layer activations. No logits but the last position's
+     * (the generator applies the LM head to that row alone), and no attention probabilities: without gradients each
+     * thread writes four rows of them ({@code Attention.causalOutputOnRows}). A decoding step's buffers are one row's.
+     */
+    static MemoryPlan generationTerms(MemoryPlan plan, LlamaConfig c, long p, long n) {
+        return plan.plus("KV cache of " + n + " positions", kvCache(c, n))
+                .plus("the prompt's layer activations", layerActivations(c, p));
+    }
+
     /** The product, saturating at {@link Long#MAX_VALUE}. */
     static long times(long... factors) {
         long r = 1;

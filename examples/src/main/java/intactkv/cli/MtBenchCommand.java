@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -108,8 +109,16 @@ final class MtBenchCommand implements Callable<Integer> {
 
     private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
 
-    @Override
-    public Integer call() throws Exception {
+    /**
+     * What the run is, known before any weight is read: config.json, generation_config.json, the tokenizer, the
+     * questions (each turn's prompt checked against the model's positions and the prefix) and the longest prompt a
+     * turn may have ({@link #requirePromptsFit}).
+     */
+    record Prepared(LlamaConfig config, Path dir, GenerationConfig gen, Tokenizer tok,
+                    List<MtBenchQuestions.Question> all, int longestPrompt) {
+    }
+
+    Prepared prepare() throws java.io.IOException {
         checkFlags();
         quant.validate();
         LlamaConfig config = MemoryEstimate.config(quant.model);
@@ -118,7 +127,29 @@ final class MtBenchCommand implements Callable<Integer> {
         GenerationConfig gen = GenerationConfig.read(dir);
         Tokenizer tok = ModelDir.tokenizer(quant.model);
         List<MtBenchQuestions.Question> all = MtBenchQuestions.read(questions);
-        requirePromptsFit(all, tok, config, PrefixSpec.plannedIds(prefixOption.which, config, tok));
+        int longest = requirePromptsFit(all, tok, config, PrefixSpec.plannedIds(prefixOption.which, config, tok));
+        return new Prepared(config, dir, gen, tok, all, longest);
+    }
+
+    /**
+     * The memory the run holds at its peak: the models ({@link QuantOptions#peakTerms}; the full-precision model
+     * released where the method allows) and the generation of the longest turn: its prompt with every earlier answer
+     * at --max-new-tokens, and its own answer ({@link MemoryEstimate#generationTerms}).
+     * {@link HeapRule} sizes the launcher's heap by it.
+     */
+    MemoryPlan plan(Prepared p) throws java.io.IOException {
+        int rows = Generator.reservedRows(p.longestPrompt(), maxNewTokens, p.config().maxPositionEmbeddings());
+        return quant.peakTerms(!quant.releasesFullPrecision(),
+                w -> MemoryEstimate.generationTerms(w, p.config(), p.longestPrompt(), rows));
+    }
+
+    @Override
+    public Integer call() throws Exception {
+        Prepared p = prepare();
+        GenerationConfig gen = p.gen();
+        Tokenizer tok = p.tok();
+        List<MtBenchQuestions.Question> all = p.all();
+        Path dir = p.dir();
         ModelDir.checkOutputFile(out);
         MtBenchAnswers.Existing done = MtBenchAnswers.read(out, modelId);
         java.io.PrintWriter err = spec.commandLine().getErr();
@@ -130,12 +161,19 @@ final class MtBenchCommand implements Callable<Integer> {
             err.printf("[all %d questions of %s are already answered in %s]%n", all.size(), questions, out);
             return 0;
         }
-        LlamaWeights fp = LlamaWeights.load(dir, false);
+        plan(p).require("mtbench's longest turn (a prompt of " + p.longestPrompt() + " tokens with the earlier answers"
+                + " at --max-new-tokens, and --max-new-tokens " + maxNewTokens + " more)",
+                "or a smaller --max-new-tokens (the KV cache takes " + Memory.size(MemoryEstimate.kvCache(p.config(), 1))
+                        + " a position)");
+        AtomicReference<LlamaWeights> fp = new AtomicReference<>(LlamaWeights.load(dir, false));
         PrefixedModel run;
         String label;
         try (ProgressBar bar = new ProgressBar()) {
-            QuantOptions.Chosen chosen = quant.choose(fp, bar);
-            run = new PrefixedModel(chosen.model(), PrefixSpec.resolve(prefixOption.which, chosen.twin(), tok));
+            // as generate: where the method allows, IntactKV's prefix is taken first and the full-precision model
+            // released as it is quantized
+            IntactKvOption.Prepared chosen = prefixOption.quantizedWithPrefix(quant, fp, quant.releasesFullPrecision(),
+                    tok, bar);
+            run = new PrefixedModel(chosen.chosen().model(), chosen.prefix());
             label = (quant.any() ? quant.plannedConfig().label() : "fp") + ", intactkv " + prefixOption.which;
             String[] special = specialTexts(tok);
             for (int k = 0; k < todo.size(); k++) {
@@ -240,10 +278,14 @@ final class MtBenchCommand implements Callable<Integer> {
      * Refuses, before any model work, a question whose prompt cannot be answered: turn j's prompt
      * with the earlier answers left empty (the shortest it can be) must leave room for one new
      * token under max_position_embeddings, and with --intactkv it must begin with the prefix's
-     * tokens (the prefix replaces them). Named by file, line and field.
+     * tokens (the prefix replaces them). Named by file, line and field. Returns the longest prompt
+     * a turn may have: turn j's with empty answers plus j answers of --max-new-tokens (an answer's
+     * text tokenized again within the conversation may take a few tokens more or fewer), at most
+     * max_position_embeddings - 1.
      */
-    void requirePromptsFit(List<MtBenchQuestions.Question> qs, Tokenizer tok, LlamaConfig config, int[] prefixIds) {
+    int requirePromptsFit(List<MtBenchQuestions.Question> qs, Tokenizer tok, LlamaConfig config, int[] prefixIds) {
         int limit = config.maxPositionEmbeddings();
+        long longest = 0;
         for (MtBenchQuestions.Question q : qs) {
             List<String> empty = new ArrayList<>();
             for (int j = 0; j < q.turns().size(); j++) {
@@ -256,9 +298,11 @@ final class MtBenchCommand implements Callable<Integer> {
                         prefixIds), where + ": --intactkv " + prefixOption.which + ": the prompt's tokens do not begin"
                         + " with the prefix's " + prefixIds.length + " tokens, so the prefix cannot replace them; use"
                         + " --intactkv prompt (the Vicuna system prompt), bos or none");
+                longest = Math.max(longest, Math.min(limit - 1, ids.length + (long) j * maxNewTokens));
                 empty.add("");
             }
         }
+        return (int) longest;
     }
 
     /** Flag ranges, refused before anything is read. */

@@ -32,6 +32,17 @@ class HeapRuleTest {
         return java.nio.file.Files.isDirectory(dir) ? dir : SparseCheckpoint.write(dir, MemoryTermsTest.LLAMA7B);
     }
 
+    /**
+     * The 7B shape with the built-in model's vocabulary of 1024, whose tokenizer {@link SparseCheckpoint} copies: the
+     * generation commands tokenize their prompts, and refuse a tokenizer that does not fit the model. Its weights are
+     * the 7B shape's less 2 x 30976 x 4096 BF16 rows of embedding and head: 12,970,917,888 bytes.
+     */
+    private static Path l7bSmallVocabulary() throws Exception {
+        Path dir = tmp.resolve("l7b-v1024");
+        return java.nio.file.Files.isDirectory(dir) ? dir : SparseCheckpoint.write(dir,
+                new intactkv.model.LlamaConfig(4096, 11008, 32, 32, 32, 1e-5, 10000, 1024, 4096, false, 1, 2));
+    }
+
     @Test
     void theRuleByHand() {
         // 1 GiB estimate: young 256 MiB (the floor); 1 GiB + 32 MiB + 512 MiB + 256 MiB / 3, rounded up to MiB
@@ -224,6 +235,49 @@ class HeapRuleTest {
         // full precision: the weights and the window only
         String[] fp = {"dump", "--model", dir, "--tokens", "1,5,9", "--out", "d.safetensors"};
         assertEquals(weights + window, HeapRule.estimate(fp));
+    }
+
+    /**
+     * generate in full precision on the 7B shape: the weights and a generation of the prompt's P tokens (the tokenizer
+     * beside the checkpoint counts them, as the command does) up to --max-tokens 100: a KV cache of P + 99 positions
+     * (2 x 32 layers x 32 heads x 128 doubles, 2 MiB a position) and the prompt's layer activations (P x (6 d + 3
+     * d_ff) doubles); no logits but the last position's. Without --max-tokens: 64, the command's default when the
+     * model has no generation_config.json. Before, the rule planned a window of 2048 positions with every attention
+     * probability (20.8 GiB of heap for LLaMA-2-7B's "Hello there", which needs 12.6).
+     */
+    @Test
+    void llama7bGenerate() throws Exception {
+        Path dir = l7bSmallVocabulary();
+        String prompt = "a small domesticated animal";
+        long p = intactkv.model.text.Tokenizer.load(dir.resolve("tokenizer.json")).encode(prompt, true).length;
+        long weights = 12_970_917_888L;
+        long perPosition = 8L * 2 * 32 * 32 * 128;
+        long prompted = p * 8 * (6 * 4096 + 3 * 11008);
+        String[] args = {"generate", "--model", dir.toString(), "--prompt", prompt, "--max-tokens", "100"};
+        assertEquals(weights + (p + 99) * perPosition + prompted, HeapRule.estimate(args));
+        String[] byDefault = {"generate", "--model", dir.toString(), "--prompt", prompt};
+        assertEquals(weights + (p + 63) * perPosition + prompted, HeapRule.estimate(byDefault));
+    }
+
+    /**
+     * mtbench on the 7B shape: the weights and its longest turn, the second turn of a two-turn question, whose prompt
+     * is the conversation with an empty first answer (P tokens, as the command tokenizes it) plus one answer of
+     * --max-new-tokens 200, and its own answer of 200 more: a cache of P + 200 + 199 positions.
+     */
+    @Test
+    void llama7bMtBenchPlansItsLongestTurn() throws Exception {
+        Path dir = l7bSmallVocabulary();
+        Path questions = java.nio.file.Files.writeString(tmp.resolve("q.jsonl"), MtBenchCommandTest.Q2 + "\n");
+        var q = MtBenchQuestions.read(questions).get(0);
+        long p = intactkv.model.text.Tokenizer.load(dir.resolve("tokenizer.json")).encode(
+                intactkv.model.text.ChatTemplate.vicunaConversation(q.turns(), java.util.List.of("")), true).length;
+        long weights = 12_970_917_888L;
+        long prompt = p + 200;
+        long expected = weights + (prompt + 199) * 8L * 2 * 32 * 32 * 128 + prompt * 8 * (6 * 4096 + 3 * 11008);
+        String[] args = {"mtbench", "--model", dir.toString(), "--questions", questions.toString(), "--model-id", "m",
+            "--max-new-tokens", "200", "--out", tmp.resolve("a.jsonl").toString()};
+        assertEquals(expected, HeapRule.estimate(args));
+        assertTrue(!java.nio.file.Files.exists(tmp.resolve("a.jsonl")), "the rule writes nothing");
     }
 
     @Test

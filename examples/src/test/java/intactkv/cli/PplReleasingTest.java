@@ -102,6 +102,7 @@ class PplReleasingTest {
     void everyCommandThatReadsWeightsRefusesBeforeReading() throws Exception {
         Path ckpt = big();
         Path text = dir.resolve("long.txt");
+        Path questions = Files.writeString(dir.resolve("big-questions.jsonl"), MtBenchCommandTest.Q1 + "\n");
         String m = ckpt.toString();
         String[][] commands = {
             {"ppl", "--model", m, "--data", text.toString(), "--seqlen", "128"},
@@ -112,6 +113,12 @@ class PplReleasingTest {
             {"calibrate", "--model", m, "--method", "rtn", "--intactkv", "bos", "--data", text.toString(), "--samples", "2",
                 "--seqlen", "16", "--out", dir.resolve("big-prefix.safetensors").toString()},
             {"quantize", "--model", m, "--method", "rtn", "--wbits", "3", "--out", dir.resolve("big-q").toString()},
+            {"generate", "--model", m, "--prompt", "ab a", "--max-tokens", "4"},
+            {"generate", "--model", m, "--prompt", "ab a", "--max-tokens", "4", "--method", "rtn", "--intactkv", "bos"},
+            {"mtbench", "--model", m, "--questions", questions.toString(), "--max-new-tokens", "4", "--model-id", "big",
+                "--out", dir.resolve("big-answers.jsonl").toString()},
+            {"gen-fidelity", "--model", m, "--kvbits", "4", "--data", text.toString(), "--prompts", "2",
+                "--prompt-words", "3", "--max-tokens", "4"},
         };
         for (String[] c : commands) {
             String[] r = MainTest.run(c);
@@ -129,7 +136,8 @@ class PplReleasingTest {
                         + " numbers: needs "), line);
             }
         }
-        for (String out : new String[] {"big-dump.safetensors", "big-analyze", "big-prefix.safetensors", "big-q"}) {
+        for (String out : new String[] {"big-dump.safetensors", "big-analyze", "big-prefix.safetensors", "big-q",
+            "big-answers.jsonl"}) {
             assertFalse(Files.exists(dir.resolve(out)), out + " was not written");
         }
     }

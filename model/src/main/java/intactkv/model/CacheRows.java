@@ -52,6 +52,11 @@ final class CacheRows {
                 new AtomicInteger(past.dim(1)));
     }
 
+    /** No rows yet, room for {@code cap}: a buffer (B, h_kv, cap, d_h) of zeros that appends fill in place. */
+    static CacheRows empty(int b, int hkv, int cap, int dh) {
+        return new CacheRows(Tensor.wrap(new double[b * hkv * cap * dh], b, hkv, cap, dh), 0, new AtomicInteger(0));
+    }
+
     /** The buffer (B, h_kv, cap, d_h); only the first {@link #length()} rows of each head are this view's. */
     Tensor buffer() {
         return buffer;
@@ -92,6 +97,27 @@ final class CacheRows {
             System.arraycopy(rows.data(), head * t * dh, dst.data(), (head * dstCap + length) * dh, t * dh);
         }
         return new CacheRows(dst, n, owner);
+    }
+
+    /**
+     * This view's rows copied into a new buffer of {@code cap} rows (at least {@link #length()}), whose spare rows
+     * the next appends fill in place: a decoding loop that knows its final length reserves it once, instead of the
+     * buffer doubling towards {@code max_position_embeddings} ({@link #append}), where the last doubling holds the
+     * old and the new buffer at once. This view and its buffer are not changed.
+     */
+    CacheRows withCapacity(int cap) {
+        if (cap < length) {
+            throw new IllegalArgumentException("cache rows of length " + length + ": cannot reserve " + cap + " rows");
+        }
+        int b = buffer.dim(0);
+        int hkv = buffer.dim(1);
+        int old = buffer.dim(2);
+        int dh = buffer.dim(3);
+        Tensor dst = Tensor.wrap(new double[b * hkv * cap * dh], b, hkv, cap, dh);
+        for (int head = 0; head < b * hkv; head++) {
+            System.arraycopy(buffer.data(), head * old * dh, dst.data(), head * cap * dh, length * dh);
+        }
+        return new CacheRows(dst, length, new AtomicInteger(length));
     }
 
     /** A copy of this view's rows: (B, h_kv, length, d_h). */

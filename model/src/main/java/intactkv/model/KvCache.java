@@ -100,6 +100,47 @@ public final class KvCache {
         return CacheRows.of((key ? keys : values).get(l).data(), b);
     }
 
+    /**
+     * A decoding cache with the same keys and values and room for {@code rows} positions in every layer, for a
+     * batch of {@code b} sequences (a shared (h_kv, p, d_h) past is repeated for each, as {@link #rows} does):
+     * the forward passes that continue it write their rows into the spare ones in place, as long as they stay
+     * within {@code rows} ({@link CacheRows#withCapacity}). {@link intactkv.model.text.Generator} reserves the
+     * prompt and every token it may generate, so that decoding never holds two copies of the cache. The numbers
+     * are unchanged: attention reads a view's first {@link #length()} rows only. This cache is not changed.
+     */
+    public KvCache reserve(int rows, int b) {
+        if (rows < length) {
+            throw new IllegalArgumentException("KV cache of " + length + " positions: cannot reserve " + rows);
+        }
+        CacheRows[] k = new CacheRows[layers()];
+        CacheRows[] v = new CacheRows[layers()];
+        for (int l = 0; l < k.length; l++) {
+            k[l] = rows(l, true, b).withCapacity(rows);
+            v[l] = rows(l, false, b).withCapacity(rows);
+        }
+        return new KvCache(k, v);
+    }
+
+    /**
+     * An empty decoding cache with room for {@code rows} positions of {@code b} sequences in every layer of a model
+     * of config {@code c}: a prompt run with it as its past writes its keys and values into it in place (the same
+     * numbers as without a past: positions from 0, the same attention over the rows written), and decoding
+     * continues there, so the prompt's cache is never held twice ({@link intactkv.model.text.Generator}).
+     */
+    public static KvCache empty(LlamaConfig c, int rows, int b) {
+        if (rows < 1 || b < 1) {
+            throw new IllegalArgumentException("an empty KV cache needs rows >= 1 and sequences >= 1: " + rows + ", "
+                    + b);
+        }
+        CacheRows[] k = new CacheRows[c.numHiddenLayers()];
+        CacheRows[] v = new CacheRows[c.numHiddenLayers()];
+        for (int l = 0; l < k.length; l++) {
+            k[l] = CacheRows.empty(b, c.numKeyValueHeads(), rows, c.headDim());
+            v[l] = CacheRows.empty(b, c.numKeyValueHeads(), rows, c.headDim());
+        }
+        return new KvCache(k, v);
+    }
+
     /** Number of layers. */
     public int layers() {
         return keyRows != null ? keyRows.length : keys.size();

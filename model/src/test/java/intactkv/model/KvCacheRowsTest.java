@@ -39,23 +39,106 @@ class KvCacheRowsTest {
         }
     }
 
-    @Test
-    void decodingIntoSpareRowsIsBitIdenticalToConcatenating() {
-        int[][] prompt = {{1, 5, 7, 3, 2}};
-        KvCache exact = step(prompt, null, false).present();
-        KvCache rows = step(prompt, null, true).present();
-        int next = 4;
-        for (int i = 0; i < 45; i++) { // capacities 16, 32, then 64 (max_position_embeddings)
+    /**
+     * {@code steps} decoding steps of one token from both caches, the concatenating path from {@code exact} and
+     * the spare-row path from {@code rows}, the logits compared at tolerance 0 after each; returns the two caches
+     * after the last step. Token i + 1 is {@code (a * token_i + c) mod V} from {@code first}.
+     */
+    private KvCache[] decodeSideBySide(KvCache exact, KvCache rows, int steps, int first, int a, int c) {
+        int next = first;
+        for (int i = 0; i < steps; i++) {
             int[][] ids = {{next}};
             LlamaModel.Output e = step(ids, exact, false);
             LlamaModel.Output r = step(ids, rows, true);
             assertArrayEquals(e.logits().data().data(), r.logits().data().data(), 0.0, "step " + i);
             exact = e.present();
             rows = r.present();
-            next = (next * 3 + 1) % GQA.vocabSize();
+            next = (next * a + c) % GQA.vocabSize();
         }
         assertSameCache(exact, rows);
+        return new KvCache[] {exact, rows};
+    }
+
+    @Test
+    void decodingIntoSpareRowsIsBitIdenticalToConcatenating() {
+        int[][] prompt = {{1, 5, 7, 3, 2}};
+        // capacities 16, 32, then 64 (max_position_embeddings)
+        KvCache rows = decodeSideBySide(step(prompt, null, false).present(), step(prompt, null, true).present(), 45, 4,
+                3, 1)[1];
         assertEquals(50, rows.length());
+    }
+
+    /**
+     * A cache reserved for its final length ({@link KvCache#reserve}) decodes in place: the same logits and cache
+     * as the concatenating path bit for bit, every step writing into the one reserved buffer (the same array
+     * throughout), and the cache it was made from unchanged; a shared (h_kv, p, d_h) past reserves as well. Too
+     * few rows are refused.
+     */
+    @Test
+    void aReservedCacheDecodesInPlaceWithTheSameBits() {
+        int[][] prompt = {{1, 5, 7, 3, 2}};
+        KvCache before = step(prompt, null, true).present();
+        double[] firstKeys = before.keys().get(0).data().data().clone();
+        KvCache reserved = before.reserve(5 + 40, 1);
+        double[] buffer = reserved.rows(1, false, 1).buffer().data();
+        KvCache rows = decodeSideBySide(step(prompt, null, false).present(), reserved, 40, 4, 5, 2)[1];
+        org.junit.jupiter.api.Assertions.assertSame(buffer, rows.rows(1, false, 1).buffer().data(), "never copied");
+        assertEquals(5, before.length());
+        assertArrayEquals(firstKeys, before.keys().get(0).data().data(), 0.0);
+
+        KvCache one = step(new int[][] {{1, 4}}, null, true).present();
+        KvCache shared = new KvCache(one.keys().stream().map(v -> Value.constant(squeeze(v.data()))).toList(),
+                one.values().stream().map(x -> Value.constant(squeeze(x.data()))).toList());
+        LlamaModel.Output e = step(new int[][] {{3, 7}}, shared, false);
+        LlamaModel.Output r = step(new int[][] {{3, 7}}, shared.reserve(6, 1), true);
+        assertArrayEquals(e.logits().data().data(), r.logits().data().data(), 0.0);
+        assertSameCache(e.present(), r.present());
+        IllegalArgumentException tooFew = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> before.reserve(4, 1));
+        assertEquals("KV cache of 5 positions: cannot reserve 4", tooFew.getMessage());
+    }
+
+    /**
+     * A prompt run after an empty cache reserved for the whole generation ({@link KvCache#empty}) gives the logits and
+     * cache of a run without a past bit for bit (positions from 0; the decoding path's attention over the rows
+     * written), and decoding then continues in the same buffer.
+     */
+    @Test
+    void aPromptRunIntoAnEmptyReservedCacheIsBitIdentical() {
+        int[][] prompt = {{1, 5, 7, 3, 2, 9, 0}};
+        LlamaModel.Output exact = step(prompt, null, false);
+        KvCache room = KvCache.empty(GQA, 7 + 12, 1);
+        double[] buffer = room.rows(0, true, 1).buffer().data();
+        LlamaModel.Output r = step(prompt, room, true);
+        assertArrayEquals(exact.logits().data().data(), r.logits().data().data(), 0.0);
+        assertSameCache(exact.present(), r.present());
+        KvCache c = decodeSideBySide(exact.present(), r.present(), 12, 3, 7, 3)[1];
+        org.junit.jupiter.api.Assertions.assertSame(buffer, c.rows(0, true, 1).buffer().data(), "never copied");
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> KvCache.empty(GQA, 0, 1));
+    }
+
+    /**
+     * The LM head on the last position's final hidden state alone ({@link LlamaModel#head}, what generation computes
+     * instead of every row's logits) gives the last row of the whole pass's logits bit for bit, for a prompt and for
+     * a decoding step after it.
+     */
+    @Test
+    void theLastRowsLogitsAloneAreTheWholePasssLastRow() {
+        int[][] prompt = {{1, 5, 7, 3, 2, 9, 0, 4, 6}};
+        LlamaModel.Output o = step(prompt, KvCache.empty(GQA, 10, 1), true);
+        double[] all = o.logits().data().data();
+        int v = GQA.vocabSize();
+        int d = GQA.hiddenSize();
+        try (GradMode.Scope s = GradMode.noGrad()) {
+            Tensor lastRow = intactkv.tensor.Layout.slice(o.last().data().reshape(9, d), 0, 8, 9);
+            assertArrayEquals(java.util.Arrays.copyOfRange(all, 8 * v, 9 * v),
+                    model.head(Value.constant(lastRow)).data().data(), 0.0);
+            LlamaModel.Output next = model.forward(new int[] {8}, o.present(), LlamaModel.Options.LOGITS);
+            LlamaModel.Output noLogits = model.forward(new int[] {8}, o.present(), new LlamaModel.Options(false, false,
+                    false, true));
+            assertEquals(null, noLogits.logits());
+            assertArrayEquals(next.logits().data().data(), model.head(noLogits.last()).data().data(), 0.0);
+        }
     }
 
     @Test

@@ -13,6 +13,9 @@ import java.util.function.Consumer;
  * token at a time with the cache of everything before it, until [EOS] (or the ids of a
  * {@link Stop}), a stop string, a token limit or the model's maximum length. The stop reason is
  * {@code eos}, {@code stop-string}, {@code max-tokens} or {@code max-length}. Text is streamed to a consumer as soon as it is complete UTF-8.
+ * The cache is given room for the prompt and every token the limit allows once, before decoding
+ * ({@link KvCache#reserve}): memory is the cache of the longest sequence the call may reach, not a
+ * buffer doubled towards max_position_embeddings beside the one it replaces.
  *
  * <p>The continuation's text is what decoding the prompt and the new tokens together adds after
  * the prompt's own decoded text ({@code decode(prompt + new)} minus {@code decode(prompt)}), not
@@ -141,13 +144,18 @@ public final class Generator {
         try (GradMode.Scope s = GradMode.noGrad()) {
             KvCache cache;
             double[] last;
+            // the positions the last decoding step holds, reserved once before the prompt runs (KvCache.empty,
+            // KvCache.reserve): the prompt's keys and values are written into that cache and decoding continues
+            // there, so the cache is never held twice nor doubled towards max_position_embeddings
+            int rows = reservedRows(prompt.length, maxTokens, limit);
             if (past == null || past.length() < prompt.length) {
                 int[] rest = past == null ? prompt : Arrays.copyOfRange(prompt, past.length(), prompt.length);
-                LlamaModel.Output o = model.forward(rest, past == null ? null : past.cache(), LlamaModel.Options.LOGITS);
+                KvCache room = past == null ? KvCache.empty(model.config(), rows, 1) : reserved(past.cache(), rows);
+                LlamaModel.Output o = model.forward(rest, room, CACHE_AND_LAST);
                 cache = o.present();
-                last = lastLogits(o);
+                last = lastLogits(model, o);
             } else {
-                cache = past.cache();
+                cache = reserved(past.cache(), rows);
                 last = past.lastLogits;
             }
             int pos = prompt.length;
@@ -183,9 +191,9 @@ public final class Generator {
                 if (n == maxTokens) {
                     break;
                 }
-                LlamaModel.Output o = model.forward(new int[] {next}, cache, LlamaModel.Options.LOGITS);
+                LlamaModel.Output o = model.forward(new int[] {next}, cache, CACHE_AND_LAST);
                 cache = o.present();
-                last = lastLogits(o);
+                last = lastLogits(model, o);
             }
         }
         int[] tokens = Arrays.copyOf(out, n);
@@ -197,6 +205,20 @@ public final class Generator {
             onText.accept(text.substring(printed.length()));
         }
         return new Result(tokens, text, stop);
+    }
+
+    /**
+     * The positions a generation's cache holds at its last forward pass: the prompt and every new token but the
+     * last (which is chosen, never run), at most {@code limit} - 1 (max_position_embeddings); what {@link #generate}
+     * reserves, and what a memory plan counts.
+     */
+    public static int reservedRows(int promptLength, int maxTokens, int limit) {
+        return promptLength + Math.min(maxTokens, limit - promptLength) - 1;
+    }
+
+    /** {@code cache} with room for {@code rows} positions of one sequence, or itself when it has no fewer. */
+    private static KvCache reserved(KvCache cache, int rows) {
+        return rows > cache.length() ? cache.reserve(rows, 1) : cache;
     }
 
     private static boolean contains(int[] ids, int id) {
@@ -218,12 +240,23 @@ public final class Generator {
         return 0;
     }
 
-    /** The logits (V) of the last position of a forward pass. */
-    private static double[] lastLogits(LlamaModel.Output o) {
-        Tensor logits = o.logits().data();
-        int v = logits.dim(-1);
-        int t = logits.dim(-2);
-        return Layout.slice(logits.reshape(t, v), 0, t - 1, t).data();
+    /**
+     * A forward pass that keeps the present cache and makes no logits: {@link #lastLogits} makes the one row
+     * generation reads, so a prompt of T tokens never holds T x V logits.
+     */
+    private static final LlamaModel.Options CACHE_AND_LAST = new LlamaModel.Options(false, false, false, true);
+
+    /**
+     * The logits (V) of the last position of a forward pass: the LM head on that position's final hidden state
+     * ({@link LlamaModel#head}), the same bits as the last row of the whole pass's logits (the head's GEMM sums
+     * each element in the same order whatever the other rows).
+     */
+    private static double[] lastLogits(LlamaModel model, LlamaModel.Output o) {
+        Tensor hidden = o.last().data();
+        int d = hidden.dim(-1);
+        int t = hidden.dim(-2);
+        return model.head(intactkv.autograd.Value.constant(Layout.slice(hidden.reshape(t, d), 0, t - 1, t)))
+                .data().data();
     }
 
     /**
