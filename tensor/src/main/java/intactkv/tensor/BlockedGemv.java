@@ -14,17 +14,23 @@ import jdk.incubator.vector.VectorSpecies;
  * exactly the order of {@link Gemm} and {@link Gemv}: the same bits, on any vector width (a lane-wise
  * FMA rounds each lane once, as {@link Math#fma}; the product {@code a_p W[j, p]} is commutative). Only
  * which rows run side by side changes. {@link #GROUP} blocks are accumulated together so that that many
- * independent FMA chains hide the FMA latency; the weights of a group are converted to doubles
- * {@link #KC} steps at a time ({@link WeightStorage#heldToDouble}: one contiguous run per block, since a
- * block is stored k-major) into a buffer that stays in L1. The rows of a last, partial block (N not a
- * multiple of the lanes) are summed one chain each, in the same order.
+ * independent FMA chains hide the FMA latency; they are the layout's group ({@link RowBlocks#group()}), whose
+ * steps are held side by side, so a group is read as one stream (with {@code group} 1, each block its own unit,
+ * as {@link #GROUP} streams). BF16 weights are widened in registers as they are loaded; other dtypes are
+ * converted to doubles {@link #KC} steps at a time ({@link WeightStorage#heldToDouble}: one contiguous run
+ * for a group, or per block) into a buffer that stays in L1. The blocks of a last, partial group are summed
+ * one vector chain each, and the rows of a last, partial block (N not a multiple of the lanes) one chain
+ * each, in the same order.
  */
 final class BlockedGemv {
     private static final VectorSpecies<Double> S = DoubleVector.SPECIES_PREFERRED;
     /** Rows of a block: the preferred vector's double lanes (4 with AVX2, 8 with AVX-512). */
     static final int LANES = S.length();
-    /** Blocks accumulated together: 8 independent chains cover the FMA latency (4-5 cycles) at 1-2 FMAs a cycle. */
-    private static final int GROUP = 8;
+    /**
+     * Blocks accumulated together: 8 independent chains cover the FMA latency (4-5 cycles) at 1-2 FMAs a cycle;
+     * {@link RowBlocks#preferred} groups the blocks by as many.
+     */
+    static final int GROUP = 8;
     /** Steps converted at a time: GROUP x LANES x KC doubles = 16 KB with AVX2, 32 KB with AVX-512 (L1). */
     private static final int KC = 64;
 
@@ -33,14 +39,15 @@ final class BlockedGemv {
 
     /**
      * {@code c[cOff + j] = sum_p a[aOff + p] * W[j, p]} for j < N, with W held by {@code b} in the layout
-     * {@code blocks} (whose lanes must be {@link #LANES}); {@code c} is <em>modified</em>. Groups of blocks
-     * are split over threads when {@code parallel} and the product is large (>= 1M multiply-adds a chunk).
+     * {@code blocks} (whose lanes must be {@link #LANES}, and whose groups {@link #GROUP} blocks or 1: {@link
+     * #reads}); {@code c} is <em>modified</em>. Groups of blocks are split over threads when {@code parallel} and
+     * the product is large (>= 1M multiply-adds a chunk).
      */
     static void multiply(double[] a, int aOff, WeightStorage b, RowBlocks blocks, double[] c, int cOff,
                          boolean parallel) {
-        if (blocks.lanes() != LANES) {
-            throw new IllegalArgumentException("row blocks of " + blocks.lanes() + " rows, this kernel reads "
-                    + LANES);
+        if (!reads(blocks)) {
+            throw new IllegalArgumentException("row blocks of " + blocks.lanes() + " rows in groups of "
+                    + blocks.group() + ", this kernel reads " + LANES + " in groups of " + GROUP + " or 1");
         }
         int k = blocks.cols();
         int full = blocks.fullBlocks();
@@ -55,12 +62,14 @@ final class BlockedGemv {
                 int b0 = g * GROUP;
                 int nb = Math.min(GROUP, full - b0);
                 if (nb == GROUP && bf16 != null) {
-                    groupBf16(k, a, aOff, bf16, b0, c, cOff);
+                    int stride = blocks.stepStride(b0); // GROUP * LANES for a group held as one unit, else LANES
+                    groupBf16(k, a, aOff, bf16, blocks.blockStart(b0), stride == LANES ? LANES * k : LANES, stride, c,
+                            cOff + b0 * LANES);
                 } else if (nb == GROUP) {
-                    group(k, a, aOff, b, b0, buf, c, cOff);
+                    group(k, a, aOff, b, blocks, b0, buf, c, cOff);
                 } else {
                     for (int q = b0; q < b0 + nb; q++) {
-                        oneBlock(k, a, aOff, b, q, buf, c, cOff);
+                        oneBlock(k, a, aOff, b, blocks.blockStart(q), buf, c, cOff + q * LANES);
                     }
                 }
             }
@@ -74,39 +83,54 @@ final class BlockedGemv {
         return new double[GROUP * LANES * KC];
     }
 
+    /** Whether {@link #multiply} reads {@code blocks}: blocks of {@link #LANES} rows, in groups of {@link #GROUP} or 1. */
+    static boolean reads(RowBlocks blocks) {
+        return blocks.lanes() == LANES && (blocks.group() == GROUP || blocks.group() == 1);
+    }
+
     /**
-     * {@link #GROUP} blocks from block {@code b0}, eight vector chains side by side. The chains are kept in c
-     * between chunks of steps (loaded before, stored after), so no vector lives across the conversion calls.
+     * {@link #GROUP} blocks from block {@code b0}, eight vector chains side by side. Their steps are converted
+     * {@link #KC} at a time into {@code buf}: a group held as one unit is one run (step p of block q at
+     * {@code p GROUP LANES + q LANES}), blocks of their own one run each (at {@code q KC LANES + p LANES}). The
+     * chains are kept in c between chunks of steps (loaded before, stored after), so no vector lives across the
+     * conversion calls.
      */
-    private static void group(int k, double[] a, int aOff, WeightStorage b, int b0, double[] buf, double[] c,
-                              int cOff) {
+    private static void group(int k, double[] a, int aOff, WeightStorage b, RowBlocks blocks, int b0, double[] buf,
+                              double[] c, int cOff) {
         int j = cOff + b0 * LANES;
         java.util.Arrays.fill(c, j, j + GROUP * LANES, 0.0);
-        int blockSize = LANES * k;
+        int start = blocks.blockStart(b0);
+        int stride = blocks.stepStride(b0);
         for (int p0 = 0; p0 < k; p0 += KC) {
             int kc = Math.min(KC, k - p0);
-            for (int q = 0; q < GROUP; q++) {
-                b.heldToDouble((b0 + q) * blockSize + p0 * LANES, kc * LANES, buf, q * KC * LANES);
+            if (stride == GROUP * LANES) {
+                b.heldToDouble(start + p0 * stride, kc * stride, buf, 0);
+                steps(kc, a, aOff + p0, buf, LANES, stride, c, j);
+            } else {
+                for (int q = 0; q < GROUP; q++) {
+                    b.heldToDouble(start + q * LANES * k + p0 * LANES, kc * LANES, buf, q * KC * LANES);
+                }
+                steps(kc, a, aOff + p0, buf, KC * LANES, LANES, c, j);
             }
-            steps(kc, a, aOff + p0, buf, c, j);
         }
     }
 
     /**
      * {@link #group} for BF16 weights, read straight from their patterns: each step loads one block's
      * {@link #LANES} patterns and widens them in registers ({@link VectorBf16#load}, exact) instead of
-     * converting through a buffer; the eight chains stay in registers for all K steps. Same sums, same order.
+     * converting through a buffer; the eight chains stay in registers for all K steps. Block q's step p is held
+     * at {@code o0 + q blockOffset + p stride} (a group held as one unit: blockOffset LANES, stride GROUP LANES, one
+     * stream; blocks of their own: LANES K and LANES). Same sums, same order; the sums go to {@code c[j ..]}.
      */
-    private static void groupBf16(int k, double[] a, int aOff, short[] bits, int b0, double[] c, int cOff) {
-        int blockSize = LANES * k;
-        int o0 = b0 * blockSize;
-        int o1 = o0 + blockSize;
-        int o2 = o1 + blockSize;
-        int o3 = o2 + blockSize;
-        int o4 = o3 + blockSize;
-        int o5 = o4 + blockSize;
-        int o6 = o5 + blockSize;
-        int o7 = o6 + blockSize;
+    private static void groupBf16(int k, double[] a, int aOff, short[] bits, int o0, int blockOffset, int stride,
+                                  double[] c, int j) {
+        int o1 = o0 + blockOffset;
+        int o2 = o1 + blockOffset;
+        int o3 = o2 + blockOffset;
+        int o4 = o3 + blockOffset;
+        int o5 = o4 + blockOffset;
+        int o6 = o5 + blockOffset;
+        int o7 = o6 + blockOffset;
         DoubleVector c0 = DoubleVector.zero(S);
         DoubleVector c1 = c0;
         DoubleVector c2 = c0;
@@ -117,7 +141,7 @@ final class BlockedGemv {
         DoubleVector c7 = c0;
         for (int p = 0; p < k; p++) {
             DoubleVector x = DoubleVector.broadcast(S, a[aOff + p]);
-            int o = p * LANES;
+            int o = p * stride;
             c0 = VectorBf16.load(bits, o0 + o).fma(x, c0);
             c1 = VectorBf16.load(bits, o1 + o).fma(x, c1);
             c2 = VectorBf16.load(bits, o2 + o).fma(x, c2);
@@ -127,7 +151,6 @@ final class BlockedGemv {
             c6 = VectorBf16.load(bits, o6 + o).fma(x, c6);
             c7 = VectorBf16.load(bits, o7 + o).fma(x, c7);
         }
-        int j = cOff + b0 * LANES;
         c0.intoArray(c, j);
         c1.intoArray(c, j + LANES);
         c2.intoArray(c, j + 2 * LANES);
@@ -138,9 +161,11 @@ final class BlockedGemv {
         c7.intoArray(c, j + 7 * LANES);
     }
 
-    /** {@code kc} steps of the eight chains of a group, from their sums in {@code c[j ..]} (read and written). */
-    private static void steps(int kc, double[] a, int aOff, double[] buf, double[] c, int j) {
-        final int span = KC * LANES; // one block's converted steps in buf
+    /**
+     * {@code kc} steps of the eight chains of a group, from their sums in {@code c[j ..]} (read and written); block
+     * q's step p is {@code buf[q span + p stride]}.
+     */
+    private static void steps(int kc, double[] a, int aOff, double[] buf, int span, int stride, double[] c, int j) {
         DoubleVector c0 = DoubleVector.fromArray(S, c, j);
         DoubleVector c1 = DoubleVector.fromArray(S, c, j + LANES);
         DoubleVector c2 = DoubleVector.fromArray(S, c, j + 2 * LANES);
@@ -151,7 +176,7 @@ final class BlockedGemv {
         DoubleVector c7 = DoubleVector.fromArray(S, c, j + 7 * LANES);
         for (int p = 0; p < kc; p++) {
             DoubleVector x = DoubleVector.broadcast(S, a[aOff + p]);
-            int o = p * LANES;
+            int o = p * stride;
             c0 = DoubleVector.fromArray(S, buf, o).fma(x, c0);
             c1 = DoubleVector.fromArray(S, buf, o + span).fma(x, c1);
             c2 = DoubleVector.fromArray(S, buf, o + 2 * span).fma(x, c2);
@@ -171,12 +196,13 @@ final class BlockedGemv {
         c7.intoArray(c, j + 7 * LANES);
     }
 
-    /** Block {@code q} alone (the blocks of a last, partial group): one vector chain, kept in c between chunks. */
-    private static void oneBlock(int k, double[] a, int aOff, WeightStorage b, int q, double[] buf, double[] c,
-                                 int cOff) {
-        int j = cOff + q * LANES;
+    /**
+     * One block alone (a block of a last, partial group: its own unit, held from {@code base}, k-major): one vector
+     * chain, kept in {@code c[j ..]} between chunks.
+     */
+    private static void oneBlock(int k, double[] a, int aOff, WeightStorage b, int base, double[] buf, double[] c,
+                                 int j) {
         java.util.Arrays.fill(c, j, j + LANES, 0.0);
-        int base = q * LANES * k;
         for (int p0 = 0; p0 < k; p0 += KC) {
             int kc = Math.min(KC, k - p0);
             b.heldToDouble(base + p0 * LANES, kc * LANES, buf, 0);

@@ -59,12 +59,12 @@ public final class F16Storage implements WeightStorage {
         }
         int cols = blocks.cols();
         int i = 0;
-        while (i < count) { // one row's run at a time: its elements are held at a stride of the block's width
+        while (i < count) { // one row's run at a time: its elements are held at a stride of its unit's width
             int row = (from + i) / cols;
             int col = (from + i) - row * cols;
             int run = Math.min(count - i, cols - col);
             int at = blocks.physical(row, col);
-            int stride = row / blocks.lanes() < blocks.fullBlocks() ? blocks.lanes() : blocks.tailRows();
+            int stride = blocks.stepStride(row / blocks.lanes());
             for (int q = 0; q < run; q++) {
                 dst[dstOff + i + q] = VALUE[bits[at + q * stride] & 0xffff];
             }

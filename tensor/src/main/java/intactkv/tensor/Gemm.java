@@ -62,7 +62,7 @@ public final class Gemm {
         if (m == 1 && transB && k > 0) {
             RowBlocks blocks = b.rowBlocks();
             if (VECTOR && blocks != null && blocks.rows() == n && blocks.cols() == k
-                    && blocks.lanes() == BlockedGemv.LANES) { // row-interleaved: vectors across rows, same sums
+                    && BlockedGemv.reads(blocks)) { // row-interleaved: vectors across rows, same sums
                 BlockedGemv.multiply(a, aOff, b, blocks, c, cOff, parallel);
             } else {
                 Gemv.multiplyTransB(n, k, a, aOff, b, c, cOff, parallel);

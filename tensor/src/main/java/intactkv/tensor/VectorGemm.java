@@ -279,8 +279,9 @@ final class VectorGemm {
      * This is where a compact weight becomes double: the packing pass copies every element once
      * anyway. For {@code B^T} each of the panel's NR rows of B is converted as one contiguous run of
      * kc elements into {@code row} and then spread over the panel at stride NR. A row-interleaved B
-     * ({@link RowBlocks}, blocks of L rows, k-major) already holds the panel's rows side by side: each full
-     * block's steps {@code [p0, p0 + kc)} are one contiguous run, converted at once and copied L values a step.
+     * ({@link RowBlocks}, blocks of L rows, k-major in units of a group or a block) already holds the panel's rows
+     * side by side: a full block's L values of a step are adjacent, converted straight into the panel a step at a
+     * time (or, for a block that is its own unit, its steps {@code [p0, p0 + kc)} as one run, copied L a step).
      */
     private static void packStoredB(int kc, int k, int n, WeightStorage b, boolean transB, int p0, int j0, int nc,
                                     double[] panel, double[] row) {
@@ -289,10 +290,18 @@ final class VectorGemm {
             int j = 0;
             while (j < nc) {
                 int r0 = j0 + j;
-                if (r0 % L == 0 && r0 / L < blocks.fullBlocks() && j + L <= NR) { // block r0 / L starts at r0 * k
-                    b.heldToDouble(r0 * k + p0 * L, kc * L, row, 0);
-                    for (int p = 0; p < kc; p++) {
-                        DoubleVector.fromArray(S, row, p * L).intoArray(panel, p * NR + j);
+                if (r0 % L == 0 && r0 / L < blocks.fullBlocks() && j + L <= NR) {
+                    int start = blocks.blockStart(r0 / L);
+                    int stride = blocks.stepStride(r0 / L);
+                    if (stride == L) { // a block of its own: its steps are one run
+                        b.heldToDouble(start + p0 * L, kc * L, row, 0);
+                        for (int p = 0; p < kc; p++) {
+                            DoubleVector.fromArray(S, row, p * L).intoArray(panel, p * NR + j);
+                        }
+                    } else { // a block of a group: its L values of each step are adjacent
+                        for (int p = 0; p < kc; p++) {
+                            b.heldToDouble(start + (p0 + p) * stride, L, panel, p * NR + j);
+                        }
                     }
                     j += L;
                 } else { // a row of the last, partial block

@@ -28,7 +28,19 @@ class RowBlockedWeightTest {
     private record Pair(String name, WeightStorage rowMajor, WeightStorage blocked, double[] dense) {
     }
 
-    private static List<Pair> pairs(Random rng, int n, int k, int lanes) {
+    /**
+     * The layouts a (N, K) weight is tried in: the preferred one (blocks of the vector's lanes in groups of
+     * {@link BlockedGemv#GROUP}, each group's steps side by side), blocks of their own (group 1, the layout before
+     * groups), and groups of 2 (which the one-row product leaves to {@link Gemv}).
+     */
+    private static List<RowBlocks> layouts(int n, int k) {
+        int lanes = RowBlocks.preferred(n, k).lanes();
+        return List.of(RowBlocks.preferred(n, k), new RowBlocks(n, k, lanes), new RowBlocks(n, k, lanes, 2));
+    }
+
+    private static List<Pair> pairs(Random rng, RowBlocks blocks) {
+        int n = blocks.rows();
+        int k = blocks.cols();
         int size = n * k;
         float[] f = new float[size];
         short[] bf = new short[size];
@@ -45,7 +57,6 @@ class RowBlockedWeightTest {
             h[i] = HalfFloat.toFp16Bits(v * 1e-3); // FP16 subnormals included
             dh[i] = HalfFloat.fromFp16Bits(h[i]);
         }
-        RowBlocks blocks = new RowBlocks(n, k, lanes);
         return List.of(
                 new Pair("F32", new F32Storage(f.clone()), F32Storage.interleaved(f, blocks), df),
                 new Pair("BF16", new Bf16Storage(bf.clone()), Bf16Storage.interleaved(bf, blocks), dbf),
@@ -60,13 +71,16 @@ class RowBlockedWeightTest {
         return a;
     }
 
-    /** The decode product: interleaved (vectors across rows) equals today's row-major one-row product and the scalar reference. */
+    /**
+     * The decode product: interleaved (vectors across rows) equals today's row-major one-row product and the scalar
+     * reference, in every layout.
+     */
     @Test
     void oneRowProductIsBitIdenticalForEveryDtypeAndSize() {
         Random rng = new Random(2701);
         for (int n : ROWS) {
             for (int k : COLS) {
-                for (Pair p : pairs(rng, n, k, RowBlocks.preferred(n, k).lanes())) {
+                for (Pair p : layouts(n, k).stream().flatMap(b -> pairs(rng, b).stream()).toList()) {
                     double[] a = rowVector(rng, k);
                     double[] want = new double[n + 2];
                     double[] ref = new double[n + 2];
@@ -78,7 +92,7 @@ class RowBlockedWeightTest {
                     got[n + 1] = 6.0;
                     Gemm.multiply(1, n, k, a, 3, false, p.blocked(), true, got, 1, false);
                     Gemm.multiply(1, n, k, a, 3, false, p.blocked(), true, gotParallel, 1, true);
-                    String at = p.name() + " n " + n + " k " + k;
+                    String at = p.name() + " n " + n + " k " + k + " " + p.blocked().rowBlocks();
                     assertArrayEquals(ref, want, 0.0, "row-major against the reference, " + at);
                     assertEquals(5.0, got[0], at);
                     assertEquals(6.0, got[n + 1], at);
@@ -97,13 +111,15 @@ class RowBlockedWeightTest {
         Random rng = new Random(11);
         int n = 2051;
         int k = 2048;
-        for (Pair p : pairs(rng, n, k, RowBlocks.preferred(n, k).lanes())) {
-            double[] a = rowVector(rng, k);
-            double[] want = new double[n];
-            double[] got = new double[n];
-            Gemv.multiplyTransB(n, k, a, 0, p.rowMajor(), want, 0, true);
-            Gemm.multiply(1, n, k, a, 0, false, p.blocked(), true, got, 0, true);
-            assertBits(want, got, p.name());
+        for (RowBlocks blocks : layouts(n, k)) {
+            for (Pair p : pairs(rng, blocks)) {
+                double[] a = rowVector(rng, k);
+                double[] want = new double[n];
+                double[] got = new double[n];
+                Gemv.multiplyTransB(n, k, a, 0, p.rowMajor(), want, 0, true);
+                Gemm.multiply(1, n, k, a, 0, false, p.blocked(), true, got, 0, true);
+                assertBits(want, got, p.name() + " " + blocks);
+            }
         }
     }
 
@@ -116,11 +132,11 @@ class RowBlockedWeightTest {
             int m = s[0];
             int n = s[1];
             int k = s[2];
-            for (Pair p : pairs(rng, n, k, RowBlocks.preferred(n, k).lanes())) {
+            for (Pair p : layouts(n, k).stream().flatMap(b -> pairs(rng, b).stream()).toList()) {
                 Tensor x = Init.normal(rng, 1, m, k);
                 Tensor w = Tensor.stored(p.blocked(), Shape.of(n, k));
                 Tensor dense = Tensor.wrap(p.dense(), n, k);
-                String at = p.name() + " " + m + "," + n + "," + k;
+                String at = p.name() + " " + m + "," + n + "," + k + " " + p.blocked().rowBlocks();
                 assertBits(MatMul.linear(x, dense).data(), MatMul.linear(x, w).data(), "x W^T " + at);
                 Tensor g = Init.normal(rng, 1, m, n);
                 assertBits(MatMul.matmul(g, dense).data(), MatMul.matmul(g, w).data(), "G W " + at);
@@ -135,8 +151,9 @@ class RowBlockedWeightTest {
         for (int lanes : new int[] {2, 4, 8}) {
             int n = 19;
             int k = 6;
-            for (Pair p : pairs(rng, n, k, lanes)) {
-                String at = p.name() + " lanes " + lanes;
+            for (Pair p : java.util.stream.IntStream.of(1, 2, 8).boxed()
+                    .flatMap(g -> pairs(rng, new RowBlocks(n, k, lanes, g)).stream()).toList()) {
+                String at = p.name() + " " + p.blocked().rowBlocks();
                 double[] all = new double[n * k];
                 p.blocked().toDouble(0, all.length, all, 0);
                 assertBits(p.dense(), all, at);
@@ -180,12 +197,36 @@ class RowBlockedWeightTest {
         }
         assertEquals(1, b.fullBlocks());
         assertEquals(2, b.tailRows());
+
+        // 11 rows in blocks of 2, groups of 2 blocks: two groups of 4 rows (rows 0-3, 4-7), one block left over (8-9),
+        // a partial block (row 10); each unit k-major
+        RowBlocks g = new RowBlocks(11, 2, 2, 2);
+        short[] v = new short[22];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = (short) i;
+        }
+        g.interleave(v);
+        assertArrayEquals(new short[] {0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15, 16, 18, 17, 19, 20, 21}, v);
+        for (int j = 0; j < 11; j++) {
+            for (int p = 0; p < 2; p++) {
+                assertEquals(j * 2 + p, v[g.physical(j, p)], "(" + j + ", " + p + ")");
+            }
+        }
+        assertEquals(2, g.fullGroups());
+        assertEquals(10, g.blockStart(3)); // the second group's second block: 8 + 2
+        assertEquals(4, g.stepStride(3));
+        assertEquals(16, g.blockStart(4));
+        assertEquals(2, g.stepStride(4));
+        assertEquals(20, g.blockStart(5));
+        assertEquals(1, g.stepStride(5));
     }
 
     @Test
     void invalidLayoutsAreRefusedWithTheSizes() {
-        assertEquals("row blocks need rows >= 1, cols >= 1, lanes >= 2; got (0, 3, 4)",
+        assertEquals("row blocks need rows >= 1, cols >= 1, lanes >= 2, group >= 1; got (0, 3, 4, 1)",
                 assertThrows(IllegalArgumentException.class, () -> new RowBlocks(0, 3, 4)).getMessage());
+        assertEquals("row blocks need rows >= 1, cols >= 1, lanes >= 2, group >= 1; got (2, 3, 4, 0)",
+                assertThrows(IllegalArgumentException.class, () -> new RowBlocks(2, 3, 4, 0)).getMessage());
         assertEquals("row blocks of (65536, 65536) exceed 2^31 - 1 elements",
                 assertThrows(IllegalArgumentException.class, () -> new RowBlocks(65536, 65536, 4)).getMessage());
         assertEquals("a (2, 3) weight has 6 elements, got 5",
