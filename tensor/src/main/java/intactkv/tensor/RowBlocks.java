@@ -14,9 +14,9 @@ package intactkv.tensor;
  * </pre>
  * so the {@code lanes} weights of step p for the rows of a block are adjacent (one vector load), the
  * {@code group * lanes} weights of step p of a group are one contiguous run, and a decoding step reads a
- * group as one stream instead of {@code group} streams K * lanes apart (11 % more of the memory
- * bandwidth on two cores, measured in session 21; docs/PERFORMANCE.md). With {@code group} 1 every full
- * block is its own unit (the layout of sessions 13-20). The layout holds exactly N * K elements (no
+ * group as one stream instead of {@code group} streams K * lanes apart (a TinyLlama-shaped decode 7 %
+ * faster on two cores, session 21; docs/PERFORMANCE.md). With {@code group} 1 every full block is its
+ * own unit (the layout of sessions 13-20). The layout holds exactly N * K elements (no
  * padding), so it is made in place, one unit at a time ({@link #interleave(short[])}): a checkpoint's
  * tensor never exists twice.
  *
