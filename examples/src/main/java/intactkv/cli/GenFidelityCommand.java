@@ -82,9 +82,9 @@ final class GenFidelityCommand implements Callable<Integer> {
 
     /**
      * What the run is, known before any weight is read: config.json, the tokenizer, where the prompts come from and
-     * their tokens (checked, with every flag, against the model's positions and the prefix).
+     * their tokens (checked, with every flag, against the model's positions and the prefix), and the longest's length.
      */
-    record Prepared(LlamaConfig config, Path dir, Tokenizer tok, String source, List<int[]> ids) {
+    record Prepared(LlamaConfig config, Path dir, Tokenizer tok, String source, List<int[]> ids, int longest) {
     }
 
     Prepared prepare() throws java.io.IOException {
@@ -104,9 +104,10 @@ final class GenFidelityCommand implements Callable<Integer> {
         List<String> lines = data != null ? Calibration.readText(data).lines().toList()
                 : DemoCommand.readSplit(dir.resolve("data"), "test");
         List<int[]> ids = GenFidelityTable.prompts(lines, settings, tok, source);
-        requireLength(ids, config);
+        int longest = ids.stream().mapToInt(x -> x.length).max().orElse(0);
+        requireLength(longest, config);
         requirePrefixFits(PrefixSpec.plannedIds(prefixOption.which, config, tok), ids.get(0));
-        return new Prepared(config, dir, tok, source, ids);
+        return new Prepared(config, dir, tok, source, ids, longest);
     }
 
     /**
@@ -116,9 +117,8 @@ final class GenFidelityCommand implements Callable<Integer> {
      * launcher's heap by it.
      */
     MemoryPlan plan(Prepared p) throws java.io.IOException {
-        int longest = p.ids().stream().mapToInt(x -> x.length).max().orElse(0);
-        int rows = Generator.reservedRows(longest, maxTokens, p.config().maxPositionEmbeddings());
-        return quant.peakTerms(true, w -> MemoryEstimate.generationTerms(w, p.config(), longest, rows));
+        int rows = Generator.reservedRows(p.longest(), maxTokens, p.config().maxPositionEmbeddings());
+        return quant.peakTerms(true, w -> MemoryEstimate.generationTerms(w, p.config(), p.longest(), rows));
     }
 
     @Override
@@ -128,8 +128,8 @@ final class GenFidelityCommand implements Callable<Integer> {
         Tokenizer tok = p.tok();
         String source = p.source();
         List<int[]> ids = p.ids();
-        plan(p).require("gen-fidelity of " + ids.size() + " prompts of up to " + ids.stream().mapToInt(x -> x.length)
-                .max().orElse(0) + " tokens + --max-tokens " + maxTokens, null);
+        plan(p).require("gen-fidelity of " + ids.size() + " prompts of up to " + p.longest() + " tokens + --max-tokens "
+                + maxTokens, null);
         QuantConfig planned = quant.plannedConfig();
         LlamaWeights fp = LlamaWeights.load(dir, false);
         List<GenFidelityTable.Row> rows;
@@ -175,9 +175,8 @@ final class GenFidelityCommand implements Callable<Integer> {
         return Files.isRegularFile(f) ? f.toString() : "the WordNet 3.1 test split";
     }
 
-    /** Refuses prompts that with the continuation exceed the model's positions. */
-    void requireLength(List<int[]> ids, LlamaConfig config) {
-        int longest = ids.stream().mapToInt(x -> x.length).max().orElse(0);
+    /** Refuses prompts whose longest ({@code longest} tokens) with the continuation exceeds the model's positions. */
+    void requireLength(int longest, LlamaConfig config) {
         ModelLength.require("the longest prompt's " + longest + " tokens (--prompt-words " + promptWords
                 + ") + --max-tokens " + maxTokens, (long) longest + maxTokens, config);
     }

@@ -62,8 +62,8 @@ final class BlockedGemv {
                 int b0 = g * GROUP;
                 int nb = Math.min(GROUP, full - b0);
                 if (nb == GROUP && bf16 != null) {
-                    int stride = blocks.stepStride(b0); // GROUP * LANES for a group held as one unit, else LANES
-                    groupBf16(k, a, aOff, bf16, blocks.blockStart(b0), stride == LANES ? LANES * k : LANES, stride, c,
+                    int start = blocks.blockStart(b0);
+                    groupBf16(k, a, aOff, bf16, start, blocks.blockStart(b0 + 1) - start, blocks.stepStride(b0), c,
                             cOff + b0 * LANES);
                 } else if (nb == GROUP) {
                     group(k, a, aOff, b, blocks, b0, buf, c, cOff);
@@ -83,7 +83,7 @@ final class BlockedGemv {
         return new double[GROUP * LANES * KC];
     }
 
-    /** Whether {@link #multiply} reads {@code blocks}: blocks of {@link #LANES} rows, in groups of {@link #GROUP} or 1. */
+    /** Whether {@link #multiply} reads {@code blocks}: blocks of {@link #LANES} rows in groups of {@link #GROUP} or 1. */
     static boolean reads(RowBlocks blocks) {
         return blocks.lanes() == LANES && (blocks.group() == GROUP || blocks.group() == 1);
     }
@@ -108,7 +108,7 @@ final class BlockedGemv {
                 steps(kc, a, aOff + p0, buf, LANES, stride, c, j);
             } else {
                 for (int q = 0; q < GROUP; q++) {
-                    b.heldToDouble(start + q * LANES * k + p0 * LANES, kc * LANES, buf, q * KC * LANES);
+                    b.heldToDouble(blocks.blockStart(b0 + q) + p0 * LANES, kc * LANES, buf, q * KC * LANES);
                 }
                 steps(kc, a, aOff + p0, buf, KC * LANES, LANES, c, j);
             }
