@@ -83,7 +83,7 @@ final class BlockedGemv {
         return new double[GROUP * LANES * KC];
     }
 
-    /** Whether {@link #multiply} reads {@code blocks}: blocks of {@link #LANES} rows in groups of {@link #GROUP} or 1. */
+    /** Whether {@link #multiply} reads {@code blocks}: {@link #LANES} rows a block, {@link #GROUP} or 1 a group. */
     static boolean reads(RowBlocks blocks) {
         return blocks.lanes() == LANES && (blocks.group() == GROUP || blocks.group() == 1);
     }
