@@ -52,9 +52,8 @@ final class BlockedGemv {
         int k = blocks.cols();
         int full = blocks.fullBlocks();
         int groups = (full + GROUP - 1) / GROUP;
-        // split products of >= 2 x 1M multiply-adds: a chunk then takes ~0.3 ms at 3 G/s, well above the tens of
-        // microseconds of waking a worker (the GEMM's 4M kept a 2048 x 2048 decode product on one thread)
-        int minChunk = parallel ? (int) Math.max(1, (1L << 20) / Math.max(1L, (long) GROUP * LANES * k)) : groups;
+        // split products of >= 2 x 256K multiply-adds
+        int minChunk = parallel ? (int) Math.max(1, (1L << 18) / Math.max(1L, (long) GROUP * LANES * k)) : groups;
         short[] bf16 = b instanceof Bf16Storage s && VectorBf16.lanes() == LANES ? s.heldBits() : null;
         Parallel.forRange(groups, minChunk, (lo, hi) -> {
             double[] buf = new double[GROUP * LANES * KC];
