@@ -10,7 +10,11 @@ import jdk.incubator.vector.VectorSpecies;
  * <ol>
  *   <li>Columns are processed in panels of {@code NR = 3 * lanes} (24 doubles with AVX-512; with
  *       AVX2 two vectors, 8 doubles, see {@link GemmKernels256}),
- *       spread over threads with {@link Parallel}.</li>
+ *       spread over threads with {@link Parallel}; or, for a product of many rows whose panels fit one group
+ *       ({@code GROUP}), the panels are packed once on all threads and shared, and the rows are spread over the
+ *       threads instead, so that each thread has the same work whatever N (since 2026-12-07, session 22:
+ *       +1.5-2.6 % for n = 1024 on two threads, in two runs of {@code tools/bench/GemmAB.java}, median of
+ *       60 alternating pairs).</li>
  *   <li>The inner dimension is cut into blocks of {@code KC} so that the packed panel
  *       {@code B[p0..p0+KC, j0..j0+NR)} (contiguous, zero-padded past N; packing also absorbs
  *       the {@code B^T} layout) stays in cache. Each thread packs its panels of the k-block once,
@@ -141,6 +145,12 @@ final class VectorGemm {
         // With few panels each packed element of A would be used by few of them, so the full MR-row blocks
         // of a row-major A read it in place (MR rows side by side) and only the leftover rows are packed
         boolean inPlace = !transA && panels * NR <= IN_PLACE_COLUMNS;
+        // Many rows and one group of panels: the rows are split over the threads, which share the panels (packed on
+        // all threads), so that every thread has the same work whatever N. A split of the panels leaves a thread up to
+        // a panel more (n = 1024: 22 panels against 21, the last one partial; on 32 cores 1.3 panels a thread). With
+        // more panels than a group, each thread would walk A once per group instead (measured 3 % slower for
+        // 2048 x 2048 times 256 x 2048), and a panel more weighs less.
+        boolean rowSplit = parallel && m > FEW_ROWS && panels <= GROUP && Parallel.threads() > 1;
         int packedFrom = inPlace ? m / MR * MR : 0;
         double[] aPack = Scratch.OF_THREAD.get().packedA((m - packedFrom) * Math.min(k, KC));
         for (int kStart = 0; kStart < k; kStart += KC) {
@@ -157,47 +167,77 @@ final class VectorGemm {
             } else {
                 packA(0, m, m, kc, k, a, aOff, transA, p0, aPack, 0);
             }
-            Parallel.forRange(panels, minChunk, (lo, hi) -> {
-                // this thread's panels of B for the k-block, packed a group at a time and each once; then, for
-                // each row block of A, every panel of the group, so that consecutive kernels walk C along its rows
-                int groups = m <= FEW_ROWS ? hi - lo : (hi - lo + GROUP - 1) / GROUP;
-                int group = (hi - lo + groups - 1) / groups;
-                Scratch mine = Scratch.OF_THREAD.get();
-                double[][] panel = mine.panels(group);
-                double[] tail = mine.tail;
-                for (int g0 = lo; g0 < hi; g0 += group) {
-                    int g1 = Math.min(hi, g0 + group);
-                    if (stored == null && !transB) {
-                        packRowsB(kc, n, b, bOff, p0, g0, g1, panel);
-                    } else {
-                        for (int pj = g0; pj < g1; pj++) {
-                            int j0 = pj * NR;
-                            if (stored != null) {
-                                packStoredB(kc, k, n, stored, transB, p0, j0, Math.min(NR, n - j0), panel[pj - g0],
-                                        mine.row);
-                            } else {
-                                packTransposedB(kc, k, b, bOff, p0, j0, Math.min(NR, n - j0), panel[pj - g0]);
-                            }
-                        }
+            if (rowSplit) { // every panel packed on all threads into the calling thread's panels, then the rows split
+                double[][] shared = Scratch.OF_THREAD.get().panels(panels);
+                Parallel.forRange(panels, 1, (lo, hi) -> packPanels(kc, k, n, b, bOff, stored, transB, p0, lo, hi,
+                        shared, lo, Scratch.OF_THREAD.get().row));
+                int fullBlocks = m / MR;
+                int minBlocks = (int) Math.max(1, (4L << 20) / ((long) MR * kc * NR * panels));
+                Parallel.forRange(fullBlocks, minBlocks, (lo, hi) -> rowBlocks(lo * MR, hi == fullBlocks ? m : hi * MR,
+                        m, n, k, kc, p0, a, aOff, aPack, packedFrom, 0, panels, shared, c, cOff, first,
+                        Scratch.OF_THREAD.get().tail));
+            } else {
+                Parallel.forRange(panels, minChunk, (lo, hi) -> {
+                    // this thread's panels of B for the k-block, packed a group at a time and each once; then, for
+                    // each row block of A, every panel of the group
+                    int groups = m <= FEW_ROWS ? hi - lo : (hi - lo + GROUP - 1) / GROUP;
+                    int group = (hi - lo + groups - 1) / groups;
+                    Scratch mine = Scratch.OF_THREAD.get();
+                    double[][] panel = mine.panels(group);
+                    for (int g0 = lo; g0 < hi; g0 += group) {
+                        int g1 = Math.min(hi, g0 + group);
+                        packPanels(kc, k, n, b, bOff, stored, transB, p0, g0, g1, panel, 0, mine.row);
+                        rowBlocks(0, m, m, n, k, kc, p0, a, aOff, aPack, packedFrom, g0, g1, panel, c, cOff, first,
+                                mine.tail);
                     }
-                    int i = 0;
-                    while (i < m) { // the row blocks of packA: MR rows, then 4, then 1 at the end of A
-                        int rows = i + MR <= m ? MR : i + 4 <= m ? 4 : 1;
-                        for (int pj = g0; pj < g1; pj++) {
-                            int j0 = pj * NR;
-                            int nc = Math.min(NR, n - j0);
-                            if (i < packedFrom) { // op(A)[i + r, p0 + p] = a[aOff + (i + r) * k + p0 + p]
-                                block(rows, kc, a, aOff + i * k + p0, k, panel[pj - g0], c, cOff + i * n + j0, n, nc,
-                                        first, tail);
-                            } else {
-                                block(rows, kc, aPack, (i - packedFrom) * kc, 0, panel[pj - g0], c, cOff + i * n + j0,
-                                        n, nc, first, tail);
-                            }
-                        }
-                        i += rows;
-                    }
+                });
+            }
+        }
+    }
+
+    /**
+     * Panels {@code [g0, g1)} of B for the k-block from step {@code p0} into {@code panel[at ..]}: a row-major B
+     * by {@link #packRowsB}, a transposed one by {@link #packTransposedB}, a stored weight by {@link #packStoredB}.
+     */
+    private static void packPanels(int kc, int k, int n, double[] b, int bOff, WeightStorage stored, boolean transB,
+                                   int p0, int g0, int g1, double[][] panel, int at, double[] row) {
+        if (stored == null && !transB) {
+            packRowsB(kc, n, b, bOff, p0, g0, g1, panel, at);
+            return;
+        }
+        for (int pj = g0; pj < g1; pj++) {
+            int j0 = pj * NR;
+            if (stored != null) {
+                packStoredB(kc, k, n, stored, transB, p0, j0, Math.min(NR, n - j0), panel[at + pj - g0], row);
+            } else {
+                packTransposedB(kc, k, b, bOff, p0, j0, Math.min(NR, n - j0), panel[at + pj - g0]);
+            }
+        }
+    }
+
+    /**
+     * The rows {@code [from, to)} of C ({@code from} a multiple of MR) for the packed panels {@code [g0, g1)}
+     * ({@code panel[0]} is panel g0): for each row block of {@link #packA} (MR rows, then 4, then 1 at the end of A),
+     * every panel, so that consecutive kernels walk C along its rows.
+     */
+    private static void rowBlocks(int from, int to, int m, int n, int k, int kc, int p0, double[] a, int aOff,
+                                  double[] aPack, int packedFrom, int g0, int g1, double[][] panel, double[] c,
+                                  int cOff, boolean first, double[] tail) {
+        int i = from;
+        while (i < to) {
+            int rows = i + MR <= m ? MR : i + 4 <= m ? 4 : 1;
+            for (int pj = g0; pj < g1; pj++) {
+                int j0 = pj * NR;
+                int nc = Math.min(NR, n - j0);
+                if (i < packedFrom) { // op(A)[i + r, p0 + p] = a[aOff + (i + r) * k + p0 + p]
+                    block(rows, kc, a, aOff + i * k + p0, k, panel[pj - g0], c, cOff + i * n + j0, n, nc, first,
+                            tail);
+                } else {
+                    block(rows, kc, aPack, (i - packedFrom) * kc, 0, panel[pj - g0], c, cOff + i * n + j0, n, nc,
+                            first, tail);
                 }
-            });
+            }
+            i += rows;
         }
     }
 
@@ -254,13 +294,14 @@ final class VectorGemm {
      * 0 past N, step by step: step p copies row {@code p0 + p} of B, which these panels cover contiguously, into the
      * panels' rows p, so B is read along its rows instead of {@code g1 - g0} times down them, at stride N.
      */
-    private static void packRowsB(int kc, int n, double[] b, int bOff, int p0, int g0, int g1, double[][] panel) {
+    private static void packRowsB(int kc, int n, double[] b, int bOff, int p0, int g0, int g1, double[][] panel,
+                                  int at) {
         for (int p = 0; p < kc; p++) {
             int src = bOff + (p0 + p) * n;
             int dst = p * NR;
             for (int pj = g0; pj < g1; pj++) {
                 int j0 = pj * NR;
-                double[] pan = panel[pj - g0];
+                double[] pan = panel[at + pj - g0];
                 if (j0 + NR <= n) {
                     for (int v = 0; v < NR; v += L) {
                         DoubleVector.fromArray(S, b, src + j0 + v).intoArray(pan, dst + v);

@@ -17,8 +17,9 @@ class MatMulTest {
         {100, 72, 260}, {200, 150, 300},
         // one row (the decode GEMV path): rows not a multiple of 8, and one large enough to use threads
         {1, 8, 40}, {1, 13, 129}, {1, 2051, 2048},
-        // enough rows for A to be packed on several threads, with 4 + 1 leftover rows
-        {1101, 30, 300},
+        // enough rows for A to be packed on several threads, with 4 + 1 leftover rows; and, with the rows split
+        // over threads and the panels shared, a partial last panel and two k-blocks
+        {1101, 30, 300}, {300, 1024, 520},
         // more panels than one group of packed B (40 panels of 24 columns), a partial last panel, with one
         // row chunk (panels packed one at a time) and with several
         {64, 1001, 40}, {260, 1001, 40}, {129, 2000, 20},
