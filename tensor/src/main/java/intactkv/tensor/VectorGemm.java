@@ -12,17 +12,19 @@ import jdk.incubator.vector.VectorSpecies;
  *       AVX2 two vectors, 8 doubles, see {@link GemmKernels256}),
  *       spread over threads with {@link Parallel}; or, for a product of many rows whose panels fit one group
  *       ({@code GROUP}), the panels are packed once on all threads and shared, and the rows are spread over the
- *       threads instead, so that each thread has the same work whatever N (since 2026-12-07, session 22:
- *       +1.5-2.6 % for n = 1024 on two threads, in two runs of {@code tools/bench/GemmAB.java}, median of
- *       60 alternating pairs).</li>
+ *       threads instead, so that each thread has the same work whatever N, each row block of A packed just
+ *       before its kernels ({@code sharedPanels}; session 22, 2026-12-07: n = 1024 on two threads +1.5-2.6 %
+ *       for the row split, in two runs of {@code tools/bench/GemmAB.java}, median of 60 alternating pairs,
+ *       then +1.5 % on two threads and +2.0 % on one for packing A block by block; n = 512 +2.5-3.3 %).</li>
  *   <li>The inner dimension is cut into blocks of {@code KC} so that the packed panel
  *       {@code B[p0..p0+KC, j0..j0+NR)} (contiguous, zero-padded past N; packing also absorbs
  *       the {@code B^T} layout) stays in cache. Each thread packs its panels of the k-block once,
  *       {@code GROUP} at a time (one at a time when A has few rows).
  *       The matching columns of A are packed once per k-block (on all threads for large
- *       products), row block by row block, so the kernel's broadcasts read consecutive
- *       addresses. Then, for each row block of A, every panel of the group: the block of packed A
- *       (MR x KC) is reused from L1 by the whole group, and consecutive kernels read and write C
+ *       products; with shared panels, block by block as the kernels reach them), row block by row block, so
+ *       the kernel's broadcasts read consecutive addresses. Then, for each row block of A, every panel
+ *       of the group: the block of packed A (MR x KC) is reused from L1 by the whole group, and
+ *       consecutive kernels read and write C
  *       along its rows, which the hardware prefetcher follows. (Before 2026-12-07 the rows were walked
  *       in chunks of 128 and, within a chunk, panel by panel, so consecutive kernels stepped down C by
  *       MR rows, a new page each time: the same sums, measured 4-5 % slower for n = 1024 on one thread
@@ -103,6 +105,8 @@ final class VectorGemm {
         private double[] packedA = new double[0];
         private double[][] panels = new double[0][];
         final double[] tail = new double[MR * NR];
+        /** One row block of packed A (MR x KC), packed just before its kernels use it. */
+        final double[] blockA = new double[MR * KC];
         /** One row of a stored B^T, or one row block of a row-interleaved one, converted to doubles before it is
          *  spread over a panel. */
         final double[] row = new double[KC * L];
@@ -145,18 +149,20 @@ final class VectorGemm {
         // With few panels each packed element of A would be used by few of them, so the full MR-row blocks
         // of a row-major A read it in place (MR rows side by side) and only the leftover rows are packed
         boolean inPlace = !transA && panels * NR <= IN_PLACE_COLUMNS;
-        // Many rows and one group of panels: the rows are split over the threads, which share the panels (packed on
-        // all threads), so that every thread has the same work whatever N. A split of the panels leaves a thread up to
-        // a panel more (n = 1024: 22 panels against 21, the last one partial; on 32 cores 1.3 panels a thread). With
-        // more panels than a group, each thread would walk A once per group instead (measured 3 % slower for
-        // 2048 x 2048 times 256 x 2048), and a panel more weighs less.
-        boolean rowSplit = parallel && m > FEW_ROWS && panels <= GROUP && Parallel.threads() > 1;
+        // Many rows and one group of panels: the panels are packed once (on all threads) and shared, the rows are
+        // split over the threads, and each row block of A is packed just before its kernels use it (sharedPanels)
+        boolean oneGroup = m > FEW_ROWS && panels <= GROUP;
         int packedFrom = inPlace ? m / MR * MR : 0;
-        double[] aPack = Scratch.OF_THREAD.get().packedA((m - packedFrom) * Math.min(k, KC));
+        double[] aPack = oneGroup ? null : Scratch.OF_THREAD.get().packedA((m - packedFrom) * Math.min(k, KC));
         for (int kStart = 0; kStart < k; kStart += KC) {
             int p0 = kStart;
             int kc = Math.min(KC, k - p0);
             boolean first = p0 == 0;
+            if (oneGroup) {
+                sharedPanels(m, n, k, kc, p0, a, aOff, transA, b, bOff, stored, transB, packedFrom, c, cOff, first,
+                        panels, parallel);
+                continue;
+            }
             if (inPlace) {
                 packA(packedFrom, m, m, kc, k, a, aOff, transA, p0, aPack, packedFrom * kc);
             } else if (parallel && (long) m * kc >= (1L << 18)) {
@@ -167,32 +173,47 @@ final class VectorGemm {
             } else {
                 packA(0, m, m, kc, k, a, aOff, transA, p0, aPack, 0);
             }
-            if (rowSplit) { // every panel packed on all threads into the calling thread's panels, then the rows split
-                double[][] shared = Scratch.OF_THREAD.get().panels(panels);
-                Parallel.forRange(panels, 1, (lo, hi) -> packPanels(kc, k, n, b, bOff, stored, transB, p0, lo, hi,
-                        shared, lo, Scratch.OF_THREAD.get().row));
-                int fullBlocks = m / MR;
-                int minBlocks = (int) Math.max(1, (4L << 20) / ((long) MR * kc * NR * panels));
-                Parallel.forRange(fullBlocks, minBlocks, (lo, hi) -> rowBlocks(lo * MR, hi == fullBlocks ? m : hi * MR,
-                        m, n, k, kc, p0, a, aOff, aPack, packedFrom, 0, panels, shared, c, cOff, first,
-                        Scratch.OF_THREAD.get().tail));
-            } else {
-                Parallel.forRange(panels, minChunk, (lo, hi) -> {
-                    // this thread's panels of B for the k-block, packed a group at a time and each once; then, for
-                    // each row block of A, every panel of the group
-                    int groups = m <= FEW_ROWS ? hi - lo : (hi - lo + GROUP - 1) / GROUP;
-                    int group = (hi - lo + groups - 1) / groups;
-                    Scratch mine = Scratch.OF_THREAD.get();
-                    double[][] panel = mine.panels(group);
-                    for (int g0 = lo; g0 < hi; g0 += group) {
-                        int g1 = Math.min(hi, g0 + group);
-                        packPanels(kc, k, n, b, bOff, stored, transB, p0, g0, g1, panel, 0, mine.row);
-                        rowBlocks(0, m, m, n, k, kc, p0, a, aOff, aPack, packedFrom, g0, g1, panel, c, cOff, first,
-                                mine.tail);
-                    }
-                });
-            }
+            Parallel.forRange(panels, minChunk, (lo, hi) -> {
+                // this thread's panels of B for the k-block, packed a group at a time and each once; then, for
+                // each row block of A, every panel of the group
+                int groups = m <= FEW_ROWS ? hi - lo : (hi - lo + GROUP - 1) / GROUP;
+                int group = (hi - lo + groups - 1) / groups;
+                Scratch mine = Scratch.OF_THREAD.get();
+                double[][] panel = mine.panels(group);
+                for (int g0 = lo; g0 < hi; g0 += group) {
+                    int g1 = Math.min(hi, g0 + group);
+                    packPanels(kc, k, n, b, bOff, stored, transB, p0, g0, g1, panel, 0, mine.row);
+                    rowBlocks(0, m, m, n, k, kc, p0, a, aOff, transA, aPack, null, packedFrom, g0, g1, panel, c,
+                            cOff, first, mine.tail);
+                }
+            });
         }
+    }
+
+    /**
+     * One k-block of a product whose panels all fit one group, for many rows: every panel of the k-block is packed
+     * once, on all threads, into the calling thread's panels; then the full row blocks are split over the threads,
+     * and each thread packs each of its row blocks of A just before the kernels use it, into a buffer that stays in
+     * L1 ({@code Scratch.blockA}). A split of the panels, as {@link #multiply} makes otherwise, leaves a thread up to
+     * a panel more (n = 1024: 22 against 21, the last one partial; on 32 cores 1.3 panels a thread); with the rows
+     * split, every thread has the same work whatever N, and A needs no pass of its own. With more panels than a
+     * group, each thread would walk A once per group (measured 3 % slower for 2048 x 2048 times 256 x 2048, rows
+     * split), so those split the panels. Each C element sees the same kernel, so the same sums.
+     */
+    private static void sharedPanels(int m, int n, int k, int kc, int p0, double[] a, int aOff, boolean transA,
+                                     double[] b, int bOff, WeightStorage stored, boolean transB, int packedFrom,
+                                     double[] c, int cOff, boolean first, int panels, boolean parallel) {
+        double[][] shared = Scratch.OF_THREAD.get().panels(panels);
+        Parallel.forRange(panels, parallel ? 1 : panels, (lo, hi) -> packPanels(kc, k, n, b, bOff, stored, transB,
+                p0, lo, hi, shared, lo, Scratch.OF_THREAD.get().row));
+        int fullBlocks = m / MR;
+        // chunks of >= 4M FMAs, as for the panels
+        int minBlocks = parallel ? (int) Math.max(1, (4L << 20) / ((long) MR * kc * NR * panels)) : fullBlocks;
+        Parallel.forRange(fullBlocks, minBlocks, (lo, hi) -> {
+            Scratch mine = Scratch.OF_THREAD.get();
+            rowBlocks(lo * MR, hi == fullBlocks ? m : hi * MR, m, n, k, kc, p0, a, aOff, transA, null, mine.blockA,
+                    packedFrom, 0, panels, shared, c, cOff, first, mine.tail);
+        });
     }
 
     /**
@@ -218,24 +239,34 @@ final class VectorGemm {
     /**
      * The rows {@code [from, to)} of C ({@code from} a multiple of MR) for the packed panels {@code [g0, g1)}
      * ({@code panel[0]} is panel g0): for each row block of {@link #packA} (MR rows, then 4, then 1 at the end of A),
-     * every panel, so that consecutive kernels walk C along its rows.
+     * every panel, so that consecutive kernels walk C along its rows. A row block is read in place below
+     * {@code packedFrom}; above, from {@code aPack} (all of A packed before) or, when that is null, packed into
+     * {@code blockA} just before its kernels.
      */
     private static void rowBlocks(int from, int to, int m, int n, int k, int kc, int p0, double[] a, int aOff,
-                                  double[] aPack, int packedFrom, int g0, int g1, double[][] panel, double[] c,
-                                  int cOff, boolean first, double[] tail) {
+                                  boolean transA, double[] aPack, double[] blockA, int packedFrom, int g0, int g1,
+                                  double[][] panel, double[] c, int cOff, boolean first, double[] tail) {
         int i = from;
         while (i < to) {
             int rows = i + MR <= m ? MR : i + 4 <= m ? 4 : 1;
+            double[] src = a;
+            int at = aOff + i * k + p0; // in place: op(A)[i + r, p0 + p] = a[aOff + (i + r) * k + p0 + p]
+            int stride = k;
+            if (i >= packedFrom) {
+                stride = 0;
+                if (aPack != null) {
+                    src = aPack;
+                    at = (i - packedFrom) * kc;
+                } else {
+                    packA(i, i + rows, m, kc, k, a, aOff, transA, p0, blockA, i * kc);
+                    src = blockA;
+                    at = 0;
+                }
+            }
             for (int pj = g0; pj < g1; pj++) {
                 int j0 = pj * NR;
-                int nc = Math.min(NR, n - j0);
-                if (i < packedFrom) { // op(A)[i + r, p0 + p] = a[aOff + (i + r) * k + p0 + p]
-                    block(rows, kc, a, aOff + i * k + p0, k, panel[pj - g0], c, cOff + i * n + j0, n, nc, first,
-                            tail);
-                } else {
-                    block(rows, kc, aPack, (i - packedFrom) * kc, 0, panel[pj - g0], c, cOff + i * n + j0, n, nc,
-                            first, tail);
-                }
+                block(rows, kc, src, at, stride, panel[pj - g0], c, cOff + i * n + j0, n, Math.min(NR, n - j0),
+                        first, tail);
             }
             i += rows;
         }
