@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The headline kernel figures of issue 27 in one run, for a quiet machine (about 5-8 minutes once the baseline
-# jar exists): the machine's limits (FMA peak of fma_peak.c, read bandwidth of MemoryBandwidth), the one-row BF16
-# product row-major against row-interleaved (GemvStored; same hash), TinyLlama-shaped decode of this build against
-# the issue's baseline (2d78265: weights held as double) and PyTorch float64 (weights in BF16,
+# The headline kernel figures of issue 27 in one run, for a quiet machine (about 10-12 minutes with PAIRS=5 once the
+# baseline jar exists): the machine's limits (FMA peak of fma_peak.c, read bandwidth of MemoryBandwidth), the one-row
+# BF16 product row-major against row-interleaved (GemvStored; same hash), TinyLlama-shaped decode of this build
+# against the issue's baseline (2d78265: weights held as double; separate runs in alternating pairs, then both in one
+# JVM, a token of each in turn, tools/bench/DecodeAB.java) and PyTorch float64 (weights in BF16,
 # tools/scale/layerwise_oracle.py --bench), and GEMM n = 512 / 1024 against OpenBLAS, each figure with the share
 # of the limit that binds it; then a summary of the ratios.
 #
@@ -13,7 +14,8 @@
 # /tmp/hd-base/benchmarks/target/benchmarks.jar; when missing, a worktree of 2d78265 is added at /tmp/hd-base and
 # built first, 2-4 more minutes), T (prompt length, default 16), STEPS (decode steps, default 8), PAIRS (decode runs
 # of this build and the baseline, alternating, default 3: the ratio is reported pair by pair), ROUNDS (GEMM rounds,
-# Java then OpenBLAS, default 3: the ratio is reported round by round).
+# Java then OpenBLAS, default 3: the ratio is reported round by round), AB_STEPS (tokens of each build in the
+# one-JVM comparison, default 32).
 # The baseline holds TinyLlama as doubles (8.8 GB): it runs under flock /tmp/bigmem.lock with -Xmx12g.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,6 +27,7 @@ t=${T:-16}
 steps=${STEPS:-8}
 pairs=${PAIRS:-3}
 rounds=${ROUNDS:-3}
+ab_steps=${AB_STEPS:-32}
 py=/usr/bin/python3
 jv() { java --add-modules jdk.incubator.vector "$@" 2> >(grep -v "^WARNING: Using incubator" >&2); }
 
@@ -64,6 +67,10 @@ for ((i = 1; i <= pairs; i++)); do
   flock /tmp/bigmem.lock java --add-modules jdk.incubator.vector $gc -Xmx12g -cp "$out/base-classes:$base_jar" \
     intactkv.bench.DecodeThroughput "$ckpt" "$t" "$steps" 2>/dev/null | tee -a "$out/decode_base.json"
 done
+echo "== the same two builds in one JVM, a token of each in turn ($ab_steps tokens each, tools/bench/DecodeAB.java)"
+# one host's load slows a token of each build alike, where it can slow one of a pair of separate runs
+flock /tmp/bigmem.lock java --add-modules jdk.incubator.vector $gc -Xmx14g tools/bench/DecodeAB.java \
+  benchmarks/target/benchmarks.jar "$base_jar" "$ckpt" "$t" "$ab_steps" 2>/dev/null | tee "$out/decode_ab.txt"
 flock /tmp/bigmem.lock $py tools/scale/layerwise_oracle.py "$ckpt" --bench "$t,$steps" | tee "$out/decode_torch.json"
 
 echo "== GEMM n = 512, 1024: Java (GemmPeak) and OpenBLAS float64 (gemm_torch.py), one thread and all cores, in $rounds alternating rounds"
@@ -94,6 +101,10 @@ per_bf16 = now["weight_bytes_per_token"]
 print("decode tokens/s, pair by pair (this build / baseline 2d78265 = ratio, goal >= 3): " + "; ".join(
     f"{n['decode_tok_s']:.3f} / {b['decode_tok_s']:.3f} = {n['decode_tok_s'] / b['decode_tok_s']:.2f}x"
     for n, b in zip(nows, bases)))
+ab = every("decode_ab.txt")[-1]
+print(f"  in one JVM, a token of each in turn: {ab['a_tok_s']:.3f} / {ab['b_tok_s']:.3f} tokens/s (medians), per-token "
+      f"ratio median {ab['ratio_median']:.2f}x (quartiles {ab['ratio_q1']:.2f}-{ab['ratio_q3']:.2f}, lowest "
+      f"{ab['ratio_min']:.2f})")
 print(f"  PyTorch f64 {torch['decode_tok_s']:.3f}: last pair's build / PyTorch "
       f"{now['decode_tok_s'] / torch['decode_tok_s']:.2f}x")
 print(f"  now reads {per_bf16 * now['decode_tok_s'] / 1e9:.1f} GB/s of BF16 = "
