@@ -77,8 +77,12 @@ echo "== GEMM n = 512, 1024: Java (GemmPeak) and OpenBLAS float64 (gemm_torch.py
 # Alternating rounds: each round measures both libraries within a few seconds of each other, so a burst of another
 # process's work on the shared machine lowers one round's ratio, not the whole comparison (session 21's three runs
 # measured two threads at 0.97x, 0.93x and 0.90x OpenBLAS, one measurement each).
+# Each round first measures the FMA peak again (0.5 s): on these VMs it moves by 5-10 % within minutes (2026-12-07:
+# 54.5 / 105.9 GFLOP/s at a run's start, 57.1 / 111.9 ten minutes later), and the summary gives each round's share
+# of its own peak as well as of the run's.
 for ((i = 1; i <= rounds; i++)); do
   {
+    "$out/fma_peak"
     jv -cp benchmarks/target/benchmarks.jar intactkv.bench.GemmPeak 512 1024
     OPENBLAS_NUM_THREADS=1 $py tools/bench/gemm_torch.py 512 1024
     $py tools/bench/gemm_torch.py 512 1024
@@ -112,15 +116,20 @@ print(f"  now reads {per_bf16 * now['decode_tok_s'] / 1e9:.1f} GB/s of BF16 = "
       f"(bound {bw2 * 1e9 / per_bf16:.2f} tokens/s); the baseline reads doubles, 4x the bytes: "
       f"{4 * per_bf16 * base['decode_tok_s'] / 1e9:.1f} GB/s")
 gemm = every("gemm.txt")
-for n in sorted({r["n"] for r in gemm}):
+for n in sorted({r["n"] for r in gemm if "n" in r}):
     for key, name in (("gflops_1_cpu", "one thread"), ("gflops_all", "all cores")):
         def of(bench, i):
             return next(r[key] for r in gemm if r["bench"] == bench and r["n"] == n and r["round"] == i and key in r)
         rs = sorted({r["round"] for r in gemm})
-        peak = lim["fma_c"]["gflops_1_cpu" if key == "gflops_1_cpu" else "gflops_all_cpu"]
-        print(f"GEMM n = {n}, {name}, round by round (Java / OpenBLAS = ratio, Java's share of the FMA peak "
-              f"{peak:.1f}; goal at n = 1024 >= 0.95x and >= 0.85): " + "; ".join(
+        pk = "gflops_1_cpu" if key == "gflops_1_cpu" else "gflops_all_cpu"
+        peak = lim["fma_c"][pk]
+        def own(i):
+            return next(r[pk] for r in gemm if r["bench"] == "fma_peak_c" and r["round"] == i)
+        print(f"GEMM n = {n}, {name}, round by round (Java / OpenBLAS = ratio; Java's and OpenBLAS's shares of the "
+              f"round's FMA peak, and Java's of the run's, {peak:.1f}; goal at n = 1024 >= 0.95x and >= 0.85): "
+              + "; ".join(
               f"{of('gemm', i):.1f} / {of('gemm_torch', i):.1f} = {of('gemm', i) / of('gemm_torch', i):.2f}x, "
+              f"{of('gemm', i) / own(i):.2f} / {of('gemm_torch', i) / own(i):.2f} of {own(i):.1f}, "
               f"{of('gemm', i) / peak:.2f}" for i in rs))
 g = last("gemv.json")
 print(f"one-row BF16 product, 1 core: row-major {g['row_major_gb_s_1_cpu']:.2f} GB/s, interleaved "
