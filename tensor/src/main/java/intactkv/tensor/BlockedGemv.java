@@ -52,7 +52,9 @@ final class BlockedGemv {
         int k = blocks.cols();
         int full = blocks.fullBlocks();
         int groups = (full + GROUP - 1) / GROUP;
-        // split products of >= 2 x 256K multiply-adds
+        // split products of >= 2 x 256K multiply-adds: a chunk then takes ~0.1 ms, far above the 1-8 us hand-off to
+        // Parallel's spinning workers (1M until session 22, when waking a parked worker took 55-69 us; now the
+        // 256 x 2048 k and v products of a TinyLlama layer run on both cores too)
         int minChunk = parallel ? (int) Math.max(1, (1L << 18) / Math.max(1L, (long) GROUP * LANES * k)) : groups;
         short[] bf16 = b instanceof Bf16Storage s && VectorBf16.lanes() == LANES ? s.heldBits() : null;
         Parallel.forRange(groups, minChunk, (lo, hi) -> {

@@ -99,7 +99,8 @@ final class VectorGemm {
      * {@link #KEEP} doubles is allocated for that product only, so no thread keeps more than about 16 MB
      * of it, plus at most {@code GROUP} panels: 6 MB with the AVX-512 kernels, 200 MB on a 32-core machine, within
      * the memory plans' margin of 512 MiB for what their terms leave out (HeapRule); 1.9 MB before KC and GROUP
-     * grew, 2026-12-07.
+     * grew, 2026-12-07. With shared panels ({@code sharedPanels}) the calling thread's panels are the shared ones,
+     * and each thread also keeps one row block of packed A (MR x KC, 32 KB).
      */
     private static final class Scratch {
         static final int KEEP = 1 << 21;
