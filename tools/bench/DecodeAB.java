@@ -11,7 +11,8 @@ import java.util.Random;
 /**
  * The TinyLlama-shaped decode of two builds in one JVM, a token of each in turn, so that their speed ratio is
  * measured under the same load: on the shared 2-vCPU benchmark VMs another tenant's burst can slow one build's
- * separate run by 40 % (session 22: a pair of separate runs at 2.14x where the pairs around it were at 4.1-4.6x),
+ * separate run by 40-50 % (session 22: a pair of separate runs at 2.14x where the other pairs of that run were at
+ * 3.2-4.6x),
  * while here it slows a token of each build alike. Each build's classes come from its own class loader (as in
  * {@code GemmAB}), so each is compiled on its own and has its own worker threads; both decode the same prompt, and
  * the order within a pair of tokens alternates. The API used (LlamaWeights.load, LlamaModel.forward with a cache,
