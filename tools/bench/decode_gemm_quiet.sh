@@ -4,7 +4,8 @@
 # BF16 product row-major against row-interleaved (GemvStored; same hash), TinyLlama-shaped decode of this build
 # against the issue's baseline (2d78265: weights held as double; separate runs in alternating pairs, then both in one
 # JVM, a token of each in turn, tools/bench/DecodeAB.java) and PyTorch float64 (weights in BF16,
-# tools/scale/layerwise_oracle.py --bench), and GEMM n = 512 / 1024 against OpenBLAS, each figure with the share
+# tools/scale/layerwise_oracle.py --bench), and GEMM n = 512 / 1024 against OpenBLAS (in rounds, then at
+# n = 1024 product by product, tools/bench/gemm_interleaved.py), each figure with the share
 # of the limit that binds it; then a summary of the ratios.
 #
 #   tools/bench/decode_gemm_quiet.sh [OUT]        (default target/bench-decode; needs gcc, python3-torch)
@@ -15,7 +16,7 @@
 # built first, 2-4 more minutes), T (prompt length, default 16), STEPS (decode steps, default 8), PAIRS (decode runs
 # of this build and the baseline, alternating, default 3: the ratio is reported pair by pair), ROUNDS (GEMM rounds,
 # Java then OpenBLAS, default 3: the ratio is reported round by round), AB_STEPS (tokens of each build in the
-# one-JVM comparison, default 32).
+# one-JVM comparison, default 32), GEMM_PAIRS (pairs of products in the interleaved GEMM comparison, default 40).
 # The baseline holds TinyLlama as doubles (8.8 GB): it runs under flock /tmp/bigmem.lock with -Xmx12g.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -28,6 +29,7 @@ steps=${STEPS:-8}
 pairs=${PAIRS:-3}
 rounds=${ROUNDS:-3}
 ab_steps=${AB_STEPS:-32}
+gemm_pairs=${GEMM_PAIRS:-40}
 py=/usr/bin/python3
 jv() { java --add-modules jdk.incubator.vector "$@" 2> >(grep -v "^WARNING: Using incubator" >&2); }
 
@@ -88,6 +90,11 @@ for ((i = 1; i <= rounds; i++)); do
     $py tools/bench/gemm_torch.py 512 1024
   } | sed "s/^{/{\"round\": $i, /"
 done | tee "$out/gemm.txt" | $py tools/bench/share.py "$out/limits.json"
+echo "== GEMM n = 1024 against OpenBLAS and the FMA peak, product by product ($gemm_pairs pairs, tools/bench/gemm_interleaved.py)"
+# a round above measures each library in its own window of seconds; here a burst of the host's load moves a pair
+for mode in one all; do
+  $py tools/bench/gemm_interleaved.py 1024 "$gemm_pairs" "$mode" "$out/fma_peak" | tee -a "$out/gemm_interleaved.json"
+done
 
 echo "== summary"
 $py - "$out" <<'PY'
@@ -131,6 +138,14 @@ for n in sorted({r["n"] for r in gemm if "n" in r}):
               f"{of('gemm', i):.1f} / {of('gemm_torch', i):.1f} = {of('gemm', i) / of('gemm_torch', i):.2f}x, "
               f"{of('gemm', i) / own(i):.2f} / {of('gemm_torch', i) / own(i):.2f} of {own(i):.1f}, "
               f"{of('gemm', i) / peak:.2f}" for i in rs))
+for r in every("gemm_interleaved.json"):
+    q = r["ratio_q1_median_q3"]
+    sj, so = r["share_java_q1_median_q3"], r["share_blas_q1_median_q3"]
+    print(f"GEMM n = {r['n']}, {'one thread' if r['mode'] == 'one' else 'all cores'}, product by product "
+          f"({r['pairs']} pairs): Java / OpenBLAS median {q[1]:.3f}x (quartiles {q[0]:.3f}-{q[2]:.3f}, "
+          f"{r['pairs_ratio_ge_0_95']} pairs >= 0.95x); share of the peak measured before the pair, median Java "
+          f"{sj[1]:.3f} ({sj[0]:.3f}-{sj[2]:.3f}), OpenBLAS {so[1]:.3f} ({so[0]:.3f}-{so[2]:.3f}); pairs >= 0.85: "
+          f"Java {r['pairs_java_share_ge_0_85']}, OpenBLAS {r['pairs_blas_share_ge_0_85']}")
 g = last("gemv.json")
 print(f"one-row BF16 product, 1 core: row-major {g['row_major_gb_s_1_cpu']:.2f} GB/s, interleaved "
       f"{g['interleaved_gb_s_1_cpu']:.2f} ({g['interleaved_gb_s_1_cpu'] / g['row_major_gb_s_1_cpu']:.2f}x), "

@@ -7,11 +7,14 @@
  *
  *   gcc -O2 -mavx2 -mfma tools/bench/fma_peak.c -o /tmp/fma_peak && /tmp/fma_peak
  *
- * Prints one JSON line, GFLOP/s (2 FLOP per lane of every FMA).
+ * Prints one JSON line, GFLOP/s (2 FLOP per lane of every FMA). With --serve it measures again for each line
+ * read from stdin and prints a JSON line each time (tools/bench/gemm_interleaved.py measures the peak between
+ * products that way).
  */
 #include <immintrin.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,28 +47,43 @@ static double best_gflops(void) {
     return best;
 }
 
-int main(void) {
+/* The peak on one core (this process) and on every online CPU at once (one forked process each, summed). */
+static void measure(double *one, double *all, long *cores) {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    double one = best_gflops();
     int fds[64][2];
     if (cpus > 64) cpus = 64;
+    *one = best_gflops();
     for (long c = 0; c < cpus; c++) {
-        if (pipe(fds[c]) != 0) return 1;
+        if (pipe(fds[c]) != 0) exit(1);
         if (fork() == 0) {
             double g = best_gflops();
             if (write(fds[c][1], &g, sizeof g) != sizeof g) _exit(1);
             _exit(0);
         }
     }
-    double all = 0;
+    *all = 0;
     for (long c = 0; c < cpus; c++) {
         double g = 0;
-        if (read(fds[c][0], &g, sizeof g) != sizeof g) return 1;
-        all += g;
+        if (read(fds[c][0], &g, sizeof g) != sizeof g) exit(1);
+        close(fds[c][0]);
+        close(fds[c][1]);
+        *all += g;
     }
     while (wait(NULL) > 0) {
     }
-    printf("{\"bench\": \"fma_peak_c\", \"lanes\": 4, \"chains\": %d, \"cores\": %ld, \"gflops_1_cpu\": %.1f,"
-           " \"gflops_all_cpu\": %.1f}\n", CHAINS, cpus, one, all);
+    *cores = cpus;
+}
+int main(int argc, char **argv) {
+    int serve = argc > 1 && strcmp(argv[1], "--serve") == 0;
+    char line[64];
+    do {
+        if (serve && fgets(line, sizeof line, stdin) == NULL) return 0;
+        double one, all;
+        long cpus;
+        measure(&one, &all, &cpus);
+        printf("{\"bench\": \"fma_peak_c\", \"lanes\": 4, \"chains\": %d, \"cores\": %ld, \"gflops_1_cpu\": %.1f,"
+               " \"gflops_all_cpu\": %.1f}\n", CHAINS, cpus, one, all);
+        fflush(stdout);
+    } while (serve);
     return 0;
 }

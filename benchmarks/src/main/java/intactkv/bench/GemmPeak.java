@@ -21,6 +21,10 @@ import java.util.Random;
  * 2026-12-07 each way ran 20 repetitions at n = 1024, 14 of them timed: 0.3 s on two threads, so that one burst of
  * another tenant's load could cover every timed repetition of a round (session 23: two of 18 rounds at 0.89-0.90x
  * OpenBLAS, each the first of its run). {@code tools/bench/gemm_torch.py} times OpenBLAS in the same windows.
+ *
+ * <p>{@code GemmPeak --serve N one|all} warms up for {@link #WARM_S} s, prints {@code ready}, then runs one product
+ * for each line read from stdin and prints its seconds (the thread's CPU time on one thread, the wall clock on all
+ * cores): {@code tools/bench/gemm_interleaved.py} alternates it product by product with OpenBLAS and the FMA peak.
  */
 public final class GemmPeak {
     /** Seconds of warm-up before a way is timed (its kernels compiled, its buffers touched). */
@@ -49,8 +53,36 @@ public final class GemmPeak {
         return best;
     }
 
-    public static void main(String[] args) {
+    /** One product of n x n Gaussian matrices (seed 1, as {@link #main}) per line of stdin, its seconds printed. */
+    private static void serve(int n, boolean parallel, ThreadMXBean mx) throws java.io.IOException {
+        Random r = new Random(1);
+        double[] a = new double[n * n];
+        double[] b = new double[n * n];
+        double[] c = new double[n * n];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = r.nextGaussian();
+            b[i] = r.nextGaussian();
+        }
+        Runnable product = () -> Gemm.multiply(n, n, n, a, 0, false, b, 0, false, c, 0, parallel);
+        java.util.function.LongSupplier clock = parallel ? System::nanoTime : mx::getCurrentThreadCpuTime;
+        best(product, clock); // warm-up, and the JIT's work done
+        System.out.println("ready");
+        java.io.BufferedReader in = new java.io.BufferedReader(
+                new java.io.InputStreamReader(System.in, java.nio.charset.StandardCharsets.UTF_8));
+        while (in.readLine() != null) {
+            long c0 = clock.getAsLong();
+            product.run();
+            long c1 = clock.getAsLong();
+            System.out.println((c1 - c0) / 1e9);
+        }
+    }
+
+    public static void main(String[] args) throws java.io.IOException {
         ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+        if (args.length > 0 && args[0].equals("--serve")) {
+            serve(Integer.parseInt(args[1]), args[2].equals("all"), mx);
+            return;
+        }
         for (String arg : args.length == 0 ? new String[] {"512", "1024"} : args) {
             int n = Integer.parseInt(arg);
             Random r = new Random(1);
