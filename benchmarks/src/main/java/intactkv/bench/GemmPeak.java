@@ -53,16 +53,24 @@ public final class GemmPeak {
         return best;
     }
 
-    /** One product of n x n Gaussian matrices (seed 1, as {@link #main}) per line of stdin, its seconds printed. */
-    private static void serve(int n, boolean parallel, ThreadMXBean mx) throws java.io.IOException {
+    /** A and B, n x n, standard normal from seed 1, their elements drawn in turn (a[0], b[0], a[1], ...). */
+    private static double[][] operands(int n) {
         Random r = new Random(1);
         double[] a = new double[n * n];
         double[] b = new double[n * n];
-        double[] c = new double[n * n];
         for (int i = 0; i < a.length; i++) {
             a[i] = r.nextGaussian();
             b[i] = r.nextGaussian();
         }
+        return new double[][] {a, b};
+    }
+
+    /** One product of the matrices of {@link #operands} per line of stdin, its seconds printed. */
+    private static void serve(int n, boolean parallel, ThreadMXBean mx) throws java.io.IOException {
+        double[][] ab = operands(n);
+        double[] a = ab[0];
+        double[] b = ab[1];
+        double[] c = new double[n * n];
         Runnable product = () -> Gemm.multiply(n, n, n, a, 0, false, b, 0, false, c, 0, parallel);
         java.util.function.LongSupplier clock = parallel ? System::nanoTime : mx::getCurrentThreadCpuTime;
         best(product, clock); // warm-up, and the JIT's work done
@@ -80,19 +88,18 @@ public final class GemmPeak {
     public static void main(String[] args) throws java.io.IOException {
         ThreadMXBean mx = ManagementFactory.getThreadMXBean();
         if (args.length > 0 && args[0].equals("--serve")) {
+            if (args.length != 3 || !(args[2].equals("one") || args[2].equals("all"))) {
+                throw new IllegalArgumentException("usage: GemmPeak --serve N one|all, got " + String.join(" ", args));
+            }
             serve(Integer.parseInt(args[1]), args[2].equals("all"), mx);
             return;
         }
         for (String arg : args.length == 0 ? new String[] {"512", "1024"} : args) {
             int n = Integer.parseInt(arg);
-            Random r = new Random(1);
-            double[] a = new double[n * n];
-            double[] b = new double[n * n];
+            double[][] ab = operands(n);
+            double[] a = ab[0];
+            double[] b = ab[1];
             double[] c = new double[n * n];
-            for (int i = 0; i < a.length; i++) {
-                a[i] = r.nextGaussian();
-                b[i] = r.nextGaussian();
-            }
             double bestCpu = best(() -> Gemm.multiply(n, n, n, a, 0, false, b, 0, false, c, 0, false),
                     () -> mx.getCurrentThreadCpuTime());
             double bestWall = best(() -> Gemm.multiply(n, n, n, a, 0, false, b, 0, false, c, 0, true),
