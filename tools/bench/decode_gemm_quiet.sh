@@ -90,7 +90,8 @@ for ((i = 1; i <= rounds; i++)); do
     $py tools/bench/gemm_torch.py 512 1024
   } | sed "s/^{/{\"round\": $i, /"
 done | tee "$out/gemm.txt" | $py tools/bench/share.py "$out/limits.json"
-echo "== GEMM n = 1024 against OpenBLAS and the FMA peak, product by product ($gemm_pairs pairs, tools/bench/gemm_interleaved.py)"
+echo "== GEMM n = 1024 against OpenBLAS and the FMA peak, product by product ($gemm_pairs pairs," \
+  "tools/bench/gemm_interleaved.py)"
 # a round above measures each library in its own window of seconds; here a burst of the host's load moves a pair
 for mode in one all; do
   $py tools/bench/gemm_interleaved.py 1024 "$gemm_pairs" "$mode" "$out/fma_peak" | tee -a "$out/gemm_interleaved.json"

@@ -12,9 +12,10 @@ median and quartiles of the per-pair ratios Java / OpenBLAS and of each library'
 before it, so a burst moves a pair, not the comparison.
 
 Between two measurements the script sleeps SETTLE seconds (environment SETTLE, default 0.2; BURST, default 3, sets
-the burst), so that OpenBLAS's threads, which spin for about
-2^28 cycles after a product, and this build's workers, which spin 0.2 ms, are asleep before the other library's
-product starts. Every product therefore starts with its threads asleep, on both sides.
+the burst), so that OpenBLAS's idle threads, which spin for a while after a product before they sleep (their
+OPENBLAS_THREAD_TIMEOUT, by default 2^28 clock ticks, about 0.1 s here), and this build's workers, which spin
+0.2 ms, are asleep before the other library's burst starts. Every burst therefore starts with its threads asleep, on
+both sides.
 
     /usr/bin/python3 tools/bench/gemm_interleaved.py N PAIRS one|all FMA_PEAK_BINARY [JAR]
 
