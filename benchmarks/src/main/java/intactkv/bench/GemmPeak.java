@@ -22,9 +22,10 @@ import java.util.Random;
  * another tenant's load could cover every timed repetition of a round (session 23: two of 18 rounds at 0.89-0.90x
  * OpenBLAS, each the first of its run). {@code tools/bench/gemm_torch.py} times OpenBLAS in the same windows.
  *
- * <p>{@code GemmPeak --serve N one|all} warms up for {@link #WARM_S} s, prints {@code ready}, then runs one product
- * for each line read from stdin and prints its seconds (the thread's CPU time on one thread, the wall clock on all
- * cores): {@code tools/bench/gemm_interleaved.py} alternates it product by product with OpenBLAS and the FMA peak.
+ * <p>{@code GemmPeak --serve N one|all} warms up as a timed way runs ({@link #WARM_S} + {@link #TIMED_S} s), prints
+ * {@code ready}, then runs one product for each line read from stdin and prints its seconds (the thread's CPU time
+ * on one thread, the wall clock on all cores): {@code tools/bench/gemm_interleaved.py} alternates it product by
+ * product with OpenBLAS and the FMA peak.
  */
 public final class GemmPeak {
     /** Seconds of warm-up before a way is timed (its kernels compiled, its buffers touched). */
@@ -35,22 +36,9 @@ public final class GemmPeak {
     private GemmPeak() {
     }
 
-    /**
-     * The shortest time of {@code product} by {@code clock} (nanoseconds) over at least {@link #TIMED_S} s and 12
-     * repetitions, after at least {@link #WARM_S} s of warm-up.
-     */
+    /** The fastest of {@code product} by {@code clock}: {@link BestTime} with {@link #WARM_S} and {@link #TIMED_S}. */
     static double best(Runnable product, java.util.function.LongSupplier clock) {
-        for (long w0 = System.nanoTime(); System.nanoTime() - w0 < WARM_S * 1e9; ) {
-            product.run();
-        }
-        double best = Double.POSITIVE_INFINITY;
-        long t0 = System.nanoTime();
-        for (int it = 0; it < 12 || System.nanoTime() - t0 < TIMED_S * 1e9; it++) {
-            long c0 = clock.getAsLong();
-            product.run();
-            best = Math.min(best, (clock.getAsLong() - c0) / 1e9);
-        }
-        return best;
+        return BestTime.seconds(product, clock, 0, WARM_S, 12, TIMED_S);
     }
 
     /** A and B, n x n, standard normal from seed 1, their elements drawn in turn (a[0], b[0], a[1], ...). */
@@ -73,7 +61,7 @@ public final class GemmPeak {
         double[] c = new double[n * n];
         Runnable product = () -> Gemm.multiply(n, n, n, a, 0, false, b, 0, false, c, 0, parallel);
         java.util.function.LongSupplier clock = parallel ? System::nanoTime : mx::getCurrentThreadCpuTime;
-        best(product, clock); // warm-up, and the JIT's work done
+        best(product, clock); // the warm-up: a timed way, its result unused
         System.out.println("ready");
         java.io.BufferedReader in = new java.io.BufferedReader(
                 new java.io.InputStreamReader(System.in, java.nio.charset.StandardCharsets.UTF_8));

@@ -60,28 +60,17 @@ public final class GemvStored {
     }
 
     /**
-     * Best of the timed calls after the warm-up, one thread by its CPU time, then all cores by the wall clock: each
-     * way warms up for at least 10 calls and 1 s, then times at least 20 calls and 1 s. (Until session 22, 10 and 20
-     * calls: for a small weight, 256 x 2048, that was over before C2 had compiled the kernel, and it measured 0.7 GB/s
-     * instead of the compiled kernel's speed.)
+     * Best of the timed calls after the warm-up ({@link BestTime}), one thread by its CPU time, then all cores by the
+     * wall clock: each way warms up for at least 10 calls and 1 s, then times at least 20 calls and 1 s. (Until
+     * session 22, 10 and 20 calls: for a small weight, 256 x 2048, that was over before C2 had compiled the kernel,
+     * and it measured 0.7 GB/s instead of the compiled kernel's speed.)
      */
     private static double[] time(int n, int k, double[] a, Bf16Storage w, double[] c) {
         ThreadMXBean mx = ManagementFactory.getThreadMXBean();
-        double[] best = {Double.POSITIVE_INFINITY, Double.POSITIVE_INFINITY};
-        for (int way = 0; way < 2; way++) {
-            boolean parallel = way == 1;
-            for (int phase = 0; phase < 2; phase++) { // warm-up, then timed
-                long start = System.nanoTime();
-                for (int it = 0; it < (phase == 0 ? 10 : 20) || System.nanoTime() - start < 1_000_000_000L; it++) {
-                    long c0 = parallel ? System.nanoTime() : mx.getCurrentThreadCpuTime();
-                    Gemm.multiply(1, n, k, a, 0, false, w, true, c, 0, parallel);
-                    double s = ((parallel ? System.nanoTime() : mx.getCurrentThreadCpuTime()) - c0) / 1e9;
-                    if (phase == 1) {
-                        best[way] = Math.min(best[way], s);
-                    }
-                }
-            }
-        }
-        return best;
+        double cpu = BestTime.seconds(() -> Gemm.multiply(1, n, k, a, 0, false, w, true, c, 0, false),
+                mx::getCurrentThreadCpuTime, 10, 1.0, 20, 1.0);
+        double wall = BestTime.seconds(() -> Gemm.multiply(1, n, k, a, 0, false, w, true, c, 0, true),
+                System::nanoTime, 10, 1.0, 20, 1.0);
+        return new double[] {cpu, wall};
     }
 }
