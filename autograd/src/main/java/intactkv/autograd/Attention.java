@@ -1,7 +1,9 @@
 package intactkv.autograd;
 
 import intactkv.tensor.Axpy;
+import intactkv.tensor.NarrowArray;
 import intactkv.tensor.Parallel;
+import intactkv.tensor.Shape;
 import intactkv.tensor.Tensor;
 
 /**
@@ -93,7 +95,7 @@ public final class Attention {
     public static Result causalWithProbs(Value q, Value k, Value v, Mask mask) {
         int[][] visibleFrom = mask.visibleFrom();
         boolean[][] selfOnly = mask.selfOnly();
-        Dims dm = Dims.of(q.data(), k.data(), v.data());
+        Dims dm = Dims.of(q.shape(), k.shape(), v.shape());
         checkVisibleFrom(dm, visibleFrom);
         checkSelfOnly(dm, selfOnly);
         double[] qd = q.data().data();
@@ -101,7 +103,7 @@ public final class Attention {
         double[] vd = v.data().data();
         double[] probs = new double[dm.b * dm.h * dm.t * dm.s];
         double[] out = new double[dm.b * dm.h * dm.t * dm.dh];
-        forwardAll(dm, qd, kd, vd, probs, out, visibleFrom, selfOnly);
+        forwardAll(dm, qd, kd, vd, null, null, probs, out, visibleFrom, selfOnly);
         Tensor p = Tensor.wrap(probs, dm.b, dm.h, dm.t, dm.s);
         Value o = Value.result("attention", Tensor.wrap(out, dm.b, dm.h, dm.t, dm.dh), g -> {
             double[] gq = new double[qd.length];
@@ -131,10 +133,27 @@ public final class Attention {
      * gradient would be recorded.
      */
     public static Result causalOnRows(Value q, Tensor k, Tensor v, int keys) {
-        Dims dm = inferenceRows(q, k, v, keys);
+        Dims dm = inferenceRows(q, k.shape(), v.shape(), keys);
         double[] probs = new double[dm.b * dm.h * dm.t * dm.s];
         double[] out = new double[dm.b * dm.h * dm.t * dm.dh];
-        forwardAll(dm, q.data().data(), k.data(), v.data(), probs, out, null, null);
+        forwardAll(dm, q.data().data(), k.data(), v.data(), null, null, probs, out, null, null);
+        return new Result(Value.constant(Tensor.wrap(out, dm.b, dm.h, dm.t, dm.dh)),
+                Tensor.wrap(probs, dm.b, dm.h, dm.t, dm.s));
+    }
+
+    /**
+     * {@link #causalOnRows(Value, Tensor, Tensor, int)} over key and value buffers of shape {@code kv}
+     * (B, h_kv, cap, d_h) held in a narrower format ({@link NarrowArray}, a KV cache of F32, F16 or BF16): each
+     * (sequence, key/value head) pair's first {@code keys} rows are widened to doubles (exactly) into a scratch
+     * before the same code reads them, so the numbers are those of the double path on the rounded keys and values,
+     * bit for bit.
+     */
+    public static Result causalOnRows(Value q, NarrowArray k, NarrowArray v, Shape kv, int keys) {
+        Dims dm = inferenceRows(q, kv, kv, keys);
+        requireHolds(k, v, kv);
+        double[] probs = new double[dm.b * dm.h * dm.t * dm.s];
+        double[] out = new double[dm.b * dm.h * dm.t * dm.dh];
+        forwardAll(dm, q.data().data(), null, null, k, v, probs, out, null, null);
         return new Result(Value.constant(Tensor.wrap(out, dm.b, dm.h, dm.t, dm.dh)),
                 Tensor.wrap(probs, dm.b, dm.h, dm.t, dm.s));
     }
@@ -149,34 +168,63 @@ public final class Attention {
      * may also be exact (cap = keys).
      */
     public static Tensor causalOutputOnRows(Value q, Tensor k, Tensor v, int keys) {
-        Dims dm = inferenceRows(q, k, v, keys);
+        Dims dm = inferenceRows(q, k.shape(), v.shape(), keys);
         double[] out = new double[dm.b * dm.h * dm.t * dm.dh];
-        forwardAll(dm, q.data().data(), k.data(), v.data(), null, out, null, null);
+        forwardAll(dm, q.data().data(), k.data(), v.data(), null, null, null, out, null, null);
+        return Tensor.wrap(out, dm.b, dm.h, dm.t, dm.dh);
+    }
+
+    /**
+     * {@link #causalOutputOnRows(Value, Tensor, Tensor, int)} over narrow key and value buffers of shape {@code kv},
+     * widened pair by pair as {@link #causalOnRows(Value, NarrowArray, NarrowArray, Shape, int)} does: the same
+     * bits as the double path on the rounded keys and values.
+     */
+    public static Tensor causalOutputOnRows(Value q, NarrowArray k, NarrowArray v, Shape kv, int keys) {
+        Dims dm = inferenceRows(q, kv, kv, keys);
+        requireHolds(k, v, kv);
+        double[] out = new double[dm.b * dm.h * dm.t * dm.dh];
+        forwardAll(dm, q.data().data(), null, null, k, v, null, out, null, null);
         return Tensor.wrap(out, dm.b, dm.h, dm.t, dm.dh);
     }
 
     /** The sizes of attention over the first {@code keys} rows of k and v, refused where a gradient would be recorded. */
-    private static Dims inferenceRows(Value q, Tensor k, Tensor v, int keys) {
+    private static Dims inferenceRows(Value q, Shape k, Shape v, int keys) {
         if (GradMode.enabled() && q.requiresGrad()) {
             throw new IllegalStateException("attention over cache rows records no gradient; run it under GradMode.noGrad()");
         }
-        return Dims.ofRows(q.data(), k, v, keys);
+        return Dims.ofRows(q.shape(), k, v, keys);
+    }
+
+    /** Refuses narrow buffers that do not hold {@code kv}'s elements. */
+    private static void requireHolds(NarrowArray k, NarrowArray v, Shape kv) {
+        if (k.size() != kv.numel() || v.size() != kv.numel()) {
+            throw new IllegalArgumentException("attention: narrow key/value buffers of " + k.size() + " and " + v.size()
+                    + " elements for a shape " + kv + " of " + kv.numel());
+        }
     }
 
     /**
      * The forward of every (sequence, key/value head) pair, split over threads. {@code probs} null: no probabilities
      * are kept, each thread writes them into a scratch of four rows ({@link ProbRows#scratch}).
      */
-    private static void forwardAll(Dims dm, double[] qd, double[] kd, double[] vd, double[] probs, double[] out,
-                                   int[][] visibleFrom, boolean[][] selfOnly) {
+    private static void forwardAll(Dims dm, double[] qd, double[] kd, double[] vd, NarrowArray nk, NarrowArray nv,
+                                   double[] probs, double[] out, int[][] visibleFrom, boolean[][] selfOnly) {
         Parallel.forRange(dm.b * dm.hkv, 1, (lo, hi) -> {
             double[] kT = new double[dm.dh * dm.s];
             ProbRows scratch = probs == null ? ProbRows.scratch(dm) : null;
+            // narrow buffers: a pair's used rows widened into these (exact), read as the double path reads its own
+            double[] kw = nk == null ? null : new double[dm.s * dm.dh];
+            double[] vw = nk == null ? null : new double[dm.s * dm.dh];
             for (int task = lo; task < hi; task++) {
                 int bi = task / dm.hkv;
                 ProbRows rows = scratch != null ? scratch : ProbRows.of(dm, probs, task);
-                forwardPair(dm, task, qd, kd, vd, kT, rows, out, visibleFrom == null ? null : visibleFrom[bi],
-                        selfOnly == null ? null : selfOnly[bi]);
+                int kvOff = task * dm.cap * dm.dh;
+                if (nk != null) {
+                    nk.read(kvOff, dm.s * dm.dh, kw, 0);
+                    nv.read(kvOff, dm.s * dm.dh, vw, 0);
+                }
+                forwardPair(dm, task, qd, nk == null ? kd : kw, nk == null ? vd : vw, nk == null ? kvOff : 0, kT, rows,
+                        out, visibleFrom == null ? null : visibleFrom[bi], selfOnly == null ? null : selfOnly[bi]);
             }
         });
     }
@@ -211,11 +259,10 @@ public final class Attention {
      * probability rows written where {@code rows} says. {@code from} is that sequence's row of visibleFrom,
      * {@code self} its row of selfOnly, each or null.
      */
-    private static void forwardPair(Dims dm, int task, double[] q, double[] k, double[] v, double[] kT,
+    private static void forwardPair(Dims dm, int task, double[] q, double[] k, double[] v, int kvOff, double[] kT,
                                     ProbRows rows, double[] out, int[] from, boolean[] self) {
         int bi = task / dm.hkv;
         int kvh = task % dm.hkv;
-        int kvOff = (bi * dm.hkv + kvh) * dm.cap * dm.dh;
         double[] probs = rows.p();
         transpose(k, kvOff, dm.s, dm.dh, kT);
         double scale = Math.sqrt(dm.dh);
@@ -425,7 +472,7 @@ public final class Attention {
      */
     private record Dims(int b, int h, int hkv, int g, int t, int s, int p, int dh, int cap) {
         /** q (B, h, T, d_h) against buffers k, v (B, h_kv, cap, d_h) of which the first {@code keys} rows count. */
-        static Dims ofRows(Tensor q, Tensor k, Tensor v, int keys) {
+        static Dims ofRows(Shape q, Shape k, Shape v, int keys) {
             Dims all = of(q, k, v);
             if (keys < all.t || keys > all.s) {
                 throw new IllegalArgumentException("attention: " + keys + " keys used of " + all.s + " rows, for "
@@ -434,11 +481,11 @@ public final class Attention {
             return new Dims(all.b, all.h, all.hkv, all.g, all.t, keys, keys - all.t, all.dh, all.s);
         }
 
-        static Dims of(Tensor q, Tensor k, Tensor v) {
-            q.shape().requireRank("attention (q)", 4);
-            k.shape().requireRank("attention (k)", 4);
-            if (!k.shape().equals(v.shape())) {
-                throw new IllegalArgumentException("attention: k and v shapes differ: " + k.shape() + " and " + v.shape());
+        static Dims of(Shape q, Shape k, Shape v) {
+            q.requireRank("attention (q)", 4);
+            k.requireRank("attention (k)", 4);
+            if (!k.equals(v)) {
+                throw new IllegalArgumentException("attention: k and v shapes differ: " + k + " and " + v);
             }
             int b = q.dim(0);
             int h = q.dim(1);
@@ -448,7 +495,7 @@ public final class Attention {
             int s = k.dim(2);
             if (k.dim(0) != b || k.dim(3) != dh || hkv == 0 || h % hkv != 0 || s < t) {
                 throw new IllegalArgumentException("attention: expected q (B, h, T, d_h) and k, v (B, h_kv, p+T, d_h)"
-                        + " with h a multiple of h_kv and p >= 0, got q " + q.shape() + " and k " + k.shape());
+                        + " with h a multiple of h_kv and p >= 0, got q " + q + " and k " + k);
             }
             return new Dims(b, h, hkv, h / hkv, t, s, s - t, dh, s);
         }

@@ -7,7 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import intactkv.tensor.ElementDtype;
 import intactkv.tensor.Init;
+import intactkv.tensor.NarrowArray;
 import intactkv.tensor.Masks;
 import intactkv.tensor.Tensor;
 import java.util.ArrayList;
@@ -104,6 +106,57 @@ class AttentionTest {
         assertThrows(IllegalArgumentException.class, () -> Attention.causalOnRows(Value.constant(q), buf, buf, 2));
         Value trainable = Value.param(q);
         assertThrows(IllegalStateException.class, () -> Attention.causalOnRows(trainable, buf, buf, 5));
+    }
+
+    /** {@code x}'s elements rounded to {@code d} and held narrow. */
+    private static NarrowArray narrow(Tensor x, ElementDtype d) {
+        NarrowArray a = NarrowArray.zeros(d, x.data().length);
+        a.write(x.data(), 0, 0, x.data().length);
+        return a;
+    }
+
+    /**
+     * Attention over narrow buffers (a KV cache of F32, F16 or BF16: the rows of each pair widened into a scratch)
+     * gives, bit for bit, the output and probabilities of causalWithProbs on the keys and values rounded to that
+     * format in double, whatever the spare rows hold; the output alone is the same. F16 changes the output of the
+     * unrounded keys and values, so the rounding is really applied. Narrow buffers of the wrong size are refused.
+     */
+    @Test
+    void attentionOverNarrowBuffersIsAttentionOverTheRoundedRows() {
+        for (Case x : cases(new int[][] {{1, 4, 2, 1, 9, 8, 7}, {2, 6, 3, 6, 5, 4, 1}, {1, 2, 2, 5, 0, 16, 11}})) {
+            for (ElementDtype d : new ElementDtype[] {ElementDtype.F32, ElementDtype.F16, ElementDtype.BF16}) {
+                Tensor kr = intactkv.tensor.Elementwise.map(x.k(), d::round);
+                Tensor vr = intactkv.tensor.Elementwise.map(x.v(), d::round);
+                Attention.Result exact = Attention.causalWithProbs(Value.constant(x.q()), Value.constant(kr),
+                        Value.constant(vr));
+                Attention.Result rows;
+                Tensor out;
+                try (GradMode.Scope s = GradMode.noGrad()) {
+                    NarrowArray nk = narrow(x.kBuf(), d);
+                    NarrowArray nv = narrow(x.vBuf(), d);
+                    rows = Attention.causalOnRows(Value.constant(x.q()), nk, nv, x.kBuf().shape(), x.keys());
+                    out = Attention.causalOutputOnRows(Value.constant(x.q()), nk, nv, x.kBuf().shape(), x.keys());
+                }
+                String what = x.name() + " " + d;
+                assertArrayEquals(exact.output().data().data(), rows.output().data().data(), 0.0, what);
+                assertArrayEquals(exact.probs().data(), rows.probs().data(), 0.0, what);
+                assertArrayEquals(exact.output().data().data(), out.data(), 0.0, what);
+                if (d == ElementDtype.F16) {
+                    Tensor unrounded = Attention.causal(Value.constant(x.q()), Value.constant(x.k()),
+                            Value.constant(x.v())).data();
+                    assertTrue(!java.util.Arrays.equals(unrounded.data(), out.data()), what);
+                }
+            }
+        }
+        Tensor q = Init.normal(rng, 1.0, 1, 2, 3, 4);
+        NarrowArray small = NarrowArray.zeros(ElementDtype.F32, 2 * 8 * 4 - 1);
+        IllegalArgumentException e;
+        try (GradMode.Scope s = GradMode.noGrad()) {
+            e = assertThrows(IllegalArgumentException.class, () -> Attention.causalOutputOnRows(Value.constant(q),
+                    small, small, intactkv.tensor.Shape.of(1, 2, 8, 4), 5));
+        }
+        assertEquals("attention: narrow key/value buffers of 63 and 63 elements for a shape (1, 2, 8, 4) of 64",
+                e.getMessage());
     }
 
     /**

@@ -54,6 +54,9 @@ final class GenFidelityCommand implements Callable<Integer> {
     @Mixin
     IntactKvOption.NoContextOption prefixOption;
 
+    @Mixin
+    KvCacheOption kvCache;
+
     /** Defaults of --prompts, --prompt-words and --max-tokens, which the demo uses too. */
     static final int PROMPTS = 48;
     static final int PROMPT_WORDS = 4;
@@ -118,7 +121,8 @@ final class GenFidelityCommand implements Callable<Integer> {
      */
     MemoryPlan plan(Prepared p) throws java.io.IOException {
         int rows = Generator.reservedRows(p.longest(), maxTokens, p.config().maxPositionEmbeddings());
-        return quant.peakTerms(true, w -> MemoryEstimate.generationTerms(w, p.config(), p.longest(), rows));
+        return quant.peakTerms(true, w -> MemoryEstimate.generationTerms(w, p.config(), p.longest(), rows,
+                kvCache.dtype()));
     }
 
     @Override
@@ -138,9 +142,9 @@ final class GenFidelityCommand implements Callable<Integer> {
             planned = chosen.config();
             IntactKvPrefix prefix = PrefixSpec.resolve(prefixOption.which, chosen.twin(), tok);
             List<int[]> reference = GenerationFidelity.continuations(new PrefixedModel(new LlamaModel(fp), null), tok,
-                    ids, maxTokens, d -> bar.update("generate", d, "FP"));
+                    ids, maxTokens, kvCache.dtype(), d -> bar.update("generate", d, "FP"));
             rows = GenFidelityTable.rows(planned.label(), chosen.model(), prefix, label(prefixOption.which), tok, ids,
-                    reference, maxTokens, bar);
+                    reference, maxTokens, kvCache.dtype(), bar);
         }
         PrintWriter o = spec.commandLine().getOut();
         if (json) {
@@ -152,10 +156,13 @@ final class GenFidelityCommand implements Callable<Integer> {
             root.addProperty("prompts", prompts);
             root.addProperty("prompt_words", promptWords);
             root.addProperty("max_tokens", maxTokens);
+            root.addProperty("kv_cache_dtype", kvCache.dtype().id());
             root.add("rows", GenFidelityTable.json(rows));
             o.println(new GsonBuilder().setPrettyPrinting().create().toJson(root));
         } else {
-            o.printf("%s on %d prompts of %d words from %s%n", planned.label(), prompts, promptWords, source);
+            o.printf("%s on %d prompts of %d words from %s%s%n", planned.label(), prompts, promptWords, source,
+                    kvCache.dtype() == intactkv.tensor.ElementDtype.F64 ? ""
+                            : "; every KV cache in " + kvCache.dtype().id() + ", the full-precision one's too");
             o.println(GenFidelityTable.markdown(rows, maxTokens));
         }
         return 0;
@@ -163,6 +170,7 @@ final class GenFidelityCommand implements Callable<Integer> {
 
     /** The three counts as a validated record, each refused by its flag when below 1. */
     GenerationFidelity.Settings settings() {
+        kvCache.dtype(); // --kv-cache-dtype
         require(prompts >= 1, "--prompts must be >= 1: " + prompts);
         require(promptWords >= 1, "--prompt-words must be >= 1: " + promptWords);
         require(maxTokens >= 1, "--max-tokens must be >= 1: " + maxTokens);

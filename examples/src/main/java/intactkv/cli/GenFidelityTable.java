@@ -10,6 +10,7 @@ import intactkv.model.LlamaModel;
 import intactkv.model.text.Tokenizer;
 import intactkv.prefix.IntactKvPrefix;
 import intactkv.prefix.PrefixedModel;
+import intactkv.tensor.ElementDtype;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -41,12 +42,22 @@ final class GenFidelityTable {
      */
     static List<Row> rows(String model, LlamaModel q, IntactKvPrefix prefix, String prefixLabel, Tokenizer tok,
                           List<int[]> prompts, List<int[]> reference, int maxTokens, ProgressBar bar) {
+        return rows(model, q, prefix, prefixLabel, tok, prompts, reference, maxTokens, ElementDtype.F64, bar);
+    }
+
+    /**
+     * {@link #rows(String, LlamaModel, IntactKvPrefix, String, Tokenizer, List, List, int, ProgressBar)} with every
+     * KV cache in {@code cache}.
+     */
+    static List<Row> rows(String model, LlamaModel q, IntactKvPrefix prefix, String prefixLabel, Tokenizer tok,
+                          List<int[]> prompts, List<int[]> reference, int maxTokens, ElementDtype cache,
+                          ProgressBar bar) {
         List<Row> out = new ArrayList<>();
         out.add(new Row(model, "none", GenerationFidelity.scores(reference, GenerationFidelity.continuations(
-                new PrefixedModel(q, null), tok, prompts, maxTokens, d -> bar.update("generate", d, model)))));
+                new PrefixedModel(q, null), tok, prompts, maxTokens, cache, d -> bar.update("generate", d, model)))));
         if (prefix != null) {
             out.add(new Row(model, prefixLabel, GenerationFidelity.scores(reference, GenerationFidelity.continuations(
-                    new PrefixedModel(q, prefix), tok, prompts, maxTokens,
+                    new PrefixedModel(q, prefix), tok, prompts, maxTokens, cache,
                     d -> bar.update("generate", d, model + " " + prefixLabel)))));
         }
         return out;

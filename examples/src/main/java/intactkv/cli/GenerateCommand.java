@@ -59,6 +59,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     IntactKvOption.NoContextOption prefixOption;
 
+    @Mixin
+    KvCacheOption kvCache;
+
     @Option(names = "--prompt", required = true, paramLabel = "TEXT", description = "text to continue (with --chat: the"
             + " user's question alone)")
     String prompt;
@@ -145,7 +148,8 @@ final class GenerateCommand implements Callable<Integer> {
     MemoryPlan plan(Prepared p) throws java.io.IOException {
         int rows = Generator.reservedRows(p.ids().length, p.maxTokens(), p.config().maxPositionEmbeddings());
         return quant.peakTerms(!quant.releasesFullPrecision(),
-                w -> MemoryEstimate.generationTerms(w, p.config(), p.ids().length, rows));
+                w -> MemoryEstimate.generationTerms(w, p.config(), p.ids().length, rows,
+                        kvCache.dtype()));
     }
 
     @Override
@@ -156,7 +160,8 @@ final class GenerateCommand implements Callable<Integer> {
         Tokenizer tok = p.tok();
         int[] ids = p.ids();
         plan(p).require("generate of the prompt's " + ids.length + " tokens + " + p.tokensFlag(),
-                "or a smaller --max-tokens (the KV cache takes " + Memory.size(MemoryEstimate.kvCache(p.config(), 1))
+                "or a smaller --max-tokens (the KV cache takes " + Memory.size(MemoryEstimate.kvCache(p.config(), 1,
+                        kvCache.dtype()))
                         + " a position)");
         Sampler sampler = new Sampler(gen, seed);
         java.util.concurrent.atomic.AtomicReference<LlamaWeights> fp =
@@ -176,7 +181,7 @@ final class GenerateCommand implements Callable<Integer> {
         Generator.Result r;
         try {
             Generator.Stop stop = new Generator.Stop(gen.eosTokenIds(), chat ? ChatTemplate.VICUNA_STOP : null);
-            r = run.generate(tok, ids, maxTokens, sampler, stop, piece -> {
+            r = run.generate(tok, ids, maxTokens, sampler, stop, kvCache.dtype(), piece -> {
                 out.print(piece);
                 out.flush();
             });
@@ -184,8 +189,9 @@ final class GenerateCommand implements Callable<Integer> {
             out.println(); // an error message starts on a line of its own, not glued to the text
             out.flush();
         }
-        String setting = quant.any() || !prefixOption.which.equals("none") ? "; " + (quant.any()
-                ? quant.plannedConfig().label() : "fp") + ", intactkv " + prefixOption.which : "";
+        String setting = (quant.any() || !prefixOption.which.equals("none") ? "; " + (quant.any()
+                ? quant.plannedConfig().label() : "fp") + ", intactkv " + prefixOption.which : "")
+                + (kvCache.dtype() == intactkv.tensor.ElementDtype.F64 ? "" : "; KV cache " + kvCache.dtype().id());
         String how = gen.greedy() && gen.repetitionPenalty() == 1.0 ? "" : "; " + gen.label()
                 + (gen.greedy() ? "" : ", seed " + seed);
         spec.commandLine().getErr().printf("[%d tokens, stopped at %s%s%s]%n", r.tokens().length, r.stopReason(), setting,
@@ -268,6 +274,7 @@ final class GenerateCommand implements Callable<Integer> {
      * prompt the template adds (the model would see it twice).
      */
     void checkFlags() {
+        kvCache.dtype(); // --kv-cache-dtype
         Flags.require(maxTokens == null || maxTokens >= 1, "--max-tokens must be >= 1: " + maxTokens);
         Flags.require(temperature == null || temperature >= 0 && Double.isFinite(temperature),
                 "--temperature must be >= 0 (0 = greedy): " + temperature);

@@ -86,7 +86,9 @@ final class Memory {
     /** {@code bytes} in MB or GB (binary units), rounded for reading. */
     static String size(long bytes) {
         double mb = bytes / (double) (1L << 20);
-        return mb < 1024 ? String.format(Locale.ROOT, "%.0f MB", Math.max(1, mb))
-                : String.format(Locale.ROOT, "%.1f GB", mb / 1024);
+        if (mb < 1) { // a KV cache position in f16 is half a megabyte: not "1 MB"
+            return String.format(Locale.ROOT, "%.0f KB", Math.max(1, bytes / 1024.0));
+        }
+        return mb < 1024 ? String.format(Locale.ROOT, "%.0f MB", mb) : String.format(Locale.ROOT, "%.1f GB", mb / 1024);
     }
 }

@@ -268,7 +268,12 @@ final class MemoryEstimate {
      * pass ends ({@code LlamaModel.forward}'s present cache): 2 L n h_kv d_h doubles.
      */
     static long kvCache(LlamaConfig c, long n) {
-        return times(DOUBLE, 2, c.numHiddenLayers(), n, c.numKeyValueHeads(), c.headDim());
+        return kvCache(c, n, intactkv.tensor.ElementDtype.F64);
+    }
+
+    /** {@link #kvCache(LlamaConfig, long)} held in {@code dtype} ({@code --kv-cache-dtype}): 2 L n h_kv d_h of them. */
+    static long kvCache(LlamaConfig c, long n, intactkv.tensor.ElementDtype dtype) {
+        return times(dtype.bytes(), 2, c.numHiddenLayers(), n, c.numKeyValueHeads(), c.headDim());
     }
 
     /**
@@ -323,9 +328,13 @@ final class MemoryEstimate {
      * values into it, {@code KvCache.empty}) and the prompt's layer activations. No logits but the last position's
      * (the generator applies the LM head to that row alone), and no attention probabilities: without gradients each
      * thread writes four rows of them ({@code Attention.causalOutputOnRows}). A decoding step's buffers are one row's.
+     * The cache holds {@code dtype} ({@code --kv-cache-dtype}); a narrow cache's attention also widens one key/value
+     * head's rows per thread into doubles (2 n d_h: 4.5 MB a thread for 2217 positions of d_h 128), not counted.
      */
-    static MemoryPlan generationTerms(MemoryPlan plan, LlamaConfig c, long p, long n) {
-        return plan.plus("KV cache of " + n + " positions", kvCache(c, n))
+    static MemoryPlan generationTerms(MemoryPlan plan, LlamaConfig c, long p, long n,
+                                      intactkv.tensor.ElementDtype dtype) {
+        return plan.plus("KV cache of " + n + " positions" + (dtype == intactkv.tensor.ElementDtype.F64 ? ""
+                        : " in " + dtype.id()), kvCache(c, n, dtype))
                 .plus("the prompt's layer activations", layerActivations(c, p));
     }
 

@@ -82,6 +82,9 @@ final class MtBenchCommand implements Callable<Integer> {
     @Mixin
     IntactKvOption.NoContextOption prefixOption;
 
+    @Mixin
+    KvCacheOption kvCache;
+
     @Option(names = "--questions", required = true, paramLabel = "FILE", description = "FastChat's question.jsonl: one"
             + " {\"question_id\", \"category\", \"turns\": [...]} a line")
     Path questions;
@@ -140,7 +143,8 @@ final class MtBenchCommand implements Callable<Integer> {
     MemoryPlan plan(Prepared p) throws java.io.IOException {
         int rows = Generator.reservedRows(p.longestPrompt(), maxNewTokens, p.config().maxPositionEmbeddings());
         return quant.peakTerms(!quant.releasesFullPrecision(),
-                w -> MemoryEstimate.generationTerms(w, p.config(), p.longestPrompt(), rows));
+                w -> MemoryEstimate.generationTerms(w, p.config(), p.longestPrompt(), rows,
+                        kvCache.dtype()));
     }
 
     @Override
@@ -163,7 +167,8 @@ final class MtBenchCommand implements Callable<Integer> {
         }
         plan(p).require("mtbench's longest turn (a prompt of " + p.longestPrompt() + " tokens with the earlier answers"
                 + " at --max-new-tokens, and --max-new-tokens " + maxNewTokens + " more)",
-                "or a smaller --max-new-tokens (the KV cache takes " + Memory.size(MemoryEstimate.kvCache(p.config(), 1))
+                "or a smaller --max-new-tokens (the KV cache takes " + Memory.size(MemoryEstimate.kvCache(p.config(), 1,
+                        kvCache.dtype()))
                         + " a position)");
         AtomicReference<LlamaWeights> fp = new AtomicReference<>(LlamaWeights.load(dir, false));
         PrefixedModel run;
@@ -174,7 +179,8 @@ final class MtBenchCommand implements Callable<Integer> {
             IntactKvOption.Prepared chosen = prefixOption.quantizedWithPrefix(quant, fp, quant.releasesFullPrecision(),
                     tok, bar);
             run = new PrefixedModel(chosen.chosen().model(), chosen.prefix());
-            label = (quant.any() ? quant.plannedConfig().label() : "fp") + ", intactkv " + prefixOption.which;
+            label = (quant.any() ? quant.plannedConfig().label() : "fp") + ", intactkv " + prefixOption.which
+                    + (kvCache.dtype() == intactkv.tensor.ElementDtype.F64 ? "" : ", KV cache " + kvCache.dtype().id());
             String[] special = specialTexts(tok);
             for (int k = 0; k < todo.size(); k++) {
                 MtBenchQuestions.Question q = todo.get(k);
@@ -209,7 +215,7 @@ final class MtBenchCommand implements Callable<Integer> {
                             + " max_position_embeddings " + limit + "; lower --max-new-tokens (the answers so far are"
                             + " not written) or remove the question");
                 }
-                Generator.Result r = run.generate(tok, ids, maxNewTokens, sampler, stop, s -> { });
+                Generator.Result r = run.generate(tok, ids, maxNewTokens, sampler, stop, kvCache.dtype(), s -> { });
                 answers.add(clean(r.text(), special));
             }
             JsonObject c = new JsonObject();
@@ -307,6 +313,7 @@ final class MtBenchCommand implements Callable<Integer> {
 
     /** Flag ranges, refused before anything is read. */
     void checkFlags() {
+        kvCache.dtype(); // --kv-cache-dtype
         Flags.require(numChoices >= 1, "--num-choices must be >= 1: " + numChoices);
         Flags.require(maxNewTokens >= 1, "--max-new-tokens must be >= 1: " + maxNewTokens);
         Flags.require(!modelId.isBlank() && modelId.strip().equals(modelId) && modelId.indexOf('\n') < 0,

@@ -45,9 +45,9 @@ class CommandHelpTest {
         m.put("demo", of("--model", "--out", "--seqlen", "--eval-windows", "--calib-samples", "--cal-steps", "--cal-lr",
                 "--mc-items"));
         m.put("generate", union(RUN, of("--intactkv", "--prompt", "--chat", "--max-tokens", "--temperature",
-                "--do-sample", "--top-k", "--top-p", "--repetition-penalty", "--seed")));
+                "--do-sample", "--top-k", "--top-p", "--repetition-penalty", "--seed", "--kv-cache-dtype")));
         m.put("mtbench", union(RUN, of("--intactkv", "--questions", "--model-id", "--out", "--max-new-tokens",
-                "--num-choices", "--seed")));
+                "--num-choices", "--seed", "--kv-cache-dtype")));
         m.put("dump", union(RUN, of("--intactkv", "--context", "--tokens", "--text", "--out")));
         m.put("quantize", union(QUANTIZER, of("--method", "--out", "--dtype", "--format", "--work-dir")));
         m.put("ppl", union(RUN, of("--intactkv", "--context", "--data", "--seqlen", "--json", "--kl",
@@ -66,7 +66,7 @@ class CommandHelpTest {
                 "--isolate-fraction", "--hide-separators", "--schedule", "--seed"));
         m.put("info", of());
         m.put("gen-fidelity", union(RUN, of("--intactkv", "--prompts", "--prompt-words", "--max-tokens", "--data",
-                "--json")));
+                "--json", "--kv-cache-dtype")));
         return m;
     }
 

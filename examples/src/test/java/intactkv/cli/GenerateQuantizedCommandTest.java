@@ -78,6 +78,33 @@ class GenerateQuantizedCommandTest {
         assertTrue(full[2].endsWith("stopped at max-tokens]" + System.lineSeparator()), "fp line unchanged: " + full[2]);
     }
 
+    /**
+     * --kv-cache-dtype f16 and bf16 with RTN W3 + IntactKV_[B]: the output is the library's with that cache
+     * ({@link PrefixedModel#generate(Tokenizer, int[], int, Sampler, intactkv.model.text.Generator.Stop,
+     * intactkv.tensor.ElementDtype, java.util.function.Consumer)}), the closing line names the format, f64 is the
+     * default, and any other value is refused by name before any model work.
+     */
+    @Test
+    void aNarrowKvCacheIsTheLibrarys() throws Exception {
+        QuantizedModel q = QuantizedModel.quantize(fp, QuantConfig.rtn(3, 128), null, (a, b) -> { });
+        PrefixedModel run = new PrefixedModel(q.model(), PrefixSpec.resolve("bos", q.twin(), tok));
+        int[] ids = tok.encode(PROMPT, true);
+        for (String d : new String[] {"f16", "bf16"}) {
+            String[] r = generate("--method", "rtn", "--wbits", "3", "--intactkv", "bos", "--kv-cache-dtype", d);
+            assertEquals("0", r[0], r[2]);
+            String text = run.generate(tok, ids, Integer.parseInt(N), Sampler.greedy(),
+                    intactkv.model.text.Generator.Stop.DEFAULT, intactkv.tensor.ElementDtype.parse(d), s -> { }).text();
+            assertEquals(PROMPT + text + System.lineSeparator(), r[1]);
+            assertTrue(r[2].contains("intactkv bos; KV cache " + d + "]"), r[2]);
+        }
+        String[] f64 = generate("--method", "rtn", "--wbits", "3", "--intactkv", "bos", "--kv-cache-dtype", "f64");
+        assertEquals(expected(q, "bos", false), f64[1]);
+        assertTrue(f64[2].contains("intactkv bos]"), f64[2]);
+        String[] bad = generate("--kv-cache-dtype", "fp16");
+        assertRefused(bad, "--kv-cache-dtype must be f64, f32, f16 or bf16, got 'fp16'");
+        assertTrue(bad[1].isEmpty(), "no work: " + bad[1]);
+    }
+
     /** --kvbits 4 with --chat --intactkv prompt: the system prompt's KV from full precision, the question's quantized. */
     @Test
     void kv4ChatWithThePromptPrefixIsTheLibrarys() throws Exception {

@@ -278,6 +278,13 @@ class HeapRuleTest {
             "--max-new-tokens", "200", "--out", tmp.resolve("a.jsonl").toString()};
         assertEquals(expected, HeapRule.estimate(args));
         assertTrue(!java.nio.file.Files.exists(tmp.resolve("a.jsonl")), "the rule writes nothing");
+        // --kv-cache-dtype f32 and f16: the cache at 4 and 2 bytes an element, the rest as before
+        String[] f32 = java.util.Arrays.copyOf(args, args.length + 2);
+        f32[args.length] = "--kv-cache-dtype";
+        f32[args.length + 1] = "f32";
+        assertEquals(expected - (prompt + 199) * 4L * 2 * 32 * 32 * 128, HeapRule.estimate(f32));
+        f32[args.length + 1] = "f16";
+        assertEquals(expected - (prompt + 199) * 6L * 2 * 32 * 32 * 128, HeapRule.estimate(f32));
     }
 
     @Test

@@ -116,6 +116,8 @@ class MemoryTermsTest {
         assertEquals(8L * 512 * 32000, MemoryEstimate.logits(LLAMA7B, 512));
         // 2 L n h_kv d_h doubles: exactly 1 GiB for 7B at 512 positions
         assertEquals(1L << 30, MemoryEstimate.kvCache(LLAMA7B, 512));
+        assertEquals(1L << 29, MemoryEstimate.kvCache(LLAMA7B, 512, intactkv.tensor.ElementDtype.F32));
+        assertEquals(1L << 28, MemoryEstimate.kvCache(LLAMA7B, 512, intactkv.tensor.ElementDtype.BF16));
         assertEquals(8L * 2 * 6 * 256 * 16 * 8, MemoryEstimate.kvCache(BUILT_IN, 256));
         MemoryPlan p = MemoryEstimate.windowTerms(MemoryPlan.empty(), LLAMA7B, 512, 0, 2);
         assertEquals(67_108_864L + 235_929_600L + 1_073_741_824L + 2 * 131_072_000L, p.total());

@@ -84,13 +84,18 @@ class MtBenchCommandTest {
     }
 
     static List<String> expected(PrefixedModel run, List<String> turns, double temperature, int choice) {
+        return expected(run, turns, temperature, choice, intactkv.tensor.ElementDtype.F64);
+    }
+
+    static List<String> expected(PrefixedModel run, List<String> turns, double temperature, int choice,
+                                 intactkv.tensor.ElementDtype cache) {
         GenerationConfig g = GenerationConfig.defaults().withTemperature(temperature).withDoSample(temperature >= 1e-4);
         Sampler s = new Sampler(g, choice);
         List<String> answers = new ArrayList<>();
         for (int j = 0; j < turns.size(); j++) {
             int[] ids = tok.encode(ChatTemplate.vicunaConversation(turns.subList(0, j + 1), answers), true);
             Generator.Result r = run.generate(tok, ids, N, s, new Generator.Stop(new int[0], ChatTemplate.VICUNA_STOP),
-                    t -> { });
+                    cache, t -> { });
             answers.add(MtBenchCommand.clean(r.text(), MtBenchCommand.specialTexts(tok)));
         }
         return answers;
@@ -163,6 +168,21 @@ class MtBenchCommandTest {
         QuantizedModel qm = QuantizedModel.quantize(fp, QuantConfig.rtn(3, 128), null, (a, b) -> { });
         PrefixedModel run = new PrefixedModel(qm.model(), PrefixSpec.resolve("prompt", qm.twin(), tok));
         assertEquals(expected(run, List.of("What is a river?", "And a lake?"), 0.0, 0), turns(answers(out).get(0), 0));
+    }
+
+    /** --kv-cache-dtype bf16 with RTN W3 + IntactKV_[P]: the library's answers with a BF16 cache, the label says so. */
+    @Test
+    void aBf16KvCacheIsTheLibrarys() throws Exception {
+        Path q = questions("qb.jsonl", Q2);
+        Path out = dir.resolve("a-rtn-bf16.jsonl");
+        String[] r = mtbench(q, out, "--method", "rtn", "--wbits", "3", "--group", "128", "--intactkv", "prompt",
+                "--kv-cache-dtype", "bf16");
+        assertEquals("0", r[0], r[2]);
+        assertTrue(r[2].contains("rtn w3g128 a16 kv16, intactkv prompt, KV cache bf16]"), r[2]);
+        QuantizedModel qm = QuantizedModel.quantize(fp, QuantConfig.rtn(3, 128), null, (a, b) -> { });
+        PrefixedModel run = new PrefixedModel(qm.model(), PrefixSpec.resolve("prompt", qm.twin(), tok));
+        assertEquals(expected(run, List.of("What is a river?", "And a lake?"), 0.0, 0,
+                intactkv.tensor.ElementDtype.BF16), turns(answers(out).get(0), 0));
     }
 
     /** --num-choices 2: choice i sampled with seed i (writing), both choices the greedy answer (coding). */

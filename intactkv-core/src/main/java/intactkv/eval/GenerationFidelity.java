@@ -5,6 +5,7 @@ import intactkv.model.text.Sampler;
 import intactkv.model.text.Tokenizer;
 import intactkv.prefix.Perplexity;
 import intactkv.prefix.PrefixedModel;
+import intactkv.tensor.ElementDtype;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -122,10 +123,21 @@ public final class GenerationFidelity {
      */
     public static List<int[]> continuations(PrefixedModel run, Tokenizer tok, List<int[]> prompts, int maxTokens,
                                             DoubleConsumer progress) {
+        return continuations(run, tok, prompts, maxTokens, ElementDtype.F64, progress);
+    }
+
+    /**
+     * {@link #continuations(PrefixedModel, Tokenizer, List, int, DoubleConsumer)} with the KV cache held in
+     * {@code cacheDtype} ({@link PrefixedModel#generate(Tokenizer, int[], int, Sampler, Generator.Stop, ElementDtype,
+     * java.util.function.Consumer)}).
+     */
+    public static List<int[]> continuations(PrefixedModel run, Tokenizer tok, List<int[]> prompts, int maxTokens,
+                                            ElementDtype cacheDtype, DoubleConsumer progress) {
         int eos = run.model().config().eosTokenId();
         List<int[]> out = new ArrayList<>();
         for (int[] p : prompts) {
-            out.add(compared(run.generate(tok, p, maxTokens, Sampler.greedy(), s -> { }), eos));
+            out.add(compared(run.generate(tok, p, maxTokens, Sampler.greedy(), Generator.Stop.DEFAULT, cacheDtype,
+                    s -> { }), eos));
             progress.accept((double) out.size() / prompts.size());
         }
         return out;

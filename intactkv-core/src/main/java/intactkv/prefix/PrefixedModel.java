@@ -7,6 +7,7 @@ import intactkv.model.LlamaModel;
 import intactkv.model.text.Generator;
 import intactkv.model.text.Sampler;
 import intactkv.model.text.Tokenizer;
+import intactkv.tensor.ElementDtype;
 import intactkv.tensor.Layout;
 import intactkv.tensor.Tensor;
 import java.util.Arrays;
@@ -123,7 +124,18 @@ public final class PrefixedModel {
      */
     public Generator.Result generate(Tokenizer tok, int[] ids, int maxTokens, Sampler sampler, Generator.Stop stop,
                                      Consumer<String> onText) {
-        Generator g = new Generator(model, tok);
+        return generate(tok, ids, maxTokens, sampler, stop, ElementDtype.F64, onText);
+    }
+
+    /**
+     * {@link #generate(Tokenizer, int[], int, Sampler, Generator.Stop, Consumer)} with the KV cache held in
+     * {@code cacheDtype} ({@link Generator#Generator(LlamaModel, Tokenizer, ElementDtype)}): the prefix's keys and
+     * values are rounded to it when they are copied into the generation's cache, its last logits are the
+     * full-precision model's as computed.
+     */
+    public Generator.Result generate(Tokenizer tok, int[] ids, int maxTokens, Sampler sampler, Generator.Stop stop,
+                                     ElementDtype cacheDtype, Consumer<String> onText) {
+        Generator g = new Generator(model, tok, cacheDtype);
         if (prefix == null) {
             return g.generate(ids, null, maxTokens, sampler, stop, onText);
         }

@@ -1,6 +1,7 @@
 package intactkv.model;
 
 import intactkv.autograd.Value;
+import intactkv.tensor.ElementDtype;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -91,8 +92,8 @@ public final class KvCache {
     CacheRows rows(int l, boolean key, int b) {
         CacheRows[] buffered = key ? keyRows : valueRows;
         if (buffered != null) {
-            if (buffered[l].buffer().dim(0) != b) {
-                throw new IllegalArgumentException("past key/values for " + buffered[l].buffer().dim(0)
+            if (buffered[l].shape().dim(0) != b) {
+                throw new IllegalArgumentException("past key/values for " + buffered[l].shape().dim(0)
                         + " sequences, input has " + b);
             }
             return buffered[l];
@@ -109,14 +110,23 @@ public final class KvCache {
      * are unchanged: attention reads a view's first {@link #length()} rows only. This cache is not changed.
      */
     public KvCache reserve(int rows, int b) {
+        return reserve(rows, b, dtype());
+    }
+
+    /**
+     * {@link #reserve(int, int)} in {@code dtype}: the copy holds its keys and values in that format, these rounded
+     * to it (or widened, from a narrower one), and every row the forward passes that continue it write is rounded to
+     * it too ({@link CacheRows}). {@link ElementDtype#F64} keeps every number as it is. This cache is not changed.
+     */
+    public KvCache reserve(int rows, int b, ElementDtype dtype) {
         if (rows < length) {
             throw new IllegalArgumentException("KV cache of " + length + " positions: cannot reserve " + rows);
         }
         CacheRows[] k = new CacheRows[layers()];
         CacheRows[] v = new CacheRows[layers()];
         for (int l = 0; l < k.length; l++) {
-            k[l] = rows(l, true, b).withCapacity(rows);
-            v[l] = rows(l, false, b).withCapacity(rows);
+            k[l] = rows(l, true, b).withCapacity(rows, dtype);
+            v[l] = rows(l, false, b).withCapacity(rows, dtype);
         }
         return new KvCache(k, v);
     }
@@ -128,6 +138,14 @@ public final class KvCache {
      * continues there, so the prompt's cache is never held twice ({@link intactkv.model.text.Generator}).
      */
     public static KvCache empty(LlamaConfig c, int rows, int b) {
+        return empty(c, rows, b, ElementDtype.F64);
+    }
+
+    /**
+     * {@link #empty(LlamaConfig, int, int)} holding its keys and values in {@code dtype}: every row written into it is
+     * rounded to that format, and attention reads the rounded rows ({@link CacheRows}).
+     */
+    public static KvCache empty(LlamaConfig c, int rows, int b, ElementDtype dtype) {
         if (rows < 1 || b < 1) {
             throw new IllegalArgumentException("an empty KV cache needs rows >= 1 and sequences >= 1: " + rows + ", "
                     + b);
@@ -135,10 +153,18 @@ public final class KvCache {
         CacheRows[] k = new CacheRows[c.numHiddenLayers()];
         CacheRows[] v = new CacheRows[c.numHiddenLayers()];
         for (int l = 0; l < k.length; l++) {
-            k[l] = CacheRows.empty(b, c.numKeyValueHeads(), rows, c.headDim());
-            v[l] = CacheRows.empty(b, c.numKeyValueHeads(), rows, c.headDim());
+            k[l] = CacheRows.empty(b, c.numKeyValueHeads(), rows, c.headDim(), dtype);
+            v[l] = CacheRows.empty(b, c.numKeyValueHeads(), rows, c.headDim(), dtype);
         }
         return new KvCache(k, v);
+    }
+
+    /**
+     * The format the keys and values are held in: {@link ElementDtype#F64} for a cache of values, else the decoding
+     * buffers' ({@link #empty(LlamaConfig, int, int, ElementDtype)}, {@link #reserve(int, int, ElementDtype)}).
+     */
+    public ElementDtype dtype() {
+        return keyRows != null ? keyRows[0].dtype() : ElementDtype.F64;
     }
 
     /** Number of layers. */
@@ -158,7 +184,7 @@ public final class KvCache {
                     + c.numHiddenLayers());
         }
         for (int l = 0; l < layers(); l++) {
-            var s = keyRows != null ? keyRows[l].buffer().shape() : keys.get(l).shape();
+            var s = keyRows != null ? keyRows[l].shape() : keys.get(l).shape();
             if (s.rank() < 3 || s.rank() > 4 || s.dim(-3) != c.numKeyValueHeads() || s.dim(-1) != c.headDim()) {
                 throw new IllegalArgumentException(what + ": layer " + l + " K has shape " + s + ", expected (h_kv, p, d_h)"
                         + " = (" + c.numKeyValueHeads() + ", p, " + c.headDim() + ")");

@@ -327,11 +327,10 @@ public final class LlamaModel {
             // decoding: the new rows written after the past's in a buffer with spare rows (CacheRows)
             // (exact, p + T rows, when no present is kept: the spare rows would never be used)
             int rows = present.kept() ? c.maxPositionEmbeddings() : past.length() + t;
-            CacheRows kr = past.rows(l, true, b).append(k.data(), rows);
-            CacheRows vr = past.rows(l, false, b).append(v.data(), rows);
+            CacheRows kr = appended(l, "keys", past.rows(l, true, b), k, rows);
+            CacheRows vr = appended(l, "values", past.rows(l, false, b), v, rows);
             present.rows(l, kr, vr);
-            att = attentions == null ? outputOnly(Attention.causalOutputOnRows(q, kr.buffer(), vr.buffer(), kr.length()))
-                    : Attention.causalOnRows(q, kr.buffer(), vr.buffer(), kr.length());
+            att = kr.attention(q, vr, attentions != null);
         } else if (past == null && attentions == null && !GradMode.enabled() && mask.isNone()) {
             // scoring without gradients: the same numbers without the (B, h, T, T) probabilities
             present.values(l, k, v);
@@ -348,6 +347,19 @@ public final class LlamaModel {
             attentions.add(att.probs());
         }
         return linear(l, 3, merge(att.output(), b, t), blk.o());
+    }
+
+    /**
+     * Layer {@code l}'s cache rows {@code past} followed by the new {@code rows} ({@link CacheRows#append}); a value
+     * that a narrow cache cannot hold (beyond F16's 65504) is refused naming the layer, the tensor and the format.
+     */
+    private static CacheRows appended(int l, String what, CacheRows past, Value rows, int maxRows) {
+        try {
+            return past.append(rows.data(), maxRows);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("layer " + l + "'s " + what + " in a " + past.dtype().id()
+                    + " KV cache: " + e.getMessage(), e);
+        }
     }
 
     /** An attention result without probabilities (nothing asked for them). */

@@ -80,9 +80,9 @@ class KvCacheRowsTest {
         KvCache before = step(prompt, null, true).present();
         double[] firstKeys = before.keys().get(0).data().data().clone();
         KvCache reserved = before.reserve(5 + 40, 1);
-        double[] buffer = reserved.rows(1, false, 1).buffer().data();
+        Object buffer = reserved.rows(1, false, 1).held();
         KvCache rows = decodeSideBySide(step(prompt, null, false).present(), reserved, 40, 4, 5, 2)[1];
-        org.junit.jupiter.api.Assertions.assertSame(buffer, rows.rows(1, false, 1).buffer().data(), "never copied");
+        org.junit.jupiter.api.Assertions.assertSame(buffer, rows.rows(1, false, 1).held(), "never copied");
         assertEquals(5, before.length());
         assertArrayEquals(firstKeys, before.keys().get(0).data().data(), 0.0);
 
@@ -108,12 +108,12 @@ class KvCacheRowsTest {
         int[][] prompt = {{1, 5, 7, 3, 2, 9, 0}};
         LlamaModel.Output exact = step(prompt, null, false);
         KvCache room = KvCache.empty(GQA, 7 + 12, 1);
-        double[] buffer = room.rows(0, true, 1).buffer().data();
+        Object buffer = room.rows(0, true, 1).held();
         LlamaModel.Output r = step(prompt, room, true);
         assertArrayEquals(exact.logits().data().data(), r.logits().data().data(), 0.0);
         assertSameCache(exact.present(), r.present());
         KvCache c = decodeSideBySide(exact.present(), r.present(), 12, 3, 7, 3)[1];
-        org.junit.jupiter.api.Assertions.assertSame(buffer, c.rows(0, true, 1).buffer().data(), "never copied");
+        org.junit.jupiter.api.Assertions.assertSame(buffer, c.rows(0, true, 1).held(), "never copied");
         org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> KvCache.empty(GQA, 0, 1));
     }
 

@@ -7,7 +7,8 @@ package intactkv.tensor;
  * safetensors reader produced before, without the branches of the decoding in the inner loop.
  */
 public final class F16Storage implements WeightStorage {
-    private static final double[] VALUE = table();
+    /** The value of every FP16 pattern, by its unsigned bits (also {@link NarrowArray}'s F16 widening). */
+    static final double[] VALUE = table();
 
     private final short[] bits;
     /** The row-interleaved layout of {@code bits}, or null when row-major. */

@@ -3,6 +3,7 @@ package intactkv.model.text;
 import intactkv.autograd.GradMode;
 import intactkv.model.KvCache;
 import intactkv.model.LlamaModel;
+import intactkv.tensor.ElementDtype;
 import intactkv.tensor.Layout;
 import intactkv.tensor.Tensor;
 import java.util.Arrays;
@@ -27,10 +28,25 @@ import java.util.function.Consumer;
 public final class Generator {
     private final LlamaModel model;
     private final Tokenizer tokenizer;
+    private final ElementDtype cacheDtype;
 
+    /** A generator whose KV cache holds doubles: every number as the model computes it. */
     public Generator(LlamaModel model, Tokenizer tokenizer) {
+        this(model, tokenizer, ElementDtype.F64);
+    }
+
+    /**
+     * A generator whose KV cache holds its keys and values in {@code cacheDtype} ({@link KvCache#empty(
+     * intactkv.model.LlamaConfig, int, int, ElementDtype)}): each key and value is rounded to it when written into
+     * the cache (the prompt's and every new token's as they are computed, so the prompt's own attention reads them
+     * rounded too; a past's, such as IntactKV's prefix, when it is copied in), and attention widens them back
+     * exactly. A past's last logits are used as given. F32 halves the cache, F16 and BF16 quarter it; the official
+     * code holds its cache in its model's fp16.
+     */
+    public Generator(LlamaModel model, Tokenizer tokenizer, ElementDtype cacheDtype) {
         this.model = model;
         this.tokenizer = tokenizer;
+        this.cacheDtype = java.util.Objects.requireNonNull(cacheDtype, "cacheDtype");
     }
 
     /**
@@ -150,7 +166,8 @@ public final class Generator {
             int rows = reservedRows(prompt.length, maxTokens, limit);
             if (past == null || past.length() < prompt.length) {
                 int[] rest = past == null ? prompt : Arrays.copyOfRange(prompt, past.length(), prompt.length);
-                KvCache room = past == null ? KvCache.empty(model.config(), rows, 1) : reserved(past.cache(), rows);
+                KvCache room = past == null ? KvCache.empty(model.config(), rows, 1, cacheDtype)
+                        : reserved(past.cache(), rows);
                 LlamaModel.Output o = model.forward(rest, room, CACHE_AND_LAST);
                 cache = o.present();
                 last = lastLogits(model, o);
@@ -216,9 +233,13 @@ public final class Generator {
         return promptLength + Math.min(maxTokens, limit - promptLength) - 1;
     }
 
-    /** {@code cache} with room for {@code rows} positions of one sequence, or itself when it has no fewer. */
-    private static KvCache reserved(KvCache cache, int rows) {
-        return rows > cache.length() ? cache.reserve(rows, 1) : cache;
+    /**
+     * {@code cache} with room for {@code rows} positions of one sequence in this generator's cache format, or itself
+     * when it has no fewer and holds that format.
+     */
+    private KvCache reserved(KvCache cache, int rows) {
+        return rows > cache.length() || cache.dtype() != cacheDtype
+                ? cache.reserve(Math.max(rows, cache.length()), 1, cacheDtype) : cache;
     }
 
     private static boolean contains(int[] ids, int id) {

@@ -117,4 +117,67 @@ class GeneratorTest {
         assertEquals(ChatTemplate.VICUNA_SYSTEM + " USER: Hi ASSISTANT:", ChatTemplate.vicunaPrompt("Hi"));
         assertTrue(ChatTemplate.vicunaPrompt("Hi").startsWith(ChatTemplate.vicunaPrefix()));
     }
+
+    /**
+     * A generator whose KV cache holds F16 or BF16 writes what a generator with a double cache writes for the model
+     * whose new keys and values are rounded to that format before they are cached, token for token, greedy and
+     * sampled, without and with a past (a prefix of the prompt computed elsewhere, rounded for the double generator,
+     * rounded by the narrow one as it copies it in, with the past's own last logits).
+     */
+    @Test
+    void aNarrowCacheGeneratesAsTheModelWithRoundedKeysAndValues() throws Exception {
+        Tokenizer tok = tokenizer();
+        LlamaModel m = model(tok.vocabSize());
+        int[] prompt = tok.encode("kalo mine ruza kalo");
+        int differ = 0; // sequences where the rounding changed a token: the comparison is not vacuous
+        for (intactkv.tensor.ElementDtype d : new intactkv.tensor.ElementDtype[] {intactkv.tensor.ElementDtype.F16,
+                intactkv.tensor.ElementDtype.BF16}) {
+            LlamaModel hooked = m.withHooks(new intactkv.model.ModelHooks() {
+                @Override
+                public intactkv.autograd.Value newKeys(int layer, intactkv.autograd.Value k) {
+                    return intactkv.autograd.Value.constant(intactkv.tensor.Elementwise.map(k.data(), d::round));
+                }
+
+                @Override
+                public intactkv.autograd.Value newValues(int layer, intactkv.autograd.Value v) {
+                    return intactkv.autograd.Value.constant(intactkv.tensor.Elementwise.map(v.data(), d::round));
+                }
+            });
+            for (int seed = -1; seed < 3; seed++) {
+                Sampler sampler = seed < 0 ? Sampler.greedy() : new Sampler(1.0, 1.0, seed);
+                Sampler again = seed < 0 ? Sampler.greedy() : new Sampler(1.0, 1.0, seed);
+                Generator.Result narrow = new Generator(m, tok, d).generate(prompt, 10, sampler, s -> { });
+                Generator.Result exact = new Generator(hooked, tok).generate(prompt, 10, again, s -> { });
+                assertArrayEquals(exact.tokens(), narrow.tokens(), d + " seed " + seed);
+                Sampler third = seed < 0 ? Sampler.greedy() : new Sampler(1.0, 1.0, seed);
+                differ += Arrays.equals(new Generator(m, tok).generate(prompt, 10, third, s -> { }).tokens(),
+                        narrow.tokens()) ? 0 : 1;
+            }
+            // a past of the prompt's first 2 tokens, from the unrounded model (as IntactKV's full-precision prefix)
+            intactkv.model.KvCache past;
+            double[] last;
+            try (GradMode.Scope s = GradMode.noGrad()) {
+                LlamaModel.Output o = m.forward(Arrays.copyOf(prompt, 2), null, LlamaModel.Options.LOGITS);
+                past = o.present();
+                last = Arrays.copyOfRange(o.logits().data().data(), tok.vocabSize(), 2 * tok.vocabSize());
+            }
+            java.util.function.UnaryOperator<java.util.List<intactkv.autograd.Value>> round = xs -> xs.stream()
+                    .map(x -> intactkv.autograd.Value.constant(intactkv.tensor.Elementwise.map(x.data(), d::round)))
+                    .toList();
+            intactkv.model.KvCache rounded = new intactkv.model.KvCache(round.apply(past.keys()),
+                    round.apply(past.values()));
+            Generator.Result narrow = new Generator(m, tok, d).generate(prompt, new Generator.Past(2, past, last), 10,
+                    Sampler.greedy(), s -> { });
+            Generator.Result exact = new Generator(hooked, tok).generate(prompt, new Generator.Past(2, rounded, last),
+                    10, Sampler.greedy(), s -> { });
+            assertArrayEquals(exact.tokens(), narrow.tokens(), d + " after a past");
+            // a past that is the whole prompt: the first token from its logits, the rest after its rounded rows
+            narrow = new Generator(m, tok, d).generate(Arrays.copyOf(prompt, 2), new Generator.Past(2, past, last), 10,
+                    Sampler.greedy(), s -> { });
+            exact = new Generator(hooked, tok).generate(Arrays.copyOf(prompt, 2), new Generator.Past(2, rounded, last),
+                    10, Sampler.greedy(), s -> { });
+            assertArrayEquals(exact.tokens(), narrow.tokens(), d + " after a past that is the whole prompt");
+        }
+        assertTrue(differ > 0, "no sequence changed with the cache's format");
+    }
 }
