@@ -1,5 +1,6 @@
 package intactkv.prefix;
 
+import intactkv.tensor.ElementDtype;
 import intactkv.tensor.HalfFloat;
 import intactkv.tensor.Tensor;
 
@@ -13,15 +14,18 @@ import intactkv.tensor.Tensor;
  * {@link #F32} rounds to float; {@link #F64} keeps double.
  */
 public enum PrefixDtype {
-    F16, F32, F64;
+    F16(ElementDtype.F16), F32(ElementDtype.F32), F64(ElementDtype.F64);
 
-    /** {@code x} in this precision. */
+    /** The number format (round to nearest, ties to even: Java's {@code (float)} cast for F32, HalfFloat for F16). */
+    private final ElementDtype format;
+
+    PrefixDtype(ElementDtype format) {
+        this.format = format;
+    }
+
+    /** {@code x} in this precision: {@link ElementDtype#round} of the format of the same name. */
     public double round(double x) {
-        return switch (this) {
-            case F16 -> HalfFloat.round(x, HalfFloat.Format.FP16);
-            case F32 -> (float) x; // Java's narrowing is IEEE round to nearest, ties to even
-            case F64 -> x;
-        };
+        return format.round(x);
     }
 
     /** Rounds every element of {@code t} in place (<em>modified</em>). */
