@@ -16,7 +16,7 @@ import jdk.incubator.vector.VectorSpecies;
  * which rows run side by side changes. {@link #GROUP} blocks are accumulated together so that that many
  * independent FMA chains hide the FMA latency; they are the layout's group ({@link RowBlocks#group()}), whose
  * steps are held side by side, so a group is read as one stream (with {@code group} 1, each block its own unit,
- * as {@link #GROUP} streams). BF16 weights are widened in registers as they are loaded; other dtypes are
+ * as {@link #GROUP} streams). BF16 and FP16 weights are widened in registers as they are loaded; other dtypes are
  * converted to doubles {@link #KC} steps at a time ({@link WeightStorage#heldToDouble}: one contiguous run
  * for a group, or per block) into a buffer that stays in L1. The blocks of a last, partial group are summed
  * one vector chain each, and the rows of a last, partial block (N not a multiple of the lanes) one chain
@@ -57,15 +57,23 @@ final class BlockedGemv {
         // 256 x 2048 k and v products of a TinyLlama layer run on both cores too)
         int minChunk = parallel ? (int) Math.max(1, (1L << 18) / Math.max(1L, (long) GROUP * LANES * k)) : groups;
         short[] bf16 = b instanceof Bf16Storage s && VectorBf16.lanes() == LANES ? s.heldBits() : null;
+        // FP16 read scaled by 2^-112 against the input scaled by 2^112 (VectorF16): the same bits, where exact
+        short[] f16 = b instanceof F16Storage s && VectorF16.lanes() == LANES && s.finite()
+                && maxAbs(a, aOff, k) < VectorF16.MAX_SCALED_INPUT ? s.heldBits() : null;
         Parallel.forRange(groups, minChunk, (lo, hi) -> {
             double[] buf = new double[GROUP * LANES * KC];
             for (int g = lo; g < hi; g++) {
                 int b0 = g * GROUP;
                 int nb = Math.min(GROUP, full - b0);
-                if (nb == GROUP && bf16 != null) {
+                if (nb == GROUP && (bf16 != null || f16 != null)) {
                     int start = blocks.blockStart(b0);
-                    groupBf16(k, a, aOff, bf16, start, blocks.blockStart(b0 + 1) - start, blocks.stepStride(b0), c,
-                            cOff + b0 * LANES);
+                    if (bf16 != null) {
+                        groupBf16(k, a, aOff, bf16, start, blocks.blockStart(b0 + 1) - start, blocks.stepStride(b0),
+                                c, cOff + b0 * LANES);
+                    } else {
+                        groupF16(k, a, aOff, f16, start, blocks.blockStart(b0 + 1) - start, blocks.stepStride(b0),
+                                c, cOff + b0 * LANES);
+                    }
                 } else if (nb == GROUP) {
                     group(k, a, aOff, b, blocks, b0, buf, c, cOff);
                 } else {
@@ -78,6 +86,19 @@ final class BlockedGemv {
         if (blocks.tailRows() > 0) {
             tail(k, blocks.tailRows(), a, aOff, b, full * LANES, buf(), c, cOff);
         }
+    }
+
+    /** The largest |a[aOff + p]| for p &lt; k (NaN if any is NaN: then the FP16 path is not taken). */
+    private static double maxAbs(double[] a, int aOff, int k) {
+        double m = 0;
+        for (int p = 0; p < k; p++) {
+            double v = Math.abs(a[aOff + p]);
+            if (Double.isNaN(v)) {
+                return v;
+            }
+            m = Math.max(m, v);
+        }
+        return m;
     }
 
     private static double[] buf() {
@@ -117,9 +138,11 @@ final class BlockedGemv {
     }
 
     /**
-     * {@link #group} for BF16 weights, read straight from their patterns: each step loads one block's
-     * {@link #LANES} patterns and widens them in registers ({@link VectorBf16#load}, exact) instead of
-     * converting through a buffer; the eight chains stay in registers for all K steps. Block q's step p is held
+     * {@link #group} for BF16 weights (and, {@link #groupF16}, FP16), read straight from their patterns: each step
+     * loads one block's {@link #LANES} patterns and widens them in registers instead of converting through a buffer;
+     * the eight chains stay in registers for all K steps. BF16: {@link VectorBf16#load}, exact. FP16:
+     * {@link VectorF16#loadScaled}, the weight times 2^-112, against {@code a_p} times 2^112 (the caller has checked
+     * that both are exact), so each FMA rounds {@code w a_p + c}, as with the weight itself. Block q's step p is held
      * at {@code o0 + q blockOffset + p stride} (a group held as one unit: blockOffset LANES, stride GROUP LANES, one
      * stream; blocks of their own: LANES K and LANES). Same sums, same order; the sums go to {@code c[j ..]}.
      */
@@ -160,6 +183,45 @@ final class BlockedGemv {
         c5.intoArray(c, j + 5 * LANES);
         c6.intoArray(c, j + 6 * LANES);
         c7.intoArray(c, j + 7 * LANES);
+    }
+
+    /**
+     * {@link #groupBf16} for FP16: the patterns scaled by 2^-112 against the input scaled by 2^112 (exact). The eight
+     * chains run as two passes of four ({@link #fourF16}), blocks 0-3 then 4-7 of the group: eight FP16 loads in one
+     * method exceed C2's node budget for inlining (NodeCountInliningCutoff), and a load left as a call returns a boxed
+     * vector, five times slower (measured, JDK 17). Each row's chain is unchanged, so the same sums in the same order;
+     * with the group held as one unit, a step's first four blocks are one 64-byte line and its last four the next,
+     * so each pass reads its own lines.
+     */
+    private static void groupF16(int k, double[] a, int aOff, short[] bits, int o0, int blockOffset, int stride,
+                                 double[] c, int j) {
+        for (int half = 0; half < 2; half++) { // one call site: inlined, it brings four loads, not eight
+            fourF16(k, a, aOff, bits, o0 + 4 * half * blockOffset, blockOffset, stride, c, j + 4 * half * LANES);
+        }
+    }
+
+    /** Four chains of {@link #groupF16}: blocks at {@code o0 + q blockOffset}, q &lt; 4, their sums to {@code c[j ..]}. */
+    private static void fourF16(int k, double[] a, int aOff, short[] bits, int o0, int blockOffset, int stride,
+                                double[] c, int j) {
+        int o1 = o0 + blockOffset;
+        int o2 = o1 + blockOffset;
+        int o3 = o2 + blockOffset;
+        DoubleVector c0 = DoubleVector.zero(S);
+        DoubleVector c1 = c0;
+        DoubleVector c2 = c0;
+        DoubleVector c3 = c0;
+        for (int p = 0; p < k; p++) {
+            DoubleVector x = DoubleVector.broadcast(S, a[aOff + p] * VectorF16.SCALE);
+            int o = p * stride;
+            c0 = VectorF16.loadScaled(bits, o0 + o).fma(x, c0);
+            c1 = VectorF16.loadScaled(bits, o1 + o).fma(x, c1);
+            c2 = VectorF16.loadScaled(bits, o2 + o).fma(x, c2);
+            c3 = VectorF16.loadScaled(bits, o3 + o).fma(x, c3);
+        }
+        c0.intoArray(c, j);
+        c1.intoArray(c, j + LANES);
+        c2.intoArray(c, j + 2 * LANES);
+        c3.intoArray(c, j + 3 * LANES);
     }
 
     /**

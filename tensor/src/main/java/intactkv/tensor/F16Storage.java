@@ -10,7 +10,11 @@ public final class F16Storage implements WeightStorage {
     /** The value of every FP16 pattern, by its unsigned bits (also {@link NarrowArray}'s F16 widening). */
     static final double[] VALUE = table();
 
+    private static final boolean VECTOR = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+
     private final short[] bits;
+    /** {@link #finite()}, once computed (a benign race: every thread computes the same value). */
+    private volatile Boolean finite;
     /** The row-interleaved layout of {@code bits}, or null when row-major. */
     private final RowBlocks blocks;
 
@@ -75,9 +79,37 @@ public final class F16Storage implements WeightStorage {
 
     @Override
     public void heldToDouble(int from, int count, double[] dst, int dstOff) {
+        if (VECTOR) { // the same values, a vector at a time (VectorF16; exponent 31 through the table)
+            VectorF16.toDouble(bits, from, count, dst, dstOff, VALUE);
+            return;
+        }
         for (int i = 0; i < count; i++) {
             dst[dstOff + i] = VALUE[bits[from + i] & 0xffff];
         }
+    }
+
+    /** The patterns in the held layout ({@link #rowBlocks()}), for kernels that read them directly; not to be modified. */
+    short[] heldBits() {
+        return bits;
+    }
+
+    /**
+     * Whether no element is infinite or NaN (no pattern of exponent 31): then the one-row product may read the
+     * patterns scaled by 2^-112 ({@link VectorF16#loadScaled}). Computed once, on first use.
+     */
+    boolean finite() {
+        Boolean f = finite;
+        if (f == null) {
+            boolean all = true;
+            for (short b : bits) {
+                if ((b & 0x7c00) == 0x7c00) {
+                    all = false;
+                    break;
+                }
+            }
+            finite = f = all;
+        }
+        return f;
     }
 
     @Override

@@ -8,10 +8,12 @@ package intactkv.tensor;
  * keys and values in when asked to take half or a quarter of the memory (the model module's {@code CacheRows}).
  *
  * <p>Storage: {@code float[]} for F32, the {@code short[]} bit patterns for F16 and BF16 (widened through
- * {@link F16Storage}'s table and {@link VectorBf16}, as the weights are). A finite double whose rounding would be
+ * {@link VectorF16} and {@link VectorBf16}, as the weights are). A finite double whose rounding would be
  * infinite (beyond F16's 65504) is refused, not stored as an infinity that would turn attention into NaN.
  */
 public final class NarrowArray {
+    private static final boolean VECTOR = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+
     private final ElementDtype dtype;
     private final float[] floats;
     private final short[] bits;
@@ -97,11 +99,14 @@ public final class NarrowArray {
             for (int i = 0; i < count; i++) {
                 dst[dstOff + i] = floats[from + i];
             }
-        } else if (dtype == ElementDtype.BF16) {
+        } else if (VECTOR && dtype == ElementDtype.BF16) {
             VectorBf16.toDouble(bits, from, count, dst, dstOff);
+        } else if (VECTOR) {
+            VectorF16.toDouble(bits, from, count, dst, dstOff, F16Storage.VALUE);
         } else {
             for (int i = 0; i < count; i++) {
-                dst[dstOff + i] = F16Storage.VALUE[bits[from + i] & 0xffff];
+                dst[dstOff + i] = dtype == ElementDtype.BF16 ? HalfFloat.fromBf16Bits(bits[from + i])
+                        : F16Storage.VALUE[bits[from + i] & 0xffff];
             }
         }
     }
