@@ -1,8 +1,11 @@
 package intactkv.bench;
 
 import intactkv.tensor.Bf16Storage;
+import intactkv.tensor.F16Storage;
 import intactkv.tensor.Gemm;
+import intactkv.tensor.HalfFloat;
 import intactkv.tensor.RowBlocks;
+import intactkv.tensor.WeightStorage;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.util.Locale;
@@ -19,7 +22,8 @@ import java.util.Random;
  * <pre>
  *   java --add-modules jdk.incubator.vector -Xmx2g -cp benchmarks/target/benchmarks.jar intactkv.bench.GemvStored 32000 2048
  * </pre>
- * Arguments: N, K (default 32000 x 2048, TinyLlama's LM head: 131 MB of BF16, far beyond the caches).
+ * Arguments: N, K (default 32000 x 2048, TinyLlama's LM head: 131 MB of BF16, far beyond the caches), and
+ * {@code bf16} (default) or {@code f16}: the same random weights held as FP16 ({@link F16Storage}) instead.
  */
 public final class GemvStored {
     private GemvStored() {
@@ -28,21 +32,28 @@ public final class GemvStored {
     public static void main(String[] args) {
         int n = args.length > 0 ? Integer.parseInt(args[0]) : 32000;
         int k = args.length > 1 ? Integer.parseInt(args[1]) : 2048;
+        boolean f16 = args.length > 2 && args[2].equals("f16");
+        if (args.length > 2 && !f16 && !args[2].equals("bf16")) {
+            throw new IllegalArgumentException("usage: GemvStored [N K [bf16|f16]]; got " + String.join(" ", args));
+        }
         Random r = new Random(1);
         short[] bits = new short[n * k];
         for (int i = 0; i < bits.length; i++) {
-            bits[i] = (short) (Float.floatToIntBits((float) (r.nextGaussian() * 0.02)) >>> 16);
+            double v = r.nextGaussian() * 0.02;
+            bits[i] = f16 ? HalfFloat.toFp16Bits(v) : (short) (Float.floatToIntBits((float) v) >>> 16);
         }
-        Bf16Storage rowMajor = new Bf16Storage(bits.clone());
-        Bf16Storage blocked = Bf16Storage.interleaved(bits, RowBlocks.preferred(n, k));
+        WeightStorage rowMajor = f16 ? new F16Storage(bits.clone()) : new Bf16Storage(bits.clone());
+        WeightStorage blocked = f16 ? F16Storage.interleaved(bits, RowBlocks.preferred(n, k))
+                : Bf16Storage.interleaved(bits, RowBlocks.preferred(n, k));
         double[] a = new double[k];
         for (int i = 0; i < k; i++) {
             a[i] = r.nextGaussian();
         }
-        StringBuilder out = new StringBuilder("{\"bench\": \"gemv_bf16\", \"n\": " + n + ", \"k\": " + k);
+        StringBuilder out = new StringBuilder("{\"bench\": \"gemv_" + (f16 ? "f16" : "bf16") + "\", \"n\": " + n
+                + ", \"k\": " + k);
         long[] hashes = new long[2];
         for (int form = 0; form < 2; form++) {
-            Bf16Storage w = form == 0 ? rowMajor : blocked;
+            WeightStorage w = form == 0 ? rowMajor : blocked;
             String name = form == 0 ? "row_major" : "interleaved";
             double[] c = new double[n];
             double[] best = time(n, k, a, w, c);
@@ -65,7 +76,7 @@ public final class GemvStored {
      * session 22, 10 and 20 calls: for a small weight, 256 x 2048, that was over before C2 had compiled the kernel,
      * and it measured 0.7 GB/s instead of the compiled kernel's speed.)
      */
-    private static double[] time(int n, int k, double[] a, Bf16Storage w, double[] c) {
+    private static double[] time(int n, int k, double[] a, WeightStorage w, double[] c) {
         ThreadMXBean mx = ManagementFactory.getThreadMXBean();
         double cpu = BestTime.seconds(() -> Gemm.multiply(1, n, k, a, 0, false, w, true, c, 0, false),
                 mx::getCurrentThreadCpuTime, 10, 1.0, 20, 1.0);
