@@ -46,6 +46,7 @@ class GenFidelityCommandTest {
             {"--intactkv prompt is [BOS] + the Vicuna system prompt", "--intactkv", "prompt", "--prompts", "1"},
             {"--context prompt is ppl's", "--context", "prompt", "--prompts", "1"},
             {"--max-tokens 100000", "--max-tokens", "100000", "--prompts", "1"},
+            {"--kv-cache-dtype must be f64, f32, f16 or bf16, got 'f8'", "--kv-cache-dtype", "f8", "--prompts", "1"},
         };
         for (String[] c : cases) {
             String[] args = BadInputTest.with(base(), java.util.Arrays.copyOfRange(c, 1, c.length));
@@ -95,5 +96,15 @@ class GenFidelityCommandTest {
             assertEquals(i == 1, row.has("difference_tokens_agreed"), row.toString());
         }
         assertEquals("[B]", rows.get(1).getAsJsonObject().get("intactkv").getAsString());
+        assertEquals("f64", o.get("kv_cache_dtype").getAsString());
+        // every KV cache in bf16, the full-precision reference's too: said in the table's first line and the JSON
+        r = BadInputTest.run(BadInputTest.with(base(), "--prompts", "3", "--prompt-words", "2", "--max-tokens", "5",
+                "--kv-cache-dtype", "bf16"));
+        assertEquals("0", r[0], r[2]);
+        assertTrue(r[1].lines().findFirst().orElse("").endsWith("; every KV cache in bf16, the full-precision one's too"),
+                r[1]);
+        r = BadInputTest.run(BadInputTest.with(base(), "--prompts", "3", "--prompt-words", "2", "--max-tokens", "5",
+                "--kv-cache-dtype", "bf16", "--json"));
+        assertEquals("bf16", JsonParser.parseString(r[1]).getAsJsonObject().get("kv_cache_dtype").getAsString());
     }
 }
