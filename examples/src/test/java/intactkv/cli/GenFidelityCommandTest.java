@@ -101,8 +101,8 @@ class GenFidelityCommandTest {
         r = BadInputTest.run(BadInputTest.with(base(), "--prompts", "3", "--prompt-words", "2", "--max-tokens", "5",
                 "--kv-cache-dtype", "bf16"));
         assertEquals("0", r[0], r[2]);
-        assertTrue(r[1].lines().findFirst().orElse("").endsWith("; every KV cache in bf16, the full-precision one's too"),
-                r[1]);
+        String first = r[1].lines().findFirst().orElse("");
+        assertTrue(first.endsWith("; every KV cache in bf16, the full-precision one's too"), r[1]);
         r = BadInputTest.run(BadInputTest.with(base(), "--prompts", "3", "--prompt-words", "2", "--max-tokens", "5",
                 "--kv-cache-dtype", "bf16", "--json"));
         assertEquals("bf16", JsonParser.parseString(r[1]).getAsJsonObject().get("kv_cache_dtype").getAsString());

@@ -200,7 +200,7 @@ final class BlockedGemv {
         }
     }
 
-    /** Four chains of {@link #groupF16}: blocks at {@code o0 + q blockOffset}, q &lt; 4, their sums to {@code c[j ..]}. */
+    /** Four chains of {@link #groupF16}: blocks at {@code o0 + q blockOffset}, q &lt; 4; sums to {@code c[j ..]}. */
     private static void fourF16(int k, double[] a, int aOff, short[] bits, int o0, int blockOffset, int stride,
                                 double[] c, int j) {
         int o1 = o0 + blockOffset;

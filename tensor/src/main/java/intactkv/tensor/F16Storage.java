@@ -88,7 +88,7 @@ public final class F16Storage implements WeightStorage {
         }
     }
 
-    /** The patterns in the held layout ({@link #rowBlocks()}), for kernels that read them directly; not to be modified. */
+    /** The patterns in the held layout ({@link #rowBlocks()}), for kernels that read them; not to be modified. */
     short[] heldBits() {
         return bits;
     }

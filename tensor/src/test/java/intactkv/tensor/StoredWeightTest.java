@@ -65,28 +65,38 @@ class StoredWeightTest {
     }
 
     /**
-     * The vectorised BF16 conversion handles runs that start anywhere and end in a partial vector (the
-     * scalar tail): every (offset, count) below 3 vectors of 8 lanes gives the reader's doubles, and
-     * the elements around the run are left alone.
+     * The vectorised BF16 and FP16 conversions handle runs that start anywhere and end in a partial vector (the
+     * scalar tail): every (offset, count) below 4 vectors of 8 lanes gives the reader's doubles, and the elements
+     * around the run are left alone; the FP16 patterns include an infinity and a NaN (VectorF16 converts a vector
+     * that holds one through the table).
      */
     @Test
-    void bf16RunsOfAnyOffsetAndLengthConvertExactly() {
+    void runsOfAnyOffsetAndLengthConvertExactly() {
         short[] bits = new short[64];
         java.util.Random r = new java.util.Random(7);
         for (int i = 0; i < bits.length; i++) {
             bits[i] = (short) r.nextInt();
         }
-        Bf16Storage s = new Bf16Storage(bits);
+        assertRunsConvert(new Bf16Storage(bits), bits, HalfFloat::fromBf16Bits);
+        short[] h = bits.clone();
+        h[11] = (short) 0x7c00; // +inf
+        h[30] = (short) 0xfe01; // NaN
+        assertRunsConvert(new F16Storage(h), h, HalfFloat::fromFp16Bits);
+    }
+
+    private static void assertRunsConvert(WeightStorage s, short[] bits,
+                                          java.util.function.Function<Short, Double> ref) {
         for (int from = 0; from < 9; from++) {
-            for (int count = 0; count <= 25; count++) {
+            for (int count = 0; count <= 33; count++) {
                 double[] dst = new double[count + 2];
                 java.util.Arrays.fill(dst, -7.0);
                 s.toDouble(from, count, dst, 1);
                 assertEquals(-7.0, dst[0], "before the run");
                 assertEquals(-7.0, dst[count + 1], "after the run");
                 for (int i = 0; i < count; i++) {
-                    assertEquals(Double.doubleToRawLongBits(HalfFloat.fromBf16Bits(bits[from + i])),
-                            Double.doubleToRawLongBits(dst[1 + i]), "from " + from + " count " + count + " element " + i);
+                    assertEquals(Double.doubleToRawLongBits(ref.apply(bits[from + i])),
+                            Double.doubleToRawLongBits(dst[1 + i]),
+                            s.describe() + " from " + from + " count " + count + " element " + i);
                 }
             }
         }

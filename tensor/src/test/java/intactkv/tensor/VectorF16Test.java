@@ -9,10 +9,10 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The vectorised FP16 widening ({@link VectorF16}) against {@link HalfFloat#fromFp16Bits}, the reader's scalar
- * decoding, over all 65536 patterns (raw bits: signed zeros, subnormals, infinities, NaN), for runs of any offset and
- * length; the scaled load of the one-row product over every finite pattern; and the one-row product of an FP16
- * weight where the scaled path must not be taken (an infinite weight, an input too large to scale, a NaN input),
- * bit for bit the scalar reference.
+ * decoding, over all 65536 patterns (raw bits: signed zeros, subnormals, infinities, NaN; runs of any offset and
+ * length in StoredWeightTest); the scaled load of the one-row product over every finite pattern; and the one-row
+ * product of an FP16 weight where the scaled path must not be taken (an infinite weight, an input too large to
+ * scale, a NaN input), bit for bit the scalar reference.
  */
 class VectorF16Test {
     private static short[] allPatterns() {
@@ -29,8 +29,8 @@ class VectorF16Test {
         double[] got = new double[all.length];
         VectorF16.toDouble(all, 0, all.length, got, 0, F16Storage.VALUE);
         for (int b = 0; b < all.length; b++) {
-            assertEquals(Double.doubleToRawLongBits(HalfFloat.fromFp16Bits((short) b)), Double.doubleToRawLongBits(got[b]),
-                    "pattern " + Integer.toHexString(b));
+            assertEquals(Double.doubleToRawLongBits(HalfFloat.fromFp16Bits((short) b)),
+                    Double.doubleToRawLongBits(got[b]), "pattern " + Integer.toHexString(b));
         }
     }
 
@@ -47,33 +47,7 @@ class VectorF16Test {
                     continue;
                 }
                 assertEquals(Double.doubleToRawLongBits(HalfFloat.fromFp16Bits(h)),
-                        Double.doubleToRawLongBits(v[q] * VectorF16.SCALE), "pattern " + Integer.toHexString(h & 0xffff));
-            }
-        }
-    }
-
-    /** Runs that start anywhere and end in a partial vector, some with an infinity or NaN among them. */
-    @Test
-    void runsOfAnyOffsetAndLengthWidenExactly() {
-        short[] bits = new short[64];
-        Random r = new Random(16);
-        for (int i = 0; i < bits.length; i++) {
-            bits[i] = (short) r.nextInt();
-        }
-        bits[11] = (short) 0x7c00; // +inf
-        bits[30] = (short) 0xfe01; // NaN
-        F16Storage s = new F16Storage(bits);
-        for (int from = 0; from < 9; from++) {
-            for (int count = 0; count <= 33; count++) {
-                double[] dst = new double[count + 2];
-                java.util.Arrays.fill(dst, -7.0);
-                s.toDouble(from, count, dst, 1);
-                assertEquals(-7.0, dst[0], "before the run");
-                assertEquals(-7.0, dst[count + 1], "after the run");
-                for (int i = 0; i < count; i++) {
-                    assertEquals(Double.doubleToRawLongBits(HalfFloat.fromFp16Bits(bits[from + i])),
-                            Double.doubleToRawLongBits(dst[1 + i]), "from " + from + " count " + count + " element " + i);
-                }
+                        Double.doubleToRawLongBits(v[q] * VectorF16.SCALE), "pattern " + (h & 0xffff));
             }
         }
     }
