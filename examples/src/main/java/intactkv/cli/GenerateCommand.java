@@ -191,7 +191,7 @@ final class GenerateCommand implements Callable<Integer> {
         }
         String setting = (quant.any() || !prefixOption.which.equals("none") ? "; " + (quant.any()
                 ? quant.plannedConfig().label() : "fp") + ", intactkv " + prefixOption.which : "")
-                + (kvCache.dtype() == intactkv.tensor.ElementDtype.F64 ? "" : "; KV cache " + kvCache.dtype().id());
+                + kvCache.note("; ");
         String how = gen.greedy() && gen.repetitionPenalty() == 1.0 ? "" : "; " + gen.label()
                 + (gen.greedy() ? "" : ", seed " + seed);
         spec.commandLine().getErr().printf("[%d tokens, stopped at %s%s%s]%n", r.tokens().length, r.stopReason(), setting,

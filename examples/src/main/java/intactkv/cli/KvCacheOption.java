@@ -17,6 +17,14 @@ final class KvCacheOption {
             + " written, the prompt's too, and IntactKV's prefix when copied in; attention widens them back exactly")
     String dtype;
 
+    /**
+     * What a run's closing line adds for the format: nothing for the default (f64), else {@code separator} and
+     * {@code "KV cache F"} (F the format's id).
+     */
+    String note(String separator) {
+        return dtype() == ElementDtype.F64 ? "" : separator + "KV cache " + dtype().id();
+    }
+
     /** The parsed flag; anything but f64, f32, f16, bf16 is refused naming the flag and the value. */
     ElementDtype dtype() {
         try {

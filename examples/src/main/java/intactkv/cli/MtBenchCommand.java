@@ -180,7 +180,7 @@ final class MtBenchCommand implements Callable<Integer> {
                     tok, bar);
             run = new PrefixedModel(chosen.chosen().model(), chosen.prefix());
             label = (quant.any() ? quant.plannedConfig().label() : "fp") + ", intactkv " + prefixOption.which
-                    + (kvCache.dtype() == intactkv.tensor.ElementDtype.F64 ? "" : ", KV cache " + kvCache.dtype().id());
+                    + kvCache.note(", ");
             String[] special = specialTexts(tok);
             for (int k = 0; k < todo.size(); k++) {
                 MtBenchQuestions.Question q = todo.get(k);

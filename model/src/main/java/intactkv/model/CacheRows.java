@@ -160,23 +160,26 @@ final class CacheRows {
         int old = shape.dim(2);
         int dh = shape.dim(3);
         CacheRows dst = zeros(Shape.of(shape.dim(0), shape.dim(1), cap, dh), dtype, length);
-        double[] widened = narrow != null && dst.narrow != null && dtype != narrow.dtype() ? new double[length * dh]
-                : null;
+        int count = length * dh;
+        // rows held narrow are widened first (unless they go into the same format as they are); then rounded to the
+        // new buffer's format, or copied as doubles
+        double[] widened = narrow != null ? new double[count] : null;
         for (int head = 0; head < heads; head++) {
             int from = head * old * dh;
             int at = head * cap * dh;
-            int count = length * dh;
-            if (narrow == null && dst.narrow == null) {
-                System.arraycopy(doubles, from, dst.doubles, at, count);
-            } else if (narrow == null) {
-                dst.narrow.write(doubles, from, at, count);
-            } else if (dst.narrow == null) {
-                narrow.read(from, count, dst.doubles, at);
-            } else if (widened == null) {
+            if (narrow != null && dtype == narrow.dtype()) {
                 narrow.copyTo(from, dst.narrow, at, count);
-            } else {
+                continue;
+            }
+            double[] src = narrow == null ? doubles : widened;
+            int srcOff = narrow == null ? from : 0;
+            if (narrow != null) {
                 narrow.read(from, count, widened, 0);
-                dst.narrow.write(widened, 0, at, count);
+            }
+            if (dst.narrow != null) {
+                dst.narrow.write(src, srcOff, at, count);
+            } else {
+                System.arraycopy(src, srcOff, dst.doubles, at, count);
             }
         }
         return dst;

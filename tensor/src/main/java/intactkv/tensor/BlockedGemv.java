@@ -65,15 +65,13 @@ final class BlockedGemv {
             for (int g = lo; g < hi; g++) {
                 int b0 = g * GROUP;
                 int nb = Math.min(GROUP, full - b0);
-                if (nb == GROUP && (bf16 != null || f16 != null)) {
-                    int start = blocks.blockStart(b0);
-                    if (bf16 != null) {
-                        groupBf16(k, a, aOff, bf16, start, blocks.blockStart(b0 + 1) - start, blocks.stepStride(b0),
-                                c, cOff + b0 * LANES);
-                    } else {
-                        groupF16(k, a, aOff, f16, start, blocks.blockStart(b0 + 1) - start, blocks.stepStride(b0),
-                                c, cOff + b0 * LANES);
-                    }
+                int start = blocks.blockStart(b0);
+                if (nb == GROUP && bf16 != null) {
+                    groupBf16(k, a, aOff, bf16, start, blocks.blockStart(b0 + 1) - start, blocks.stepStride(b0), c,
+                            cOff + b0 * LANES);
+                } else if (nb == GROUP && f16 != null) {
+                    groupF16(k, a, aOff, f16, start, blocks.blockStart(b0 + 1) - start, blocks.stepStride(b0), c,
+                            cOff + b0 * LANES);
                 } else if (nb == GROUP) {
                     group(k, a, aOff, b, blocks, b0, buf, c, cOff);
                 } else {

@@ -7,7 +7,7 @@ package intactkv.tensor;
  * safetensors reader produced before, without the branches of the decoding in the inner loop.
  */
 public final class F16Storage implements WeightStorage {
-    /** The value of every FP16 pattern, by its unsigned bits (also {@link NarrowArray}'s F16 widening). */
+    /** The value of every FP16 pattern, by its unsigned bits (also {@link VectorF16}'s, for exponent 31). */
     static final double[] VALUE = table();
 
     private static final boolean VECTOR = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
@@ -80,7 +80,7 @@ public final class F16Storage implements WeightStorage {
     @Override
     public void heldToDouble(int from, int count, double[] dst, int dstOff) {
         if (VECTOR) { // the same values, a vector at a time (VectorF16; exponent 31 through the table)
-            VectorF16.toDouble(bits, from, count, dst, dstOff, VALUE);
+            VectorF16.toDouble(bits, from, count, dst, dstOff);
             return;
         }
         for (int i = 0; i < count; i++) {

@@ -7,21 +7,27 @@ package intactkv.tensor;
  * double {@link ElementDtype#round} gives, and computes in double as with any other array. What a KV cache holds its
  * keys and values in when asked to take half or a quarter of the memory (the model module's {@code CacheRows}).
  *
- * <p>Storage: {@code float[]} for F32, the {@code short[]} bit patterns for F16 and BF16 (widened through
- * {@link VectorF16} and {@link VectorBf16}, as the weights are). A finite double whose rounding would be
+ * <p>Storage: {@code float[]} for F32, the {@code short[]} bit patterns for F16 and BF16, read through the weights'
+ * own row-major storages on the same array ({@link F32Storage}, {@link F16Storage}, {@link Bf16Storage}:
+ * {@link WeightStorage#heldToDouble}), so widened exactly as the weights are. A finite double whose rounding would be
  * infinite (beyond F16's 65504) is refused, not stored as an infinity that would turn attention into NaN.
  */
 public final class NarrowArray {
-    private static final boolean VECTOR = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
-
     private final ElementDtype dtype;
     private final float[] floats;
     private final short[] bits;
+    /** Reads {@code floats} or {@code bits} (the same array, not a copy; it only reads). */
+    private final WeightStorage reader;
 
     private NarrowArray(ElementDtype dtype, int size) {
         this.dtype = dtype;
         this.floats = dtype == ElementDtype.F32 ? new float[size] : null;
         this.bits = dtype == ElementDtype.F32 ? null : new short[size];
+        this.reader = switch (dtype) {
+            case F32 -> new F32Storage(floats);
+            case F16 -> new F16Storage(bits);
+            default -> new Bf16Storage(bits);
+        };
     }
 
     /** {@code size} zeros in {@code dtype} (F32, F16 or BF16; F64 has no narrow form: use a double[]). */
@@ -95,20 +101,7 @@ public final class NarrowArray {
 
     /** {@code dst[dstOff + i]} = element {@code from + i} as a double (exact), i &lt; count; {@code dst} modified. */
     public void read(int from, int count, double[] dst, int dstOff) {
-        if (floats != null) {
-            for (int i = 0; i < count; i++) {
-                dst[dstOff + i] = floats[from + i];
-            }
-        } else if (VECTOR && dtype == ElementDtype.BF16) {
-            VectorBf16.toDouble(bits, from, count, dst, dstOff);
-        } else if (VECTOR) {
-            VectorF16.toDouble(bits, from, count, dst, dstOff, F16Storage.VALUE);
-        } else {
-            for (int i = 0; i < count; i++) {
-                dst[dstOff + i] = dtype == ElementDtype.BF16 ? HalfFloat.fromBf16Bits(bits[from + i])
-                        : F16Storage.VALUE[bits[from + i] & 0xffff];
-            }
-        }
+        reader.heldToDouble(from, count, dst, dstOff);
     }
 
     /** Elements {@code [from, from + count)} copied as they are held to {@code dst[at ..]} (same dtype; modified). */

@@ -58,10 +58,11 @@ final class VectorF16 {
 
     /**
      * {@code dst[dstOff + i] = fp16(bits[from + i])} for i &lt; count, exactly {@link HalfFloat#fromFp16Bits} bit for
-     * bit (infinities and NaN through {@code table}, F16Storage's values of the 65536 patterns); {@code dst} is
+     * bit (infinities and NaN through {@link F16Storage}'s table of the 65536 values); {@code dst} is
      * <em>modified</em>.
      */
-    static void toDouble(short[] bits, int from, int count, double[] dst, int dstOff, double[] table) {
+    static void toDouble(short[] bits, int from, int count, double[] dst, int dstOff) {
+        double[] table = F16Storage.VALUE;
         int i = 0;
         for (; i + N <= count; i += N) {
             ShortVector h = ShortVector.fromArray(H, bits, from + i);

@@ -27,7 +27,7 @@ class VectorF16Test {
     void everyPatternWidensToTheReadersDouble() {
         short[] all = allPatterns();
         double[] got = new double[all.length];
-        VectorF16.toDouble(all, 0, all.length, got, 0, F16Storage.VALUE);
+        VectorF16.toDouble(all, 0, all.length, got, 0);
         for (int b = 0; b < all.length; b++) {
             assertEquals(Double.doubleToRawLongBits(HalfFloat.fromFp16Bits((short) b)),
                     Double.doubleToRawLongBits(got[b]), "pattern " + Integer.toHexString(b));
