@@ -1,6 +1,7 @@
 package intactkv.bench;
 
 import intactkv.tensor.Bf16Storage;
+import intactkv.tensor.ElementDtype;
 import intactkv.tensor.F16Storage;
 import intactkv.tensor.Gemm;
 import intactkv.tensor.HalfFloat;
@@ -43,8 +44,8 @@ public final class GemvStored {
             bits[i] = f16 ? HalfFloat.toFp16Bits(v) : (short) (Float.floatToIntBits((float) v) >>> 16);
         }
         WeightStorage rowMajor = f16 ? new F16Storage(bits.clone()) : new Bf16Storage(bits.clone());
-        WeightStorage blocked = f16 ? F16Storage.interleaved(bits, RowBlocks.preferred(n, k))
-                : Bf16Storage.interleaved(bits, RowBlocks.preferred(n, k));
+        WeightStorage blocked = f16 ? F16Storage.interleaved(bits, RowBlocks.preferred(n, k, ElementDtype.F16))
+                : Bf16Storage.interleaved(bits, RowBlocks.preferred(n, k, ElementDtype.BF16));
         double[] a = new double[k];
         for (int i = 0; i < k; i++) {
             a[i] = r.nextGaussian();

@@ -14,13 +14,13 @@ import jdk.incubator.vector.VectorSpecies;
  * exactly the order of {@link Gemm} and {@link Gemv}: the same bits, on any vector width (a lane-wise
  * FMA rounds each lane once, as {@link Math#fma}; the product {@code a_p W[j, p]} is commutative). Only
  * which rows run side by side changes. {@link #GROUP} blocks are accumulated together so that that many
- * independent FMA chains hide the FMA latency; they are the layout's group ({@link RowBlocks#group()}), whose
- * steps are held side by side, so a group is read as one stream (with {@code group} 1, each block its own unit,
- * as {@link #GROUP} streams). BF16 and FP16 weights are widened in registers as they are loaded; other dtypes are
- * converted to doubles {@link #KC} steps at a time ({@link WeightStorage#heldToDouble}: one contiguous run
- * for a group, or per block) into a buffer that stays in L1. The blocks of a last, partial group are summed
- * one vector chain each, and the rows of a last, partial block (N not a multiple of the lanes) one chain
- * each, in the same order.
+ * independent FMA chains hide the FMA latency. The layout's units ({@link RowBlocks#group()}: {@link #GROUP} blocks,
+ * {@link #GROUP_F16}, or 1) hold their blocks' steps side by side, so a kernel pass over a unit reads one stream
+ * (with {@code group} 1, each block its own unit, as {@link #GROUP} streams). BF16 and FP16 weights are widened in
+ * registers as they are loaded; other dtypes are converted to doubles {@link #KC} steps at a time
+ * ({@link WeightStorage#heldToDouble}: one contiguous run per unit) into a buffer that stays in L1. The blocks of a
+ * last, partial group of {@link #GROUP} are summed one vector chain each (four at a time for a unit of four FP16
+ * blocks), and the rows of a last, partial block (N not a multiple of the lanes) one chain each, in the same order.
  */
 final class BlockedGemv {
     private static final VectorSpecies<Double> S = DoubleVector.SPECIES_PREFERRED;
@@ -28,9 +28,16 @@ final class BlockedGemv {
     static final int LANES = S.length();
     /**
      * Blocks accumulated together: 8 independent chains cover the FMA latency (4-5 cycles) at 1-2 FMAs a cycle;
-     * {@link RowBlocks#preferred} groups the blocks by as many.
+     * {@link RowBlocks#preferred} groups the blocks of BF16 and F32 weights by as many.
      */
     static final int GROUP = 8;
+    /**
+     * Blocks of an FP16 weight's units ({@link RowBlocks#preferred}): its kernel sums a group of {@link #GROUP} blocks
+     * as two passes of four ({@link #groupF16}), so each pass reads one unit of four blocks as one stream. From a
+     * group of eight held as one unit, each pass read every other 64-byte line of it: 11 against 14 GB/s on one core
+     * and 22 against 28 on two for TinyLlama's LM head (GemvStored 32000 2048 f16, 2026-12-08).
+     */
+    static final int GROUP_F16 = GROUP / 2;
     /** Steps converted at a time: GROUP x LANES x KC doubles = 16 KB with AVX2, 32 KB with AVX-512 (L1). */
     private static final int KC = 64;
 
@@ -47,7 +54,8 @@ final class BlockedGemv {
                          boolean parallel) {
         if (!reads(blocks)) {
             throw new IllegalArgumentException("row blocks of " + blocks.lanes() + " rows in groups of "
-                    + blocks.group() + ", this kernel reads " + LANES + " in groups of " + GROUP + " or 1");
+                    + blocks.group() + ", this kernel reads " + LANES + " in groups of " + GROUP + ", " + GROUP_F16
+                    + " or 1");
         }
         int k = blocks.cols();
         int full = blocks.fullBlocks();
@@ -65,19 +73,22 @@ final class BlockedGemv {
             for (int g = lo; g < hi; g++) {
                 int b0 = g * GROUP;
                 int nb = Math.min(GROUP, full - b0);
+                if (nb < GROUP) {
+                    partial(k, a, aOff, b, blocks, b0, nb, f16, buf, c, cOff);
+                    continue;
+                }
+                // the eight blocks of a full group share one step stride (their units are full units of the layout);
+                // block q is held from start + q blockOffset (q < 4) or half + (q - 4) blockOffset
                 int start = blocks.blockStart(b0);
-                if (nb == GROUP && bf16 != null) {
-                    groupBf16(k, a, aOff, bf16, start, blocks.blockStart(b0 + 1) - start, blocks.stepStride(b0), c,
-                            cOff + b0 * LANES);
-                } else if (nb == GROUP && f16 != null) {
-                    groupF16(k, a, aOff, f16, start, blocks.blockStart(b0 + 1) - start, blocks.stepStride(b0), c,
-                            cOff + b0 * LANES);
-                } else if (nb == GROUP) {
-                    group(k, a, aOff, b, blocks, b0, buf, c, cOff);
+                int half = blocks.blockStart(b0 + GROUP / 2);
+                int blockOffset = blocks.blockStart(b0 + 1) - start;
+                int stride = blocks.stepStride(b0);
+                if (bf16 != null) {
+                    groupBf16(k, a, aOff, bf16, start, half, blockOffset, stride, c, cOff + b0 * LANES);
+                } else if (f16 != null) {
+                    groupF16(k, a, aOff, f16, start, half, blockOffset, stride, c, cOff + b0 * LANES);
                 } else {
-                    for (int q = b0; q < b0 + nb; q++) {
-                        oneBlock(k, a, aOff, b, blocks.blockStart(q), buf, c, cOff + q * LANES);
-                    }
+                    group(k, a, aOff, b, blocks, b0, buf, c, cOff);
                 }
             }
         });
@@ -103,35 +114,57 @@ final class BlockedGemv {
         return new double[GROUP * LANES * KC];
     }
 
-    /** Whether {@link #multiply} reads {@code blocks}: {@link #LANES} rows a block, {@link #GROUP} or 1 a group. */
+    /**
+     * Whether {@link #multiply} reads {@code blocks}: {@link #LANES} rows a block, {@link #GROUP}, {@link #GROUP_F16}
+     * or 1 a group.
+     */
     static boolean reads(RowBlocks blocks) {
-        return blocks.lanes() == LANES && (blocks.group() == GROUP || blocks.group() == 1);
+        return blocks.lanes() == LANES
+                && (blocks.group() == GROUP || blocks.group() == GROUP_F16 || blocks.group() == 1);
+    }
+
+    /**
+     * The {@code nb} (&lt; {@link #GROUP}) blocks of a last, partial group from block {@code b0}: a full unit of
+     * {@link #GROUP_F16} FP16 blocks by {@link #fourF16} when the FP16 path is taken ({@code f16} not null), every
+     * other block one vector chain ({@link #oneBlock}).
+     */
+    private static void partial(int k, double[] a, int aOff, WeightStorage b, RowBlocks blocks, int b0, int nb,
+                                short[] f16, double[] buf, double[] c, int cOff) {
+        for (int q = b0; q < b0 + nb; ) {
+            int stride = blocks.stepStride(q);
+            if (f16 != null && stride == GROUP_F16 * LANES) {
+                fourF16(k, a, aOff, f16, blocks.blockStart(q), LANES, stride, c, cOff + q * LANES);
+                q += GROUP_F16;
+            } else {
+                oneBlock(k, a, aOff, b, blocks.blockStart(q), stride, buf, c, cOff + q * LANES);
+                q++;
+            }
+        }
     }
 
     /**
      * {@link #GROUP} blocks from block {@code b0}, eight vector chains side by side. Their steps are converted
-     * {@link #KC} at a time into {@code buf}: a group held as one unit is one run (step p of block q at
-     * {@code p GROUP LANES + q LANES}), blocks of their own one run each (at {@code q KC LANES + p LANES}). The
-     * chains are kept in c between chunks of steps (loaded before, stored after), so no vector lives across the
-     * conversion calls.
+     * {@link #KC} at a time into {@code buf}, one run per unit of the layout (a group of eight, two units of four, or
+     * eight blocks of their own): unit u's run of {@code kc} steps at {@code u KC stride}, so block q's step p sits
+     * at {@code (q / ub) KC stride + (q mod ub) LANES + p stride}, ub the unit's blocks. The chains are kept in c
+     * between chunks of steps (loaded before, stored after), so no vector lives across the conversion calls.
      */
     private static void group(int k, double[] a, int aOff, WeightStorage b, RowBlocks blocks, int b0, double[] buf,
                               double[] c, int cOff) {
         int j = cOff + b0 * LANES;
         java.util.Arrays.fill(c, j, j + GROUP * LANES, 0.0);
-        int start = blocks.blockStart(b0);
         int stride = blocks.stepStride(b0);
+        int ub = stride / LANES;
+        int[] at = new int[GROUP];
+        for (int q = 0; q < GROUP; q++) {
+            at[q] = q / ub * KC * stride + q % ub * LANES;
+        }
         for (int p0 = 0; p0 < k; p0 += KC) {
             int kc = Math.min(KC, k - p0);
-            if (stride == GROUP * LANES) {
-                b.heldToDouble(start + p0 * stride, kc * stride, buf, 0);
-                steps(kc, a, aOff + p0, buf, LANES, stride, c, j);
-            } else {
-                for (int q = 0; q < GROUP; q++) {
-                    b.heldToDouble(blocks.blockStart(b0 + q) + p0 * LANES, kc * LANES, buf, q * KC * LANES);
-                }
-                steps(kc, a, aOff + p0, buf, KC * LANES, LANES, c, j);
+            for (int u = 0; u < GROUP / ub; u++) {
+                b.heldToDouble(blocks.blockStart(b0 + u * ub) + p0 * stride, kc * stride, buf, u * KC * stride);
             }
+            steps(kc, a, aOff + p0, buf, at, stride, c, j);
         }
     }
 
@@ -141,15 +174,16 @@ final class BlockedGemv {
      * the eight chains stay in registers for all K steps. BF16: {@link VectorBf16#load}, exact. FP16:
      * {@link VectorF16#loadScaled}, the weight times 2^-112, against {@code a_p} times 2^112 (the caller has checked
      * that both are exact), so each FMA rounds {@code w a_p + c}, as with the weight itself. Block q's step p is held
-     * at {@code o0 + q blockOffset + p stride} (a group held as one unit: blockOffset LANES, stride GROUP LANES, one
-     * stream; blocks of their own: LANES K and LANES). Same sums, same order; the sums go to {@code c[j ..]}.
+     * at {@code o0 + q blockOffset + p stride} for q &lt; 4 and {@code o4 + (q - 4) blockOffset + p stride} for the
+     * rest (a group held as one unit: blockOffset LANES, stride GROUP LANES, one stream; two units of four: the same
+     * with stride 4 LANES, two streams; blocks of their own: LANES K and LANES). Same sums, same order; the sums go
+     * to {@code c[j ..]}.
      */
-    private static void groupBf16(int k, double[] a, int aOff, short[] bits, int o0, int blockOffset, int stride,
-                                  double[] c, int j) {
+    private static void groupBf16(int k, double[] a, int aOff, short[] bits, int o0, int o4, int blockOffset,
+                                  int stride, double[] c, int j) {
         int o1 = o0 + blockOffset;
         int o2 = o1 + blockOffset;
         int o3 = o2 + blockOffset;
-        int o4 = o3 + blockOffset;
         int o5 = o4 + blockOffset;
         int o6 = o5 + blockOffset;
         int o7 = o6 + blockOffset;
@@ -185,20 +219,23 @@ final class BlockedGemv {
 
     /**
      * {@link #groupBf16} for FP16: the patterns scaled by 2^-112 against the input scaled by 2^112 (exact). The eight
-     * chains run as two passes of four ({@link #fourF16}), blocks 0-3 then 4-7 of the group: eight FP16 loads in one
-     * method exceed C2's node budget for inlining (NodeCountInliningCutoff), and a load left as a call returns a boxed
-     * vector, five times slower (measured, JDK 17). Each row's chain is unchanged, so the same sums in the same order;
-     * with the group held as one unit, a step's first four blocks are one 64-byte line and its last four the next,
-     * so each pass reads its own lines.
+     * chains run as two passes of four ({@link #fourF16}), blocks 0-3 from {@code o0} then 4-7 from {@code o4}: eight
+     * FP16 loads in one method exceed C2's node budget for inlining (NodeCountInliningCutoff), and a load left as a
+     * call returns a boxed vector, five times slower (measured, JDK 17). Each row's chain is unchanged, so the same
+     * sums in the same order. FP16 weights are held in units of four blocks ({@link #GROUP_F16}), so each pass reads
+     * one stream.
      */
-    private static void groupF16(int k, double[] a, int aOff, short[] bits, int o0, int blockOffset, int stride,
-                                 double[] c, int j) {
+    private static void groupF16(int k, double[] a, int aOff, short[] bits, int o0, int o4, int blockOffset,
+                                 int stride, double[] c, int j) {
         for (int half = 0; half < 2; half++) { // one call site: inlined, it brings four loads, not eight
-            fourF16(k, a, aOff, bits, o0 + 4 * half * blockOffset, blockOffset, stride, c, j + 4 * half * LANES);
+            fourF16(k, a, aOff, bits, half == 0 ? o0 : o4, blockOffset, stride, c, j + half * GROUP_F16 * LANES);
         }
     }
 
-    /** Four chains of {@link #groupF16}: blocks at {@code o0 + q blockOffset}, q &lt; 4; sums to {@code c[j ..]}. */
+    /**
+     * Four chains of {@link #groupF16} over all {@code k} steps: block q's step p at {@code o0 + q blockOffset +
+     * p stride}, q &lt; 4; the sums to {@code c[j ..]}.
+     */
     private static void fourF16(int k, double[] a, int aOff, short[] bits, int o0, int blockOffset, int stride,
                                 double[] c, int j) {
         int o1 = o0 + blockOffset;
@@ -224,9 +261,17 @@ final class BlockedGemv {
 
     /**
      * {@code kc} steps of the eight chains of a group, from their sums in {@code c[j ..]} (read and written); block
-     * q's step p is {@code buf[q span + p stride]}.
+     * q's step p is {@code buf[at[q] + p stride]}.
      */
-    private static void steps(int kc, double[] a, int aOff, double[] buf, int span, int stride, double[] c, int j) {
+    private static void steps(int kc, double[] a, int aOff, double[] buf, int[] at, int stride, double[] c, int j) {
+        int a0 = at[0];
+        int a1 = at[1];
+        int a2 = at[2];
+        int a3 = at[3];
+        int a4 = at[4];
+        int a5 = at[5];
+        int a6 = at[6];
+        int a7 = at[7];
         DoubleVector c0 = DoubleVector.fromArray(S, c, j);
         DoubleVector c1 = DoubleVector.fromArray(S, c, j + LANES);
         DoubleVector c2 = DoubleVector.fromArray(S, c, j + 2 * LANES);
@@ -238,14 +283,14 @@ final class BlockedGemv {
         for (int p = 0; p < kc; p++) {
             DoubleVector x = DoubleVector.broadcast(S, a[aOff + p]);
             int o = p * stride;
-            c0 = DoubleVector.fromArray(S, buf, o).fma(x, c0);
-            c1 = DoubleVector.fromArray(S, buf, o + span).fma(x, c1);
-            c2 = DoubleVector.fromArray(S, buf, o + 2 * span).fma(x, c2);
-            c3 = DoubleVector.fromArray(S, buf, o + 3 * span).fma(x, c3);
-            c4 = DoubleVector.fromArray(S, buf, o + 4 * span).fma(x, c4);
-            c5 = DoubleVector.fromArray(S, buf, o + 5 * span).fma(x, c5);
-            c6 = DoubleVector.fromArray(S, buf, o + 6 * span).fma(x, c6);
-            c7 = DoubleVector.fromArray(S, buf, o + 7 * span).fma(x, c7);
+            c0 = DoubleVector.fromArray(S, buf, a0 + o).fma(x, c0);
+            c1 = DoubleVector.fromArray(S, buf, a1 + o).fma(x, c1);
+            c2 = DoubleVector.fromArray(S, buf, a2 + o).fma(x, c2);
+            c3 = DoubleVector.fromArray(S, buf, a3 + o).fma(x, c3);
+            c4 = DoubleVector.fromArray(S, buf, a4 + o).fma(x, c4);
+            c5 = DoubleVector.fromArray(S, buf, a5 + o).fma(x, c5);
+            c6 = DoubleVector.fromArray(S, buf, a6 + o).fma(x, c6);
+            c7 = DoubleVector.fromArray(S, buf, a7 + o).fma(x, c7);
         }
         c0.intoArray(c, j);
         c1.intoArray(c, j + LANES);
@@ -258,15 +303,22 @@ final class BlockedGemv {
     }
 
     /**
-     * One block alone (a block of a last, partial group: its own unit, held from {@code base}, k-major): one vector
-     * chain, kept in {@code c[j ..]} between chunks.
+     * One block alone (a block of a last, partial group), held from {@code base} with its steps {@code stride} apart
+     * (LANES: its own unit, whose {@code kc} steps are one run; wider: a block of a unit of four, converted a step at
+     * a time): one vector chain, kept in {@code c[j ..]} between chunks.
      */
-    private static void oneBlock(int k, double[] a, int aOff, WeightStorage b, int base, double[] buf, double[] c,
-                                 int j) {
+    private static void oneBlock(int k, double[] a, int aOff, WeightStorage b, int base, int stride, double[] buf,
+                                 double[] c, int j) {
         java.util.Arrays.fill(c, j, j + LANES, 0.0);
         for (int p0 = 0; p0 < k; p0 += KC) {
             int kc = Math.min(KC, k - p0);
-            b.heldToDouble(base + p0 * LANES, kc * LANES, buf, 0);
+            if (stride == LANES) {
+                b.heldToDouble(base + p0 * LANES, kc * LANES, buf, 0);
+            } else {
+                for (int p = 0; p < kc; p++) {
+                    b.heldToDouble(base + (p0 + p) * stride, LANES, buf, p * LANES);
+                }
+            }
             DoubleVector acc = DoubleVector.fromArray(S, c, j);
             for (int p = 0; p < kc; p++) {
                 acc = DoubleVector.fromArray(S, buf, p * LANES).fma(DoubleVector.broadcast(S, a[aOff + p0 + p]), acc);

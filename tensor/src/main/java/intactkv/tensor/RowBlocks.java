@@ -46,13 +46,17 @@ public record RowBlocks(int rows, int cols, int lanes, int group) {
     }
 
     /**
-     * The layout the one-row product of this JVM reads: blocks of the preferred vector's double lanes
-     * when the Vector API is present (4 with AVX2, 8 with AVX-512) in groups of {@link BlockedGemv}'s
-     * blocks, else of 4 rows, ungrouped.
+     * The layout the one-row product of this JVM reads for a weight held as {@code held}: blocks of the preferred
+     * vector's double lanes when the Vector API is present (4 with AVX2, 8 with AVX-512) in groups of
+     * {@link BlockedGemv}'s blocks ({@link BlockedGemv#GROUP}; for FP16, whose kernel reads a group as two passes of
+     * four blocks, {@link BlockedGemv#GROUP_F16}), else of 4 rows, ungrouped.
      */
-    public static RowBlocks preferred(int rows, int cols) {
-        return Gemm.vectorized() ? new RowBlocks(rows, cols, BlockedGemv.LANES, BlockedGemv.GROUP)
-                : new RowBlocks(rows, cols, 4);
+    public static RowBlocks preferred(int rows, int cols, ElementDtype held) {
+        if (!Gemm.vectorized()) {
+            return new RowBlocks(rows, cols, 4);
+        }
+        return new RowBlocks(rows, cols, BlockedGemv.LANES,
+                held == ElementDtype.F16 ? BlockedGemv.GROUP_F16 : BlockedGemv.GROUP);
     }
 
     /** Blocks of {@code lanes} rows. */

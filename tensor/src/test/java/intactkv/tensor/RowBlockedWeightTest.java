@@ -29,13 +29,17 @@ class RowBlockedWeightTest {
     }
 
     /**
-     * The layouts a (N, K) weight is tried in: the preferred one (blocks of the vector's lanes in groups of
-     * {@link BlockedGemv#GROUP}, each group's steps side by side), blocks of their own (group 1, the layout before
-     * groups), and groups of 2 (which the one-row product leaves to {@link Gemv}).
+     * The layouts a (N, K) weight is tried in, each with every dtype: the preferred ones (blocks of the vector's
+     * lanes in groups of {@link BlockedGemv#GROUP}, each group's steps side by side, and FP16's groups of
+     * {@link BlockedGemv#GROUP_F16}), blocks of their own (group 1, the layout before groups), and groups of 2 (which
+     * the one-row product leaves to {@link Gemv}).
      */
     private static List<RowBlocks> layouts(int n, int k) {
-        int lanes = RowBlocks.preferred(n, k).lanes();
-        return List.of(RowBlocks.preferred(n, k), new RowBlocks(n, k, lanes), new RowBlocks(n, k, lanes, 2));
+        RowBlocks bf16 = RowBlocks.preferred(n, k, ElementDtype.BF16);
+        RowBlocks f16 = RowBlocks.preferred(n, k, ElementDtype.F16);
+        int lanes = bf16.lanes();
+        return java.util.stream.Stream.of(bf16, f16, new RowBlocks(n, k, lanes), new RowBlocks(n, k, lanes, 2))
+                .distinct().toList();
     }
 
     private static List<Pair> pairs(Random rng, RowBlocks blocks) {

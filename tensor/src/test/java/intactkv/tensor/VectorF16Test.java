@@ -79,7 +79,7 @@ class VectorF16Test {
         inputs[3][4] = 0x1p900;
         inputs[3][5] = -0x1p-1070;
         for (short[] w : new short[][] {h, withInf}) {
-            RowBlocks blocks = RowBlocks.preferred(n, k);
+            RowBlocks blocks = RowBlocks.preferred(n, k, ElementDtype.F16);
             F16Storage stored = F16Storage.interleaved(w.clone(), blocks);
             assertEquals(w != withInf, stored.finite());
             double[] dense = new double[w.length];

@@ -3,6 +3,7 @@ package intactkv.model.io;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import intactkv.tensor.Bf16Storage;
+import intactkv.tensor.ElementDtype;
 import intactkv.tensor.F16Storage;
 import intactkv.tensor.F32Storage;
 import intactkv.tensor.RowBlocks;
@@ -322,7 +323,13 @@ public final class SafetensorsReader implements AutoCloseable {
         }
         // a matrix is held row-interleaved (RowBlocks, rearranged in place): the one-row product of decoding
         // reads it with vectors across output rows; its elements and every result stay the same
-        RowBlocks blocks = e.shape().rank() == 2 && numel > 0 ? RowBlocks.preferred(e.shape().dim(0), e.shape().dim(1)) : null;
+        ElementDtype held = switch (e.dtype()) {
+            case F32 -> ElementDtype.F32;
+            case F16 -> ElementDtype.F16;
+            default -> ElementDtype.BF16;
+        };
+        RowBlocks blocks = e.shape().rank() == 2 && numel > 0
+                ? RowBlocks.preferred(e.shape().dim(0), e.shape().dim(1), held) : null;
         WeightStorage stored = switch (e.dtype()) {
             case F32 -> blocks != null ? F32Storage.interleaved(floats, blocks) : new F32Storage(floats);
             case F16 -> blocks != null ? F16Storage.interleaved(halves, blocks) : new F16Storage(halves);
