@@ -27,7 +27,8 @@ import java.util.Locale;
  * prefilled 512 tokens at 24 against 32 tokens/s, which is not what a user of the launcher gets.
  * A 7B-shaped checkpoint needs the young generation capped (as the launcher caps it): its 13.5 GB of weights live
  * in the old generation, which the parallel collector otherwise limits to two thirds of the heap.
- * Arguments: checkpoint directory, prompt length T (prefill), decode steps. A first round of a 16-token
+ * Arguments: checkpoint directory (or a GGUF file, e.g. of {@code tools/scale/checkpoint_to_gguf.py}), prompt
+ * length T (prefill), decode steps. A first round of a 16-token
  * prompt and 2 steps warms up the JIT. Prints one JSON line: prefill and decode tokens/s by the wall
  * clock, the decode's CPU seconds per token of the calling thread, and the bytes of weights read per
  * decoded token.
@@ -50,10 +51,14 @@ public final class DecodeThroughput {
         int steps = Integer.parseInt(args[2]);
         LlamaWeights w = LlamaWeights.load(dir, false);
         LlamaConfig c = w.config();
-        String dtype = intactkv.model.io.JsonFile.read(dir.resolve("config.json")).string("torch_dtype", "float64");
+        // a GGUF file (--model FILE.gguf) has no config.json: its dtype is what its LM head is held in
+        intactkv.tensor.WeightStorage head = w.lmHead().data().storage();
+        String dtype = intactkv.model.gguf.GgufFile.isGguf(dir)
+                ? "gguf, held as " + (head == null ? "F64" : head.getClass().getSimpleName().replace("Storage", ""))
+                : intactkv.model.io.JsonFile.read(dir.resolve("config.json")).string("torch_dtype", "float64");
         int elementBytes = switch (dtype) {
-            case "bfloat16", "float16" -> 2;
-            case "float32" -> 4;
+            case "bfloat16", "float16", "gguf, held as F16", "gguf, held as Bf16" -> 2;
+            case "float32", "gguf, held as F32" -> 4;
             default -> 8;
         };
         LlamaModel m = new LlamaModel(w);

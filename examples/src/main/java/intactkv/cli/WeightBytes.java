@@ -44,20 +44,32 @@ record WeightBytes(long bytes, DType dtype, int tensors) {
 
     /**
      * A llama.cpp GGUF file ({@code --model FILE.gguf}), from its tensor infos alone: {@code GgufWeights}
-     * dequantizes every matrix once and holds it in F32 (4 bytes an element, whatever its ggml type),
-     * a vector in double (8 bytes).
+     * holds an F16 or BF16 matrix in its dtype (2 bytes an element), every other matrix dequantized once in F32
+     * (4 bytes, whatever its ggml type), a vector in double (8 bytes).
      */
     private static WeightBytes ofGguf(Path file) throws IOException {
         long total = 0;
         int count = 0;
+        long largest = -1;
+        DType dtype = DType.F32;
         try (intactkv.model.gguf.GgufFile g = intactkv.model.gguf.GgufFile.open(file)) {
             for (intactkv.model.gguf.GgufFile.TensorInfo t : g.tensors()) {
-                long per = t.ne().length >= 2 ? 4 : 8;
+                boolean matrix = t.ne().length >= 2;
+                DType held = switch (t.type()) {
+                    case F16 -> DType.F16;
+                    case BF16 -> DType.BF16;
+                    default -> DType.F32;
+                };
+                long per = matrix ? held.bytes() : 8;
                 total = MemoryEstimate.plus(total, MemoryEstimate.times(per, t.elements()));
                 count++;
+                if (matrix && t.elements() > largest) {
+                    largest = t.elements();
+                    dtype = held;
+                }
             }
         }
-        return new WeightBytes(total, DType.F32, count);
+        return new WeightBytes(total, dtype, count);
     }
 
     /**

@@ -222,6 +222,23 @@ class MemoryTermsTest {
         assertEquals(2 + 32 * 9 + 1, w.tensors());
     }
 
+    /**
+     * A GGUF file's header counts what its loaded model holds: F16 and BF16 matrices at 2 bytes an element, the
+     * ggml block types and F32 dequantized at 4, vectors at 8 (the committed fixtures: all F32, and mixed types).
+     */
+    @Test
+    void headerBytesOfAGgufFileAreWhatItsModelHolds() throws Exception {
+        Path fixtures = Path.of("..", "model", "src", "test", "resources", "oracle", "gguf").toAbsolutePath();
+        for (String name : new String[] {"gqa_f32.gguf", "gqa_mixed.gguf"}) {
+            Path file = fixtures.resolve(name);
+            long[] held = {0};
+            LlamaWeights.load(file, false).forEachNamed((n, v) -> held[0] += v.data().storage() != null
+                    ? v.data().storage().bytes() : 8L * v.data().shape().numel());
+            assertEquals(held[0], WeightBytes.of(file).bytes(), name);
+        }
+        assertEquals(DType.F32, WeightBytes.of(fixtures.resolve("gqa_f32.gguf")).dtype());
+    }
+
     /** A packed quantized checkpoint as loaded: codes at their bit width, scales and zeros in double, the rest as saved. */
     @Test
     void headerBytesOfAPackedCheckpoint() throws Exception {

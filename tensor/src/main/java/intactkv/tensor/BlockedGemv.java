@@ -179,7 +179,7 @@ final class BlockedGemv {
      * with stride 4 LANES, two streams; blocks of their own: LANES K and LANES). Same sums, same order; the sums go
      * to {@code c[j ..]}.
      */
-    private static void groupBf16(int k, double[] a, int aOff, short[] bits, int o0, int o4, int blockOffset,
+    static void groupBf16(int k, double[] a, int aOff, short[] bits, int o0, int o4, int blockOffset,
                                   int stride, double[] c, int j) {
         int o1 = o0 + blockOffset;
         int o2 = o1 + blockOffset;

@@ -366,6 +366,33 @@ public final class GgufFile implements AutoCloseable {
      */
     public float[] readFloats(TensorInfo t) throws IOException {
         float[] y = new float[(int) t.elements()];
+        readChunks(t, (b, from, n) -> Dequantize.into(t.type(), b, y, from, n));
+        return y;
+    }
+
+    /**
+     * Tensor {@code t}'s 16-bit patterns as they are in the file (F16 or BF16 only, not widened), in ggml order,
+     * read in chunks as {@link #readFloats}.
+     *
+     * @throws IllegalArgumentException for a tensor of another type
+     */
+    public short[] readHalves(TensorInfo t) throws IOException {
+        if (t.type() != GgmlType.F16 && t.type() != GgmlType.BF16) {
+            throw new IllegalArgumentException("tensor '" + t.name() + "' is " + t.type() + ", not F16 or BF16");
+        }
+        short[] h = new short[(int) t.elements()];
+        readChunks(t, (b, from, n) -> b.asShortBuffer().get(h, from, n));
+        return h;
+    }
+
+    /** Elements {@code [from, from + n)} of a tensor in {@code bytes} (little-endian, at its position). */
+    @FunctionalInterface
+    private interface Chunk {
+        void take(ByteBuffer bytes, int from, int n);
+    }
+
+    /** Tensor {@code t}'s bytes in chunks of whole rows of at most {@link #CHUNK} bytes (one row at least). */
+    private void readChunks(TensorInfo t, Chunk chunk) throws IOException {
         long rowBytes = Dequantize.bytes(t.type(), t.ne()[0]);
         long rows = t.ne()[0] == 0 ? 0 : t.elements() / t.ne()[0];
         long rowsPerChunk = Math.max(1, CHUNK / Math.max(1, rowBytes));
@@ -380,9 +407,8 @@ public final class GgufFile implements AutoCloseable {
                 }
             }
             b.flip();
-            Dequantize.into(t.type(), b, y, (int) (r * t.ne()[0]), (int) (n * t.ne()[0]));
+            chunk.take(b, (int) (r * t.ne()[0]), (int) (n * t.ne()[0]));
         }
-        return y;
     }
 
     /** Largest read of tensor bytes at once (16 MB). */

@@ -4,9 +4,15 @@ import intactkv.autograd.Value;
 import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaWeights;
 import intactkv.model.io.FormatException;
+import intactkv.tensor.Bf16Storage;
+import intactkv.tensor.ElementDtype;
+import intactkv.tensor.F16Storage;
 import intactkv.tensor.F32Storage;
+import intactkv.tensor.HalfFloat;
+import intactkv.tensor.RowBlocks;
 import intactkv.tensor.Shape;
 import intactkv.tensor.Tensor;
+import intactkv.tensor.WeightStorage;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -16,9 +22,11 @@ import java.util.Set;
 
 /**
  * A LLaMA GGUF file's tensors as {@link LlamaWeights} under their Hugging Face names
- * ({@link GgufNames}), dequantized exactly ({@link Dequantize}) and held as float32
- * ({@link F32Storage}: 4 bytes an element, read as double by the kernels, exactly), with
- * convert_hf_to_gguf.py's row permutation of q_proj and k_proj undone.
+ * ({@link GgufNames}), with convert_hf_to_gguf.py's row permutation of q_proj and k_proj undone. An inference
+ * model holds each F16 or BF16 matrix in its file's dtype ({@link F16Storage}, {@link Bf16Storage}: 2 bytes an
+ * element, as the safetensors reader does), and every other matrix dequantized exactly ({@link Dequantize}) as
+ * float32 ({@link F32Storage}: 4 bytes an element); all are read as double by the kernels, exactly, and held
+ * row-interleaved ({@link RowBlocks}) for the one-row product of decoding. A trainable model holds doubles.
  *
  * <p>The permutation: llama.cpp's RoPE rotates adjacent pairs (x[2i], x[2i+1]) where Hugging
  * Face's {@code rotate_half} rotates (x[i], x[i + d_h/2]); the converter therefore reorders the
@@ -39,8 +47,8 @@ public final class GgufWeights {
 
     /**
      * Loads the model in GGUF file {@code file}: its config ({@link GgufConfig}) and weights,
-     * constants held as float32 (matrices) and doubles (norm vectors), or trainable double
-     * parameters when {@code trainable}.
+     * constants (matrices in F16 or BF16 as in the file, others as float32; norm vectors as doubles), or trainable
+     * double parameters when {@code trainable}.
      */
     public static LlamaWeights load(Path file, boolean trainable) throws IOException {
         try (GgufFile f = GgufFile.open(file)) {
@@ -101,6 +109,9 @@ public final class GgufWeights {
             throw new FormatException(f.file(), "tensor '" + name + "' has shape " + got + " (ggml ne "
                     + java.util.Arrays.toString(t.ne()) + "), but the metadata implies " + want);
         }
+        if (!trainable && want.rank() == 2 && (t.type() == GgmlType.F16 || t.type() == GgmlType.BF16)) {
+            return Value.constant(Tensor.stored(halves(f, c, hf, t, got), want));
+        }
         float[] y = f.readFloats(t);
         for (int i = 0; i < y.length; i++) {
             if (!Float.isFinite(y[i])) {
@@ -114,7 +125,8 @@ public final class GgufWeights {
             y = unpermute(y, c.numKeyValueHeads(), c.hiddenSize());
         }
         if (!trainable && want.rank() == 2) {
-            return Value.constant(Tensor.stored(new F32Storage(y), want));
+            return Value.constant(Tensor.stored(F32Storage.interleaved(y,
+                    RowBlocks.preferred(want.dim(0), want.dim(1), ElementDtype.F32)), want));
         }
         double[] d = new double[y.length];
         for (int i = 0; i < y.length; i++) {
@@ -125,14 +137,53 @@ public final class GgufWeights {
     }
 
     /**
+     * An F16 or BF16 matrix of an inference model, held in its file's dtype as the safetensors reader holds one
+     * ({@link F16Storage}, {@link Bf16Storage}: 2 bytes an element, row-interleaved for the one-row product of
+     * decoding, {@link RowBlocks#preferred}): the same values as {@link GgufFile#readFloats} widened to double, since
+     * both formats widen exactly. Its patterns are checked finite (an infinity or NaN named by element) and q_proj's
+     * and k_proj's rows unpermuted first.
+     */
+    private static WeightStorage halves(GgufFile f, LlamaConfig c, String hf, GgufFile.TensorInfo t, Shape shape)
+            throws IOException {
+        boolean fp16 = t.type() == GgmlType.F16;
+        short[] h = f.readHalves(t);
+        int special = fp16 ? 0x7c00 : 0x7f80; // an all-ones exponent: infinity or NaN
+        for (int i = 0; i < h.length; i++) {
+            if ((h[i] & special) == special) {
+                throw new FormatException(f.file(), "tensor '" + t.name() + "' element " + i + " (of shape " + shape
+                        + ", " + t.type() + ") is " + (fp16 ? HalfFloat.fromFp16Bits(h[i]) : HalfFloat.fromBf16Bits(h[i])));
+            }
+        }
+        if (hf.endsWith("q_proj.weight")) {
+            h = unpermute(h, c.numAttentionHeads(), c.hiddenSize());
+        } else if (hf.endsWith("k_proj.weight")) {
+            h = unpermute(h, c.numKeyValueHeads(), c.hiddenSize());
+        }
+        RowBlocks blocks = RowBlocks.preferred(shape.dim(0), shape.dim(1), fp16 ? ElementDtype.F16 : ElementDtype.BF16);
+        return fp16 ? F16Storage.interleaved(h, blocks) : Bf16Storage.interleaved(h, blocks);
+    }
+
+    /**
      * Undoes convert_hf_to_gguf.py's {@code permute(W, n_head)} on a (n d_h, cols) row-major
      * matrix: HF row {@code h d_h + j d_h/2 + i} = GGUF row {@code h d_h + 2i + j}.
      */
     public static float[] unpermute(float[] g, int nHead, int cols) {
-        int rows = g.length / cols;
+        float[] out = new float[g.length];
+        unpermuteRows(g, out, g.length / cols, nHead, cols);
+        return out;
+    }
+
+    /** {@link #unpermute(float[], int, int)} for 16-bit patterns (F16, BF16): rows move, elements do not change. */
+    static short[] unpermute(short[] g, int nHead, int cols) {
+        short[] out = new short[g.length];
+        unpermuteRows(g, out, g.length / cols, nHead, cols);
+        return out;
+    }
+
+    /** The rows of {@code g} (an array of {@code rows} x {@code cols}) to {@code out} in Hugging Face order. */
+    private static void unpermuteRows(Object g, Object out, int rows, int nHead, int cols) {
         int dh = rows / nHead;
         int half = dh / 2;
-        float[] out = new float[g.length];
         for (int h = 0; h < nHead; h++) {
             for (int i = 0; i < half; i++) {
                 for (int j = 0; j < 2; j++) {
@@ -140,7 +191,6 @@ public final class GgufWeights {
                 }
             }
         }
-        return out;
     }
 
     /** The Hugging Face shape of {@code hf} in config {@code c}. */

@@ -155,6 +155,17 @@ class GgufBadInputTest {
         b.putFloat(0, Float.NaN);
         nan.tensor("output.weight", new long[] {8, 6}, 0, b.array());
         refused(nan.build(), "tensor 'output.weight' element 0", "is NaN");
+        // F16 and BF16 matrices are held in their dtype, not read through floats: checked all the same
+        GgufBuilder inf = GgufBuilder.tinyLlama(1, "blk.0.attn_q.weight");
+        ByteBuffer h = le(2 * 64);
+        h.putShort(2 * 37, (short) 0xfc00); // F16 -infinity
+        inf.tensor("blk.0.attn_q.weight", new long[] {8, 8}, 1, h.array());
+        refused(inf.build(), "tensor 'blk.0.attn_q.weight' element 37 (of shape (8, 8), F16) is -Infinity");
+        GgufBuilder bnan = GgufBuilder.tinyLlama(1, "blk.0.ffn_up.weight");
+        ByteBuffer g = le(2 * 128);
+        g.putShort(2 * 100, (short) 0x7fc1); // a BF16 NaN
+        bnan.tensor("blk.0.ffn_up.weight", new long[] {8, 16}, 30, g.array());
+        refused(bnan.build(), "tensor 'blk.0.ffn_up.weight' element 100 (of shape (16, 8), BF16) is NaN");
     }
 
     @Test

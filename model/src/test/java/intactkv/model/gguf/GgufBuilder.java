@@ -103,6 +103,25 @@ final class GgufBuilder {
         return tensor(name, ne, 0, b.array());
     }
 
+    /**
+     * A matrix of HF shape (rows, cols) with seeded random values rounded to F16 ({@code type} 1) or BF16 (30):
+     * written in that type, or, {@code asF32}, as F32 holding the same values widened (exact).
+     */
+    GgufBuilder halfTensor(String name, Random rng, int type, boolean asF32, int rows, int cols) {
+        ByteBuffer b = le((asF32 ? 4 : 2) * rows * cols);
+        for (int i = 0; i < rows * cols; i++) {
+            double v = rng.nextGaussian() * 0.1;
+            short h = type == 1 ? intactkv.tensor.HalfFloat.toFp16Bits(v) : intactkv.tensor.HalfFloat.toBf16Bits(v);
+            if (asF32) {
+                b.putFloat((float) (type == 1 ? intactkv.tensor.HalfFloat.fromFp16Bits(h)
+                        : intactkv.tensor.HalfFloat.fromBf16Bits(h)));
+            } else {
+                b.putShort(h);
+            }
+        }
+        return tensor(name, new long[] {cols, rows}, asF32 ? 0 : type, b.array());
+    }
+
     /** Gives the last tensor added the offset {@code off} instead of its aligned place. */
     GgufBuilder offset(long off) {
         tensors.get(tensors.size() - 1)[4] = off;
@@ -151,6 +170,14 @@ final class GgufBuilder {
      * the defaults, so a test can give a key twice).
      */
     static GgufBuilder tinyLlama(long seed, String skip) {
+        return tinyLlama(seed, skip, 0, false);
+    }
+
+    /**
+     * {@link #tinyLlama(long, String)} with its matrices' values rounded to F16 ({@code type} 1) or BF16 (30) and
+     * written in that type, or, {@code asF32}, as F32 holding the same values; {@code type} 0: F32 values, as there.
+     */
+    static GgufBuilder tinyLlama(long seed, String skip, int type, boolean asF32) {
         GgufBuilder b = new GgufBuilder();
         b.str("general.architecture", "llama").u32("llama.block_count", 1).u32("llama.context_length", 64)
                 .u32("llama.embedding_length", 8).u32("llama.feed_forward_length", 16)
@@ -168,8 +195,14 @@ final class GgufBuilder {
             {"blk.0.ffn_up.weight", new int[] {16, 8}}, {"blk.0.ffn_down.weight", new int[] {8, 16}},
             {"output_norm.weight", new int[] {8}}, {"output.weight", new int[] {6, 8}}};
         for (Object[] t : ts) {
-            if (!t[0].equals(skip)) {
-                b.f32Tensor((String) t[0], rng, (int[]) t[1]);
+            int[] shape = (int[]) t[1];
+            if (t[0].equals(skip)) {
+                continue;
+            }
+            if (type != 0 && shape.length == 2) {
+                b.halfTensor((String) t[0], rng, type, asF32, shape[0], shape[1]);
+            } else {
+                b.f32Tensor((String) t[0], rng, shape);
             }
         }
         return b;

@@ -8,7 +8,12 @@ import intactkv.autograd.Value;
 import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
+import intactkv.tensor.Bf16Storage;
+import intactkv.tensor.ElementDtype;
+import intactkv.tensor.F16Storage;
+import intactkv.tensor.RowBlocks;
 import intactkv.tensor.Tensor;
+import intactkv.tensor.WeightStorage;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
@@ -86,6 +91,57 @@ class GgufModelTest {
             });
             assertEquals(expected.tensors().size(), n[0]);
         }
+    }
+
+    /**
+     * F16 and BF16 matrices (q_proj and k_proj permuted as in a converted file) are held in their dtype, 2 bytes an
+     * element and row-interleaved, as the safetensors reader holds them, and give an F32 file of the same values'
+     * tensors and logits bit for bit: a prompt, then one-row decoding steps through the cache (the kernels that read
+     * the 16-bit patterns themselves).
+     */
+    @Test
+    void halfMatricesAreHeldInTheirDtypeWithTheSameNumbers() throws Exception {
+        for (int type : new int[] {1, 30}) {
+            LlamaWeights half = GgufWeights.load(write(GgufBuilder.tinyLlama(7, null, type, false).build()), false);
+            LlamaWeights f32 = GgufWeights.load(write(GgufBuilder.tinyLlama(7, null, type, true).build()), false);
+            Map<String, Value> want = new HashMap<>();
+            f32.forEachNamed(want::put);
+            int[] matrices = {0};
+            half.forEachNamed((name, v) -> {
+                assertSameValues(name, want.get(name).data(), v.data());
+                if (v.data().shape().rank() == 2) {
+                    WeightStorage s = v.data().storage();
+                    assertEquals(type == 1 ? F16Storage.class : Bf16Storage.class, s.getClass(), name);
+                    assertEquals(RowBlocks.preferred(v.data().shape().dim(0), v.data().shape().dim(1),
+                            type == 1 ? ElementDtype.F16 : ElementDtype.BF16), s.rowBlocks(), name);
+                    matrices[0]++;
+                }
+            });
+            assertEquals(9, matrices[0]); // embedding, seven linears, head
+            LlamaModel a = new LlamaModel(f32);
+            LlamaModel b = new LlamaModel(half);
+            LlamaModel.Output oa = a.forward(new int[] {1, 4, 5, 3}, null, LlamaModel.Options.LOGITS);
+            LlamaModel.Output ob = b.forward(new int[] {1, 4, 5, 3}, null, LlamaModel.Options.LOGITS);
+            for (int step = 0; step < 3; step++) {
+                assertBits(oa.logits().data().data(), ob.logits().data().data(), "type " + type + " step " + step);
+                oa = a.forward(new int[] {2 + step}, oa.present(), LlamaModel.Options.LOGITS);
+                ob = b.forward(new int[] {2 + step}, ob.present(), LlamaModel.Options.LOGITS);
+            }
+        }
+    }
+
+    private static void assertBits(double[] want, double[] got, String at) {
+        assertEquals(want.length, got.length, at);
+        for (int i = 0; i < want.length; i++) {
+            assertEquals(Double.doubleToRawLongBits(want[i]), Double.doubleToRawLongBits(got[i]), at + " logit " + i);
+        }
+    }
+
+    private static Path write(byte[] bytes) throws java.io.IOException {
+        Path f = java.nio.file.Files.createTempFile("half", ".gguf");
+        f.toFile().deleteOnExit();
+        java.nio.file.Files.write(f, bytes);
+        return f;
     }
 
     @Test

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""A LLaMA safetensors checkpoint (one model.safetensors; F32, F16 or BF16 matrices) as a llama.cpp GGUF file, the
+matrices kept in their dtype, as convert_hf_to_gguf.py converts a LLaMA: its tensor names, llama.* metadata, and the
+q_proj/k_proj rows permuted by LlamaModel.permute (n_head for Q, n_head_kv for K); norm vectors in F32; a placeholder
+vocabulary of the config's size (tools/oracle/gguf_fixtures.py placeholder_vocab: <unk> <s> </s> t3 t4 ...).
+
+For measuring `--model FILE.gguf` on the random checkpoints of tools/scale/random_checkpoint.py (docs/SCALE.md,
+session 25). The tensors are read through a memory map, so a TinyLlama-shaped checkpoint converts in under a
+minute with little memory beyond the permuted q/k matrices.
+
+Usage (gguf-py from a llama.cpp checkout; numpy):
+    PYTHONPATH=LLAMA_CPP/gguf-py /usr/bin/python3 tools/scale/checkpoint_to_gguf.py DIR OUT.gguf
+"""
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+import gguf
+from gguf import GGMLQuantizationType as T
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "oracle"))
+from gguf_fixtures import finish, gguf_name, llama_metadata, permute, placeholder_vocab  # noqa: E402
+
+NUMPY = {"F32": "<f4", "F16": "<f2", "BF16": "<u2"}  # BF16 as its 16-bit patterns, written raw
+
+
+def main():
+    src, out = sys.argv[1], sys.argv[2]
+    cfg = json.load(open(os.path.join(src, "config.json")))
+    path = os.path.join(src, "model.safetensors")
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+    data = np.memmap(path, dtype=np.uint8, mode="r", offset=8 + n)
+    h, hkv = cfg["num_attention_heads"], cfg.get("num_key_value_heads", cfg["num_attention_heads"])
+    w = gguf.GGUFWriter(out, "llama")
+    llama_metadata(w, cfg)
+    placeholder_vocab(w, cfg["vocab_size"])
+    for name in sorted(k for k in header if k != "__metadata__"):
+        e = header[name]
+        a, b = e["data_offsets"]
+        t = data[a:b].view(NUMPY[e["dtype"]]).reshape(e["shape"])
+        if t.ndim == 1:
+            t = (t.astype(np.uint32) << 16).view("<f4") if e["dtype"] == "BF16" else t.astype(np.float32)
+        elif name.endswith("q_proj.weight"):
+            t = permute(t, h, h)
+        elif name.endswith("k_proj.weight"):
+            t = permute(t, h, hkv)
+        w.add_tensor(gguf_name(name), t, raw_dtype=T.BF16 if t.dtype == np.uint16 else None)
+    finish(w)
+    print("wrote", out)
+
+
+if __name__ == "__main__":
+    main()
