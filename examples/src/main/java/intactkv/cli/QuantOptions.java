@@ -416,7 +416,7 @@ class QuantOptions {
             running = MemoryPlan.empty().plus("dequantized GGUF weights in float32", ggufFloats(c));
         } else if (!keepFp && releasesFullPrecision()) {
             WeightBytes fp = WeightBytes.of(ModelDir.check(model));
-            long linears = MemoryEstimate.times(MemoryEstimate.linearParams(c), WeightBytes.heldBytes(fp.dtype()));
+            long linears = fp.linears();
             running = MemoryPlan.empty()
                     .plus(m == Method.OMNIQUANT ? "trained linears in double" : "quantized codes", m == Method.OMNIQUANT
                             ? MemoryEstimate.linearsInDouble(c) : MemoryEstimate.codes(c, config().weight().groupSize(), config().weight().bits()))
@@ -559,7 +559,7 @@ class QuantOptions {
      */
     private MemoryPlan lazyTerms(intactkv.model.LlamaConfig c, WeightBytes fp, Method m) {
         long layers = Math.max(1, c.numHiddenLayers());
-        long linears = MemoryEstimate.times(MemoryEstimate.linearParams(c), WeightBytes.heldBytes(fp.dtype()));
+        long linears = fp.linears();
         long outer = Math.max(0, fp.bytes() - linears);
         MemoryPlan p = MemoryPlan.empty();
         if (m == Method.QUAROT) {

@@ -21,9 +21,14 @@ import java.util.TreeMap;
  * @param bytes  the total in memory
  * @param dtype  the dtype of the largest matrix (what the messages name: "BF16")
  * @param tensors the number of tensors (weights) counted
+ * @param linears the bytes among {@code bytes} of the decoder layers' seven linear weights held as matrices (a
+ *                full-precision checkpoint's; a packed checkpoint's codes are not counted here)
  */
-record WeightBytes(long bytes, DType dtype, int tensors) {
+record WeightBytes(long bytes, DType dtype, int tensors, long linears) {
     private static final String CODES = ".qcodes";
+    /** A decoder layer's linear weight by its Hugging Face name. */
+    private static final java.util.regex.Pattern LINEAR =
+            java.util.regex.Pattern.compile("^model\\.layers\\.\\d+\\.(self_attn|mlp)\\.[a-z]+_proj\\.weight$");
 
     /**
      * Reads the header(s) of the checkpoint in {@code dir} ({@code model.safetensors} or the shards of
@@ -44,13 +49,14 @@ record WeightBytes(long bytes, DType dtype, int tensors) {
 
     /**
      * A llama.cpp GGUF file ({@code --model FILE.gguf}), from its tensor infos alone: {@code GgufWeights}
-     * holds an F16 or BF16 matrix in its dtype (2 bytes an element), every other matrix dequantized once in F32
-     * (4 bytes, whatever its ggml type), a vector in double (8 bytes).
+     * holds an F16, BF16 or F32 matrix in its dtype (2 or 4 bytes an element), a matrix of a block type as its
+     * file's bytes ({@code GgmlBlockStorage}), a vector in double (8 bytes).
      */
     private static WeightBytes ofGguf(Path file) throws IOException {
         long total = 0;
         int count = 0;
         long largest = -1;
+        long linears = 0;
         DType dtype = DType.F32;
         try (intactkv.model.gguf.GgufFile g = intactkv.model.gguf.GgufFile.open(file)) {
             for (intactkv.model.gguf.GgufFile.TensorInfo t : g.tensors()) {
@@ -60,8 +66,14 @@ record WeightBytes(long bytes, DType dtype, int tensors) {
                     case BF16 -> DType.BF16;
                     default -> DType.F32;
                 };
-                long per = matrix ? held.bytes() : 8;
-                total = MemoryEstimate.plus(total, MemoryEstimate.times(per, t.elements()));
+                boolean blocks = t.type().blockSize() > 1;
+                long b = !matrix ? MemoryEstimate.times(8, t.elements())
+                        : blocks ? t.bytes() : MemoryEstimate.times(held.bytes(), t.elements());
+                total = MemoryEstimate.plus(total, b);
+                String hf = intactkv.model.gguf.GgufNames.toHf(t.name());
+                if (matrix && hf != null && LINEAR.matcher(hf).matches()) {
+                    linears = MemoryEstimate.plus(linears, b);
+                }
                 count++;
                 if (matrix && t.elements() > largest) {
                     largest = t.elements();
@@ -69,7 +81,7 @@ record WeightBytes(long bytes, DType dtype, int tensors) {
                 }
             }
         }
-        return new WeightBytes(total, dtype, count);
+        return new WeightBytes(total, dtype, count, linears);
     }
 
     /**
@@ -92,7 +104,7 @@ record WeightBytes(long bytes, DType dtype, int tensors) {
                         .put(n, r.entry(n));
             }
         }
-        WeightBytes largest = new WeightBytes(0, DType.F64, 0);
+        WeightBytes largest = new WeightBytes(0, DType.F64, 0, 0);
         for (Map<String, SafetensorsReader.Entry> l : layers.values()) {
             WeightBytes b = of(l);
             largest = b.bytes() > largest.bytes() ? b : largest;
@@ -104,6 +116,7 @@ record WeightBytes(long bytes, DType dtype, int tensors) {
     static WeightBytes of(Map<String, SafetensorsReader.Entry> entries) {
         long total = 0;
         long largest = -1;
+        long linears = 0;
         DType dtype = DType.F64;
         int count = 0;
         for (SafetensorsReader.Entry e : entries.values()) {
@@ -130,6 +143,9 @@ record WeightBytes(long bytes, DType dtype, int tensors) {
             boolean matrix = e.shape().rank() >= 2;
             long per = matrix ? heldBytes(e.dtype()) : 8;
             total = MemoryEstimate.plus(total, MemoryEstimate.times(per, numel));
+            if (matrix && LINEAR.matcher(name).matches()) {
+                linears = MemoryEstimate.plus(linears, MemoryEstimate.times(per, numel));
+            }
             if (!name.endsWith(".scales") && !name.endsWith(".zeros")) {
                 count++;
                 if (matrix && numel > largest) {
@@ -138,7 +154,7 @@ record WeightBytes(long bytes, DType dtype, int tensors) {
                 }
             }
         }
-        return new WeightBytes(total, dtype, count);
+        return new WeightBytes(total, dtype, count, linears);
     }
 
     /** Bytes an element of a matrix of {@code t} takes in memory: the file's width for F32/F16/BF16, else 8 (double). */

@@ -218,6 +218,7 @@ class MemoryTermsTest {
         Path dir = SparseCheckpoint.write(tmp.resolve("l7b"), LLAMA7B);
         WeightBytes w = WeightBytes.of(dir);
         assertEquals(13_478_428_672L, w.bytes());
+        assertEquals(2 * MemoryEstimate.linearParams(LLAMA7B), w.linears());
         assertEquals(DType.BF16, w.dtype());
         assertEquals(2 + 32 * 9 + 1, w.tensors());
     }
@@ -231,10 +232,15 @@ class MemoryTermsTest {
         Path fixtures = Path.of("..", "model", "src", "test", "resources", "oracle", "gguf").toAbsolutePath();
         for (String name : new String[] {"gqa_f32.gguf", "gqa_mixed.gguf"}) {
             Path file = fixtures.resolve(name);
-            long[] held = {0};
-            LlamaWeights.load(file, false).forEachNamed((n, v) -> held[0] += v.data().storage() != null
-                    ? v.data().storage().bytes() : 8L * v.data().shape().numel());
+            long[] held = {0, 0};
+            LlamaWeights.load(file, false).forEachNamed((n, v) -> {
+                long b = v.data().storage() != null ? v.data().storage().bytes() : 8L * v.data().shape().numel();
+                held[0] += b;
+                held[1] += n.matches("model\\.layers\\.\\d+\\..*_proj\\.weight") ? b : 0;
+            });
             assertEquals(held[0], WeightBytes.of(file).bytes(), name);
+            assertEquals(held[1], WeightBytes.of(file).linears(), name);
+            assertTrue(held[1] > 0, name);
         }
         assertEquals(DType.F32, WeightBytes.of(fixtures.resolve("gqa_f32.gguf")).dtype());
     }

@@ -385,6 +385,14 @@ public final class GgufFile implements AutoCloseable {
         return h;
     }
 
+    /** Tensor {@code t}'s bytes as they are in the file (its blocks, not dequantized), read in chunks as {@link #readFloats}. */
+    public byte[] readBytes(TensorInfo t) throws IOException {
+        byte[] out = new byte[Math.toIntExact(t.bytes())];
+        readChunks(t, (b, from, n) -> b.get(out, (int) Dequantize.bytes(t.type(), from),
+                (int) Dequantize.bytes(t.type(), n)));
+        return out;
+    }
+
     /** Elements {@code [from, from + n)} of a tensor in {@code bytes} (little-endian, at its position). */
     @FunctionalInterface
     private interface Chunk {

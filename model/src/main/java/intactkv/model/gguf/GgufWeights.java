@@ -24,9 +24,10 @@ import java.util.Set;
  * A LLaMA GGUF file's tensors as {@link LlamaWeights} under their Hugging Face names
  * ({@link GgufNames}), with convert_hf_to_gguf.py's row permutation of q_proj and k_proj undone. An inference
  * model holds each F16 or BF16 matrix in its file's dtype ({@link F16Storage}, {@link Bf16Storage}: 2 bytes an
- * element, as the safetensors reader does), and every other matrix dequantized exactly ({@link Dequantize}) as
- * float32 ({@link F32Storage}: 4 bytes an element); all are read as double by the kernels, exactly, and held
- * row-interleaved ({@link RowBlocks}) for the one-row product of decoding. A trainable model holds doubles.
+ * element, as the safetensors reader does) and an F32 one as float32 ({@link F32Storage}), row-interleaved
+ * ({@link RowBlocks}) for the one-row product of decoding; a matrix of a block type (Q4_0 .. Q6_K) as the file's
+ * blocks ({@link GgmlBlockStorage}), dequantized exactly by ggml's functions ({@link Dequantize}) where a kernel
+ * reads it. All are read as double, exactly. A trainable model holds doubles.
  *
  * <p>The permutation: llama.cpp's RoPE rotates adjacent pairs (x[2i], x[2i+1]) where Hugging
  * Face's {@code rotate_half} rotates (x[i], x[i + d_h/2]); the converter therefore reorders the
@@ -112,6 +113,9 @@ public final class GgufWeights {
         if (!trainable && want.rank() == 2 && (t.type() == GgmlType.F16 || t.type() == GgmlType.BF16)) {
             return Value.constant(Tensor.stored(halves(f, c, hf, t, got), want));
         }
+        if (!trainable && want.rank() == 2 && t.type().blockSize() > 1) {
+            return Value.constant(Tensor.stored(blocks(f, c, hf, t, got), want));
+        }
         float[] y = f.readFloats(t);
         for (int i = 0; i < y.length; i++) {
             if (!Float.isFinite(y[i])) {
@@ -164,6 +168,37 @@ public final class GgufWeights {
     }
 
     /**
+     * A matrix of a ggml block type of an inference model, held as the file's blocks ({@link GgmlBlockStorage}),
+     * dequantized where a kernel reads it: the same values as {@link GgufFile#readFloats}. Checked finite once
+     * here, row by row (a block's FP16 scale may be infinite), the first infinity or NaN named by element; q_proj's
+     * and k_proj's rows (whole blocks) unpermuted first.
+     */
+    private static WeightStorage blocks(GgufFile f, LlamaConfig c, String hf, GgufFile.TensorInfo t, Shape shape)
+            throws IOException {
+        int rows = shape.dim(0);
+        int cols = shape.dim(1);
+        byte[] b = f.readBytes(t);
+        GgmlBlockStorage s = new GgmlBlockStorage(t.type(), rows, cols, b);
+        double[] row = new double[cols];
+        for (int r = 0; r < rows; r++) { // in the file's row order, as the elements of the other types are named
+            s.toDouble(r * cols, cols, row, 0);
+            for (int j = 0; j < cols; j++) {
+                if (!Double.isFinite(row[j])) {
+                    throw new FormatException(f.file(), "tensor '" + t.name() + "' element " + ((long) r * cols + j)
+                            + " (of shape " + shape + ", " + t.type() + ") is " + (float) row[j]);
+                }
+            }
+        }
+        int rowBytes = rows == 0 ? 0 : b.length / rows;
+        if (hf.endsWith("q_proj.weight")) {
+            return new GgmlBlockStorage(t.type(), rows, cols, unpermute(b, c.numAttentionHeads(), rowBytes));
+        } else if (hf.endsWith("k_proj.weight")) {
+            return new GgmlBlockStorage(t.type(), rows, cols, unpermute(b, c.numKeyValueHeads(), rowBytes));
+        }
+        return s;
+    }
+
+    /**
      * Undoes convert_hf_to_gguf.py's {@code permute(W, n_head)} on a (n d_h, cols) row-major
      * matrix: HF row {@code h d_h + j d_h/2 + i} = GGUF row {@code h d_h + 2i + j}.
      */
@@ -177,6 +212,13 @@ public final class GgufWeights {
     static short[] unpermute(short[] g, int nHead, int cols) {
         short[] out = new short[g.length];
         unpermuteRows(g, out, g.length / cols, nHead, cols);
+        return out;
+    }
+
+    /** {@link #unpermute(float[], int, int)} for rows of ggml blocks, {@code rowBytes} bytes each. */
+    static byte[] unpermute(byte[] g, int nHead, int rowBytes) {
+        byte[] out = new byte[g.length];
+        unpermuteRows(g, out, g.length / rowBytes, nHead, rowBytes);
         return out;
     }
 

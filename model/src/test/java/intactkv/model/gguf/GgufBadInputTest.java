@@ -166,6 +166,17 @@ class GgufBadInputTest {
         g.putShort(2 * 100, (short) 0x7fc1); // a BF16 NaN
         bnan.tensor("blk.0.ffn_up.weight", new long[] {8, 16}, 30, g.array());
         refused(bnan.build(), "tensor 'blk.0.ffn_up.weight' element 100 (of shape (16, 8), BF16) is NaN");
+        // a block type is held as its bytes and dequantized where read: its values are checked at loading all the
+        // same (here the committed mixed fixture with the FP16 scale of q_proj's (Q8_0) third block made infinite)
+        Path mixed = GgufQuantTypesTest.fixture("gqa_mixed.gguf");
+        byte[] bytes = Files.readAllBytes(mixed);
+        try (GgufFile f = GgufFile.open(mixed)) {
+            GgufFile.TensorInfo q = f.tensor("blk.0.attn_q.weight");
+            int at = (int) (f.dataStart() + q.offset() + 2 * GgmlType.Q8_0.typeSize());
+            bytes[at] = 0x00;
+            bytes[at + 1] = 0x7c; // FP16 +infinity, little-endian
+        }
+        refused(bytes, "tensor 'blk.0.attn_q.weight' element 64 (of shape (32, 32), Q8_0) is");
     }
 
     @Test
