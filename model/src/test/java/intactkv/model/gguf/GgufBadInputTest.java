@@ -176,7 +176,7 @@ class GgufBadInputTest {
             bytes[at] = 0x00;
             bytes[at + 1] = 0x7c; // FP16 +infinity, little-endian
         }
-        refused(bytes, "tensor 'blk.0.attn_q.weight' element 64 (of shape (32, 32), Q8_0) is");
+        refused(bytes, "tensor 'blk.0.attn_q.weight' element 64 (of shape (32, 32), Q8_0) is Infinity");
     }
 
     @Test
