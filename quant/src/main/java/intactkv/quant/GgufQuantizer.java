@@ -8,7 +8,9 @@ import intactkv.model.gguf.GgmlQuantize;
 import intactkv.model.gguf.GgmlType;
 import intactkv.model.gguf.GgufNames;
 import intactkv.model.gguf.GgufWeights;
+import intactkv.tensor.ElementDtype;
 import intactkv.tensor.F32Storage;
+import intactkv.tensor.RowBlocks;
 import intactkv.tensor.HalfFloat;
 import intactkv.tensor.Tensor;
 import java.nio.ByteBuffer;
@@ -31,7 +33,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * ggml's blocks run within a row (along {@code ne[0]}, the input dimension), so it changes nothing:
  * it is applied anyway, as the file holds it, and a test checks that the result is the same without it.
  *
- * <p>The result is held as float32 ({@link F32Storage}: exactly the dequantized values). The full-precision
+ * <p>The result is held as float32 ({@link F32Storage}: exactly the dequantized values, row-interleaved). The full-precision
  * twin is the original model ({@link Basis.Original}): IntactKV takes its prefix from it, as with RTN.
  * A tied head (no {@code output.weight} in the GGUF) is the quantized embedding, as llama.cpp runs it.
  */
@@ -112,7 +114,10 @@ public final class GgufQuantizer {
         if (heads > 0) {
             y = GgufWeights.unpermute(y, heads, cols);
         }
-        return Tensor.stored(new F32Storage(y), w.shape());
+        // row-interleaved, as a GGUF file's F32 matrices are held (GgufWeights): the one-row product of decoding
+        // reads it with vectors across rows; the same values
+        return Tensor.stored(F32Storage.interleaved(y, RowBlocks.preferred(w.dim(0), cols, ElementDtype.F32)),
+                w.shape());
     }
 
     /**
