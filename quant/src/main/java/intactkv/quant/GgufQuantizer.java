@@ -33,8 +33,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * ggml's blocks run within a row (along {@code ne[0]}, the input dimension), so it changes nothing:
  * it is applied anyway, as the file holds it, and a test checks that the result is the same without it.
  *
- * <p>The result is held as float32 ({@link F32Storage}: exactly the dequantized values, row-interleaved). The full-precision
- * twin is the original model ({@link Basis.Original}): IntactKV takes its prefix from it, as with RTN.
+ * <p>The result is held as float32 ({@link F32Storage}: exactly the dequantized values, row-interleaved). The
+ * full-precision twin is the original model ({@link Basis.Original}): IntactKV takes its prefix from it, as with RTN.
  * A tied head (no {@code output.weight} in the GGUF) is the quantized embedding, as llama.cpp runs it.
  */
 public final class GgufQuantizer {

@@ -385,7 +385,10 @@ public final class GgufFile implements AutoCloseable {
         return h;
     }
 
-    /** Tensor {@code t}'s bytes as they are in the file (its blocks, not dequantized), read in chunks as {@link #readFloats}. */
+    /**
+     * Tensor {@code t}'s bytes as they are in the file (its blocks, not dequantized), read in chunks as
+     * {@link #readFloats}.
+     */
     public byte[] readBytes(TensorInfo t) throws IOException {
         byte[] out = new byte[Math.toIntExact(t.bytes())];
         readChunks(t, (b, from, n) -> b.get(out, (int) Dequantize.bytes(t.type(), from),

@@ -154,8 +154,9 @@ public final class GgufWeights {
         int special = fp16 ? 0x7c00 : 0x7f80; // an all-ones exponent: infinity or NaN
         for (int i = 0; i < h.length; i++) {
             if ((h[i] & special) == special) {
+                double v = fp16 ? HalfFloat.fromFp16Bits(h[i]) : HalfFloat.fromBf16Bits(h[i]);
                 throw new FormatException(f.file(), "tensor '" + t.name() + "' element " + i + " (of shape " + shape
-                        + ", " + t.type() + ") is " + (fp16 ? HalfFloat.fromFp16Bits(h[i]) : HalfFloat.fromBf16Bits(h[i])));
+                        + ", " + t.type() + ") is " + v);
             }
         }
         if (hf.endsWith("q_proj.weight")) {

@@ -36,7 +36,8 @@ class GgmlBlockStorageTest {
                         assertEquals(0.0, got[0]);
                         assertEquals(0.0, got[c + 1]);
                         for (int i = 0; i < c; i++) {
-                            assertEquals(Double.doubleToRawLongBits(want[from + i]), Double.doubleToRawLongBits(got[1 + i]),
+                            assertEquals(Double.doubleToRawLongBits(want[from + i]),
+                                    Double.doubleToRawLongBits(got[1 + i]),
                                     t.name() + " (" + t.type() + ") from " + from + " element " + i);
                         }
                     }
