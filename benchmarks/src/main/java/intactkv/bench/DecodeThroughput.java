@@ -45,6 +45,20 @@ public final class DecodeThroughput {
         return elementBytes * (layer * c.numHiddenLayers() + (long) c.vocabSize() * d);
     }
 
+    /**
+     * The form {@code t}'s elements are held in ({@code "F16"}, {@code "Bf16"}, {@code "F32"}, {@code "GgmlBlock"};
+     * {@code "F64"} for doubles), by name through reflection: decode_gemm_quiet.sh compiles this file against the
+     * issue's baseline too, which has no weight storages.
+     */
+    private static String heldAs(Object t) {
+        try {
+            Object s = t.getClass().getMethod("storage").invoke(t);
+            return s == null ? "F64" : s.getClass().getSimpleName().replace("Storage", "");
+        } catch (ReflectiveOperationException e) {
+            return "F64";
+        }
+    }
+
     public static void main(String[] args) throws java.io.IOException {
         Path dir = Path.of(args[0]);
         int t = Integer.parseInt(args[1]);
@@ -52,9 +66,7 @@ public final class DecodeThroughput {
         LlamaWeights w = LlamaWeights.load(dir, false);
         LlamaConfig c = w.config();
         // a GGUF file (--model FILE.gguf) has no config.json: its dtype is what its LM head is held in
-        intactkv.tensor.WeightStorage head = w.lmHead().data().storage();
-        String dtype = intactkv.model.gguf.GgufFile.isGguf(dir)
-                ? "gguf, held as " + (head == null ? "F64" : head.getClass().getSimpleName().replace("Storage", ""))
+        String dtype = !java.nio.file.Files.isDirectory(dir) ? "gguf, held as " + heldAs(w.lmHead().data())
                 : intactkv.model.io.JsonFile.read(dir.resolve("config.json")).string("torch_dtype", "float64");
         int elementBytes = switch (dtype) {
             case "bfloat16", "float16", "gguf, held as F16", "gguf, held as Bf16" -> 2;
