@@ -59,6 +59,30 @@ public final class DecodeThroughput {
         }
     }
 
+    /**
+     * The bytes of the matrices one decoded token reads, as held (every decoder linear and the LM head): for a GGUF
+     * file, whose matrices may be ggml blocks of no whole bytes an element; through reflection, as {@link #heldAs}.
+     */
+    private static long heldBytesPerToken(LlamaWeights w) {
+        try {
+            long total = bytesOf(w.lmHead().data());
+            for (Object b : (java.util.List<?>) w.getClass().getMethod("blocks").invoke(w)) {
+                for (String linear : new String[] {"q", "k", "v", "o", "gate", "up", "down"}) {
+                    Object v = b.getClass().getMethod(linear).invoke(b);
+                    total += bytesOf(v.getClass().getMethod("data").invoke(v));
+                }
+            }
+            return total;
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("this build's weights have no storages to count", e);
+        }
+    }
+
+    private static long bytesOf(Object t) throws ReflectiveOperationException {
+        Object s = t.getClass().getMethod("storage").invoke(t);
+        return (Long) s.getClass().getMethod("bytes").invoke(s);
+    }
+
     public static void main(String[] args) throws java.io.IOException {
         Path dir = Path.of(args[0]);
         int t = Integer.parseInt(args[1]);
@@ -69,8 +93,8 @@ public final class DecodeThroughput {
         String dtype = !java.nio.file.Files.isDirectory(dir) ? "gguf, held as " + heldAs(w.lmHead().data())
                 : intactkv.model.io.JsonFile.read(dir.resolve("config.json")).string("torch_dtype", "float64");
         int elementBytes = switch (dtype) {
-            case "bfloat16", "float16", "gguf, held as F16", "gguf, held as Bf16" -> 2;
-            case "float32", "gguf, held as F32" -> 4;
+            case "bfloat16", "float16" -> 2;
+            case "float32" -> 4;
             default -> 8;
         };
         LlamaModel m = new LlamaModel(w);
@@ -107,6 +131,6 @@ public final class DecodeThroughput {
                         + " \"prefill_tok_s\": %.2f, \"decode_tok_s\": %.3f, \"decode_cpu_s_per_token_caller\": %.4f,"
                         + " \"weight_bytes_per_token\": %d}",
                 dir, dtype, t, steps, Runtime.getRuntime().availableProcessors(), prefill, decode, decodeCpu,
-                bytesPerToken(c, elementBytes)));
+                dtype.startsWith("gguf") ? heldBytesPerToken(w) : bytesPerToken(c, elementBytes)));
     }
 }

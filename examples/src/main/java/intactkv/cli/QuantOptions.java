@@ -4,6 +4,7 @@ import static intactkv.cli.Flags.require;
 
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
+import intactkv.model.gguf.GgmlType;
 import intactkv.model.text.Tokenizer;
 import intactkv.quant.ActivationStore;
 import intactkv.quant.Calibration;
@@ -374,7 +375,7 @@ class QuantOptions {
         long q = switch (m) {
             case NONE -> 0;
             case OMNIQUANT -> MemoryEstimate.linearsInDouble(c);
-            case GGUF -> ggufFloats(c);
+            case GGUF -> ggufHeld(c);
             default -> MemoryEstimate.codes(c, config().weight().groupSize(), config().weight().bits());
         };
         if (release) {
@@ -413,7 +414,7 @@ class QuantOptions {
         MemoryPlan quantizing = weights.plus("one linear's quantization buffers", MemoryEstimate.quantizationBuffers(c, m));
         MemoryPlan running = weights;
         if (!keepFp && m == Method.GGUF) {
-            running = MemoryPlan.empty().plus("dequantized GGUF weights in float32", ggufFloats(c));
+            running = MemoryPlan.empty().plus("GGUF weights as llama.cpp holds them (blocks)", ggufHeld(c));
         } else if (!keepFp && releasesFullPrecision()) {
             WeightBytes fp = WeightBytes.of(ModelDir.check(model));
             long linears = fp.linears();
@@ -523,7 +524,7 @@ class QuantOptions {
                         intactkv.model.io.DType.F64));
                 case AWQ -> p.plus("one layer's quantized codes", MemoryEstimate.codes(c, config().weight().groupSize(), config().weight().bits())
                         / layers).plus("one layer's scaled linears in double", MemoryEstimate.linearsInDouble(c) / layers);
-                case GGUF -> p.plus("dequantized GGUF weights in float32", ggufFloats(c));
+                case GGUF -> p.plus("GGUF weights as llama.cpp holds them (blocks)", ggufHeld(c));
                 default -> p.plus("one layer's quantized codes", MemoryEstimate.codes(c, config().weight().groupSize(), config().weight().bits())
                         / layers);
             };
@@ -583,12 +584,31 @@ class QuantOptions {
     }
 
     /**
-     * What --method gguf holds instead of codes: every matrix llama-quantize quantizes, dequantized, as float32
-     * (4 bytes a parameter): the linears, the embedding and, when untied, the head.
+     * What --method gguf holds instead of codes: every matrix llama-quantize quantizes (the linears, the embedding
+     * and, when untied, the head) as {@code GgufQuantizer.roundTrip} holds it, in the type the mix gives it
+     * ({@code GgufTypeRules.assign}): a block type as its bytes ({@code Dequantize.bytes}: 0.56 bytes a parameter for
+     * Q4_K), F16 at 2 bytes, F32 at 4.
      */
-    private static long ggufFloats(intactkv.model.LlamaConfig c) {
-        long embed = MemoryEstimate.times(c.vocabSize(), c.hiddenSize());
-        return MemoryEstimate.times(4, MemoryEstimate.linearParams(c) + (c.tieWordEmbeddings() ? embed : 2 * embed));
+    private long ggufHeld(intactkv.model.LlamaConfig c) {
+        long d = c.hiddenSize();
+        long kv = (long) c.numKeyValueHeads() * c.headDim();
+        long total = 0;
+        for (java.util.Map.Entry<String, GgmlType> e
+                : intactkv.quant.GgufTypeRules.assign(c, config().gguf()).entrySet()) {
+            String name = e.getKey();
+            if (name.contains("_norm")) { // held in double, as the full-precision model's: counted with it
+                continue;
+            }
+            long n = name.equals("output.weight") || name.equals("token_embd.weight")
+                    ? MemoryEstimate.times(c.vocabSize(), d)
+                    : name.endsWith("attn_k.weight") || name.endsWith("attn_v.weight") ? MemoryEstimate.times(kv, d)
+                    : name.contains(".ffn_") ? MemoryEstimate.times(c.intermediateSize(), d)
+                    : MemoryEstimate.times((long) c.numAttentionHeads() * c.headDim(), d);
+            GgmlType t = e.getValue();
+            total = MemoryEstimate.plus(total, t.blockSize() > 1 ? intactkv.model.gguf.Dequantize.bytes(t, n)
+                    : MemoryEstimate.times(t == GgmlType.F16 ? 2 : 4, n));
+        }
+        return total;
     }
 
     private static String twinName(Method m) {

@@ -182,6 +182,26 @@ class MemoryTermsTest {
     }
 
     /**
+     * {@code --method gguf}'s term is what its quantized model holds: every matrix llama.cpp quantizes in the type
+     * the mix gives it (Q4_K_M on the built-in model: Q5_0 / Q6_K / Q8_0 blocks, at their bytes), summed over the
+     * model's storages.
+     */
+    @Test
+    void ggufsTermIsWhatItsQuantizedModelHolds() throws Exception {
+        QuantOptions q = new QuantOptions();
+        q.model = DefaultModel.dir();
+        q.method = "gguf";
+        q.ggufType = "Q4_K_M";
+        LlamaWeights fp = LlamaWeights.load(DefaultModel.dir(), false);
+        LlamaWeights quantized = intactkv.quant.GgufQuantizer.quantize(fp, intactkv.quant.GgufMix.parse("Q4_K_M"),
+                intactkv.quant.ModelQuantizer.Progress.NONE);
+        long[] held = {0};
+        quantized.forEachNamed((n, v) -> held[0] += n.endsWith("norm.weight") ? 0 : v.data().storage().bytes());
+        assertEquals(held[0], q.weightTerms(true).bytes("quantized codes"));
+        assertTrue(held[0] < MemoryEstimate.weightsAsHeld(BUILT_IN, DType.F32) / 4, "blocks, not float32");
+    }
+
+    /**
      * QuaRot's dense matrices in double, by hand for LLaMA-2-7B (d 4096, d_ff 11008, h = h_kv = 32, d_h 128), and in
      * the plans that hold them: quantize (the rotation and the calibration forward's transforms), a whole QuaRot
      * model run on the fly (the rotation, the model's transforms and its twin's), a packed checkpoint layer by layer

@@ -4,14 +4,16 @@ import intactkv.autograd.Value;
 import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaWeights;
 import intactkv.model.gguf.Dequantize;
+import intactkv.model.gguf.GgmlBlockStorage;
 import intactkv.model.gguf.GgmlQuantize;
 import intactkv.model.gguf.GgmlType;
 import intactkv.model.gguf.GgufNames;
 import intactkv.model.gguf.GgufWeights;
 import intactkv.tensor.ElementDtype;
+import intactkv.tensor.F16Storage;
 import intactkv.tensor.F32Storage;
-import intactkv.tensor.RowBlocks;
 import intactkv.tensor.HalfFloat;
+import intactkv.tensor.RowBlocks;
 import intactkv.tensor.Tensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -33,8 +35,8 @@ import java.util.concurrent.atomic.AtomicReference;
  * ggml's blocks run within a row (along {@code ne[0]}, the input dimension), so it changes nothing:
  * it is applied anyway, as the file holds it, and a test checks that the result is the same without it.
  *
- * <p>The result is held as float32 ({@link F32Storage}: exactly the dequantized values, row-interleaved). The
- * full-precision twin is the original model ({@link Basis.Original}): IntactKV takes its prefix from it, as with RTN.
+ * <p>The result is held as llama.cpp's file would hold it ({@link #roundTrip}: a block type as its bytes, 0.56 bytes
+ * an element for Q4_K, dequantized where read; exactly the dequantized values). The full-precision twin is the original model ({@link Basis.Original}): IntactKV takes its prefix from it, as with RTN.
  * A tied head (no {@code output.weight} in the GGUF) is the quantized embedding, as llama.cpp runs it.
  */
 public final class GgufQuantizer {
@@ -104,20 +106,35 @@ public final class GgufQuantizer {
      * {@code heads > 0}, quantized to {@code type} and dequantized by ggml's reference functions, the permutation
      * undone. F32 leaves the float32 values; F16 (llama.cpp's last fallback) rounds them to half precision.
      *
+     * <p>Held as a GGUF file's matrix of that type is held ({@code GgufWeights}): a block type as its bytes, rows
+     * unpermuted ({@link GgmlBlockStorage}, dequantized where a kernel reads it), F16 as its patterns and F32 as
+     * floats, row-interleaved. The values are the dequantized floats either way.
+     *
      * @throws IllegalArgumentException naming the type when GgmlQuantize cannot quantize it yet
      */
     public static Tensor roundTrip(GgmlType type, Tensor w, int heads) {
+        int rows = w.dim(0);
         int cols = w.dim(1);
         byte[] q = ggufBytes(type, w, heads);
-        int n = w.dim(0) * cols;
-        float[] y = Dequantize.toFloats(type, ByteBuffer.wrap(q).order(ByteOrder.LITTLE_ENDIAN), n);
+        if (type.blockSize() > 1) {
+            byte[] b = heads > 0 ? GgufWeights.unpermute(q, heads, q.length / rows) : q;
+            return Tensor.stored(new GgmlBlockStorage(type, rows, cols, b), w.shape());
+        }
+        ByteBuffer bytes = ByteBuffer.wrap(q).order(ByteOrder.LITTLE_ENDIAN);
+        if (type == GgmlType.F16) {
+            short[] h = new short[rows * cols];
+            bytes.asShortBuffer().get(h);
+            if (heads > 0) {
+                h = GgufWeights.unpermute(h, heads, cols);
+            }
+            return Tensor.stored(F16Storage.interleaved(h, RowBlocks.preferred(rows, cols, ElementDtype.F16)),
+                    w.shape());
+        }
+        float[] y = Dequantize.toFloats(type, bytes, rows * cols);
         if (heads > 0) {
             y = GgufWeights.unpermute(y, heads, cols);
         }
-        // row-interleaved, as a GGUF file's F32 matrices are held (GgufWeights): the one-row product of decoding
-        // reads it with vectors across rows; the same values
-        return Tensor.stored(F32Storage.interleaved(y, RowBlocks.preferred(w.dim(0), cols, ElementDtype.F32)),
-                w.shape());
+        return Tensor.stored(F32Storage.interleaved(y, RowBlocks.preferred(rows, cols, ElementDtype.F32)), w.shape());
     }
 
     /**

@@ -64,14 +64,32 @@ class GgufQuantizerTest {
     }
 
     /** Checks every tensor of {@code q} against {@link #direct} with the assigned type, and that the norms are shared. */
+    /**
+     * A matrix of ggml type {@code t} is held as a GGUF file's would be: a block type as its bytes
+     * ({@code GgmlBlockStorage}, the file's size), F16 as its patterns, F32 as floats.
+     */
+    static void heldAs(GgmlType t, Tensor got, String at) {
+        intactkv.tensor.WeightStorage s = got.storage();
+        long n = got.shape().numel();
+        if (t.blockSize() > 1) {
+            assertTrue(s instanceof intactkv.model.gguf.GgmlBlockStorage, at);
+            assertEquals(t.name(), s.describe(), at);
+            assertEquals(Dequantize.bytes(t, n), s.bytes(), at);
+        } else {
+            assertEquals(t == GgmlType.F16 ? 2 * n : 4 * n, s.bytes(), at);
+        }
+    }
+
     static void matchesAssignment(LlamaWeights fp, LlamaWeights q, GgufMix mix) {
         Map<String, GgmlType> types = GgufTypeRules.assign(fp.config(), mix);
         for (int l = 0; l < fp.blocks().size(); l++) {
             for (int j = 0; j < LlamaWeights.LINEAR_NAMES.size(); j++) {
                 String hf = LlamaWeights.blockName(l, LlamaWeights.LINEAR_NAMES.get(j));
                 GgmlType t = types.get(GgufNames.fromHf(hf));
-                assertArrayEquals(direct(t, fp.block(l).linears().get(j).data()), q.block(l).linears().get(j).data().data(),
+                Tensor got = q.block(l).linears().get(j).data();
+                assertArrayEquals(direct(t, fp.block(l).linears().get(j).data()), got.data(),
                         0.0, mix + " " + hf + " as " + t);
+                heldAs(t, got, mix + " " + hf);
             }
             assertSame(fp.block(l).inputNorm(), q.block(l).inputNorm());
             assertSame(fp.block(l).postNorm(), q.block(l).postNorm());

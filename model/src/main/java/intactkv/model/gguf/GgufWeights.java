@@ -210,14 +210,14 @@ public final class GgufWeights {
     }
 
     /** {@link #unpermute(float[], int, int)} for 16-bit patterns (F16, BF16): rows move, elements do not change. */
-    static short[] unpermute(short[] g, int nHead, int cols) {
+    public static short[] unpermute(short[] g, int nHead, int cols) {
         short[] out = new short[g.length];
         unpermuteRows(g, out, g.length / cols, nHead, cols);
         return out;
     }
 
     /** {@link #unpermute(float[], int, int)} for rows of ggml blocks, {@code rowBytes} bytes each. */
-    static byte[] unpermute(byte[] g, int nHead, int rowBytes) {
+    public static byte[] unpermute(byte[] g, int nHead, int rowBytes) {
         byte[] out = new byte[g.length];
         unpermuteRows(g, out, g.length / rowBytes, nHead, rowBytes);
         return out;
