@@ -123,6 +123,9 @@ final class HeapRule {
         q.model = Path.of(model);
         q.quantized = f.containsKey("--quantized") ? Path.of(f.get("--quantized")) : null;
         q.method = f.get("--method");
+        // --method gguf's --type: without it the plan threw ("--method gguf needs --type") and the rule fell back to
+        // 75 % of the machine, under which a 7B-shaped --method gguf ppl planned at 15.6 GB ran out of heap
+        q.ggufType = f.get("--type");
         q.wbits = integer(f, "--wbits");
         q.group = integer(f, "--group");
         q.abits = integer(f, "--abits");

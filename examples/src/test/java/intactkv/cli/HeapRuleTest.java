@@ -149,6 +149,23 @@ class HeapRuleTest {
     }
 
     /**
+     * --method gguf --type Q4_K_M with --no-kl: the rule reads --type (without it the plan threw and the rule fell back
+     * to 75 % of the machine, under which the 7B-shaped run ran out of heap). The peak is while quantizing: the BF16
+     * model, released layer by layer, and one matrix's buffers (the embedding's: 24 bytes an element); running, the
+     * blocks (about 4 GB) and the window take less.
+     */
+    @Test
+    void llama7bGgufReadsItsType() throws Exception {
+        String[] args = {"ppl", "--model", l7b().toString(), "--data", "x.txt", "--seqlen", "128", "--method", "gguf",
+            "--type", "Q4_K_M", "--no-kl"};
+        long weights = 13_478_428_672L;
+        long buffers = 24L * 32000 * 4096;
+        long estimate = HeapRule.estimate(args);
+        assertTrue(estimate > weights + buffers && estimate < weights + buffers + (1L << 30), Long.toString(estimate));
+        assertTrue(HeapRule.option(args, MACHINE).startsWith("-Xmx"), HeapRule.option(args, MACHINE));
+    }
+
+    /**
      * quantize --method gptq with 16 x 512 calibration tokens on the 7B shape (issue 27's <= 20 GB run), reading the
      * checkpoint one decoder layer at a time: the embedding, head and norms as read, every layer's codes (at the last
      * layer, all but one are codes, and that one's are being made), the current layer's BF16 linears, one linear's
