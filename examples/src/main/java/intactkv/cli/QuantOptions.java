@@ -358,13 +358,13 @@ class QuantOptions {
         intactkv.model.LlamaConfig c = MemoryEstimate.config(model);
         WeightBytes fp = WeightBytes.of(dir);
         boolean release = !keepFp && releasesFullPrecision();
-        MemoryPlan p = MemoryPlan.empty().plus("full-precision weights (" + fp.dtype() + (release
+        MemoryPlan p = MemoryPlan.empty().plus("full-precision weights (" + fp.form() + (release
                 ? ", released layer by layer as quantized)" : ")"), fp.bytes());
         if (!any()) {
             return p;
         }
         if (quantized != null) {
-            p = release ? MemoryPlan.empty().plus("full-precision weights (" + fp.dtype() + ", released once"
+            p = release ? MemoryPlan.empty().plus("full-precision weights (" + fp.form() + ", released once"
                     + " IntactKV's prefix is taken)", fp.bytes()) : p.plus("quantized model as loaded",
                     WeightBytes.of(quantized).bytes());
             Method qm = plannedConfig().method(); // quant_config.json, read once
@@ -421,7 +421,7 @@ class QuantOptions {
             running = MemoryPlan.empty()
                     .plus(m == Method.OMNIQUANT ? "trained linears in double" : "quantized codes", m == Method.OMNIQUANT
                             ? MemoryEstimate.linearsInDouble(c) : MemoryEstimate.codes(c, config().weight().groupSize(), config().weight().bits()))
-                    .plus("embeddings, head and norms (" + fp.dtype() + ")", Math.max(0, fp.bytes() - linears));
+                    .plus("embeddings, head and norms (" + fp.form() + ")", Math.max(0, fp.bytes() - linears));
         }
         return MemoryPlan.larger(quantizing, window.apply(running));
     }
@@ -460,8 +460,8 @@ class QuantOptions {
         Path dir = ModelDir.check(model);
         intactkv.model.LlamaConfig c = MemoryEstimate.config(model);
         WeightBytes.Split fp = WeightBytes.split(dir);
-        String layer = "one decoder layer (" + fp.layer().dtype() + ")";
-        MemoryPlan p = MemoryPlan.empty().plus("embeddings, head and norm (" + fp.outside().dtype() + ")",
+        String layer = "one decoder layer (" + fp.layer().form() + ")";
+        MemoryPlan p = MemoryPlan.empty().plus("embeddings, head and norm (" + fp.outside().form() + ")",
                 fp.outside().bytes());
         // the --quantized checkpoint's method (quant_config.json, read once), null without one
         Method qm = quantized == null ? null : plannedConfig().method();
@@ -515,7 +515,7 @@ class QuantOptions {
         if (readsLayersLazily(dir, m)) {
             p = lazyTerms(c, fp, m);
         } else {
-            p = MemoryPlan.empty().plus("full-precision weights (" + fp.dtype()
+            p = MemoryPlan.empty().plus("full-precision weights (" + fp.form()
                     + ", released layer by layer as quantized)", fp.bytes());
             p = switch (m) {
                 case NONE -> p;
@@ -567,12 +567,12 @@ class QuantOptions {
             long d = c.hiddenSize();
             p = p.plus("embedding and head rotated, in double", MemoryEstimate.times(8, 2, c.vocabSize(), d));
         } else {
-            p = p.plus("embedding, head and norms (" + fp.dtype() + ")", outer);
+            p = p.plus("embedding, head and norms (" + fp.form() + ")", outer);
         }
         p = p.plus(m == Method.OMNIQUANT ? "trained linears in double" : "quantized codes of every layer",
                 m == Method.OMNIQUANT ? MemoryEstimate.linearsInDouble(c)
                         : MemoryEstimate.codes(c, config().weight().groupSize(), config().weight().bits()));
-        p = p.plus("full-precision weights (" + fp.dtype() + ") of the current layer (layers read one at a time)",
+        p = p.plus("full-precision weights (" + fp.form() + ") of the current layer (layers read one at a time)",
                 linears / layers);
         if (m == Method.AWQ) {
             p = p.plus("one layer's scaled linears in double", MemoryEstimate.linearsInDouble(c) / layers);

@@ -23,8 +23,10 @@ import java.util.TreeMap;
  * @param tensors the number of tensors (weights) counted
  * @param linears the bytes among {@code bytes} of the decoder layers' seven linear weights held as matrices (a
  *                full-precision checkpoint's; a packed checkpoint's codes are not counted here)
+ * @param form   what the messages name the largest matrix's form by: its dtype ({@code "BF16"}), or for a GGUF file
+ *               its ggml type ({@code "Q4_0"}), whose blocks are held as they are
  */
-record WeightBytes(long bytes, DType dtype, int tensors, long linears) {
+record WeightBytes(long bytes, DType dtype, int tensors, long linears, String form) {
     private static final String CODES = ".qcodes";
     /** A decoder layer's linear weight by its Hugging Face name. */
     private static final java.util.regex.Pattern LINEAR =
@@ -58,6 +60,7 @@ record WeightBytes(long bytes, DType dtype, int tensors, long linears) {
         long largest = -1;
         long linears = 0;
         DType dtype = DType.F32;
+        String form = dtype.name();
         try (intactkv.model.gguf.GgufFile g = intactkv.model.gguf.GgufFile.open(file)) {
             for (intactkv.model.gguf.GgufFile.TensorInfo t : g.tensors()) {
                 boolean matrix = t.ne().length >= 2;
@@ -78,10 +81,11 @@ record WeightBytes(long bytes, DType dtype, int tensors, long linears) {
                 if (matrix && t.elements() > largest) {
                     largest = t.elements();
                     dtype = held;
+                    form = t.type().name();
                 }
             }
         }
-        return new WeightBytes(total, dtype, count, linears);
+        return new WeightBytes(total, dtype, count, linears, form);
     }
 
     /**
@@ -104,7 +108,7 @@ record WeightBytes(long bytes, DType dtype, int tensors, long linears) {
                         .put(n, r.entry(n));
             }
         }
-        WeightBytes largest = new WeightBytes(0, DType.F64, 0, 0);
+        WeightBytes largest = new WeightBytes(0, DType.F64, 0, 0, DType.F64.name());
         for (Map<String, SafetensorsReader.Entry> l : layers.values()) {
             WeightBytes b = of(l);
             largest = b.bytes() > largest.bytes() ? b : largest;
@@ -154,7 +158,7 @@ record WeightBytes(long bytes, DType dtype, int tensors, long linears) {
                 }
             }
         }
-        return new WeightBytes(total, dtype, count, linears);
+        return new WeightBytes(total, dtype, count, linears, dtype.name());
     }
 
     /** Bytes an element of a matrix of {@code t} takes in memory: the file's width for F32/F16/BF16, else 8 (double). */

@@ -263,6 +263,7 @@ class MemoryTermsTest {
             assertTrue(held[1] > 0, name);
         }
         assertEquals(DType.F32, WeightBytes.of(fixtures.resolve("gqa_f32.gguf")).dtype());
+        assertEquals("F32", WeightBytes.of(fixtures.resolve("gqa_f32.gguf")).form());
     }
 
     /** A packed quantized checkpoint as loaded: codes at their bit width, scales and zeros in double, the rest as saved. */

@@ -36,8 +36,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * it is applied anyway, as the file holds it, and a test checks that the result is the same without it.
  *
  * <p>The result is held as llama.cpp's file would hold it ({@link #roundTrip}: a block type as its bytes, 0.56 bytes
- * an element for Q4_K, dequantized where read; exactly the dequantized values). The full-precision twin is the original model ({@link Basis.Original}): IntactKV takes its prefix from it, as with RTN.
- * A tied head (no {@code output.weight} in the GGUF) is the quantized embedding, as llama.cpp runs it.
+ * an element for Q4_K, dequantized where read; exactly the dequantized values). The full-precision twin is the
+ * original model ({@link Basis.Original}): IntactKV takes its prefix from it, as with RTN. A tied head (no
+ * {@code output.weight} in the GGUF) is the quantized embedding, as llama.cpp runs it.
  */
 public final class GgufQuantizer {
     private GgufQuantizer() {
