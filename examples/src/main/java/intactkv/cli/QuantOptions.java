@@ -5,6 +5,7 @@ import static intactkv.cli.Flags.require;
 import intactkv.model.LlamaModel;
 import intactkv.model.LlamaWeights;
 import intactkv.model.gguf.GgmlType;
+import intactkv.model.gguf.GgufWeights;
 import intactkv.model.text.Tokenizer;
 import intactkv.quant.ActivationStore;
 import intactkv.quant.Calibration;
@@ -586,27 +587,17 @@ class QuantOptions {
     /**
      * What --method gguf holds instead of codes: every matrix llama-quantize quantizes (the linears, the embedding
      * and, when untied, the head) as {@code GgufQuantizer.roundTrip} holds it, in the type the mix gives it
-     * ({@code GgufTypeRules.assign}): a block type as its bytes ({@code Dequantize.bytes}: 0.56 bytes a parameter for
-     * Q4_K), F16 at 2 bytes, F32 at 4.
+     * ({@code GgufTypeRules.assign}), at {@link GgufWeights#heldBytes}: a block type as its bytes (0.56 bytes a
+     * parameter for Q4_K), F16 at 2 bytes, F32 at 4.
      */
     private long ggufHeld(intactkv.model.LlamaConfig c) {
-        long d = c.hiddenSize();
-        long kv = (long) c.numKeyValueHeads() * c.headDim();
         long total = 0;
         for (java.util.Map.Entry<String, GgmlType> e
                 : intactkv.quant.GgufTypeRules.assign(c, config().gguf()).entrySet()) {
-            String name = e.getKey();
-            if (name.contains("_norm")) { // held in double, as the full-precision model's: counted with it
-                continue;
+            intactkv.tensor.Shape shape = GgufWeights.expectedShape(c, intactkv.model.gguf.GgufNames.toHf(e.getKey()));
+            if (shape.rank() == 2) { // the norms are held in double, as the full-precision model's: counted with it
+                total = MemoryEstimate.plus(total, GgufWeights.heldBytes(e.getValue(), shape.numel()));
             }
-            long n = name.equals("output.weight") || name.equals("token_embd.weight")
-                    ? MemoryEstimate.times(c.vocabSize(), d)
-                    : name.endsWith("attn_k.weight") || name.endsWith("attn_v.weight") ? MemoryEstimate.times(kv, d)
-                    : name.contains(".ffn_") ? MemoryEstimate.times(c.intermediateSize(), d)
-                    : MemoryEstimate.times((long) c.numAttentionHeads() * c.headDim(), d);
-            GgmlType t = e.getValue();
-            total = MemoryEstimate.plus(total, t.blockSize() > 1 ? intactkv.model.gguf.Dequantize.bytes(t, n)
-                    : MemoryEstimate.times(t == GgmlType.F16 ? 2 : 4, n));
         }
         return total;
     }

@@ -69,9 +69,8 @@ record WeightBytes(long bytes, DType dtype, int tensors, long linears, String fo
                     case BF16 -> DType.BF16;
                     default -> DType.F32;
                 };
-                boolean blocks = t.type().blockSize() > 1;
-                long b = !matrix ? MemoryEstimate.times(8, t.elements())
-                        : blocks ? t.bytes() : MemoryEstimate.times(held.bytes(), t.elements());
+                long b = matrix ? intactkv.model.gguf.GgufWeights.heldBytes(t.type(), t.elements())
+                        : MemoryEstimate.times(8, t.elements());
                 total = MemoryEstimate.plus(total, b);
                 String hf = intactkv.model.gguf.GgufNames.toHf(t.name());
                 if (matrix && hf != null && LINEAR.matcher(hf).matches()) {

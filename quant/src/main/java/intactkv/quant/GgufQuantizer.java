@@ -4,16 +4,11 @@ import intactkv.autograd.Value;
 import intactkv.model.LlamaConfig;
 import intactkv.model.LlamaWeights;
 import intactkv.model.gguf.Dequantize;
-import intactkv.model.gguf.GgmlBlockStorage;
 import intactkv.model.gguf.GgmlQuantize;
 import intactkv.model.gguf.GgmlType;
 import intactkv.model.gguf.GgufNames;
 import intactkv.model.gguf.GgufWeights;
-import intactkv.tensor.ElementDtype;
-import intactkv.tensor.F16Storage;
-import intactkv.tensor.F32Storage;
 import intactkv.tensor.HalfFloat;
-import intactkv.tensor.RowBlocks;
 import intactkv.tensor.Tensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -58,7 +53,7 @@ public final class GgufQuantizer {
         LlamaConfig c = fp.get().config();
         Map<String, GgmlType> types = GgufTypeRules.assign(c, mix);
         LlamaWeights w = ModelQuantizer.mapLinears(fp, (hf, t) -> roundTrip(types.get(GgufNames.fromHf(hf)), t,
-                heads(c, hf)), (s, done) -> progress.update("gguf " + mix, done * c.numHiddenLayers()
+                GgufWeights.heads(c, hf)), (s, done) -> progress.update("gguf " + mix, done * c.numHiddenLayers()
                 / (c.numHiddenLayers() + 1.0)));
         Value embed = Value.constant(roundTrip(types.get("token_embd.weight"), w.embed().data(), 0));
         Value head = c.tieWordEmbeddings() ? embed
@@ -91,51 +86,19 @@ public final class GgufQuantizer {
                 .collect(java.util.stream.Collectors.joining(", "));
     }
 
-    /** The heads convert_hf_to_gguf.py permutes the rows of {@code hf} by: n_head (q_proj), n_head_kv (k_proj), else 0. */
-    static int heads(LlamaConfig c, String hf) {
-        if (hf.endsWith(".self_attn.q_proj.weight")) {
-            return c.numAttentionHeads();
-        }
-        if (hf.endsWith(".self_attn.k_proj.weight")) {
-            return c.numKeyValueHeads();
-        }
-        return 0;
-    }
-
     /**
      * {@code w} (out, in) rounded to float32, its rows permuted as convert_hf_to_gguf.py permutes them when
      * {@code heads > 0}, quantized to {@code type} and dequantized by ggml's reference functions, the permutation
      * undone. F32 leaves the float32 values; F16 (llama.cpp's last fallback) rounds them to half precision.
      *
-     * <p>Held as a GGUF file's matrix of that type is held ({@code GgufWeights}): a block type as its bytes, rows
-     * unpermuted ({@link GgmlBlockStorage}, dequantized where a kernel reads it), F16 as its patterns and F32 as
-     * floats, row-interleaved. The values are the dequantized floats either way.
+     * <p>Held as a GGUF file's matrix of that type is held ({@link GgufWeights#held}: a block type as its bytes, rows
+     * unpermuted, dequantized where a kernel reads it; F16 as its patterns and F32 as floats, row-interleaved). The
+     * values are the dequantized floats either way.
      *
      * @throws IllegalArgumentException naming the type when GgmlQuantize cannot quantize it yet
      */
     public static Tensor roundTrip(GgmlType type, Tensor w, int heads) {
-        int rows = w.dim(0);
-        int cols = w.dim(1);
-        byte[] q = ggufBytes(type, w, heads);
-        if (type.blockSize() > 1) {
-            byte[] b = heads > 0 ? GgufWeights.unpermute(q, heads, q.length / rows) : q;
-            return Tensor.stored(new GgmlBlockStorage(type, rows, cols, b), w.shape());
-        }
-        ByteBuffer bytes = ByteBuffer.wrap(q).order(ByteOrder.LITTLE_ENDIAN);
-        if (type == GgmlType.F16) {
-            short[] h = new short[rows * cols];
-            bytes.asShortBuffer().get(h);
-            if (heads > 0) {
-                h = GgufWeights.unpermute(h, heads, cols);
-            }
-            return Tensor.stored(F16Storage.interleaved(h, RowBlocks.preferred(rows, cols, ElementDtype.F16)),
-                    w.shape());
-        }
-        float[] y = Dequantize.toFloats(type, bytes, rows * cols);
-        if (heads > 0) {
-            y = GgufWeights.unpermute(y, heads, cols);
-        }
-        return Tensor.stored(F32Storage.interleaved(y, RowBlocks.preferred(rows, cols, ElementDtype.F32)), w.shape());
+        return Tensor.stored(GgufWeights.held(type, w.dim(0), w.dim(1), ggufBytes(type, w, heads), heads), w.shape());
     }
 
     /**

@@ -114,7 +114,8 @@ class GgufLlamaQuantizeTest {
                     bytes = GgufQuantizer.ggufBytes(type, Tensor.wrap(x.data(), 1, x.numel()), 0);
                 } else {
                     String hf = GgufNames.toHf(name);
-                    bytes = GgufQuantizer.ggufBytes(type, x, hf == null ? 0 : GgufQuantizer.heads(w.config(), hf));
+                    int heads = hf == null ? 0 : intactkv.model.gguf.GgufWeights.heads(w.config(), hf);
+                    bytes = GgufQuantizer.ggufBytes(type, x, heads);
                 }
                 String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
                 assertEquals(t.get("sha256").getAsString(), sha, ftype + " " + name + " as " + type);

@@ -371,21 +371,6 @@ public final class GgufFile implements AutoCloseable {
     }
 
     /**
-     * Tensor {@code t}'s 16-bit patterns as they are in the file (F16 or BF16 only, not widened), in ggml order,
-     * read in chunks as {@link #readFloats}.
-     *
-     * @throws IllegalArgumentException for a tensor of another type
-     */
-    public short[] readHalves(TensorInfo t) throws IOException {
-        if (t.type() != GgmlType.F16 && t.type() != GgmlType.BF16) {
-            throw new IllegalArgumentException("tensor '" + t.name() + "' is " + t.type() + ", not F16 or BF16");
-        }
-        short[] h = new short[(int) t.elements()];
-        readChunks(t, (b, from, n) -> b.asShortBuffer().get(h, from, n));
-        return h;
-    }
-
-    /**
      * Tensor {@code t}'s bytes as they are in the file (its blocks, not dequantized), read in chunks as
      * {@link #readFloats}.
      */

@@ -8,12 +8,13 @@ import intactkv.tensor.Bf16Storage;
 import intactkv.tensor.ElementDtype;
 import intactkv.tensor.F16Storage;
 import intactkv.tensor.F32Storage;
-import intactkv.tensor.HalfFloat;
 import intactkv.tensor.RowBlocks;
 import intactkv.tensor.Shape;
 import intactkv.tensor.Tensor;
 import intactkv.tensor.WeightStorage;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -110,27 +111,22 @@ public final class GgufWeights {
             throw new FormatException(f.file(), "tensor '" + name + "' has shape " + got + " (ggml ne "
                     + java.util.Arrays.toString(t.ne()) + "), but the metadata implies " + want);
         }
-        if (!trainable && want.rank() == 2 && (t.type() == GgmlType.F16 || t.type() == GgmlType.BF16)) {
-            return Value.constant(Tensor.stored(halves(f, c, hf, t, got), want));
-        }
-        if (!trainable && want.rank() == 2 && t.type().blockSize() > 1) {
-            return Value.constant(Tensor.stored(blocks(f, c, hf, t, got), want));
+        if (!trainable && want.rank() == 2) { // held as the file holds it (held): its bytes, checked first
+            byte[] b = f.readBytes(t);
+            int cols = want.dim(1);
+            int rowBytes = (int) Dequantize.bytes(t.type(), cols);
+            float[] row = new float[cols];
+            for (int r = 0; r < want.dim(0); r++) {
+                Dequantize.into(t.type(), ByteBuffer.wrap(b, r * rowBytes, rowBytes), row, 0, cols);
+                requireFinite(f, t, got, row, (long) r * cols);
+            }
+            return Value.constant(Tensor.stored(held(t.type(), want.dim(0), cols, b, heads(c, hf)), want));
         }
         float[] y = f.readFloats(t);
-        for (int i = 0; i < y.length; i++) {
-            if (!Float.isFinite(y[i])) {
-                throw new FormatException(f.file(), "tensor '" + name + "' element " + i + " (of shape " + got + ", "
-                        + t.type() + ") is " + y[i]);
-            }
-        }
-        if (hf.endsWith("q_proj.weight")) {
-            y = unpermute(y, c.numAttentionHeads(), c.hiddenSize());
-        } else if (hf.endsWith("k_proj.weight")) {
-            y = unpermute(y, c.numKeyValueHeads(), c.hiddenSize());
-        }
-        if (!trainable && want.rank() == 2) {
-            return Value.constant(Tensor.stored(F32Storage.interleaved(y,
-                    RowBlocks.preferred(want.dim(0), want.dim(1), ElementDtype.F32)), want));
+        requireFinite(f, t, got, y, 0);
+        int heads = heads(c, hf);
+        if (heads > 0) {
+            y = unpermute(y, heads, c.hiddenSize());
         }
         double[] d = new double[y.length];
         for (int i = 0; i < y.length; i++) {
@@ -141,62 +137,72 @@ public final class GgufWeights {
     }
 
     /**
-     * An F16 or BF16 matrix of an inference model, held in its file's dtype as the safetensors reader holds one
-     * ({@link F16Storage}, {@link Bf16Storage}: 2 bytes an element, row-interleaved for the one-row product of
-     * decoding, {@link RowBlocks#preferred}): the same values as {@link GgufFile#readFloats} widened to double, since
-     * both formats widen exactly. Its patterns are checked finite (an infinity or NaN named by element) and q_proj's
-     * and k_proj's rows unpermuted first.
+     * Refuses the first infinity or NaN among {@code values}, elements {@code first ..} of tensor {@code t} in the
+     * file's order, naming the tensor, the element, its shape and type.
      */
-    private static WeightStorage halves(GgufFile f, LlamaConfig c, String hf, GgufFile.TensorInfo t, Shape shape)
-            throws IOException {
-        boolean fp16 = t.type() == GgmlType.F16;
-        short[] h = f.readHalves(t);
-        int special = fp16 ? 0x7c00 : 0x7f80; // an all-ones exponent: infinity or NaN
-        for (int i = 0; i < h.length; i++) {
-            if ((h[i] & special) == special) {
-                double v = fp16 ? HalfFloat.fromFp16Bits(h[i]) : HalfFloat.fromBf16Bits(h[i]);
-                throw new FormatException(f.file(), "tensor '" + t.name() + "' element " + i + " (of shape " + shape
-                        + ", " + t.type() + ") is " + v);
+    private static void requireFinite(GgufFile f, GgufFile.TensorInfo t, Shape shape, float[] values, long first)
+            throws FormatException {
+        for (int i = 0; i < values.length; i++) {
+            if (!Float.isFinite(values[i])) {
+                throw new FormatException(f.file(), "tensor '" + t.name() + "' element " + (first + i) + " (of shape "
+                        + shape + ", " + t.type() + ") is " + values[i]);
             }
         }
-        if (hf.endsWith("q_proj.weight")) {
-            h = unpermute(h, c.numAttentionHeads(), c.hiddenSize());
-        } else if (hf.endsWith("k_proj.weight")) {
-            h = unpermute(h, c.numKeyValueHeads(), c.hiddenSize());
-        }
-        RowBlocks blocks = RowBlocks.preferred(shape.dim(0), shape.dim(1), fp16 ? ElementDtype.F16 : ElementDtype.BF16);
-        return fp16 ? F16Storage.interleaved(h, blocks) : Bf16Storage.interleaved(h, blocks);
     }
 
     /**
-     * A matrix of a ggml block type of an inference model, held as the file's blocks ({@link GgmlBlockStorage}),
-     * dequantized where a kernel reads it: the same values as {@link GgufFile#readFloats}. Checked finite once
-     * here, row by row (a block's FP16 scale may be infinite), the first infinity or NaN named by element; q_proj's
-     * and k_proj's rows (whole blocks) unpermuted first.
+     * The heads convert_hf_to_gguf.py permutes the rows of Hugging Face tensor {@code hf} by
+     * ({@code LlamaModel.permute}): n_head for q_proj, n_head_kv for k_proj, else 0 (not permuted).
      */
-    private static WeightStorage blocks(GgufFile f, LlamaConfig c, String hf, GgufFile.TensorInfo t, Shape shape)
-            throws IOException {
-        int rows = shape.dim(0);
-        int cols = shape.dim(1);
-        byte[] b = f.readBytes(t);
-        GgmlBlockStorage s = new GgmlBlockStorage(t.type(), rows, cols, b);
-        double[] row = new double[cols];
-        for (int r = 0; r < rows; r++) { // in the file's row order, as the elements of the other types are named
-            s.toDouble(r * cols, cols, row, 0);
-            for (int j = 0; j < cols; j++) {
-                if (!Double.isFinite(row[j])) {
-                    throw new FormatException(f.file(), "tensor '" + t.name() + "' element " + ((long) r * cols + j)
-                            + " (of shape " + shape + ", " + t.type() + ") is " + (float) row[j]);
+    public static int heads(LlamaConfig c, String hf) {
+        if (hf.endsWith(".self_attn.q_proj.weight")) {
+            return c.numAttentionHeads();
+        }
+        if (hf.endsWith(".self_attn.k_proj.weight")) {
+            return c.numKeyValueHeads();
+        }
+        return 0;
+    }
+
+    /**
+     * A (rows, cols) matrix of ggml type {@code type} as an inference model holds it, from its bytes as a GGUF file
+     * holds them ({@code bytes}: rows in the file's order, permuted by {@code heads} when that is not 0; whole rows,
+     * so they are unpermuted as bytes): F16 and BF16 in their dtype ({@link F16Storage}, {@link Bf16Storage}: 2
+     * bytes an element, as the safetensors reader holds them) and F32 as float32 ({@link F32Storage}), each
+     * row-interleaved for the one-row product of decoding ({@link RowBlocks#preferred}); a block type as the bytes
+     * themselves ({@link GgmlBlockStorage}), dequantized where a kernel reads it. Every form reads the values
+     * {@link Dequantize} gives, widened to double exactly. {@code bytes} may be reused.
+     */
+    public static WeightStorage held(GgmlType type, int rows, int cols, byte[] bytes, int heads) {
+        byte[] b = heads > 0 ? unpermute(bytes, heads, bytes.length / rows) : bytes;
+        ByteBuffer buf = ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
+        switch (type) {
+            case F16, BF16 -> {
+                short[] h = new short[rows * cols];
+                buf.asShortBuffer().get(h);
+                if (type == GgmlType.F16) {
+                    return F16Storage.interleaved(h, RowBlocks.preferred(rows, cols, ElementDtype.F16));
                 }
+                return Bf16Storage.interleaved(h, RowBlocks.preferred(rows, cols, ElementDtype.BF16));
+            }
+            case F32 -> {
+                float[] y = new float[rows * cols];
+                buf.asFloatBuffer().get(y);
+                return F32Storage.interleaved(y, RowBlocks.preferred(rows, cols, ElementDtype.F32));
+            }
+            default -> {
+                return new GgmlBlockStorage(type, rows, cols, b);
             }
         }
-        int rowBytes = rows == 0 ? 0 : b.length / rows;
-        if (hf.endsWith("q_proj.weight")) {
-            return new GgmlBlockStorage(t.type(), rows, cols, unpermute(b, c.numAttentionHeads(), rowBytes));
-        } else if (hf.endsWith("k_proj.weight")) {
-            return new GgmlBlockStorage(t.type(), rows, cols, unpermute(b, c.numKeyValueHeads(), rowBytes));
-        }
-        return s;
+    }
+
+    /** The bytes {@link #held} takes for {@code n} elements of {@code type} (not counting its arrays' headers). */
+    public static long heldBytes(GgmlType type, long n) {
+        return switch (type) {
+            case F16, BF16 -> 2 * n;
+            case F32 -> 4 * n;
+            default -> Dequantize.bytes(type, n);
+        };
     }
 
     /**
@@ -205,13 +211,6 @@ public final class GgufWeights {
      */
     public static float[] unpermute(float[] g, int nHead, int cols) {
         float[] out = new float[g.length];
-        unpermuteRows(g, out, g.length / cols, nHead, cols);
-        return out;
-    }
-
-    /** {@link #unpermute(float[], int, int)} for 16-bit patterns (F16, BF16): rows move, elements do not change. */
-    public static short[] unpermute(short[] g, int nHead, int cols) {
-        short[] out = new short[g.length];
         unpermuteRows(g, out, g.length / cols, nHead, cols);
         return out;
     }
@@ -237,7 +236,7 @@ public final class GgufWeights {
     }
 
     /** The Hugging Face shape of {@code hf} in config {@code c}. */
-    static Shape expectedShape(LlamaConfig c, String hf) {
+    public static Shape expectedShape(LlamaConfig c, String hf) {
         int d = c.hiddenSize();
         int kv = c.numKeyValueHeads() * c.headDim();
         if (hf.equals("model.embed_tokens.weight") || hf.equals("lm_head.weight")) {
